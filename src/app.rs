@@ -1,0 +1,112 @@
+//! Wiring: load the first snapshot, bind, serve, and shut down on a signal with a deadline.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hickory_server::Server;
+use tokio::time;
+use tracing::{info, warn};
+
+use crate::config::{Config, Problem};
+use crate::dns::handler::Handler;
+use crate::dns::server;
+use crate::snapshot::{Snapshot, SnapshotStore};
+use crate::zone::{Zones, load};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{} problem(s) in the zone data:\n{}", .0.len(), lines(.0))]
+    Zones(Vec<Problem>),
+    #[error(transparent)]
+    Bind(#[from] io::Error),
+}
+
+fn lines(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Loads the zones a configuration names and builds the snapshot `serve` would start with.
+/// `check-config` calls this too, so it checks exactly what `serve` would load.
+///
+/// # Errors
+/// Every problem of every zone file.
+pub fn build_snapshot(config: Arc<Config>, generation: u64) -> Result<Snapshot, AppError> {
+    let zones = load::load_all(&config.zones).map_err(AppError::Zones)?;
+    Ok(Snapshot { generation, config, zones: Zones::new(zones) })
+}
+
+/// A server that is running: where it listens, and how to stop it.
+pub struct Running {
+    /// The bound addresses; each serves UDP and TCP on the same port.
+    pub addrs: Vec<SocketAddr>,
+    pub store: Arc<SnapshotStore>,
+    server: Server<Handler>,
+    config: Arc<Config>,
+}
+
+/// Loads, binds and starts serving.
+///
+/// # Errors
+/// Invalid zone data or an address that cannot be bound.
+pub async fn start(config: Config) -> Result<Running, AppError> {
+    let config = Arc::new(config);
+    let snapshot = build_snapshot(config.clone(), 1)?;
+    for zone in snapshot.zones.iter() {
+        info!(zone = %zone.origin, records = zone.record_count, "zone loaded");
+    }
+    let listeners = server::bind(&config.server.listen).await?;
+    let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
+    let store = Arc::new(SnapshotStore::new(snapshot));
+    let server = server::serve(listeners, store.clone(), config.server.tcp_idle_timeout);
+    for addr in &addrs {
+        info!(%addr, "listening on UDP and TCP");
+    }
+    Ok(Running { addrs, store, server, config })
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight queries finish, and gives up after the grace period.
+    pub async fn shutdown(mut self) {
+        let grace = self.config.server.shutdown_grace;
+        match time::timeout(grace, self.server.shutdown_gracefully()).await {
+            Ok(Ok(())) => info!("stopped"),
+            Ok(Err(error)) => warn!(%error, "a listener failed while stopping"),
+            Err(_) => warn!(?grace, "still busy after the grace period; exiting anyway"),
+        }
+    }
+}
+
+/// Serves until SIGTERM or SIGINT.
+///
+/// # Errors
+/// As [`start`].
+pub async fn serve(config: Config) -> Result<(), AppError> {
+    let running = start(config).await?;
+    shutdown_signal().await;
+    info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,238 @@
+//! Validated configuration: the meaning of the TOML in `file.rs`.
+//!
+//! `Config::read` is the only function here that touches the disk; `Config::from_toml` is pure,
+//! so `check-config`, `serve` and the tests run the same validation. Every problem is collected
+//! with the path of the offending key, and all of them are reported at once.
+
+mod file;
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+
+use file::{FileConfig, FileServer, FileZone};
+
+/// The configuration used when `--config` is not given; paths in it resolve against the
+/// working directory.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// The UDP response size we stay within by default: the DNS Flag Day 2020 value, which avoids
+/// IP fragmentation on practically every path (RFC 9715 gives the reasoning).
+pub const DEFAULT_MAX_UDP_PAYLOAD: u16 = 1232;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    /// Zone files and directories, in the order written.
+    pub zones: Vec<ZoneSource>,
+}
+
+/// `[server]` after validation.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: Vec<SocketAddr>,
+    pub identity: Option<String>,
+    pub max_udp_payload: u16,
+    pub tcp_idle_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// Where zone data comes from. `at` is the configuration path, for error messages.
+#[derive(Debug, Clone)]
+pub enum ZoneSource {
+    File { at: String, path: PathBuf, origin: Option<Name> },
+    Dir { at: String, path: PathBuf },
+}
+
+/// One thing wrong with the configuration, at a key path such as `zone[1].file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub at: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(at: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { at: at.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.at, self.message)
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{} is not valid TOML: {source}", .origin)]
+    Toml { origin: String, source: toml::de::Error },
+    #[error("{} problem(s) in {}:\n{}", .problems.len(), .origin, lines(.problems))]
+    Invalid { origin: String, problems: Vec<Problem> },
+}
+
+fn lines(problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+    lines.join("\n")
+}
+
+impl Config {
+    /// Reads and validates a file; relative paths in it resolve against its directory.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not TOML, or fails validation.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_toml(&text, &base, &path.display().to_string())
+    }
+
+    /// The embedded default configuration, with paths relative to the working directory.
+    pub fn embedded_default() -> Result<Self, ConfigError> {
+        Self::from_toml(DEFAULT_TOML, Path::new(""), "the embedded default configuration")
+    }
+
+    /// Parses and validates TOML text. `origin` names the text in messages.
+    ///
+    /// # Errors
+    /// Not TOML, an unknown key, or any invalid value (all reported together).
+    pub fn from_toml(text: &str, base: &Path, origin: &str) -> Result<Self, ConfigError> {
+        let file: FileConfig = toml::from_str(text)
+            .map_err(|source| ConfigError::Toml { origin: origin.to_owned(), source })?;
+        validate(file, base).map_err(|problems| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            problems,
+        })
+    }
+
+    /// Replaces the listeners, as `--listen` does.
+    ///
+    /// # Errors
+    /// An address that is not `ADDR:PORT`.
+    pub fn set_listen(&mut self, addrs: &[String]) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let listen = parse_listen(addrs, "--listen", &mut problems);
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid { origin: "the command line".into(), problems });
+        }
+        self.server.listen = listen;
+        Ok(())
+    }
+}
+
+fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let server = validate_server(file.server, &mut problems);
+    let mut zones = Vec::new();
+    if let Some(dir) = file.zones_dir {
+        zones.push(ZoneSource::Dir { at: "zones_dir".into(), path: base.join(dir) });
+    }
+    for (i, zone) in file.zone.into_iter().enumerate() {
+        if let Some(source) = validate_zone(i, zone, base, &mut problems) {
+            zones.push(source);
+        }
+    }
+    if zones.is_empty() {
+        problems.push(Problem::new("zone", "no zones configured: add [[zone]] file = \"...\" or zones_dir"));
+    }
+    if problems.is_empty() { Ok(Config { server, zones }) } else { Err(problems) }
+}
+
+fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerConfig {
+    let listen = match server.listen {
+        Some(addrs) => parse_listen(&addrs, "server.listen", problems),
+        None => vec![
+            SocketAddr::from(([127, 0, 0, 1], 1053)),
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 1053)),
+        ],
+    };
+    if let Some(identity) = &server.identity {
+        // It travels as one TXT character-string (RFC 1035 section 3.3), at most 255 octets.
+        if identity.is_empty() || identity.len() > 255 {
+            problems.push(Problem::new(
+                "server.identity",
+                format!("{identity:?} must be 1 to 255 bytes long"),
+            ));
+        }
+    }
+    let max_udp_payload = match server.max_udp_payload {
+        None => DEFAULT_MAX_UDP_PAYLOAD,
+        Some(n @ 512..=4096) => n as u16,
+        Some(n) => {
+            problems.push(Problem::new("server.max_udp_payload", format!("{n} is not within 512..=4096")));
+            DEFAULT_MAX_UDP_PAYLOAD
+        }
+    };
+    let tcp_idle_timeout = secs(server.tcp_idle_timeout_secs, 10, 1..=3600, "server.tcp_idle_timeout_secs", problems);
+    let shutdown_grace = secs(server.shutdown_grace_secs, 5, 0..=600, "server.shutdown_grace_secs", problems);
+    ServerConfig { listen, identity: server.identity, max_udp_payload, tcp_idle_timeout, shutdown_grace }
+}
+
+fn secs(
+    value: Option<u64>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+    at: &str,
+    problems: &mut Vec<Problem>,
+) -> Duration {
+    let value = value.unwrap_or(default);
+    if !range.contains(&value) {
+        problems.push(Problem::new(at, format!("{value} is not within {}..={}", range.start(), range.end())));
+        return Duration::from_secs(default);
+    }
+    Duration::from_secs(value)
+}
+
+fn parse_listen(addrs: &[String], at: &str, problems: &mut Vec<Problem>) -> Vec<SocketAddr> {
+    let mut listen = Vec::new();
+    for (i, text) in addrs.iter().enumerate() {
+        match text.parse::<SocketAddr>() {
+            Ok(addr) if listen.contains(&addr) => {
+                problems.push(Problem::new(format!("{at}[{i}]"), format!("{text:?} is listed twice")))
+            }
+            Ok(addr) => listen.push(addr),
+            Err(_) => problems.push(Problem::new(
+                format!("{at}[{i}]"),
+                format!("{text:?} is not ADDR:PORT (IPv6 as [::1]:53)"),
+            )),
+        }
+    }
+    if addrs.is_empty() {
+        problems.push(Problem::new(at, "no listen address given"));
+    }
+    listen
+}
+
+fn validate_zone(i: usize, zone: FileZone, base: &Path, problems: &mut Vec<Problem>) -> Option<ZoneSource> {
+    let at = format!("zone[{i}]");
+    let origin = zone.origin.as_deref().and_then(|text| match Name::from_ascii(text) {
+        Ok(mut name) => {
+            name.set_fqdn(true);
+            Some(name)
+        }
+        Err(e) => {
+            problems.push(Problem::new(format!("{at}.origin"), format!("{text:?} is not a domain name: {e}")));
+            None
+        }
+    });
+    match zone.file {
+        Some(file) => Some(ZoneSource::File { at: format!("{at}.file"), path: base.join(file), origin }),
+        None => {
+            problems.push(Problem::new(format!("{at}.file"), "missing: the zone file to serve"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,58 @@
+//! Our hickory `RequestHandler`: load one snapshot, answer, send.
+//!
+//! hickory's `Catalog` is not used: it takes an async lock per lookup, and its EDNS and
+//! truncation handling differ from what we need (see `response.rs` and `fit.rs`).
+
+use std::sync::Arc;
+
+use hickory_proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use tracing::debug;
+
+use super::response::{self, Answer};
+use crate::snapshot::SnapshotStore;
+
+/// Answers every request from the current snapshot.
+pub struct Handler {
+    store: Arc<SnapshotStore>,
+}
+
+impl Handler {
+    pub fn new(store: Arc<SnapshotStore>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response_handle: R) -> ResponseInfo {
+        // One snapshot for the whole request; the answer borrows from it until it is sent.
+        let snapshot = self.store.load();
+        let Some(answer) = response::answer(&snapshot, request) else {
+            return no_response(&request.metadata);
+        };
+        let Answer { metadata, answers, authorities, additionals, edns, .. } = &answer;
+        let message = MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
+            *metadata,
+            Answer::records(answers),
+            Answer::records(authorities),
+            std::iter::empty(),
+            Answer::records(additionals),
+        );
+        match response_handle.send_response(message).await {
+            Ok(info) => info,
+            Err(error) => {
+                debug!(%error, src = %request.src(), "could not send a response");
+                let mut failed = *metadata;
+                failed.response_code = ResponseCode::ServFail;
+                no_response(&failed)
+            }
+        }
+    }
+}
+
+fn no_response(metadata: &Metadata) -> ResponseInfo {
+    ResponseInfo::from(Header { metadata: *metadata, counts: HeaderCounts::default() })
+}

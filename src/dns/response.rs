@@ -1,0 +1,294 @@
+//! The answer path: a pure function from a request and a snapshot to a response.
+//!
+//! No sockets, clock or randomness: `answer` is unit-tested with requests built from bytes.
+//! It follows RFC 1034 section 4.3.2 (with RFC 2308 negative answers, RFC 4592 wildcards,
+//! RFC 6604 CNAME chains, RFC 8020 empty non-terminals and RFC 8482 ANY), RFC 6891 for EDNS
+//! and RFC 2181 section 9 for truncation. Every request gets a response with the right RCODE,
+//! except responses (QR=1), which get none.
+
+use hickory_proto::op::{Edns, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
+use hickory_proto::rr::rdata::{CNAME, TXT};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::Request;
+
+use super::fit;
+use crate::config::ServerConfig;
+use crate::snapshot::Snapshot;
+use crate::zone::name::NameKey;
+use crate::zone::{Lookup, Node, Rrset, Zone, is_at_or_below};
+
+/// The longest CNAME chain we follow; longer ones are answered as far as followed.
+const MAX_CNAME_CHAIN: usize = 12;
+
+/// Records for one section: an RRset of a zone, or records made for this response
+/// (wildcard synthesis, CHAOS identity).
+#[derive(Debug)]
+pub enum Rrs<'s> {
+    Set(&'s Rrset),
+    Owned(Vec<Record>),
+}
+
+impl Rrs<'_> {
+    pub fn records(&self) -> &[Record] {
+        match self {
+            Rrs::Set(set) => &set.records,
+            Rrs::Owned(records) => records,
+        }
+    }
+}
+
+/// A response ready to encode: header, sections of whole RRsets, and the OPT record.
+#[derive(Debug)]
+pub struct Answer<'s> {
+    pub metadata: Metadata,
+    pub answers: Vec<Rrs<'s>>,
+    pub authorities: Vec<Rrs<'s>>,
+    pub additionals: Vec<Rrs<'s>>,
+    pub edns: Option<Edns>,
+    /// Additional records that a referral needs (in-domain glue): dropping them for size
+    /// sets TC (RFC 9471 section 3).
+    pub additionals_required: bool,
+}
+
+impl<'s> Answer<'s> {
+    fn new(metadata: Metadata, edns: Option<Edns>) -> Self {
+        Self {
+            metadata,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+            edns,
+            additionals_required: false,
+        }
+    }
+
+    fn rcode(mut self, code: ResponseCode) -> Self {
+        self.metadata.response_code = code;
+        self
+    }
+
+    /// Iterates over one section's records in order.
+    pub fn records<'a>(section: &'a [Rrs<'s>]) -> impl Iterator<Item = &'a Record> + Send + 'a {
+        section.iter().flat_map(|rrs| rrs.records().iter())
+    }
+}
+
+/// Answers one request from one snapshot. `None` means send nothing (the request is itself a
+/// response, RFC 1035 section 4.1.1).
+pub fn answer<'s>(snapshot: &'s Snapshot, request: &Request) -> Option<Answer<'s>> {
+    let meta = &request.metadata;
+    if meta.message_type == MessageType::Response {
+        return None;
+    }
+    let server = &snapshot.config.server;
+    let edns = request.edns.as_ref().map(|e| response_edns(e, server));
+    let mut response = Answer::new(Metadata::response_from_request(meta), edns);
+    // RFC 6891 section 6.1.3: a version we do not implement gets BADVERS and our version, 0.
+    if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
+        return Some(response.rcode(ResponseCode::BADVERS));
+    }
+    if meta.op_code != OpCode::Query {
+        // NOTIFY and UPDATE change nothing here: we have no secondaries and no dynamic zones.
+        return Some(response.rcode(ResponseCode::NotImp));
+    }
+    let [query] = request.queries.queries() else {
+        // RFC 9619: a query has exactly one question.
+        return Some(response.rcode(ResponseCode::FormErr));
+    };
+    let query = query.original();
+    match query.query_class() {
+        DNSClass::IN => {}
+        DNSClass::CH => return Some(chaos(response, query.name(), query.query_type(), server)),
+        _ => return Some(response.rcode(ResponseCode::Refused)),
+    }
+    if matches!(query.query_type(), RecordType::AXFR | RecordType::IXFR) {
+        // We offer no zone transfers; REFUSED tells a secondary so at once (RFC 5936 section 2.2.1).
+        return Some(response.rcode(ResponseCode::Refused));
+    }
+    let qname = NameKey::new(query.name());
+    let mut zone = match snapshot.zones.find(&qname) {
+        Some(zone) => zone,
+        // Not ours: we never recurse, and refusing is what RFC 1034 leaves to us.
+        None => return Some(response.rcode(ResponseCode::Refused)),
+    };
+    if query.query_type() == RecordType::DS && qname.as_bytes() == &*zone.origin_key {
+        // DS lives on the parent side of a cut (RFC 4035 section 3.1.4.1).
+        zone = snapshot.zones.parent_of(zone).unwrap_or(zone);
+    }
+    resolve(&mut response, snapshot, zone, qname, query.name(), query.query_type());
+    let limit = udp_limit(request, server);
+    fit::fit(&mut response, request.queries.as_bytes(), limit);
+    Some(response)
+}
+
+/// The largest response this request may get: over UDP min(the client's payload, counted
+/// as at least 512, and ours), 512 without EDNS (RFC 6891 section 6.2.3 and 6.2.5); over
+/// TCP the two-octet length is the only limit (RFC 7766 section 8).
+fn udp_limit(request: &Request, server: &ServerConfig) -> usize {
+    if request.protocol() != Protocol::Udp {
+        return usize::from(u16::MAX);
+    }
+    match &request.edns {
+        Some(edns) => usize::from(edns.max_payload().max(512).min(server.max_udp_payload)),
+        None => 512,
+    }
+}
+
+/// Our OPT record: version 0, our payload size, DO copied (RFC 3225 section 3), NSID when
+/// asked for and configured (RFC 5001 section 2.3). Other options are not echoed.
+fn response_edns(request: &Edns, server: &ServerConfig) -> Edns {
+    let mut edns = Edns::new();
+    edns.set_max_payload(server.max_udp_payload);
+    edns.set_version(0);
+    edns.set_dnssec_ok(request.flags().dnssec_ok);
+    if let Some(identity) = &server.identity {
+        // "The name server MUST ignore any NSID payload data that might be present in the query."
+        if request.option(EdnsCode::NSID).is_some() {
+            if let Ok(payload) = NSIDPayload::new(identity.as_bytes()) {
+                edns.options_mut().insert(EdnsOption::NSID(payload));
+            }
+        }
+    }
+    edns
+}
+
+/// CHAOS class: `id.server` and `hostname.bind` TXT give the identity (RFC 4892 section 2);
+/// anything else is refused, never ignored.
+fn chaos<'s>(mut response: Answer<'s>, qname: &Name, qtype: RecordType, server: &ServerConfig) -> Answer<'s> {
+    let is_id_name = ["id.server.", "hostname.bind."]
+        .iter()
+        .any(|n| Name::from_ascii(n).is_ok_and(|n| n.eq_ignore_root(qname)));
+    let identity = server.identity.as_ref().filter(|_| is_id_name);
+    let Some(identity) = identity.filter(|_| matches!(qtype, RecordType::TXT | RecordType::ANY)) else {
+        return response.rcode(ResponseCode::Refused);
+    };
+    let mut record = Record::from_rdata(qname.clone(), 0, RData::TXT(TXT::new(vec![identity.clone()])));
+    record.dns_class = DNSClass::CH;
+    response.metadata.authoritative = true;
+    response.answers.push(Rrs::Owned(vec![record]));
+    response
+}
+
+/// RFC 1034 section 4.3.2 step 3 onwards, for a name inside `zone`: follows CNAMEs through
+/// every zone we serve, and fills the sections.
+fn resolve<'s>(
+    response: &mut Answer<'s>,
+    snapshot: &'s Snapshot,
+    mut zone: &'s Zone,
+    mut key: NameKey,
+    qname: &Name,
+    qtype: RecordType,
+) {
+    response.metadata.authoritative = true;
+    // The name being looked up, when it is a CNAME target rather than the question.
+    let mut target: Option<&'s Name> = None;
+    for _ in 0..MAX_CNAME_CHAIN {
+        let lookup = zone.lookup(&key, qtype);
+        let (node, synthesised) = match lookup {
+            Lookup::Exact(node) => (node, false),
+            Lookup::Wildcard(node) => (node, true),
+            Lookup::Delegation(cut) => return referral(response, zone, cut),
+            Lookup::NxDomain => {
+                // RFC 6604 section 2.1: the RCODE describes the last name in the chain.
+                response.metadata.response_code = ResponseCode::NXDomain;
+                return response.authorities.push(Rrs::Set(&zone.negative_soa));
+            }
+        };
+        let owner = || target.cloned().unwrap_or_else(|| qname.clone());
+        let set = match qtype {
+            // RFC 8482 section 4.1: answer ANY with one RRset rather than all of them.
+            RecordType::ANY => node.rrsets.first(),
+            _ => node.get(qtype),
+        };
+        if let Some(set) = set {
+            response.answers.push(rrs(set, synthesised, &owner));
+            return additional_for(response, zone, set);
+        }
+        let Some(cname) = node.get(RecordType::CNAME) else {
+            // NODATA: the name exists, the type does not (RFC 2308 section 2.2).
+            return response.authorities.push(Rrs::Set(&zone.negative_soa));
+        };
+        response.answers.push(rrs(cname, synthesised, &owner));
+        let RData::CNAME(CNAME(next)) = &cname.records[0].data else {
+            return;
+        };
+        key = NameKey::new(next);
+        if is_loop(response, next) {
+            return;
+        }
+        match snapshot.zones.find(&key) {
+            Some(next_zone) => zone = next_zone,
+            // Out of our zones: the resolver follows it from here (RFC 1034 section 3.6.2).
+            None => return,
+        }
+        target = Some(next);
+    }
+}
+
+/// The records of `set`, renamed to the query name when synthesised from a wildcard
+/// (RFC 4592 section 3.3.1: "the owner name of the synthesized RR is QNAME").
+fn rrs<'s>(set: &'s Rrset, synthesised: bool, owner: &dyn Fn() -> Name) -> Rrs<'s> {
+    if !synthesised {
+        return Rrs::Set(set);
+    }
+    let owner = owner();
+    let rename = |record: &Record| {
+        let mut record = record.clone();
+        record.name = owner.clone();
+        record
+    };
+    Rrs::Owned(set.records.iter().map(rename).collect())
+}
+
+/// A CNAME whose target already owns a CNAME in the answer closes a loop: stop there.
+fn is_loop(response: &Answer<'_>, next: &Name) -> bool {
+    response.answers.iter().any(|rrs| rrs.records().iter().any(|r| r.name.eq_ignore_root(next)))
+}
+
+/// A referral (RFC 1034 section 4.3.2 step 3b): not authoritative, the cut's NS RRset in the
+/// authority section and the glue we hold in the additional section.
+fn referral<'s>(response: &mut Answer<'s>, zone: &'s Zone, cut: &'s Node) {
+    let Some(ns) = cut.get(RecordType::NS) else { return };
+    // AA stays set if a CNAME of ours led here: those records are authoritative.
+    response.metadata.authoritative = !response.answers.is_empty();
+    response.authorities.push(Rrs::Set(ns));
+    add_addresses(response, zone, ns);
+    response.additionals_required = true;
+}
+
+/// Additional section processing (RFC 1034 section 3.6, RFC 1035 section 3.3): addresses of
+/// the name servers, mail exchangers and service targets that live in this zone.
+fn additional_for<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset) {
+    if matches!(set.rtype, RecordType::NS | RecordType::MX | RecordType::SRV) {
+        add_addresses(response, zone, set);
+    }
+}
+
+fn add_addresses<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset) {
+    for record in set.records.iter() {
+        let target = match &record.data {
+            RData::NS(ns) => &ns.0,
+            RData::MX(mx) => &mx.exchange,
+            RData::SRV(srv) => &srv.target,
+            _ => continue,
+        };
+        let key = NameKey::new(target);
+        if !is_at_or_below(key.as_bytes(), &zone.origin_key) {
+            continue;
+        }
+        let Some(node) = zone.node(key.as_bytes()) else { continue };
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            if let Some(addresses) = node.get(rtype) {
+                let seen = response.additionals.iter().any(|r| matches!(r, Rrs::Set(s) if std::ptr::eq(*s, addresses)));
+                if !seen {
+                    response.additionals.push(Rrs::Set(addresses));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+//! The `meridian` command: parses arguments, sets up logging, runs, and maps errors to exit
+//! codes. Nothing else lives here.
+
+use std::error::Error;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use meridian::app;
+use meridian::config::Config;
+use tracing_subscriber::EnvFilter;
+
+/// An authoritative GeoDNS load balancer.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve DNS over UDP and TCP until SIGTERM or SIGINT.
+    Serve {
+        /// Configuration file; without it, the embedded default is used.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// ADDR:PORT to listen on (UDP and TCP); repeatable; replaces server.listen.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Vec<String>,
+    },
+    /// Check a configuration and every zone file it names, then exit.
+    CheckConfig {
+        /// Configuration file.
+        file: PathBuf,
+    },
+}
+
+/// Hickory logs a line per request at info; keep it to warnings unless RUST_LOG says more.
+const DEFAULT_LOG: &str = "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
+    let ansi = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
+    let result = match cli.command {
+        Command::Serve { config, listen } => serve(config, &listen),
+        Command::CheckConfig { file } => check_config(file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", chain(error.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(config: Option<PathBuf>) -> Result<Config, Box<dyn Error>> {
+    Ok(match config {
+        Some(path) => Config::read(&path)?,
+        None => Config::embedded_default()?,
+    })
+}
+
+fn serve(config: Option<PathBuf>, listen: &[String]) -> Result<(), Box<dyn Error>> {
+    let mut config = load(config)?;
+    if !listen.is_empty() {
+        config.set_listen(listen)?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(app::serve(config))?;
+    Ok(())
+}
+
+fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
+    let config = Arc::new(Config::read(&file)?);
+    let snapshot = app::build_snapshot(config, 1)?;
+    let records: usize = snapshot.zones.iter().map(|z| z.record_count).sum();
+    println!("{}: ok ({} zone(s), {records} record(s))", file.display(), snapshot.zones.len());
+    Ok(())
+}
+
+/// The error and its sources, joined, as ripgrep and routinator print them.
+fn chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+        source = cause_of(source);
+    }
+    text
+}
+
+fn cause_of<'a>(error: Option<&'a (dyn Error + 'static)>) -> Option<&'a (dyn Error + 'static)> {
+    error.and_then(Error::source)
+}

@@ -1,0 +1,53 @@
+//! The one immutable view of everything a query needs, and the store that publishes it.
+//!
+//! A query loads the current [`Snapshot`] once and answers from it alone, so it never sees
+//! half of a change (arc-swap: "a query should be answered by a consistent version of data").
+//! Only the writer publishes; readers take no lock.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::zone::Zones;
+
+/// Everything a query needs. Never changed once published.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Counts publications, starting at 1; the API and tests wait on it.
+    pub generation: u64,
+    pub config: Arc<Config>,
+    pub zones: Zones,
+}
+
+/// Holds the current snapshot; lock-free for readers.
+#[derive(Debug)]
+pub struct SnapshotStore {
+    current: ArcSwap<Snapshot>,
+    changed: watch::Sender<u64>,
+}
+
+impl SnapshotStore {
+    pub fn new(first: Snapshot) -> Self {
+        let (changed, _) = watch::channel(first.generation);
+        Self { current: ArcSwap::from_pointee(first), changed }
+    }
+
+    /// The current snapshot. Cheap: one atomic increment.
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Replaces the snapshot. Only the writer calls this.
+    pub fn publish(&self, next: Snapshot) {
+        let generation = next.generation;
+        self.current.store(Arc::new(next));
+        self.changed.send_replace(generation);
+    }
+
+    /// Tells of each publication by its generation.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+}

@@ -1,0 +1,271 @@
+//! Zones: master files loaded into a tree built once for lookups.
+//!
+//! A [`Zone`] maps each name (as a lowercase wire key) to its node, empty non-terminals
+//! included, so that a lookup walks down from the apex one label at a time and meets
+//! delegations, the closest encloser and wildcards in one pass (RFC 1034 section 4.3.2,
+//! RFC 4592). Nothing here reads files: `load.rs` does, and hands text to `parse.rs`.
+
+pub mod load;
+pub mod name;
+pub mod parse;
+mod set;
+
+pub use set::Zones;
+
+use std::collections::HashMap;
+
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+
+use name::{NameKey, key_of, label_count};
+use parse::Entry;
+
+/// The records of one name and type, with equal TTLs and no duplicates (RFC 2181 section 5).
+#[derive(Debug, Clone)]
+pub struct Rrset {
+    pub rtype: RecordType,
+    pub records: Box<[Record]>,
+    /// Octets the records take on the wire without name compression: an upper bound that
+    /// lets most answers skip measuring whether they fit a UDP datagram.
+    pub wire_len: usize,
+}
+
+impl Rrset {
+    fn new(records: Vec<Record>) -> Self {
+        let rtype = records[0].record_type();
+        let wire_len = records.iter().map(uncompressed_len).sum();
+        Self { rtype, records: records.into_boxed_slice(), wire_len }
+    }
+}
+
+fn uncompressed_len(record: &Record) -> usize {
+    let mut buf = Vec::new();
+    let mut encoder = BinEncoder::new(&mut buf);
+    // A fresh encoder has no names to point back to, so this is the uncompressed size.
+    match record.emit(&mut encoder) {
+        Ok(()) => buf.len(),
+        Err(_) => usize::from(u16::MAX),
+    }
+}
+
+/// All data at one name. Empty for an empty non-terminal (RFC 8020).
+#[derive(Debug, Default, Clone)]
+pub struct Node {
+    /// Sorted by type code: there are few per name, so a scan beats a map.
+    pub rrsets: Vec<Rrset>,
+}
+
+impl Node {
+    pub fn get(&self, rtype: RecordType) -> Option<&Rrset> {
+        self.rrsets.iter().find(|set| set.rtype == rtype)
+    }
+}
+
+/// An authoritative zone, ready for lookups.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    pub origin: Name,
+    pub origin_key: Box<[u8]>,
+    origin_labels: usize,
+    nodes: HashMap<Box<[u8]>, Node>,
+    /// The SOA with TTL min(SOA TTL, MINIMUM), for negative answers (RFC 2308 section 3).
+    pub negative_soa: Rrset,
+    pub record_count: usize,
+}
+
+/// Where a lookup of a name inside a zone ends (RFC 1034 section 4.3.2, step 3).
+#[derive(Debug)]
+pub enum Lookup<'z> {
+    /// The name exists (possibly as an empty non-terminal).
+    Exact(&'z Node),
+    /// The name does not exist, but a wildcard at its closest encloser does (RFC 4592).
+    Wildcard(&'z Node),
+    /// The name is at or below a zone cut: the node holding the NS RRset of the cut.
+    Delegation(&'z Node),
+    NxDomain,
+}
+
+/// Why zone data was rejected, with the line it was found on where there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneProblem {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl ZoneProblem {
+    fn at(line: usize, message: impl Into<String>) -> Self {
+        Self { line: Some(line), message: message.into() }
+    }
+}
+
+impl Zone {
+    /// Builds a zone from parsed entries, checking what RFC 1034 and 2181 require of it.
+    ///
+    /// # Errors
+    /// Out-of-zone data, no SOA or more than one, an SOA off the apex, CNAME beside other
+    /// data, no NS at the apex.
+    pub fn build(origin: Name, entries: Vec<Entry>) -> Result<Self, Vec<ZoneProblem>> {
+        let mut problems = Vec::new();
+        let origin_key = key_of(&origin);
+        let mut by_name: HashMap<Box<[u8]>, Vec<Entry>> = HashMap::new();
+        let mut record_count = 0;
+        for entry in entries {
+            let key = key_of(&entry.record.name);
+            if !is_at_or_below(&key, &origin_key) {
+                problems.push(ZoneProblem::at(
+                    entry.line,
+                    format!("{} is out of zone: not at or below {origin}", entry.record.name),
+                ));
+                continue;
+            }
+            if entry.record.record_type() == RecordType::SOA && key != origin_key {
+                problems.push(ZoneProblem::at(entry.line, format!("SOA at {} is not at the apex {origin}", entry.record.name)));
+                continue;
+            }
+            record_count += 1;
+            by_name.entry(key).or_default().push(entry);
+        }
+        let mut nodes = HashMap::new();
+        for (key, entries) in by_name {
+            check_cname_alone(&entries, &mut problems);
+            nodes.insert(key, Node { rrsets: group_rrsets(entries, &mut problems) });
+        }
+        add_empty_non_terminals(&mut nodes, &origin_key);
+        let apex = nodes.get(&origin_key);
+        let soa = apex.and_then(|n| n.get(RecordType::SOA)).map(|set| set.records[0].clone());
+        if apex.and_then(|n| n.get(RecordType::NS)).is_none() {
+            problems.push(ZoneProblem { line: None, message: format!("no NS records at the apex {origin}") });
+        }
+        let Some(mut soa) = soa else {
+            problems.push(ZoneProblem { line: None, message: format!("no SOA record at the apex {origin}") });
+            return Err(problems);
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        if let RData::SOA(data) = &soa.data {
+            soa.ttl = soa.ttl.min(data.minimum);
+        }
+        let origin_labels = label_count(&origin_key);
+        Ok(Self { origin, origin_key, origin_labels, nodes, negative_soa: Rrset::new(vec![soa]), record_count })
+    }
+
+    /// The apex node: SOA and NS live here.
+    pub fn apex(&self) -> &Node {
+        self.nodes.get(&self.origin_key).expect("build() refuses a zone without apex data")
+    }
+
+    /// The node at exactly this name, ignoring cuts (for glue and additional data).
+    pub fn node(&self, key: &[u8]) -> Option<&Node> {
+        self.nodes.get(key)
+    }
+
+    /// Looks up a name at or below the origin.
+    ///
+    /// Walks down from the apex: the first node with NS below the apex is a cut, except that
+    /// DS at the cut itself belongs to this (the parent) side (RFC 4035 section 3.1.4.1).
+    /// The first missing name means the last found one is the closest encloser, where a
+    /// wildcard may match (RFC 4592 section 3.3.1).
+    pub fn lookup(&self, qname: &NameKey, qtype: RecordType) -> Lookup<'_> {
+        let labels = qname.labels();
+        let total = labels.count();
+        for n in self.origin_labels + 1..=total {
+            let Some(node) = self.nodes.get(labels.suffix(qname, n)) else {
+                let encloser = labels.suffix(qname, n - 1);
+                return match NameKey::wildcard_of(encloser).and_then(|w| self.nodes.get(w.as_bytes())) {
+                    Some(wildcard) => self.below_wildcard(wildcard, qtype),
+                    None => Lookup::NxDomain,
+                };
+            };
+            let is_cut = node.get(RecordType::NS).is_some();
+            if is_cut && !(n == total && qtype == RecordType::DS) {
+                return Lookup::Delegation(node);
+            }
+            if n == total {
+                return Lookup::Exact(node);
+            }
+        }
+        Lookup::Exact(self.apex())
+    }
+
+    fn below_wildcard<'z>(&'z self, wildcard: &'z Node, qtype: RecordType) -> Lookup<'z> {
+        // A wildcard owning NS would be a delegation; RFC 4592 section 4.2 discourages it
+        // and we answer it as one rather than synthesise a cut.
+        if wildcard.get(RecordType::NS).is_some() && qtype != RecordType::DS {
+            return Lookup::Delegation(wildcard);
+        }
+        Lookup::Wildcard(wildcard)
+    }
+}
+
+pub(crate) fn is_at_or_below(key: &[u8], origin: &[u8]) -> bool {
+    if !key.ends_with(origin) {
+        return false;
+    }
+    let labels = label_count(key) - label_count(origin);
+    // Only a suffix on a label boundary counts: "xexample.com" is not below "example.com".
+    let mut at = 0;
+    for _ in 0..labels {
+        at += 1 + usize::from(key[at]);
+    }
+    at == key.len() - origin.len()
+}
+
+/// RFC 1034 section 3.6.2 and RFC 2181 section 10.1: a CNAME is alone at its name.
+fn check_cname_alone(entries: &[Entry], problems: &mut Vec<ZoneProblem>) {
+    let cnames: Vec<&Entry> = entries.iter().filter(|e| e.record.record_type() == RecordType::CNAME).collect();
+    if cnames.is_empty() {
+        return;
+    }
+    if let Some(second) = cnames.get(1) {
+        problems.push(ZoneProblem::at(second.line, format!("a second CNAME at {}", second.record.name)));
+    }
+    if let Some(other) = entries.iter().find(|e| e.record.record_type() != RecordType::CNAME) {
+        let line = other.line.max(cnames[0].line);
+        problems.push(ZoneProblem::at(
+            line,
+            format!("CNAME beside other data at {} ({} at line {})", other.record.name, other.record.record_type(), other.line),
+        ));
+    }
+}
+
+/// Groups one name's entries into RRsets sorted by type, dropping duplicate records and
+/// giving each set the TTL of its first record (RFC 2181 section 5.2 forbids differing TTLs).
+fn group_rrsets(entries: Vec<Entry>, problems: &mut Vec<ZoneProblem>) -> Vec<Rrset> {
+    let mut sets: Vec<Vec<Record>> = Vec::new();
+    for Entry { line, mut record } in entries {
+        match sets.iter_mut().find(|set| set[0].record_type() == record.record_type()) {
+            Some(set) => {
+                if set[0].record_type() == RecordType::SOA {
+                    problems.push(ZoneProblem::at(line, format!("a second SOA at {}", record.name)));
+                    continue;
+                }
+                record.ttl = set[0].ttl;
+                if !set.iter().any(|r| r.data == record.data) {
+                    set.push(record);
+                }
+            }
+            None => sets.push(vec![record]),
+        }
+    }
+    sets.sort_by_key(|set| u16::from(set[0].record_type()));
+    sets.into_iter().map(Rrset::new).collect()
+}
+
+/// Every name between a record's owner and the origin exists, if only as an empty
+/// non-terminal, so that it answers NODATA rather than NXDOMAIN (RFC 8020).
+fn add_empty_non_terminals(nodes: &mut HashMap<Box<[u8]>, Node>, origin: &[u8]) {
+    let owners: Vec<Box<[u8]>> = nodes.keys().cloned().collect();
+    for owner in owners {
+        let mut at = 0;
+        let mut key = &owner[..];
+        while key.len() > origin.len() {
+            at += 1 + usize::from(owner[at]);
+            key = &owner[at..];
+            nodes.entry(key.into()).or_default();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

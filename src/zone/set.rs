@@ -1,0 +1,46 @@
+//! `Zones`: every zone we serve, found by the longest origin that encloses a name.
+
+use std::collections::HashMap;
+
+use super::Zone;
+use super::name::NameKey;
+
+/// The served zones, keyed by origin.
+#[derive(Debug, Default)]
+pub struct Zones {
+    by_origin: HashMap<Box<[u8]>, Zone>,
+}
+
+impl Zones {
+    /// Indexes zones by origin; the loader has already refused two zones with one origin.
+    pub fn new(zones: Vec<Zone>) -> Self {
+        Self { by_origin: zones.into_iter().map(|z| (z.origin_key.clone(), z)).collect() }
+    }
+
+    /// The zone whose origin is the closest ancestor of `name` (or `name` itself): a child
+    /// zone we also serve wins over its parent (RFC 1034 section 4.3.2, step 2).
+    pub fn find(&self, name: &NameKey) -> Option<&Zone> {
+        let labels = name.labels();
+        (0..=labels.count()).rev().find_map(|n| self.by_origin.get(labels.suffix(name, n)))
+    }
+
+    /// The zone enclosing the parent side of `zone`'s apex, if we serve one: DS records
+    /// live there (RFC 4035 section 3.1.4.1).
+    pub fn parent_of(&self, zone: &Zone) -> Option<&Zone> {
+        let key = NameKey::from_wire(&zone.origin_key)?;
+        let labels = key.labels();
+        (0..labels.count()).rev().find_map(|n| self.by_origin.get(labels.suffix(&key, n)))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Zone> {
+        self.by_origin.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_origin.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_origin.is_empty()
+    }
+}
