@@ -21,6 +21,9 @@ use crate::zone::{Lookup, Node, Rrset, Zone, is_at_or_below};
 
 /// The longest CNAME chain we follow; longer ones are answered as far as followed.
 const MAX_CNAME_CHAIN: usize = 12;
+/// The Extended DNS Error option code and the info-code for "Not Authoritative" (RFC 8914).
+const EDE_OPTION: u16 = 15;
+const EDE_NOT_AUTHORITATIVE: u16 = 20;
 
 /// Records for one section: an RRset of a zone, or records made for this response
 /// (wildcard synthesis, CHAOS identity).
@@ -111,7 +114,7 @@ pub fn answer<'s>(snapshot: &'s Snapshot, request: &Request) -> Option<Answer<'s
     let mut zone = match snapshot.zones.find(&qname) {
         Some(zone) => zone,
         // Not ours: we never recurse, and refusing is what RFC 1034 leaves to us.
-        None => return Some(response.rcode(ResponseCode::Refused)),
+        None => return Some(not_authoritative(response)),
     };
     if query.query_type() == RecordType::DS && qname.as_bytes() == &*zone.origin_key {
         // DS lives on the parent side of a cut (RFC 4035 section 3.1.4.1).
@@ -154,6 +157,15 @@ fn response_edns(request: &Edns, server: &ServerConfig) -> Edns {
     edns
 }
 
+/// REFUSED for a name outside our zones, with Extended DNS Error 20, "Not Authoritative"
+/// (RFC 8914 section 4.21), when the client speaks EDNS, so it can tell why.
+fn not_authoritative(mut response: Answer<'_>) -> Answer<'_> {
+    if let Some(edns) = response.edns.as_mut() {
+        edns.options_mut().insert(EdnsOption::Unknown(EDE_OPTION, EDE_NOT_AUTHORITATIVE.to_be_bytes().to_vec()));
+    }
+    response.rcode(ResponseCode::Refused)
+}
+
 /// CHAOS class: `id.server` and `hostname.bind` TXT give the identity (RFC 4892 section 2);
 /// anything else is refused, never ignored.
 fn chaos<'s>(mut response: Answer<'s>, qname: &Name, qtype: RecordType, server: &ServerConfig) -> Answer<'s> {
@@ -166,7 +178,7 @@ fn chaos<'s>(mut response: Answer<'s>, qname: &Name, qtype: RecordType, server: 
     };
     let mut record = Record::from_rdata(qname.clone(), 0, RData::TXT(TXT::new(vec![identity.clone()])));
     record.dns_class = DNSClass::CH;
-    response.metadata.authoritative = true;
+    // Not zone data, so not authoritative: Knot and NSD leave AA clear here too.
     response.answers.push(Rrs::Owned(vec![record]));
     response
 }

@@ -1,0 +1,136 @@
+//! A DNS client over real sockets, with a deadline on every read.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::str::FromStr;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+
+/// How long a test waits for an answer that should come.
+pub const ANSWER_WAIT: Duration = Duration::from_secs(3);
+/// How long a test waits to be sure no answer comes.
+pub const SILENCE_WAIT: Duration = Duration::from_millis(300);
+
+/// A query to build: the defaults are a plain `IN` query with EDNS (payload 1232), RD clear.
+#[derive(Clone, Debug)]
+pub struct Q {
+    pub name: String,
+    pub rtype: RecordType,
+    pub class: DNSClass,
+    pub id: u16,
+    pub rd: bool,
+    pub cd: bool,
+    pub op_code: OpCode,
+    /// `None` sends no OPT record.
+    pub payload: Option<u16>,
+    pub edns_version: u8,
+    pub dnssec_ok: bool,
+    pub nsid: bool,
+}
+
+impl Q {
+    pub fn new(name: &str, rtype: RecordType) -> Self {
+        Self {
+            name: name.to_owned(),
+            rtype,
+            class: DNSClass::IN,
+            id: 0x4d52,
+            rd: false,
+            cd: false,
+            op_code: OpCode::Query,
+            payload: Some(1232),
+            edns_version: 0,
+            dnssec_ok: false,
+            nsid: false,
+        }
+    }
+
+    pub fn no_edns(mut self) -> Self {
+        self.payload = None;
+        self
+    }
+
+    pub fn payload(mut self, payload: u16) -> Self {
+        self.payload = Some(payload);
+        self
+    }
+
+    pub fn class(mut self, class: DNSClass) -> Self {
+        self.class = class;
+        self
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut message = Message::new(self.id, MessageType::Query, self.op_code);
+        message.metadata.recursion_desired = self.rd;
+        message.metadata.checking_disabled = self.cd;
+        let mut query = Query::query(Name::from_str(&self.name).expect("test name"), self.rtype);
+        query.query_class = self.class;
+        message.add_query(query);
+        if let Some(payload) = self.payload {
+            let mut edns = Edns::new();
+            edns.set_max_payload(payload);
+            edns.set_version(self.edns_version);
+            edns.set_dnssec_ok(self.dnssec_ok);
+            if self.nsid {
+                edns.options_mut().insert(EdnsOption::Unknown(u16::from(EdnsCode::NSID), Vec::new()));
+            }
+            message.set_edns(edns);
+        }
+        message.to_vec().expect("encode query")
+    }
+}
+
+/// Sends a datagram and returns the reply, or `None` if none came within `wait`.
+pub fn udp_exchange(addr: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client socket");
+    socket.connect(addr).expect("connect");
+    socket.set_read_timeout(Some(wait)).expect("timeout");
+    socket.send(bytes).expect("send");
+    let mut buf = vec![0u8; 65535];
+    match socket.recv(&mut buf) {
+        Ok(n) => Some(buf[..n].to_vec()),
+        Err(_) => None,
+    }
+}
+
+/// Sends a query over UDP and parses the reply; panics if none comes.
+pub fn udp(addr: SocketAddr, q: &Q) -> Message {
+    let reply = udp_exchange(addr, &q.bytes(), ANSWER_WAIT).unwrap_or_else(|| panic!("no UDP reply to {q:?}"));
+    Message::from_vec(&reply).unwrap_or_else(|e| panic!("unparsable reply to {q:?}: {e}"))
+}
+
+/// Opens a TCP connection with a read deadline.
+pub fn tcp_connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect_timeout(&addr, ANSWER_WAIT).expect("connect over TCP");
+    stream.set_read_timeout(Some(ANSWER_WAIT)).expect("timeout");
+    stream.set_nodelay(true).expect("nodelay");
+    stream
+}
+
+/// Writes one message with its two-octet length (RFC 7766 section 8).
+pub fn tcp_send(stream: &mut TcpStream, bytes: &[u8]) {
+    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(bytes);
+    stream.write_all(&framed).expect("write");
+}
+
+/// Reads one framed message, or `None` if the connection closed or the deadline passed.
+pub fn tcp_recv(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// Sends a query over a new TCP connection and parses the reply.
+pub fn tcp(addr: SocketAddr, q: &Q) -> Message {
+    let mut stream = tcp_connect(addr);
+    tcp_send(&mut stream, &q.bytes());
+    let reply = tcp_recv(&mut stream).unwrap_or_else(|| panic!("no TCP reply to {q:?}"));
+    Message::from_vec(&reply).unwrap_or_else(|e| panic!("unparsable reply to {q:?}: {e}"))
+}
