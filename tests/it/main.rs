@@ -1,4 +1,5 @@
 //! One integration-test binary: a real server on 127.0.0.1, real UDP and TCP.
 
 mod differential;
+mod dns;
 mod support;
