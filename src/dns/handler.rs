@@ -8,7 +8,8 @@ use std::sync::Arc;
 use hickory_proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
+use hickory_proto::serialize::binary::BinDecoder;
+use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 use tracing::debug;
 
 use super::response::{self, Answer};
@@ -33,8 +34,10 @@ impl RequestHandler for Handler {
         let Some(answer) = response::answer(&snapshot, request) else {
             return no_response(&request.metadata);
         };
-        let Answer { metadata, answers, authorities, additionals, edns, .. } = &answer;
-        let message = MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
+        let Answer { metadata, answers, authorities, additionals, edns, echo_question, .. } = &answer;
+        let no_question = empty_question();
+        let question = if *echo_question { &request.queries } else { &no_question };
+        let message = MessageResponseBuilder::new(question, edns.as_ref()).build(
             *metadata,
             Answer::records(answers),
             Answer::records(authorities),
@@ -51,6 +54,10 @@ impl RequestHandler for Handler {
             }
         }
     }
+}
+
+fn empty_question() -> Queries {
+    Queries::read(&mut BinDecoder::new(&[]), 0).expect("reading zero questions cannot fail")
 }
 
 fn no_response(metadata: &Metadata) -> ResponseInfo {

@@ -53,6 +53,9 @@ pub struct Answer<'s> {
     /// Additional records that a referral needs (in-domain glue): dropping them for size
     /// sets TC (RFC 9471 section 3).
     pub additionals_required: bool,
+    /// Whether the question goes back as the client wrote it; not when it cannot be read
+    /// back on its own (see `has_compression_pointer`).
+    pub echo_question: bool,
 }
 
 impl<'s> Answer<'s> {
@@ -64,6 +67,7 @@ impl<'s> Answer<'s> {
             additionals: Vec::new(),
             edns,
             additionals_required: false,
+            echo_question: true,
         }
     }
 
@@ -100,6 +104,11 @@ pub fn answer<'s>(snapshot: &'s Snapshot, request: &Request) -> Option<Answer<'s
         // RFC 9619: a query has exactly one question.
         return Some(response.rcode(ResponseCode::FormErr));
     };
+    if has_compression_pointer(request.queries.as_bytes()) {
+        // The only earlier octets a lone question can point to are the header's: not a name.
+        response.echo_question = false;
+        return Some(response.rcode(ResponseCode::FormErr));
+    }
     let query = query.original();
     match query.query_class() {
         DNSClass::IN => {}
@@ -124,6 +133,21 @@ pub fn answer<'s>(snapshot: &'s Snapshot, request: &Request) -> Option<Answer<'s
     let limit = udp_limit(request, server);
     fit::fit(&mut response, request.queries.as_bytes(), limit);
     Some(response)
+}
+
+/// Whether a question's name uses a compression pointer (RFC 1035 section 4.1.4).
+fn has_compression_pointer(question: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(&len) = question.get(at) {
+        if len == 0 {
+            return false;
+        }
+        if len & 0xc0 != 0 {
+            return true;
+        }
+        at += 1 + usize::from(len);
+    }
+    false
 }
 
 /// The largest response this request may get: over UDP min(the client's payload, counted

@@ -2,4 +2,6 @@
 
 mod differential;
 mod dns;
+mod malformed;
 mod support;
+mod tcp;
