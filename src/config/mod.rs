@@ -134,6 +134,9 @@ fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let mut problems = Vec::new();
     let server = validate_server(file.server, &mut problems);
     let mut zones = Vec::new();
+    if file.zones_dir.is_none() && file.zone.is_empty() {
+        problems.push(Problem::new("zone", "no zones configured: add [[zone]] file = \"...\" or zones_dir"));
+    }
     if let Some(dir) = file.zones_dir {
         zones.push(ZoneSource::Dir { at: "zones_dir".into(), path: base.join(dir) });
     }
@@ -141,9 +144,6 @@ fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         if let Some(source) = validate_zone(i, zone, base, &mut problems) {
             zones.push(source);
         }
-    }
-    if zones.is_empty() {
-        problems.push(Problem::new("zone", "no zones configured: add [[zone]] file = \"...\" or zones_dir"));
     }
     if problems.is_empty() { Ok(Config { server, zones }) } else { Err(problems) }
 }

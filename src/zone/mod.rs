@@ -138,9 +138,11 @@ impl Zone {
         }
         let Some(mut soa) = soa else {
             problems.push(ZoneProblem { line: None, message: format!("no SOA record at the apex {origin}") });
+            problems.sort_by_key(|p| p.line);
             return Err(problems);
         };
         if !problems.is_empty() {
+            problems.sort_by_key(|p| p.line);
             return Err(problems);
         }
         if let RData::SOA(data) = &soa.data {

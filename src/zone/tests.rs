@@ -1,1 +1,99 @@
+use hickory_proto::rr::{Name, RecordType};
 
+use super::name::NameKey;
+use super::parse::parse;
+use super::*;
+
+const ZONE: &str = "$ORIGIN example.test.\n$TTL 3600\n@ SOA ns1 host 1 2 3 4 300\n@ NS ns1\nns1 A 192.0.2.1\n\
+                    www A 192.0.2.2\nwww A 192.0.2.2\nwww 60 A 192.0.2.3\na.b.ent TXT x\n*.wild A 192.0.2.4\n\
+                    sub NS ns.sub\nns.sub A 192.0.2.5\nsub DS 1 13 2 AB\n";
+
+fn zone(text: &str) -> Result<Zone, Vec<ZoneProblem>> {
+    let file = parse(text, None).expect("syntax");
+    Zone::build(file.origin.expect("origin"), file.entries)
+}
+
+fn key(name: &str) -> NameKey {
+    NameKey::new(&Name::from_ascii(name).unwrap())
+}
+
+fn kind(lookup: Lookup<'_>) -> &'static str {
+    match lookup {
+        Lookup::Exact(node) if node.rrsets.is_empty() => "empty",
+        Lookup::Exact(_) => "exact",
+        Lookup::Wildcard(_) => "wildcard",
+        Lookup::Delegation(_) => "delegation",
+        Lookup::NxDomain => "nxdomain",
+    }
+}
+
+#[test]
+fn lookups_find_names_cuts_wildcards_and_empty_non_terminals() {
+    let zone = zone(ZONE).unwrap();
+    let cases = [
+        ("example.test.", RecordType::A, "exact"),
+        ("WWW.example.test.", RecordType::A, "exact"),
+        ("ent.example.test.", RecordType::A, "empty"),
+        ("b.ent.example.test.", RecordType::A, "empty"),
+        ("x.b.ent.example.test.", RecordType::A, "nxdomain"),
+        ("x.wild.example.test.", RecordType::A, "wildcard"),
+        ("y.x.wild.example.test.", RecordType::A, "wildcard"),
+        ("wild.example.test.", RecordType::A, "empty"),
+        ("sub.example.test.", RecordType::A, "delegation"),
+        ("sub.example.test.", RecordType::DS, "exact"),
+        ("ns.sub.example.test.", RecordType::A, "delegation"),
+        ("ns.sub.example.test.", RecordType::DS, "delegation"),
+        ("nope.example.test.", RecordType::A, "nxdomain"),
+    ];
+    for (name, rtype, expected) in cases {
+        assert_eq!(kind(zone.lookup(&key(name), rtype)), expected, "{name} {rtype}");
+    }
+}
+
+#[test]
+fn rrsets_drop_duplicates_and_share_the_first_ttl() {
+    let zone = zone(ZONE).unwrap();
+    let Lookup::Exact(node) = zone.lookup(&key("www.example.test."), RecordType::A) else { panic!("www") };
+    let set = node.get(RecordType::A).unwrap();
+    assert_eq!(set.records.len(), 2, "the duplicate record is dropped (RFC 2181 section 5)");
+    assert!(set.records.iter().all(|r| r.ttl == 3600), "one TTL per RRset (RFC 2181 section 5.2)");
+    assert!(set.wire_len >= 2 * (17 + 10 + 4));
+}
+
+#[test]
+fn negative_soa_ttl_is_the_smaller_of_ttl_and_minimum() {
+    assert_eq!(zone(ZONE).unwrap().negative_soa.records[0].ttl, 300);
+    let long_minimum = ZONE.replace("1 2 3 4 300", "1 2 3 4 86400");
+    assert_eq!(zone(&long_minimum).unwrap().negative_soa.records[0].ttl, 3600);
+}
+
+#[test]
+fn invalid_zones_are_refused_with_lines() {
+    let base = "$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n";
+    let cases = [
+        (format!("{base}x.other. A 192.0.2.1\n"), Some(5), "out of zone"),
+        (format!("{base}xexample.test. A 192.0.2.1\n"), Some(5), "out of zone"),
+        (format!("{base}www A 192.0.2.1\nwww CNAME ns1\n"), Some(6), "CNAME beside other data"),
+        (format!("{base}www CNAME a\nwww CNAME b\n"), Some(6), "a second CNAME"),
+        (format!("{base}@ SOA ns2 host 1 2 3 4 5\n"), Some(5), "a second SOA"),
+        ("$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n".to_owned(), None, "no NS records"),
+        ("$ORIGIN example.test.\n$TTL 60\n@ NS ns1\n".to_owned(), None, "no SOA record"),
+    ];
+    for (text, line, message) in cases {
+        let problems = zone(&text).expect_err(message);
+        assert!(problems.iter().any(|p| p.line == line && p.message.contains(message)), "{message}: {problems:?}");
+    }
+}
+
+#[test]
+fn zones_find_the_closest_enclosing_origin_and_the_parent_side() {
+    let parent = zone(ZONE).unwrap();
+    let child = zone("$ORIGIN sub.example.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.5\n").unwrap();
+    let zones = Zones::new(vec![parent, child]);
+    let origin = |name: &str| zones.find(&key(name)).map(|z| z.origin.to_string());
+    assert_eq!(origin("www.example.test.").as_deref(), Some("example.test."));
+    assert_eq!(origin("ns.sub.example.test.").as_deref(), Some("sub.example.test."));
+    assert_eq!(origin("example.com."), None);
+    let child = zones.find(&key("sub.example.test.")).unwrap();
+    assert_eq!(zones.parent_of(child).map(|z| z.origin.to_string()).as_deref(), Some("example.test."));
+}

@@ -1,1 +1,85 @@
+use hickory_proto::rr::{Name, RData, RecordType};
 
+use super::*;
+
+fn records(text: &str) -> Vec<Entry> {
+    parse(text, None).expect("valid master file").entries
+}
+
+fn error(text: &str) -> SyntaxError {
+    parse(text, None).expect_err("invalid master file")
+}
+
+#[test]
+fn directives_relative_names_and_owner_inheritance() {
+    let entries = records(
+        "$ORIGIN example.test.\n$TTL 1h\n@ IN SOA ns1 host ( 1 2 3\n 4 5 ) ; comment\n  IN NS ns1\nwww 60 A 192.0.2.1\n\tAAAA 2001:db8::1\nmail.other. IN 30 A 192.0.2.2\n",
+    );
+    let shown: Vec<(usize, String, u32, RecordType)> =
+        entries.iter().map(|e| (e.line, e.record.name.to_string(), e.record.ttl, e.record.record_type())).collect();
+    assert_eq!(
+        shown,
+        [
+            (3, "example.test.".into(), 3600, RecordType::SOA),
+            (5, "example.test.".into(), 3600, RecordType::NS),
+            (6, "www.example.test.".into(), 60, RecordType::A),
+            (7, "www.example.test.".into(), 3600, RecordType::AAAA),
+            (8, "mail.other.".into(), 30, RecordType::A),
+        ]
+    );
+    let RData::NS(ns) = &entries[1].record.data else { panic!("NS") };
+    assert_eq!(ns.0, Name::from_ascii("ns1.example.test.").unwrap(), "RDATA names are relative to $ORIGIN");
+}
+
+#[test]
+fn txt_keeps_multiple_quoted_strings_with_spaces_and_semicolons() {
+    let entries = records("$ORIGIN t.\n$TTL 60\nx TXT \"a b\" \"c;d\" e \"\\\"q\\\"\"\n");
+    let RData::TXT(txt) = &entries[0].record.data else { panic!("TXT") };
+    let strings: Vec<&[u8]> = txt.txt_data.iter().map(|s| &s[..]).collect();
+    assert_eq!(strings, [&b"a b"[..], b"c;d", b"e", b"\"q\""]);
+}
+
+#[test]
+fn generic_rdata_serves_unknown_and_known_types() {
+    let entries = records("$ORIGIN t.\n$TTL 60\nx TYPE65280 \\# 3 abcdef\ny A \\# 4 C0000201\nz TYPE1 \\# 4 c0 00 02 02\n");
+    assert!(matches!(&entries[0].record.data, RData::Unknown { rdata, .. } if rdata.anything == [0xab, 0xcd, 0xef]));
+    assert_eq!(entries[1].record.data.to_string(), "192.0.2.1");
+    assert_eq!(entries[2].record.record_type(), RecordType::A, "TYPE1 is A");
+}
+
+#[test]
+fn ds_is_kept_as_opaque_rdata() {
+    let entries = records("$ORIGIN t.\n$TTL 60\nsub DS 257 13 2 ABCD\n");
+    let RData::Unknown { code, rdata } = &entries[0].record.data else { panic!("DS") };
+    assert_eq!(*code, RecordType::DS);
+    assert_eq!(rdata.anything, [1, 1, 13, 2, 0xab, 0xcd]);
+}
+
+#[test]
+fn errors_name_the_line() {
+    let cases = [
+        ("$ORIGIN t.\n$TTL 60\nx IN\n", 3, "no record type"),
+        ("$ORIGIN t.\n$TTL 60\n\nx A 1.2.3\n", 4, "bad A RDATA"),
+        ("$ORIGIN t.\nx A 192.0.2.1\n", 2, "no TTL"),
+        ("$ORIGIN t.\n$TTL 60\nx TXT \"open\n", 3, "past the end of the line"),
+        ("$ORIGIN t.\n$TTL 60\nx TXT ( a\n", 3, "never closed"),
+        ("$ORIGIN t.\n$TTL 60\nx TXT a )\n", 3, "without '('"),
+        ("$ORIGIN t.\n$TTL 60\nx TYPE99 1\n", 3, "generic form"),
+        ("$ORIGIN t.\n$TTL 60\nx A \\# 5 c0000201\n", 3, "says 5 octets but 4"),
+        ("$INCLUDE other.zone\n", 1, "not supported"),
+        ("$TTL 60\nx A 192.0.2.1\n", 2, "no $ORIGIN"),
+        ("$ORIGIN t.\n$TTL forever\n", 2, "not a TTL"),
+        ("$ORIGIN t.\n$TTL 60\n  A 192.0.2.1\n", 3, "no owner"),
+    ];
+    for (text, line, message) in cases {
+        let e = error(text);
+        assert_eq!(e.line, line, "{text:?}: {e:?}");
+        assert!(e.message.contains(message), "{text:?}: {e:?}");
+    }
+}
+
+#[test]
+fn the_given_origin_is_used_without_origin_directive() {
+    let file = parse("$TTL 60\nwww A 192.0.2.1\n", Some(Name::from_ascii("given.test.").unwrap())).unwrap();
+    assert_eq!(file.entries[0].record.name.to_string(), "www.given.test.");
+}
