@@ -34,7 +34,11 @@ fn lines(problems: &[Problem]) -> String {
 /// Every problem of every zone file.
 pub fn build_snapshot(config: Arc<Config>, generation: u64) -> Result<Snapshot, AppError> {
     let zones = load::load_all(&config.zones).map_err(AppError::Zones)?;
-    Ok(Snapshot { generation, config, zones: Zones::new(zones) })
+    Ok(Snapshot {
+        generation,
+        config,
+        zones: Zones::new(zones),
+    })
 }
 
 /// A server that is running: where it listens, and how to stop it.
@@ -57,13 +61,21 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         info!(zone = %zone.origin, records = zone.record_count, "zone loaded");
     }
     let listeners = server::bind(&config.server.listen).await?;
-    let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
+    let addrs = listeners
+        .iter()
+        .map(server::Listener::local_addr)
+        .collect::<io::Result<Vec<_>>>()?;
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), config.server.tcp_idle_timeout);
     for addr in &addrs {
         info!(%addr, "listening on UDP and TCP");
     }
-    Ok(Running { addrs, store, server, config })
+    Ok(Running {
+        addrs,
+        store,
+        server,
+        config,
+    })
 }
 
 impl Running {

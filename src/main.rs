@@ -45,7 +45,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
     let ansi = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
     let result = match cli.command {
         Command::Serve { config, listen } => serve(config, &listen),
         Command::CheckConfig { file } => check_config(file),
@@ -80,7 +84,11 @@ fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
     let config = Arc::new(Config::read(&file)?);
     let snapshot = app::build_snapshot(config, 1)?;
     let records: usize = snapshot.zones.iter().map(|z| z.record_count).sum();
-    println!("{}: ok ({} zone(s), {records} record(s))", file.display(), snapshot.zones.len());
+    println!(
+        "{}: ok ({} zone(s), {records} record(s))",
+        file.display(),
+        snapshot.zones.len()
+    );
     Ok(())
 }
 

@@ -31,7 +31,10 @@ pub struct SnapshotStore {
 impl SnapshotStore {
     pub fn new(first: Snapshot) -> Self {
         let (changed, _) = watch::channel(first.generation);
-        Self { current: ArcSwap::from_pointee(first), changed }
+        Self {
+            current: ArcSwap::from_pointee(first),
+            changed,
+        }
     }
 
     /// The current snapshot. Cheap: one atomic increment.

@@ -46,8 +46,15 @@ pub struct ServerConfig {
 /// Where zone data comes from. `at` is the configuration path, for error messages.
 #[derive(Debug, Clone)]
 pub enum ZoneSource {
-    File { at: String, path: PathBuf, origin: Option<Name> },
-    Dir { at: String, path: PathBuf },
+    File {
+        at: String,
+        path: PathBuf,
+        origin: Option<Name>,
+    },
+    Dir {
+        at: String,
+        path: PathBuf,
+    },
 }
 
 /// One thing wrong with the configuration, at a key path such as `zone[1].file`.
@@ -59,7 +66,10 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(at: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { at: at.into(), message: message.into() }
+        Self {
+            at: at.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -91,8 +101,10 @@ impl Config {
     /// # Errors
     /// The file cannot be read, is not TOML, or fails validation.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let text = fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_toml(&text, &base, &path.display().to_string())
     }
@@ -107,8 +119,10 @@ impl Config {
     /// # Errors
     /// Not TOML, an unknown key, or any invalid value (all reported together).
     pub fn from_toml(text: &str, base: &Path, origin: &str) -> Result<Self, ConfigError> {
-        let file: FileConfig = toml::from_str(text)
-            .map_err(|source| ConfigError::Toml { origin: origin.to_owned(), source })?;
+        let file: FileConfig = toml::from_str(text).map_err(|source| ConfigError::Toml {
+            origin: origin.to_owned(),
+            source,
+        })?;
         validate(file, base).map_err(|problems| ConfigError::Invalid {
             origin: origin.to_owned(),
             problems,
@@ -123,7 +137,10 @@ impl Config {
         let mut problems = Vec::new();
         let listen = parse_listen(addrs, "--listen", &mut problems);
         if !problems.is_empty() {
-            return Err(ConfigError::Invalid { origin: "the command line".into(), problems });
+            return Err(ConfigError::Invalid {
+                origin: "the command line".into(),
+                problems,
+            });
         }
         self.server.listen = listen;
         Ok(())
@@ -135,17 +152,27 @@ fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let server = validate_server(file.server, &mut problems);
     let mut zones = Vec::new();
     if file.zones_dir.is_none() && file.zone.is_empty() {
-        problems.push(Problem::new("zone", "no zones configured: add [[zone]] file = \"...\" or zones_dir"));
+        problems.push(Problem::new(
+            "zone",
+            "no zones configured: add [[zone]] file = \"...\" or zones_dir",
+        ));
     }
     if let Some(dir) = file.zones_dir {
-        zones.push(ZoneSource::Dir { at: "zones_dir".into(), path: base.join(dir) });
+        zones.push(ZoneSource::Dir {
+            at: "zones_dir".into(),
+            path: base.join(dir),
+        });
     }
     for (i, zone) in file.zone.into_iter().enumerate() {
         if let Some(source) = validate_zone(i, zone, base, &mut problems) {
             zones.push(source);
         }
     }
-    if problems.is_empty() { Ok(Config { server, zones }) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(Config { server, zones })
+    } else {
+        Err(problems)
+    }
 }
 
 fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerConfig {
@@ -169,13 +196,34 @@ fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerCon
         None => DEFAULT_MAX_UDP_PAYLOAD,
         Some(n @ 512..=4096) => n as u16,
         Some(n) => {
-            problems.push(Problem::new("server.max_udp_payload", format!("{n} is not within 512..=4096")));
+            problems.push(Problem::new(
+                "server.max_udp_payload",
+                format!("{n} is not within 512..=4096"),
+            ));
             DEFAULT_MAX_UDP_PAYLOAD
         }
     };
-    let tcp_idle_timeout = secs(server.tcp_idle_timeout_secs, 10, 1..=3600, "server.tcp_idle_timeout_secs", problems);
-    let shutdown_grace = secs(server.shutdown_grace_secs, 5, 0..=600, "server.shutdown_grace_secs", problems);
-    ServerConfig { listen, identity: server.identity, max_udp_payload, tcp_idle_timeout, shutdown_grace }
+    let tcp_idle_timeout = secs(
+        server.tcp_idle_timeout_secs,
+        10,
+        1..=3600,
+        "server.tcp_idle_timeout_secs",
+        problems,
+    );
+    let shutdown_grace = secs(
+        server.shutdown_grace_secs,
+        5,
+        0..=600,
+        "server.shutdown_grace_secs",
+        problems,
+    );
+    ServerConfig {
+        listen,
+        identity: server.identity,
+        max_udp_payload,
+        tcp_idle_timeout,
+        shutdown_grace,
+    }
 }
 
 fn secs(
@@ -187,7 +235,10 @@ fn secs(
 ) -> Duration {
     let value = value.unwrap_or(default);
     if !range.contains(&value) {
-        problems.push(Problem::new(at, format!("{value} is not within {}..={}", range.start(), range.end())));
+        problems.push(Problem::new(
+            at,
+            format!("{value} is not within {}..={}", range.start(), range.end()),
+        ));
         return Duration::from_secs(default);
     }
     Duration::from_secs(value)
@@ -221,12 +272,19 @@ fn validate_zone(i: usize, zone: FileZone, base: &Path, problems: &mut Vec<Probl
             Some(name)
         }
         Err(e) => {
-            problems.push(Problem::new(format!("{at}.origin"), format!("{text:?} is not a domain name: {e}")));
+            problems.push(Problem::new(
+                format!("{at}.origin"),
+                format!("{text:?} is not a domain name: {e}"),
+            ));
             None
         }
     });
     match zone.file {
-        Some(file) => Some(ZoneSource::File { at: format!("{at}.file"), path: base.join(file), origin }),
+        Some(file) => Some(ZoneSource::File {
+            at: format!("{at}.file"),
+            path: base.join(file),
+            origin,
+        }),
         None => {
             problems.push(Problem::new(format!("{at}.file"), "missing: the zone file to serve"));
             None

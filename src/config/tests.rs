@@ -24,7 +24,8 @@ fn the_embedded_default_parses_and_listens_on_loopback_port_1053() {
 
 #[test]
 fn relative_zone_paths_resolve_against_the_config_directory() {
-    let config = parse("[[zone]]\nfile = \"zones/a.zone\"\n[[zone]]\nfile = \"/abs/b.zone\"\norigin = \"b.test\"\n").unwrap();
+    let config =
+        parse("[[zone]]\nfile = \"zones/a.zone\"\n[[zone]]\nfile = \"/abs/b.zone\"\norigin = \"b.test\"\n").unwrap();
     let paths: Vec<&Path> = config
         .zones
         .iter()
@@ -33,8 +34,16 @@ fn relative_zone_paths_resolve_against_the_config_directory() {
             ZoneSource::Dir { path, .. } => path.as_path(),
         })
         .collect();
-    assert_eq!(paths, [Path::new("/etc/meridian/zones/a.zone"), Path::new("/abs/b.zone")]);
-    let ZoneSource::File { origin: Some(origin), .. } = &config.zones[1] else { panic!("origin") };
+    assert_eq!(
+        paths,
+        [Path::new("/etc/meridian/zones/a.zone"), Path::new("/abs/b.zone")]
+    );
+    let ZoneSource::File {
+        origin: Some(origin), ..
+    } = &config.zones[1]
+    else {
+        panic!("origin")
+    };
     assert!(origin.is_fqdn(), "origins are made absolute");
 }
 
@@ -69,7 +78,13 @@ fn unknown_keys_are_errors_not_silently_ignored() {
 #[test]
 fn a_configuration_without_zones_is_invalid() {
     let found = problems("[server]\n");
-    assert_eq!(found, [Problem::new("zone", "no zones configured: add [[zone]] file = \"...\" or zones_dir")]);
+    assert_eq!(
+        found,
+        [Problem::new(
+            "zone",
+            "no zones configured: add [[zone]] file = \"...\" or zones_dir"
+        )]
+    );
 }
 
 #[test]

@@ -86,5 +86,14 @@ fn upper_len(rrs: &Rrs<'_>) -> usize {
 /// The OPT pseudo-record: root name, type, class, TTL, RDLENGTH, then each option's code,
 /// length and data (RFC 6891 section 6.1.2).
 fn opt_wire_len(edns: &Edns) -> usize {
-    1 + 2 + 2 + 4 + 2 + edns.options().as_ref().iter().map(|(_, o)| 4 + usize::from(o.len())).sum::<usize>()
+    1 + 2
+        + 2
+        + 4
+        + 2
+        + edns
+            .options()
+            .as_ref()
+            .iter()
+            .map(|(_, o)| 4 + usize::from(o.len()))
+            .sum::<usize>()
 }

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use hickory_proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_proto::serialize::binary::BinDecoder;
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_proto::serialize::binary::BinDecoder;
 use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 use tracing::debug;
 
@@ -28,13 +28,25 @@ impl Handler {
 
 #[async_trait::async_trait]
 impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response_handle: R) -> ResponseInfo {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
         // One snapshot for the whole request; the answer borrows from it until it is sent.
         let snapshot = self.store.load();
         let Some(answer) = response::answer(&snapshot, request) else {
             return no_response(&request.metadata);
         };
-        let Answer { metadata, answers, authorities, additionals, edns, echo_question, .. } = &answer;
+        let Answer {
+            metadata,
+            answers,
+            authorities,
+            additionals,
+            edns,
+            echo_question,
+            ..
+        } = &answer;
         let no_question = empty_question();
         let question = if *echo_question { &request.queries } else { &no_question };
         let message = MessageResponseBuilder::new(question, edns.as_ref()).build(
@@ -61,5 +73,8 @@ fn empty_question() -> Queries {
 }
 
 fn no_response(metadata: &Metadata) -> ResponseInfo {
-    ResponseInfo::from(Header { metadata: *metadata, counts: HeaderCounts::default() })
+    ResponseInfo::from(Header {
+        metadata: *metadata,
+        counts: HeaderCounts::default(),
+    })
 }

@@ -172,10 +172,10 @@ fn response_edns(request: &Edns, server: &ServerConfig) -> Edns {
     edns.set_dnssec_ok(request.flags().dnssec_ok);
     if let Some(identity) = &server.identity {
         // "The name server MUST ignore any NSID payload data that might be present in the query."
-        if request.option(EdnsCode::NSID).is_some() {
-            if let Ok(payload) = NSIDPayload::new(identity.as_bytes()) {
-                edns.options_mut().insert(EdnsOption::NSID(payload));
-            }
+        if request.option(EdnsCode::NSID).is_some()
+            && let Ok(payload) = NSIDPayload::new(identity.as_bytes())
+        {
+            edns.options_mut().insert(EdnsOption::NSID(payload));
         }
     }
     edns
@@ -185,7 +185,10 @@ fn response_edns(request: &Edns, server: &ServerConfig) -> Edns {
 /// (RFC 8914 section 4.21), when the client speaks EDNS, so it can tell why.
 fn not_authoritative(mut response: Answer<'_>) -> Answer<'_> {
     if let Some(edns) = response.edns.as_mut() {
-        edns.options_mut().insert(EdnsOption::Unknown(EDE_OPTION, EDE_NOT_AUTHORITATIVE.to_be_bytes().to_vec()));
+        edns.options_mut().insert(EdnsOption::Unknown(
+            EDE_OPTION,
+            EDE_NOT_AUTHORITATIVE.to_be_bytes().to_vec(),
+        ));
     }
     response.rcode(ResponseCode::Refused)
 }
@@ -280,7 +283,10 @@ fn rrs<'s>(set: &'s Rrset, synthesised: bool, owner: &dyn Fn() -> Name) -> Rrs<'
 
 /// A CNAME whose target already owns a CNAME in the answer closes a loop: stop there.
 fn is_loop(response: &Answer<'_>, next: &Name) -> bool {
-    response.answers.iter().any(|rrs| rrs.records().iter().any(|r| r.name.eq_ignore_root(next)))
+    response
+        .answers
+        .iter()
+        .any(|rrs| rrs.records().iter().any(|r| r.name.eq_ignore_root(next)))
 }
 
 /// A referral (RFC 1034 section 4.3.2 step 3b): not authoritative, the cut's NS RRset in the
@@ -314,10 +320,15 @@ fn add_addresses<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset) 
         if !is_at_or_below(key.as_bytes(), &zone.origin_key) {
             continue;
         }
-        let Some(node) = zone.node(key.as_bytes()) else { continue };
+        let Some(node) = zone.node(key.as_bytes()) else {
+            continue;
+        };
         for rtype in [RecordType::A, RecordType::AAAA] {
             if let Some(addresses) = node.get(rtype) {
-                let seen = response.additionals.iter().any(|r| matches!(r, Rrs::Set(s) if std::ptr::eq(*s, addresses)));
+                let seen = response
+                    .additionals
+                    .iter()
+                    .any(|r| matches!(r, Rrs::Set(s) if std::ptr::eq(*s, addresses)));
                 if !seen {
                     response.additionals.push(Rrs::Set(addresses));
                 }

@@ -47,7 +47,10 @@ pub async fn bind(addrs: &[SocketAddr]) -> io::Result<Vec<Listener>> {
         }
     }
     if listeners.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "no listen address could be bound"));
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "no listen address could be bound",
+        ));
     }
     Ok(listeners)
 }

@@ -21,7 +21,10 @@ pub struct NameKey {
 impl NameKey {
     /// The key of a name; letters are folded to lowercase.
     pub fn new(name: &Name) -> Self {
-        let mut key = Self { octets: [0; MAX_NAME_LEN], len: 0 };
+        let mut key = Self {
+            octets: [0; MAX_NAME_LEN],
+            len: 0,
+        };
         let mut at = 0;
         for label in name.iter() {
             // hickory's Name enforces the 255-octet bound, so these writes stay in range.
@@ -41,7 +44,10 @@ impl NameKey {
         if suffix.len() + 2 > MAX_NAME_LEN {
             return None;
         }
-        let mut key = Self { octets: [0; MAX_NAME_LEN], len: 0 };
+        let mut key = Self {
+            octets: [0; MAX_NAME_LEN],
+            len: 0,
+        };
         key.octets[0] = 1;
         key.octets[1] = b'*';
         key.octets[2..2 + suffix.len()].copy_from_slice(suffix);
@@ -54,7 +60,10 @@ impl NameKey {
         if octets.is_empty() || octets.len() > MAX_NAME_LEN {
             return None;
         }
-        let mut key = Self { octets: [0; MAX_NAME_LEN], len: octets.len() as u8 };
+        let mut key = Self {
+            octets: [0; MAX_NAME_LEN],
+            len: octets.len() as u8,
+        };
         key.octets[..octets.len()].copy_from_slice(octets);
         Some(key)
     }
@@ -65,7 +74,10 @@ impl NameKey {
 
     /// Offsets of the labels of this name; the last one is the root label.
     pub fn labels(&self) -> Labels {
-        let mut labels = Labels { starts: [0; MAX_LABELS], count: 0 };
+        let mut labels = Labels {
+            starts: [0; MAX_LABELS],
+            count: 0,
+        };
         let mut at = 0usize;
         loop {
             labels.starts[labels.count] = at as u8;
@@ -122,7 +134,10 @@ mod tests {
 
     #[test]
     fn keys_fold_case() {
-        assert_eq!(NameKey::new(&name("WwW.ExAmple.COM.")).as_bytes(), NameKey::new(&name("www.example.com.")).as_bytes());
+        assert_eq!(
+            NameKey::new(&name("WwW.ExAmple.COM.")).as_bytes(),
+            NameKey::new(&name("www.example.com.")).as_bytes()
+        );
         assert_eq!(NameKey::new(&name("a.b.")).as_bytes(), b"\x01a\x01b\x00");
         assert_eq!(NameKey::new(&Name::root()).as_bytes(), b"\x00");
     }

@@ -36,7 +36,10 @@ fn knotd_path() -> Option<&'static str> {
 
 fn free_port() -> u16 {
     // Bound and released: a small race with other processes, which the readiness wait catches.
-    UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).expect("free port").port()
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free port")
+        .port()
 }
 
 impl Knot {
@@ -60,7 +63,11 @@ impl Knot {
             .stdout(Stdio::null())
             .spawn()
             .expect("start knotd");
-        let knot = Self { addr: SocketAddr::from(([127, 0, 0, 1], port)), child, _dir: dir };
+        let knot = Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            child,
+            _dir: dir,
+        };
         knot.wait_until_serving();
         knot
     }
@@ -70,7 +77,10 @@ impl Knot {
         let probe = Q::new("example.test.", RecordType::SOA).bytes();
         while Instant::now() < deadline {
             let reply = client::udp_exchange(self.addr, &probe, Duration::from_millis(200));
-            if reply.and_then(|r| Message::from_vec(&r).ok()).is_some_and(|m| !m.answers.is_empty()) {
+            if reply
+                .and_then(|r| Message::from_vec(&r).ok())
+                .is_some_and(|m| !m.answers.is_empty())
+            {
                 return;
             }
         }
@@ -88,20 +98,60 @@ enum Transport {
 /// then EDNS variants, other classes, opcodes and transports.
 fn corpus() -> Vec<(Q, Transport)> {
     let names = [
-        "example.test.", "EXAMPLE.test.", "ns1.example.test.", "ns2.example.test.", "mail.example.test.",
-        "www.example.test.", "WwW.ExAmPlE.TeSt.", "mixed.case.example.test.", "alias.example.test.",
-        "alias2.example.test.", "outside.example.test.", "dangling.example.test.", "loop1.example.test.",
-        "_sip._tcp.example.test.", "_tcp.example.test.", "sip.example.test.", "1.2.0.192.in-addr.example.test.",
-        "x.wild.example.test.", "a.b.wild.example.test.", "exists.wild.example.test.", "*.wild.example.test.",
-        "x.exists.wild.example.test.", "wild.example.test.", "x.cwild.example.test.", "ent.example.test.",
-        "a.ent.example.test.", "nx.ent.example.test.", "unknown.example.test.", "generic.example.test.",
-        "sub.example.test.", "ns.sub.example.test.", "deep.below.sub.example.test.", "nodsub.example.test.",
-        "x.nodsub.example.test.", "big.example.test.", "nonexistent.example.test.", "a.b.c.example.test.",
-        "test.", "other.test.", "example.test.evil.", ".",
+        "example.test.",
+        "EXAMPLE.test.",
+        "ns1.example.test.",
+        "ns2.example.test.",
+        "mail.example.test.",
+        "www.example.test.",
+        "WwW.ExAmPlE.TeSt.",
+        "mixed.case.example.test.",
+        "alias.example.test.",
+        "alias2.example.test.",
+        "outside.example.test.",
+        "dangling.example.test.",
+        "loop1.example.test.",
+        "_sip._tcp.example.test.",
+        "_tcp.example.test.",
+        "sip.example.test.",
+        "1.2.0.192.in-addr.example.test.",
+        "x.wild.example.test.",
+        "a.b.wild.example.test.",
+        "exists.wild.example.test.",
+        "*.wild.example.test.",
+        "x.exists.wild.example.test.",
+        "wild.example.test.",
+        "x.cwild.example.test.",
+        "ent.example.test.",
+        "a.ent.example.test.",
+        "nx.ent.example.test.",
+        "unknown.example.test.",
+        "generic.example.test.",
+        "sub.example.test.",
+        "ns.sub.example.test.",
+        "deep.below.sub.example.test.",
+        "nodsub.example.test.",
+        "x.nodsub.example.test.",
+        "big.example.test.",
+        "nonexistent.example.test.",
+        "a.b.c.example.test.",
+        "test.",
+        "other.test.",
+        "example.test.evil.",
+        ".",
     ];
     let types = [
-        RecordType::A, RecordType::AAAA, RecordType::NS, RecordType::SOA, RecordType::MX, RecordType::TXT,
-        RecordType::CNAME, RecordType::SRV, RecordType::CAA, RecordType::PTR, RecordType::DS,
+        RecordType::A,
+        RecordType::AAAA,
+        RecordType::NS,
+        RecordType::SOA,
+        RecordType::MX,
+        RecordType::TXT,
+        RecordType::CNAME,
+        RecordType::SRV,
+        RecordType::CAA,
+        RecordType::PTR,
+        RecordType::DS,
         RecordType::Unknown(65280),
     ];
     let mut corpus = Vec::new();
@@ -110,7 +160,13 @@ fn corpus() -> Vec<(Q, Transport)> {
             corpus.push((Q::new(name, rtype), Transport::Udp));
         }
     }
-    for name in ["www.example.test.", "big.example.test.", "huge.example.test.", "sub.example.test.", "nx.example.test."] {
+    for name in [
+        "www.example.test.",
+        "big.example.test.",
+        "huge.example.test.",
+        "sub.example.test.",
+        "nx.example.test.",
+    ] {
         for rtype in [RecordType::A, RecordType::TXT, RecordType::NS] {
             corpus.push((Q::new(name, rtype), Transport::Tcp));
             corpus.push((Q::new(name, rtype).no_edns(), Transport::Udp));
@@ -123,9 +179,15 @@ fn corpus() -> Vec<(Q, Transport)> {
     let www = || Q::new("www.example.test.", RecordType::A);
     variants.push(Q { rd: true, ..www() });
     variants.push(Q { cd: true, ..www() });
-    variants.push(Q { dnssec_ok: true, ..www() });
+    variants.push(Q {
+        dnssec_ok: true,
+        ..www()
+    });
     variants.push(Q { nsid: true, ..www() });
-    variants.push(Q { edns_version: 1, ..www() });
+    variants.push(Q {
+        edns_version: 1,
+        ..www()
+    });
     variants.push(Q { id: 0, ..www() });
     variants.push(Q { id: 0xffff, ..www() });
     variants.push(www().class(DNSClass::HS));
@@ -147,7 +209,9 @@ fn corpus() -> Vec<(Q, Transport)> {
 /// Queries whose answers differ from Knot's on purpose, with the reason.
 fn intended_difference(q: &Q, transport: Transport) -> Option<&'static str> {
     if q.class == DNSClass::CH && q.rtype == RecordType::A {
-        return Some("Knot answers CH id.server A with NOERROR/NODATA; we REFUSE every CH query but the identity TXT (the issue's contract)");
+        return Some(
+            "Knot answers CH id.server A with NOERROR/NODATA; we REFUSE every CH query but the identity TXT (the issue's contract)",
+        );
     }
     if q.rtype == RecordType::ANY && transport == Transport::Udp {
         return Some("Knot sets TC on ANY over UDP; RFC 8482 section 4.1 lets us answer one RRset instead");
@@ -162,7 +226,9 @@ fn intended_difference(q: &Q, transport: Transport) -> Option<&'static str> {
         return Some("Knot answers a refused transfer with NOTAUTH; RFC 5936 section 2.2.1 and the issue give REFUSED");
     }
     if q.op_code != OpCode::Query {
-        return Some("Knot answers NOTIFY/UPDATE with NOTAUTH or REFUSED for zones with no ACL; we return NOTIMP, as RFC 1035 does for unsupported opcodes");
+        return Some(
+            "Knot answers NOTIFY/UPDATE with NOTAUTH or REFUSED for zones with no ACL; we return NOTIMP, as RFC 1035 does for unsupported opcodes",
+        );
     }
     None
 }
@@ -174,25 +240,54 @@ fn canonical(message: &Message) -> String {
     let m = &message.metadata;
     let mut text = format!(
         "rcode={:?} qr={} aa={} tc={} rd={} ra={} ad={} cd={} op={:?}\n",
-        message.metadata.response_code, m.message_type as u8, m.authoritative, m.truncation,
-        m.recursion_desired, m.recursion_available, m.authentic_data, m.checking_disabled, m.op_code
+        message.metadata.response_code,
+        m.message_type as u8,
+        m.authoritative,
+        m.truncation,
+        m.recursion_desired,
+        m.recursion_available,
+        m.authentic_data,
+        m.checking_disabled,
+        m.op_code
     );
     for q in &message.queries {
-        text.push_str(&format!("question {} {} {}\n", q.name(), q.query_type(), q.query_class()));
+        text.push_str(&format!(
+            "question {} {} {}\n",
+            q.name(),
+            q.query_type(),
+            q.query_class()
+        ));
     }
     match &message.edns {
         Some(edns) => text.push_str(&format!(
             "edns version={} do={} options={:?}\n",
             edns.version(),
             edns.flags().dnssec_ok,
-            edns.options().as_ref().iter().map(|(code, _)| *code).collect::<Vec<_>>()
+            edns.options()
+                .as_ref()
+                .iter()
+                .map(|(code, _)| *code)
+                .collect::<Vec<_>>()
         )),
         None => text.push_str("no edns\n"),
     }
-    for (title, section) in [("answer", &message.answers), ("authority", &message.authorities), ("additional", &message.additionals)] {
+    for (title, section) in [
+        ("answer", &message.answers),
+        ("authority", &message.authorities),
+        ("additional", &message.additionals),
+    ] {
         let set: BTreeSet<String> = section
             .iter()
-            .map(|r| format!("{} {} {} {} {}", r.name.to_lowercase(), r.ttl, r.dns_class, r.record_type(), r.data))
+            .map(|r| {
+                format!(
+                    "{} {} {} {} {}",
+                    r.name.to_lowercase(),
+                    r.ttl,
+                    r.dns_class,
+                    r.record_type(),
+                    r.data
+                )
+            })
             .collect();
         text.push_str(&format!("{title}: {set:#?}\n"));
     }
@@ -230,12 +325,23 @@ fn answers_match_knot_for_the_corpus() {
         let theirs = canonical(&ask(knot.addr, q, *transport));
         compared += 1;
         if ours != theirs {
-            mismatches.push(format!("{} {} {:?} over {transport:?}:\n--- meridian\n{ours}--- knot\n{theirs}", q.name, q.rtype, q.class));
+            mismatches.push(format!(
+                "{} {} {:?} over {transport:?}:\n--- meridian\n{ours}--- knot\n{theirs}",
+                q.name, q.rtype, q.class
+            ));
         }
     }
-    eprintln!("differential: {compared} of {} queries compared with Knot; intended differences:", corpus.len());
+    eprintln!(
+        "differential: {compared} of {} queries compared with Knot; intended differences:",
+        corpus.len()
+    );
     for reason in &differences {
         eprintln!("  - {reason}");
     }
-    assert!(mismatches.is_empty(), "{} of {compared} answers differ from Knot:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {compared} answers differ from Knot:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

@@ -1,1 +1,201 @@
+//! The answer path without sockets: requests built from bytes, a snapshot built from text.
 
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::Request;
+
+use super::*;
+use crate::config::Config;
+use crate::zone::parse::parse;
+use crate::zone::{Zone, Zones};
+
+fn snapshot(zone_text: &str) -> Snapshot {
+    let config = Config::from_toml(
+        "zones_dir = \"z\"\n[server]\nidentity = \"unit\"\n",
+        Path::new(""),
+        "test",
+    )
+    .unwrap();
+    let file = parse(zone_text, None).unwrap();
+    let zone = Zone::build(file.origin.unwrap(), file.entries).unwrap();
+    Snapshot {
+        generation: 1,
+        config: Arc::new(config),
+        zones: Zones::new(vec![zone]),
+    }
+}
+
+fn request(
+    name: &str,
+    rtype: RecordType,
+    edns: Option<u16>,
+    protocol: Protocol,
+    tweak: impl FnOnce(&mut Message),
+) -> Request {
+    let mut message = Message::new(7, MessageType::Query, OpCode::Query);
+    message.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    if let Some(payload) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(payload);
+        message.set_edns(e);
+    }
+    tweak(&mut message);
+    let src: SocketAddr = "127.0.0.1:5300".parse().unwrap();
+    Request::from_bytes(message.to_vec().unwrap(), src, protocol).unwrap()
+}
+
+fn udp(name: &str, rtype: RecordType) -> Request {
+    request(name, rtype, Some(1232), Protocol::Udp, |_| {})
+}
+
+fn count(section: &[Rrs<'_>]) -> usize {
+    Answer::records(section).count()
+}
+
+const ZONE: &str =
+    "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.2\n";
+
+#[test]
+fn answers_copy_id_rd_and_cd_and_set_aa() {
+    let snap = snapshot(ZONE);
+    let req = request("www.example.test.", RecordType::A, None, Protocol::Udp, |m| {
+        m.metadata.recursion_desired = true;
+        m.metadata.checking_disabled = true;
+    });
+    let answer = answer(&snap, &req).unwrap();
+    let m = answer.metadata;
+    assert_eq!(
+        (m.id, m.authoritative, m.recursion_desired, m.checking_disabled),
+        (7, true, true, true)
+    );
+    assert!(!m.recursion_available);
+    assert_eq!(count(&answer.answers), 1);
+    assert!(answer.edns.is_none(), "no OPT without one in the query");
+}
+
+#[test]
+fn a_response_is_never_answered() {
+    let snap = snapshot(ZONE);
+    let req = request("www.example.test.", RecordType::A, None, Protocol::Udp, |m| {
+        m.metadata.message_type = MessageType::Response
+    });
+    assert!(answer(&snap, &req).is_none());
+}
+
+#[test]
+fn refusal_outside_our_zones_carries_extended_error_not_authoritative() {
+    let snap = snapshot(ZONE);
+    let answer = answer(&snap, &udp("example.com.", RecordType::A)).unwrap();
+    assert_eq!(answer.metadata.response_code, ResponseCode::Refused);
+    let options = answer.edns.as_ref().unwrap().options().as_ref().to_vec();
+    assert!(
+        matches!(&options[..], [(_, EdnsOption::Unknown(15, data))] if data == &[0, 20]),
+        "{options:?}"
+    );
+}
+
+#[test]
+fn chaos_identity_and_refusal() {
+    let snap = snapshot(ZONE);
+    let id = request("id.server.", RecordType::TXT, None, Protocol::Udp, |m| {
+        m.queries[0].query_class = DNSClass::CH
+    });
+    let answer = answer(&snap, &id).unwrap();
+    assert_eq!(answer.answers[0].records()[0].data.to_string(), "unit");
+    let version = request("version.bind.", RecordType::TXT, None, Protocol::Udp, |m| {
+        m.queries[0].query_class = DNSClass::CH
+    });
+    assert_eq!(
+        super::answer(&snap, &version).unwrap().metadata.response_code,
+        ResponseCode::Refused
+    );
+}
+
+/// A delegation whose glue takes about 700 octets: more than 512, less than 1232.
+fn wide_delegation() -> String {
+    let mut text = ZONE.to_owned();
+    for i in 0..12 {
+        text.push_str(&format!(
+            "sub NS ns{i}.sub\nns{i}.sub A 192.0.2.{i}\nns{i}.sub AAAA 2001:db8::{i}\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_referral_whose_glue_does_not_fit_is_truncated() {
+    let snap = snapshot(&wide_delegation());
+    let small = answer(
+        &snap,
+        &request("x.sub.example.test.", RecordType::A, None, Protocol::Udp, |_| {}),
+    )
+    .unwrap();
+    assert!(!small.metadata.authoritative);
+    assert!(count(&small.additionals) < 24);
+    assert!(
+        small.metadata.truncation,
+        "RFC 9471: in-domain glue that does not fit sets TC"
+    );
+    let large = answer(&snap, &udp("x.sub.example.test.", RecordType::A)).unwrap();
+    assert_eq!((count(&large.authorities), count(&large.additionals)), (12, 24));
+    assert!(!large.metadata.truncation);
+}
+
+#[test]
+fn leaving_out_optional_additional_data_does_not_set_tc() {
+    let mut text = ZONE.to_owned();
+    for i in 0..20 {
+        text.push_str(&format!(
+            "@ MX {i} mx{i}\nmx{i} A 192.0.2.{i}\nmx{i} AAAA 2001:db8::{i}\n"
+        ));
+    }
+    let snap = snapshot(&text);
+    let answer = answer(
+        &snap,
+        &request("example.test.", RecordType::MX, None, Protocol::Udp, |_| {}),
+    )
+    .unwrap();
+    assert_eq!(count(&answer.answers), 20);
+    assert!(count(&answer.additionals) < 40);
+    assert!(
+        !answer.metadata.truncation,
+        "RFC 2181 section 9: additional data is optional"
+    );
+}
+
+#[test]
+fn tcp_is_never_truncated() {
+    let snap = snapshot(&wide_delegation());
+    let answer = answer(
+        &snap,
+        &request("x.sub.example.test.", RecordType::A, None, Protocol::Tcp, |_| {}),
+    )
+    .unwrap();
+    assert_eq!(count(&answer.additionals), 24);
+    assert!(!answer.metadata.truncation);
+}
+
+#[test]
+fn fitted_answers_encode_within_the_limit() {
+    let snap = snapshot(&wide_delegation());
+    for payload in [None, Some(512), Some(600), Some(800), Some(1232)] {
+        let req = request("x.sub.example.test.", RecordType::A, payload, Protocol::Udp, |_| {});
+        let answer = answer(&snap, &req).unwrap();
+        let limit = usize::from(payload.unwrap_or(512));
+        let mut message = Message::new(7, MessageType::Response, OpCode::Query);
+        message.metadata = answer.metadata;
+        message.add_query(req.queries.queries()[0].original().clone());
+        message.add_authorities(Answer::records(&answer.authorities).cloned());
+        message.add_additionals(Answer::records(&answer.additionals).cloned());
+        if let Some(edns) = answer.edns.clone() {
+            message.set_edns(edns);
+        }
+        let len = message.to_vec().unwrap().len();
+        assert!(len <= limit, "payload {payload:?}: {len} octets");
+    }
+}

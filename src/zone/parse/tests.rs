@@ -15,8 +15,10 @@ fn directives_relative_names_and_owner_inheritance() {
     let entries = records(
         "$ORIGIN example.test.\n$TTL 1h\n@ IN SOA ns1 host ( 1 2 3\n 4 5 ) ; comment\n  IN NS ns1\nwww 60 A 192.0.2.1\n\tAAAA 2001:db8::1\nmail.other. IN 30 A 192.0.2.2\n",
     );
-    let shown: Vec<(usize, String, u32, RecordType)> =
-        entries.iter().map(|e| (e.line, e.record.name.to_string(), e.record.ttl, e.record.record_type())).collect();
+    let shown: Vec<(usize, String, u32, RecordType)> = entries
+        .iter()
+        .map(|e| (e.line, e.record.name.to_string(), e.record.ttl, e.record.record_type()))
+        .collect();
     assert_eq!(
         shown,
         [
@@ -27,21 +29,30 @@ fn directives_relative_names_and_owner_inheritance() {
             (8, "mail.other.".into(), 30, RecordType::A),
         ]
     );
-    let RData::NS(ns) = &entries[1].record.data else { panic!("NS") };
-    assert_eq!(ns.0, Name::from_ascii("ns1.example.test.").unwrap(), "RDATA names are relative to $ORIGIN");
+    let RData::NS(ns) = &entries[1].record.data else {
+        panic!("NS")
+    };
+    assert_eq!(
+        ns.0,
+        Name::from_ascii("ns1.example.test.").unwrap(),
+        "RDATA names are relative to $ORIGIN"
+    );
 }
 
 #[test]
 fn txt_keeps_multiple_quoted_strings_with_spaces_and_semicolons() {
     let entries = records("$ORIGIN t.\n$TTL 60\nx TXT \"a b\" \"c;d\" e \"\\\"q\\\"\"\n");
-    let RData::TXT(txt) = &entries[0].record.data else { panic!("TXT") };
+    let RData::TXT(txt) = &entries[0].record.data else {
+        panic!("TXT")
+    };
     let strings: Vec<&[u8]> = txt.txt_data.iter().map(|s| &s[..]).collect();
     assert_eq!(strings, [&b"a b"[..], b"c;d", b"e", b"\"q\""]);
 }
 
 #[test]
 fn generic_rdata_serves_unknown_and_known_types() {
-    let entries = records("$ORIGIN t.\n$TTL 60\nx TYPE65280 \\# 3 abcdef\ny A \\# 4 C0000201\nz TYPE1 \\# 4 c0 00 02 02\n");
+    let entries =
+        records("$ORIGIN t.\n$TTL 60\nx TYPE65280 \\# 3 abcdef\ny A \\# 4 C0000201\nz TYPE1 \\# 4 c0 00 02 02\n");
     assert!(matches!(&entries[0].record.data, RData::Unknown { rdata, .. } if rdata.anything == [0xab, 0xcd, 0xef]));
     assert_eq!(entries[1].record.data.to_string(), "192.0.2.1");
     assert_eq!(entries[2].record.record_type(), RecordType::A, "TYPE1 is A");
@@ -50,7 +61,9 @@ fn generic_rdata_serves_unknown_and_known_types() {
 #[test]
 fn ds_is_kept_as_opaque_rdata() {
     let entries = records("$ORIGIN t.\n$TTL 60\nsub DS 257 13 2 ABCD\n");
-    let RData::Unknown { code, rdata } = &entries[0].record.data else { panic!("DS") };
+    let RData::Unknown { code, rdata } = &entries[0].record.data else {
+        panic!("DS")
+    };
     assert_eq!(*code, RecordType::DS);
     assert_eq!(rdata.anything, [1, 1, 13, 2, 0xab, 0xcd]);
 }
@@ -80,6 +93,10 @@ fn errors_name_the_line() {
 
 #[test]
 fn the_given_origin_is_used_without_origin_directive() {
-    let file = parse("$TTL 60\nwww A 192.0.2.1\n", Some(Name::from_ascii("given.test.").unwrap())).unwrap();
+    let file = parse(
+        "$TTL 60\nwww A 192.0.2.1\n",
+        Some(Name::from_ascii("given.test.").unwrap()),
+    )
+    .unwrap();
     assert_eq!(file.entries[0].record.name.to_string(), "www.given.test.");
 }

@@ -76,7 +76,8 @@ impl Q {
             edns.set_version(self.edns_version);
             edns.set_dnssec_ok(self.dnssec_ok);
             if self.nsid {
-                edns.options_mut().insert(EdnsOption::Unknown(u16::from(EdnsCode::NSID), Vec::new()));
+                edns.options_mut()
+                    .insert(EdnsOption::Unknown(u16::from(EdnsCode::NSID), Vec::new()));
             }
             message.set_edns(edns);
         }

@@ -81,7 +81,12 @@ impl TestServer {
             .expect("tokio runtime");
         let running = runtime.block_on(app::start(config)).expect("server starts");
         let addr = running.addrs[0];
-        Self { addr, running: Some(running), runtime, _dir: dir }
+        Self {
+            addr,
+            running: Some(running),
+            runtime,
+            _dir: dir,
+        }
     }
 }
 
