@@ -16,8 +16,9 @@ use tracing_subscriber::EnvFilter;
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// Without a subcommand, `serve` on the embedded default configuration.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -50,7 +51,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .init();
-    let result = match cli.command {
+    let command = cli.command.unwrap_or(Command::Serve {
+        config: None,
+        listen: Vec::new(),
+    });
+    let result = match command {
         Command::Serve { config, listen } => serve(config, &listen),
         Command::CheckConfig { file } => check_config(file),
     };
