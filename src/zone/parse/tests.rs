@@ -100,3 +100,24 @@ fn the_given_origin_is_used_without_origin_directive() {
     .unwrap();
     assert_eq!(file.entries[0].record.name.to_string(), "www.given.test.");
 }
+
+#[test]
+fn other_common_types_parse() {
+    let entries = records(
+        "$ORIGIN t.\n$TTL 60\nh HINFO \"x86\" \"linux\"\nn NAPTR 100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:a@t!\" .\n\
+         s SSHFP 1 1 0123456789abcdef0123456789abcdef01234567\n_443._tcp TLSA 3 1 1 0123456789abcdef\n\
+         svc SVCB 1 . alpn=h2\nweb HTTPS 1 . alpn=h2,h3\n",
+    );
+    let types: Vec<RecordType> = entries.iter().map(|e| e.record.record_type()).collect();
+    assert_eq!(
+        types,
+        [
+            RecordType::HINFO,
+            RecordType::NAPTR,
+            RecordType::SSHFP,
+            RecordType::TLSA,
+            RecordType::SVCB,
+            RecordType::HTTPS
+        ]
+    );
+}
