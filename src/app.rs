@@ -55,6 +55,7 @@ pub struct Running {
 /// # Errors
 /// Invalid zone data or an address that cannot be bound.
 pub async fn start(config: Config) -> Result<Running, AppError> {
+    info!(version = env!("CARGO_PKG_VERSION"), "meridian starting");
     let config = Arc::new(config);
     let snapshot = build_snapshot(config.clone(), 1)?;
     for zone in snapshot.zones.iter() {

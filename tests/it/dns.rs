@@ -342,6 +342,30 @@ fn do_bit_is_copied_and_unknown_options_and_flags_are_not_echoed() {
 }
 
 #[test]
+fn two_opt_records_get_formerr() {
+    let server = TestServer::start();
+    let mut bytes = Q::new("www.example.test.", RecordType::A).bytes();
+    let opt = bytes[bytes.len() - 11..].to_vec();
+    bytes.extend_from_slice(&opt);
+    bytes[11] = 2; // ARCOUNT
+    let reply = Message::from_vec(&client::udp_exchange(server.addr, &bytes, client::ANSWER_WAIT).unwrap()).unwrap();
+    assert_eq!(
+        reply.metadata.response_code,
+        ResponseCode::FormErr,
+        "RFC 6891 section 6.1.1"
+    );
+}
+
+#[test]
+fn a_payload_below_512_counts_as_512() {
+    let server = TestServer::start();
+    // About 300 octets: over the 100 the client claims, within the 512 it is held to.
+    let reply = client::udp(server.addr, &Q::new("example.test.", RecordType::NS).payload(100));
+    assert!(!reply.metadata.truncation);
+    assert_eq!(reply.answers.len(), 3);
+}
+
+#[test]
 fn udp_answer_fits_the_clients_payload_and_truncates_whole_rrsets_keeping_opt() {
     let server = TestServer::start();
     // big: 12 TXT records, about 1 kB. No EDNS: 512 octets, so it cannot fit.
