@@ -39,6 +39,8 @@ pub struct FileServer {
 #[serde(deny_unknown_fields)]
 pub struct FileZone {
     pub file: Option<String>,
+    /// Instead of `file`: every `*.zone` file in this directory.
+    pub zones_dir: Option<String>,
     /// Overrides the origin; otherwise `$ORIGIN` or the owner of the first (SOA) record.
     pub origin: Option<String>,
 }

@@ -279,14 +279,32 @@ fn validate_zone(i: usize, zone: FileZone, base: &Path, problems: &mut Vec<Probl
             None
         }
     });
-    match zone.file {
-        Some(file) => Some(ZoneSource::File {
+    match (zone.file, zone.zones_dir) {
+        (Some(file), None) => Some(ZoneSource::File {
             at: format!("{at}.file"),
             path: base.join(file),
             origin,
         }),
-        None => {
-            problems.push(Problem::new(format!("{at}.file"), "missing: the zone file to serve"));
+        (None, Some(dir)) if origin.is_none() => Some(ZoneSource::Dir {
+            at: format!("{at}.zones_dir"),
+            path: base.join(dir),
+        }),
+        (None, Some(_)) => {
+            problems.push(Problem::new(
+                format!("{at}.origin"),
+                "an origin applies to one file, not to zones_dir",
+            ));
+            None
+        }
+        (Some(_), Some(_)) => {
+            problems.push(Problem::new(at, "give either file or zones_dir, not both"));
+            None
+        }
+        (None, None) => {
+            problems.push(Problem::new(
+                format!("{at}.file"),
+                "missing: the zone file to serve (or zones_dir)",
+            ));
             None
         }
     }

@@ -94,3 +94,16 @@ fn listen_flag_replaces_the_configured_addresses() {
     assert_eq!(config.server.listen.len(), 2);
     assert!(config.set_listen(&["localhost".into()]).is_err());
 }
+
+#[test]
+fn a_zone_table_may_name_a_directory_instead_of_a_file() {
+    let config = parse("[[zone]]\nzones_dir = \"zones\"\n").unwrap();
+    assert!(
+        matches!(&config.zones[..], [ZoneSource::Dir { at, path }] if at == "zone[0].zones_dir" && path == Path::new("/etc/meridian/zones"))
+    );
+    let found = problems("[[zone]]\nfile = \"a.zone\"\nzones_dir = \"zones\"\n");
+    assert_eq!(
+        found,
+        [Problem::new("zone[0]", "give either file or zones_dir, not both")]
+    );
+}
