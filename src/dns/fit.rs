@@ -21,44 +21,71 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Drops trailing RRsets until the response fits in `limit` octets, setting TC where needed.
+/// Beyond this many records, hickory stops remembering names to compress against, so the
+/// per-RRset sizes measured at load may no longer bound the message: measure instead.
+const SHORTCUT_MAX_RECORDS: usize = 32;
+
+/// Makes the response fit in `limit` octets: first by leaving out optional EDNS options
+/// (NSID, Extended DNS Errors), then by dropping trailing RRsets, setting TC where needed.
 pub fn fit(response: &mut Answer<'_>, question: &[u8], limit: usize) {
-    let opt_len = response.edns.as_ref().map_or(0, opt_wire_len);
-    let budget = limit.saturating_sub(opt_len);
-    let upper_bound = HEADER_LEN
-        + question.len()
-        + [&response.answers, &response.authorities, &response.additionals]
-            .iter()
-            .flat_map(|section| section.iter())
-            .map(upper_len)
-            .sum::<usize>();
-    if upper_bound <= budget {
-        return; // the common case: it fits even without compression
+    let kept = SCRATCH.with_borrow_mut(|buf| measure(response, question, limit, buf));
+    if kept == counts(response) {
+        return;
     }
-    let kept = SCRATCH.with_borrow_mut(|buf| measure(response, question, budget, buf));
+    if let Some(edns) = response.edns.as_mut().filter(|e| !e.options().as_ref().is_empty()) {
+        *edns = without_options(edns);
+    }
+    let kept = SCRATCH.with_borrow_mut(|buf| measure(response, question, limit, buf));
     let truncated = kept[0] < response.answers.len()
         || kept[1] < response.authorities.len()
-        || (kept[2] < response.additionals.len() && response.additionals_required);
+        || kept[2] < response.required_additionals.min(response.additionals.len());
     response.answers.truncate(kept[0]);
     response.authorities.truncate(kept[1]);
     response.additionals.truncate(kept[2]);
     response.metadata.truncation |= truncated;
 }
 
-/// How many RRsets of each section fit in `budget`, in order; once one section overflows,
+fn counts(response: &Answer<'_>) -> [usize; 3] {
+    [
+        response.answers.len(),
+        response.authorities.len(),
+        response.additionals.len(),
+    ]
+}
+
+fn without_options(edns: &Edns) -> Edns {
+    let mut bare = Edns::new();
+    bare.set_max_payload(edns.max_payload());
+    bare.set_version(edns.version());
+    bare.set_dnssec_ok(edns.flags().dnssec_ok);
+    bare
+}
+
+/// How many RRsets of each section fit in `limit`, in order; once one section overflows,
 /// the sections after it get nothing (the response is truncated there).
-fn measure(response: &Answer<'_>, question: &[u8], budget: usize, buf: &mut Vec<u8>) -> [usize; 3] {
+fn measure(response: &Answer<'_>, question: &[u8], limit: usize, buf: &mut Vec<u8>) -> [usize; 3] {
+    let budget = limit.saturating_sub(response.edns.as_ref().map_or(0, opt_wire_len));
+    let sections = [&response.answers, &response.authorities, &response.additionals];
+    let records: usize = sections
+        .iter()
+        .flat_map(|s| s.iter())
+        .map(|rrs| rrs.records().len())
+        .sum();
+    let upper_bound =
+        HEADER_LEN + question.len() + sections.iter().flat_map(|s| s.iter()).map(upper_len).sum::<usize>();
+    if upper_bound <= budget && records <= SHORTCUT_MAX_RECORDS {
+        return counts(response); // the common case: it fits without measuring
+    }
     buf.clear();
     let mut encoder = BinEncoder::new(buf);
     let mut kept = [0usize; 3];
-    if encoder.emit_vec(&[0; HEADER_LEN]).is_err() || encoder.emit_vec(question).is_err() {
+    if encoder.emit_vec(&[0; HEADER_LEN]).is_err() || encoder.emit_vec(question).is_err() || encoder.offset() > budget {
         return kept;
     }
     if !question.is_empty() {
         // As hickory does when it echoes the question, so later names compress against it.
         encoder.store_label_pointer(HEADER_LEN, HEADER_LEN + question.len());
     }
-    let sections = [&response.answers, &response.authorities, &response.additionals];
     for (i, section) in sections.iter().enumerate() {
         for rrs in section.iter() {
             if !emit_all(&mut encoder, rrs.records()) || encoder.offset() > budget {

@@ -50,9 +50,9 @@ pub struct Answer<'s> {
     pub authorities: Vec<Rrs<'s>>,
     pub additionals: Vec<Rrs<'s>>,
     pub edns: Option<Edns>,
-    /// Additional records that a referral needs (in-domain glue): dropping them for size
-    /// sets TC (RFC 9471 section 3).
-    pub additionals_required: bool,
+    /// How many of the first additional RRsets the response needs (a referral's in-domain
+    /// glue): dropping one of them for size sets TC (RFC 9471 section 3).
+    pub required_additionals: usize,
     /// Whether the question goes back as the client wrote it; not when it cannot be read
     /// back on its own (see `has_compression_pointer`).
     pub echo_question: bool,
@@ -66,7 +66,7 @@ impl<'s> Answer<'s> {
             authorities: Vec::new(),
             additionals: Vec::new(),
             edns,
-            additionals_required: false,
+            required_additionals: 0,
             echo_question: true,
         }
     }
@@ -85,54 +85,64 @@ impl<'s> Answer<'s> {
 /// Answers one request from one snapshot. `None` means send nothing (the request is itself a
 /// response, RFC 1035 section 4.1.1).
 pub fn answer<'s>(snapshot: &'s Snapshot, request: &Request) -> Option<Answer<'s>> {
-    let meta = &request.metadata;
-    if meta.message_type == MessageType::Response {
+    if request.metadata.message_type == MessageType::Response {
         return None;
     }
+    let mut response = respond(snapshot, request);
+    let question = if response.echo_question {
+        request.queries.as_bytes()
+    } else {
+        &[]
+    };
+    fit::fit(&mut response, question, udp_limit(request, &snapshot.config.server));
+    Some(response)
+}
+
+/// The response before it is fitted to the client's size.
+fn respond<'s>(snapshot: &'s Snapshot, request: &Request) -> Answer<'s> {
+    let meta = &request.metadata;
     let server = &snapshot.config.server;
     let edns = request.edns.as_ref().map(|e| response_edns(e, server));
     let mut response = Answer::new(Metadata::response_from_request(meta), edns);
     // RFC 6891 section 6.1.3: a version we do not implement gets BADVERS and our version, 0.
     if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
-        return Some(response.rcode(ResponseCode::BADVERS));
+        return response.rcode(ResponseCode::BADVERS);
     }
     if meta.op_code != OpCode::Query {
         // NOTIFY and UPDATE change nothing here: we have no secondaries and no dynamic zones.
-        return Some(response.rcode(ResponseCode::NotImp));
+        return response.rcode(ResponseCode::NotImp);
     }
     let [query] = request.queries.queries() else {
         // RFC 9619: a query has exactly one question.
-        return Some(response.rcode(ResponseCode::FormErr));
+        return response.rcode(ResponseCode::FormErr);
     };
     if has_compression_pointer(request.queries.as_bytes()) {
         // The only earlier octets a lone question can point to are the header's: not a name.
         response.echo_question = false;
-        return Some(response.rcode(ResponseCode::FormErr));
+        return response.rcode(ResponseCode::FormErr);
     }
     let query = query.original();
     match query.query_class() {
         DNSClass::IN => {}
-        DNSClass::CH => return Some(chaos(response, query.name(), query.query_type(), server)),
-        _ => return Some(response.rcode(ResponseCode::Refused)),
+        DNSClass::CH => return chaos(response, query.name(), query.query_type(), server),
+        _ => return response.rcode(ResponseCode::Refused),
     }
     if matches!(query.query_type(), RecordType::AXFR | RecordType::IXFR) {
         // We offer no zone transfers; REFUSED tells a secondary so at once (RFC 5936 section 2.2.1).
-        return Some(response.rcode(ResponseCode::Refused));
+        return response.rcode(ResponseCode::Refused);
     }
     let qname = NameKey::new(query.name());
     let mut zone = match snapshot.zones.find(&qname) {
         Some(zone) => zone,
         // Not ours: we never recurse, and refusing is what RFC 1034 leaves to us.
-        None => return Some(not_authoritative(response)),
+        None => return not_authoritative(response),
     };
     if query.query_type() == RecordType::DS && qname.as_bytes() == &*zone.origin_key {
         // DS lives on the parent side of a cut (RFC 4035 section 3.1.4.1).
         zone = snapshot.zones.parent_of(zone).unwrap_or(zone);
     }
     resolve(&mut response, snapshot, zone, qname, query.name(), query.query_type());
-    let limit = udp_limit(request, server);
-    fit::fit(&mut response, request.queries.as_bytes(), limit);
-    Some(response)
+    response
 }
 
 /// Whether a question's name uses a compression pointer (RFC 1035 section 4.1.4).
@@ -296,19 +306,24 @@ fn referral<'s>(response: &mut Answer<'s>, zone: &'s Zone, cut: &'s Node) {
     // AA stays set if a CNAME of ours led here: those records are authoritative.
     response.metadata.authoritative = !response.answers.is_empty();
     response.authorities.push(Rrs::Set(ns));
-    add_addresses(response, zone, ns);
-    response.additionals_required = true;
+    // In-domain glue (at or below the cut) first: without it the referral cannot be
+    // followed. Sibling glue elsewhere in this zone follows, and may be left out.
+    let cut_name = NameKey::new(&ns.records[0].name);
+    add_addresses(response, zone, ns, cut_name.as_bytes());
+    response.required_additionals = response.additionals.len();
+    add_addresses(response, zone, ns, &zone.origin_key);
 }
 
 /// Additional section processing (RFC 1034 section 3.6, RFC 1035 section 3.3): addresses of
 /// the name servers, mail exchangers and service targets that live in this zone.
 fn additional_for<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset) {
     if matches!(set.rtype, RecordType::NS | RecordType::MX | RecordType::SRV) {
-        add_addresses(response, zone, set);
+        add_addresses(response, zone, set, &zone.origin_key);
     }
 }
 
-fn add_addresses<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset) {
+/// Adds the A and AAAA RRsets of the targets of `set` that lie at or below `within`.
+fn add_addresses<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset, within: &[u8]) {
     for record in set.records.iter() {
         let target = match &record.data {
             RData::NS(ns) => &ns.0,
@@ -317,7 +332,7 @@ fn add_addresses<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset) 
             _ => continue,
         };
         let key = NameKey::new(target);
-        if !is_at_or_below(key.as_bytes(), &zone.origin_key) {
+        if !is_at_or_below(key.as_bytes(), within) {
             continue;
         }
         let Some(node) = zone.node(key.as_bytes()) else {

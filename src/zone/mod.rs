@@ -25,8 +25,9 @@ use parse::Entry;
 pub struct Rrset {
     pub rtype: RecordType,
     pub records: Box<[Record]>,
-    /// Octets the records take on the wire without name compression: an upper bound that
-    /// lets most answers skip measuring whether they fit a UDP datagram.
+    /// Octets the records take on the wire, each encoded on its own: an upper bound on what
+    /// they take in a message (where names compress against earlier ones too), so that most
+    /// answers skip measuring whether they fit a UDP datagram.
     pub wire_len: usize,
 }
 
@@ -45,7 +46,7 @@ impl Rrset {
 fn uncompressed_len(record: &Record) -> usize {
     let mut buf = Vec::new();
     let mut encoder = BinEncoder::new(&mut buf);
-    // A fresh encoder has no names to point back to, so this is the uncompressed size.
+    // A fresh encoder has only this record's own names to point back to.
     match record.emit(&mut encoder) {
         Ok(()) => buf.len(),
         Err(_) => usize::from(u16::MAX),
@@ -233,16 +234,14 @@ impl Zone {
 }
 
 pub(crate) fn is_at_or_below(key: &[u8], origin: &[u8]) -> bool {
-    if !key.ends_with(origin) {
-        return false;
-    }
-    let labels = label_count(key) - label_count(origin);
-    // Only a suffix on a label boundary counts: "xexample.com" is not below "example.com".
+    // Step over whole labels until what is left is as long as the origin: only a suffix on a
+    // label boundary counts ("xexample.com" is not below "example.com"). A key with fewer
+    // labels than the origin steps past that point and is not below it.
     let mut at = 0;
-    for _ in 0..labels {
+    while at + origin.len() < key.len() {
         at += 1 + usize::from(key[at]);
     }
-    at == key.len() - origin.len()
+    at + origin.len() == key.len() && key[at..] == *origin
 }
 
 /// RFC 1034 section 3.6.2 and RFC 2181 section 10.1: a CNAME is alone at its name.

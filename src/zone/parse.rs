@@ -140,6 +140,10 @@ fn read_token(text: &str, start: usize, line: usize) -> Result<(Token<'_>, usize
     let mut i = start + usize::from(quoted);
     while i < bytes.len() {
         match bytes[i] {
+            // An escape takes the next character; it may not swallow the end of the line.
+            b'\\' if matches!(bytes.get(i + 1), None | Some(b'\n' | b'\r')) => {
+                return err(line, "a backslash at the end of a line escapes nothing");
+            }
             b'\\' => i += 2,
             b'"' if quoted => {
                 return Ok((
@@ -350,13 +354,17 @@ fn parse_type(upper: &str) -> Option<RecordType> {
 }
 
 fn hex(tokens: &[Token<'_>], line: usize) -> Result<Vec<u8>, SyntaxError> {
-    let digits: String = tokens.iter().map(|t| t.text).collect();
+    let digits: Vec<u8> = tokens.iter().flat_map(|t| t.text.bytes()).collect();
     if !digits.len().is_multiple_of(2) {
         return err(line, "odd number of hex digits");
     }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).or_else(|_| err(line, format!("{digits:?} is not hex"))))
+    let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    digits
+        .chunks(2)
+        .map(|pair| match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(high), Some(low)) => Ok(high << 4 | low),
+            _ => err(line, format!("{:?} is not hex", String::from_utf8_lossy(pair))),
+        })
         .collect()
 }
 

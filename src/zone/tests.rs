@@ -1,4 +1,4 @@
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::name::NameKey;
 use super::parse::parse;
@@ -123,4 +123,29 @@ fn zones_find_the_closest_enclosing_origin_and_the_parent_side() {
         zones.parent_of(child).map(|z| z.origin.to_string()).as_deref(),
         Some("example.test.")
     );
+}
+
+#[test]
+fn a_name_above_the_origin_is_not_below_it() {
+    // One label holding the octets "\x01a\x01b": the same trailing octets as a.b., fewer labels.
+    assert!(!is_at_or_below(b"\x04\x01a\x01b\x00", b"\x01a\x01b\x00"));
+    assert!(!is_at_or_below(b"\x00", b"\x01b\x00"));
+    assert!(!is_at_or_below(b"\x08xexample\x00", b"\x07example\x00"));
+    assert!(is_at_or_below(b"\x01x\x07example\x00", b"\x07example\x00"));
+    assert!(is_at_or_below(b"\x07example\x00", b"\x07example\x00"));
+    assert!(is_at_or_below(b"\x07example\x00", b"\x00"));
+}
+
+#[test]
+fn an_mx_whose_generic_target_has_fewer_labels_than_the_origin_is_answered() {
+    // RFC 3597 lets RDATA hold any wire name: here one label of the octets "\x01a\x01b".
+    let zone = zone("$ORIGIN a.b.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\n@ MX \\# 8 0001 040161016200\n").unwrap();
+    let Lookup::Exact(apex) = zone.lookup(&key("a.b."), RecordType::MX) else {
+        panic!("apex")
+    };
+    let RData::MX(mx) = &apex.get(RecordType::MX).unwrap().records[0].data else {
+        panic!("MX")
+    };
+    let target = NameKey::new(&mx.exchange);
+    assert!(!is_at_or_below(target.as_bytes(), &zone.origin_key));
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
@@ -15,12 +16,12 @@ use crate::zone::parse::parse;
 use crate::zone::{Zone, Zones};
 
 fn snapshot(zone_text: &str) -> Snapshot {
-    let config = Config::from_toml(
-        "zones_dir = \"z\"\n[server]\nidentity = \"unit\"\n",
-        Path::new(""),
-        "test",
-    )
-    .unwrap();
+    snapshot_with_identity(zone_text, "unit")
+}
+
+fn snapshot_with_identity(zone_text: &str, identity: &str) -> Snapshot {
+    let toml = format!("zones_dir = \"z\"\n[server]\nidentity = \"{identity}\"\n");
+    let config = Config::from_toml(&toml, Path::new(""), "test").unwrap();
     let file = parse(zone_text, None).unwrap();
     let zone = Zone::build(file.origin.unwrap(), file.entries).unwrap();
     Snapshot {
@@ -187,15 +188,76 @@ fn fitted_answers_encode_within_the_limit() {
         let req = request("x.sub.example.test.", RecordType::A, payload, Protocol::Udp, |_| {});
         let answer = answer(&snap, &req).unwrap();
         let limit = usize::from(payload.unwrap_or(512));
-        let mut message = Message::new(7, MessageType::Response, OpCode::Query);
-        message.metadata = answer.metadata;
-        message.add_query(req.queries.queries()[0].original().clone());
-        message.add_authorities(Answer::records(&answer.authorities).cloned());
-        message.add_additionals(Answer::records(&answer.additionals).cloned());
-        if let Some(edns) = answer.edns.clone() {
-            message.set_edns(edns);
-        }
-        let len = message.to_vec().unwrap().len();
+        let len = encoded_len(&req, &answer);
         assert!(len <= limit, "payload {payload:?}: {len} octets");
     }
+}
+
+/// Encodes an answer as hickory will send it, and returns its length.
+fn encoded_len(req: &Request, answer: &Answer<'_>) -> usize {
+    let mut message = Message::new(7, MessageType::Response, OpCode::Query);
+    message.metadata = answer.metadata;
+    if answer.echo_question {
+        message.add_query(req.queries.queries()[0].original().clone());
+    }
+    message.add_answers(Answer::records(&answer.answers).cloned());
+    message.add_authorities(Answer::records(&answer.authorities).cloned());
+    message.add_additionals(Answer::records(&answer.additionals).cloned());
+    if let Some(edns) = answer.edns.clone() {
+        message.set_edns(edns);
+    }
+    message.to_vec().unwrap().len()
+}
+
+fn with_nsid(m: &mut Message) {
+    if let Some(edns) = m.edns.as_mut() {
+        edns.options_mut().insert(EdnsOption::Unknown(3, Vec::new()));
+    }
+}
+
+#[test]
+fn optional_edns_options_are_left_out_before_records_when_space_runs_short() {
+    let identity = "i".repeat(255);
+    let snap = snapshot_with_identity(ZONE, &identity);
+    let chaos = request("hostname.bind.", RecordType::TXT, Some(512), Protocol::Udp, |m| {
+        m.queries[0].query_class = DNSClass::CH;
+        with_nsid(m);
+    });
+    let answer = answer(&snap, &chaos).unwrap();
+    assert!(encoded_len(&chaos, &answer) <= 512);
+    assert_eq!(
+        count(&answer.answers),
+        1,
+        "the identity itself still fits once NSID is dropped"
+    );
+    assert!(answer.edns.as_ref().unwrap().options().as_ref().is_empty());
+    let long_name = format!(
+        "{}.example.com.",
+        ["a".repeat(60), "b".repeat(60), "c".repeat(60)].join(".")
+    );
+    let refused = request(&long_name, RecordType::A, Some(512), Protocol::Udp, with_nsid);
+    let answer = super::answer(&snap, &refused).unwrap();
+    assert_eq!(answer.metadata.response_code, ResponseCode::Refused);
+    assert!(encoded_len(&refused, &answer) <= 512);
+}
+
+#[test]
+fn only_missing_in_domain_glue_truncates_a_referral() {
+    // The cut's own server (in-domain glue) and twelve siblings elsewhere in the parent zone.
+    let mut text = ZONE.to_owned();
+    text.push_str("sub NS ns.sub\nns.sub A 192.0.2.99\n");
+    for i in 0..12 {
+        text.push_str(&format!(
+            "sub NS sibling{i}\nsibling{i} A 192.0.2.{i}\nsibling{i} AAAA 2001:db8::{i}\n"
+        ));
+    }
+    let snap = snapshot(&text);
+    let req = request("x.sub.example.test.", RecordType::A, None, Protocol::Udp, |_| {});
+    let answer = answer(&snap, &req).unwrap();
+    assert!(count(&answer.additionals) < 25, "sibling glue was left out");
+    assert_eq!(
+        answer.additionals[0].records()[0].name.to_string(),
+        "ns.sub.example.test."
+    );
+    assert!(!answer.metadata.truncation, "RFC 9471: sibling glue is optional");
 }

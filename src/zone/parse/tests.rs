@@ -83,6 +83,15 @@ fn errors_name_the_line() {
         ("$TTL 60\nx A 192.0.2.1\n", 2, "no $ORIGIN"),
         ("$ORIGIN t.\n$TTL forever\n", 2, "not a TTL"),
         ("$ORIGIN t.\n$TTL 60\n  A 192.0.2.1\n", 3, "no owner"),
+        (
+            "$ORIGIN t.\n$TTL 60\nx TXT a\\\ny A 192.0.2.1\n",
+            3,
+            "backslash at the end of a line",
+        ),
+        ("$ORIGIN t.\n$TTL 60\nx TXT a\\", 3, "backslash at the end of a line"),
+        ("$ORIGIN t.\n$TTL 60\nx TYPE99 \\# 2 a\u{e9}1\n", 3, "is not hex"),
+        ("$ORIGIN t.\n$TTL 60\nx TYPE99 \\# 1 +f\n", 3, "is not hex"),
+        ("$ORIGIN t.\n$TTL 60\nx DS 1 1 1 a\u{e9}1\n", 3, "is not hex"),
     ];
     for (text, line, message) in cases {
         let e = error(text);
