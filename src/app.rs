@@ -11,13 +11,15 @@ use tracing::{info, warn};
 use crate::config::{Config, Problem};
 use crate::dns::handler::Handler;
 use crate::dns::server;
+use crate::geo::mmdb::GeoDb;
 use crate::snapshot::{Snapshot, SnapshotStore};
+use crate::steering::Steering;
 use crate::zone::{Zones, load};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("{} problem(s) in the zone data:\n{}", .0.len(), lines(.0))]
+    #[error("{} problem(s) in the zone data, geo database or pools:\n{}", .0.len(), lines(.0))]
     Zones(Vec<Problem>),
     #[error(transparent)]
     Bind(#[from] io::Error),
@@ -33,11 +35,21 @@ fn lines(problems: &[Problem]) -> String {
 /// # Errors
 /// Every problem of every zone file.
 pub fn build_snapshot(config: Arc<Config>, generation: u64) -> Result<Snapshot, AppError> {
-    let zones = load::load_all(&config.zones).map_err(AppError::Zones)?;
+    let zones = Zones::new(load::load_all(&config.zones).map_err(AppError::Zones)?);
+    let geo = match &config.geoip {
+        Some(path) => {
+            let db =
+                GeoDb::open(path).map_err(|e| AppError::Zones(vec![Problem::new("geoip.database", e.to_string())]))?;
+            Some(Arc::new(db))
+        }
+        None => None,
+    };
+    let steering = Steering::build(&config, geo, &zones).map_err(AppError::Zones)?;
     Ok(Snapshot {
         generation,
         config,
-        zones: Zones::new(zones),
+        zones,
+        steering,
     })
 }
 
@@ -60,6 +72,12 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
     let snapshot = build_snapshot(config.clone(), 1)?;
     for zone in snapshot.zones.iter() {
         info!(zone = %zone.origin, records = zone.record_count, "zone loaded");
+    }
+    if let Some(geo) = &snapshot.steering.geo {
+        info!(networks = geo.networks, locations = geo.location_count(), kind = %geo.description, "geo database loaded");
+    }
+    for pool in &snapshot.steering.pools {
+        info!(pool = %pool.name, policy = pool.policy.name(), regions = pool.regions.len(), "pool ready");
     }
     let listeners = server::bind(&config.server.listen).await?;
     let addrs = listeners

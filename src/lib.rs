@@ -15,5 +15,7 @@
 pub mod app;
 pub mod config;
 pub mod dns;
+pub mod geo;
 pub mod snapshot;
+pub mod steering;
 pub mod zone;

@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::steering::Steering;
 use crate::zone::Zones;
 
 /// Everything a query needs. Never changed once published.
@@ -19,6 +20,8 @@ pub struct Snapshot {
     pub generation: u64,
     pub config: Arc<Config>,
     pub zones: Zones,
+    /// Pools, the geo database and the health view.
+    pub steering: Steering,
 }
 
 /// Holds the current snapshot; lock-free for readers.

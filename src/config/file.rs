@@ -16,6 +16,78 @@ pub struct FileConfig {
     /// `[[zone]]` tables, one per zone file.
     #[serde(default)]
     pub zone: Vec<FileZone>,
+    pub geoip: Option<FileGeoip>,
+    #[serde(default)]
+    pub region: Vec<FileRegion>,
+    #[serde(default)]
+    pub pool: Vec<FilePool>,
+}
+
+/// `[geoip]`: the MaxMind-format database.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGeoip {
+    pub database: String,
+}
+
+/// `{ lat = .., lon = .. }`
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCoordinates {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// `[[region]]`: a set of endpoints in one place.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRegion {
+    pub name: String,
+    pub location: Option<FileCoordinates>,
+    #[serde(default)]
+    pub countries: Vec<String>,
+    #[serde(default)]
+    pub continents: Vec<String>,
+    /// Kilometres subtracted from this region's distance for `nearest` (Route 53's bias).
+    pub bias_km: Option<f64>,
+    #[serde(default)]
+    pub endpoints: Vec<FileEndpoint>,
+}
+
+/// One address a region answers with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEndpoint {
+    pub address: String,
+    pub weight: Option<i64>,
+}
+
+/// `[[pool]]`: a load-balanced name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePool {
+    pub name: String,
+    pub policy: String,
+    pub regions: Vec<String>,
+    pub ttl: Option<i64>,
+    pub max_answers: Option<i64>,
+    #[serde(default)]
+    pub overrides: Vec<FileOverride>,
+    /// Where clients the database does not know are taken to be, for the fallback.
+    pub fallback_location: Option<FileCoordinates>,
+    pub hash_prefix_v4: Option<i64>,
+    pub hash_prefix_v6: Option<i64>,
+    pub ecs: Option<bool>,
+    pub ecs_max_scope_v4: Option<i64>,
+    pub ecs_max_scope_v6: Option<i64>,
+}
+
+/// `{ subnet = "198.51.100.0/24", region = "eu-west" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOverride {
+    pub subnet: String,
+    pub region: String,
 }
 
 /// `[server]`: listeners and protocol limits.

@@ -5,6 +5,7 @@
 //! with the path of the offending key, and all of them are reported at once.
 
 mod file;
+pub mod steering;
 
 use std::fmt;
 use std::fs;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 
 use file::{FileConfig, FileServer, FileZone};
+pub use steering::{EndpointConfig, PolicyKind, PoolConfig, RegionConfig};
 
 /// The configuration used when `--config` is not given; paths in it resolve against the
 /// working directory.
@@ -31,6 +33,10 @@ pub struct Config {
     pub server: ServerConfig,
     /// Zone files and directories, in the order written.
     pub zones: Vec<ZoneSource>,
+    /// The geo database, if configured.
+    pub geoip: Option<PathBuf>,
+    pub regions: Vec<RegionConfig>,
+    pub pools: Vec<PoolConfig>,
 }
 
 /// `[server]` after validation.
@@ -168,8 +174,28 @@ fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             zones.push(source);
         }
     }
+    let geoip = steering::validate_geoip(file.geoip.map(|g| g.database), base);
+    let regions = steering::validate_regions(file.region, &mut problems);
+    let pools = steering::validate_pools(file.pool, &regions, &mut problems);
+    if geoip.is_none()
+        && let Some(pool) = pools.iter().find(|p| p.policy.needs_geo())
+    {
+        problems.push(Problem::new(
+            format!("{}.policy", pool.at),
+            format!(
+                "{} needs a geo database: add [geoip] database = \"...\"",
+                pool.policy.name()
+            ),
+        ));
+    }
     if problems.is_empty() {
-        Ok(Config { server, zones })
+        Ok(Config {
+            server,
+            zones,
+            geoip,
+            regions,
+            pools,
+        })
     } else {
         Err(problems)
     }

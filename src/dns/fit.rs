@@ -9,6 +9,7 @@ use std::cell::RefCell;
 
 use hickory_proto::op::Edns;
 use hickory_proto::rr::Record;
+use hickory_proto::rr::rdata::opt::EdnsCode;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use super::response::{Answer, Rrs};
@@ -53,11 +54,16 @@ fn counts(response: &Answer<'_>) -> [usize; 3] {
     ]
 }
 
+/// Our OPT record without its optional options (NSID, Extended DNS Errors); the client
+/// subnet option stays (RFC 7871 section 7.2.1 asks that it be echoed).
 fn without_options(edns: &Edns) -> Edns {
     let mut bare = Edns::new();
     bare.set_max_payload(edns.max_payload());
     bare.set_version(edns.version());
     bare.set_dnssec_ok(edns.flags().dnssec_ok);
+    if let Some(subnet) = edns.option(EdnsCode::Subnet) {
+        bare.options_mut().insert(subnet.clone());
+    }
     bare
 }
 
@@ -69,7 +75,7 @@ fn measure(response: &Answer<'_>, question: &[u8], limit: usize, buf: &mut Vec<u
     let records: usize = sections
         .iter()
         .flat_map(|s| s.iter())
-        .map(|rrs| rrs.records().len())
+        .map(|rrs| rrs.records().count())
         .sum();
     let upper_bound =
         HEADER_LEN + question.len() + sections.iter().flat_map(|s| s.iter()).map(upper_len).sum::<usize>();
@@ -97,8 +103,8 @@ fn measure(response: &Answer<'_>, question: &[u8], limit: usize, buf: &mut Vec<u
     kept
 }
 
-fn emit_all(encoder: &mut BinEncoder<'_>, records: &[Record]) -> bool {
-    records.iter().all(|r| r.emit(encoder).is_ok())
+fn emit_all<'a>(encoder: &mut BinEncoder<'_>, mut records: impl Iterator<Item = &'a Record>) -> bool {
+    records.all(|r| r.emit(encoder).is_ok())
 }
 
 /// An upper bound on an RRset's size: exact for zone RRsets (measured at load), generous for
@@ -106,7 +112,7 @@ fn emit_all(encoder: &mut BinEncoder<'_>, records: &[Record]) -> bool {
 fn upper_len(rrs: &Rrs<'_>) -> usize {
     match rrs {
         Rrs::Set(set) => set.wire_len,
-        Rrs::Owned(_) => usize::from(u16::MAX),
+        Rrs::Owned(_) | Rrs::Endpoints(_) => usize::from(u16::MAX),
     }
 }
 

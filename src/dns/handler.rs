@@ -12,17 +12,40 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 use tracing::debug;
 
-use super::response::{self, Answer};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::response::{self, Answer, Salt};
+use crate::steering::splitmix64;
+
 use crate::snapshot::SnapshotStore;
 
 /// Answers every request from the current snapshot.
 pub struct Handler {
     store: Arc<SnapshotStore>,
+    /// Round-robin turns: one atomic add per query, no lock.
+    turns: AtomicU64,
+    /// Seeds the random draws, so that two servers do not draw alike.
+    seed: u64,
 }
 
 impl Handler {
     pub fn new(store: Arc<SnapshotStore>) -> Self {
-        Self { store }
+        // std seeds RandomState from the OS: enough to spread load; nothing here needs
+        // cryptographic randomness.
+        let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64);
+        Self {
+            store,
+            turns: AtomicU64::new(0),
+            seed,
+        }
+    }
+
+    fn salt(&self) -> Salt {
+        let turn = self.turns.fetch_add(1, Ordering::Relaxed);
+        Salt {
+            turn,
+            random: splitmix64(turn ^ self.seed),
+        }
     }
 }
 
@@ -35,7 +58,7 @@ impl RequestHandler for Handler {
     ) -> ResponseInfo {
         // One snapshot for the whole request; the answer borrows from it until it is sent.
         let snapshot = self.store.load();
-        let Some(answer) = response::answer(&snapshot, request) else {
+        let Some(answer) = response::answer(&snapshot, request, self.salt()) else {
             return no_response(&request.metadata);
         };
         let Answer {

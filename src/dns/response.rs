@@ -13,9 +13,13 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 
+use std::net::IpAddr;
+
+use super::ecs::{self, ClientSubnet};
 use super::fit;
 use crate::config::ServerConfig;
 use crate::snapshot::Snapshot;
+use crate::steering::{Decision, Family, Picked, Pool, Query, decide};
 use crate::zone::name::NameKey;
 use crate::zone::{Lookup, Node, Rrset, Zone, is_at_or_below};
 
@@ -31,15 +35,56 @@ const EDE_NOT_AUTHORITATIVE: u16 = 20;
 pub enum Rrs<'s> {
     Set(&'s Rrset),
     Owned(Vec<Record>),
+    /// The endpoints a pool chose for this client.
+    Endpoints(Picked<'s>),
 }
 
-impl Rrs<'_> {
-    pub fn records(&self) -> &[Record] {
+impl<'s> Rrs<'s> {
+    pub fn records<'a>(&'a self) -> RrsRecords<'a, 's> {
         match self {
-            Rrs::Set(set) => &set.records,
-            Rrs::Owned(records) => records,
+            Rrs::Set(set) => RrsRecords::Slice(set.records.iter()),
+            Rrs::Owned(records) => RrsRecords::Slice(records.iter()),
+            Rrs::Endpoints(picked) => RrsRecords::Endpoints(picked, 0),
         }
     }
+}
+
+/// The records of one [`Rrs`], without allocating.
+pub enum RrsRecords<'a, 's> {
+    Slice(std::slice::Iter<'a, Record>),
+    Endpoints(&'a Picked<'s>, usize),
+}
+
+impl<'a> Iterator for RrsRecords<'a, '_> {
+    type Item = &'a Record;
+
+    fn next(&mut self) -> Option<&'a Record> {
+        match self {
+            RrsRecords::Slice(iter) => iter.next(),
+            RrsRecords::Endpoints(picked, at) => {
+                let endpoint = picked.get(*at)?;
+                *at += 1;
+                Some(&endpoint.record)
+            }
+        }
+    }
+}
+
+/// A round-robin turn and a random draw for steering, from the caller (STYLE.md section 3).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Salt {
+    pub turn: u64,
+    pub random: u64,
+}
+
+/// What steering decided for this response, for `meridian explain` and the ECS scope.
+#[derive(Debug, Clone, Copy)]
+pub struct Steered<'s> {
+    pub pool: &'s Pool,
+    pub decision: Decision<'s>,
+    /// The address steering used, and whether it came from ECS.
+    pub client: IpAddr,
+    pub from_ecs: bool,
 }
 
 /// A response ready to encode: header, sections of whole RRsets, and the OPT record.
@@ -56,6 +101,8 @@ pub struct Answer<'s> {
     /// Whether the question goes back as the client wrote it; not when it cannot be read
     /// back on its own (see `has_compression_pointer`).
     pub echo_question: bool,
+    /// The steering decision, when a pool answered.
+    pub steered: Option<Steered<'s>>,
 }
 
 impl<'s> Answer<'s> {
@@ -68,6 +115,7 @@ impl<'s> Answer<'s> {
             edns,
             required_additionals: 0,
             echo_question: true,
+            steered: None,
         }
     }
 
@@ -78,17 +126,17 @@ impl<'s> Answer<'s> {
 
     /// Iterates over one section's records in order.
     pub fn records<'a>(section: &'a [Rrs<'s>]) -> impl Iterator<Item = &'a Record> + Send + 'a {
-        section.iter().flat_map(|rrs| rrs.records().iter())
+        section.iter().flat_map(|rrs| rrs.records())
     }
 }
 
 /// Answers one request from one snapshot. `None` means send nothing (the request is itself a
 /// response, RFC 1035 section 4.1.1).
-pub fn answer<'s>(snapshot: &'s Snapshot, request: &Request) -> Option<Answer<'s>> {
+pub fn answer<'s>(snapshot: &'s Snapshot, request: &Request, salt: Salt) -> Option<Answer<'s>> {
     if request.metadata.message_type == MessageType::Response {
         return None;
     }
-    let mut response = respond(snapshot, request);
+    let mut response = respond(snapshot, request, salt);
     let question = if response.echo_question {
         request.queries.as_bytes()
     } else {
@@ -99,7 +147,7 @@ pub fn answer<'s>(snapshot: &'s Snapshot, request: &Request) -> Option<Answer<'s
 }
 
 /// The response before it is fitted to the client's size.
-fn respond<'s>(snapshot: &'s Snapshot, request: &Request) -> Answer<'s> {
+fn respond<'s>(snapshot: &'s Snapshot, request: &Request, salt: Salt) -> Answer<'s> {
     let meta = &request.metadata;
     let server = &snapshot.config.server;
     let edns = request.edns.as_ref().map(|e| response_edns(e, server));
@@ -121,6 +169,12 @@ fn respond<'s>(snapshot: &'s Snapshot, request: &Request) -> Answer<'s> {
         response.echo_question = false;
         return response.rcode(ResponseCode::FormErr);
     }
+    // RFC 7871 section 6: a malformed ECS option gets FORMERR, whatever the question.
+    let ecs = match request.edns.as_ref().map(|_| ecs::find(request.as_slice())) {
+        Some(Err(_)) => return response.rcode(ResponseCode::FormErr),
+        Some(Ok(ecs)) => ecs,
+        None => None,
+    };
     let query = query.original();
     match query.query_class() {
         DNSClass::IN => {}
@@ -141,8 +195,41 @@ fn respond<'s>(snapshot: &'s Snapshot, request: &Request) -> Answer<'s> {
         // DS lives on the parent side of a cut (RFC 4035 section 3.1.4.1).
         zone = snapshot.zones.parent_of(zone).unwrap_or(zone);
     }
-    resolve(&mut response, snapshot, zone, qname, query.name(), query.query_type());
+    let client = Client {
+        source: request.src().ip(),
+        ecs,
+        salt,
+    };
+    resolve(
+        &mut response,
+        snapshot,
+        zone,
+        qname,
+        query.name(),
+        query.query_type(),
+        &client,
+    );
+    if let Some(ecs) = ecs {
+        echo_ecs(&mut response, ecs);
+    }
     response
+}
+
+/// Who asked: the source address, the ECS option if any, and the caller's salt.
+struct Client {
+    source: IpAddr,
+    ecs: Option<ClientSubnet>,
+    salt: Salt,
+}
+
+/// RFC 7871 section 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS echoed, with the SCOPE
+/// PREFIX-LENGTH the answer depended on: 0 unless a pool tailored it to the client.
+fn echo_ecs(response: &mut Answer<'_>, ecs: ClientSubnet) {
+    let scope = response.steered.filter(|s| s.from_ecs).map_or(0, |s| s.decision.scope);
+    if let Some(edns) = response.edns.as_mut() {
+        let subnet = hickory_proto::rr::rdata::opt::ClientSubnet::new(ecs.address, ecs.source_prefix, scope);
+        edns.options_mut().insert(EdnsOption::Subnet(subnet));
+    }
 }
 
 /// Whether a question's name uses a compression pointer (RFC 1035 section 4.1.4).
@@ -229,12 +316,23 @@ fn resolve<'s>(
     mut key: NameKey,
     qname: &Name,
     qtype: RecordType,
+    client: &Client,
 ) {
     response.metadata.authoritative = true;
     // The name being looked up, when it is a CNAME target rather than the question.
     let mut target: Option<&'s Name> = None;
     for _ in 0..MAX_CNAME_CHAIN {
-        let lookup = zone.lookup(&key, qtype);
+        let pool = snapshot.steering.pool(key.as_bytes());
+        if let Some(pool) = pool
+            && matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY)
+        {
+            return steer(response, snapshot, zone, pool, qtype, client);
+        }
+        let lookup = match zone.lookup(&key, qtype) {
+            // A pool's name exists even when the zone has nothing there: other types get NODATA.
+            Lookup::NxDomain if pool.is_some() => Lookup::Exact(&EMPTY_NODE),
+            lookup => lookup,
+        };
         let (node, synthesised) = match lookup {
             Lookup::Exact(node) => (node, false),
             Lookup::Wildcard(node) => (node, true),
@@ -276,6 +374,51 @@ fn resolve<'s>(
     }
 }
 
+/// An empty node, for a pool name the zone file does not mention.
+static EMPTY_NODE: Node = Node { rrsets: Vec::new() };
+
+/// A pool answers A or AAAA (ANY gets A, RFC 8482) with the endpoints steering chose.
+fn steer<'s>(
+    response: &mut Answer<'s>,
+    snapshot: &'s Snapshot,
+    zone: &'s Zone,
+    pool: &'s Pool,
+    qtype: RecordType,
+    client: &Client,
+) {
+    let (address, prefix, from_ecs) = match client.ecs {
+        // SOURCE PREFIX-LENGTH 0 asks that no client information be used (RFC 7871 section 7.1.2).
+        Some(ecs) if pool.ecs && ecs.source_prefix > 0 => (ecs.address, ecs.source_prefix, true),
+        _ => (client.source, if client.source.is_ipv4() { 32 } else { 128 }, false),
+    };
+    let family = if qtype == RecordType::AAAA {
+        Family::V6
+    } else {
+        Family::V4
+    };
+    let query = Query {
+        client: address,
+        client_prefix: prefix,
+        family,
+        geo: snapshot.steering.geo.as_deref(),
+        health: &snapshot.steering.health,
+        turn: client.salt.turn,
+        random: client.salt.random,
+    };
+    let decision = decide(pool, &query);
+    response.steered = Some(Steered {
+        pool,
+        decision,
+        client: address,
+        from_ecs,
+    });
+    if decision.endpoints.is_empty() {
+        // The pool has no servable address of this family: NODATA (RFC 2308 section 2.2).
+        return response.authorities.push(Rrs::Set(&zone.negative_soa));
+    }
+    response.answers.push(Rrs::Endpoints(decision.endpoints));
+}
+
 /// The records of `set`, renamed to the query name when synthesised from a wildcard
 /// (RFC 4592 section 3.3.1: "the owner name of the synthesized RR is QNAME").
 fn rrs<'s>(set: &'s Rrset, synthesised: bool, owner: &dyn Fn() -> Name) -> Rrs<'s> {
@@ -296,7 +439,7 @@ fn is_loop(response: &Answer<'_>, next: &Name) -> bool {
     response
         .answers
         .iter()
-        .any(|rrs| rrs.records().iter().any(|r| r.name.eq_ignore_root(next)))
+        .any(|rrs| rrs.records().any(|r| r.name.eq_ignore_root(next)))
 }
 
 /// A referral (RFC 1034 section 4.3.2 step 3b): not authoritative, the cut's NS RRset in the

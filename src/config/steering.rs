@@ -1,0 +1,356 @@
+//! Validation of `[geoip]`, `[[region]]` and `[[pool]]`: names resolved to indexes, addresses,
+//! codes and coordinates checked, every problem named with its path.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use hickory_proto::rr::Name;
+use ipnet::IpNet;
+
+use super::Problem;
+use super::file::{FileCoordinates, FilePool, FileRegion};
+use crate::geo::{CONTINENTS, Coordinates, code, country_facts};
+
+/// The most regions one pool may list: decisions order them on the stack.
+pub const MAX_POOL_REGIONS: usize = 32;
+
+/// A region after validation.
+#[derive(Debug, Clone)]
+pub struct RegionConfig {
+    pub name: String,
+    pub location: Option<Coordinates>,
+    pub countries: Vec<[u8; 2]>,
+    pub continents: Vec<[u8; 2]>,
+    pub bias_km: f64,
+    pub endpoints: Vec<EndpointConfig>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointConfig {
+    pub address: IpAddr,
+    pub weight: u32,
+}
+
+/// How a pool chooses a region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    Geo,
+    Nearest,
+    Weighted,
+    RoundRobin,
+    Random,
+    Hash,
+    Priority,
+}
+
+impl PolicyKind {
+    pub const NAMES: [&'static str; 7] = [
+        "geo",
+        "nearest",
+        "weighted",
+        "round_robin",
+        "random",
+        "hash",
+        "priority",
+    ];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "geo" => Self::Geo,
+            "nearest" => Self::Nearest,
+            "weighted" => Self::Weighted,
+            "round_robin" => Self::RoundRobin,
+            "random" => Self::Random,
+            "hash" => Self::Hash,
+            "priority" => Self::Priority,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Whether the policy reads the client's location from the database.
+    pub fn needs_geo(self) -> bool {
+        matches!(self, Self::Geo | Self::Nearest)
+    }
+}
+
+/// A pool after validation; regions are indexes into `Config::regions`, in priority order.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub at: String,
+    pub name: Name,
+    pub policy: PolicyKind,
+    pub regions: Vec<usize>,
+    pub ttl_secs: u32,
+    pub max_answers: usize,
+    pub overrides: Vec<(IpNet, usize)>,
+    pub fallback_location: Option<Coordinates>,
+    pub hash_prefix_v4: u8,
+    pub hash_prefix_v6: u8,
+    pub ecs: bool,
+    pub ecs_max_scope_v4: u8,
+    pub ecs_max_scope_v6: u8,
+}
+
+pub fn validate_geoip(database: Option<String>, base: &Path) -> Option<PathBuf> {
+    database.map(|d| base.join(d))
+}
+
+fn coordinates(c: FileCoordinates, at: &str, problems: &mut Vec<Problem>) -> Option<Coordinates> {
+    let ok = (-90.0..=90.0).contains(&c.lat) && (-180.0..=180.0).contains(&c.lon);
+    if !ok {
+        problems.push(Problem::new(
+            at,
+            format!("lat {} lon {} is not a point on Earth", c.lat, c.lon),
+        ));
+        return None;
+    }
+    Some(Coordinates { lat: c.lat, lon: c.lon })
+}
+
+pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -> Vec<RegionConfig> {
+    let mut seen = HashSet::new();
+    let mut valid = Vec::new();
+    for (i, region) in regions.into_iter().enumerate() {
+        let at = format!("region[{i}]");
+        if region.name.is_empty() || !seen.insert(region.name.clone()) {
+            problems.push(Problem::new(
+                format!("{at}.name"),
+                format!("{:?} is empty or used twice", region.name),
+            ));
+        }
+        let location = region
+            .location
+            .and_then(|c| coordinates(c, &format!("{at}.location"), problems));
+        let mut countries = Vec::new();
+        for (j, c) in region.countries.iter().enumerate() {
+            match code(c).filter(|c| country_facts(*c).is_some()) {
+                Some(c) => countries.push(c),
+                None => problems.push(Problem::new(
+                    format!("{at}.countries[{j}]"),
+                    format!("{c:?} is not an ISO 3166-1 alpha-2 country code"),
+                )),
+            }
+        }
+        let mut continents = Vec::new();
+        for (j, c) in region.continents.iter().enumerate() {
+            match code(c).filter(|c| CONTINENTS.iter().any(|k| k.as_bytes() == c)) {
+                Some(c) => continents.push(c),
+                None => problems.push(Problem::new(
+                    format!("{at}.continents[{j}]"),
+                    format!("{c:?} is not one of {}", CONTINENTS.join(", ")),
+                )),
+            }
+        }
+        let bias_km = region.bias_km.unwrap_or(0.0);
+        if !bias_km.is_finite() || bias_km.abs() > 20_000.0 {
+            problems.push(Problem::new(
+                format!("{at}.bias_km"),
+                format!("{bias_km} is not within -20000..=20000"),
+            ));
+        }
+        let endpoints = validate_endpoints(&region, &at, problems);
+        valid.push(RegionConfig {
+            name: region.name,
+            location,
+            countries,
+            continents,
+            bias_km,
+            endpoints,
+        });
+    }
+    valid
+}
+
+fn validate_endpoints(region: &FileRegion, at: &str, problems: &mut Vec<Problem>) -> Vec<EndpointConfig> {
+    if region.endpoints.is_empty() {
+        problems.push(Problem::new(
+            format!("{at}.endpoints"),
+            "a region needs at least one endpoint",
+        ));
+    }
+    let mut endpoints = Vec::new();
+    for (j, e) in region.endpoints.iter().enumerate() {
+        let at = format!("{at}.endpoints[{j}]");
+        let address = match e.address.parse::<IpAddr>() {
+            Ok(a) => a,
+            Err(_) => {
+                problems.push(Problem::new(
+                    format!("{at}.address"),
+                    format!("{:?} is not an IP address", e.address),
+                ));
+                continue;
+            }
+        };
+        let weight = match e.weight.unwrap_or(1) {
+            w @ 0..=1_000_000 => w as u32,
+            w => {
+                problems.push(Problem::new(
+                    format!("{at}.weight"),
+                    format!("{w} is not within 0..=1000000"),
+                ));
+                continue;
+            }
+        };
+        if endpoints.iter().any(|x: &EndpointConfig| x.address == address) {
+            problems.push(Problem::new(
+                format!("{at}.address"),
+                format!("{address} is listed twice"),
+            ));
+        }
+        endpoints.push(EndpointConfig { address, weight });
+    }
+    endpoints
+}
+
+fn bounded(
+    value: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+    at: String,
+    problems: &mut Vec<Problem>,
+) -> i64 {
+    let value = value.unwrap_or(default);
+    if !range.contains(&value) {
+        problems.push(Problem::new(
+            at,
+            format!("{value} is not within {}..={}", range.start(), range.end()),
+        ));
+        return default;
+    }
+    value
+}
+
+pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: &mut Vec<Problem>) -> Vec<PoolConfig> {
+    let region_index = |name: &str| regions.iter().position(|r| r.name == name);
+    let mut names = HashSet::new();
+    let mut valid = Vec::new();
+    for (i, pool) in pools.into_iter().enumerate() {
+        let at = format!("pool[{i}]");
+        let name = match Name::from_ascii(&pool.name) {
+            Ok(mut name) => {
+                name.set_fqdn(true);
+                if !names.insert(name.to_lowercase()) {
+                    problems.push(Problem::new(
+                        format!("{at}.name"),
+                        format!("{:?} is used by two pools", pool.name),
+                    ));
+                }
+                name
+            }
+            Err(e) => {
+                problems.push(Problem::new(
+                    format!("{at}.name"),
+                    format!("{:?} is not a domain name: {e}", pool.name),
+                ));
+                continue;
+            }
+        };
+        let Some(policy) = PolicyKind::parse(&pool.policy) else {
+            problems.push(Problem::new(
+                format!("{at}.policy"),
+                format!("{:?} is not one of {}", pool.policy, PolicyKind::NAMES.join(", ")),
+            ));
+            continue;
+        };
+        let mut order = Vec::new();
+        for (j, r) in pool.regions.iter().enumerate() {
+            match region_index(r) {
+                Some(idx) if order.contains(&idx) => problems.push(Problem::new(
+                    format!("{at}.regions[{j}]"),
+                    format!("{r:?} is listed twice"),
+                )),
+                Some(idx) => order.push(idx),
+                None => problems.push(Problem::new(
+                    format!("{at}.regions[{j}]"),
+                    format!("no region is named {r:?}"),
+                )),
+            }
+        }
+        if pool.regions.is_empty() || pool.regions.len() > MAX_POOL_REGIONS {
+            problems.push(Problem::new(
+                format!("{at}.regions"),
+                format!("a pool lists 1 to {MAX_POOL_REGIONS} regions"),
+            ));
+        }
+        if policy == PolicyKind::Nearest {
+            for &idx in &order {
+                if regions[idx].location.is_none() {
+                    problems.push(Problem::new(
+                        format!("{at}.policy"),
+                        format!("nearest needs a location for region {:?}", regions[idx].name),
+                    ));
+                }
+            }
+        }
+        let mut overrides = Vec::new();
+        for (j, o) in pool.overrides.iter().enumerate() {
+            let net = o.subnet.parse::<IpNet>();
+            let idx = region_index(&o.region).filter(|idx| order.contains(idx));
+            match (net, idx) {
+                (Ok(net), Some(idx)) => overrides.push((net.trunc(), idx)),
+                (Err(_), _) => problems.push(Problem::new(
+                    format!("{at}.overrides[{j}].subnet"),
+                    format!("{:?} is not a subnet such as 198.51.100.0/24", o.subnet),
+                )),
+                (_, None) => problems.push(Problem::new(
+                    format!("{at}.overrides[{j}].region"),
+                    format!("{:?} is not one of this pool's regions", o.region),
+                )),
+            }
+        }
+        let fallback_location = pool
+            .fallback_location
+            .and_then(|c| coordinates(c, &format!("{at}.fallback_location"), problems));
+        let ttl_secs = bounded(pool.ttl, 30, 0..=86_400, format!("{at}.ttl"), problems) as u32;
+        let max_answers = bounded(pool.max_answers, 8, 1..=16, format!("{at}.max_answers"), problems) as usize;
+        let hash_prefix_v4 = bounded(
+            pool.hash_prefix_v4,
+            24,
+            0..=32,
+            format!("{at}.hash_prefix_v4"),
+            problems,
+        ) as u8;
+        let hash_prefix_v6 = bounded(
+            pool.hash_prefix_v6,
+            56,
+            0..=128,
+            format!("{at}.hash_prefix_v6"),
+            problems,
+        ) as u8;
+        let ecs_max_scope_v4 = bounded(
+            pool.ecs_max_scope_v4,
+            32,
+            0..=32,
+            format!("{at}.ecs_max_scope_v4"),
+            problems,
+        ) as u8;
+        let ecs_max_scope_v6 = bounded(
+            pool.ecs_max_scope_v6,
+            128,
+            0..=128,
+            format!("{at}.ecs_max_scope_v6"),
+            problems,
+        ) as u8;
+        valid.push(PoolConfig {
+            at,
+            name,
+            policy,
+            regions: order,
+            ttl_secs,
+            max_answers,
+            overrides,
+            fallback_location,
+            hash_prefix_v4,
+            hash_prefix_v6,
+            ecs: pool.ecs.unwrap_or(true),
+            ecs_max_scope_v4,
+            ecs_max_scope_v6,
+        });
+    }
+    valid
+}

@@ -1,0 +1,188 @@
+//! Building the steering tables once per snapshot: pools with their records, per-location
+//! region maps for `geo`, and checks against the served zones.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hickory_proto::rr::rdata::{A, AAAA};
+use hickory_proto::rr::{RData, Record, RecordType};
+
+use super::{Family, GeoMatch, HealthView, Pool, PoolEndpoint, PoolRegion, splitmix64};
+use crate::config::{Config, PolicyKind, PoolConfig, Problem, RegionConfig};
+use crate::geo::mmdb::GeoDb;
+use crate::geo::overrides::Overrides;
+use crate::zone::name::NameKey;
+use crate::zone::{Lookup, Zones};
+
+/// A problem found while building: the configuration path and what is wrong.
+pub type BuildProblem = Problem;
+
+/// Everything steering needs, built with the snapshot.
+#[derive(Debug, Default)]
+pub struct Steering {
+    pub geo: Option<Arc<GeoDb>>,
+    pub pools: Vec<Pool>,
+    by_name: HashMap<Box<[u8]>, usize>,
+    pub health: HealthView,
+    /// Region names, by index (`PoolRegion::region`).
+    pub region_names: Vec<String>,
+}
+
+impl Steering {
+    /// Builds pools from the configuration; checks that each pool lives in a served zone.
+    ///
+    /// # Errors
+    /// A pool outside every zone, at or below a delegation, or where the zone already has
+    /// A, AAAA or CNAME data.
+    pub fn build(config: &Config, geo: Option<Arc<GeoDb>>, zones: &Zones) -> Result<Self, Vec<BuildProblem>> {
+        let mut problems = Vec::new();
+        let mut first_endpoint = Vec::with_capacity(config.regions.len());
+        let mut endpoints = 0;
+        for region in &config.regions {
+            first_endpoint.push(endpoints);
+            endpoints += region.endpoints.len();
+        }
+        let mut pools = Vec::new();
+        let mut by_name = HashMap::new();
+        for pool in &config.pools {
+            check_place(pool, zones, &mut problems);
+            let built = build_pool(pool, &config.regions, &first_endpoint, geo.as_deref());
+            by_name.insert(NameKey::new(&pool.name).as_bytes().into(), pools.len());
+            pools.push(built);
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let region_names = config.regions.iter().map(|r| r.name.clone()).collect();
+        Ok(Self {
+            geo,
+            pools,
+            by_name,
+            health: HealthView::all_up(endpoints),
+            region_names,
+        })
+    }
+
+    /// The pool at exactly this name, if any.
+    pub fn pool(&self, key: &[u8]) -> Option<&Pool> {
+        self.by_name.get(key).map(|&i| &self.pools[i])
+    }
+}
+
+fn check_place(pool: &PoolConfig, zones: &Zones, problems: &mut Vec<Problem>) {
+    let at = format!("{}.name", pool.at);
+    let key = NameKey::new(&pool.name);
+    let Some(zone) = zones.find(&key) else {
+        problems.push(Problem::new(at, format!("{} is not inside any served zone", pool.name)));
+        return;
+    };
+    match zone.lookup(&key, RecordType::A) {
+        Lookup::Delegation(_) => {
+            problems.push(Problem::new(
+                at,
+                format!("{} is at or below a delegation in {}", pool.name, zone.origin),
+            ));
+        }
+        Lookup::Exact(node) => {
+            if let Some(set) = node
+                .rrsets
+                .iter()
+                .find(|s| matches!(s.rtype, RecordType::A | RecordType::AAAA | RecordType::CNAME))
+            {
+                problems.push(Problem::new(
+                    at,
+                    format!(
+                        "{} already has {} records in zone {}; the pool answers A and AAAA there",
+                        pool.name, set.rtype, zone.origin
+                    ),
+                ));
+            }
+        }
+        Lookup::Wildcard(_) | Lookup::NxDomain => {}
+    }
+}
+
+fn build_pool(pool: &PoolConfig, regions: &[RegionConfig], first_endpoint: &[usize], geo: Option<&GeoDb>) -> Pool {
+    let pool_regions: Vec<PoolRegion> = pool
+        .regions
+        .iter()
+        .map(|&idx| pool_region(pool, idx, &regions[idx], first_endpoint[idx]))
+        .collect();
+    let position = |idx: usize| pool.regions.iter().position(|&r| r == idx).map(|p| p as u8);
+    let overrides = Overrides::new(
+        pool.overrides
+            .iter()
+            .filter_map(|&(net, idx)| Some((net, position(idx)?)))
+            .collect(),
+    );
+    let geo_table = match (pool.policy, geo) {
+        (PolicyKind::Geo, Some(geo)) => geo_table(pool, regions, geo),
+        _ => Vec::new(),
+    };
+    Pool {
+        name: pool.name.clone(),
+        policy: pool.policy,
+        ttl_secs: pool.ttl_secs,
+        max_answers: pool.max_answers,
+        regions: pool_regions,
+        overrides,
+        geo_table,
+        fallback_location: pool.fallback_location,
+        hash_prefix: [pool.hash_prefix_v4, pool.hash_prefix_v6],
+        ecs: pool.ecs,
+        ecs_max_scope: [pool.ecs_max_scope_v4, pool.ecs_max_scope_v6],
+    }
+}
+
+fn pool_region(pool: &PoolConfig, idx: usize, region: &RegionConfig, first_endpoint: usize) -> PoolRegion {
+    let mut endpoints: [Vec<PoolEndpoint>; 2] = [Vec::new(), Vec::new()];
+    for (j, e) in region.endpoints.iter().enumerate() {
+        let (family, data) = match e.address {
+            IpAddr::V4(a) => (Family::V4, RData::A(A(a))),
+            IpAddr::V6(a) => (Family::V6, RData::AAAA(AAAA(a))),
+        };
+        let record = Record::from_rdata(pool.name.clone(), pool.ttl_secs, data);
+        endpoints[family as usize].push(PoolEndpoint {
+            address: e.address,
+            weight: e.weight,
+            health: first_endpoint + j,
+            record,
+        });
+    }
+    let hash_seed = region.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    PoolRegion {
+        region: idx,
+        name: region.name.clone(),
+        location: region.location,
+        bias_km: region.bias_km,
+        endpoints,
+        hash_seed: splitmix64(hash_seed),
+    }
+}
+
+/// For each database location, the first of the pool's regions (in pool order) listing its
+/// country, else the first listing its continent.
+fn geo_table(pool: &PoolConfig, regions: &[RegionConfig], geo: &GeoDb) -> Vec<Option<GeoMatch>> {
+    (0..geo.location_count() as u32)
+        .map(|id| {
+            let place = geo.location(id);
+            let find = |has: &dyn Fn(&RegionConfig) -> bool| pool.regions.iter().position(|&r| has(&regions[r]));
+            if let Some(country) = place.country
+                && let Some(i) = find(&|r| r.countries.contains(&country))
+            {
+                return Some(GeoMatch {
+                    region: i as u8,
+                    by_country: true,
+                });
+            }
+            let continent = place.continent?;
+            find(&|r| r.continents.contains(&continent)).map(|i| GeoMatch {
+                region: i as u8,
+                by_country: false,
+            })
+        })
+        .collect()
+}

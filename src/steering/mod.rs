@@ -1,0 +1,402 @@
+//! Steering: which endpoints of a pool answer a client. Pure: everything a decision looks at
+//! is in the snapshot or in [`Query`]; randomness and round-robin turns are passed in.
+//!
+//! Each policy orders the pool's regions for this client ([`Order`]); the first region with
+//! a servable endpoint of the asked family serves, so a region with nothing to give hands
+//! over to the policy's own next choice. Within the region, up to `max_answers` endpoints are
+//! chosen by weight.
+
+mod build;
+mod geo;
+mod hash;
+mod nearest;
+mod priority;
+mod random;
+mod round_robin;
+mod weighted;
+
+use std::net::IpAddr;
+
+use hickory_proto::rr::{Name, Record};
+
+pub use build::{BuildProblem, Steering};
+
+use crate::config::PolicyKind;
+use crate::geo::mmdb::{GeoDb, Located, LocationId};
+use crate::geo::overrides::Overrides;
+use crate::geo::{Coordinates, Location};
+
+/// The most addresses one answer carries (and `max_answers` allows).
+pub const MAX_ANSWERS: usize = 16;
+/// The most regions a pool may list (the configuration checks it).
+pub const MAX_REGIONS: usize = crate::config::steering::MAX_POOL_REGIONS;
+
+/// Address family of the question: A asks for IPv4, AAAA for IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4 = 0,
+    V6 = 1,
+}
+
+/// One endpoint of a region as a pool answers with it: its record is owned by the pool name
+/// with the pool's TTL, built once with the snapshot.
+#[derive(Debug, Clone)]
+pub struct PoolEndpoint {
+    pub address: IpAddr,
+    pub weight: u32,
+    /// Index into the health view.
+    pub health: usize,
+    pub record: Record,
+}
+
+/// A region as one pool sees it.
+#[derive(Debug, Clone)]
+pub struct PoolRegion {
+    /// Index into `Steering::regions`.
+    pub region: usize,
+    pub name: String,
+    pub location: Option<Coordinates>,
+    pub bias_km: f64,
+    /// Endpoints by family, in configuration order.
+    pub endpoints: [Vec<PoolEndpoint>; 2],
+    /// A stable per-region seed for rendezvous hashing.
+    pub hash_seed: u64,
+}
+
+/// A load-balanced name, ready for decisions.
+#[derive(Debug)]
+pub struct Pool {
+    pub name: Name,
+    pub policy: PolicyKind,
+    pub ttl_secs: u32,
+    pub max_answers: usize,
+    pub regions: Vec<PoolRegion>,
+    pub overrides: Overrides<u8>,
+    /// For `geo`: location id -> the region its country (or else continent) maps to.
+    pub geo_table: Vec<Option<GeoMatch>>,
+    pub fallback_location: Option<Coordinates>,
+    pub hash_prefix: [u8; 2],
+    pub ecs: bool,
+    pub ecs_max_scope: [u8; 2],
+}
+
+/// A place mapped to a region: by its country, or else by its continent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GeoMatch {
+    /// Index into `Pool::regions`.
+    pub region: u8,
+    pub by_country: bool,
+}
+
+/// Which endpoints may be served: filled in by the health prober (a later issue); until
+/// then every endpoint is up.
+#[derive(Debug, Clone, Default)]
+pub struct HealthView {
+    down: Vec<bool>,
+}
+
+impl HealthView {
+    pub fn all_up(endpoints: usize) -> Self {
+        Self {
+            down: vec![false; endpoints],
+        }
+    }
+
+    pub fn is_servable(&self, endpoint: usize) -> bool {
+        !self.down.get(endpoint).copied().unwrap_or(false)
+    }
+}
+
+/// What a decision looks at besides the pool.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    /// The address steering uses: the ECS address when the query had one, else the source.
+    pub client: IpAddr,
+    /// Significant bits of `client`: the ECS SOURCE PREFIX-LENGTH, or the full length.
+    pub client_prefix: u8,
+    pub family: Family,
+    pub geo: Option<&'a GeoDb>,
+    pub health: &'a HealthView,
+    /// A round-robin turn and a random draw, from the caller.
+    pub turn: u64,
+    pub random: u64,
+}
+
+/// Why a region was chosen, for `meridian explain`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reason {
+    Override {
+        prefix_len: u8,
+    },
+    Country([u8; 2]),
+    Continent([u8; 2]),
+    /// The client was not located, or its place maps to no region.
+    Fallback,
+    Nearest {
+        km: f64,
+    },
+    Weighted,
+    RoundRobin {
+        turn: u64,
+    },
+    Random,
+    Hash {
+        prefix_len: u8,
+    },
+    Priority,
+    /// The policy's first choice had no servable endpoint of the family; this is its next.
+    NextInOrder {
+        position: usize,
+    },
+}
+
+/// What was decided, and why. `endpoints` borrows from the snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision<'s> {
+    /// Index into `pool.regions` of the region that serves, if any could.
+    pub region: Option<usize>,
+    pub endpoints: Picked<'s>,
+    /// The ECS SCOPE PREFIX-LENGTH this answer depends on (RFC 7871 section 7.2.1).
+    pub scope: u8,
+    pub reason: Reason,
+    /// The database's view of the client, when the policy looked it up.
+    pub located: Option<Located>,
+}
+
+/// Up to [`MAX_ANSWERS`] endpoints of one region, without allocating: the region's
+/// endpoints and the positions chosen among them.
+#[derive(Debug, Clone, Copy)]
+pub struct Picked<'s> {
+    endpoints: &'s [PoolEndpoint],
+    chosen: [u16; MAX_ANSWERS],
+    len: u8,
+}
+
+impl<'s> Picked<'s> {
+    fn new(endpoints: &'s [PoolEndpoint]) -> Self {
+        Self {
+            endpoints,
+            chosen: [0; MAX_ANSWERS],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, position: usize) {
+        if usize::from(self.len) < MAX_ANSWERS {
+            self.chosen[usize::from(self.len)] = position as u16;
+            self.len += 1;
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'s PoolEndpoint> + '_ {
+        (0..self.len()).filter_map(|at| self.get(at))
+    }
+
+    pub fn get(&self, at: usize) -> Option<&'s PoolEndpoint> {
+        let endpoints = self.endpoints;
+        self.chosen[..self.len()]
+            .get(at)
+            .and_then(|&p| endpoints.get(usize::from(p)))
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The regions to try, best first, as indexes into `pool.regions`.
+#[derive(Debug, Clone, Copy)]
+pub struct Order {
+    items: [u8; MAX_REGIONS],
+    len: usize,
+}
+
+impl Order {
+    fn empty() -> Self {
+        Self {
+            items: [0; MAX_REGIONS],
+            len: 0,
+        }
+    }
+
+    /// The pool's own order.
+    fn pool(pool: &Pool) -> Self {
+        let mut order = Self::empty();
+        (0..pool.regions.len()).for_each(|i| order.push(i as u8));
+        order
+    }
+
+    /// `first`, then the rest of `rest` in its order.
+    fn first_then(first: u8, rest: Order) -> Self {
+        let mut order = Self::empty();
+        order.push(first);
+        rest.iter().for_each(|i| order.push(i));
+        order
+    }
+
+    fn push(&mut self, region: u8) {
+        if self.len < MAX_REGIONS && !self.items[..self.len].contains(&region) {
+            self.items[self.len] = region;
+            self.len += 1;
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        self.items[..self.len].iter().copied()
+    }
+}
+
+/// A policy's verdict before health and family are applied.
+struct Ranked {
+    order: Order,
+    reason: Reason,
+    scope: u8,
+    located: Option<Located>,
+}
+
+/// Decides which endpoints of `pool` answer this query.
+pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
+    let ranked = match pool.overrides.find(q.client) {
+        // CIDR overrides win over the database and over every policy.
+        Some((region, prefix_len)) => Ranked {
+            order: Order::first_then(region, fallback_order(pool)),
+            reason: Reason::Override { prefix_len },
+            scope: prefix_len,
+            located: None,
+        },
+        None => rank(pool, q),
+    };
+    let family = q.family as usize;
+    for (position, idx) in ranked.order.iter().enumerate() {
+        let region = &pool.regions[usize::from(idx)];
+        let picked = pick_endpoints(&region.endpoints[family], pool.max_answers, q);
+        if picked.is_empty() {
+            continue;
+        }
+        let reason = if position == 0 {
+            ranked.reason
+        } else {
+            Reason::NextInOrder { position }
+        };
+        let scope = cap_scope(pool, q, ranked.scope);
+        return Decision {
+            region: Some(usize::from(idx)),
+            endpoints: picked,
+            scope,
+            reason,
+            located: ranked.located,
+        };
+    }
+    Decision {
+        region: None,
+        endpoints: Picked::new(&[]),
+        scope: 0,
+        reason: ranked.reason,
+        located: ranked.located,
+    }
+}
+
+/// One arm per policy and no `_ =>`, so a new policy does not compile until handled.
+fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
+    let plain = |order, reason| Ranked {
+        order,
+        reason,
+        scope: 0,
+        located: None,
+    };
+    match pool.policy {
+        PolicyKind::Geo => geo::rank(pool, q),
+        PolicyKind::Nearest => nearest::rank(pool, q),
+        PolicyKind::Weighted => plain(weighted::order(pool, q), Reason::Weighted),
+        PolicyKind::RoundRobin => plain(round_robin::order(pool, q.turn), Reason::RoundRobin { turn: q.turn }),
+        PolicyKind::Random => plain(random::order(pool, q.random), Reason::Random),
+        PolicyKind::Hash => hash::rank(pool, q),
+        PolicyKind::Priority => plain(priority::order(pool), Reason::Priority),
+    }
+}
+
+/// Where clients go when their place maps to no region: nearest to the pool's fallback
+/// location when it has one, else the pool's order.
+fn fallback_order(pool: &Pool) -> Order {
+    match pool.fallback_location {
+        Some(from) => nearest::order_from(pool, from),
+        None => Order::pool(pool),
+    }
+}
+
+/// The scope, capped by the pool's settings and to the address family's length.
+fn cap_scope(pool: &Pool, q: &Query<'_>, scope: u8) -> u8 {
+    scope.min(pool.ecs_max_scope[q.family as usize]).min(match q.client {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    })
+}
+
+/// The client's location from the database, if it is known.
+fn locate<'g>(q: &Query<'g>) -> (Option<Located>, Option<(LocationId, &'g Location)>) {
+    let Some(geo) = q.geo else { return (None, None) };
+    let located = geo.locate(q.client);
+    let location = located.and_then(|l| l.location).map(|id| (id, geo.location(id)));
+    (located, location)
+}
+
+/// Up to `max` servable endpoints: all of them when they fit, else a weighted draw without
+/// replacement seeded by the caller's random value (so answers spread by weight).
+fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], max: usize, q: &Query<'_>) -> Picked<'s> {
+    let mut picked = Picked::new(endpoints);
+    // Weight 0 takes an endpoint out of rotation without removing it from the configuration.
+    // Positions past u16 cannot be recorded; no region comes near that many endpoints.
+    let servable =
+        |i: usize, e: &PoolEndpoint| i <= usize::from(u16::MAX) && e.weight > 0 && q.health.is_servable(e.health);
+    let count = endpoints.iter().enumerate().filter(|(i, e)| servable(*i, e)).count();
+    if count <= max {
+        endpoints
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| servable(*i, e))
+            .for_each(|(i, _)| picked.push(i));
+        return picked;
+    }
+    let mut state = q.random;
+    while picked.len() < max {
+        let taken = |i: usize| picked.chosen[..picked.len()].contains(&(i as u16));
+        let open = |(i, e): &(usize, &PoolEndpoint)| servable(*i, e) && !taken(*i);
+        let total: u64 = endpoints
+            .iter()
+            .enumerate()
+            .filter(open)
+            .map(|(_, e)| u64::from(e.weight))
+            .sum();
+        if total == 0 {
+            break;
+        }
+        state = splitmix64(state);
+        let mut ticket = state % total;
+        let chosen = endpoints.iter().enumerate().filter(open).find(|(_, e)| {
+            let w = u64::from(e.weight);
+            let hit = ticket < w;
+            ticket = ticket.saturating_sub(w);
+            hit
+        });
+        match chosen {
+            Some((i, _)) => picked.push(i),
+            None => break,
+        }
+    }
+    picked
+}
+
+/// SplitMix64: a fast, well-mixed step for seeding draws (Steele, Lea, Flood 2014).
+pub fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests;
