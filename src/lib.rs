@@ -15,6 +15,7 @@
 pub mod app;
 pub mod config;
 pub mod dns;
+pub mod explain;
 pub mod geo;
 pub mod snapshot;
 pub mod steering;

@@ -3,6 +3,7 @@
 
 use std::error::Error;
 use std::io::IsTerminal;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,6 +38,26 @@ enum Command {
         /// Configuration file.
         file: PathBuf,
     },
+    /// Print the answer a client would get, and every step of why.
+    Explain {
+        /// Configuration file; without it, the embedded default is used.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The address the query comes from (the resolver's, or the client's without ECS).
+        #[arg(long)]
+        client: IpAddr,
+        /// The EDNS Client Subnet the resolver sends, e.g. 198.51.100.0/24.
+        #[arg(long, value_name = "SUBNET")]
+        ecs: Option<String>,
+        /// JSON output, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// The name asked for.
+        name: String,
+        /// The record type asked for.
+        #[arg(default_value = "A")]
+        rtype: String,
+    },
 }
 
 /// Hickory logs a line per request at info; keep it to warnings unless RUST_LOG says more.
@@ -58,6 +79,14 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Serve { config, listen } => serve(config, &listen),
         Command::CheckConfig { file } => check_config(file),
+        Command::Explain {
+            config,
+            client,
+            ecs,
+            json,
+            name,
+            rtype,
+        } => explain(config, client, ecs.as_deref(), json, &name, &rtype),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -94,6 +123,24 @@ fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
         file.display(),
         snapshot.zones.len()
     );
+    Ok(())
+}
+
+fn explain(
+    config: Option<PathBuf>,
+    client: IpAddr,
+    ecs: Option<&str>,
+    json: bool,
+    name: &str,
+    rtype: &str,
+) -> Result<(), Box<dyn Error>> {
+    let snapshot = app::build_snapshot(Arc::new(load(config)?), 1)?;
+    let explanation = meridian::explain::explain(&snapshot, name, rtype, client, ecs)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&explanation)?);
+    } else {
+        print!("{}", explanation.to_text());
+    }
     Ok(())
 }
 

@@ -1,0 +1,251 @@
+//! `meridian explain`: the answer a client would get, and every step of why.
+//!
+//! It builds the same query a resolver would send and runs the very `response::answer` the
+//! server runs (which calls `steering::decide`), so the explanation cannot drift from the
+//! answer. Round-robin and random pools show the answer for turn 0.
+
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+use hickory_proto::rr::{Name, RecordType};
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::Request;
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::dns::response::{self, Answer, Salt};
+use crate::geo::code_str;
+use crate::snapshot::Snapshot;
+use crate::steering::Reason;
+
+/// Why an explanation could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    #[error("{0:?} is not a domain name")]
+    Name(String),
+    #[error("{0:?} is not a record type")]
+    Type(String),
+    #[error("--ecs {0:?} is not a subnet such as 198.51.100.0/24")]
+    Ecs(String),
+    #[error("cannot build the query: {0}")]
+    Query(String),
+}
+
+/// What the server would answer, and why.
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub name: String,
+    pub rtype: String,
+    pub client: IpAddr,
+    pub ecs: Option<String>,
+    pub rcode: String,
+    pub authoritative: bool,
+    pub answers: Vec<String>,
+    pub authority: Vec<String>,
+    /// The SCOPE PREFIX-LENGTH of the ECS option in the answer, when the query had one.
+    pub ecs_scope: Option<u8>,
+    pub steering: Option<SteeringStep>,
+}
+
+/// The steering part of an explanation.
+#[derive(Debug, Serialize)]
+pub struct SteeringStep {
+    pub pool: String,
+    pub policy: &'static str,
+    /// The address steering used and where it came from ("ecs" or "source").
+    pub located_address: IpAddr,
+    pub address_from: &'static str,
+    pub database_network_prefix: Option<u8>,
+    pub country: Option<String>,
+    pub continent: Option<String>,
+    pub coordinates: Option<(f64, f64)>,
+    pub reason: String,
+    pub region: Option<String>,
+    pub endpoints: Vec<IpAddr>,
+    pub ttl: u32,
+    pub scope: u8,
+}
+
+/// Explains the answer to `name`/`rtype` for a client at `client`, optionally behind a
+/// resolver that sends `ecs`.
+///
+/// # Errors
+/// A bad name, type or subnet.
+pub fn explain(
+    snapshot: &Snapshot,
+    name: &str,
+    rtype: &str,
+    client: IpAddr,
+    ecs: Option<&str>,
+) -> Result<Explanation, ExplainError> {
+    let mut qname = Name::from_ascii(name).map_err(|_| ExplainError::Name(name.into()))?;
+    qname.set_fqdn(true);
+    let qtype: RecordType = rtype
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| ExplainError::Type(rtype.into()))?;
+    let subnet = ecs
+        .map(|e| {
+            e.parse::<IpNet>()
+                .map(|n| n.trunc())
+                .map_err(|_| ExplainError::Ecs(e.into()))
+        })
+        .transpose()?;
+    let mut message = Message::new(0x4d52, MessageType::Query, OpCode::Query);
+    message.add_query(Query::query(qname.clone(), qtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    if let Some(net) = subnet {
+        edns.options_mut()
+            .insert(EdnsOption::Subnet(ClientSubnet::new(net.addr(), net.prefix_len(), 0)));
+    }
+    message.set_edns(edns);
+    let bytes = message.to_vec().map_err(|e| ExplainError::Query(e.to_string()))?;
+    let request = Request::from_bytes(bytes, SocketAddr::new(client, 53000), Protocol::Udp)
+        .map_err(|e| ExplainError::Query(e.to_string()))?;
+    let answer =
+        response::answer(snapshot, &request, Salt::default()).ok_or_else(|| ExplainError::Query("no answer".into()))?;
+    Ok(describe(snapshot, &qname, qtype, client, subnet, &answer))
+}
+
+fn describe(
+    snapshot: &Snapshot,
+    qname: &Name,
+    qtype: RecordType,
+    client: IpAddr,
+    subnet: Option<IpNet>,
+    answer: &Answer<'_>,
+) -> Explanation {
+    let lines = |section| Answer::records(section).map(ToString::to_string).collect();
+    let ecs_scope =
+        answer
+            .edns
+            .as_ref()
+            .and_then(|e| match e.option(hickory_proto::rr::rdata::opt::EdnsCode::Subnet) {
+                Some(EdnsOption::Subnet(s)) => Some(s.scope_prefix()),
+                _ => None,
+            });
+    let steering = answer.steered.map(|s| {
+        let d = s.decision;
+        let place = d
+            .located
+            .and_then(|l| l.location)
+            .zip(snapshot.steering.geo.as_deref())
+            .map(|(id, geo)| *geo.location(id));
+        SteeringStep {
+            pool: s.pool.name.to_string(),
+            policy: s.pool.policy.name(),
+            located_address: s.client,
+            address_from: if s.from_ecs { "ecs" } else { "source" },
+            database_network_prefix: d.located.map(|l| l.prefix_len),
+            country: place.and_then(|p| p.country).map(|c| code_str(&c).to_owned()),
+            continent: place.and_then(|p| p.continent).map(|c| code_str(&c).to_owned()),
+            coordinates: place
+                .and_then(|p| p.coordinates)
+                .map(|c| (round2(c.lat), round2(c.lon))),
+            reason: reason_text(d.reason, s.pool, d.region),
+            region: d.region.map(|r| s.pool.regions[r].name.clone()),
+            endpoints: d.endpoints.iter().map(|e| e.address).collect(),
+            ttl: s.pool.ttl_secs,
+            scope: d.scope,
+        }
+    });
+    Explanation {
+        name: qname.to_string(),
+        rtype: qtype.to_string(),
+        client,
+        ecs: subnet.map(|n| n.to_string()),
+        // As dig shows it: NOERROR, NXDOMAIN, REFUSED...
+        rcode: format!("{:?}", answer.metadata.response_code).to_uppercase(),
+        authoritative: answer.metadata.authoritative,
+        answers: lines(&answer.answers),
+        authority: lines(&answer.authorities),
+        ecs_scope,
+        steering,
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn reason_text(reason: Reason, pool: &crate::steering::Pool, region: Option<usize>) -> String {
+    let region = region.map_or("none", |r| pool.regions[r].name.as_str());
+    match reason {
+        Reason::Override { prefix_len } => format!("a CIDR override (/{prefix_len}) maps the client to {region}"),
+        Reason::Country(c) => format!("country {} maps to {region}", code_str(&c)),
+        Reason::Continent(c) => format!("continent {} maps to {region}", code_str(&c)),
+        Reason::Fallback => format!("no map entry for the client: fallback to {region}"),
+        Reason::Nearest { km } => format!("{region} is nearest, {km:.0} km away (after bias)"),
+        Reason::Weighted => format!("{region} drawn by weight"),
+        Reason::RoundRobin { turn } => format!("round robin turn {turn}: {region}"),
+        Reason::Random => format!("{region} drawn at random"),
+        Reason::Hash { prefix_len } => format!("the client's /{prefix_len} hashes to {region}"),
+        Reason::Priority => format!("{region} is first in priority order"),
+        Reason::NextInOrder { position } => {
+            format!(
+                "the policy's first choice had no servable endpoint of this family; choice {} is {region}",
+                position + 1
+            )
+        }
+    }
+}
+
+impl Explanation {
+    /// The explanation as text for a terminal.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("query     {} {} from {}", self.name, self.rtype, self.client);
+        if let Some(ecs) = &self.ecs {
+            out.push_str(&format!(" with ECS {ecs}"));
+        }
+        out.push_str(&format!(
+            "\nresponse  {}{}\n",
+            self.rcode,
+            if self.authoritative { ", authoritative" } else { "" }
+        ));
+        if let Some(s) = &self.steering {
+            out.push_str(&format!(
+                "pool      {} (policy {}, ttl {} s)\n",
+                s.pool, s.policy, s.ttl
+            ));
+            out.push_str(&format!("client    {} (from {})\n", s.located_address, s.address_from));
+            match s.database_network_prefix {
+                Some(prefix) => {
+                    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+                    out.push_str(&format!(
+                        "location  country {}, continent {}, database network /{prefix}",
+                        show(&s.country),
+                        show(&s.continent)
+                    ));
+                    if let Some((lat, lon)) = s.coordinates {
+                        out.push_str(&format!(", at {lat:.2}, {lon:.2}"));
+                    }
+                    out.push('\n');
+                }
+                None => out.push_str("location  not looked up\n"),
+            }
+            out.push_str(&format!("decision  {}\n", s.reason));
+            let endpoints: Vec<String> = s.endpoints.iter().map(ToString::to_string).collect();
+            out.push_str(&format!(
+                "endpoints {}\n",
+                if endpoints.is_empty() {
+                    "none".into()
+                } else {
+                    endpoints.join(", ")
+                }
+            ));
+            out.push_str(&format!("ecs scope {}\n", s.scope));
+        }
+        for line in &self.answers {
+            out.push_str(&format!("answer    {line}\n"));
+        }
+        for line in &self.authority {
+            out.push_str(&format!("authority {line}\n"));
+        }
+        if let Some(scope) = self.ecs_scope {
+            out.push_str(&format!("ECS in the answer: SCOPE PREFIX-LENGTH {scope}\n"));
+        }
+        out
+    }
+}
