@@ -107,3 +107,68 @@ fn a_zone_table_may_name_a_directory_instead_of_a_file() {
         [Problem::new("zone[0]", "give either file or zones_dir, not both")]
     );
 }
+
+const REGION: &str = "[[region]]\nname = \"eu\"\nlocation = { lat = 53.3, lon = -6.3 }\ncountries = [\"IE\"]\n\
+                      continents = [\"EU\"]\nendpoints = [ { address = \"192.0.2.1\", weight = 3 } ]\n";
+
+#[test]
+fn regions_and_pools_validate_into_indexes() {
+    let config = parse(&format!(
+        "zones_dir = \"z\"\n[geoip]\ndatabase = \"geo.mmdb\"\n{REGION}[[pool]]\nname = \"www.lb.test\"\npolicy = \"geo\"\n\
+         regions = [\"eu\"]\noverrides = [ {{ subnet = \"198.51.100.7/24\", region = \"eu\" }} ]\n"
+    ))
+    .unwrap();
+    assert_eq!(config.geoip.as_deref(), Some(Path::new("/etc/meridian/geo.mmdb")));
+    let pool = &config.pools[0];
+    assert_eq!(pool.name.to_string(), "www.lb.test.", "pool names are made absolute");
+    assert_eq!(
+        (pool.policy, pool.regions.clone(), pool.ttl_secs, pool.max_answers),
+        (PolicyKind::Geo, vec![0], 30, 8)
+    );
+    assert_eq!(
+        pool.overrides[0].0.to_string(),
+        "198.51.100.0/24",
+        "override subnets are truncated"
+    );
+    assert_eq!(config.regions[0].endpoints[0].weight, 3);
+}
+
+#[test]
+fn bad_regions_and_pools_are_named_with_their_paths() {
+    let found = problems(
+        "zones_dir = \"z\"\n[[region]]\nname = \"eu\"\nlocation = { lat = 95.0, lon = 0.0 }\ncountries = [\"XX\"]\n\
+         continents = [\"EU\", \"MARS\"]\nendpoints = [ { address = \"300.1.1.1\" }, { address = \"192.0.2.1\", weight = -1 } ]\n\
+         [[pool]]\nname = \"p.test.\"\npolicy = \"fastest\"\nregions = [\"eu\"]\n\
+         [[pool]]\nname = \"q.test.\"\npolicy = \"geo\"\nregions = [\"eu\", \"us\"]\nttl = -5\nmax_answers = 0\n\
+         overrides = [ { subnet = \"nonsense\", region = \"eu\" }, { subnet = \"10.0.0.0/8\", region = \"ap\" } ]\n",
+    );
+    let at: Vec<&str> = found.iter().map(|p| p.at.as_str()).collect();
+    assert_eq!(
+        at,
+        [
+            "region[0].location",
+            "region[0].countries[0]",
+            "region[0].continents[1]",
+            "region[0].endpoints[0].address",
+            "region[0].endpoints[1].weight",
+            "pool[0].policy",
+            "pool[1].regions[1]",
+            "pool[1].overrides[0].subnet",
+            "pool[1].overrides[1].region",
+            "pool[1].ttl",
+            "pool[1].max_answers",
+            "pool[1].policy",
+        ],
+        "{found:#?}"
+    );
+    assert!(
+        found[5].message.contains("\"fastest\" is not one of geo, nearest"),
+        "{}",
+        found[5].message
+    );
+    assert!(
+        found[11].message.contains("needs a geo database"),
+        "{}",
+        found[11].message
+    );
+}

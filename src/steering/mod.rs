@@ -102,6 +102,13 @@ impl HealthView {
         }
     }
 
+    /// Marks an endpoint servable or not (the health prober's job; tests use it too).
+    pub fn set_servable(&mut self, endpoint: usize, servable: bool) {
+        if let Some(down) = self.down.get_mut(endpoint) {
+            *down = !servable;
+        }
+    }
+
     pub fn is_servable(&self, endpoint: usize) -> bool {
         !self.down.get(endpoint).copied().unwrap_or(false)
     }

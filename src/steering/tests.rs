@@ -1,1 +1,354 @@
+//! Policies without sockets: pools built from TOML, databases built in memory, fixed salts.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use mmdb_writer::{Value, Writer};
+
+use super::*;
+use crate::config::Config;
+use crate::geo::mmdb::GeoDb;
+use crate::zone::parse::parse;
+use crate::zone::{Zone, Zones};
+
+const ZONE: &str = "$ORIGIN lb.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n";
+
+/// Steering for one pool named `p.lb.test.` over the given regions.
+fn steering(regions: &str, pool: &str, geo: Option<GeoDb>) -> Steering {
+    let geoip = if geo.is_some() {
+        "[geoip]\ndatabase = \"unused.mmdb\"\n"
+    } else {
+        ""
+    };
+    let toml = format!("zones_dir = \"z\"\n{geoip}{regions}\n[[pool]]\nname = \"p.lb.test.\"\n{pool}\n");
+    let config = Config::from_toml(&toml, Path::new(""), "test").expect("valid test configuration");
+    let file = parse(ZONE, None).unwrap();
+    let zones = Zones::new(vec![Zone::build(file.origin.unwrap(), file.entries).unwrap()]);
+    Steering::build(&config, geo.map(Arc::new), &zones).expect("pool builds")
+}
+
+fn region(name: &str, extra: &str, endpoints: &[(&str, u32)]) -> String {
+    let list: Vec<String> = endpoints
+        .iter()
+        .map(|(a, w)| format!("{{ address = \"{a}\", weight = {w} }}"))
+        .collect();
+    format!(
+        "[[region]]\nname = \"{name}\"\n{extra}\nendpoints = [ {} ]\n",
+        list.join(", ")
+    )
+}
+
+fn query<'a>(s: &'a Steering, client: &str, turn: u64, random: u64) -> Query<'a> {
+    let client: IpAddr = client.parse().unwrap();
+    Query {
+        client,
+        client_prefix: if client.is_ipv4() { 32 } else { 128 },
+        family: if client.is_ipv4() { Family::V4 } else { Family::V6 },
+        geo: s.geo.as_deref(),
+        health: &s.health,
+        turn,
+        random,
+    }
+}
+
+fn region_of(s: &Steering, q: &Query<'_>) -> Option<String> {
+    let pool = &s.pools[0];
+    decide(pool, q).region.map(|r| pool.regions[r].name.clone())
+}
+
+fn city_db(places: &[(&str, &str, &str, f64, f64)]) -> GeoDb {
+    let mut writer = Writer::new("test-city");
+    for (net, country, continent, lat, lon) in places {
+        let record = Value::map([
+            ("country", Value::map([("iso_code", Value::from(*country))])),
+            ("continent", Value::map([("code", Value::from(*continent))])),
+            (
+                "location",
+                Value::map([("latitude", Value::from(*lat)), ("longitude", Value::from(*lon))]),
+            ),
+        ]);
+        writer
+            .insert_value(net.parse::<ipnet::IpNet>().unwrap(), record)
+            .unwrap();
+    }
+    GeoDb::from_bytes(writer.to_bytes().unwrap(), Path::new("test")).unwrap()
+}
+
+#[test]
+fn weighted_regions_take_shares_within_one_percent_of_their_weights() {
+    let regions = [
+        region("one", "", &[("192.0.2.1", 1)]),
+        region("three", "", &[("192.0.2.3", 3)]),
+        region("six", "", &[("192.0.2.6", 6)]),
+    ];
+    let s = steering(
+        &regions.concat(),
+        "policy = \"weighted\"\nregions = [\"one\", \"three\", \"six\"]",
+        None,
+    );
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for i in 0..10_000u64 {
+        *counts
+            .entry(region_of(&s, &query(&s, "192.0.2.200", i, splitmix64(i))).unwrap())
+            .or_default() += 1;
+    }
+    for (name, weight) in [("one", 0.1), ("three", 0.3), ("six", 0.6)] {
+        let share = f64::from(counts[name]) / 10_000.0;
+        assert!((share - weight).abs() < 0.01, "{name}: {share}");
+    }
+}
+
+#[test]
+fn endpoints_within_a_region_are_drawn_by_weight() {
+    let regions = region("r", "", &[("192.0.2.1", 1), ("192.0.2.2", 2), ("192.0.2.7", 7)]);
+    let s = steering(
+        &regions,
+        "policy = \"priority\"\nregions = [\"r\"]\nmax_answers = 1",
+        None,
+    );
+    let mut counts: HashMap<IpAddr, u32> = HashMap::new();
+    for i in 0..10_000u64 {
+        let decision = decide(&s.pools[0], &query(&s, "192.0.2.200", i, splitmix64(i)));
+        assert_eq!(decision.endpoints.len(), 1);
+        *counts.entry(decision.endpoints.get(0).unwrap().address).or_default() += 1;
+    }
+    for (address, weight) in [("192.0.2.1", 0.1), ("192.0.2.2", 0.2), ("192.0.2.7", 0.7)] {
+        let share = f64::from(counts[&address.parse::<IpAddr>().unwrap()]) / 10_000.0;
+        assert!((share - weight).abs() < 0.01, "{address}: {share}");
+    }
+}
+
+fn four_regions() -> String {
+    ["a", "b", "c", "d"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| region(n, "", &[(&format!("192.0.2.{}", i + 1), 1)]))
+        .collect()
+}
+
+#[test]
+fn hash_keeps_a_client_on_its_region_whatever_its_host_bits() {
+    let s = steering(
+        &four_regions(),
+        "policy = \"hash\"\nregions = [\"a\", \"b\", \"c\", \"d\"]",
+        None,
+    );
+    for net in 0..200u32 {
+        let base = format!("10.{}.{}", net / 256, net % 256);
+        let first = region_of(&s, &query(&s, &format!("{base}.1"), 0, 1));
+        for host in [2, 77, 254] {
+            assert_eq!(
+                region_of(&s, &query(&s, &format!("{base}.{host}"), host, host)),
+                first,
+                "{base}.{host}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hash_moves_only_the_clients_of_a_region_that_goes() {
+    let mut s = steering(
+        &four_regions(),
+        "policy = \"hash\"\nregions = [\"a\", \"b\", \"c\", \"d\"]",
+        None,
+    );
+    let clients: Vec<String> = (0..10_000u32)
+        .map(|i| format!("10.{}.{}.1", i / 256, i % 256))
+        .collect();
+    let before: Vec<_> = clients
+        .iter()
+        .map(|c| region_of(&s, &query(&s, c, 0, 0)).unwrap())
+        .collect();
+    let on_c = before.iter().filter(|r| *r == "c").count();
+    assert!((2_000..3_000).contains(&on_c), "a fair share lands on c: {on_c}");
+    // Region c fails (its only endpoint, health index 2, goes down) ...
+    s.health.set_servable(2, false);
+    let failed: Vec<_> = clients
+        .iter()
+        .map(|c| region_of(&s, &query(&s, c, 0, 0)).unwrap())
+        .collect();
+    // ... or is removed from the pool's configuration.
+    let removed = steering(
+        &four_regions(),
+        "policy = \"hash\"\nregions = [\"a\", \"b\", \"d\"]",
+        None,
+    );
+    let without: Vec<_> = clients
+        .iter()
+        .map(|c| region_of(&removed, &query(&removed, c, 0, 0)).unwrap())
+        .collect();
+    for i in 0..clients.len() {
+        if before[i] == "c" {
+            assert_ne!(failed[i], "c");
+            assert_eq!(
+                failed[i], without[i],
+                "{}: the failed and removed cases agree",
+                clients[i]
+            );
+        } else {
+            assert_eq!(failed[i], before[i], "{} moved although its region stayed", clients[i]);
+            assert_eq!(without[i], before[i], "{} moved although its region stayed", clients[i]);
+        }
+    }
+}
+
+fn paris_db() -> GeoDb {
+    city_db(&[
+        ("192.0.2.0/24", "FR", "EU", 48.86, 2.35),
+        ("198.51.100.0/24", "JP", "AS", 35.68, 139.69),
+    ])
+}
+
+#[test]
+fn nearest_picks_the_closest_region_and_bias_draws_clients_further() {
+    let regions = region(
+        "london",
+        "location = { lat = 51.51, lon = -0.13 }",
+        &[("203.0.113.1", 1)],
+    ) + &region(
+        "frankfurt",
+        "location = { lat = 50.11, lon = 8.68 }",
+        &[("203.0.113.2", 1)],
+    );
+    let s = steering(
+        &regions,
+        "policy = \"nearest\"\nregions = [\"frankfurt\", \"london\"]",
+        Some(paris_db()),
+    );
+    let q = query(&s, "192.0.2.9", 0, 0);
+    assert_eq!(
+        region_of(&s, &q).as_deref(),
+        Some("london"),
+        "Paris-London 344 km, Paris-Frankfurt 478 km"
+    );
+    let decision = decide(&s.pools[0], &q);
+    assert!(
+        matches!(decision.reason, Reason::Nearest { km } if (330.0..360.0).contains(&km)),
+        "{:?}",
+        decision.reason
+    );
+    assert_eq!(decision.scope, 24);
+    let biased = region(
+        "london",
+        "location = { lat = 51.51, lon = -0.13 }",
+        &[("203.0.113.1", 1)],
+    ) + &region(
+        "frankfurt",
+        "location = { lat = 50.11, lon = 8.68 }\nbias_km = 200.0",
+        &[("203.0.113.2", 1)],
+    );
+    let s = steering(
+        &biased,
+        "policy = \"nearest\"\nregions = [\"frankfurt\", \"london\"]",
+        Some(paris_db()),
+    );
+    assert_eq!(
+        region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(),
+        Some("frankfurt")
+    );
+    // A client the database does not know falls to the pool's order.
+    assert_eq!(
+        region_of(&s, &query(&s, "203.0.113.77", 0, 0)).as_deref(),
+        Some("frankfurt")
+    );
+}
+
+#[test]
+fn priority_serves_in_order_fails_over_and_fails_back() {
+    let regions = region("primary", "", &[("192.0.2.1", 1)]) + &region("backup", "", &[("192.0.2.2", 1)]);
+    let mut s = steering(
+        &regions,
+        "policy = \"priority\"\nregions = [\"primary\", \"backup\"]",
+        None,
+    );
+    assert_eq!(region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(), Some("primary"));
+    s.health.set_servable(0, false);
+    let decision = decide(&s.pools[0], &query(&s, "192.0.2.9", 0, 0));
+    assert_eq!(decision.reason, Reason::NextInOrder { position: 1 });
+    assert_eq!(region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(), Some("backup"));
+    s.health.set_servable(0, true);
+    assert_eq!(
+        region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(),
+        Some("primary"),
+        "fails back"
+    );
+    s.health.set_servable(0, false);
+    s.health.set_servable(1, false);
+    assert_eq!(decide(&s.pools[0], &query(&s, "192.0.2.9", 0, 0)).region, None);
+}
+
+#[test]
+fn round_robin_turns_through_the_regions_and_random_follows_its_draw() {
+    let s = steering(
+        &four_regions(),
+        "policy = \"round_robin\"\nregions = [\"a\", \"b\", \"c\", \"d\"]",
+        None,
+    );
+    let turns: Vec<_> = (0..6)
+        .map(|t| region_of(&s, &query(&s, "192.0.2.9", t, 0)).unwrap())
+        .collect();
+    assert_eq!(turns, ["a", "b", "c", "d", "a", "b"]);
+    let s = steering(
+        &four_regions(),
+        "policy = \"random\"\nregions = [\"a\", \"b\", \"c\", \"d\"]",
+        None,
+    );
+    let draws: Vec<_> = (0..4)
+        .map(|r| region_of(&s, &query(&s, "192.0.2.9", 0, r)).unwrap())
+        .collect();
+    assert_eq!(draws, ["a", "b", "c", "d"]);
+}
+
+#[test]
+fn geo_maps_country_then_continent_then_falls_back_and_overrides_win() {
+    let db = city_db(&[
+        ("192.0.2.0/25", "DE", "EU", 51.0, 10.0),
+        ("192.0.2.128/25", "FR", "EU", 47.0, 2.0),
+        ("198.51.100.0/24", "BR", "SA", -10.0, -50.0),
+    ]);
+    let regions = region("us", "countries = [\"US\"]", &[("203.0.113.1", 1)])
+        + &region("de", "countries = [\"DE\"]", &[("203.0.113.2", 1)])
+        + &region("eu", "continents = [\"EU\"]", &[("203.0.113.3", 1)]);
+    let pool = "policy = \"geo\"\nregions = [\"us\", \"de\", \"eu\"]\noverrides = [ { subnet = \"192.0.2.64/26\", region = \"us\" } ]";
+    let s = steering(&regions, pool, Some(db));
+    let cases = [
+        ("192.0.2.10", "de", Reason::Country(*b"DE"), 25),
+        ("192.0.2.200", "eu", Reason::Continent(*b"EU"), 25),
+        ("198.51.100.1", "us", Reason::Fallback, 24),
+        ("192.0.2.70", "us", Reason::Override { prefix_len: 26 }, 26),
+    ];
+    for (client, region, reason, scope) in cases {
+        let decision = decide(&s.pools[0], &query(&s, client, 0, 0));
+        assert_eq!(
+            decision.region.map(|r| s.pools[0].regions[r].name.as_str()),
+            Some(region),
+            "{client}"
+        );
+        assert_eq!(decision.reason, reason, "{client}");
+        assert_eq!(decision.scope, scope, "{client}");
+    }
+}
+
+#[test]
+fn a_country_only_database_gets_continent_and_centroid_from_the_table() {
+    let mut writer = Writer::new("test-country");
+    writer
+        .insert_value(
+            "192.0.2.0/24".parse::<ipnet::IpNet>().unwrap(),
+            Value::map([("country_code", Value::from("JP"))]),
+        )
+        .unwrap();
+    let db = GeoDb::from_bytes(writer.to_bytes().unwrap(), Path::new("test")).unwrap();
+    let located = db.locate("192.0.2.1".parse().unwrap()).unwrap();
+    let place = db.location(located.location.unwrap());
+    assert_eq!(place.country, Some(*b"JP"));
+    assert_eq!(place.continent, Some(*b"AS"));
+    let at = place.coordinates.unwrap();
+    assert!(
+        (25.0..45.0).contains(&at.lat) && (125.0..150.0).contains(&at.lon),
+        "{at:?}"
+    );
+}

@@ -254,3 +254,36 @@ fn serve_answers_on_the_embedded_default_and_stops_on_sigterm() {
     let status = wait_with_deadline(&mut served.child, Duration::from_secs(10)).expect("exits within 10 s of SIGTERM");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn check_config_refuses_pools_outside_the_zones_or_over_zone_data() {
+    let dir = TempDir::new("cli");
+    dir.write(
+        "z.zone",
+        &format!("{SOA}taken IN A 192.0.2.9\nsub IN NS ns.elsewhere.\n"),
+    );
+    let config = dir.write(
+        "meridian.toml",
+        "[[zone]]\nfile = \"z.zone\"\n[[region]]\nname = \"r\"\nendpoints = [ { address = \"192.0.2.1\" } ]\n\
+         [[pool]]\nname = \"www.example.org.\"\npolicy = \"priority\"\nregions = [\"r\"]\n\
+         [[pool]]\nname = \"taken.example.test.\"\npolicy = \"priority\"\nregions = [\"r\"]\n\
+         [[pool]]\nname = \"x.sub.example.test.\"\npolicy = \"priority\"\nregions = [\"r\"]\n\
+         [[pool]]\nname = \"ok.example.test.\"\npolicy = \"priority\"\nregions = [\"r\"]\n",
+    );
+    let output = run(&["check-config", config.to_str().unwrap()], dir.path());
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("pool[0].name: www.example.org. is not inside any served zone"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pool[1].name: taken.example.test. already has A records"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pool[2].name: x.sub.example.test. is at or below a delegation"),
+        "{err}"
+    );
+    assert!(!err.contains("pool[3]"), "{err}");
+}

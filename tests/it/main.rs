@@ -6,6 +6,8 @@
 mod cli;
 mod differential;
 mod dns;
+mod explain;
 mod malformed;
+mod steering;
 mod support;
 mod tcp;

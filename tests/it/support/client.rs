@@ -5,8 +5,7 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::str::FromStr;
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
-use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 /// How long a test waits for an answer that should come.
@@ -29,6 +28,8 @@ pub struct Q {
     pub edns_version: u8,
     pub dnssec_ok: bool,
     pub nsid: bool,
+    /// An EDNS option written as given: (code, data), e.g. a client subnet option.
+    pub option: Option<(u16, Vec<u8>)>,
 }
 
 impl Q {
@@ -45,6 +46,7 @@ impl Q {
             edns_version: 0,
             dnssec_ok: false,
             nsid: false,
+            option: None,
         }
     }
 
@@ -55,6 +57,20 @@ impl Q {
 
     pub fn payload(mut self, payload: u16) -> Self {
         self.payload = Some(payload);
+        self
+    }
+
+    /// Adds an EDNS Client Subnet option for `subnet` (RFC 7871 section 6), SCOPE 0.
+    pub fn ecs(mut self, subnet: &str) -> Self {
+        let net: ipnet::IpNet = subnet.parse().expect("test subnet");
+        let (family, octets) = match net.addr() {
+            std::net::IpAddr::V4(a) => (1u16, a.octets().to_vec()),
+            std::net::IpAddr::V6(a) => (2u16, a.octets().to_vec()),
+        };
+        let mut data = family.to_be_bytes().to_vec();
+        data.extend_from_slice(&[net.prefix_len(), 0]);
+        data.extend_from_slice(&octets[..usize::from(net.prefix_len().div_ceil(8))]);
+        self.option = Some((8, data));
         self
     }
 
@@ -70,18 +86,27 @@ impl Q {
         let mut query = Query::query(Name::from_str(&self.name).expect("test name"), self.rtype);
         query.query_class = self.class;
         message.add_query(query);
+        let mut bytes = message.to_vec().expect("encode query");
         if let Some(payload) = self.payload {
-            let mut edns = Edns::new();
-            edns.set_max_payload(payload);
-            edns.set_version(self.edns_version);
-            edns.set_dnssec_ok(self.dnssec_ok);
+            // The OPT record is written by hand (RFC 6891 section 6.1.2), so that any option,
+            // malformed ones included, goes out exactly as given.
+            let mut options = Vec::new();
             if self.nsid {
-                edns.options_mut()
-                    .insert(EdnsOption::Unknown(u16::from(EdnsCode::NSID), Vec::new()));
+                options.extend_from_slice(&[0, 3, 0, 0]);
             }
-            message.set_edns(edns);
+            if let Some((code, data)) = &self.option {
+                options.extend_from_slice(&code.to_be_bytes());
+                options.extend_from_slice(&(data.len() as u16).to_be_bytes());
+                options.extend_from_slice(data);
+            }
+            bytes.extend_from_slice(&[0, 0, 41]);
+            bytes.extend_from_slice(&payload.to_be_bytes());
+            bytes.extend_from_slice(&[0, self.edns_version, if self.dnssec_ok { 0x80 } else { 0 }, 0]);
+            bytes.extend_from_slice(&(options.len() as u16).to_be_bytes());
+            bytes.extend_from_slice(&options);
+            bytes[11] += 1; // ARCOUNT
         }
-        message.to_vec().expect("encode query")
+        bytes
     }
 }
 

@@ -1,6 +1,7 @@
 //! Test support: a real server on 127.0.0.1, and a small client over real UDP and TCP.
 
 pub mod client;
+pub mod geo;
 
 use std::fs;
 use std::net::SocketAddr;
@@ -66,12 +67,22 @@ impl TestServer {
 
     /// Serves the given zone files.
     pub fn with_zones(server: &str, zones: &[(&str, &str)]) -> Self {
+        Self::with_config(server, zones, "", &[])
+    }
+
+    /// Serves zone files with more configuration (`[geoip]`, regions, pools) and more
+    /// files (a geo database) beside them.
+    pub fn with_config(server: &str, zones: &[(&str, &str)], more_toml: &str, files: &[(&str, &[u8])]) -> Self {
         let dir = TempDir::new("server");
         let mut toml = format!("[server]\nlisten = [\"127.0.0.1:0\"]\n{server}\n");
         for (file, text) in zones {
             dir.write(file, text);
             toml.push_str(&format!("[[zone]]\nfile = \"{file}\"\n"));
         }
+        for (file, bytes) in files {
+            fs::write(dir.path().join(file), bytes).expect("write test file");
+        }
+        toml.push_str(more_toml);
         let config_path = dir.write("meridian.toml", &toml);
         let config = Config::read(&config_path).expect("test configuration is valid");
         let runtime = tokio::runtime::Builder::new_multi_thread()
