@@ -107,12 +107,13 @@ fn emit_all<'a>(encoder: &mut BinEncoder<'_>, mut records: impl Iterator<Item = 
     records.all(|r| r.emit(encoder).is_ok())
 }
 
-/// An upper bound on an RRset's size: exact for zone RRsets (measured at load), generous for
-/// records made per response.
+/// An upper bound on an RRset's size: from sizes measured at load for zone RRsets and pool
+/// endpoints, generous for records made per response.
 fn upper_len(rrs: &Rrs<'_>) -> usize {
     match rrs {
         Rrs::Set(set) => set.wire_len,
-        Rrs::Owned(_) | Rrs::Endpoints(_) => usize::from(u16::MAX),
+        Rrs::Endpoints(picked) => picked.iter().map(|e| e.wire_len).sum(),
+        Rrs::Owned(_) => usize::from(u16::MAX),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::config::{Config, PolicyKind, PoolConfig, Problem, RegionConfig};
 use crate::geo::mmdb::GeoDb;
 use crate::geo::overrides::Overrides;
 use crate::zone::name::NameKey;
-use crate::zone::{Lookup, Zones};
+use crate::zone::{Lookup, Zones, uncompressed_len};
 
 /// A problem found while building: the configuration path and what is wrong.
 pub type BuildProblem = Problem;
@@ -147,6 +147,7 @@ fn pool_region(pool: &PoolConfig, idx: usize, region: &RegionConfig, first_endpo
             address: e.address,
             weight: e.weight,
             health: first_endpoint + j,
+            wire_len: uncompressed_len(&record),
             record,
         });
     }

@@ -47,6 +47,8 @@ pub struct PoolEndpoint {
     /// Index into the health view.
     pub health: usize,
     pub record: Record,
+    /// Octets the record takes encoded on its own, for the UDP size check.
+    pub wire_len: usize,
 }
 
 /// A region as one pool sees it.

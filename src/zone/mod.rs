@@ -43,7 +43,8 @@ impl Rrset {
     }
 }
 
-fn uncompressed_len(record: &Record) -> usize {
+/// Octets a record takes encoded on its own.
+pub fn uncompressed_len(record: &Record) -> usize {
     let mut buf = Vec::new();
     let mut encoder = BinEncoder::new(&mut buf);
     // A fresh encoder has only this record's own names to point back to.
