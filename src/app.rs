@@ -13,7 +13,6 @@ use crate::dns::handler::Handler;
 use crate::dns::server;
 use crate::geo::mmdb::GeoDb;
 use crate::snapshot::{Snapshot, SnapshotStore};
-use crate::steering::Steering;
 use crate::zone::{Zones, load};
 
 /// Why the server could not start.
@@ -44,13 +43,7 @@ pub fn build_snapshot(config: Arc<Config>, generation: u64) -> Result<Snapshot, 
         }
         None => None,
     };
-    let steering = Steering::build(&config, geo, &zones).map_err(AppError::Zones)?;
-    Ok(Snapshot {
-        generation,
-        config,
-        zones,
-        steering,
-    })
+    Snapshot::build(generation, config, zones, geo).map_err(AppError::Zones)
 }
 
 /// A server that is running: where it listens, and how to stop it.

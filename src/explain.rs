@@ -235,7 +235,11 @@ impl Explanation {
                     endpoints.join(", ")
                 }
             ));
-            out.push_str(&format!("ecs scope {}\n", s.scope));
+            if s.address_from == "ecs" {
+                out.push_str(&format!("ecs scope {}\n", s.scope));
+            } else {
+                out.push_str("ecs scope 0 (not steered by a client subnet)\n");
+            }
         }
         for line in &self.answers {
             out.push_str(&format!("answer    {line}\n"));

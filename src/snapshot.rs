@@ -9,7 +9,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
-use crate::config::Config;
+use crate::config::{Config, Problem};
+use crate::geo::mmdb::GeoDb;
 use crate::steering::Steering;
 use crate::zone::Zones;
 
@@ -22,6 +23,31 @@ pub struct Snapshot {
     pub zones: Zones,
     /// Pools, the geo database and the health view.
     pub steering: Steering,
+}
+
+impl Snapshot {
+    /// Puts a snapshot together: builds the pools over the zones (checking where they live),
+    /// then makes each pool name exist in its zone.
+    ///
+    /// # Errors
+    /// Every pool that cannot live where it is configured.
+    pub fn build(
+        generation: u64,
+        config: Arc<Config>,
+        mut zones: Zones,
+        geo: Option<Arc<GeoDb>>,
+    ) -> Result<Self, Vec<Problem>> {
+        let steering = Steering::build(&config, geo, &zones)?;
+        for pool in &steering.pools {
+            zones.ensure_name(&pool.name);
+        }
+        Ok(Self {
+            generation,
+            config,
+            zones,
+            steering,
+        })
+    }
 }
 
 /// Holds the current snapshot; lock-free for readers.

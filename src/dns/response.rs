@@ -85,6 +85,8 @@ pub struct Steered<'s> {
     /// The address steering used, and whether it came from ECS.
     pub client: IpAddr,
     pub from_ecs: bool,
+    /// 96 when the ECS subnet was IPv4-mapped IPv6 and steering used its IPv4 part.
+    pub scope_offset: u8,
 }
 
 /// A response ready to encode: header, sections of whole RRsets, and the OPT record.
@@ -225,7 +227,10 @@ struct Client {
 /// RFC 7871 section 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS echoed, with the SCOPE
 /// PREFIX-LENGTH the answer depended on: 0 unless a pool tailored it to the client.
 fn echo_ecs(response: &mut Answer<'_>, ecs: ClientSubnet) {
-    let scope = response.steered.filter(|s| s.from_ecs).map_or(0, |s| s.decision.scope);
+    let scope = response
+        .steered
+        .filter(|s| s.from_ecs && s.decision.scope > 0)
+        .map_or(0, |s| s.decision.scope + s.scope_offset);
     if let Some(edns) = response.edns.as_mut() {
         let subnet = hickory_proto::rr::rdata::opt::ClientSubnet::new(ecs.address, ecs.source_prefix, scope);
         edns.options_mut().insert(EdnsOption::Subnet(subnet));
@@ -328,11 +333,7 @@ fn resolve<'s>(
         {
             return steer(response, snapshot, zone, pool, qtype, client);
         }
-        let lookup = match zone.lookup(&key, qtype) {
-            // A pool's name exists even when the zone has nothing there: other types get NODATA.
-            Lookup::NxDomain if pool.is_some() => Lookup::Exact(&EMPTY_NODE),
-            lookup => lookup,
-        };
+        let lookup = zone.lookup(&key, qtype);
         let (node, synthesised) = match lookup {
             Lookup::Exact(node) => (node, false),
             Lookup::Wildcard(node) => (node, true),
@@ -374,9 +375,6 @@ fn resolve<'s>(
     }
 }
 
-/// An empty node, for a pool name the zone file does not mention.
-static EMPTY_NODE: Node = Node { rrsets: Vec::new() };
-
 /// A pool answers A or AAAA (ANY gets A, RFC 8482) with the endpoints steering chose.
 fn steer<'s>(
     response: &mut Answer<'s>,
@@ -386,10 +384,21 @@ fn steer<'s>(
     qtype: RecordType,
     client: &Client,
 ) {
-    let (address, prefix, from_ecs) = match client.ecs {
+    let (address, prefix, from_ecs, scope_offset) = match client.ecs {
         // SOURCE PREFIX-LENGTH 0 asks that no client information be used (RFC 7871 section 7.1.2).
-        Some(ecs) if pool.ecs && ecs.source_prefix > 0 => (ecs.address, ecs.source_prefix, true),
-        _ => (client.source, if client.source.is_ipv4() { 32 } else { 128 }, false),
+        Some(ecs) if pool.ecs && ecs.source_prefix > 0 => match ecs.address {
+            // An IPv4-mapped IPv6 subnet is an IPv4 subnet: locate it as one, and give the
+            // scope back in the family it came in.
+            IpAddr::V6(v6) if ecs.source_prefix > 96 && v6.to_ipv4_mapped().is_some() => {
+                (v6.to_canonical(), ecs.source_prefix - 96, true, 96)
+            }
+            _ => (ecs.address, ecs.source_prefix, true, 0),
+        },
+        // A dual-stack socket shows IPv4 clients as ::ffff:a.b.c.d.
+        _ => {
+            let source = client.source.to_canonical();
+            (source, if source.is_ipv4() { 32 } else { 128 }, false, 0)
+        }
     };
     let family = if qtype == RecordType::AAAA {
         Family::V6
@@ -411,6 +420,7 @@ fn steer<'s>(
         decision,
         client: address,
         from_ecs,
+        scope_offset,
     });
     if decision.endpoints.is_empty() {
         // The pool has no servable address of this family: NODATA (RFC 2308 section 2.2).

@@ -26,8 +26,29 @@ impl<T: Copy> Overrides<T> {
             .map(|(net, v)| (*v, net.prefix_len()))
     }
 
+    /// The shortest prefix around `addr` that overlaps no subnet of the map that does not hold
+    /// `addr`: an answer for `addr` holds for that prefix only, or it would also cover clients
+    /// an override sends elsewhere. 0 when no such subnet is in `addr`'s family.
+    pub fn separation(&self, addr: IpAddr) -> u8 {
+        self.entries
+            .iter()
+            .filter(|(net, _)| !net.contains(&addr))
+            .filter_map(|(net, _)| common_prefix(addr, net.addr()).map(|common| common + 1))
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// Leading bits two addresses of one family share.
+fn common_prefix(a: IpAddr, b: IpAddr) -> Option<u8> {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => Some((u32::from(a) ^ u32::from(b)).leading_zeros().min(32) as u8),
+        (IpAddr::V6(a), IpAddr::V6(b)) => Some((u128::from(a) ^ u128::from(b)).leading_zeros().min(128) as u8),
+        _ => None,
     }
 }
 
@@ -46,5 +67,20 @@ mod tests {
         assert_eq!(map.find("198.51.7.7".parse().unwrap()), Some((1, 16)));
         assert_eq!(map.find("2001:db8::1".parse().unwrap()), Some((3, 32)));
         assert_eq!(map.find("192.0.2.1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn separation_keeps_answers_off_the_other_overrides() {
+        let map = Overrides::new(vec![
+            ("198.51.100.128/25".parse().unwrap(), 1),
+            ("2001:db8::/32".parse().unwrap(), 2),
+        ]);
+        // 198.51.100.5 shares 24 bits with the override: its answer holds for its /25 only.
+        assert_eq!(map.separation("198.51.100.5".parse().unwrap()), 25);
+        // Inside the override, nothing else to keep away from.
+        assert_eq!(map.separation("198.51.100.200".parse().unwrap()), 0);
+        // 192 and 198 share their first 5 bits: /6 stays clear of the override.
+        assert_eq!(map.separation("192.0.2.1".parse().unwrap()), 6);
+        assert_eq!(map.separation("2001:db9::1".parse().unwrap()), 32);
     }
 }

@@ -269,43 +269,48 @@ struct Ranked {
 
 /// Decides which endpoints of `pool` answer this query.
 pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
-    let ranked = match pool.overrides.find(q.client) {
-        // CIDR overrides win over the database and over every policy.
-        Some((region, prefix_len)) => Ranked {
-            order: Order::first_then(region, fallback_order(pool)),
-            reason: Reason::Override { prefix_len },
-            scope: prefix_len,
-            located: None,
-        },
-        None => rank(pool, q),
+    let policy = rank(pool, q);
+    let overridden = pool.overrides.find(q.client);
+    // CIDR overrides win over the database and every policy; if the override's region has
+    // nothing to give, the policy's own order for this client follows.
+    let (order, first_reason) = match overridden {
+        Some((region, prefix_len)) => (Order::first_then(region, policy.order), Reason::Override { prefix_len }),
+        None => (policy.order, policy.reason),
     };
     let family = q.family as usize;
-    for (position, idx) in ranked.order.iter().enumerate() {
+    for (position, idx) in order.iter().enumerate() {
         let region = &pool.regions[usize::from(idx)];
         let picked = pick_endpoints(&region.endpoints[family], pool.max_answers, q);
         if picked.is_empty() {
             continue;
         }
         let reason = if position == 0 {
-            ranked.reason
+            first_reason
         } else {
             Reason::NextInOrder { position }
         };
-        let scope = cap_scope(pool, q, ranked.scope);
+        // The answer depends on what chose the region: the override alone when it served, else
+        // the policy's view too. Either way it must not reach over other overrides' subnets.
+        let depends_on = match overridden {
+            Some((_, prefix_len)) if position == 0 => prefix_len,
+            Some((_, prefix_len)) => prefix_len.max(policy.scope),
+            None => policy.scope,
+        };
+        let scope = cap_scope(pool, q, depends_on.max(pool.overrides.separation(q.client)));
         return Decision {
             region: Some(usize::from(idx)),
             endpoints: picked,
             scope,
             reason,
-            located: ranked.located,
+            located: policy.located,
         };
     }
     Decision {
         region: None,
         endpoints: Picked::new(&[]),
         scope: 0,
-        reason: ranked.reason,
-        located: ranked.located,
+        reason: first_reason,
+        located: policy.located,
     }
 }
 
@@ -337,12 +342,14 @@ fn fallback_order(pool: &Pool) -> Order {
     }
 }
 
-/// The scope, capped by the pool's settings and to the address family's length.
+/// The scope, capped by the pool's settings for the client address's family (not the
+/// question's: an IPv6 subnet may ask for A records) and by that family's length.
 fn cap_scope(pool: &Pool, q: &Query<'_>, scope: u8) -> u8 {
-    scope.min(pool.ecs_max_scope[q.family as usize]).min(match q.client {
-        IpAddr::V4(_) => 32,
-        IpAddr::V6(_) => 128,
-    })
+    let (cap, width) = match q.client {
+        IpAddr::V4(_) => (pool.ecs_max_scope[0], 32),
+        IpAddr::V6(_) => (pool.ecs_max_scope[1], 128),
+    };
+    scope.min(cap).min(width)
 }
 
 /// The client's location from the database, if it is known.

@@ -315,7 +315,8 @@ fn geo_maps_country_then_continent_then_falls_back_and_overrides_win() {
     let pool = "policy = \"geo\"\nregions = [\"us\", \"de\", \"eu\"]\noverrides = [ { subnet = \"192.0.2.64/26\", region = \"us\" } ]";
     let s = steering(&regions, pool, Some(db));
     let cases = [
-        ("192.0.2.10", "de", Reason::Country(*b"DE"), 25),
+        // The database network is a /25, but its /26 next door is overridden: scope 26.
+        ("192.0.2.10", "de", Reason::Country(*b"DE"), 26),
         ("192.0.2.200", "eu", Reason::Continent(*b"EU"), 25),
         ("198.51.100.1", "us", Reason::Fallback, 24),
         ("192.0.2.70", "us", Reason::Override { prefix_len: 26 }, 26),
@@ -351,4 +352,38 @@ fn a_country_only_database_gets_continent_and_centroid_from_the_table() {
         (25.0..45.0).contains(&at.lat) && (125.0..150.0).contains(&at.lon),
         "{at:?}"
     );
+}
+
+#[test]
+fn when_the_override_region_cannot_serve_the_policys_own_order_follows() {
+    let db = city_db(&[("192.0.2.0/24", "DE", "EU", 51.0, 10.0)]);
+    let regions = region("us", "countries = [\"US\"]", &[("203.0.113.1", 1)])
+        + &region("de", "countries = [\"DE\"]", &[("203.0.113.2", 1), ("2001:db8::2", 1)])
+        + &region("v4only", "", &[("203.0.113.3", 1)]);
+    let pool = "policy = \"geo\"\nregions = [\"us\", \"de\", \"v4only\"]\noverrides = [ { subnet = \"192.0.2.0/24\", region = \"v4only\" } ]";
+    let s = steering(&regions, pool, Some(db));
+    let mut q = query(&s, "192.0.2.10", 0, 0);
+    q.family = Family::V6;
+    let decision = decide(&s.pools[0], &q);
+    // v4only has no AAAA: the geo policy's choice for a German client (de) serves, not the
+    // pool's first region (us).
+    assert_eq!(decision.region.map(|r| s.pools[0].regions[r].name.as_str()), Some("de"));
+    assert_eq!(decision.reason, Reason::NextInOrder { position: 1 });
+}
+
+#[test]
+fn the_scope_cap_follows_the_client_address_family() {
+    let db = city_db(&[("2001:db8:100::/48", "DE", "EU", 51.0, 10.0)]);
+    let regions = region("de", "countries = [\"DE\"]", &[("203.0.113.2", 1)]);
+    let s = steering(
+        &regions,
+        "policy = \"geo\"\nregions = [\"de\"]\necs_max_scope_v4 = 20",
+        Some(db),
+    );
+    // An IPv6 client asking for A: the IPv6 cap (128) applies, not the IPv4 one.
+    let mut q = query(&s, "2001:db8:100::1", 0, 0);
+    q.family = Family::V4;
+    let decision = decide(&s.pools[0], &q);
+    assert_eq!(decision.region, Some(0));
+    assert_eq!(decision.scope, 48);
 }

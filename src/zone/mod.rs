@@ -184,6 +184,21 @@ impl Zone {
         })
     }
 
+    /// Makes a name exist (with no data) if it does not, with its empty non-terminals: a pool
+    /// name owns data the zone file does not list, and must block wildcards and answer NODATA
+    /// for other types like any other existing name (RFC 4592 section 2.2, RFC 8020).
+    pub fn ensure_name(&mut self, name: &Name) {
+        let key = key_of(name);
+        if is_at_or_below(&key, &self.origin_key) {
+            self.nodes.entry(key.clone()).or_default();
+            let mut single = HashMap::from([(key, Node::default())]);
+            add_empty_non_terminals(&mut single, &self.origin_key);
+            for (ancestor, node) in single {
+                self.nodes.entry(ancestor).or_insert(node);
+            }
+        }
+    }
+
     /// The apex node: SOA and NS live here.
     pub fn apex(&self) -> &Node {
         self.nodes

@@ -38,6 +38,21 @@ impl Zones {
             .find_map(|n| self.by_origin.get(labels.suffix(&key, n)))
     }
 
+    /// Makes `name` exist in the zone that holds it (see [`Zone::ensure_name`]).
+    pub fn ensure_name(&mut self, name: &hickory_proto::rr::Name) {
+        let key = NameKey::new(name);
+        let labels = key.labels();
+        let origin = (0..=labels.count())
+            .rev()
+            .map(|n| labels.suffix(&key, n))
+            .find(|s| self.by_origin.contains_key(*s));
+        if let Some(origin) = origin.map(<[u8]>::to_vec) {
+            if let Some(zone) = self.by_origin.get_mut(&origin[..]) {
+                zone.ensure_name(name);
+            }
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Zone> {
         self.by_origin.values()
     }

@@ -13,7 +13,7 @@ use crate::support::client::{self, Q};
 use crate::support::geo::{Place, city_db};
 
 pub const LB_ZONE: &str = "$ORIGIN lb.test.\n$TTL 300\n@ SOA ns host 1 2 3 4 60\n@ NS ns\nns A 192.0.2.53\n\
-                           cdn CNAME www\nwww TXT \"a pool name may own other types\"\n";
+                           cdn CNAME www\nwww TXT \"a pool name may own other types\"\n*.lb.test. MX 10 mail\n";
 
 /// 198.51.100.0/24 and 2001:db8:100::/48 are in Germany, 203.0.113.0/24 in the US,
 /// 100.64.0.0/10 in France (Europe, but no region lists FR), 127.0.0.0/8 in Australia.
@@ -117,7 +117,9 @@ fn scope(reply: &Message) -> Option<u8> {
 fn ecs_steers_each_mapped_subnet_to_its_region_with_the_database_prefix_as_scope() {
     let server = server();
     let cases = [
-        ("198.51.100.0/24", RecordType::A, "192.0.2.1", 24),
+        // The database says /24, but the pool overrides 198.51.100.128/25: the answer for
+        // this client holds for its /25 only.
+        ("198.51.100.0/24", RecordType::A, "192.0.2.1", 25),
         ("203.0.113.0/24", RecordType::A, "192.0.2.2", 24),
         ("2001:db8:100::/56", RecordType::AAAA, "2001:db8:1::1", 48),
         ("203.0.113.0/24", RecordType::AAAA, "2001:db8:2::2", 24),
@@ -256,4 +258,39 @@ fn a_pool_caps_the_scope_it_returns() {
     );
     assert_eq!(addresses(&reply), ["192.0.2.1"]);
     assert_eq!(scope(&reply), Some(20));
+}
+
+#[test]
+fn an_ipv4_mapped_ecs_subnet_is_located_as_ipv4_and_answered_in_its_own_family() {
+    let server = server();
+    let reply = client::udp(
+        server.addr,
+        &Q::new("www.lb.test.", RecordType::A).ecs("::ffff:203.0.113.0/120"),
+    );
+    assert_eq!(addresses(&reply), ["192.0.2.2"], "203.0.113.0/24 is in the US");
+    assert_eq!(scope(&reply), Some(120), "the /24 in IPv4-mapped terms");
+}
+
+#[test]
+fn a_pool_name_exists_so_a_wildcard_does_not_cover_it() {
+    let server = server();
+    // *.lb.test owns MX; v4only.lb.test is a pool the zone file does not list.
+    let reply = client::udp(server.addr, &Q::new("v4only.lb.test.", RecordType::MX));
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert!(
+        reply.answers.is_empty(),
+        "RFC 4592: an existing name is not synthesised"
+    );
+    let reply = client::udp(server.addr, &Q::new("other.lb.test.", RecordType::MX));
+    assert_eq!(
+        reply.answers.len(),
+        1,
+        "the wildcard still covers names that do not exist"
+    );
+    let reply = client::udp(server.addr, &Q::new("x.v4only.lb.test.", RecordType::MX));
+    assert_eq!(
+        reply.metadata.response_code,
+        ResponseCode::NXDomain,
+        "the closest encloser is the pool name"
+    );
 }
