@@ -46,10 +46,10 @@ impl Zones {
             .rev()
             .map(|n| labels.suffix(&key, n))
             .find(|s| self.by_origin.contains_key(*s));
-        if let Some(origin) = origin.map(<[u8]>::to_vec) {
-            if let Some(zone) = self.by_origin.get_mut(&origin[..]) {
-                zone.ensure_name(name);
-            }
+        if let Some(origin) = origin.map(<[u8]>::to_vec)
+            && let Some(zone) = self.by_origin.get_mut(&origin[..])
+        {
+            zone.ensure_name(name);
         }
     }
 
