@@ -18,7 +18,7 @@ use meridian::config::Config;
 use meridian::dns::{ecs, response};
 use meridian::geo::mmdb::GeoDb;
 use meridian::snapshot::Snapshot;
-use meridian::steering::{Family, Query as SteerQuery, Steering, decide, splitmix64};
+use meridian::steering::{Family, Query as SteerQuery, decide, splitmix64};
 use meridian::zone::parse::parse;
 use meridian::zone::{Zone, Zones};
 use mmdb_writer::{Value, Writer};
@@ -78,13 +78,7 @@ fn snapshot() -> Snapshot {
     let zone = "$ORIGIN lb.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n";
     let file = parse(zone, None).unwrap();
     let zones = Zones::new(vec![Zone::build(file.origin.unwrap(), file.entries).unwrap()]);
-    let steering = Steering::build(&config, Some(Arc::new(database())), &zones).unwrap();
-    Snapshot {
-        generation: 1,
-        config,
-        zones,
-        steering,
-    }
+    Snapshot::build(1, config, zones, Some(Arc::new(database()))).unwrap()
 }
 
 fn clients() -> Vec<IpAddr> {
@@ -129,7 +123,7 @@ fn benches(c: &mut Criterion) {
                 client_prefix: 24,
                 family: Family::V4,
                 geo: Some(geo),
-                health: &snapshot.steering.health,
+                health: &snapshot.health,
                 turn: 0,
                 random: 0,
             };

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hickory_server::Server;
+use tokio::task::JoinSet;
 use tokio::time;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{Config, Problem};
@@ -53,6 +55,9 @@ pub struct Running {
     pub store: Arc<SnapshotStore>,
     server: Server<Handler>,
     config: Arc<Config>,
+    /// Stops the health tasks.
+    cancel: CancellationToken,
+    tasks: JoinSet<()>,
 }
 
 /// Loads, binds and starts serving.
@@ -79,6 +84,10 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         .collect::<io::Result<Vec<_>>>()?;
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), config.server.tcp_idle_timeout);
+    let cancel = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    crate::health::prober::spawn(store.clone(), &config, cancel.clone(), &mut tasks)
+        .map_err(|e| AppError::Zones(vec![Problem::new("region.check", e.to_string())]))?;
     for addr in &addrs {
         info!(%addr, "listening on UDP and TCP");
     }
@@ -87,6 +96,8 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         store,
         server,
         config,
+        cancel,
+        tasks,
     })
 }
 
@@ -94,6 +105,9 @@ impl Running {
     /// Stops accepting, lets in-flight queries finish, and gives up after the grace period.
     pub async fn shutdown(mut self) {
         let grace = self.config.server.shutdown_grace;
+        self.cancel.cancel();
+        let tasks = &mut self.tasks;
+        let _ = time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         match time::timeout(grace, self.server.shutdown_gracefully()).await {
             Ok(Ok(())) => info!("stopped"),
             Ok(Err(error)) => warn!(%error, "a listener failed while stopping"),

@@ -17,6 +17,7 @@ pub mod config;
 pub mod dns;
 pub mod explain;
 pub mod geo;
+pub mod health;
 pub mod snapshot;
 pub mod steering;
 pub mod zone;

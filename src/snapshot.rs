@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Problem};
 use crate::geo::mmdb::GeoDb;
-use crate::steering::Steering;
+use crate::steering::{HealthView, Steering};
 use crate::zone::Zones;
 
 /// Everything a query needs. Never changed once published.
@@ -20,9 +20,11 @@ pub struct Snapshot {
     /// Counts publications, starting at 1; the API and tests wait on it.
     pub generation: u64,
     pub config: Arc<Config>,
-    pub zones: Zones,
-    /// Pools, the geo database and the health view.
-    pub steering: Steering,
+    pub zones: Arc<Zones>,
+    /// Pools and the geo database.
+    pub steering: Arc<Steering>,
+    /// What the health checks say; replaced on its own when health changes.
+    pub health: Arc<HealthView>,
 }
 
 impl Snapshot {
@@ -41,13 +43,32 @@ impl Snapshot {
         for pool in &steering.pools {
             zones.ensure_name(&pool.name);
         }
+        let health = Arc::new(crate::health::table::HealthTable::new(&config, now()).view(now()));
         Ok(Self {
             generation,
             config,
-            zones,
-            steering,
+            zones: Arc::new(zones),
+            steering: Arc::new(steering),
+            health,
         })
     }
+
+    /// The same snapshot with another health view, one generation on.
+    pub fn with_health(&self, health: HealthView) -> Self {
+        Self {
+            generation: self.generation + 1,
+            config: self.config.clone(),
+            zones: self.zones.clone(),
+            steering: self.steering.clone(),
+            health: Arc::new(health),
+        }
+    }
+}
+
+/// The clock, read where a snapshot is first built (an edge: the initial health states).
+#[allow(clippy::disallowed_methods)]
+fn now() -> std::time::Instant {
+    std::time::Instant::now()
 }
 
 /// Holds the current snapshot; lock-free for readers.

@@ -52,6 +52,61 @@ pub struct FileRegion {
     pub bias_km: Option<f64>,
     #[serde(default)]
     pub endpoints: Vec<FileEndpoint>,
+    /// The health check its endpoints inherit.
+    pub check: Option<FileCheck>,
+    /// `"drain"` or `"force_up"`: a manual state for every endpoint of the region.
+    pub state: Option<String>,
+    /// Fewer servable endpoints than this (a count, or a fraction below 1) and the region
+    /// counts as down as a whole.
+    pub min_healthy: Option<f64>,
+}
+
+/// A duration: seconds as a number, or text such as "500ms", "5s", "2m", "1h".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FileDuration {
+    Secs(i64),
+    Text(String),
+}
+
+/// An HTTP status code or a range of them: `200` or `"200-299"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FileStatus {
+    Code(i64),
+    Range(String),
+}
+
+/// `check = { type = "http", ... }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCheck {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Probe this address instead of the endpoint's (a health URL behind it).
+    pub address: Option<String>,
+    pub port: Option<i64>,
+    pub path: Option<String>,
+    pub host: Option<String>,
+    pub method: Option<String>,
+    #[serde(default)]
+    pub expect: Vec<FileStatus>,
+    pub body: Option<String>,
+    pub verify_tls: Option<bool>,
+    pub interval: Option<FileDuration>,
+    pub timeout: Option<FileDuration>,
+    pub rise: Option<i64>,
+    pub fall: Option<i64>,
+    /// `"up"` (the default) or `"down"`: the state before the first result.
+    pub initial: Option<String>,
+    /// Up but slower than this: degraded.
+    pub degraded_rtt: Option<FileDuration>,
+    #[serde(default)]
+    pub degraded_status: Vec<FileStatus>,
+    /// More than this many falls within `flap_window` hold the endpoint down for `hold_down`.
+    pub flap_limit: Option<i64>,
+    pub flap_window: Option<FileDuration>,
+    pub hold_down: Option<FileDuration>,
 }
 
 /// One address a region answers with.
@@ -60,6 +115,13 @@ pub struct FileRegion {
 pub struct FileEndpoint {
     pub address: String,
     pub weight: Option<i64>,
+    /// Replaces the region's check for this endpoint.
+    pub check: Option<FileCheck>,
+    /// `"drain"` or `"force_up"`.
+    pub state: Option<String>,
+    /// Served only when every other endpoint of its region is down.
+    #[serde(default)]
+    pub backup: bool,
 }
 
 /// `[[pool]]`: a load-balanced name.
@@ -80,6 +142,11 @@ pub struct FilePool {
     pub ecs: Option<bool>,
     pub ecs_max_scope_v4: Option<i64>,
     pub ecs_max_scope_v6: Option<i64>,
+    /// The TTL while the pool is not wholly healthy, or just after a change.
+    pub failover_ttl: Option<i64>,
+    pub failover_ttl_hold: Option<FileDuration>,
+    /// `"fail_open"` (the default), `"servfail"` or `"nodata"`.
+    pub when_all_down: Option<String>,
 }
 
 /// `{ subnet = "198.51.100.0/24", region = "eu-west" }`

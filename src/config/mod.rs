@@ -5,6 +5,7 @@
 //! with the path of the offending key, and all of them are reported at once.
 
 mod file;
+pub mod health;
 pub mod steering;
 
 use std::fmt;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 
 use file::{FileConfig, FileServer, FileZone};
+pub use health::{CheckConfig, CheckKind, ManualState, WhenAllDown};
 pub use steering::{EndpointConfig, PolicyKind, PoolConfig, RegionConfig};
 
 /// The configuration used when `--config` is not given; paths in it resolve against the

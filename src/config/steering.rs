@@ -10,7 +10,9 @@ use ipnet::IpNet;
 
 use super::Problem;
 use super::file::{FileCoordinates, FilePool, FileRegion};
+use super::health::{self, CheckConfig, ManualState, WhenAllDown};
 use crate::geo::{CONTINENTS, Coordinates, code, country_facts};
+use std::time::Duration;
 
 /// The most regions one pool may list: decisions order them on the stack.
 pub const MAX_POOL_REGIONS: usize = 32;
@@ -24,12 +26,20 @@ pub struct RegionConfig {
     pub continents: Vec<[u8; 2]>,
     pub bias_km: f64,
     pub endpoints: Vec<EndpointConfig>,
+    /// Fewer servable endpoints than this and the region is down as a whole: a count, or
+    /// a fraction of its endpoints when below 1. 0: no threshold.
+    pub min_healthy: f64,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EndpointConfig {
     pub address: IpAddr,
     pub weight: u32,
+    /// Its own check, or its region's; none means always up.
+    pub check: Option<CheckConfig>,
+    /// Its own manual state, or its region's.
+    pub state: ManualState,
+    pub backup: bool,
 }
 
 /// How a pool chooses a region.
@@ -94,6 +104,9 @@ pub struct PoolConfig {
     pub ecs: bool,
     pub ecs_max_scope_v4: u8,
     pub ecs_max_scope_v6: u8,
+    pub failover_ttl_secs: u32,
+    pub failover_ttl_hold: Duration,
+    pub when_all_down: WhenAllDown,
 }
 
 pub fn validate_geoip(database: Option<String>, base: &Path) -> Option<PathBuf> {
@@ -153,7 +166,19 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
                 format!("{bias_km} is not within -20000..=20000"),
             ));
         }
-        let endpoints = validate_endpoints(&region, &at, problems);
+        let region_check = region
+            .check
+            .as_ref()
+            .and_then(|c| health::check(c, &format!("{at}.check"), problems));
+        let region_state = health::manual_state(region.state.as_deref(), &format!("{at}.state"), problems);
+        let endpoints = validate_endpoints(&region, &at, region_check.as_ref(), region_state, problems);
+        let min_healthy = region.min_healthy.unwrap_or(0.0);
+        if !(0.0..=1000.0).contains(&min_healthy) {
+            problems.push(Problem::new(
+                format!("{at}.min_healthy"),
+                format!("{min_healthy} is not a count or a fraction"),
+            ));
+        }
         valid.push(RegionConfig {
             name: region.name,
             location,
@@ -161,12 +186,19 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
             continents,
             bias_km,
             endpoints,
+            min_healthy,
         });
     }
     valid
 }
 
-fn validate_endpoints(region: &FileRegion, at: &str, problems: &mut Vec<Problem>) -> Vec<EndpointConfig> {
+fn validate_endpoints(
+    region: &FileRegion,
+    at: &str,
+    region_check: Option<&CheckConfig>,
+    region_state: ManualState,
+    problems: &mut Vec<Problem>,
+) -> Vec<EndpointConfig> {
     if region.endpoints.is_empty() {
         problems.push(Problem::new(
             format!("{at}.endpoints"),
@@ -202,7 +234,21 @@ fn validate_endpoints(region: &FileRegion, at: &str, problems: &mut Vec<Problem>
                 format!("{address} is listed twice"),
             ));
         }
-        endpoints.push(EndpointConfig { address, weight });
+        let check = match &e.check {
+            Some(c) => health::check(c, &format!("{at}.check"), problems),
+            None => region_check.cloned(),
+        };
+        let state = match health::manual_state(e.state.as_deref(), &format!("{at}.state"), problems) {
+            ManualState::Auto => region_state,
+            own => own,
+        };
+        endpoints.push(EndpointConfig {
+            address,
+            weight,
+            check,
+            state,
+            backup: e.backup,
+        });
     }
     endpoints
 }
@@ -336,7 +382,19 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             format!("{at}.ecs_max_scope_v6"),
             problems,
         ) as u8;
+        let failover_ttl_secs =
+            bounded(pool.failover_ttl, 5, 0..=86_400, format!("{at}.failover_ttl"), problems) as u32;
+        let failover_ttl_hold = pool
+            .failover_ttl_hold
+            .as_ref()
+            .and_then(|d| health::duration(d, &format!("{at}.failover_ttl_hold"), problems))
+            .unwrap_or(Duration::from_secs(60));
+        let when_all_down =
+            health::when_all_down(pool.when_all_down.as_deref(), &format!("{at}.when_all_down"), problems);
         valid.push(PoolConfig {
+            failover_ttl_secs,
+            failover_ttl_hold,
+            when_all_down,
             at,
             name,
             policy,

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 
 use super::ecs::{self, ClientSubnet};
 use super::fit;
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, WhenAllDown};
 use crate::snapshot::Snapshot;
 use crate::steering::{Decision, Family, Picked, Pool, Query, decide};
 use crate::zone::name::NameKey;
@@ -62,9 +62,9 @@ impl<'a> Iterator for RrsRecords<'a, '_> {
         match self {
             RrsRecords::Slice(iter) => iter.next(),
             RrsRecords::Endpoints(picked, at) => {
-                let endpoint = picked.get(*at)?;
+                let record = picked.record(*at)?;
                 *at += 1;
-                Some(&endpoint.record)
+                Some(record)
             }
         }
     }
@@ -410,7 +410,7 @@ fn steer<'s>(
         client_prefix: prefix,
         family,
         geo: snapshot.steering.geo.as_deref(),
-        health: &snapshot.steering.health,
+        health: &snapshot.health,
         turn: client.salt.turn,
         random: client.salt.random,
     };
@@ -422,8 +422,14 @@ fn steer<'s>(
         from_ecs,
         scope_offset,
     });
+    if decision.all_down && pool.when_all_down == WhenAllDown::ServFail {
+        response.metadata.authoritative = false;
+        response.metadata.response_code = ResponseCode::ServFail;
+        return;
+    }
     if decision.endpoints.is_empty() {
-        // The pool has no servable address of this family: NODATA (RFC 2308 section 2.2).
+        // No address of this family to give (or none servable, with `nodata`): NODATA
+        // (RFC 2308 section 2.2).
         return response.authorities.push(Rrs::Set(&zone.negative_soa));
     }
     response.answers.push(Rrs::Endpoints(decision.endpoints));

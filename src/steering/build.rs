@@ -47,7 +47,7 @@ impl Steering {
         let mut by_name = HashMap::new();
         for pool in &config.pools {
             check_place(pool, zones, &mut problems);
-            let built = build_pool(pool, &config.regions, &first_endpoint, geo.as_deref());
+            let built = build_pool(pools.len(), pool, &config.regions, &first_endpoint, geo.as_deref());
             by_name.insert(NameKey::new(&pool.name).as_bytes().into(), pools.len());
             pools.push(built);
         }
@@ -103,7 +103,13 @@ fn check_place(pool: &PoolConfig, zones: &Zones, problems: &mut Vec<Problem>) {
     }
 }
 
-fn build_pool(pool: &PoolConfig, regions: &[RegionConfig], first_endpoint: &[usize], geo: Option<&GeoDb>) -> Pool {
+fn build_pool(
+    index: usize,
+    pool: &PoolConfig,
+    regions: &[RegionConfig],
+    first_endpoint: &[usize],
+    geo: Option<&GeoDb>,
+) -> Pool {
     let pool_regions: Vec<PoolRegion> = pool
         .regions
         .iter()
@@ -120,7 +126,18 @@ fn build_pool(pool: &PoolConfig, regions: &[RegionConfig], first_endpoint: &[usi
         (PolicyKind::Geo, Some(geo)) => geo_table(pool, regions, geo),
         _ => Vec::new(),
     };
+    let all_endpoints = [0, 1].map(|family| {
+        pool_regions
+            .iter()
+            .flat_map(|r| r.endpoints[family].iter().cloned())
+            .take(super::MAX_ANSWERS)
+            .collect()
+    });
     Pool {
+        index,
+        failover_ttl_secs: pool.failover_ttl_secs,
+        when_all_down: pool.when_all_down,
+        all_endpoints,
         name: pool.name.clone(),
         policy: pool.policy,
         ttl_secs: pool.ttl_secs,
@@ -143,12 +160,16 @@ fn pool_region(pool: &PoolConfig, idx: usize, region: &RegionConfig, first_endpo
             IpAddr::V6(a) => (Family::V6, RData::AAAA(AAAA(a))),
         };
         let record = Record::from_rdata(pool.name.clone(), pool.ttl_secs, data);
+        let mut failover_record = record.clone();
+        failover_record.ttl = pool.failover_ttl_secs.min(pool.ttl_secs);
         endpoints[family as usize].push(PoolEndpoint {
             address: e.address,
             weight: e.weight,
             health: first_endpoint + j,
             wire_len: uncompressed_len(&record),
             record,
+            failover_record,
+            backup: e.backup,
         });
     }
     let hash_seed = region.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {

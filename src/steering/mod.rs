@@ -21,7 +21,7 @@ use hickory_proto::rr::{Name, Record};
 
 pub use build::{BuildProblem, Steering};
 
-use crate::config::PolicyKind;
+use crate::config::{PolicyKind, WhenAllDown};
 use crate::geo::mmdb::{GeoDb, Located, LocationId};
 use crate::geo::overrides::Overrides;
 use crate::geo::{Coordinates, Location};
@@ -47,8 +47,12 @@ pub struct PoolEndpoint {
     /// Index into the health view.
     pub health: usize,
     pub record: Record,
+    /// The same record with the pool's failover TTL.
+    pub failover_record: Record,
     /// Octets the record takes encoded on its own, for the UDP size check.
     pub wire_len: usize,
+    /// Served only when no other endpoint of its region can be.
+    pub backup: bool,
 }
 
 /// A region as one pool sees it.
@@ -68,6 +72,8 @@ pub struct PoolRegion {
 /// A load-balanced name, ready for decisions.
 #[derive(Debug)]
 pub struct Pool {
+    /// Index in `Steering::pools` (and in the health view's per-pool flags).
+    pub index: usize,
     pub name: Name,
     pub policy: PolicyKind,
     pub ttl_secs: u32,
@@ -80,6 +86,10 @@ pub struct Pool {
     pub hash_prefix: [u8; 2],
     pub ecs: bool,
     pub ecs_max_scope: [u8; 2],
+    pub failover_ttl_secs: u32,
+    pub when_all_down: WhenAllDown,
+    /// Every configured endpoint by family, for failing open when none is servable.
+    pub all_endpoints: [Vec<PoolEndpoint>; 2],
 }
 
 /// A place mapped to a region: by its country, or else by its continent.
@@ -90,29 +100,72 @@ pub struct GeoMatch {
     pub by_country: bool,
 }
 
-/// Which endpoints may be served: filled in by the health prober (a later issue); until
-/// then every endpoint is up.
+/// What health says of one endpoint, as queries read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointView {
+    pub servable: bool,
+    /// Up but degraded: served only when no healthy endpoint remains in its region.
+    pub degraded: bool,
+}
+
+/// Which endpoints, regions and pools are healthy: built by the health writer, read by
+/// queries from the snapshot. Until a prober fills it in, everything is up.
 #[derive(Debug, Clone, Default)]
 pub struct HealthView {
-    down: Vec<bool>,
+    endpoints: Vec<EndpointView>,
+    /// Regions down as a whole (fewer servable endpoints than `min_healthy`), by index.
+    regions_down: Vec<bool>,
+    /// Pools answering with their failover TTL, by index.
+    short_ttl: Vec<bool>,
 }
 
 impl HealthView {
     pub fn all_up(endpoints: usize) -> Self {
         Self {
-            down: vec![false; endpoints],
+            endpoints: vec![
+                EndpointView {
+                    servable: true,
+                    degraded: false
+                };
+                endpoints
+            ],
+            ..Self::default()
         }
     }
 
-    /// Marks an endpoint servable or not (the health prober's job; tests use it too).
-    pub fn set_servable(&mut self, endpoint: usize, servable: bool) {
-        if let Some(down) = self.down.get_mut(endpoint) {
-            *down = !servable;
+    /// A view from its parts (the health writer builds these).
+    pub fn new(endpoints: Vec<EndpointView>, regions_down: Vec<bool>, short_ttl: Vec<bool>) -> Self {
+        Self {
+            endpoints,
+            regions_down,
+            short_ttl,
         }
+    }
+
+    /// Marks an endpoint servable or not (tests and the writer).
+    pub fn set_servable(&mut self, endpoint: usize, servable: bool) {
+        if let Some(view) = self.endpoints.get_mut(endpoint) {
+            view.servable = servable;
+        }
+    }
+
+    pub fn endpoint(&self, endpoint: usize) -> EndpointView {
+        self.endpoints.get(endpoint).copied().unwrap_or(EndpointView {
+            servable: true,
+            degraded: false,
+        })
     }
 
     pub fn is_servable(&self, endpoint: usize) -> bool {
-        !self.down.get(endpoint).copied().unwrap_or(false)
+        self.endpoint(endpoint).servable
+    }
+
+    pub fn is_region_down(&self, region: usize) -> bool {
+        self.regions_down.get(region).copied().unwrap_or(false)
+    }
+
+    pub fn is_short_ttl(&self, pool: usize) -> bool {
+        self.short_ttl.get(pool).copied().unwrap_or(false)
     }
 }
 
@@ -170,6 +223,8 @@ pub struct Decision<'s> {
     pub reason: Reason,
     /// The database's view of the client, when the policy looked it up.
     pub located: Option<Located>,
+    /// No endpoint of the pool could be served.
+    pub all_down: bool,
 }
 
 /// Up to [`MAX_ANSWERS`] endpoints of one region, without allocating: the region's
@@ -179,6 +234,8 @@ pub struct Picked<'s> {
     endpoints: &'s [PoolEndpoint],
     chosen: [u16; MAX_ANSWERS],
     len: u8,
+    /// Answer with the failover TTL.
+    pub failover: bool,
 }
 
 impl<'s> Picked<'s> {
@@ -187,6 +244,7 @@ impl<'s> Picked<'s> {
             endpoints,
             chosen: [0; MAX_ANSWERS],
             len: 0,
+            failover: false,
         }
     }
 
@@ -199,6 +257,16 @@ impl<'s> Picked<'s> {
 
     pub fn iter(&self) -> impl Iterator<Item = &'s PoolEndpoint> + '_ {
         (0..self.len()).filter_map(|at| self.get(at))
+    }
+
+    /// The record to answer with for the endpoint at `at`.
+    pub fn record(&self, at: usize) -> Option<&'s Record> {
+        let endpoint = self.get(at)?;
+        Some(if self.failover {
+            &endpoint.failover_record
+        } else {
+            &endpoint.record
+        })
     }
 
     pub fn get(&self, at: usize) -> Option<&'s PoolEndpoint> {
@@ -280,7 +348,11 @@ pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
     let family = q.family as usize;
     for (position, idx) in order.iter().enumerate() {
         let region = &pool.regions[usize::from(idx)];
-        let picked = pick_endpoints(&region.endpoints[family], pool.max_answers, q);
+        if q.health.is_region_down(region.region) {
+            continue;
+        }
+        let mut picked = pick_endpoints(&region.endpoints[family], pool.max_answers, q);
+        picked.failover = q.health.is_short_ttl(pool.index);
         if picked.is_empty() {
             continue;
         }
@@ -303,14 +375,28 @@ pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
             scope,
             reason,
             located: policy.located,
+            all_down: false,
         };
+    }
+    all_down(pool, q, first_reason, policy.located)
+}
+
+/// No region can serve: fail open with every configured endpoint at the failover TTL (as
+/// gdnsd and Route 53 do), unless the pool asks for SERVFAIL or NODATA.
+fn all_down<'s>(pool: &'s Pool, q: &Query<'_>, reason: Reason, located: Option<Located>) -> Decision<'s> {
+    let all = &pool.all_endpoints[q.family as usize];
+    let mut endpoints = Picked::new(all);
+    if pool.when_all_down == WhenAllDown::FailOpen {
+        (0..all.len()).for_each(|i| endpoints.push(i));
+        endpoints.failover = true;
     }
     Decision {
         region: None,
-        endpoints: Picked::new(&[]),
+        endpoints,
         scope: 0,
-        reason: first_reason,
-        located: policy.located,
+        reason,
+        located,
+        all_down: !all.is_empty(),
     }
 }
 
@@ -363,24 +449,32 @@ fn locate<'g>(q: &Query<'g>) -> (Option<Located>, Option<(LocationId, &'g Locati
 /// Up to `max` servable endpoints: all of them when they fit, else a weighted draw without
 /// replacement seeded by the caller's random value (so answers spread by weight).
 fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], max: usize, q: &Query<'_>) -> Picked<'s> {
+    // Tiers, best first: healthy, then degraded, then backups healthy, then backups degraded.
+    // Weight 0 takes an endpoint out of rotation without removing it from the configuration;
+    // positions past u16 cannot be recorded (no region comes near that many endpoints).
+    let tier = |i: usize, e: &PoolEndpoint| -> Option<u8> {
+        let view = q.health.endpoint(e.health);
+        (i <= usize::from(u16::MAX) && e.weight > 0 && view.servable)
+            .then_some(u8::from(view.degraded) + 2 * u8::from(e.backup))
+    };
+    let Some(best) = endpoints.iter().enumerate().filter_map(|(i, e)| tier(i, e)).min() else {
+        return Picked::new(endpoints);
+    };
+    let in_tier = |i: usize, e: &PoolEndpoint| tier(i, e) == Some(best);
     let mut picked = Picked::new(endpoints);
-    // Weight 0 takes an endpoint out of rotation without removing it from the configuration.
-    // Positions past u16 cannot be recorded; no region comes near that many endpoints.
-    let servable =
-        |i: usize, e: &PoolEndpoint| i <= usize::from(u16::MAX) && e.weight > 0 && q.health.is_servable(e.health);
-    let count = endpoints.iter().enumerate().filter(|(i, e)| servable(*i, e)).count();
+    let count = endpoints.iter().enumerate().filter(|(i, e)| in_tier(*i, e)).count();
     if count <= max {
         endpoints
             .iter()
             .enumerate()
-            .filter(|(i, e)| servable(*i, e))
+            .filter(|(i, e)| in_tier(*i, e))
             .for_each(|(i, _)| picked.push(i));
         return picked;
     }
     let mut state = q.random;
     while picked.len() < max {
         let taken = |i: usize| picked.chosen[..picked.len()].contains(&(i as u16));
-        let open = |(i, e): &(usize, &PoolEndpoint)| servable(*i, e) && !taken(*i);
+        let open = |(i, e): &(usize, &PoolEndpoint)| in_tier(*i, e) && !taken(*i);
         let total: u64 = endpoints
             .iter()
             .enumerate()

@@ -27,8 +27,9 @@ fn snapshot_with_identity(zone_text: &str, identity: &str) -> Snapshot {
     Snapshot {
         generation: 1,
         config: Arc::new(config),
-        zones: Zones::new(vec![zone]),
+        zones: Arc::new(Zones::new(vec![zone])),
         steering: Default::default(),
+        health: Default::default(),
     }
 }
 

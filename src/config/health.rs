@@ -1,0 +1,258 @@
+//! Validation of health checks and manual states (`check = {...}`, `state = "drain"`).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::Problem;
+use super::file::{FileCheck, FileDuration, FileStatus};
+
+/// What a probe does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CheckKind {
+    Tcp,
+    Http,
+    Https,
+}
+
+/// A validated health check.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CheckConfig {
+    pub kind: CheckKind,
+    /// The address to probe instead of the endpoint's.
+    pub address: Option<IpAddr>,
+    pub port: u16,
+    pub path: String,
+    pub host: Option<String>,
+    pub method: String,
+    /// Accepted status codes, as inclusive ranges.
+    pub expect: Vec<(u16, u16)>,
+    pub body: Option<String>,
+    pub verify_tls: bool,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub rise: u32,
+    pub fall: u32,
+    pub initial_up: bool,
+    pub degraded_rtt: Option<Duration>,
+    pub degraded_status: Vec<(u16, u16)>,
+    pub flap_limit: u32,
+    pub flap_window: Duration,
+    pub hold_down: Duration,
+}
+
+/// A state set by hand, over whatever the checks say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ManualState {
+    #[default]
+    Auto,
+    /// Never served.
+    Drain,
+    /// Served whatever the checks say.
+    ForceUp,
+}
+
+/// When no endpoint of a pool can be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenAllDown {
+    /// Answer with every configured endpoint (gdnsd, Route 53).
+    #[default]
+    FailOpen,
+    ServFail,
+    NoData,
+}
+
+/// Parses "500ms", "5s", "2m", "1h" or a number of seconds.
+pub fn duration(value: &FileDuration, at: &str, problems: &mut Vec<Problem>) -> Option<Duration> {
+    let parsed = match value {
+        FileDuration::Secs(s) if *s >= 0 => Some(Duration::from_secs(*s as u64)),
+        FileDuration::Secs(_) => None,
+        FileDuration::Text(text) => {
+            let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+            let (number, unit) = text.split_at(split);
+            let n: u64 = number.parse().ok().unwrap_or(u64::MAX);
+            match unit.trim() {
+                _ if n == u64::MAX => None,
+                "ms" => Some(Duration::from_millis(n)),
+                "s" | "" => Some(Duration::from_secs(n)),
+                "m" => Some(Duration::from_secs(n * 60)),
+                "h" => Some(Duration::from_secs(n * 3600)),
+                _ => None,
+            }
+        }
+    };
+    if parsed.is_none() {
+        problems.push(Problem::new(
+            at,
+            format!("{value:?} is not a duration such as \"500ms\", \"5s\" or 5"),
+        ));
+    }
+    parsed
+}
+
+fn statuses(list: &[FileStatus], at: &str, problems: &mut Vec<Problem>) -> Vec<(u16, u16)> {
+    let mut ranges = Vec::new();
+    for (i, status) in list.iter().enumerate() {
+        let range = match status {
+            FileStatus::Code(c) => u16::try_from(*c).ok().map(|c| (c, c)),
+            FileStatus::Range(text) => text
+                .split_once('-')
+                .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?))),
+        };
+        match range.filter(|(a, b)| (100..=599).contains(a) && (100..=599).contains(b) && a <= b) {
+            Some(r) => ranges.push(r),
+            None => problems.push(Problem::new(
+                format!("{at}[{i}]"),
+                format!("{status:?} is not a status code or range such as \"200-299\""),
+            )),
+        }
+    }
+    ranges
+}
+
+fn count(value: Option<i64>, default: u32, at: &str, problems: &mut Vec<Problem>) -> u32 {
+    match value.unwrap_or(i64::from(default)) {
+        n @ 1..=100 => n as u32,
+        n => {
+            problems.push(Problem::new(at, format!("{n} is not within 1..=100")));
+            default
+        }
+    }
+}
+
+/// Validates a check; `at` is its path, e.g. `region[0].check`.
+pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<CheckConfig> {
+    let before = problems.len();
+    let kind = match file.kind.as_str() {
+        "tcp" => CheckKind::Tcp,
+        "http" => CheckKind::Http,
+        "https" => CheckKind::Https,
+        other => {
+            problems.push(Problem::new(
+                format!("{at}.type"),
+                format!("{other:?} is not one of tcp, http, https"),
+            ));
+            CheckKind::Tcp
+        }
+    };
+    let default_port = match kind {
+        CheckKind::Https => 443,
+        _ => 80,
+    };
+    let port = match file.port.unwrap_or(default_port) {
+        p @ 1..=65535 => p as u16,
+        p => {
+            problems.push(Problem::new(format!("{at}.port"), format!("{p} is not a port")));
+            0
+        }
+    };
+    let address = file.address.as_ref().and_then(|a| match a.parse() {
+        Ok(ip) => Some(ip),
+        Err(_) => {
+            problems.push(Problem::new(
+                format!("{at}.address"),
+                format!("{a:?} is not an IP address"),
+            ));
+            None
+        }
+    });
+    let path = file.path.clone().unwrap_or_else(|| "/".into());
+    if !path.starts_with('/') {
+        problems.push(Problem::new(
+            format!("{at}.path"),
+            format!("{path:?} must start with /"),
+        ));
+    }
+    let method = file.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+    if !["GET", "HEAD", "POST", "OPTIONS"].contains(&method.as_str()) {
+        problems.push(Problem::new(
+            format!("{at}.method"),
+            format!("{method:?} is not one of GET, HEAD, POST, OPTIONS"),
+        ));
+    }
+    let mut expect = statuses(&file.expect, &format!("{at}.expect"), problems);
+    if expect.is_empty() {
+        expect.push((200, 399));
+    }
+    let secs = |v: &Option<FileDuration>, default: Duration, name: &str, problems: &mut Vec<Problem>| {
+        v.as_ref()
+            .map_or(Some(default), |v| duration(v, &format!("{at}.{name}"), problems))
+            .unwrap_or(default)
+    };
+    let interval = secs(&file.interval, Duration::from_secs(5), "interval", problems);
+    let timeout = secs(&file.timeout, Duration::from_secs(2), "timeout", problems);
+    if interval < Duration::from_millis(50) || timeout.is_zero() || timeout > interval.max(Duration::from_secs(1)) * 4 {
+        problems.push(Problem::new(
+            at,
+            format!(
+                "interval {interval:?} must be at least 50ms and timeout {timeout:?} between 0 and a few intervals"
+            ),
+        ));
+    }
+    let initial_up = match file.initial.as_deref() {
+        None | Some("up") => true,
+        Some("down") => false,
+        Some(other) => {
+            problems.push(Problem::new(
+                format!("{at}.initial"),
+                format!("{other:?} is not up or down"),
+            ));
+            true
+        }
+    };
+    let degraded_rtt = file
+        .degraded_rtt
+        .as_ref()
+        .and_then(|v| duration(v, &format!("{at}.degraded_rtt"), problems));
+    let config = CheckConfig {
+        kind,
+        address,
+        port,
+        path,
+        host: file.host.clone(),
+        method,
+        expect,
+        body: file.body.clone(),
+        verify_tls: file.verify_tls.unwrap_or(true),
+        interval,
+        timeout,
+        rise: count(file.rise, 2, &format!("{at}.rise"), problems),
+        fall: count(file.fall, 3, &format!("{at}.fall"), problems),
+        initial_up,
+        degraded_rtt,
+        degraded_status: statuses(&file.degraded_status, &format!("{at}.degraded_status"), problems),
+        flap_limit: count(file.flap_limit, 5, &format!("{at}.flap_limit"), problems),
+        flap_window: secs(&file.flap_window, Duration::from_secs(300), "flap_window", problems),
+        hold_down: secs(&file.hold_down, Duration::from_secs(60), "hold_down", problems),
+    };
+    (problems.len() == before).then_some(config)
+}
+
+pub fn manual_state(value: Option<&str>, at: &str, problems: &mut Vec<Problem>) -> ManualState {
+    match value {
+        None | Some("auto") => ManualState::Auto,
+        Some("drain") => ManualState::Drain,
+        Some("force_up") => ManualState::ForceUp,
+        Some(other) => {
+            problems.push(Problem::new(
+                at,
+                format!("{other:?} is not one of auto, drain, force_up"),
+            ));
+            ManualState::Auto
+        }
+    }
+}
+
+pub fn when_all_down(value: Option<&str>, at: &str, problems: &mut Vec<Problem>) -> WhenAllDown {
+    match value {
+        None | Some("fail_open") => WhenAllDown::FailOpen,
+        Some("servfail") => WhenAllDown::ServFail,
+        Some("nodata") => WhenAllDown::NoData,
+        Some(other) => {
+            problems.push(Problem::new(
+                at,
+                format!("{other:?} is not one of fail_open, servfail, nodata"),
+            ));
+            WhenAllDown::FailOpen
+        }
+    }
+}

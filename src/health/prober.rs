@@ -1,0 +1,145 @@
+//! The health tasks: one probe task per distinct target, and one writer that applies results
+//! to the [`HealthTable`] and publishes a new snapshot when the view changes. Queries never
+//! wait on any of this: they read whichever health view was published last.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::{self, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::probe::{ProbeError, ProbeResult, Prober};
+use super::table::HealthTable;
+use crate::config::Config;
+use crate::snapshot::SnapshotStore;
+use crate::steering::splitmix64;
+
+/// Probes in flight at once, over all targets.
+const MAX_CONCURRENT_PROBES: usize = 64;
+
+/// Starts probing every target of the configuration.
+///
+/// # Errors
+/// An HTTP client cannot be built.
+pub fn spawn(
+    store: Arc<SnapshotStore>,
+    config: &Config,
+    cancel: CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), ProbeError> {
+    let now = clock();
+    let table = HealthTable::new(config, now);
+    if table.targets().is_empty() {
+        return Ok(());
+    }
+    let (results, inbox) = mpsc::channel(1024);
+    let limit = Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES));
+    for (i, target) in table.targets().iter().enumerate() {
+        let prober = Prober::new(target.clone())?;
+        tasks.spawn(probe_loop(i, prober, limit.clone(), results.clone(), cancel.clone()));
+    }
+    info!(targets = table.targets().len(), "health checks started");
+    tasks.spawn(write_loop(table, store, inbox, cancel));
+    Ok(())
+}
+
+/// Probes one target at its interval: first at once, then on ticks offset by a per-target
+/// jitter so targets sharing an interval do not fire together.
+async fn probe_loop(
+    index: usize,
+    prober: Prober,
+    limit: Arc<Semaphore>,
+    results: mpsc::Sender<(usize, ProbeResult, Instant)>,
+    cancel: CancellationToken,
+) {
+    let interval = prober.target().check.interval;
+    let jitter = interval.mul_f64((splitmix64(index as u64) % 1000) as f64 / 1000.0);
+    let mut ticks = time::interval_at(time::Instant::now() + jitter, interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut first = true;
+    loop {
+        if !first {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+        }
+        first = false;
+        let result = tokio::select! {
+            _ = cancel.cancelled() => return,
+            result = probe_with_permit(&prober, &limit) => result,
+        };
+        if results.send((index, result, clock())).await.is_err() {
+            return; // the writer has stopped
+        }
+    }
+}
+
+async fn probe_with_permit(prober: &Prober, limit: &Semaphore) -> ProbeResult {
+    let _permit = limit.acquire().await;
+    prober.probe().await
+}
+
+/// Applies results and publishes changes; also republishes when a pool's short-TTL hold ends.
+async fn write_loop(
+    mut table: HealthTable,
+    store: Arc<SnapshotStore>,
+    mut inbox: mpsc::Receiver<(usize, ProbeResult, Instant)>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let wake = table.next_change(clock());
+        let expiry = async {
+            match wake {
+                Some(at) => time::sleep_until(time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
+        };
+        let changed = tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = expiry => true,
+            message = inbox.recv() => match message {
+                None => return,
+                Some((target, result, at)) => apply(&mut table, target, &result, at),
+            },
+        };
+        if changed {
+            let view = table.view(clock());
+            let next = store.load().with_health(view);
+            store.publish(next);
+        }
+    }
+}
+
+fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult, at: Instant) -> bool {
+    debug!(target, observation = ?result.observation, rtt = ?result.rtt, detail = %result.detail, "probe");
+    let changes = table.observe(target, result.observation, at);
+    for change in &changes {
+        let t = change.transition;
+        if t.held {
+            warn!(endpoint = %change.endpoint, from = ?t.from, to = ?t.to, detail = %result.detail, "endpoint flapping: held down");
+        } else {
+            info!(endpoint = %change.endpoint, from = ?t.from, to = ?t.to, detail = %result.detail, rtt = ?result.rtt, "endpoint health changed");
+        }
+    }
+    !changes.is_empty()
+}
+
+/// The health tasks read the real clock: they are an edge (STYLE.md section 3).
+#[allow(clippy::disallowed_methods)]
+fn clock() -> Instant {
+    Instant::now()
+}
+
+/// How long probes wait at most, for tests and logs.
+pub fn max_interval(config: &Config) -> Option<Duration> {
+    config
+        .regions
+        .iter()
+        .flat_map(|r| &r.endpoints)
+        .filter_map(|e| e.check.as_ref().map(|c| c.interval))
+        .max()
+}
