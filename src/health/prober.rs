@@ -90,6 +90,7 @@ async fn write_loop(
     mut inbox: mpsc::Receiver<(usize, ProbeResult, Instant)>,
     cancel: CancellationToken,
 ) {
+    let mut published = table.view(clock());
     loop {
         let wake = table.next_change(clock());
         let expiry = async {
@@ -98,23 +99,25 @@ async fn write_loop(
                 None => std::future::pending().await,
             }
         };
-        let changed = tokio::select! {
+        tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = expiry => true,
+            _ = expiry => {}
             message = inbox.recv() => match message {
                 None => return,
                 Some((target, result, at)) => apply(&mut table, target, &result, at),
             },
-        };
-        if changed {
-            let view = table.view(clock());
-            let next = store.load().with_health(view);
-            store.publish(next);
+        }
+        // Publish only on a change: a transition, or a short-TTL hold that has run out (which
+        // a result arriving just after it would otherwise hide from the timer).
+        let view = table.view(clock());
+        if view != published {
+            store.publish(store.load().with_health(view.clone()));
+            published = view;
         }
     }
 }
 
-fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult, at: Instant) -> bool {
+fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult, at: Instant) {
     debug!(target, observation = ?result.observation, rtt = ?result.rtt, detail = %result.detail, "probe");
     let changes = table.observe(target, result.observation, at);
     for change in &changes {
@@ -125,7 +128,6 @@ fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult, at: Insta
             info!(endpoint = %change.endpoint, from = ?t.from, to = ?t.to, detail = %result.detail, rtt = ?result.rtt, "endpoint health changed");
         }
     }
-    !changes.is_empty()
 }
 
 /// The health tasks read the real clock: they are an edge (STYLE.md section 3).

@@ -110,7 +110,7 @@ pub struct EndpointView {
 
 /// Which endpoints, regions and pools are healthy: built by the health writer, read by
 /// queries from the snapshot. Until a prober fills it in, everything is up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct HealthView {
     endpoints: Vec<EndpointView>,
     /// Regions down as a whole (fewer servable endpoints than `min_healthy`), by index.

@@ -7,6 +7,7 @@ mod cli;
 mod differential;
 mod dns;
 mod explain;
+mod health;
 mod malformed;
 mod steering;
 mod support;

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod geo;
+pub mod target;
 
 use std::fs;
 use std::net::SocketAddr;

@@ -1,0 +1,129 @@
+//! `HealthTarget`: a real HTTP server on 127.0.0.1 whose status, delay and body the test sets.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+#[derive(Default)]
+struct Settings {
+    status: AtomicU16,
+    delay_ms: AtomicU64,
+    hang: AtomicBool,
+    stopped: AtomicBool,
+    requests: AtomicU64,
+    body: Mutex<String>,
+    user_agent: Mutex<String>,
+}
+
+/// A health endpoint served by the test itself.
+pub struct HealthTarget {
+    pub addr: SocketAddr,
+    settings: Arc<Settings>,
+}
+
+impl HealthTarget {
+    /// Starts answering 200 "ok" on a free port.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind health target");
+        let addr = listener.local_addr().unwrap();
+        let settings = Arc::new(Settings::default());
+        settings.status.store(200, Ordering::SeqCst);
+        *settings.body.lock().unwrap() = "ok".into();
+        let shared = settings.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if shared.stopped.load(Ordering::SeqCst) {
+                    return; // drops the listener: connections are refused from now on
+                }
+                let Ok(stream) = stream else { continue };
+                let shared = shared.clone();
+                thread::spawn(move || serve(stream, &shared));
+            }
+        });
+        Self { addr, settings }
+    }
+
+    pub fn set_status(&self, status: u16) {
+        self.settings.status.store(status, Ordering::SeqCst);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.settings.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Accept connections but never answer.
+    pub fn set_hang(&self, hang: bool) {
+        self.settings.hang.store(hang, Ordering::SeqCst);
+    }
+
+    pub fn set_body(&self, body: &str) {
+        *self.settings.body.lock().unwrap() = body.into();
+    }
+
+    /// How many requests it has had.
+    pub fn requests(&self) -> u64 {
+        self.settings.requests.load(Ordering::SeqCst)
+    }
+
+    /// The User-Agent of the last request.
+    pub fn last_user_agent(&self) -> String {
+        self.settings.user_agent.lock().unwrap().clone()
+    }
+
+    /// Closes the listening socket: connections are refused from now on.
+    pub fn stop(&self) {
+        self.settings.stopped.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)); // wakes accept()
+    }
+}
+
+impl Drop for HealthTarget {
+    fn drop(&mut self) {
+        self.settings.hang.store(false, Ordering::SeqCst);
+        self.stop();
+    }
+}
+
+fn serve(mut stream: TcpStream, settings: &Settings) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+        if request.len() > 16 * 1024 {
+            return;
+        }
+    }
+    settings.requests.fetch_add(1, Ordering::SeqCst);
+    let text = String::from_utf8_lossy(&request);
+    if let Some(ua) = text.lines().find_map(|l| {
+        l.strip_prefix("user-agent: ")
+            .or_else(|| l.strip_prefix("User-Agent: "))
+    }) {
+        *settings.user_agent.lock().unwrap() = ua.trim().to_owned();
+    }
+    // Hang until the test lets go (bounded: the probe's own timeout closes its side first).
+    for _ in 0..500 {
+        if !settings.hang.load(Ordering::SeqCst) {
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let delay = settings.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        thread::sleep(Duration::from_millis(delay));
+    }
+    let status = settings.status.load(Ordering::SeqCst);
+    let body = settings.body.lock().unwrap().clone();
+    let response = format!(
+        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes());
+}
