@@ -82,9 +82,7 @@ fn snapshot() -> Snapshot {
 }
 
 fn clients() -> Vec<IpAddr> {
-    (0..4096u64)
-        .map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + (splitmix64(i) as u32 % (NETWORKS << 8)))))
-        .collect()
+    (0..4096u64).map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + (splitmix64(i) as u32 % (NETWORKS << 8))))).collect()
 }
 
 /// A query for the pool with an ECS option for `client`/24, as a resolver sends it.
@@ -92,13 +90,9 @@ fn request(client: IpAddr) -> Request {
     let mut message = Message::new(7, MessageType::Query, OpCode::Query);
     message.add_query(Query::query(Name::from_ascii("www.lb.test.").unwrap(), RecordType::A));
     let mut bytes = message.to_vec().unwrap();
-    let IpAddr::V4(v4) = client else {
-        unreachable!("IPv4 clients only")
-    };
+    let IpAddr::V4(v4) = client else { unreachable!("IPv4 clients only") };
     let o = v4.octets();
-    bytes.extend_from_slice(&[
-        0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 11, 0, 8, 0, 7, 0, 1, 24, 0, o[0], o[1], o[2],
-    ]);
+    bytes.extend_from_slice(&[0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 11, 0, 8, 0, 7, 0, 1, 24, 0, o[0], o[1], o[2]]);
     bytes[11] = 1;
     Request::from_bytes(bytes, SocketAddr::from(([127, 0, 0, 1], 5300)), Protocol::Udp).unwrap()
 }
@@ -113,9 +107,7 @@ fn benches(c: &mut Criterion) {
         i = (i + 1) % clients.len();
         clients[i]
     };
-    c.bench_function("geo lookup (131k networks)", |b| {
-        b.iter(|| black_box(geo.locate(black_box(next()))))
-    });
+    c.bench_function("geo lookup (131k networks)", |b| b.iter(|| black_box(geo.locate(black_box(next())))));
     c.bench_function("decide geo pool (131k networks)", |b| {
         b.iter(|| {
             let q = SteerQuery {

@@ -78,10 +78,7 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         info!(pool = %pool.name, policy = pool.policy.name(), regions = pool.regions.len(), "pool ready");
     }
     let listeners = server::bind(&config.server.listen).await?;
-    let addrs = listeners
-        .iter()
-        .map(server::Listener::local_addr)
-        .collect::<io::Result<Vec<_>>>()?;
+    let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), config.server.tcp_idle_timeout);
     let cancel = CancellationToken::new();
@@ -91,14 +88,7 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
     for addr in &addrs {
         info!(%addr, "listening on UDP and TCP");
     }
-    Ok(Running {
-        addrs,
-        store,
-        server,
-        config,
-        cancel,
-        tasks,
-    })
+    Ok(Running { addrs, store, server, config, cancel, tasks })
 }
 
 impl Running {

@@ -81,24 +81,15 @@ pub fn explain(
 ) -> Result<Explanation, ExplainError> {
     let mut qname = Name::from_ascii(name).map_err(|_| ExplainError::Name(name.into()))?;
     qname.set_fqdn(true);
-    let qtype: RecordType = rtype
-        .to_ascii_uppercase()
-        .parse()
-        .map_err(|_| ExplainError::Type(rtype.into()))?;
-    let subnet = ecs
-        .map(|e| {
-            e.parse::<IpNet>()
-                .map(|n| n.trunc())
-                .map_err(|_| ExplainError::Ecs(e.into()))
-        })
-        .transpose()?;
+    let qtype: RecordType = rtype.to_ascii_uppercase().parse().map_err(|_| ExplainError::Type(rtype.into()))?;
+    let subnet =
+        ecs.map(|e| e.parse::<IpNet>().map(|n| n.trunc()).map_err(|_| ExplainError::Ecs(e.into()))).transpose()?;
     let mut message = Message::new(0x4d52, MessageType::Query, OpCode::Query);
     message.add_query(Query::query(qname.clone(), qtype));
     let mut edns = Edns::new();
     edns.set_max_payload(1232);
     if let Some(net) = subnet {
-        edns.options_mut()
-            .insert(EdnsOption::Subnet(ClientSubnet::new(net.addr(), net.prefix_len(), 0)));
+        edns.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(net.addr(), net.prefix_len(), 0)));
     }
     message.set_edns(edns);
     let bytes = message.to_vec().map_err(|e| ExplainError::Query(e.to_string()))?;
@@ -119,20 +110,14 @@ fn describe(
 ) -> Explanation {
     let lines = |section| Answer::records(section).map(ToString::to_string).collect();
     let ecs_scope =
-        answer
-            .edns
-            .as_ref()
-            .and_then(|e| match e.option(hickory_proto::rr::rdata::opt::EdnsCode::Subnet) {
-                Some(EdnsOption::Subnet(s)) => Some(s.scope_prefix()),
-                _ => None,
-            });
+        answer.edns.as_ref().and_then(|e| match e.option(hickory_proto::rr::rdata::opt::EdnsCode::Subnet) {
+            Some(EdnsOption::Subnet(s)) => Some(s.scope_prefix()),
+            _ => None,
+        });
     let steering = answer.steered.map(|s| {
         let d = s.decision;
-        let place = d
-            .located
-            .and_then(|l| l.location)
-            .zip(snapshot.steering.geo.as_deref())
-            .map(|(id, geo)| *geo.location(id));
+        let place =
+            d.located.and_then(|l| l.location).zip(snapshot.steering.geo.as_deref()).map(|(id, geo)| *geo.location(id));
         SteeringStep {
             pool: s.pool.name.to_string(),
             policy: s.pool.policy.name(),
@@ -141,9 +126,7 @@ fn describe(
             database_network_prefix: d.located.map(|l| l.prefix_len),
             country: place.and_then(|p| p.country).map(|c| code_str(&c).to_owned()),
             continent: place.and_then(|p| p.continent).map(|c| code_str(&c).to_owned()),
-            coordinates: place
-                .and_then(|p| p.coordinates)
-                .map(|c| (round2(c.lat), round2(c.lon))),
+            coordinates: place.and_then(|p| p.coordinates).map(|c| (round2(c.lat), round2(c.lon))),
             reason: reason_text(d.reason, s.pool, d.region),
             region: d.region.map(|r| s.pool.regions[r].name.clone()),
             endpoints: d.endpoints.iter().map(|e| e.address).collect(),
@@ -183,6 +166,8 @@ fn reason_text(reason: Reason, pool: &crate::steering::Pool, region: Option<usiz
         Reason::Random => format!("{region} drawn at random"),
         Reason::Hash { prefix_len } => format!("the client's /{prefix_len} hashes to {region}"),
         Reason::Priority => format!("{region} is first in priority order"),
+        Reason::Latency { measured: true } => format!("{region} answers probes fastest"),
+        Reason::Latency { measured: false } => format!("no probe RTT measured yet: {region}, first in order"),
         Reason::NextInOrder { position } => {
             format!(
                 "the policy's first choice had no servable endpoint of this family; choice {} is {region}",
@@ -205,10 +190,7 @@ impl Explanation {
             if self.authoritative { ", authoritative" } else { "" }
         ));
         if let Some(s) = &self.steering {
-            out.push_str(&format!(
-                "pool      {} (policy {}, ttl {} s)\n",
-                s.pool, s.policy, s.ttl
-            ));
+            out.push_str(&format!("pool      {} (policy {}, ttl {} s)\n", s.pool, s.policy, s.ttl));
             out.push_str(&format!("client    {} (from {})\n", s.located_address, s.address_from));
             match s.database_network_prefix {
                 Some(prefix) => {
@@ -229,11 +211,7 @@ impl Explanation {
             let endpoints: Vec<String> = s.endpoints.iter().map(ToString::to_string).collect();
             out.push_str(&format!(
                 "endpoints {}\n",
-                if endpoints.is_empty() {
-                    "none".into()
-                } else {
-                    endpoints.join(", ")
-                }
+                if endpoints.is_empty() { "none".into() } else { endpoints.join(", ") }
             ));
             if s.address_from == "ecs" {
                 out.push_str(&format!("ecs scope {}\n", s.scope));

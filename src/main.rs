@@ -67,26 +67,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
     let ansi = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
-    let command = cli.command.unwrap_or(Command::Serve {
-        config: None,
-        listen: Vec::new(),
-    });
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
+    let command = cli.command.unwrap_or(Command::Serve { config: None, listen: Vec::new() });
     let result = match command {
         Command::Serve { config, listen } => serve(config, &listen),
         Command::CheckConfig { file } => check_config(file),
-        Command::Explain {
-            config,
-            client,
-            ecs,
-            json,
-            name,
-            rtype,
-        } => explain(config, client, ecs.as_deref(), json, &name, &rtype),
+        Command::Explain { config, client, ecs, json, name, rtype } => {
+            explain(config, client, ecs.as_deref(), json, &name, &rtype)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -118,11 +106,7 @@ fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
     let config = Arc::new(Config::read(&file)?);
     let snapshot = app::build_snapshot(config, 1)?;
     let records: usize = snapshot.zones.iter().map(|z| z.record_count).sum();
-    println!(
-        "{}: ok ({} zone(s), {records} record(s))",
-        file.display(),
-        snapshot.zones.len()
-    );
+    println!("{}: ok ({} zone(s), {records} record(s))", file.display(), snapshot.zones.len());
     Ok(())
 }
 

@@ -44,13 +44,7 @@ impl Snapshot {
             zones.ensure_name(&pool.name);
         }
         let health = Arc::new(crate::health::table::HealthTable::new(&config, now()).view(now()));
-        Ok(Self {
-            generation,
-            config,
-            zones: Arc::new(zones),
-            steering: Arc::new(steering),
-            health,
-        })
+        Ok(Self { generation, config, zones: Arc::new(zones), steering: Arc::new(steering), health })
     }
 
     /// The same snapshot with another health view, one generation on.
@@ -81,10 +75,7 @@ pub struct SnapshotStore {
 impl SnapshotStore {
     pub fn new(first: Snapshot) -> Self {
         let (changed, _) = watch::channel(first.generation);
-        Self {
-            current: ArcSwap::from_pointee(first),
-            changed,
-        }
+        Self { current: ArcSwap::from_pointee(first), changed }
     }
 
     /// The current snapshot. Cheap: one atomic increment.

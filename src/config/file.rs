@@ -147,6 +147,11 @@ pub struct FilePool {
     pub failover_ttl_hold: Option<FileDuration>,
     /// `"fail_open"` (the default), `"servfail"` or `"nodata"`.
     pub when_all_down: Option<String>,
+    pub latency_margin_pct: Option<i64>,
+    pub latency_margin: Option<FileDuration>,
+    /// `"next"` (the default) or `"spread"`.
+    pub spill: Option<String>,
+    pub spill_regions: Option<i64>,
 }
 
 /// `{ subnet = "198.51.100.0/24", region = "eu-west" }`

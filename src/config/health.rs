@@ -81,10 +81,7 @@ pub fn duration(value: &FileDuration, at: &str, problems: &mut Vec<Problem>) -> 
         }
     };
     if parsed.is_none() {
-        problems.push(Problem::new(
-            at,
-            format!("{value:?} is not a duration such as \"500ms\", \"5s\" or 5"),
-        ));
+        problems.push(Problem::new(at, format!("{value:?} is not a duration such as \"500ms\", \"5s\" or 5")));
     }
     parsed
 }
@@ -94,9 +91,9 @@ fn statuses(list: &[FileStatus], at: &str, problems: &mut Vec<Problem>) -> Vec<(
     for (i, status) in list.iter().enumerate() {
         let range = match status {
             FileStatus::Code(c) => u16::try_from(*c).ok().map(|c| (c, c)),
-            FileStatus::Range(text) => text
-                .split_once('-')
-                .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?))),
+            FileStatus::Range(text) => {
+                text.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+            }
         };
         match range.filter(|(a, b)| (100..=599).contains(a) && (100..=599).contains(b) && a <= b) {
             Some(r) => ranges.push(r),
@@ -127,10 +124,7 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
         "http" => CheckKind::Http,
         "https" => CheckKind::Https,
         other => {
-            problems.push(Problem::new(
-                format!("{at}.type"),
-                format!("{other:?} is not one of tcp, http, https"),
-            ));
+            problems.push(Problem::new(format!("{at}.type"), format!("{other:?} is not one of tcp, http, https")));
             CheckKind::Tcp
         }
     };
@@ -148,35 +142,25 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
     let address = file.address.as_ref().and_then(|a| match a.parse() {
         Ok(ip) => Some(ip),
         Err(_) => {
-            problems.push(Problem::new(
-                format!("{at}.address"),
-                format!("{a:?} is not an IP address"),
-            ));
+            problems.push(Problem::new(format!("{at}.address"), format!("{a:?} is not an IP address")));
             None
         }
     });
     let path = file.path.clone().unwrap_or_else(|| "/".into());
     if !path.starts_with('/') {
-        problems.push(Problem::new(
-            format!("{at}.path"),
-            format!("{path:?} must start with /"),
-        ));
+        problems.push(Problem::new(format!("{at}.path"), format!("{path:?} must start with /")));
     }
     let method = file.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
     if !["GET", "HEAD", "POST", "OPTIONS"].contains(&method.as_str()) {
-        problems.push(Problem::new(
-            format!("{at}.method"),
-            format!("{method:?} is not one of GET, HEAD, POST, OPTIONS"),
-        ));
+        problems
+            .push(Problem::new(format!("{at}.method"), format!("{method:?} is not one of GET, HEAD, POST, OPTIONS")));
     }
     let mut expect = statuses(&file.expect, &format!("{at}.expect"), problems);
     if expect.is_empty() {
         expect.push((200, 399));
     }
     let secs = |v: &Option<FileDuration>, default: Duration, name: &str, problems: &mut Vec<Problem>| {
-        v.as_ref()
-            .map_or(Some(default), |v| duration(v, &format!("{at}.{name}"), problems))
-            .unwrap_or(default)
+        v.as_ref().map_or(Some(default), |v| duration(v, &format!("{at}.{name}"), problems)).unwrap_or(default)
     };
     let interval = secs(&file.interval, Duration::from_secs(5), "interval", problems);
     let timeout = secs(&file.timeout, Duration::from_secs(2), "timeout", problems);
@@ -192,17 +176,11 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
         None | Some("up") => true,
         Some("down") => false,
         Some(other) => {
-            problems.push(Problem::new(
-                format!("{at}.initial"),
-                format!("{other:?} is not up or down"),
-            ));
+            problems.push(Problem::new(format!("{at}.initial"), format!("{other:?} is not up or down")));
             true
         }
     };
-    let degraded_rtt = file
-        .degraded_rtt
-        .as_ref()
-        .and_then(|v| duration(v, &format!("{at}.degraded_rtt"), problems));
+    let degraded_rtt = file.degraded_rtt.as_ref().and_then(|v| duration(v, &format!("{at}.degraded_rtt"), problems));
     let config = CheckConfig {
         kind,
         address,
@@ -233,10 +211,7 @@ pub fn manual_state(value: Option<&str>, at: &str, problems: &mut Vec<Problem>) 
         Some("drain") => ManualState::Drain,
         Some("force_up") => ManualState::ForceUp,
         Some(other) => {
-            problems.push(Problem::new(
-                at,
-                format!("{other:?} is not one of auto, drain, force_up"),
-            ));
+            problems.push(Problem::new(at, format!("{other:?} is not one of auto, drain, force_up")));
             ManualState::Auto
         }
     }
@@ -248,10 +223,7 @@ pub fn when_all_down(value: Option<&str>, at: &str, problems: &mut Vec<Problem>)
         Some("servfail") => WhenAllDown::ServFail,
         Some("nodata") => WhenAllDown::NoData,
         Some(other) => {
-            problems.push(Problem::new(
-                at,
-                format!("{other:?} is not one of fail_open, servfail, nodata"),
-            ));
+            problems.push(Problem::new(at, format!("{other:?} is not one of fail_open, servfail, nodata")));
             WhenAllDown::FailOpen
         }
     }

@@ -54,15 +54,8 @@ pub struct ServerConfig {
 /// Where zone data comes from. `at` is the configuration path, for error messages.
 #[derive(Debug, Clone)]
 pub enum ZoneSource {
-    File {
-        at: String,
-        path: PathBuf,
-        origin: Option<Name>,
-    },
-    Dir {
-        at: String,
-        path: PathBuf,
-    },
+    File { at: String, path: PathBuf, origin: Option<Name> },
+    Dir { at: String, path: PathBuf },
 }
 
 /// One thing wrong with the configuration, at a key path such as `zone[1].file`.
@@ -74,10 +67,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(at: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            at: at.into(),
-            message: message.into(),
-        }
+        Self { at: at.into(), message: message.into() }
     }
 }
 
@@ -109,10 +99,7 @@ impl Config {
     /// # Errors
     /// The file cannot be read, is not TOML, or fails validation.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let text = fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_toml(&text, &base, &path.display().to_string())
     }
@@ -127,14 +114,9 @@ impl Config {
     /// # Errors
     /// Not TOML, an unknown key, or any invalid value (all reported together).
     pub fn from_toml(text: &str, base: &Path, origin: &str) -> Result<Self, ConfigError> {
-        let file: FileConfig = toml::from_str(text).map_err(|source| ConfigError::Toml {
-            origin: origin.to_owned(),
-            source,
-        })?;
-        validate(file, base).map_err(|problems| ConfigError::Invalid {
-            origin: origin.to_owned(),
-            problems,
-        })
+        let file: FileConfig =
+            toml::from_str(text).map_err(|source| ConfigError::Toml { origin: origin.to_owned(), source })?;
+        validate(file, base).map_err(|problems| ConfigError::Invalid { origin: origin.to_owned(), problems })
     }
 
     /// Replaces the listeners, as `--listen` does.
@@ -145,10 +127,7 @@ impl Config {
         let mut problems = Vec::new();
         let listen = parse_listen(addrs, "--listen", &mut problems);
         if !problems.is_empty() {
-            return Err(ConfigError::Invalid {
-                origin: "the command line".into(),
-                problems,
-            });
+            return Err(ConfigError::Invalid { origin: "the command line".into(), problems });
         }
         self.server.listen = listen;
         Ok(())
@@ -160,16 +139,10 @@ fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let server = validate_server(file.server, &mut problems);
     let mut zones = Vec::new();
     if file.zones_dir.is_none() && file.zone.is_empty() {
-        problems.push(Problem::new(
-            "zone",
-            "no zones configured: add [[zone]] file = \"...\" or zones_dir",
-        ));
+        problems.push(Problem::new("zone", "no zones configured: add [[zone]] file = \"...\" or zones_dir"));
     }
     if let Some(dir) = file.zones_dir {
-        zones.push(ZoneSource::Dir {
-            at: "zones_dir".into(),
-            path: base.join(dir),
-        });
+        zones.push(ZoneSource::Dir { at: "zones_dir".into(), path: base.join(dir) });
     }
     for (i, zone) in file.zone.into_iter().enumerate() {
         if let Some(source) = validate_zone(i, zone, base, &mut problems) {
@@ -184,74 +157,34 @@ fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     {
         problems.push(Problem::new(
             format!("{}.policy", pool.at),
-            format!(
-                "{} needs a geo database: add [geoip] database = \"...\"",
-                pool.policy.name()
-            ),
+            format!("{} needs a geo database: add [geoip] database = \"...\"", pool.policy.name()),
         ));
     }
-    if problems.is_empty() {
-        Ok(Config {
-            server,
-            zones,
-            geoip,
-            regions,
-            pools,
-        })
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(Config { server, zones, geoip, regions, pools }) } else { Err(problems) }
 }
 
 fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerConfig {
     let listen = match server.listen {
         Some(addrs) => parse_listen(&addrs, "server.listen", problems),
-        None => vec![
-            SocketAddr::from(([127, 0, 0, 1], 1053)),
-            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 1053)),
-        ],
+        None => vec![SocketAddr::from(([127, 0, 0, 1], 1053)), SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 1053))],
     };
     if let Some(identity) = &server.identity {
         // It travels as one TXT character-string (RFC 1035 section 3.3), at most 255 octets.
         if identity.is_empty() || identity.len() > 255 {
-            problems.push(Problem::new(
-                "server.identity",
-                format!("{identity:?} must be 1 to 255 bytes long"),
-            ));
+            problems.push(Problem::new("server.identity", format!("{identity:?} must be 1 to 255 bytes long")));
         }
     }
     let max_udp_payload = match server.max_udp_payload {
         None => DEFAULT_MAX_UDP_PAYLOAD,
         Some(n @ 512..=4096) => n as u16,
         Some(n) => {
-            problems.push(Problem::new(
-                "server.max_udp_payload",
-                format!("{n} is not within 512..=4096"),
-            ));
+            problems.push(Problem::new("server.max_udp_payload", format!("{n} is not within 512..=4096")));
             DEFAULT_MAX_UDP_PAYLOAD
         }
     };
-    let tcp_idle_timeout = secs(
-        server.tcp_idle_timeout_secs,
-        10,
-        1..=3600,
-        "server.tcp_idle_timeout_secs",
-        problems,
-    );
-    let shutdown_grace = secs(
-        server.shutdown_grace_secs,
-        5,
-        0..=600,
-        "server.shutdown_grace_secs",
-        problems,
-    );
-    ServerConfig {
-        listen,
-        identity: server.identity,
-        max_udp_payload,
-        tcp_idle_timeout,
-        shutdown_grace,
-    }
+    let tcp_idle_timeout = secs(server.tcp_idle_timeout_secs, 10, 1..=3600, "server.tcp_idle_timeout_secs", problems);
+    let shutdown_grace = secs(server.shutdown_grace_secs, 5, 0..=600, "server.shutdown_grace_secs", problems);
+    ServerConfig { listen, identity: server.identity, max_udp_payload, tcp_idle_timeout, shutdown_grace }
 }
 
 fn secs(
@@ -263,10 +196,7 @@ fn secs(
 ) -> Duration {
     let value = value.unwrap_or(default);
     if !range.contains(&value) {
-        problems.push(Problem::new(
-            at,
-            format!("{value} is not within {}..={}", range.start(), range.end()),
-        ));
+        problems.push(Problem::new(at, format!("{value} is not within {}..={}", range.start(), range.end())));
         return Duration::from_secs(default);
     }
     Duration::from_secs(value)
@@ -280,10 +210,8 @@ fn parse_listen(addrs: &[String], at: &str, problems: &mut Vec<Problem>) -> Vec<
                 problems.push(Problem::new(format!("{at}[{i}]"), format!("{text:?} is listed twice")))
             }
             Ok(addr) => listen.push(addr),
-            Err(_) => problems.push(Problem::new(
-                format!("{at}[{i}]"),
-                format!("{text:?} is not ADDR:PORT (IPv6 as [::1]:53)"),
-            )),
+            Err(_) => problems
+                .push(Problem::new(format!("{at}[{i}]"), format!("{text:?} is not ADDR:PORT (IPv6 as [::1]:53)"))),
         }
     }
     if addrs.is_empty() {
@@ -300,28 +228,17 @@ fn validate_zone(i: usize, zone: FileZone, base: &Path, problems: &mut Vec<Probl
             Some(name)
         }
         Err(e) => {
-            problems.push(Problem::new(
-                format!("{at}.origin"),
-                format!("{text:?} is not a domain name: {e}"),
-            ));
+            problems.push(Problem::new(format!("{at}.origin"), format!("{text:?} is not a domain name: {e}")));
             None
         }
     });
     match (zone.file, zone.zones_dir) {
-        (Some(file), None) => Some(ZoneSource::File {
-            at: format!("{at}.file"),
-            path: base.join(file),
-            origin,
-        }),
-        (None, Some(dir)) if origin.is_none() => Some(ZoneSource::Dir {
-            at: format!("{at}.zones_dir"),
-            path: base.join(dir),
-        }),
+        (Some(file), None) => Some(ZoneSource::File { at: format!("{at}.file"), path: base.join(file), origin }),
+        (None, Some(dir)) if origin.is_none() => {
+            Some(ZoneSource::Dir { at: format!("{at}.zones_dir"), path: base.join(dir) })
+        }
         (None, Some(_)) => {
-            problems.push(Problem::new(
-                format!("{at}.origin"),
-                "an origin applies to one file, not to zones_dir",
-            ));
+            problems.push(Problem::new(format!("{at}.origin"), "an origin applies to one file, not to zones_dir"));
             None
         }
         (Some(_), Some(_)) => {
@@ -329,10 +246,7 @@ fn validate_zone(i: usize, zone: FileZone, base: &Path, problems: &mut Vec<Probl
             None
         }
         (None, None) => {
-            problems.push(Problem::new(
-                format!("{at}.file"),
-                "missing: the zone file to serve (or zones_dir)",
-            ));
+            problems.push(Problem::new(format!("{at}.file"), "missing: the zone file to serve (or zones_dir)"));
             None
         }
     }

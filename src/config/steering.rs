@@ -52,18 +52,13 @@ pub enum PolicyKind {
     Random,
     Hash,
     Priority,
+    /// The region whose endpoints answer probes fastest, with hysteresis.
+    Latency,
 }
 
 impl PolicyKind {
-    pub const NAMES: [&'static str; 7] = [
-        "geo",
-        "nearest",
-        "weighted",
-        "round_robin",
-        "random",
-        "hash",
-        "priority",
-    ];
+    pub const NAMES: [&'static str; 8] =
+        ["geo", "nearest", "weighted", "round_robin", "random", "hash", "priority", "latency"];
 
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
@@ -74,6 +69,7 @@ impl PolicyKind {
             "random" => Self::Random,
             "hash" => Self::Hash,
             "priority" => Self::Priority,
+            "latency" => Self::Latency,
             _ => return None,
         })
     }
@@ -107,6 +103,11 @@ pub struct PoolConfig {
     pub failover_ttl_secs: u32,
     pub failover_ttl_hold: Duration,
     pub when_all_down: WhenAllDown,
+    /// `latency`: switch regions only when another is faster by this share and this time.
+    pub latency_margin_pct: f64,
+    pub latency_margin: Duration,
+    /// When the first choice cannot serve, spread its clients over this many next choices.
+    pub spill_regions: usize,
 }
 
 pub fn validate_geoip(database: Option<String>, base: &Path) -> Option<PathBuf> {
@@ -116,10 +117,7 @@ pub fn validate_geoip(database: Option<String>, base: &Path) -> Option<PathBuf> 
 fn coordinates(c: FileCoordinates, at: &str, problems: &mut Vec<Problem>) -> Option<Coordinates> {
     let ok = (-90.0..=90.0).contains(&c.lat) && (-180.0..=180.0).contains(&c.lon);
     if !ok {
-        problems.push(Problem::new(
-            at,
-            format!("lat {} lon {} is not a point on Earth", c.lat, c.lon),
-        ));
+        problems.push(Problem::new(at, format!("lat {} lon {} is not a point on Earth", c.lat, c.lon)));
         return None;
     }
     Some(Coordinates { lat: c.lat, lon: c.lon })
@@ -131,14 +129,9 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
     for (i, region) in regions.into_iter().enumerate() {
         let at = format!("region[{i}]");
         if region.name.is_empty() || !seen.insert(region.name.clone()) {
-            problems.push(Problem::new(
-                format!("{at}.name"),
-                format!("{:?} is empty or used twice", region.name),
-            ));
+            problems.push(Problem::new(format!("{at}.name"), format!("{:?} is empty or used twice", region.name)));
         }
-        let location = region
-            .location
-            .and_then(|c| coordinates(c, &format!("{at}.location"), problems));
+        let location = region.location.and_then(|c| coordinates(c, &format!("{at}.location"), problems));
         let mut countries = Vec::new();
         for (j, c) in region.countries.iter().enumerate() {
             match code(c).filter(|c| country_facts(*c).is_some()) {
@@ -161,23 +154,15 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
         }
         let bias_km = region.bias_km.unwrap_or(0.0);
         if !bias_km.is_finite() || bias_km.abs() > 20_000.0 {
-            problems.push(Problem::new(
-                format!("{at}.bias_km"),
-                format!("{bias_km} is not within -20000..=20000"),
-            ));
+            problems.push(Problem::new(format!("{at}.bias_km"), format!("{bias_km} is not within -20000..=20000")));
         }
-        let region_check = region
-            .check
-            .as_ref()
-            .and_then(|c| health::check(c, &format!("{at}.check"), problems));
+        let region_check = region.check.as_ref().and_then(|c| health::check(c, &format!("{at}.check"), problems));
         let region_state = health::manual_state(region.state.as_deref(), &format!("{at}.state"), problems);
         let endpoints = validate_endpoints(&region, &at, region_check.as_ref(), region_state, problems);
         let min_healthy = region.min_healthy.unwrap_or(0.0);
         if !(0.0..=1000.0).contains(&min_healthy) {
-            problems.push(Problem::new(
-                format!("{at}.min_healthy"),
-                format!("{min_healthy} is not a count or a fraction"),
-            ));
+            problems
+                .push(Problem::new(format!("{at}.min_healthy"), format!("{min_healthy} is not a count or a fraction")));
         }
         valid.push(RegionConfig {
             name: region.name,
@@ -200,10 +185,7 @@ fn validate_endpoints(
     problems: &mut Vec<Problem>,
 ) -> Vec<EndpointConfig> {
     if region.endpoints.is_empty() {
-        problems.push(Problem::new(
-            format!("{at}.endpoints"),
-            "a region needs at least one endpoint",
-        ));
+        problems.push(Problem::new(format!("{at}.endpoints"), "a region needs at least one endpoint"));
     }
     let mut endpoints = Vec::new();
     for (j, e) in region.endpoints.iter().enumerate() {
@@ -211,28 +193,19 @@ fn validate_endpoints(
         let address = match e.address.parse::<IpAddr>() {
             Ok(a) => a,
             Err(_) => {
-                problems.push(Problem::new(
-                    format!("{at}.address"),
-                    format!("{:?} is not an IP address", e.address),
-                ));
+                problems.push(Problem::new(format!("{at}.address"), format!("{:?} is not an IP address", e.address)));
                 continue;
             }
         };
         let weight = match e.weight.unwrap_or(1) {
             w @ 0..=1_000_000 => w as u32,
             w => {
-                problems.push(Problem::new(
-                    format!("{at}.weight"),
-                    format!("{w} is not within 0..=1000000"),
-                ));
+                problems.push(Problem::new(format!("{at}.weight"), format!("{w} is not within 0..=1000000")));
                 continue;
             }
         };
         if endpoints.iter().any(|x: &EndpointConfig| x.address == address) {
-            problems.push(Problem::new(
-                format!("{at}.address"),
-                format!("{address} is listed twice"),
-            ));
+            problems.push(Problem::new(format!("{at}.address"), format!("{address} is listed twice")));
         }
         let check = match &e.check {
             Some(c) => health::check(c, &format!("{at}.check"), problems),
@@ -242,13 +215,7 @@ fn validate_endpoints(
             ManualState::Auto => region_state,
             own => own,
         };
-        endpoints.push(EndpointConfig {
-            address,
-            weight,
-            check,
-            state,
-            backup: e.backup,
-        });
+        endpoints.push(EndpointConfig { address, weight, check, state, backup: e.backup });
     }
     endpoints
 }
@@ -262,10 +229,7 @@ fn bounded(
 ) -> i64 {
     let value = value.unwrap_or(default);
     if !range.contains(&value) {
-        problems.push(Problem::new(
-            at,
-            format!("{value} is not within {}..={}", range.start(), range.end()),
-        ));
+        problems.push(Problem::new(at, format!("{value} is not within {}..={}", range.start(), range.end())));
         return default;
     }
     value
@@ -281,18 +245,12 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             Ok(mut name) => {
                 name.set_fqdn(true);
                 if !names.insert(name.to_lowercase()) {
-                    problems.push(Problem::new(
-                        format!("{at}.name"),
-                        format!("{:?} is used by two pools", pool.name),
-                    ));
+                    problems.push(Problem::new(format!("{at}.name"), format!("{:?} is used by two pools", pool.name)));
                 }
                 name
             }
             Err(e) => {
-                problems.push(Problem::new(
-                    format!("{at}.name"),
-                    format!("{:?} is not a domain name: {e}", pool.name),
-                ));
+                problems.push(Problem::new(format!("{at}.name"), format!("{:?} is not a domain name: {e}", pool.name)));
                 continue;
             }
         };
@@ -306,22 +264,16 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
         let mut order = Vec::new();
         for (j, r) in pool.regions.iter().enumerate() {
             match region_index(r) {
-                Some(idx) if order.contains(&idx) => problems.push(Problem::new(
-                    format!("{at}.regions[{j}]"),
-                    format!("{r:?} is listed twice"),
-                )),
+                Some(idx) if order.contains(&idx) => {
+                    problems.push(Problem::new(format!("{at}.regions[{j}]"), format!("{r:?} is listed twice")))
+                }
                 Some(idx) => order.push(idx),
-                None => problems.push(Problem::new(
-                    format!("{at}.regions[{j}]"),
-                    format!("no region is named {r:?}"),
-                )),
+                None => problems.push(Problem::new(format!("{at}.regions[{j}]"), format!("no region is named {r:?}"))),
             }
         }
         if pool.regions.is_empty() || pool.regions.len() > MAX_POOL_REGIONS {
-            problems.push(Problem::new(
-                format!("{at}.regions"),
-                format!("a pool lists 1 to {MAX_POOL_REGIONS} regions"),
-            ));
+            problems
+                .push(Problem::new(format!("{at}.regions"), format!("a pool lists 1 to {MAX_POOL_REGIONS} regions")));
         }
         if policy == PolicyKind::Nearest {
             for &idx in &order {
@@ -349,39 +301,16 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
                 )),
             }
         }
-        let fallback_location = pool
-            .fallback_location
-            .and_then(|c| coordinates(c, &format!("{at}.fallback_location"), problems));
+        let fallback_location =
+            pool.fallback_location.and_then(|c| coordinates(c, &format!("{at}.fallback_location"), problems));
         let ttl_secs = bounded(pool.ttl, 30, 0..=86_400, format!("{at}.ttl"), problems) as u32;
         let max_answers = bounded(pool.max_answers, 8, 1..=16, format!("{at}.max_answers"), problems) as usize;
-        let hash_prefix_v4 = bounded(
-            pool.hash_prefix_v4,
-            24,
-            0..=32,
-            format!("{at}.hash_prefix_v4"),
-            problems,
-        ) as u8;
-        let hash_prefix_v6 = bounded(
-            pool.hash_prefix_v6,
-            56,
-            0..=128,
-            format!("{at}.hash_prefix_v6"),
-            problems,
-        ) as u8;
-        let ecs_max_scope_v4 = bounded(
-            pool.ecs_max_scope_v4,
-            32,
-            0..=32,
-            format!("{at}.ecs_max_scope_v4"),
-            problems,
-        ) as u8;
-        let ecs_max_scope_v6 = bounded(
-            pool.ecs_max_scope_v6,
-            128,
-            0..=128,
-            format!("{at}.ecs_max_scope_v6"),
-            problems,
-        ) as u8;
+        let hash_prefix_v4 = bounded(pool.hash_prefix_v4, 24, 0..=32, format!("{at}.hash_prefix_v4"), problems) as u8;
+        let hash_prefix_v6 = bounded(pool.hash_prefix_v6, 56, 0..=128, format!("{at}.hash_prefix_v6"), problems) as u8;
+        let ecs_max_scope_v4 =
+            bounded(pool.ecs_max_scope_v4, 32, 0..=32, format!("{at}.ecs_max_scope_v4"), problems) as u8;
+        let ecs_max_scope_v6 =
+            bounded(pool.ecs_max_scope_v6, 128, 0..=128, format!("{at}.ecs_max_scope_v6"), problems) as u8;
         let failover_ttl_secs =
             bounded(pool.failover_ttl, 5, 0..=86_400, format!("{at}.failover_ttl"), problems) as u32;
         let failover_ttl_hold = pool
@@ -391,7 +320,25 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             .unwrap_or(Duration::from_secs(60));
         let when_all_down =
             health::when_all_down(pool.when_all_down.as_deref(), &format!("{at}.when_all_down"), problems);
+        let latency_margin_pct =
+            bounded(pool.latency_margin_pct, 20, 0..=100, format!("{at}.latency_margin_pct"), problems) as f64;
+        let latency_margin = pool
+            .latency_margin
+            .as_ref()
+            .and_then(|d| health::duration(d, &format!("{at}.latency_margin"), problems))
+            .unwrap_or(Duration::from_millis(5));
+        let spill_regions = match pool.spill.as_deref() {
+            None | Some("next") => 1,
+            Some("spread") => bounded(pool.spill_regions, 2, 1..=8, format!("{at}.spill_regions"), problems) as usize,
+            Some(other) => {
+                problems.push(Problem::new(format!("{at}.spill"), format!("{other:?} is not next or spread")));
+                1
+            }
+        };
         valid.push(PoolConfig {
+            latency_margin_pct,
+            latency_margin,
+            spill_regions,
             failover_ttl_secs,
             failover_ttl_hold,
             when_all_down,

@@ -34,16 +34,8 @@ fn relative_zone_paths_resolve_against_the_config_directory() {
             ZoneSource::Dir { path, .. } => path.as_path(),
         })
         .collect();
-    assert_eq!(
-        paths,
-        [Path::new("/etc/meridian/zones/a.zone"), Path::new("/abs/b.zone")]
-    );
-    let ZoneSource::File {
-        origin: Some(origin), ..
-    } = &config.zones[1]
-    else {
-        panic!("origin")
-    };
+    assert_eq!(paths, [Path::new("/etc/meridian/zones/a.zone"), Path::new("/abs/b.zone")]);
+    let ZoneSource::File { origin: Some(origin), .. } = &config.zones[1] else { panic!("origin") };
     assert!(origin.is_fqdn(), "origins are made absolute");
 }
 
@@ -78,13 +70,7 @@ fn unknown_keys_are_errors_not_silently_ignored() {
 #[test]
 fn a_configuration_without_zones_is_invalid() {
     let found = problems("[server]\n");
-    assert_eq!(
-        found,
-        [Problem::new(
-            "zone",
-            "no zones configured: add [[zone]] file = \"...\" or zones_dir"
-        )]
-    );
+    assert_eq!(found, [Problem::new("zone", "no zones configured: add [[zone]] file = \"...\" or zones_dir")]);
 }
 
 #[test]
@@ -102,10 +88,7 @@ fn a_zone_table_may_name_a_directory_instead_of_a_file() {
         matches!(&config.zones[..], [ZoneSource::Dir { at, path }] if at == "zone[0].zones_dir" && path == Path::new("/etc/meridian/zones"))
     );
     let found = problems("[[zone]]\nfile = \"a.zone\"\nzones_dir = \"zones\"\n");
-    assert_eq!(
-        found,
-        [Problem::new("zone[0]", "give either file or zones_dir, not both")]
-    );
+    assert_eq!(found, [Problem::new("zone[0]", "give either file or zones_dir, not both")]);
 }
 
 const REGION: &str = "[[region]]\nname = \"eu\"\nlocation = { lat = 53.3, lon = -6.3 }\ncountries = [\"IE\"]\n\
@@ -121,15 +104,8 @@ fn regions_and_pools_validate_into_indexes() {
     assert_eq!(config.geoip.as_deref(), Some(Path::new("/etc/meridian/geo.mmdb")));
     let pool = &config.pools[0];
     assert_eq!(pool.name.to_string(), "www.lb.test.", "pool names are made absolute");
-    assert_eq!(
-        (pool.policy, pool.regions.clone(), pool.ttl_secs, pool.max_answers),
-        (PolicyKind::Geo, vec![0], 30, 8)
-    );
-    assert_eq!(
-        pool.overrides[0].0.to_string(),
-        "198.51.100.0/24",
-        "override subnets are truncated"
-    );
+    assert_eq!((pool.policy, pool.regions.clone(), pool.ttl_secs, pool.max_answers), (PolicyKind::Geo, vec![0], 30, 8));
+    assert_eq!(pool.overrides[0].0.to_string(), "198.51.100.0/24", "override subnets are truncated");
     assert_eq!(config.regions[0].endpoints[0].weight, 3);
 }
 
@@ -161,14 +137,6 @@ fn bad_regions_and_pools_are_named_with_their_paths() {
         ],
         "{found:#?}"
     );
-    assert!(
-        found[5].message.contains("\"fastest\" is not one of geo, nearest"),
-        "{}",
-        found[5].message
-    );
-    assert!(
-        found[11].message.contains("needs a geo database"),
-        "{}",
-        found[11].message
-    );
+    assert!(found[5].message.contains("\"fastest\" is not one of geo, nearest"), "{}", found[5].message);
+    assert!(found[11].message.contains("needs a geo database"), "{}", found[11].message);
 }

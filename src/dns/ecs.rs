@@ -83,10 +83,7 @@ pub fn parse(data: &[u8]) -> Result<ClientSubnet, EcsError> {
     }
     let need = usize::from(source.div_ceil(8));
     if address.len() != need {
-        return Err(EcsError::AddressLength {
-            got: address.len(),
-            need,
-        });
+        return Err(EcsError::AddressLength { got: address.len(), need });
     }
     if *source % 8 != 0 {
         let last = address[need - 1];
@@ -106,20 +103,12 @@ pub fn parse(data: &[u8]) -> Result<ClientSubnet, EcsError> {
             IpAddr::V6(Ipv6Addr::from(octets))
         }
     };
-    Ok(ClientSubnet {
-        address,
-        source_prefix: *source,
-    })
+    Ok(ClientSubnet { address, source_prefix: *source })
 }
 
 /// The RDATA of the OPT record in the additional section, if any.
 fn opt_rdata(message: &[u8]) -> Option<&[u8]> {
-    let count = |at: usize| {
-        Some(usize::from(u16::from_be_bytes([
-            *message.get(at)?,
-            *message.get(at + 1)?,
-        ])))
-    };
+    let count = |at: usize| Some(usize::from(u16::from_be_bytes([*message.get(at)?, *message.get(at + 1)?])));
     let (questions, answers, authorities, additionals) = (count(4)?, count(6)?, count(8)?, count(10)?);
     let mut at = 12;
     for _ in 0..questions {
@@ -165,13 +154,7 @@ mod tests {
     #[test]
     fn valid_options_parse() {
         let v4 = parse(&option(1, 24, 0, &[198, 51, 100])).unwrap();
-        assert_eq!(
-            v4,
-            ClientSubnet {
-                address: "198.51.100.0".parse().unwrap(),
-                source_prefix: 24
-            }
-        );
+        assert_eq!(v4, ClientSubnet { address: "198.51.100.0".parse().unwrap(), source_prefix: 24 });
         let v6 = parse(&option(2, 48, 0, &[0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00])).unwrap();
         assert_eq!(v6.address, "2001:db8:100::".parse::<IpAddr>().unwrap());
         assert_eq!(parse(&option(1, 0, 0, &[])).unwrap().source_prefix, 0);
@@ -183,14 +166,8 @@ mod tests {
         let cases = [
             (option(3, 24, 0, &[1, 2, 3]), EcsError::Family(3)),
             (option(1, 33, 0, &[1, 2, 3, 4, 5]), EcsError::SourceTooLong(33)),
-            (
-                option(1, 24, 0, &[198, 51, 100, 7]),
-                EcsError::AddressLength { got: 4, need: 3 },
-            ),
-            (
-                option(1, 24, 0, &[198, 51]),
-                EcsError::AddressLength { got: 2, need: 3 },
-            ),
+            (option(1, 24, 0, &[198, 51, 100, 7]), EcsError::AddressLength { got: 4, need: 3 }),
+            (option(1, 24, 0, &[198, 51]), EcsError::AddressLength { got: 2, need: 3 }),
             (option(1, 20, 0, &[198, 51, 100]), EcsError::BitsBeyondSource),
             (option(1, 24, 16, &[198, 51, 100]), EcsError::ScopeInQuery),
             (vec![0, 1, 24], EcsError::Short),

@@ -47,11 +47,7 @@ pub fn fit(response: &mut Answer<'_>, question: &[u8], limit: usize) {
 }
 
 fn counts(response: &Answer<'_>) -> [usize; 3] {
-    [
-        response.answers.len(),
-        response.authorities.len(),
-        response.additionals.len(),
-    ]
+    [response.answers.len(), response.authorities.len(), response.additionals.len()]
 }
 
 /// Our OPT record without its optional options (NSID, Extended DNS Errors); the client
@@ -72,11 +68,7 @@ fn without_options(edns: &Edns) -> Edns {
 fn measure(response: &Answer<'_>, question: &[u8], limit: usize, buf: &mut Vec<u8>) -> [usize; 3] {
     let budget = limit.saturating_sub(response.edns.as_ref().map_or(0, opt_wire_len));
     let sections = [&response.answers, &response.authorities, &response.additionals];
-    let records: usize = sections
-        .iter()
-        .flat_map(|s| s.iter())
-        .map(|rrs| rrs.records().count())
-        .sum();
+    let records: usize = sections.iter().flat_map(|s| s.iter()).map(|rrs| rrs.records().count()).sum();
     let upper_bound =
         HEADER_LEN + question.len() + sections.iter().flat_map(|s| s.iter()).map(upper_len).sum::<usize>();
     if upper_bound <= budget && records <= SHORTCUT_MAX_RECORDS {
@@ -120,14 +112,5 @@ fn upper_len(rrs: &Rrs<'_>) -> usize {
 /// The OPT pseudo-record: root name, type, class, TTL, RDLENGTH, then each option's code,
 /// length and data (RFC 6891 section 6.1.2).
 fn opt_wire_len(edns: &Edns) -> usize {
-    1 + 2
-        + 2
-        + 4
-        + 2
-        + edns
-            .options()
-            .as_ref()
-            .iter()
-            .map(|(_, o)| 4 + usize::from(o.len()))
-            .sum::<usize>()
+    1 + 2 + 2 + 4 + 2 + edns.options().as_ref().iter().map(|(_, o)| 4 + usize::from(o.len())).sum::<usize>()
 }

@@ -33,19 +33,12 @@ impl Handler {
         // std seeds RandomState from the OS: enough to spread load; nothing here needs
         // cryptographic randomness.
         let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64);
-        Self {
-            store,
-            turns: AtomicU64::new(0),
-            seed,
-        }
+        Self { store, turns: AtomicU64::new(0), seed }
     }
 
     fn salt(&self) -> Salt {
         let turn = self.turns.fetch_add(1, Ordering::Relaxed);
-        Salt {
-            turn,
-            random: splitmix64(turn ^ self.seed),
-        }
+        Salt { turn, random: splitmix64(turn ^ self.seed) }
     }
 }
 
@@ -61,15 +54,7 @@ impl RequestHandler for Handler {
         let Some(answer) = response::answer(&snapshot, request, self.salt()) else {
             return no_response(&request.metadata);
         };
-        let Answer {
-            metadata,
-            answers,
-            authorities,
-            additionals,
-            edns,
-            echo_question,
-            ..
-        } = &answer;
+        let Answer { metadata, answers, authorities, additionals, edns, echo_question, .. } = &answer;
         let no_question = empty_question();
         let question = if *echo_question { &request.queries } else { &no_question };
         let message = MessageResponseBuilder::new(question, edns.as_ref()).build(
@@ -96,8 +81,5 @@ fn empty_question() -> Queries {
 }
 
 fn no_response(metadata: &Metadata) -> ResponseInfo {
-    ResponseInfo::from(Header {
-        metadata: *metadata,
-        counts: HeaderCounts::default(),
-    })
+    ResponseInfo::from(Header { metadata: *metadata, counts: HeaderCounts::default() })
 }

@@ -139,11 +139,7 @@ pub fn answer<'s>(snapshot: &'s Snapshot, request: &Request, salt: Salt) -> Opti
         return None;
     }
     let mut response = respond(snapshot, request, salt);
-    let question = if response.echo_question {
-        request.queries.as_bytes()
-    } else {
-        &[]
-    };
+    let question = if response.echo_question { request.queries.as_bytes() } else { &[] };
     fit::fit(&mut response, question, udp_limit(request, &snapshot.config.server));
     Some(response)
 }
@@ -197,20 +193,8 @@ fn respond<'s>(snapshot: &'s Snapshot, request: &Request, salt: Salt) -> Answer<
         // DS lives on the parent side of a cut (RFC 4035 section 3.1.4.1).
         zone = snapshot.zones.parent_of(zone).unwrap_or(zone);
     }
-    let client = Client {
-        source: request.src().ip(),
-        ecs,
-        salt,
-    };
-    resolve(
-        &mut response,
-        snapshot,
-        zone,
-        qname,
-        query.name(),
-        query.query_type(),
-        &client,
-    );
+    let client = Client { source: request.src().ip(), ecs, salt };
+    resolve(&mut response, snapshot, zone, qname, query.name(), query.query_type(), &client);
     if let Some(ecs) = ecs {
         echo_ecs(&mut response, ecs);
     }
@@ -287,10 +271,7 @@ fn response_edns(request: &Edns, server: &ServerConfig) -> Edns {
 /// (RFC 8914 section 4.21), when the client speaks EDNS, so it can tell why.
 fn not_authoritative(mut response: Answer<'_>) -> Answer<'_> {
     if let Some(edns) = response.edns.as_mut() {
-        edns.options_mut().insert(EdnsOption::Unknown(
-            EDE_OPTION,
-            EDE_NOT_AUTHORITATIVE.to_be_bytes().to_vec(),
-        ));
+        edns.options_mut().insert(EdnsOption::Unknown(EDE_OPTION, EDE_NOT_AUTHORITATIVE.to_be_bytes().to_vec()));
     }
     response.rcode(ResponseCode::Refused)
 }
@@ -298,9 +279,8 @@ fn not_authoritative(mut response: Answer<'_>) -> Answer<'_> {
 /// CHAOS class: `id.server` and `hostname.bind` TXT give the identity (RFC 4892 section 2);
 /// anything else is refused, never ignored.
 fn chaos<'s>(mut response: Answer<'s>, qname: &Name, qtype: RecordType, server: &ServerConfig) -> Answer<'s> {
-    let is_id_name = ["id.server.", "hostname.bind."]
-        .iter()
-        .any(|n| Name::from_ascii(n).is_ok_and(|n| n.eq_ignore_root(qname)));
+    let is_id_name =
+        ["id.server.", "hostname.bind."].iter().any(|n| Name::from_ascii(n).is_ok_and(|n| n.eq_ignore_root(qname)));
     let identity = server.identity.as_ref().filter(|_| is_id_name);
     let Some(identity) = identity.filter(|_| matches!(qtype, RecordType::TXT | RecordType::ANY)) else {
         return response.rcode(ResponseCode::Refused);
@@ -400,11 +380,7 @@ fn steer<'s>(
             (source, if source.is_ipv4() { 32 } else { 128 }, false, 0)
         }
     };
-    let family = if qtype == RecordType::AAAA {
-        Family::V6
-    } else {
-        Family::V4
-    };
+    let family = if qtype == RecordType::AAAA { Family::V6 } else { Family::V4 };
     let query = Query {
         client: address,
         client_prefix: prefix,
@@ -415,13 +391,7 @@ fn steer<'s>(
         random: client.salt.random,
     };
     let decision = decide(pool, &query);
-    response.steered = Some(Steered {
-        pool,
-        decision,
-        client: address,
-        from_ecs,
-        scope_offset,
-    });
+    response.steered = Some(Steered { pool, decision, client: address, from_ecs, scope_offset });
     if decision.all_down && pool.when_all_down == WhenAllDown::ServFail {
         response.metadata.authoritative = false;
         response.metadata.response_code = ResponseCode::ServFail;
@@ -452,10 +422,7 @@ fn rrs<'s>(set: &'s Rrset, synthesised: bool, owner: &dyn Fn() -> Name) -> Rrs<'
 
 /// A CNAME whose target already owns a CNAME in the answer closes a loop: stop there.
 fn is_loop(response: &Answer<'_>, next: &Name) -> bool {
-    response
-        .answers
-        .iter()
-        .any(|rrs| rrs.records().any(|r| r.name.eq_ignore_root(next)))
+    response.answers.iter().any(|rrs| rrs.records().any(|r| r.name.eq_ignore_root(next)))
 }
 
 /// A referral (RFC 1034 section 4.3.2 step 3b): not authoritative, the cut's NS RRset in the
@@ -499,10 +466,7 @@ fn add_addresses<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset, 
         };
         for rtype in [RecordType::A, RecordType::AAAA] {
             if let Some(addresses) = node.get(rtype) {
-                let seen = response
-                    .additionals
-                    .iter()
-                    .any(|r| matches!(r, Rrs::Set(s) if std::ptr::eq(*s, addresses)));
+                let seen = response.additionals.iter().any(|r| matches!(r, Rrs::Set(s) if std::ptr::eq(*s, addresses)));
                 if !seen {
                     response.additionals.push(Rrs::Set(addresses));
                 }

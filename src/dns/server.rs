@@ -47,10 +47,7 @@ pub async fn bind(addrs: &[SocketAddr]) -> io::Result<Vec<Listener>> {
         }
     }
     if listeners.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::AddrNotAvailable,
-            "no listen address could be bound",
-        ));
+        return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "no listen address could be bound"));
     }
     Ok(listeners)
 }

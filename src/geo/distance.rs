@@ -21,10 +21,7 @@ mod tests {
     #[test]
     fn known_distances() {
         let dublin = Coordinates { lat: 53.35, lon: -6.26 };
-        let new_york = Coordinates {
-            lat: 40.71,
-            lon: -74.01,
-        };
+        let new_york = Coordinates { lat: 40.71, lon: -74.01 };
         let d = km(dublin, new_york);
         assert!((5050.0..5150.0).contains(&d), "{d}");
         assert_eq!(km(dublin, dublin), 0.0);

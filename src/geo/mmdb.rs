@@ -54,10 +54,7 @@ pub struct GeoDb {
 
 impl std::fmt::Debug for GeoDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeoDb")
-            .field("networks", &self.networks)
-            .field("locations", &self.locations.len())
-            .finish()
+        f.debug_struct("GeoDb").field("networks", &self.networks).field("locations", &self.locations.len()).finish()
     }
 }
 
@@ -101,12 +98,7 @@ impl Record<'_> {
             .or(self.registered_country.as_ref().and_then(|c| c.iso_code))
             .and_then(code);
         let facts = country.and_then(country_facts);
-        let continent = self
-            .continent
-            .as_ref()
-            .and_then(|c| c.code)
-            .and_then(code)
-            .or(facts.map(|f| f.0));
+        let continent = self.continent.as_ref().and_then(|c| c.code).and_then(code).or(facts.map(|f| f.0));
         let (lat, lon) = match &self.location {
             Some(p) => (p.latitude, p.longitude),
             None => (self.latitude, self.longitude),
@@ -117,11 +109,7 @@ impl Record<'_> {
             }
             _ => facts.and_then(|f| f.1),
         };
-        Location {
-            country,
-            continent,
-            coordinates,
-        }
+        Location { country, continent, coordinates }
     }
 }
 
@@ -134,10 +122,8 @@ impl GeoDb {
         // SAFETY: the mapping is read-only. Changing the file in place while it is mapped
         // would show the new bytes to readers; operators replace database files by rename
         // (a new inode), as the refresh script does, which leaves this mapping intact.
-        let reader = unsafe { Reader::open_mmap(path) }.map_err(|source| GeoError::Open {
-            path: path.into(),
-            source,
-        })?;
+        let reader =
+            unsafe { Reader::open_mmap(path) }.map_err(|source| GeoError::Open { path: path.into(), source })?;
         Self::index(Source::Mapped(reader), path)
     }
 
@@ -146,18 +132,12 @@ impl GeoDb {
     /// # Errors
     /// Not a MaxMind DB, or a record cannot be decoded.
     pub fn from_bytes(bytes: Vec<u8>, name: &Path) -> Result<Self, GeoError> {
-        let reader = Reader::from_source(bytes).map_err(|source| GeoError::Open {
-            path: name.into(),
-            source,
-        })?;
+        let reader = Reader::from_source(bytes).map_err(|source| GeoError::Open { path: name.into(), source })?;
         Self::index(Source::Memory(reader), name)
     }
 
     fn index(source: Source, path: &Path) -> Result<Self, GeoError> {
-        let read = |source| GeoError::Read {
-            path: path.into(),
-            source,
-        };
+        let read = |source| GeoError::Read { path: path.into(), source };
         let mut locations = Vec::new();
         let mut by_offset = HashMap::new();
         let mut networks = 0;
@@ -172,13 +152,7 @@ impl GeoDb {
                 index_reader(r, &mut locations, &mut by_offset, &mut networks).map_err(read)?;
             }
         }
-        Ok(Self {
-            source,
-            locations,
-            by_offset,
-            networks,
-            description,
-        })
+        Ok(Self { source, locations, by_offset, networks, description })
     }
 
     /// The database network holding `addr`, and its location if the network has data.
@@ -234,8 +208,6 @@ fn index_reader<S: AsRef<[u8]>>(
 
 fn location_key(l: &Location) -> [u64; 3] {
     let codes = |c: Option<[u8; 2]>| c.map_or(0, |c| u64::from(u16::from_be_bytes(c)) + 1);
-    let (lat, lon) = l
-        .coordinates
-        .map_or((u64::MAX, u64::MAX), |c| (c.lat.to_bits(), c.lon.to_bits()));
+    let (lat, lon) = l.coordinates.map_or((u64::MAX, u64::MAX), |c| (c.lat.to_bits(), c.lon.to_bits()));
     [codes(l.country) << 20 | codes(l.continent), lat, lon]
 }

@@ -44,14 +44,9 @@ pub fn code_str(code: &[u8; 2]) -> &str {
 
 /// The continent and centroid of a country, from the compiled-in table.
 pub fn country_facts(country: [u8; 2]) -> Option<([u8; 2], Option<Coordinates>)> {
-    let at = countries::COUNTRIES
-        .binary_search_by(|(c, _, _)| c.as_bytes().cmp(&country[..]))
-        .ok()?;
+    let at = countries::COUNTRIES.binary_search_by(|(c, _, _)| c.as_bytes().cmp(&country[..])).ok()?;
     let (_, continent, centroid) = countries::COUNTRIES[at];
-    let centroid = centroid.map(|(lat, lon)| Coordinates {
-        lat: f64::from(lat),
-        lon: f64::from(lon),
-    });
+    let centroid = centroid.map(|(lat, lon)| Coordinates { lat: f64::from(lat), lon: f64::from(lon) });
     Some((code(continent)?, centroid))
 }
 
@@ -61,18 +56,12 @@ mod tests {
 
     #[test]
     fn the_country_table_is_sorted_and_complete_enough() {
-        assert!(
-            countries::COUNTRIES.windows(2).all(|w| w[0].0 < w[1].0),
-            "binary search needs order"
-        );
+        assert!(countries::COUNTRIES.windows(2).all(|w| w[0].0 < w[1].0), "binary search needs order");
         assert!(countries::COUNTRIES.len() > 240);
         let (continent, centroid) = country_facts(*b"DE").unwrap();
         assert_eq!(&continent, b"EU");
         let centroid = centroid.unwrap();
-        assert!(
-            (47.0..55.0).contains(&centroid.lat) && (5.0..15.0).contains(&centroid.lon),
-            "{centroid:?}"
-        );
+        assert!((47.0..55.0).contains(&centroid.lat) && (5.0..15.0).contains(&centroid.lon), "{centroid:?}");
         assert_eq!(country_facts(*b"US").unwrap().0, *b"NA");
         assert_eq!(country_facts(*b"ZZ"), None);
     }

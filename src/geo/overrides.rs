@@ -20,10 +20,7 @@ impl<T: Copy> Overrides<T> {
     /// The value of the most specific subnet holding `addr`, with that subnet's prefix length.
     /// A linear scan: pools carry a handful of overrides, and this allocates nothing.
     pub fn find(&self, addr: IpAddr) -> Option<(T, u8)> {
-        self.entries
-            .iter()
-            .find(|(net, _)| net.contains(&addr))
-            .map(|(net, v)| (*v, net.prefix_len()))
+        self.entries.iter().find(|(net, _)| net.contains(&addr)).map(|(net, v)| (*v, net.prefix_len()))
     }
 
     /// The shortest prefix around `addr` that overlaps no subnet of the map that does not hold
@@ -71,10 +68,8 @@ mod tests {
 
     #[test]
     fn separation_keeps_answers_off_the_other_overrides() {
-        let map = Overrides::new(vec![
-            ("198.51.100.128/25".parse().unwrap(), 1),
-            ("2001:db8::/32".parse().unwrap(), 2),
-        ]);
+        let map =
+            Overrides::new(vec![("198.51.100.128/25".parse().unwrap(), 1), ("2001:db8::/32".parse().unwrap(), 2)]);
         // 198.51.100.5 shares 24 bits with the override: its answer holds for its /25 only.
         assert_eq!(map.separation("198.51.100.5".parse().unwrap()), 25);
         // Inside the override, nothing else to keep away from.

@@ -68,10 +68,7 @@ impl Prober {
                     // Connect to the target's address while Host and SNI carry the name.
                     builder = builder.resolve(host, socket);
                 }
-                let client = builder.build().map_err(|source| ProbeError {
-                    target: url.clone(),
-                    source,
-                })?;
+                let client = builder.build().map_err(|source| ProbeError { target: url.clone(), source })?;
                 Some(client)
             }
         };
@@ -99,11 +96,7 @@ impl Prober {
             _ if check.degraded_rtt.is_some_and(|limit| rtt > limit) => Observation::Degraded,
             _ => Observation::Ok,
         };
-        ProbeResult {
-            observation,
-            rtt,
-            detail,
-        }
+        ProbeResult { observation, rtt, detail }
     }
 
     async fn http(&self, client: &reqwest::Client) -> (bool, Option<u16>, String) {
@@ -114,11 +107,7 @@ impl Prober {
             Err(e) => return (false, None, describe(&e)),
         };
         let code = response.status().as_u16();
-        let accepted = check
-            .expect
-            .iter()
-            .chain(&check.degraded_status)
-            .any(|(a, b)| (*a..=*b).contains(&code));
+        let accepted = check.expect.iter().chain(&check.degraded_status).any(|(a, b)| (*a..=*b).contains(&code));
         if !accepted {
             return (false, Some(code), format!("HTTP {code}"));
         }

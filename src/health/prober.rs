@@ -119,7 +119,7 @@ async fn write_loop(
 
 fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult, at: Instant) {
     debug!(target, observation = ?result.observation, rtt = ?result.rtt, detail = %result.detail, "probe");
-    let changes = table.observe(target, result.observation, at);
+    let changes = table.observe(target, result.observation, result.rtt, &result.detail, at);
     for change in &changes {
         let t = change.transition;
         if t.held {
@@ -138,10 +138,5 @@ fn clock() -> Instant {
 
 /// How long probes wait at most, for tests and logs.
 pub fn max_interval(config: &Config) -> Option<Duration> {
-    config
-        .regions
-        .iter()
-        .flat_map(|r| &r.endpoints)
-        .filter_map(|e| e.check.as_ref().map(|c| c.interval))
-        .max()
+    config.regions.iter().flat_map(|r| &r.endpoints).filter_map(|e| e.check.as_ref().map(|c| c.interval)).max()
 }

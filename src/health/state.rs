@@ -76,14 +76,7 @@ pub struct EndpointHealth {
 
 impl EndpointHealth {
     pub fn new(status: Status, now: Instant) -> Self {
-        Self {
-            status,
-            since: now,
-            streak: 0,
-            toward: status,
-            falls: [None; MAX_FLAPS],
-            held_until: None,
-        }
+        Self { status, since: now, streak: 0, toward: status, falls: [None; MAX_FLAPS], held_until: None }
     }
 
     pub fn status(&self) -> Status {
@@ -122,12 +115,7 @@ impl EndpointHealth {
             return None;
         }
         let held = target == Status::Down && self.record_fall(now, t);
-        let transition = Transition {
-            from: self.status,
-            to: target,
-            at: now,
-            held,
-        };
+        let transition = Transition { from: self.status, to: target, at: now, held };
         self.status = target;
         self.since = now;
         self.streak = 0;
@@ -144,11 +132,7 @@ impl EndpointHealth {
         match self.falls.iter_mut().find(|s| s.is_none()) {
             Some(free) => *free = Some(now),
             None => {
-                let oldest = self
-                    .falls
-                    .iter_mut()
-                    .min_by_key(|s| s.unwrap_or(now))
-                    .expect("MAX_FLAPS > 0");
+                let oldest = self.falls.iter_mut().min_by_key(|s| s.unwrap_or(now)).expect("MAX_FLAPS > 0");
                 *oldest = Some(now);
             }
         }
@@ -176,10 +160,7 @@ mod tests {
     };
 
     fn run(h: &mut EndpointHealth, t0: Instant, steps: &[(Observation, u64)]) -> Vec<Option<Status>> {
-        steps
-            .iter()
-            .map(|&(o, s)| h.observe(o, t0 + Duration::from_secs(s), T).map(|tr| tr.to))
-            .collect()
+        steps.iter().map(|&(o, s)| h.observe(o, t0 + Duration::from_secs(s), T).map(|tr| tr.to)).collect()
     }
 
     use Observation::{Degraded as D, Failed as F, Ok as K};
@@ -198,34 +179,17 @@ mod tests {
     fn comes_up_after_rise_consecutive_successes() {
         let t0 = Instant::now();
         let mut h = EndpointHealth::new(Status::Down, t0);
-        assert_eq!(
-            run(&mut h, t0, &[(K, 1), (F, 2), (K, 3), (K, 4)]),
-            [None, None, None, Some(Status::Up)]
-        );
+        assert_eq!(run(&mut h, t0, &[(K, 1), (F, 2), (K, 3), (K, 4)]), [None, None, None, Some(Status::Up)]);
     }
 
     #[test]
     fn degraded_comes_and_goes_with_its_own_streaks() {
         let t0 = Instant::now();
         let mut h = EndpointHealth::new(Status::Up, t0);
-        let seen = run(
-            &mut h,
-            t0,
-            &[(D, 1), (D, 2), (D, 3), (K, 4), (K, 5), (D, 6), (F, 7), (F, 8), (F, 9)],
-        );
+        let seen = run(&mut h, t0, &[(D, 1), (D, 2), (D, 3), (K, 4), (K, 5), (D, 6), (F, 7), (F, 8), (F, 9)]);
         assert_eq!(
             seen,
-            [
-                None,
-                None,
-                Some(Status::Degraded),
-                None,
-                Some(Status::Up),
-                None,
-                None,
-                None,
-                Some(Status::Down)
-            ]
+            [None, None, Some(Status::Degraded), None, Some(Status::Up), None, None, None, Some(Status::Down)]
         );
         // From Down, degraded results bring it back as Degraded after `rise`.
         assert_eq!(run(&mut h, t0, &[(D, 10), (D, 11)]), [None, Some(Status::Degraded)]);
@@ -236,17 +200,7 @@ mod tests {
         let t0 = Instant::now();
         let mut h = EndpointHealth::new(Status::Up, t0);
         let flap = |h: &mut EndpointHealth, start: u64| {
-            run(
-                h,
-                t0,
-                &[
-                    (F, start),
-                    (F, start + 1),
-                    (F, start + 2),
-                    (K, start + 3),
-                    (K, start + 4),
-                ],
-            )
+            run(h, t0, &[(F, start), (F, start + 1), (F, start + 2), (K, start + 3), (K, start + 4)])
         };
         assert_eq!(flap(&mut h, 0)[4], Some(Status::Up));
         assert_eq!(flap(&mut h, 5)[4], Some(Status::Up));
@@ -254,16 +208,8 @@ mod tests {
         let third = run(&mut h, t0, &[(F, 10), (F, 11), (F, 12)]);
         assert_eq!(third[2], Some(Status::Down));
         assert_eq!(h.held_until(), Some(t0 + Duration::from_secs(42)));
-        assert_eq!(
-            run(&mut h, t0, &[(K, 13), (K, 14), (K, 20), (K, 41)]),
-            [None; 4],
-            "no rise while held"
-        );
-        assert_eq!(
-            run(&mut h, t0, &[(K, 42), (K, 43)]),
-            [None, Some(Status::Up)],
-            "rises once the hold ends"
-        );
+        assert_eq!(run(&mut h, t0, &[(K, 13), (K, 14), (K, 20), (K, 41)]), [None; 4], "no rise while held");
+        assert_eq!(run(&mut h, t0, &[(K, 42), (K, 43)]), [None, Some(Status::Up)], "rises once the hold ends");
     }
 
     #[test]
@@ -271,22 +217,8 @@ mod tests {
         let t0 = Instant::now();
         let mut h = EndpointHealth::new(Status::Up, t0);
         for start in [0, 100, 200, 300] {
-            let seen = run(
-                &mut h,
-                t0,
-                &[
-                    (F, start),
-                    (F, start + 1),
-                    (F, start + 2),
-                    (K, start + 3),
-                    (K, start + 4),
-                ],
-            );
-            assert_eq!(
-                seen[4],
-                Some(Status::Up),
-                "fall at {start}s is the only one in its window"
-            );
+            let seen = run(&mut h, t0, &[(F, start), (F, start + 1), (F, start + 2), (K, start + 3), (K, start + 4)]);
+            assert_eq!(seen[4], Some(Status::Up), "fall at {start}s is the only one in its window");
         }
         assert_eq!(h.held_until(), None);
     }

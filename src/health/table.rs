@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use super::history::{Event, History, RttStats};
 use super::state::{EndpointHealth, Observation, Status, Thresholds, Transition};
-use crate::config::{CheckConfig, Config, ManualState};
+use crate::config::{CheckConfig, Config, ManualState, PolicyKind};
 use crate::steering::{EndpointView, HealthView};
 
 /// What one probe task checks: a check and the address it goes to. Endpoints that share
@@ -25,13 +26,28 @@ struct Slot {
     thresholds: Thresholds,
     /// "region/address", for logs.
     name: String,
+    history: History,
+    rtt: RttStats,
 }
 
 #[derive(Debug, Clone)]
 struct PoolSlots {
     endpoints: Vec<usize>,
+    /// Each of the pool's regions (in pool order) as its endpoints.
+    regions: Vec<std::ops::Range<usize>>,
     hold: Duration,
     changed_at: Option<Instant>,
+    /// For `latency` pools: the margin a region must beat the current one by.
+    latency: Option<LatencyMargin>,
+    /// The region a `latency` pool prefers now (index into its regions).
+    preferred: Option<usize>,
+}
+
+/// Hysteresis for latency steering: switch only when another region is faster by both.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencyMargin {
+    pub fraction: f64,
+    pub absolute: Duration,
 }
 
 /// Every endpoint's health, in configuration order (the health indexes of the steering).
@@ -72,10 +88,7 @@ impl HealthTable {
             let first = slots.len();
             for endpoint in &region.endpoints {
                 let target = endpoint.check.as_ref().map(|check| {
-                    let target = Target {
-                        check: check.clone(),
-                        address: check.address.unwrap_or(endpoint.address),
-                    };
+                    let target = Target { check: check.clone(), address: check.address.unwrap_or(endpoint.address) };
                     *index.entry(target.clone()).or_insert_with(|| {
                         targets.push(target);
                         targets.len() - 1
@@ -99,6 +112,8 @@ impl HealthTable {
                     health: EndpointHealth::new(status, now),
                     thresholds: t,
                     name: format!("{}/{}", region.name, endpoint.address),
+                    history: History::default(),
+                    rtt: RttStats::default(),
                 });
             }
             regions.push((first..slots.len(), region.min_healthy));
@@ -108,16 +123,17 @@ impl HealthTable {
             .iter()
             .map(|pool| PoolSlots {
                 endpoints: pool.regions.iter().flat_map(|&r| regions[r].0.clone()).collect(),
+                regions: pool.regions.iter().map(|&r| regions[r].0.clone()).collect(),
                 hold: pool.failover_ttl_hold,
                 changed_at: None,
+                latency: (pool.policy == PolicyKind::Latency).then_some(LatencyMargin {
+                    fraction: pool.latency_margin_pct / 100.0,
+                    absolute: pool.latency_margin,
+                }),
+                preferred: None,
             })
             .collect();
-        Self {
-            slots,
-            regions,
-            pools,
-            targets,
-        }
+        Self { slots, regions, pools, targets }
     }
 
     /// The distinct probe targets.
@@ -126,20 +142,27 @@ impl HealthTable {
     }
 
     /// Applies one probe result of `target` to every endpoint it checks.
-    pub fn observe(&mut self, target: usize, seen: Observation, now: Instant) -> Vec<Change> {
+    pub fn observe(
+        &mut self,
+        target: usize,
+        seen: Observation,
+        rtt: Duration,
+        detail: &str,
+        now: Instant,
+    ) -> Vec<Change> {
         let mut changes = Vec::new();
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if slot.target != Some(target) {
                 continue;
             }
+            if seen != Observation::Failed {
+                slot.rtt.add(rtt);
+            }
             if let Some(transition) = slot.health.observe(seen, now, slot.thresholds) {
-                changes.push((
-                    i,
-                    Change {
-                        endpoint: slot.name.clone(),
-                        transition,
-                    },
-                ));
+                let detail =
+                    if transition.held { format!("{detail}; held down after flapping") } else { detail.to_owned() };
+                slot.history.record(Event { at: now, from: transition.from, to: transition.to, detail });
+                changes.push((i, Change { endpoint: slot.name.clone(), transition }));
             }
         }
         for pool in &mut self.pools {
@@ -147,7 +170,33 @@ impl HealthTable {
                 pool.changed_at = Some(now);
             }
         }
+        self.steer_latency();
         changes.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Re-chooses the region of each `latency` pool from its endpoints' RTT averages.
+    fn steer_latency(&mut self) {
+        for p in 0..self.pools.len() {
+            let Some(margin) = self.pools[p].latency else { continue };
+            let slots = &self.slots;
+            let rtts: Vec<Option<Duration>> = self.pools[p]
+                .regions
+                .iter()
+                .map(|range| {
+                    range
+                        .clone()
+                        .filter(|&i| slots[i].health.status() != Status::Down)
+                        .filter_map(|i| slots[i].rtt.ewma)
+                        .min()
+                })
+                .collect();
+            self.pools[p].preferred = choose_fastest(self.pools[p].preferred, &rtts, margin);
+        }
+    }
+
+    /// The transitions and RTT statistics of an endpoint, by its index.
+    pub fn endpoint_history(&self, endpoint: usize) -> Option<(&History, &RttStats)> {
+        self.slots.get(endpoint).map(|s| (&s.history, &s.rtt))
     }
 
     /// The view queries read, as of `now`.
@@ -156,14 +205,8 @@ impl HealthTable {
             .slots
             .iter()
             .map(|slot| match slot.manual {
-                ManualState::Drain => EndpointView {
-                    servable: false,
-                    degraded: false,
-                },
-                ManualState::ForceUp => EndpointView {
-                    servable: true,
-                    degraded: false,
-                },
+                ManualState::Drain => EndpointView { servable: false, degraded: false },
+                ManualState::ForceUp => EndpointView { servable: true, degraded: false },
                 ManualState::Auto => EndpointView {
                     servable: slot.health.status() != Status::Down,
                     degraded: slot.health.status() == Status::Degraded,
@@ -175,11 +218,7 @@ impl HealthTable {
             .iter()
             .map(|(range, min_healthy)| {
                 let servable = endpoints[range.clone()].iter().filter(|e| e.servable).count();
-                let needed = if *min_healthy < 1.0 {
-                    (min_healthy * range.len() as f64).ceil()
-                } else {
-                    *min_healthy
-                };
+                let needed = if *min_healthy < 1.0 { (min_healthy * range.len() as f64).ceil() } else { *min_healthy };
                 *min_healthy > 0.0 && (servable as f64) < needed
             })
             .collect();
@@ -187,23 +226,114 @@ impl HealthTable {
             .pools
             .iter()
             .map(|pool| {
-                let unhealthy = pool
-                    .endpoints
-                    .iter()
-                    .any(|&i| self.slots[i].health.status() != Status::Up);
+                let unhealthy = pool.endpoints.iter().any(|&i| self.slots[i].health.status() != Status::Up);
                 let recent = pool.changed_at.is_some_and(|at| now < at + pool.hold);
                 unhealthy || recent
             })
             .collect();
-        HealthView::new(endpoints, regions_down, short_ttl)
+        let preferred = self.pools.iter().map(|p| p.preferred.map(|r| r as u8)).collect();
+        HealthView::new(endpoints, regions_down, short_ttl, preferred)
     }
 
     /// When the view changes with no probe result: the end of a pool's short-TTL hold.
     pub fn next_change(&self, now: Instant) -> Option<Instant> {
-        self.pools
-            .iter()
-            .filter_map(|p| p.changed_at.map(|at| at + p.hold))
-            .filter(|&at| at > now)
-            .min()
+        self.pools.iter().filter_map(|p| p.changed_at.map(|at| at + p.hold)).filter(|&at| at > now).min()
+    }
+}
+
+/// The region to prefer: the fastest by RTT average, but the current one stays unless the
+/// fastest beats it by `margin` both relatively and absolutely, so answers do not flap
+/// between regions of nearly equal speed. A current region with no RTT (down) is replaced.
+pub fn choose_fastest(current: Option<usize>, rtts: &[Option<Duration>], margin: LatencyMargin) -> Option<usize> {
+    let best = rtts.iter().enumerate().filter_map(|(i, r)| r.map(|r| (i, r))).min_by_key(|(_, r)| *r)?;
+    let Some((now_idx, now_rtt)) = current.and_then(|c| rtts.get(c).copied().flatten().map(|r| (c, r))) else {
+        return Some(best.0);
+    };
+    let faster_by = now_rtt.saturating_sub(best.1);
+    let switch = faster_by > margin.absolute && faster_by.as_secs_f64() > now_rtt.as_secs_f64() * margin.fraction;
+    Some(if switch { best.0 } else { now_idx })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MARGIN: LatencyMargin = LatencyMargin { fraction: 0.2, absolute: Duration::from_millis(5) };
+
+    fn ms(list: &[Option<u64>]) -> Vec<Option<Duration>> {
+        list.iter().map(|m| m.map(Duration::from_millis)).collect()
+    }
+
+    #[test]
+    fn latency_steering_switches_only_past_the_margin() {
+        // No current choice: the fastest.
+        assert_eq!(choose_fastest(None, &ms(&[Some(50), Some(20), None]), MARGIN), Some(1));
+        // 10% faster is not enough to leave region 0.
+        assert_eq!(choose_fastest(Some(0), &ms(&[Some(50), Some(45)]), MARGIN), Some(0));
+        // 40% and 20 ms faster is.
+        assert_eq!(choose_fastest(Some(0), &ms(&[Some(50), Some(30)]), MARGIN), Some(1));
+        // 50% faster but only 3 ms: stays (the absolute margin).
+        assert_eq!(choose_fastest(Some(0), &ms(&[Some(6), Some(3)]), MARGIN), Some(0));
+        // The current region lost its RTT (down): move.
+        assert_eq!(choose_fastest(Some(0), &ms(&[None, Some(30)]), MARGIN), Some(1));
+        assert_eq!(choose_fastest(Some(0), &ms(&[None, None]), MARGIN), None);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // one real instant as a base for made-up ones
+mod table_tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const CHECK: &str = "{ type = \"tcp\", address = \"127.0.0.1\", port = 9, interval = \"1s\", rise = 1, fall = 1 }";
+
+    fn table(regions: &str, pool: &str) -> HealthTable {
+        let toml = format!("zones_dir = \"z\"\n{regions}\n[[pool]]\nname = \"p.test.\"\n{pool}\n");
+        HealthTable::new(&Config::from_toml(&toml, Path::new(""), "test").unwrap(), Instant::now())
+    }
+
+    #[test]
+    fn endpoints_sharing_a_check_share_one_target() {
+        let regions = format!(
+            "[[region]]\nname = \"a\"\ncheck = {CHECK}\nendpoints = [ {{ address = \"192.0.2.1\" }}, {{ address = \"192.0.2.2\" }} ]\n\
+             [[region]]\nname = \"b\"\ncheck = {CHECK}\nendpoints = [ {{ address = \"192.0.2.3\" }} ]\n"
+        );
+        let t = table(&regions, "policy = \"priority\"\nregions = [\"a\", \"b\"]");
+        assert_eq!(t.targets().len(), 1, "one probe for three endpoints behind one health URL");
+    }
+
+    #[test]
+    fn manual_states_min_healthy_and_short_ttls() {
+        let regions = format!(
+            "[[region]]\nname = \"a\"\nmin_healthy = 0.5\ncheck = {CHECK}\nendpoints = [ {{ address = \"192.0.2.1\" }}, \
+             {{ address = \"192.0.2.2\", check = {} }}, {{ address = \"192.0.2.3\", state = \"force_up\" }} ]\n\
+             [[region]]\nname = \"b\"\nstate = \"drain\"\nendpoints = [ {{ address = \"192.0.2.4\" }} ]\n",
+            CHECK.replace("port = 9", "port = 10")
+        );
+        let mut t = table(&regions, "policy = \"priority\"\nregions = [\"a\", \"b\"]\nfailover_ttl_hold = \"10s\"");
+        let t0 = Instant::now();
+        let view = t.view(t0);
+        assert!(view.is_servable(0) && view.is_servable(1) && view.is_servable(2));
+        assert!(!view.is_servable(3), "drained with its region");
+        assert!(!view.is_short_ttl(0));
+        // Both checked endpoints fail: 1 of 3 servable is below half, so region a is down.
+        t.observe(0, Observation::Failed, Duration::ZERO, "refused", t0);
+        t.observe(1, Observation::Failed, Duration::ZERO, "refused", t0);
+        let view = t.view(t0);
+        assert!(!view.is_servable(0) && !view.is_servable(1) && view.is_servable(2));
+        assert!(view.is_region_down(0));
+        assert!(view.is_short_ttl(0), "an endpoint is down");
+        t.observe(0, Observation::Ok, Duration::from_millis(3), "connected", t0 + Duration::from_secs(1));
+        t.observe(1, Observation::Ok, Duration::from_millis(3), "connected", t0 + Duration::from_secs(1));
+        let view = t.view(t0 + Duration::from_secs(2));
+        assert!(!view.is_region_down(0));
+        assert!(view.is_short_ttl(0), "within failover_ttl_hold of the change");
+        assert!(!t.view(t0 + Duration::from_secs(12)).is_short_ttl(0), "the hold is over");
+        assert_eq!(t.next_change(t0 + Duration::from_secs(2)), Some(t0 + Duration::from_secs(11)));
+        let (history, rtt) = t.endpoint_history(0).unwrap();
+        assert_eq!(history.events().map(|e| e.detail.as_str()).collect::<Vec<_>>(), ["refused", "connected"]);
+        assert_eq!(rtt.last, Some(Duration::from_millis(3)));
     }
 }

@@ -55,13 +55,7 @@ impl Steering {
             return Err(problems);
         }
         let region_names = config.regions.iter().map(|r| r.name.clone()).collect();
-        Ok(Self {
-            geo,
-            pools,
-            by_name,
-            health: HealthView::all_up(endpoints),
-            region_names,
-        })
+        Ok(Self { geo, pools, by_name, health: HealthView::all_up(endpoints), region_names })
     }
 
     /// The pool at exactly this name, if any.
@@ -79,16 +73,11 @@ fn check_place(pool: &PoolConfig, zones: &Zones, problems: &mut Vec<Problem>) {
     };
     match zone.lookup(&key, RecordType::A) {
         Lookup::Delegation(_) => {
-            problems.push(Problem::new(
-                at,
-                format!("{} is at or below a delegation in {}", pool.name, zone.origin),
-            ));
+            problems.push(Problem::new(at, format!("{} is at or below a delegation in {}", pool.name, zone.origin)));
         }
         Lookup::Exact(node) => {
-            if let Some(set) = node
-                .rrsets
-                .iter()
-                .find(|s| matches!(s.rtype, RecordType::A | RecordType::AAAA | RecordType::CNAME))
+            if let Some(set) =
+                node.rrsets.iter().find(|s| matches!(s.rtype, RecordType::A | RecordType::AAAA | RecordType::CNAME))
             {
                 problems.push(Problem::new(
                     at,
@@ -110,33 +99,23 @@ fn build_pool(
     first_endpoint: &[usize],
     geo: Option<&GeoDb>,
 ) -> Pool {
-    let pool_regions: Vec<PoolRegion> = pool
-        .regions
-        .iter()
-        .map(|&idx| pool_region(pool, idx, &regions[idx], first_endpoint[idx]))
-        .collect();
+    let pool_regions: Vec<PoolRegion> =
+        pool.regions.iter().map(|&idx| pool_region(pool, idx, &regions[idx], first_endpoint[idx])).collect();
     let position = |idx: usize| pool.regions.iter().position(|&r| r == idx).map(|p| p as u8);
-    let overrides = Overrides::new(
-        pool.overrides
-            .iter()
-            .filter_map(|&(net, idx)| Some((net, position(idx)?)))
-            .collect(),
-    );
+    let overrides =
+        Overrides::new(pool.overrides.iter().filter_map(|&(net, idx)| Some((net, position(idx)?))).collect());
     let geo_table = match (pool.policy, geo) {
         (PolicyKind::Geo, Some(geo)) => geo_table(pool, regions, geo),
         _ => Vec::new(),
     };
     let all_endpoints = [0, 1].map(|family| {
-        pool_regions
-            .iter()
-            .flat_map(|r| r.endpoints[family].iter().cloned())
-            .take(super::MAX_ANSWERS)
-            .collect()
+        pool_regions.iter().flat_map(|r| r.endpoints[family].iter().cloned()).take(super::MAX_ANSWERS).collect()
     });
     Pool {
         index,
         failover_ttl_secs: pool.failover_ttl_secs,
         when_all_down: pool.when_all_down,
+        spill_regions: pool.spill_regions,
         all_endpoints,
         name: pool.name.clone(),
         policy: pool.policy,
@@ -172,9 +151,8 @@ fn pool_region(pool: &PoolConfig, idx: usize, region: &RegionConfig, first_endpo
             backup: e.backup,
         });
     }
-    let hash_seed = region.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
+    let hash_seed =
+        region.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     PoolRegion {
         region: idx,
         name: region.name.clone(),
@@ -195,16 +173,10 @@ fn geo_table(pool: &PoolConfig, regions: &[RegionConfig], geo: &GeoDb) -> Vec<Op
             if let Some(country) = place.country
                 && let Some(i) = find(&|r| r.countries.contains(&country))
             {
-                return Some(GeoMatch {
-                    region: i as u8,
-                    by_country: true,
-                });
+                return Some(GeoMatch { region: i as u8, by_country: true });
             }
             let continent = place.continent?;
-            find(&|r| r.continents.contains(&continent)).map(|i| GeoMatch {
-                region: i as u8,
-                by_country: false,
-            })
+            find(&|r| r.continents.contains(&continent)).map(|i| GeoMatch { region: i as u8, by_country: false })
         })
         .collect()
 }

@@ -9,12 +9,7 @@ pub(super) fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
     let scope = located.map_or(0, |l| l.prefix_len);
     let fallback = fallback_order(pool);
     let Some((id, place)) = location else {
-        return Ranked {
-            order: fallback,
-            reason: Reason::Fallback,
-            scope,
-            located,
-        };
+        return Ranked { order: fallback, reason: Reason::Fallback, scope, located };
     };
     let matched = pool.geo_table.get(id as usize).copied().flatten();
     let reason = match matched {
@@ -23,17 +18,7 @@ pub(super) fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
         None => None,
     };
     match (matched, reason) {
-        (Some(m), Some(reason)) => Ranked {
-            order: Order::first_then(m.region, fallback),
-            reason,
-            scope,
-            located,
-        },
-        _ => Ranked {
-            order: fallback,
-            reason: Reason::Fallback,
-            scope,
-            located,
-        },
+        (Some(m), Some(reason)) => Ranked { order: Order::first_then(m.region, fallback), reason, scope, located },
+        _ => Ranked { order: fallback, reason: Reason::Fallback, scope, located },
     }
 }

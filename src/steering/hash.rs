@@ -9,12 +9,7 @@ use super::{MAX_REGIONS, Order, Pool, Query, Ranked, Reason, splitmix64};
 pub(super) fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
     let prefix_len = pool.hash_prefix[q.family_of_client()].min(q.client_prefix);
     let key = subnet_key(q.client, prefix_len);
-    Ranked {
-        order: order_for(pool, key),
-        reason: Reason::Hash { prefix_len },
-        scope: prefix_len,
-        located: None,
-    }
+    Ranked { order: order_for(pool, key), reason: Reason::Hash { prefix_len }, scope: prefix_len, located: None }
 }
 
 /// The client's subnet (the address cut to `prefix_len` bits) as a 64-bit key.
@@ -24,11 +19,7 @@ pub(super) fn subnet_key(addr: IpAddr, prefix_len: u8) -> u64 {
         IpAddr::V6(a) => (u128::from(a), 128u32),
     };
     let keep = u32::from(prefix_len).min(width);
-    let masked = if keep == 0 {
-        0
-    } else {
-        bits >> (width - keep) << (width - keep)
-    };
+    let masked = if keep == 0 { 0 } else { bits >> (width - keep) << (width - keep) };
     splitmix64((masked as u64) ^ splitmix64((masked >> 64) as u64 ^ u64::from(width)))
 }
 

@@ -88,6 +88,8 @@ pub struct Pool {
     pub ecs_max_scope: [u8; 2],
     pub failover_ttl_secs: u32,
     pub when_all_down: WhenAllDown,
+    /// 1: a first choice that cannot serve hands over to the next; more: spread over that many.
+    pub spill_regions: usize,
     /// Every configured endpoint by family, for failing open when none is servable.
     pub all_endpoints: [Vec<PoolEndpoint>; 2],
 }
@@ -117,29 +119,28 @@ pub struct HealthView {
     regions_down: Vec<bool>,
     /// Pools answering with their failover TTL, by index.
     short_ttl: Vec<bool>,
+    /// For `latency` pools: the region measured fastest (index into the pool's regions).
+    preferred: Vec<Option<u8>>,
 }
 
 impl HealthView {
     pub fn all_up(endpoints: usize) -> Self {
-        Self {
-            endpoints: vec![
-                EndpointView {
-                    servable: true,
-                    degraded: false
-                };
-                endpoints
-            ],
-            ..Self::default()
-        }
+        Self { endpoints: vec![EndpointView { servable: true, degraded: false }; endpoints], ..Self::default() }
     }
 
     /// A view from its parts (the health writer builds these).
-    pub fn new(endpoints: Vec<EndpointView>, regions_down: Vec<bool>, short_ttl: Vec<bool>) -> Self {
-        Self {
-            endpoints,
-            regions_down,
-            short_ttl,
-        }
+    pub fn new(
+        endpoints: Vec<EndpointView>,
+        regions_down: Vec<bool>,
+        short_ttl: Vec<bool>,
+        preferred: Vec<Option<u8>>,
+    ) -> Self {
+        Self { endpoints, regions_down, short_ttl, preferred }
+    }
+
+    /// The region a `latency` pool prefers, if measured.
+    pub fn preferred_region(&self, pool: usize) -> Option<u8> {
+        self.preferred.get(pool).copied().flatten()
     }
 
     /// Marks an endpoint servable or not (tests and the writer).
@@ -150,10 +151,7 @@ impl HealthView {
     }
 
     pub fn endpoint(&self, endpoint: usize) -> EndpointView {
-        self.endpoints.get(endpoint).copied().unwrap_or(EndpointView {
-            servable: true,
-            degraded: false,
-        })
+        self.endpoints.get(endpoint).copied().unwrap_or(EndpointView { servable: true, degraded: false })
     }
 
     pub fn is_servable(&self, endpoint: usize) -> bool {
@@ -206,6 +204,10 @@ pub enum Reason {
         prefix_len: u8,
     },
     Priority,
+    /// The region whose endpoints answer probes fastest (`None`: not measured yet).
+    Latency {
+        measured: bool,
+    },
     /// The policy's first choice had no servable endpoint of the family; this is its next.
     NextInOrder {
         position: usize,
@@ -240,12 +242,7 @@ pub struct Picked<'s> {
 
 impl<'s> Picked<'s> {
     fn new(endpoints: &'s [PoolEndpoint]) -> Self {
-        Self {
-            endpoints,
-            chosen: [0; MAX_ANSWERS],
-            len: 0,
-            failover: false,
-        }
+        Self { endpoints, chosen: [0; MAX_ANSWERS], len: 0, failover: false }
     }
 
     fn push(&mut self, position: usize) {
@@ -262,18 +259,12 @@ impl<'s> Picked<'s> {
     /// The record to answer with for the endpoint at `at`.
     pub fn record(&self, at: usize) -> Option<&'s Record> {
         let endpoint = self.get(at)?;
-        Some(if self.failover {
-            &endpoint.failover_record
-        } else {
-            &endpoint.record
-        })
+        Some(if self.failover { &endpoint.failover_record } else { &endpoint.record })
     }
 
     pub fn get(&self, at: usize) -> Option<&'s PoolEndpoint> {
         let endpoints = self.endpoints;
-        self.chosen[..self.len()]
-            .get(at)
-            .and_then(|&p| endpoints.get(usize::from(p)))
+        self.chosen[..self.len()].get(at).and_then(|&p| endpoints.get(usize::from(p)))
     }
 
     pub fn len(&self) -> usize {
@@ -294,10 +285,7 @@ pub struct Order {
 
 impl Order {
     fn empty() -> Self {
-        Self {
-            items: [0; MAX_REGIONS],
-            len: 0,
-        }
+        Self { items: [0; MAX_REGIONS], len: 0 }
     }
 
     /// The pool's own order.
@@ -346,6 +334,10 @@ pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
         None => (policy.order, policy.reason),
     };
     let family = q.family as usize;
+    // With `spill = "spread"`, the clients of a first choice that cannot serve are spread over
+    // the next `spill_regions` choices by their subnet, rather than all sent to the next one.
+    let mut spill: [Option<(usize, u8, Picked<'s>)>; MAX_SPILL] = [None; MAX_SPILL];
+    let mut spilled = 0;
     for (position, idx) in order.iter().enumerate() {
         let region = &pool.regions[usize::from(idx)];
         if q.health.is_region_down(region.region) {
@@ -356,29 +348,61 @@ pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
         if picked.is_empty() {
             continue;
         }
-        let reason = if position == 0 {
-            first_reason
-        } else {
-            Reason::NextInOrder { position }
-        };
-        // The answer depends on what chose the region: the override alone when it served, else
-        // the policy's view too. Either way it must not reach over other overrides' subnets.
-        let depends_on = match overridden {
-            Some((_, prefix_len)) if position == 0 => prefix_len,
-            Some((_, prefix_len)) => prefix_len.max(policy.scope),
-            None => policy.scope,
-        };
-        let scope = cap_scope(pool, q, depends_on.max(pool.overrides.separation(q.client)));
-        return Decision {
-            region: Some(usize::from(idx)),
-            endpoints: picked,
-            scope,
-            reason,
-            located: policy.located,
-            all_down: false,
-        };
+        if position == 0 || pool.spill_regions <= 1 {
+            return chosen(pool, q, &policy, overridden, first_reason, position, idx, picked);
+        }
+        spill[spilled] = Some((position, idx, picked));
+        spilled += 1;
+        if spilled == pool.spill_regions.min(MAX_SPILL) {
+            break;
+        }
+    }
+    if spilled > 0 {
+        let prefix = pool.hash_prefix[usize::from(q.client.is_ipv6())].min(q.client_prefix);
+        let pick = (hash::subnet_key(q.client, prefix) % spilled as u64) as usize;
+        if let Some((position, idx, picked)) = spill[pick] {
+            return chosen(pool, q, &policy, overridden, first_reason, position, idx, picked);
+        }
     }
     all_down(pool, q, first_reason, policy.located)
+}
+
+/// Most regions a spill spreads over.
+const MAX_SPILL: usize = 8;
+
+/// The decision for the region at `position` of the order.
+#[allow(clippy::too_many_arguments)]
+fn chosen<'s>(
+    pool: &'s Pool,
+    q: &Query<'_>,
+    policy: &Ranked,
+    overridden: Option<(u8, u8)>,
+    first_reason: Reason,
+    position: usize,
+    idx: u8,
+    picked: Picked<'s>,
+) -> Decision<'s> {
+    let reason = if position == 0 { first_reason } else { Reason::NextInOrder { position } };
+    // The answer depends on what chose the region: the override alone when it served, else the
+    // policy's view too (and the client's subnet when spilled). Either way it must not reach
+    // over other overrides' subnets.
+    let mut depends_on = match overridden {
+        Some((_, prefix_len)) if position == 0 => prefix_len,
+        Some((_, prefix_len)) => prefix_len.max(policy.scope),
+        None => policy.scope,
+    };
+    if position > 0 && pool.spill_regions > 1 {
+        depends_on = depends_on.max(pool.hash_prefix[usize::from(q.client.is_ipv6())].min(q.client_prefix));
+    }
+    let scope = cap_scope(pool, q, depends_on.max(pool.overrides.separation(q.client)));
+    Decision {
+        region: Some(usize::from(idx)),
+        endpoints: picked,
+        scope,
+        reason,
+        located: policy.located,
+        all_down: false,
+    }
 }
 
 /// No region can serve: fail open with every configured endpoint at the failover TTL (as
@@ -390,24 +414,12 @@ fn all_down<'s>(pool: &'s Pool, q: &Query<'_>, reason: Reason, located: Option<L
         (0..all.len()).for_each(|i| endpoints.push(i));
         endpoints.failover = true;
     }
-    Decision {
-        region: None,
-        endpoints,
-        scope: 0,
-        reason,
-        located,
-        all_down: !all.is_empty(),
-    }
+    Decision { region: None, endpoints, scope: 0, reason, located, all_down: !all.is_empty() }
 }
 
 /// One arm per policy and no `_ =>`, so a new policy does not compile until handled.
 fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
-    let plain = |order, reason| Ranked {
-        order,
-        reason,
-        scope: 0,
-        located: None,
-    };
+    let plain = |order, reason| Ranked { order, reason, scope: 0, located: None };
     match pool.policy {
         PolicyKind::Geo => geo::rank(pool, q),
         PolicyKind::Nearest => nearest::rank(pool, q),
@@ -416,6 +428,10 @@ fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
         PolicyKind::Random => plain(random::order(pool, q.random), Reason::Random),
         PolicyKind::Hash => hash::rank(pool, q),
         PolicyKind::Priority => plain(priority::order(pool), Reason::Priority),
+        PolicyKind::Latency => match q.health.preferred_region(pool.index) {
+            Some(fastest) => plain(Order::first_then(fastest, Order::pool(pool)), Reason::Latency { measured: true }),
+            None => plain(Order::pool(pool), Reason::Latency { measured: false }),
+        },
     }
 }
 
@@ -464,23 +480,14 @@ fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], max: usize, q: &Query<'_>) 
     let mut picked = Picked::new(endpoints);
     let count = endpoints.iter().enumerate().filter(|(i, e)| in_tier(*i, e)).count();
     if count <= max {
-        endpoints
-            .iter()
-            .enumerate()
-            .filter(|(i, e)| in_tier(*i, e))
-            .for_each(|(i, _)| picked.push(i));
+        endpoints.iter().enumerate().filter(|(i, e)| in_tier(*i, e)).for_each(|(i, _)| picked.push(i));
         return picked;
     }
     let mut state = q.random;
     while picked.len() < max {
         let taken = |i: usize| picked.chosen[..picked.len()].contains(&(i as u16));
         let open = |(i, e): &(usize, &PoolEndpoint)| in_tier(*i, e) && !taken(*i);
-        let total: u64 = endpoints
-            .iter()
-            .enumerate()
-            .filter(open)
-            .map(|(_, e)| u64::from(e.weight))
-            .sum();
+        let total: u64 = endpoints.iter().enumerate().filter(open).map(|(_, e)| u64::from(e.weight)).sum();
         if total == 0 {
             break;
         }

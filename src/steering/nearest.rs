@@ -13,19 +13,9 @@ pub(super) fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
             let order = order_from(pool, from);
             let first = order.iter().next().map(|i| &pool.regions[usize::from(i)]);
             let km = first.and_then(|r| r.location).map_or(0.0, |to| km(from, to));
-            Ranked {
-                order,
-                reason: Reason::Nearest { km },
-                scope,
-                located,
-            }
+            Ranked { order, reason: Reason::Nearest { km }, scope, located }
         }
-        None => Ranked {
-            order: fallback_order(pool),
-            reason: Reason::Fallback,
-            scope,
-            located,
-        },
+        None => Ranked { order: fallback_order(pool), reason: Reason::Fallback, scope, located },
     }
 }
 
@@ -35,9 +25,7 @@ pub(super) fn order_from(pool: &Pool, from: Coordinates) -> Order {
     let mut ranked = [(0u8, f64::INFINITY); MAX_REGIONS];
     let n = pool.regions.len().min(MAX_REGIONS);
     for (i, region) in pool.regions.iter().take(n).enumerate() {
-        let distance = region
-            .location
-            .map_or(f64::INFINITY, |to| km(from, to) - region.bias_km);
+        let distance = region.location.map_or(f64::INFINITY, |to| km(from, to) - region.bias_km);
         ranked[i] = (i as u8, distance);
     }
     ranked[..n].sort_by(|a, b| a.1.total_cmp(&b.1));

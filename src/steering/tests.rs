@@ -17,11 +17,7 @@ const ZONE: &str = "$ORIGIN lb.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\
 
 /// Steering for one pool named `p.lb.test.` over the given regions.
 fn steering(regions: &str, pool: &str, geo: Option<GeoDb>) -> Steering {
-    let geoip = if geo.is_some() {
-        "[geoip]\ndatabase = \"unused.mmdb\"\n"
-    } else {
-        ""
-    };
+    let geoip = if geo.is_some() { "[geoip]\ndatabase = \"unused.mmdb\"\n" } else { "" };
     let toml = format!("zones_dir = \"z\"\n{geoip}{regions}\n[[pool]]\nname = \"p.lb.test.\"\n{pool}\n");
     let config = Config::from_toml(&toml, Path::new(""), "test").expect("valid test configuration");
     let file = parse(ZONE, None).unwrap();
@@ -30,14 +26,8 @@ fn steering(regions: &str, pool: &str, geo: Option<GeoDb>) -> Steering {
 }
 
 fn region(name: &str, extra: &str, endpoints: &[(&str, u32)]) -> String {
-    let list: Vec<String> = endpoints
-        .iter()
-        .map(|(a, w)| format!("{{ address = \"{a}\", weight = {w} }}"))
-        .collect();
-    format!(
-        "[[region]]\nname = \"{name}\"\n{extra}\nendpoints = [ {} ]\n",
-        list.join(", ")
-    )
+    let list: Vec<String> = endpoints.iter().map(|(a, w)| format!("{{ address = \"{a}\", weight = {w} }}")).collect();
+    format!("[[region]]\nname = \"{name}\"\n{extra}\nendpoints = [ {} ]\n", list.join(", "))
 }
 
 fn query<'a>(s: &'a Steering, client: &str, turn: u64, random: u64) -> Query<'a> {
@@ -64,14 +54,9 @@ fn city_db(places: &[(&str, &str, &str, f64, f64)]) -> GeoDb {
         let record = Value::map([
             ("country", Value::map([("iso_code", Value::from(*country))])),
             ("continent", Value::map([("code", Value::from(*continent))])),
-            (
-                "location",
-                Value::map([("latitude", Value::from(*lat)), ("longitude", Value::from(*lon))]),
-            ),
+            ("location", Value::map([("latitude", Value::from(*lat)), ("longitude", Value::from(*lon))])),
         ]);
-        writer
-            .insert_value(net.parse::<ipnet::IpNet>().unwrap(), record)
-            .unwrap();
+        writer.insert_value(net.parse::<ipnet::IpNet>().unwrap(), record).unwrap();
     }
     GeoDb::from_bytes(writer.to_bytes().unwrap(), Path::new("test")).unwrap()
 }
@@ -83,16 +68,10 @@ fn weighted_regions_take_shares_within_one_percent_of_their_weights() {
         region("three", "", &[("192.0.2.3", 3)]),
         region("six", "", &[("192.0.2.6", 6)]),
     ];
-    let s = steering(
-        &regions.concat(),
-        "policy = \"weighted\"\nregions = [\"one\", \"three\", \"six\"]",
-        None,
-    );
+    let s = steering(&regions.concat(), "policy = \"weighted\"\nregions = [\"one\", \"three\", \"six\"]", None);
     let mut counts: HashMap<String, u32> = HashMap::new();
     for i in 0..10_000u64 {
-        *counts
-            .entry(region_of(&s, &query(&s, "192.0.2.200", i, splitmix64(i))).unwrap())
-            .or_default() += 1;
+        *counts.entry(region_of(&s, &query(&s, "192.0.2.200", i, splitmix64(i))).unwrap()).or_default() += 1;
     }
     for (name, weight) in [("one", 0.1), ("three", 0.3), ("six", 0.6)] {
         let share = f64::from(counts[name]) / 10_000.0;
@@ -103,11 +82,7 @@ fn weighted_regions_take_shares_within_one_percent_of_their_weights() {
 #[test]
 fn endpoints_within_a_region_are_drawn_by_weight() {
     let regions = region("r", "", &[("192.0.2.1", 1), ("192.0.2.2", 2), ("192.0.2.7", 7)]);
-    let s = steering(
-        &regions,
-        "policy = \"priority\"\nregions = [\"r\"]\nmax_answers = 1",
-        None,
-    );
+    let s = steering(&regions, "policy = \"priority\"\nregions = [\"r\"]\nmax_answers = 1", None);
     let mut counts: HashMap<IpAddr, u32> = HashMap::new();
     for i in 0..10_000u64 {
         let decision = decide(&s.pools[0], &query(&s, "192.0.2.200", i, splitmix64(i)));
@@ -121,73 +96,38 @@ fn endpoints_within_a_region_are_drawn_by_weight() {
 }
 
 fn four_regions() -> String {
-    ["a", "b", "c", "d"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| region(n, "", &[(&format!("192.0.2.{}", i + 1), 1)]))
-        .collect()
+    ["a", "b", "c", "d"].iter().enumerate().map(|(i, n)| region(n, "", &[(&format!("192.0.2.{}", i + 1), 1)])).collect()
 }
 
 #[test]
 fn hash_keeps_a_client_on_its_region_whatever_its_host_bits() {
-    let s = steering(
-        &four_regions(),
-        "policy = \"hash\"\nregions = [\"a\", \"b\", \"c\", \"d\"]",
-        None,
-    );
+    let s = steering(&four_regions(), "policy = \"hash\"\nregions = [\"a\", \"b\", \"c\", \"d\"]", None);
     for net in 0..200u32 {
         let base = format!("10.{}.{}", net / 256, net % 256);
         let first = region_of(&s, &query(&s, &format!("{base}.1"), 0, 1));
         for host in [2, 77, 254] {
-            assert_eq!(
-                region_of(&s, &query(&s, &format!("{base}.{host}"), host, host)),
-                first,
-                "{base}.{host}"
-            );
+            assert_eq!(region_of(&s, &query(&s, &format!("{base}.{host}"), host, host)), first, "{base}.{host}");
         }
     }
 }
 
 #[test]
 fn hash_moves_only_the_clients_of_a_region_that_goes() {
-    let mut s = steering(
-        &four_regions(),
-        "policy = \"hash\"\nregions = [\"a\", \"b\", \"c\", \"d\"]",
-        None,
-    );
-    let clients: Vec<String> = (0..10_000u32)
-        .map(|i| format!("10.{}.{}.1", i / 256, i % 256))
-        .collect();
-    let before: Vec<_> = clients
-        .iter()
-        .map(|c| region_of(&s, &query(&s, c, 0, 0)).unwrap())
-        .collect();
+    let mut s = steering(&four_regions(), "policy = \"hash\"\nregions = [\"a\", \"b\", \"c\", \"d\"]", None);
+    let clients: Vec<String> = (0..10_000u32).map(|i| format!("10.{}.{}.1", i / 256, i % 256)).collect();
+    let before: Vec<_> = clients.iter().map(|c| region_of(&s, &query(&s, c, 0, 0)).unwrap()).collect();
     let on_c = before.iter().filter(|r| *r == "c").count();
     assert!((2_000..3_000).contains(&on_c), "a fair share lands on c: {on_c}");
     // Region c fails (its only endpoint, health index 2, goes down) ...
     s.health.set_servable(2, false);
-    let failed: Vec<_> = clients
-        .iter()
-        .map(|c| region_of(&s, &query(&s, c, 0, 0)).unwrap())
-        .collect();
+    let failed: Vec<_> = clients.iter().map(|c| region_of(&s, &query(&s, c, 0, 0)).unwrap()).collect();
     // ... or is removed from the pool's configuration.
-    let removed = steering(
-        &four_regions(),
-        "policy = \"hash\"\nregions = [\"a\", \"b\", \"d\"]",
-        None,
-    );
-    let without: Vec<_> = clients
-        .iter()
-        .map(|c| region_of(&removed, &query(&removed, c, 0, 0)).unwrap())
-        .collect();
+    let removed = steering(&four_regions(), "policy = \"hash\"\nregions = [\"a\", \"b\", \"d\"]", None);
+    let without: Vec<_> = clients.iter().map(|c| region_of(&removed, &query(&removed, c, 0, 0)).unwrap()).collect();
     for i in 0..clients.len() {
         if before[i] == "c" {
             assert_ne!(failed[i], "c");
-            assert_eq!(
-                failed[i], without[i],
-                "{}: the failed and removed cases agree",
-                clients[i]
-            );
+            assert_eq!(failed[i], without[i], "{}: the failed and removed cases agree", clients[i]);
         } else {
             assert_eq!(failed[i], before[i], "{} moved although its region stayed", clients[i]);
             assert_eq!(without[i], before[i], "{} moved although its region stayed", clients[i]);
@@ -196,85 +136,38 @@ fn hash_moves_only_the_clients_of_a_region_that_goes() {
 }
 
 fn paris_db() -> GeoDb {
-    city_db(&[
-        ("192.0.2.0/24", "FR", "EU", 48.86, 2.35),
-        ("198.51.100.0/24", "JP", "AS", 35.68, 139.69),
-    ])
+    city_db(&[("192.0.2.0/24", "FR", "EU", 48.86, 2.35), ("198.51.100.0/24", "JP", "AS", 35.68, 139.69)])
 }
 
 #[test]
 fn nearest_picks_the_closest_region_and_bias_draws_clients_further() {
-    let regions = region(
-        "london",
-        "location = { lat = 51.51, lon = -0.13 }",
-        &[("203.0.113.1", 1)],
-    ) + &region(
-        "frankfurt",
-        "location = { lat = 50.11, lon = 8.68 }",
-        &[("203.0.113.2", 1)],
-    );
-    let s = steering(
-        &regions,
-        "policy = \"nearest\"\nregions = [\"frankfurt\", \"london\"]",
-        Some(paris_db()),
-    );
+    let regions = region("london", "location = { lat = 51.51, lon = -0.13 }", &[("203.0.113.1", 1)])
+        + &region("frankfurt", "location = { lat = 50.11, lon = 8.68 }", &[("203.0.113.2", 1)]);
+    let s = steering(&regions, "policy = \"nearest\"\nregions = [\"frankfurt\", \"london\"]", Some(paris_db()));
     let q = query(&s, "192.0.2.9", 0, 0);
-    assert_eq!(
-        region_of(&s, &q).as_deref(),
-        Some("london"),
-        "Paris-London 344 km, Paris-Frankfurt 478 km"
-    );
+    assert_eq!(region_of(&s, &q).as_deref(), Some("london"), "Paris-London 344 km, Paris-Frankfurt 478 km");
     let decision = decide(&s.pools[0], &q);
-    assert!(
-        matches!(decision.reason, Reason::Nearest { km } if (330.0..360.0).contains(&km)),
-        "{:?}",
-        decision.reason
-    );
+    assert!(matches!(decision.reason, Reason::Nearest { km } if (330.0..360.0).contains(&km)), "{:?}", decision.reason);
     assert_eq!(decision.scope, 24);
-    let biased = region(
-        "london",
-        "location = { lat = 51.51, lon = -0.13 }",
-        &[("203.0.113.1", 1)],
-    ) + &region(
-        "frankfurt",
-        "location = { lat = 50.11, lon = 8.68 }\nbias_km = 200.0",
-        &[("203.0.113.2", 1)],
-    );
-    let s = steering(
-        &biased,
-        "policy = \"nearest\"\nregions = [\"frankfurt\", \"london\"]",
-        Some(paris_db()),
-    );
-    assert_eq!(
-        region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(),
-        Some("frankfurt")
-    );
+    let biased = region("london", "location = { lat = 51.51, lon = -0.13 }", &[("203.0.113.1", 1)])
+        + &region("frankfurt", "location = { lat = 50.11, lon = 8.68 }\nbias_km = 200.0", &[("203.0.113.2", 1)]);
+    let s = steering(&biased, "policy = \"nearest\"\nregions = [\"frankfurt\", \"london\"]", Some(paris_db()));
+    assert_eq!(region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(), Some("frankfurt"));
     // A client the database does not know falls to the pool's order.
-    assert_eq!(
-        region_of(&s, &query(&s, "203.0.113.77", 0, 0)).as_deref(),
-        Some("frankfurt")
-    );
+    assert_eq!(region_of(&s, &query(&s, "203.0.113.77", 0, 0)).as_deref(), Some("frankfurt"));
 }
 
 #[test]
 fn priority_serves_in_order_fails_over_and_fails_back() {
     let regions = region("primary", "", &[("192.0.2.1", 1)]) + &region("backup", "", &[("192.0.2.2", 1)]);
-    let mut s = steering(
-        &regions,
-        "policy = \"priority\"\nregions = [\"primary\", \"backup\"]",
-        None,
-    );
+    let mut s = steering(&regions, "policy = \"priority\"\nregions = [\"primary\", \"backup\"]", None);
     assert_eq!(region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(), Some("primary"));
     s.health.set_servable(0, false);
     let decision = decide(&s.pools[0], &query(&s, "192.0.2.9", 0, 0));
     assert_eq!(decision.reason, Reason::NextInOrder { position: 1 });
     assert_eq!(region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(), Some("backup"));
     s.health.set_servable(0, true);
-    assert_eq!(
-        region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(),
-        Some("primary"),
-        "fails back"
-    );
+    assert_eq!(region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(), Some("primary"), "fails back");
     s.health.set_servable(0, false);
     s.health.set_servable(1, false);
     assert_eq!(decide(&s.pools[0], &query(&s, "192.0.2.9", 0, 0)).region, None);
@@ -282,23 +175,11 @@ fn priority_serves_in_order_fails_over_and_fails_back() {
 
 #[test]
 fn round_robin_turns_through_the_regions_and_random_follows_its_draw() {
-    let s = steering(
-        &four_regions(),
-        "policy = \"round_robin\"\nregions = [\"a\", \"b\", \"c\", \"d\"]",
-        None,
-    );
-    let turns: Vec<_> = (0..6)
-        .map(|t| region_of(&s, &query(&s, "192.0.2.9", t, 0)).unwrap())
-        .collect();
+    let s = steering(&four_regions(), "policy = \"round_robin\"\nregions = [\"a\", \"b\", \"c\", \"d\"]", None);
+    let turns: Vec<_> = (0..6).map(|t| region_of(&s, &query(&s, "192.0.2.9", t, 0)).unwrap()).collect();
     assert_eq!(turns, ["a", "b", "c", "d", "a", "b"]);
-    let s = steering(
-        &four_regions(),
-        "policy = \"random\"\nregions = [\"a\", \"b\", \"c\", \"d\"]",
-        None,
-    );
-    let draws: Vec<_> = (0..4)
-        .map(|r| region_of(&s, &query(&s, "192.0.2.9", 0, r)).unwrap())
-        .collect();
+    let s = steering(&four_regions(), "policy = \"random\"\nregions = [\"a\", \"b\", \"c\", \"d\"]", None);
+    let draws: Vec<_> = (0..4).map(|r| region_of(&s, &query(&s, "192.0.2.9", 0, r)).unwrap()).collect();
     assert_eq!(draws, ["a", "b", "c", "d"]);
 }
 
@@ -323,11 +204,7 @@ fn geo_maps_country_then_continent_then_falls_back_and_overrides_win() {
     ];
     for (client, region, reason, scope) in cases {
         let decision = decide(&s.pools[0], &query(&s, client, 0, 0));
-        assert_eq!(
-            decision.region.map(|r| s.pools[0].regions[r].name.as_str()),
-            Some(region),
-            "{client}"
-        );
+        assert_eq!(decision.region.map(|r| s.pools[0].regions[r].name.as_str()), Some(region), "{client}");
         assert_eq!(decision.reason, reason, "{client}");
         assert_eq!(decision.scope, scope, "{client}");
     }
@@ -348,10 +225,7 @@ fn a_country_only_database_gets_continent_and_centroid_from_the_table() {
     assert_eq!(place.country, Some(*b"JP"));
     assert_eq!(place.continent, Some(*b"AS"));
     let at = place.coordinates.unwrap();
-    assert!(
-        (25.0..45.0).contains(&at.lat) && (125.0..150.0).contains(&at.lon),
-        "{at:?}"
-    );
+    assert!((25.0..45.0).contains(&at.lat) && (125.0..150.0).contains(&at.lon), "{at:?}");
 }
 
 #[test]
@@ -375,15 +249,42 @@ fn when_the_override_region_cannot_serve_the_policys_own_order_follows() {
 fn the_scope_cap_follows_the_client_address_family() {
     let db = city_db(&[("2001:db8:100::/48", "DE", "EU", 51.0, 10.0)]);
     let regions = region("de", "countries = [\"DE\"]", &[("203.0.113.2", 1)]);
-    let s = steering(
-        &regions,
-        "policy = \"geo\"\nregions = [\"de\"]\necs_max_scope_v4 = 20",
-        Some(db),
-    );
+    let s = steering(&regions, "policy = \"geo\"\nregions = [\"de\"]\necs_max_scope_v4 = 20", Some(db));
     // An IPv6 client asking for A: the IPv6 cap (128) applies, not the IPv4 one.
     let mut q = query(&s, "2001:db8:100::1", 0, 0);
     q.family = Family::V4;
     let decision = decide(&s.pools[0], &q);
     assert_eq!(decision.region, Some(0));
     assert_eq!(decision.scope, 48);
+}
+
+#[test]
+fn spill_spread_shares_a_failed_regions_clients_over_the_next_choices() {
+    let mut s = steering(
+        &four_regions(),
+        "policy = \"priority\"\nregions = [\"a\", \"b\", \"c\", \"d\"]\nspill = \"spread\"\nspill_regions = 2",
+        None,
+    );
+    s.health.set_servable(0, false); // a goes down
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for i in 0..2_000u32 {
+        let (client, neighbour) = (format!("10.{}.{}.1", i / 256, i % 256), format!("10.{}.{}.9", i / 256, i % 256));
+        let first = region_of(&s, &query(&s, &client, 0, 0)).unwrap();
+        assert_eq!(region_of(&s, &query(&s, &neighbour, 7, 7)).unwrap(), first, "a client keeps its spill region");
+        *counts.entry(first).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert!((800..1200).contains(&counts["b"]) && (800..1200).contains(&counts["c"]), "{counts:?}");
+}
+
+#[test]
+fn latency_pools_follow_the_region_the_health_view_prefers() {
+    let mut s = steering(&four_regions(), "policy = \"latency\"\nregions = [\"a\", \"b\", \"c\", \"d\"]", None);
+    assert_eq!(region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(), Some("a"), "unmeasured: pool order");
+    let endpoints = (0..4).map(|_| EndpointView { servable: true, degraded: false }).collect();
+    s.health = HealthView::new(endpoints, vec![false; 4], vec![false], vec![Some(2)]);
+    let decision = decide(&s.pools[0], &query(&s, "192.0.2.9", 0, 0));
+    assert_eq!(decision.region, Some(2));
+    assert_eq!(decision.reason, Reason::Latency { measured: true });
+    assert_eq!(decision.scope, 0);
 }

@@ -23,11 +23,7 @@ pub fn load_all(sources: &[ZoneSource]) -> Result<Vec<Zone>, Vec<Problem>> {
                     if zones.iter().any(|z| z.origin_key == zone.origin_key) {
                         problems.push(Problem::new(
                             at,
-                            format!(
-                                "{}: zone {} is already loaded from another file",
-                                path.display(),
-                                zone.origin
-                            ),
+                            format!("{}: zone {} is already loaded from another file", path.display(), zone.origin),
                         ));
                     } else {
                         zones.push(zone);
@@ -48,10 +44,7 @@ fn expand(source: &ZoneSource, problems: &mut Vec<Problem>) -> Vec<(String, Path
             let listing = match fs::read_dir(path) {
                 Ok(listing) => listing,
                 Err(e) => {
-                    problems.push(Problem::new(
-                        at,
-                        format!("cannot read directory {}: {e}", path.display()),
-                    ));
+                    problems.push(Problem::new(at, format!("cannot read directory {}: {e}", path.display())));
                     return Vec::new();
                 }
             };
@@ -75,15 +68,10 @@ fn load_file(path: &Path, origin: Option<Name>) -> Result<Zone, Vec<String>> {
     let file = parse::parse(&text, origin).map_err(|e| vec![format!("{shown}:{}: {}", e.line, e.message)])?;
     // The origin is the first $ORIGIN, else the owner of the SOA record.
     let origin = file.origin.clone().or_else(|| {
-        file.entries
-            .iter()
-            .find(|e| e.record.record_type() == RecordType::SOA)
-            .map(|e| e.record.name.clone())
+        file.entries.iter().find(|e| e.record.record_type() == RecordType::SOA).map(|e| e.record.name.clone())
     });
     let Some(origin) = origin else {
-        return Err(vec![format!(
-            "{shown}: no $ORIGIN and no SOA record to take the origin from"
-        )]);
+        return Err(vec![format!("{shown}: no $ORIGIN and no SOA record to take the origin from")]);
     };
     Zone::build(origin, file.entries).map_err(|problems| {
         problems

@@ -35,11 +35,7 @@ impl Rrset {
     fn new(records: Vec<Record>) -> Self {
         let rtype = records[0].record_type();
         let wire_len = records.iter().map(uncompressed_len).sum();
-        Self {
-            rtype,
-            records: records.into_boxed_slice(),
-            wire_len,
-        }
+        Self { rtype, records: records.into_boxed_slice(), wire_len }
     }
 }
 
@@ -100,10 +96,7 @@ pub struct ZoneProblem {
 
 impl ZoneProblem {
     fn at(line: usize, message: impl Into<String>) -> Self {
-        Self {
-            line: Some(line),
-            message: message.into(),
-        }
+        Self { line: Some(line), message: message.into() }
     }
 }
 
@@ -140,29 +133,16 @@ impl Zone {
         let mut nodes = HashMap::new();
         for (key, entries) in by_name {
             check_cname_alone(&entries, &mut problems);
-            nodes.insert(
-                key,
-                Node {
-                    rrsets: group_rrsets(entries, &mut problems),
-                },
-            );
+            nodes.insert(key, Node { rrsets: group_rrsets(entries, &mut problems) });
         }
         add_empty_non_terminals(&mut nodes, &origin_key);
         let apex = nodes.get(&origin_key);
-        let soa = apex
-            .and_then(|n| n.get(RecordType::SOA))
-            .map(|set| set.records[0].clone());
+        let soa = apex.and_then(|n| n.get(RecordType::SOA)).map(|set| set.records[0].clone());
         if apex.and_then(|n| n.get(RecordType::NS)).is_none() {
-            problems.push(ZoneProblem {
-                line: None,
-                message: format!("no NS records at the apex {origin}"),
-            });
+            problems.push(ZoneProblem { line: None, message: format!("no NS records at the apex {origin}") });
         }
         let Some(mut soa) = soa else {
-            problems.push(ZoneProblem {
-                line: None,
-                message: format!("no SOA record at the apex {origin}"),
-            });
+            problems.push(ZoneProblem { line: None, message: format!("no SOA record at the apex {origin}") });
             problems.sort_by_key(|p| p.line);
             return Err(problems);
         };
@@ -174,14 +154,7 @@ impl Zone {
             soa.ttl = soa.ttl.min(data.minimum);
         }
         let origin_labels = label_count(&origin_key);
-        Ok(Self {
-            origin,
-            origin_key,
-            origin_labels,
-            nodes,
-            negative_soa: Rrset::new(vec![soa]),
-            record_count,
-        })
+        Ok(Self { origin, origin_key, origin_labels, nodes, negative_soa: Rrset::new(vec![soa]), record_count })
     }
 
     /// Makes a name exist (with no data) if it does not, with its empty non-terminals: a pool
@@ -201,9 +174,7 @@ impl Zone {
 
     /// The apex node: SOA and NS live here.
     pub fn apex(&self) -> &Node {
-        self.nodes
-            .get(&self.origin_key)
-            .expect("build() refuses a zone without apex data")
+        self.nodes.get(&self.origin_key).expect("build() refuses a zone without apex data")
     }
 
     /// The node at exactly this name, ignoring cuts (for glue and additional data).
@@ -262,18 +233,12 @@ pub(crate) fn is_at_or_below(key: &[u8], origin: &[u8]) -> bool {
 
 /// RFC 1034 section 3.6.2 and RFC 2181 section 10.1: a CNAME is alone at its name.
 fn check_cname_alone(entries: &[Entry], problems: &mut Vec<ZoneProblem>) {
-    let cnames: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| e.record.record_type() == RecordType::CNAME)
-        .collect();
+    let cnames: Vec<&Entry> = entries.iter().filter(|e| e.record.record_type() == RecordType::CNAME).collect();
     if cnames.is_empty() {
         return;
     }
     if let Some(second) = cnames.get(1) {
-        problems.push(ZoneProblem::at(
-            second.line,
-            format!("a second CNAME at {}", second.record.name),
-        ));
+        problems.push(ZoneProblem::at(second.line, format!("a second CNAME at {}", second.record.name)));
     }
     if let Some(other) = entries.iter().find(|e| e.record.record_type() != RecordType::CNAME) {
         let line = other.line.max(cnames[0].line);

@@ -21,10 +21,7 @@ pub struct NameKey {
 impl NameKey {
     /// The key of a name; letters are folded to lowercase.
     pub fn new(name: &Name) -> Self {
-        let mut key = Self {
-            octets: [0; MAX_NAME_LEN],
-            len: 0,
-        };
+        let mut key = Self { octets: [0; MAX_NAME_LEN], len: 0 };
         let mut at = 0;
         for label in name.iter() {
             // hickory's Name enforces the 255-octet bound, so these writes stay in range.
@@ -44,10 +41,7 @@ impl NameKey {
         if suffix.len() + 2 > MAX_NAME_LEN {
             return None;
         }
-        let mut key = Self {
-            octets: [0; MAX_NAME_LEN],
-            len: 0,
-        };
+        let mut key = Self { octets: [0; MAX_NAME_LEN], len: 0 };
         key.octets[0] = 1;
         key.octets[1] = b'*';
         key.octets[2..2 + suffix.len()].copy_from_slice(suffix);
@@ -60,10 +54,7 @@ impl NameKey {
         if octets.is_empty() || octets.len() > MAX_NAME_LEN {
             return None;
         }
-        let mut key = Self {
-            octets: [0; MAX_NAME_LEN],
-            len: octets.len() as u8,
-        };
+        let mut key = Self { octets: [0; MAX_NAME_LEN], len: octets.len() as u8 };
         key.octets[..octets.len()].copy_from_slice(octets);
         Some(key)
     }
@@ -74,10 +65,7 @@ impl NameKey {
 
     /// Offsets of the labels of this name; the last one is the root label.
     pub fn labels(&self) -> Labels {
-        let mut labels = Labels {
-            starts: [0; MAX_LABELS],
-            count: 0,
-        };
+        let mut labels = Labels { starts: [0; MAX_LABELS], count: 0 };
         let mut at = 0usize;
         loop {
             labels.starts[labels.count] = at as u8;

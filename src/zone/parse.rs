@@ -38,10 +38,7 @@ pub struct SyntaxError {
 }
 
 fn err<T>(line: usize, message: impl Into<String>) -> Result<T, SyntaxError> {
-    Err(SyntaxError {
-        line,
-        message: message.into(),
-    })
+    Err(SyntaxError { line, message: message.into() })
 }
 
 /// One token of an entry: its text as written (quotes kept) and whether it was quoted.
@@ -82,11 +79,7 @@ fn split_entries(text: &str) -> Result<Vec<RawEntry<'_>>, SyntaxError> {
             }
             b' ' | b'\t' | b'\r' => {
                 if at_line_start && paren_line.is_none() && current.is_none() {
-                    current = Some(RawEntry {
-                        line,
-                        inherits_owner: true,
-                        tokens: Vec::new(),
-                    });
+                    current = Some(RawEntry { line, inherits_owner: true, tokens: Vec::new() });
                 }
                 i += 1;
             }
@@ -99,11 +92,7 @@ fn split_entries(text: &str) -> Result<Vec<RawEntry<'_>>, SyntaxError> {
                 if let Some(open) = paren_line {
                     return err(line, format!("nested '(' (the first opened at line {open})"));
                 }
-                current.get_or_insert(RawEntry {
-                    line,
-                    inherits_owner: false,
-                    tokens: Vec::new(),
-                });
+                current.get_or_insert(RawEntry { line, inherits_owner: false, tokens: Vec::new() });
                 paren_line = Some(line);
                 i += 1;
             }
@@ -114,11 +103,7 @@ fn split_entries(text: &str) -> Result<Vec<RawEntry<'_>>, SyntaxError> {
                 i += 1;
             }
             _ => {
-                let entry = current.get_or_insert(RawEntry {
-                    line,
-                    inherits_owner: false,
-                    tokens: Vec::new(),
-                });
+                let entry = current.get_or_insert(RawEntry { line, inherits_owner: false, tokens: Vec::new() });
                 let (token, next) = read_token(text, i, line)?;
                 entry.tokens.push(token);
                 i = next;
@@ -146,13 +131,7 @@ fn read_token(text: &str, start: usize, line: usize) -> Result<(Token<'_>, usize
             }
             b'\\' => i += 2,
             b'"' if quoted => {
-                return Ok((
-                    Token {
-                        text: &text[start..=i],
-                        quoted,
-                    },
-                    i + 1,
-                ));
+                return Ok((Token { text: &text[start..=i], quoted }, i + 1));
             }
             b'\n' if quoted => return err(line, "a quoted string runs past the end of the line"),
             b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' if !quoted => break,
@@ -163,13 +142,7 @@ fn read_token(text: &str, start: usize, line: usize) -> Result<(Token<'_>, usize
         return err(line, "a quoted string is never closed");
     }
     let end = i.min(bytes.len());
-    Ok((
-        Token {
-            text: &text[start..end],
-            quoted,
-        },
-        end,
-    ))
+    Ok((Token { text: &text[start..end], quoted }, end))
 }
 
 /// Parses master-file text. `origin` is the zone's origin if known from outside.
@@ -177,12 +150,7 @@ fn read_token(text: &str, start: usize, line: usize) -> Result<(Token<'_>, usize
 /// # Errors
 /// The first syntax error, with its line.
 pub fn parse(text: &str, origin: Option<Name>) -> Result<MasterFile, SyntaxError> {
-    let mut state = State {
-        origin: origin.clone(),
-        default_ttl: None,
-        last_ttl: None,
-        owner: None,
-    };
+    let mut state = State { origin: origin.clone(), default_ttl: None, last_ttl: None, owner: None };
     let mut first_origin = origin;
     let mut entries = Vec::new();
     for raw in split_entries(text)? {
@@ -194,15 +162,9 @@ pub fn parse(text: &str, origin: Option<Name>) -> Result<MasterFile, SyntaxError
             }
             continue;
         }
-        entries.push(Entry {
-            line: raw.line,
-            record: state.record(&raw)?,
-        });
+        entries.push(Entry { line: raw.line, record: state.record(&raw)? });
     }
-    Ok(MasterFile {
-        origin: first_origin,
-        entries,
-    })
+    Ok(MasterFile { origin: first_origin, entries })
 }
 
 struct State {
@@ -239,10 +201,7 @@ impl State {
     /// A domain name, absolute or relative to the origin in force; `@` is the origin.
     fn name(&self, text: &str, line: usize) -> Result<Name, SyntaxError> {
         if text == "@" {
-            return self
-                .origin
-                .clone()
-                .map_or_else(|| err(line, "'@' used before any $ORIGIN"), Ok);
+            return self.origin.clone().map_or_else(|| err(line, "'@' used before any $ORIGIN"), Ok);
         }
         if !text.ends_with('.') && self.origin.is_none() {
             return err(line, format!("relative name {text:?} and no $ORIGIN in force"));
@@ -304,10 +263,9 @@ impl State {
         }
         match rtype {
             RecordType::DS => ds_rdata(tokens, line),
-            RecordType::Unknown(code) => err(
-                line,
-                format!("TYPE{code} must be written in the RFC 3597 generic form \\# LENGTH HEX"),
-            ),
+            RecordType::Unknown(code) => {
+                err(line, format!("TYPE{code} must be written in the RFC 3597 generic form \\# LENGTH HEX"))
+            }
             _ => self.hickory_rdata(rtype, tokens, line),
         }
     }
@@ -330,10 +288,7 @@ impl State {
         text.push('\n');
         let parsed = Parser::new(text, None, Some(Name::root())).parse();
         let (_, sets): (Name, BTreeMap<_, _>) = parsed.or_else(|e| err(line, format!("bad {rtype} RDATA: {e}")))?;
-        let record = sets
-            .into_values()
-            .next()
-            .and_then(|set| set.records_without_rrsigs().next().cloned());
+        let record = sets.into_values().next().and_then(|set| set.records_without_rrsigs().next().cloned());
         match record {
             Some(record) => Ok(record.data),
             None => err(line, format!("bad {rtype} RDATA")),
@@ -373,19 +328,13 @@ fn generic_rdata(rtype: RecordType, tokens: &[Token<'_>], line: usize) -> Result
     let Some((len, rest)) = tokens.split_first() else {
         return err(line, "\\# needs a length");
     };
-    let len: u16 = len
-        .text
-        .parse()
-        .or_else(|_| err(line, format!("{:?} is not an RDATA length", len.text)))?;
+    let len: u16 = len.text.parse().or_else(|_| err(line, format!("{:?} is not an RDATA length", len.text)))?;
     let data = hex(rest, line)?;
     if data.len() != usize::from(len) {
         return err(line, format!("\\# says {len} octets but {} follow", data.len()));
     }
     if matches!(rtype, RecordType::DS | RecordType::Unknown(_)) {
-        return Ok(RData::Unknown {
-            code: rtype,
-            rdata: NULL::with(data),
-        });
+        return Ok(RData::Unknown { code: rtype, rdata: NULL::with(data) });
     }
     let mut decoder = BinDecoder::new(&data);
     RData::read(&mut decoder, rtype, Restrict::new(len))
@@ -411,10 +360,7 @@ fn ds_rdata(tokens: &[Token<'_>], line: usize) -> Result<RData, SyntaxError> {
         return err(line, "DS has an empty digest");
     }
     data.extend_from_slice(&digest);
-    Ok(RData::Unknown {
-        code: RecordType::DS,
-        rdata: NULL::with(data),
-    })
+    Ok(RData::Unknown { code: RecordType::DS, rdata: NULL::with(data) })
 }
 
 #[cfg(test)]

@@ -14,18 +14,14 @@ pub struct Zones {
 impl Zones {
     /// Indexes zones by origin; the loader has already refused two zones with one origin.
     pub fn new(zones: Vec<Zone>) -> Self {
-        Self {
-            by_origin: zones.into_iter().map(|z| (z.origin_key.clone(), z)).collect(),
-        }
+        Self { by_origin: zones.into_iter().map(|z| (z.origin_key.clone(), z)).collect() }
     }
 
     /// The zone whose origin is the closest ancestor of `name` (or `name` itself): a child
     /// zone we also serve wins over its parent (RFC 1034 section 4.3.2, step 2).
     pub fn find(&self, name: &NameKey) -> Option<&Zone> {
         let labels = name.labels();
-        (0..=labels.count())
-            .rev()
-            .find_map(|n| self.by_origin.get(labels.suffix(name, n)))
+        (0..=labels.count()).rev().find_map(|n| self.by_origin.get(labels.suffix(name, n)))
     }
 
     /// The zone enclosing the parent side of `zone`'s apex, if we serve one: DS records
@@ -33,19 +29,15 @@ impl Zones {
     pub fn parent_of(&self, zone: &Zone) -> Option<&Zone> {
         let key = NameKey::from_wire(&zone.origin_key)?;
         let labels = key.labels();
-        (0..labels.count())
-            .rev()
-            .find_map(|n| self.by_origin.get(labels.suffix(&key, n)))
+        (0..labels.count()).rev().find_map(|n| self.by_origin.get(labels.suffix(&key, n)))
     }
 
     /// Makes `name` exist in the zone that holds it (see [`Zone::ensure_name`]).
     pub fn ensure_name(&mut self, name: &hickory_proto::rr::Name) {
         let key = NameKey::new(name);
         let labels = key.labels();
-        let origin = (0..=labels.count())
-            .rev()
-            .map(|n| labels.suffix(&key, n))
-            .find(|s| self.by_origin.contains_key(*s));
+        let origin =
+            (0..=labels.count()).rev().map(|n| labels.suffix(&key, n)).find(|s| self.by_origin.contains_key(*s));
         if let Some(origin) = origin.map(<[u8]>::to_vec)
             && let Some(zone) = self.by_origin.get_mut(&origin[..])
         {

@@ -53,19 +53,10 @@ fn lookups_find_names_cuts_wildcards_and_empty_non_terminals() {
 #[test]
 fn rrsets_drop_duplicates_and_share_the_first_ttl() {
     let zone = zone(ZONE).unwrap();
-    let Lookup::Exact(node) = zone.lookup(&key("www.example.test."), RecordType::A) else {
-        panic!("www")
-    };
+    let Lookup::Exact(node) = zone.lookup(&key("www.example.test."), RecordType::A) else { panic!("www") };
     let set = node.get(RecordType::A).unwrap();
-    assert_eq!(
-        set.records.len(),
-        2,
-        "the duplicate record is dropped (RFC 2181 section 5)"
-    );
-    assert!(
-        set.records.iter().all(|r| r.ttl == 3600),
-        "one TTL per RRset (RFC 2181 section 5.2)"
-    );
+    assert_eq!(set.records.len(), 2, "the duplicate record is dropped (RFC 2181 section 5)");
+    assert!(set.records.iter().all(|r| r.ttl == 3600), "one TTL per RRset (RFC 2181 section 5.2)");
     assert!(set.wire_len >= 2 * (17 + 10 + 4));
 }
 
@@ -82,30 +73,15 @@ fn invalid_zones_are_refused_with_lines() {
     let cases = [
         (format!("{base}x.other. A 192.0.2.1\n"), Some(5), "out of zone"),
         (format!("{base}xexample.test. A 192.0.2.1\n"), Some(5), "out of zone"),
-        (
-            format!("{base}www A 192.0.2.1\nwww CNAME ns1\n"),
-            Some(6),
-            "CNAME beside other data",
-        ),
+        (format!("{base}www A 192.0.2.1\nwww CNAME ns1\n"), Some(6), "CNAME beside other data"),
         (format!("{base}www CNAME a\nwww CNAME b\n"), Some(6), "a second CNAME"),
         (format!("{base}@ SOA ns2 host 1 2 3 4 5\n"), Some(5), "a second SOA"),
-        (
-            "$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n".to_owned(),
-            None,
-            "no NS records",
-        ),
-        (
-            "$ORIGIN example.test.\n$TTL 60\n@ NS ns1\n".to_owned(),
-            None,
-            "no SOA record",
-        ),
+        ("$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n".to_owned(), None, "no NS records"),
+        ("$ORIGIN example.test.\n$TTL 60\n@ NS ns1\n".to_owned(), None, "no SOA record"),
     ];
     for (text, line, message) in cases {
         let problems = zone(&text).expect_err(message);
-        assert!(
-            problems.iter().any(|p| p.line == line && p.message.contains(message)),
-            "{message}: {problems:?}"
-        );
+        assert!(problems.iter().any(|p| p.line == line && p.message.contains(message)), "{message}: {problems:?}");
     }
 }
 
@@ -119,10 +95,7 @@ fn zones_find_the_closest_enclosing_origin_and_the_parent_side() {
     assert_eq!(origin("ns.sub.example.test.").as_deref(), Some("sub.example.test."));
     assert_eq!(origin("example.com."), None);
     let child = zones.find(&key("sub.example.test.")).unwrap();
-    assert_eq!(
-        zones.parent_of(child).map(|z| z.origin.to_string()).as_deref(),
-        Some("example.test.")
-    );
+    assert_eq!(zones.parent_of(child).map(|z| z.origin.to_string()).as_deref(), Some("example.test."));
 }
 
 #[test]
@@ -140,12 +113,8 @@ fn a_name_above_the_origin_is_not_below_it() {
 fn an_mx_whose_generic_target_has_fewer_labels_than_the_origin_is_answered() {
     // RFC 3597 lets RDATA hold any wire name: here one label of the octets "\x01a\x01b".
     let zone = zone("$ORIGIN a.b.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\n@ MX \\# 8 0001 040161016200\n").unwrap();
-    let Lookup::Exact(apex) = zone.lookup(&key("a.b."), RecordType::MX) else {
-        panic!("apex")
-    };
-    let RData::MX(mx) = &apex.get(RecordType::MX).unwrap().records[0].data else {
-        panic!("MX")
-    };
+    let Lookup::Exact(apex) = zone.lookup(&key("a.b."), RecordType::MX) else { panic!("apex") };
+    let RData::MX(mx) = &apex.get(RecordType::MX).unwrap().records[0].data else { panic!("MX") };
     let target = NameKey::new(&mx.exchange);
     assert!(!is_at_or_below(target.as_bytes(), &zone.origin_key));
 }

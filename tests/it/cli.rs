@@ -14,11 +14,7 @@ use crate::support::{TEST_ZONE, TempDir};
 const BIN: &str = env!("CARGO_BIN_EXE_meridian");
 
 fn run(args: &[&str], dir: &std::path::Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run meridian")
+    Command::new(BIN).args(args).current_dir(dir).output().expect("run meridian")
 }
 
 fn stderr(output: &Output) -> String {
@@ -39,10 +35,8 @@ const SOA: &str = "$ORIGIN example.test.\n$TTL 300\n@ IN SOA ns1 host 1 2 3 4 5\
 fn check_config_accepts_a_good_configuration() {
     let dir = TempDir::new("cli");
     dir.write("example.test.zone", TEST_ZONE);
-    let config = dir.write(
-        "meridian.toml",
-        "[server]\nlisten = [\"127.0.0.1:5353\"]\n[[zone]]\nfile = \"example.test.zone\"\n",
-    );
+    let config =
+        dir.write("meridian.toml", "[server]\nlisten = [\"127.0.0.1:5353\"]\n[[zone]]\nfile = \"example.test.zone\"\n");
     let output = run(&["check-config", config.to_str().unwrap()], dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("ok (1 zone(s)"));
@@ -58,19 +52,11 @@ fn check_config_reports_every_problem_with_its_path_and_value() {
     let output = run(&["check-config", config.to_str().unwrap()], dir.path());
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(
-        err.contains("server.listen[0]: \"127.0.0.1\" is not ADDR:PORT"),
-        "{err}"
-    );
-    assert!(
-        err.contains("server.max_udp_payload: 100 is not within 512..=4096"),
-        "{err}"
-    );
+    assert!(err.contains("server.listen[0]: \"127.0.0.1\" is not ADDR:PORT"), "{err}");
+    assert!(err.contains("server.max_udp_payload: 100 is not within 512..=4096"), "{err}");
     // The zone file is checked only once the configuration itself is valid.
-    let config = dir.write(
-        "meridian.toml",
-        "[[zone]]\nfile = \"missing.zone\"\n[[zone]]\nfile = \"also-missing.zone\"\n",
-    );
+    let config =
+        dir.write("meridian.toml", "[[zone]]\nfile = \"missing.zone\"\n[[zone]]\nfile = \"also-missing.zone\"\n");
     let err = stderr(&run(&["check-config", config.to_str().unwrap()], dir.path()));
     assert!(err.contains("zone[0].file: cannot read"), "{err}");
     assert!(err.contains("missing.zone: No such file or directory"), "{err}");
@@ -83,37 +69,21 @@ fn check_config_rejects_unknown_keys_and_bad_toml() {
     let config = dir.write("meridian.toml", "[server]\nlisten_on = [\"127.0.0.1:53\"]\n");
     let output = run(&["check-config", config.to_str().unwrap()], dir.path());
     assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("unknown field `listen_on`"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("unknown field `listen_on`"), "{}", stderr(&output));
     let config = dir.write("meridian.toml", "[server\n");
     let output = run(&["check-config", config.to_str().unwrap()], dir.path());
     assert!(!output.status.success());
     assert!(stderr(&output).contains("not valid TOML"), "{}", stderr(&output));
     let output = run(&["check-config", "/nonexistent/meridian.toml"], dir.path());
     assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("cannot read /nonexistent/meridian.toml"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("cannot read /nonexistent/meridian.toml"), "{}", stderr(&output));
 }
 
 #[test]
 fn bad_zone_files_are_reported_with_file_and_line() {
     let cases = [
-        (
-            "a syntax error",
-            format!("{SOA}www IN A 300.1.2.3\n"),
-            "z.zone:6: bad A RDATA",
-        ),
-        (
-            "a line with no type",
-            format!("{SOA}www IN 300\n"),
-            "z.zone:6: the entry has no record type",
-        ),
+        ("a syntax error", format!("{SOA}www IN A 300.1.2.3\n"), "z.zone:6: bad A RDATA"),
+        ("a line with no type", format!("{SOA}www IN 300\n"), "z.zone:6: the entry has no record type"),
         (
             "out-of-zone data",
             format!("{SOA}www.example.com. IN A 192.0.2.1\n"),
@@ -124,50 +94,22 @@ fn bad_zone_files_are_reported_with_file_and_line() {
             format!("{SOA}www IN A 192.0.2.1\nwww IN CNAME ns1\n"),
             "z.zone:7: CNAME beside other data",
         ),
-        (
-            "two SOA records",
-            format!("{SOA}@ IN SOA ns1 host 2 2 3 4 5\n"),
-            "z.zone:6: a second SOA",
-        ),
+        ("two SOA records", format!("{SOA}@ IN SOA ns1 host 2 2 3 4 5\n"), "z.zone:6: a second SOA"),
         (
             "an SOA off the apex",
             format!("{SOA}sub IN SOA ns1 host 2 2 3 4 5\n"),
             "z.zone:6: SOA at sub.example.test. is not at the apex",
         ),
-        (
-            "no SOA",
-            "$ORIGIN example.test.\n$TTL 300\n@ IN NS ns1\n".to_owned(),
-            "no SOA record at the apex",
-        ),
-        (
-            "an unclosed parenthesis",
-            format!("{SOA}www IN TXT ( \"a\"\n"),
-            "z.zone:6: '(' is never closed",
-        ),
-        (
-            "an unknown type",
-            format!("{SOA}www IN BOGUS 1\n"),
-            "z.zone:6: \"BOGUS\" is not a record type",
-        ),
-        (
-            "a class other than IN",
-            format!("{SOA}www CH A 192.0.2.1\n"),
-            "z.zone:6: class CH is not served",
-        ),
-        (
-            "a relative name without an origin",
-            "$TTL 300\nwww IN A 192.0.2.1\n".to_owned(),
-            "z.zone:2: relative name",
-        ),
+        ("no SOA", "$ORIGIN example.test.\n$TTL 300\n@ IN NS ns1\n".to_owned(), "no SOA record at the apex"),
+        ("an unclosed parenthesis", format!("{SOA}www IN TXT ( \"a\"\n"), "z.zone:6: '(' is never closed"),
+        ("an unknown type", format!("{SOA}www IN BOGUS 1\n"), "z.zone:6: \"BOGUS\" is not a record type"),
+        ("a class other than IN", format!("{SOA}www CH A 192.0.2.1\n"), "z.zone:6: class CH is not served"),
+        ("a relative name without an origin", "$TTL 300\nwww IN A 192.0.2.1\n".to_owned(), "z.zone:2: relative name"),
     ];
     for (what, zone, message) in cases {
         let output = check_zone(&zone);
         assert!(!output.status.success(), "{what}: accepted");
-        assert!(
-            stderr(&output).contains(message),
-            "{what}: expected {message:?} in:\n{}",
-            stderr(&output)
-        );
+        assert!(stderr(&output).contains(message), "{what}: expected {message:?} in:\n{}", stderr(&output));
     }
 }
 
@@ -175,15 +117,9 @@ fn bad_zone_files_are_reported_with_file_and_line() {
 fn serve_refuses_to_start_on_a_bad_configuration() {
     let dir = TempDir::new("cli");
     dir.write("z.zone", &format!("{SOA}www.example.com. IN A 192.0.2.1\n"));
-    let config = dir.write(
-        "meridian.toml",
-        "[server]\nlisten = [\"127.0.0.1:0\"]\n[[zone]]\nfile = \"z.zone\"\n",
-    );
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let config = dir.write("meridian.toml", "[server]\nlisten = [\"127.0.0.1:0\"]\n[[zone]]\nfile = \"z.zone\"\n");
+    let mut child =
+        Command::new(BIN).args(["serve", "--config", config.to_str().unwrap()]).stderr(Stdio::piped()).spawn().unwrap();
     let status = wait_with_deadline(&mut child, Duration::from_secs(10)).expect("serve exits on bad zone data");
     assert!(!status.success());
 }
@@ -219,10 +155,7 @@ fn serve(args: &[&str], dir: &std::path::Path) -> Served {
             }
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("serve logs its listener")
-        .expect("an address");
+    let addr = rx.recv_timeout(Duration::from_secs(20)).expect("serve logs its listener").expect("an address");
     Served { child, addr }
 }
 
@@ -240,10 +173,7 @@ fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<std::process
 #[test]
 fn serve_answers_on_the_embedded_default_and_stops_on_sigterm() {
     // The embedded default serves zones/ relative to the working directory: the repository.
-    let mut served = serve(
-        &["serve", "--listen", "127.0.0.1:0"],
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-    );
+    let mut served = serve(&["serve", "--listen", "127.0.0.1:0"], std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
     let reply = client::udp(served.addr, &Q::new("www.example.com.", RecordType::A));
     assert!(reply.metadata.authoritative);
     assert!(!reply.answers.is_empty());
@@ -258,10 +188,7 @@ fn serve_answers_on_the_embedded_default_and_stops_on_sigterm() {
 #[test]
 fn check_config_refuses_pools_outside_the_zones_or_over_zone_data() {
     let dir = TempDir::new("cli");
-    dir.write(
-        "z.zone",
-        &format!("{SOA}taken IN A 192.0.2.9\nsub IN NS ns.elsewhere.\n"),
-    );
+    dir.write("z.zone", &format!("{SOA}taken IN A 192.0.2.9\nsub IN NS ns.elsewhere.\n"));
     let config = dir.write(
         "meridian.toml",
         "[[zone]]\nfile = \"z.zone\"\n[[region]]\nname = \"r\"\nendpoints = [ { address = \"192.0.2.1\" } ]\n\
@@ -273,17 +200,8 @@ fn check_config_refuses_pools_outside_the_zones_or_over_zone_data() {
     let output = run(&["check-config", config.to_str().unwrap()], dir.path());
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(
-        err.contains("pool[0].name: www.example.org. is not inside any served zone"),
-        "{err}"
-    );
-    assert!(
-        err.contains("pool[1].name: taken.example.test. already has A records"),
-        "{err}"
-    );
-    assert!(
-        err.contains("pool[2].name: x.sub.example.test. is at or below a delegation"),
-        "{err}"
-    );
+    assert!(err.contains("pool[0].name: www.example.org. is not inside any served zone"), "{err}");
+    assert!(err.contains("pool[1].name: taken.example.test. already has A records"), "{err}");
+    assert!(err.contains("pool[2].name: x.sub.example.test. is at or below a delegation"), "{err}");
     assert!(!err.contains("pool[3]"), "{err}");
 }

@@ -36,10 +36,7 @@ fn knotd_path() -> Option<&'static str> {
 
 fn free_port() -> u16 {
     // Bound and released: a small race with other processes, which the readiness wait catches.
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("free port")
-        .port()
+    UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).expect("free port").port()
 }
 
 impl Knot {
@@ -63,11 +60,7 @@ impl Knot {
             .stdout(Stdio::null())
             .spawn()
             .expect("start knotd");
-        let knot = Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            child,
-            _dir: dir,
-        };
+        let knot = Self { addr: SocketAddr::from(([127, 0, 0, 1], port)), child, _dir: dir };
         knot.wait_until_serving();
         knot
     }
@@ -77,10 +70,7 @@ impl Knot {
         let probe = Q::new("example.test.", RecordType::SOA).bytes();
         while Instant::now() < deadline {
             let reply = client::udp_exchange(self.addr, &probe, Duration::from_millis(200));
-            if reply
-                .and_then(|r| Message::from_vec(&r).ok())
-                .is_some_and(|m| !m.answers.is_empty())
-            {
+            if reply.and_then(|r| Message::from_vec(&r).ok()).is_some_and(|m| !m.answers.is_empty()) {
                 return;
             }
         }
@@ -160,13 +150,9 @@ fn corpus() -> Vec<(Q, Transport)> {
             corpus.push((Q::new(name, rtype), Transport::Udp));
         }
     }
-    for name in [
-        "www.example.test.",
-        "big.example.test.",
-        "huge.example.test.",
-        "sub.example.test.",
-        "nx.example.test.",
-    ] {
+    for name in
+        ["www.example.test.", "big.example.test.", "huge.example.test.", "sub.example.test.", "nx.example.test."]
+    {
         for rtype in [RecordType::A, RecordType::TXT, RecordType::NS] {
             corpus.push((Q::new(name, rtype), Transport::Tcp));
             corpus.push((Q::new(name, rtype).no_edns(), Transport::Udp));
@@ -179,15 +165,9 @@ fn corpus() -> Vec<(Q, Transport)> {
     let www = || Q::new("www.example.test.", RecordType::A);
     variants.push(Q { rd: true, ..www() });
     variants.push(Q { cd: true, ..www() });
-    variants.push(Q {
-        dnssec_ok: true,
-        ..www()
-    });
+    variants.push(Q { dnssec_ok: true, ..www() });
     variants.push(Q { nsid: true, ..www() });
-    variants.push(Q {
-        edns_version: 1,
-        ..www()
-    });
+    variants.push(Q { edns_version: 1, ..www() });
     variants.push(Q { id: 0, ..www() });
     variants.push(Q { id: 0xffff, ..www() });
     variants.push(www().class(DNSClass::HS));
@@ -251,43 +231,23 @@ fn canonical(message: &Message) -> String {
         m.op_code
     );
     for q in &message.queries {
-        text.push_str(&format!(
-            "question {} {} {}\n",
-            q.name(),
-            q.query_type(),
-            q.query_class()
-        ));
+        text.push_str(&format!("question {} {} {}\n", q.name(), q.query_type(), q.query_class()));
     }
     match &message.edns {
         Some(edns) => text.push_str(&format!(
             "edns version={} do={} options={:?}\n",
             edns.version(),
             edns.flags().dnssec_ok,
-            edns.options()
-                .as_ref()
-                .iter()
-                .map(|(code, _)| *code)
-                .collect::<Vec<_>>()
+            edns.options().as_ref().iter().map(|(code, _)| *code).collect::<Vec<_>>()
         )),
         None => text.push_str("no edns\n"),
     }
-    for (title, section) in [
-        ("answer", &message.answers),
-        ("authority", &message.authorities),
-        ("additional", &message.additionals),
-    ] {
+    for (title, section) in
+        [("answer", &message.answers), ("authority", &message.authorities), ("additional", &message.additionals)]
+    {
         let set: BTreeSet<String> = section
             .iter()
-            .map(|r| {
-                format!(
-                    "{} {} {} {} {}",
-                    r.name.to_lowercase(),
-                    r.ttl,
-                    r.dns_class,
-                    r.record_type(),
-                    r.data
-                )
-            })
+            .map(|r| format!("{} {} {} {} {}", r.name.to_lowercase(), r.ttl, r.dns_class, r.record_type(), r.data))
             .collect();
         text.push_str(&format!("{title}: {set:#?}\n"));
     }
@@ -331,10 +291,7 @@ fn answers_match_knot_for_the_corpus() {
             ));
         }
     }
-    eprintln!(
-        "differential: {compared} of {} queries compared with Knot; intended differences:",
-        corpus.len()
-    );
+    eprintln!("differential: {compared} of {} queries compared with Knot; intended differences:", corpus.len());
     for reason in &differences {
         eprintln!("  - {reason}");
     }

@@ -9,10 +9,7 @@ use crate::support::TestServer;
 use crate::support::client::{self, Q, SILENCE_WAIT};
 
 fn names(records: &[Record]) -> Vec<String> {
-    records
-        .iter()
-        .map(|r| format!("{} {}", r.name.to_lowercase(), r.record_type()))
-        .collect()
+    records.iter().map(|r| format!("{} {}", r.name.to_lowercase(), r.record_type())).collect()
 }
 
 fn soa_ttl(message: &Message) -> u32 {
@@ -24,11 +21,7 @@ fn soa_ttl(message: &Message) -> u32 {
 fn authoritative_answer_sets_aa_echoes_id_and_rd_and_never_sets_ra() {
     let server = TestServer::start();
     for rd in [false, true] {
-        let q = Q {
-            id: 0xbeef,
-            rd,
-            ..Q::new("www.example.test.", RecordType::A)
-        };
+        let q = Q { id: 0xbeef, rd, ..Q::new("www.example.test.", RecordType::A) };
         let reply = client::udp(server.addr, &q);
         assert_eq!(reply.metadata.id, 0xbeef);
         assert_eq!(reply.metadata.message_type, MessageType::Response);
@@ -47,11 +40,7 @@ fn question_is_echoed_with_the_clients_letter_case_and_names_match_without_case(
     // Mixed case written into the wire name itself: 3www7example4test0.
     query[12..30].copy_from_slice(b"\x03wWw\x07ExAmPlE\x04tEsT\x00");
     let bytes = client::udp_exchange(server.addr, &query, client::ANSWER_WAIT).expect("a reply");
-    assert_eq!(
-        &bytes[12..34],
-        &query[12..34],
-        "the question comes back octet for octet"
-    );
+    assert_eq!(&bytes[12..34], &query[12..34], "the question comes back octet for octet");
     let reply = Message::from_vec(&bytes).unwrap();
     assert_eq!(reply.answers.len(), 2, "the name matched without regard to case");
     let reply = client::udp(server.addr, &Q::new("MIXED.CASE.example.test.", RecordType::A));
@@ -94,14 +83,7 @@ fn wildcard_synthesises_records_owned_by_the_query_name() {
     assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
     assert_eq!(names(&reply.answers), ["any.thing.wild.example.test. A"]);
     let reply = client::udp(server.addr, &Q::new("x.cwild.example.test.", RecordType::A));
-    assert_eq!(
-        names(&reply.answers),
-        [
-            "x.cwild.example.test. CNAME",
-            "www.example.test. A",
-            "www.example.test. A"
-        ]
-    );
+    assert_eq!(names(&reply.answers), ["x.cwild.example.test. CNAME", "www.example.test. A", "www.example.test. A"]);
 }
 
 #[test]
@@ -130,12 +112,7 @@ fn cname_chain_inside_our_zones_is_followed_in_the_answer() {
     let reply = client::udp(server.addr, &Q::new("alias2.example.test.", RecordType::A));
     assert_eq!(
         names(&reply.answers),
-        [
-            "alias2.example.test. CNAME",
-            "alias.example.test. CNAME",
-            "www.example.test. A",
-            "www.example.test. A"
-        ]
+        ["alias2.example.test. CNAME", "alias.example.test. CNAME", "www.example.test. A", "www.example.test. A"]
     );
     assert!(reply.metadata.authoritative);
 }
@@ -160,11 +137,7 @@ fn cname_to_an_out_of_zone_target_returns_the_cname_alone() {
 fn cname_to_a_missing_name_gives_nxdomain_with_the_chain() {
     let server = TestServer::start();
     let reply = client::udp(server.addr, &Q::new("dangling.example.test.", RecordType::A));
-    assert_eq!(
-        reply.metadata.response_code,
-        ResponseCode::NXDomain,
-        "RFC 6604: the RCODE is the last name's"
-    );
+    assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain, "RFC 6604: the RCODE is the last name's");
     assert_eq!(names(&reply.answers), ["dangling.example.test. CNAME"]);
     assert_eq!(soa_ttl(&reply), 600);
 }
@@ -173,34 +146,19 @@ fn cname_to_a_missing_name_gives_nxdomain_with_the_chain() {
 fn cname_loop_ends_after_each_cname_once() {
     let server = TestServer::start();
     let reply = client::udp(server.addr, &Q::new("loop1.example.test.", RecordType::A));
-    assert_eq!(
-        names(&reply.answers),
-        ["loop1.example.test. CNAME", "loop2.example.test. CNAME"]
-    );
+    assert_eq!(names(&reply.answers), ["loop1.example.test. CNAME", "loop2.example.test. CNAME"]);
 }
 
 #[test]
 fn name_at_or_below_a_delegation_gets_a_referral_with_glue_and_no_aa() {
     let server = TestServer::start();
-    for name in [
-        "sub.example.test.",
-        "deep.below.sub.example.test.",
-        "ns.sub.example.test.",
-    ] {
+    for name in ["sub.example.test.", "deep.below.sub.example.test.", "ns.sub.example.test."] {
         let reply = client::udp(server.addr, &Q::new(name, RecordType::A));
         assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{name}");
         assert!(!reply.metadata.authoritative, "{name}: a referral is not authoritative");
         assert!(reply.answers.is_empty(), "{name}");
-        assert_eq!(
-            names(&reply.authorities),
-            ["sub.example.test. NS", "sub.example.test. NS"],
-            "{name}"
-        );
-        assert_eq!(
-            names(&reply.additionals),
-            ["ns.sub.example.test. A", "ns.sub.example.test. AAAA"],
-            "{name}"
-        );
+        assert_eq!(names(&reply.authorities), ["sub.example.test. NS", "sub.example.test. NS"], "{name}");
+        assert_eq!(names(&reply.additionals), ["ns.sub.example.test. A", "ns.sub.example.test. AAAA"], "{name}");
     }
 }
 
@@ -223,10 +181,7 @@ fn apex_ns_comes_with_in_zone_addresses_in_the_additional_section() {
     assert_eq!(reply.answers.len(), 3);
     let mut additional = names(&reply.additionals);
     additional.sort();
-    assert_eq!(
-        additional,
-        ["ns1.example.test. A", "ns1.example.test. AAAA", "ns2.example.test. A"]
-    );
+    assert_eq!(additional, ["ns1.example.test. A", "ns1.example.test. AAAA", "ns2.example.test. A"]);
 }
 
 #[test]
@@ -244,10 +199,7 @@ fn names_outside_our_zones_are_refused() {
 fn opcodes_other_than_query_get_notimp() {
     let server = TestServer::start();
     for op_code in [OpCode::Notify, OpCode::Update, OpCode::Status] {
-        let q = Q {
-            op_code,
-            ..Q::new("example.test.", RecordType::SOA)
-        };
+        let q = Q { op_code, ..Q::new("example.test.", RecordType::SOA) };
         let reply = client::udp(server.addr, &q);
         assert_eq!(reply.metadata.response_code, ResponseCode::NotImp, "{op_code:?}");
         assert_eq!(reply.metadata.op_code, op_code);
@@ -260,12 +212,7 @@ fn a_response_gets_no_answer() {
     let mut bytes = Q::new("www.example.test.", RecordType::A).bytes();
     bytes[2] |= 0x80; // QR=1
     assert_eq!(client::udp_exchange(server.addr, &bytes, SILENCE_WAIT), None);
-    assert_eq!(
-        client::udp(server.addr, &Q::new("www.example.test.", RecordType::A))
-            .answers
-            .len(),
-        2
-    );
+    assert_eq!(client::udp(server.addr, &Q::new("www.example.test.", RecordType::A)).answers.len(), 2);
 }
 
 #[test]
@@ -288,16 +235,8 @@ fn qdcount_other_than_one_gets_formerr() {
 #[test]
 fn opt_is_in_the_answer_only_when_the_query_had_one() {
     let server = TestServer::start();
-    assert!(
-        client::udp(server.addr, &Q::new("www.example.test.", RecordType::A))
-            .edns
-            .is_some()
-    );
-    assert!(
-        client::udp(server.addr, &Q::new("www.example.test.", RecordType::A).no_edns())
-            .edns
-            .is_none()
-    );
+    assert!(client::udp(server.addr, &Q::new("www.example.test.", RecordType::A)).edns.is_some());
+    assert!(client::udp(server.addr, &Q::new("www.example.test.", RecordType::A).no_edns()).edns.is_none());
     let refused = client::udp(server.addr, &Q::new("other.test.", RecordType::A).no_edns());
     assert!(refused.edns.is_none());
 }
@@ -305,13 +244,7 @@ fn opt_is_in_the_answer_only_when_the_query_had_one() {
 #[test]
 fn edns_version_above_zero_gets_badvers_with_version_zero() {
     let server = TestServer::start();
-    let reply = client::udp(
-        server.addr,
-        &Q {
-            edns_version: 1,
-            ..Q::new("www.example.test.", RecordType::A)
-        },
-    );
+    let reply = client::udp(server.addr, &Q { edns_version: 1, ..Q::new("www.example.test.", RecordType::A) });
     // BADVERS is 16, an extended RCODE (hickory decodes 16 under its other name, BADSIG).
     assert_eq!(u16::from(reply.metadata.response_code), 16);
     let edns = reply.edns.expect("BADVERS comes in an OPT record");
@@ -322,11 +255,7 @@ fn edns_version_above_zero_gets_badvers_with_version_zero() {
 #[test]
 fn do_bit_is_copied_and_unknown_options_and_flags_are_not_echoed() {
     let server = TestServer::start();
-    let mut bytes = Q {
-        dnssec_ok: true,
-        ..Q::new("www.example.test.", RecordType::A)
-    }
-    .bytes();
+    let mut bytes = Q { dnssec_ok: true, ..Q::new("www.example.test.", RecordType::A) }.bytes();
     // Append an unknown option (code 65001) to the OPT record and set an unknown flag bit.
     let opt = bytes.len() - 11;
     assert_eq!(&bytes[opt..opt + 3], &[0, 0, 41], "the OPT record is last");
@@ -349,11 +278,7 @@ fn two_opt_records_get_formerr() {
     bytes.extend_from_slice(&opt);
     bytes[11] = 2; // ARCOUNT
     let reply = Message::from_vec(&client::udp_exchange(server.addr, &bytes, client::ANSWER_WAIT).unwrap()).unwrap();
-    assert_eq!(
-        reply.metadata.response_code,
-        ResponseCode::FormErr,
-        "RFC 6891 section 6.1.1"
-    );
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr, "RFC 6891 section 6.1.1");
 }
 
 #[test]
@@ -380,10 +305,7 @@ fn udp_answer_fits_the_clients_payload_and_truncates_whole_rrsets_keeping_opt() 
     assert!(bytes.len() <= 512);
     let reply = Message::from_vec(&bytes).unwrap();
     assert!(reply.metadata.truncation);
-    assert!(
-        reply.edns.is_some(),
-        "RFC 6891 section 7: OPT kept in a truncated response"
-    );
+    assert!(reply.edns.is_some(), "RFC 6891 section 7: OPT kept in a truncated response");
     // With 1232 it fits whole.
     let reply = client::udp(server.addr, &q.clone().payload(1232));
     assert!(!reply.metadata.truncation);
@@ -408,11 +330,7 @@ fn configured_payload_limit_caps_udp_answers() {
     let server = TestServer::with_server_toml("max_udp_payload = 512");
     let reply = client::udp(server.addr, &Q::new("big.example.test.", RecordType::TXT).payload(4096));
     assert!(reply.metadata.truncation);
-    assert_eq!(
-        reply.edns.expect("OPT").max_payload(),
-        512,
-        "we advertise our own limit"
-    );
+    assert_eq!(reply.edns.expect("OPT").max_payload(), 512, "we advertise our own limit");
 }
 
 #[test]
@@ -433,16 +351,8 @@ fn zone_transfers_are_refused() {
     let server = TestServer::start();
     for rtype in [RecordType::AXFR, RecordType::IXFR] {
         let q = Q::new("example.test.", rtype);
-        assert_eq!(
-            client::tcp(server.addr, &q).metadata.response_code,
-            ResponseCode::Refused,
-            "{rtype} over TCP"
-        );
-        assert_eq!(
-            client::udp(server.addr, &q).metadata.response_code,
-            ResponseCode::Refused,
-            "{rtype} over UDP"
-        );
+        assert_eq!(client::tcp(server.addr, &q).metadata.response_code, ResponseCode::Refused, "{rtype} over TCP");
+        assert_eq!(client::udp(server.addr, &q).metadata.response_code, ResponseCode::Refused, "{rtype} over UDP");
     }
 }
 
@@ -452,9 +362,7 @@ fn chaos_identity_is_answered_and_other_chaos_queries_are_refused() {
     for name in ["id.server.", "HOSTNAME.BIND."] {
         let reply = client::udp(server.addr, &Q::new(name, RecordType::TXT).class(DNSClass::CH));
         assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{name}");
-        let RData::TXT(txt) = &reply.answers[0].data else {
-            panic!("{name}: not TXT")
-        };
+        let RData::TXT(txt) = &reply.answers[0].data else { panic!("{name}: not TXT") };
         assert_eq!(txt.to_string(), "meridian-test");
         assert_eq!(reply.answers[0].dns_class, DNSClass::CH);
     }
@@ -463,11 +371,7 @@ fn chaos_identity_is_answered_and_other_chaos_queries_are_refused() {
         Q::new("id.server.", RecordType::A).class(DNSClass::CH),
         Q::new("www.example.test.", RecordType::A).class(DNSClass::HS),
     ] {
-        assert_eq!(
-            client::udp(server.addr, &q).metadata.response_code,
-            ResponseCode::Refused,
-            "{q:?}"
-        );
+        assert_eq!(client::udp(server.addr, &q).metadata.response_code, ResponseCode::Refused, "{q:?}");
     }
 }
 
@@ -476,29 +380,14 @@ fn chaos_identity_is_refused_when_no_identity_is_configured() {
     let server = TestServer::with_server_toml("");
     let reply = client::udp(server.addr, &Q::new("id.server.", RecordType::TXT).class(DNSClass::CH));
     assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
-    let reply = client::udp(
-        server.addr,
-        &Q {
-            nsid: true,
-            ..Q::new("www.example.test.", RecordType::A)
-        },
-    );
-    assert!(
-        reply.edns.expect("OPT").options().as_ref().is_empty(),
-        "no NSID without an identity"
-    );
+    let reply = client::udp(server.addr, &Q { nsid: true, ..Q::new("www.example.test.", RecordType::A) });
+    assert!(reply.edns.expect("OPT").options().as_ref().is_empty(), "no NSID without an identity");
 }
 
 #[test]
 fn nsid_is_returned_when_asked_for() {
     let server = TestServer::start();
-    let reply = client::udp(
-        server.addr,
-        &Q {
-            nsid: true,
-            ..Q::new("www.example.test.", RecordType::A)
-        },
-    );
+    let reply = client::udp(server.addr, &Q { nsid: true, ..Q::new("www.example.test.", RecordType::A) });
     let edns = reply.edns.expect("OPT");
     let nsid = edns.options().as_ref().iter().find_map(|(_, o)| match o {
         EdnsOption::NSID(payload) => Some(payload.as_ref().to_vec()),
@@ -506,10 +395,7 @@ fn nsid_is_returned_when_asked_for() {
     });
     assert_eq!(nsid.as_deref(), Some(&b"meridian-test"[..]));
     let plain = client::udp(server.addr, &Q::new("www.example.test.", RecordType::A));
-    assert!(
-        plain.edns.unwrap().options().as_ref().is_empty(),
-        "no NSID unless asked (RFC 5001)"
-    );
+    assert!(plain.edns.unwrap().options().as_ref().is_empty(), "no NSID unless asked (RFC 5001)");
 }
 
 #[test]
@@ -529,16 +415,7 @@ fn every_record_type_of_the_zone_is_served() {
         let text: Vec<String> = reply.answers.iter().map(|r| r.data.to_string()).collect();
         assert!(text.iter().any(|t| t.contains(expected)), "{name} {rtype}: {text:?}");
     }
-    let reply = client::udp(
-        server.addr,
-        &Q::new("unknown.example.test.", RecordType::Unknown(65280)),
-    );
-    let RData::Unknown { rdata, .. } = &reply.answers[0].data else {
-        panic!("not opaque RDATA")
-    };
-    assert_eq!(
-        rdata.anything,
-        [0xc0, 0, 2, 1],
-        "RFC 3597 generic RDATA served as written"
-    );
+    let reply = client::udp(server.addr, &Q::new("unknown.example.test.", RecordType::Unknown(65280)));
+    let RData::Unknown { rdata, .. } = &reply.answers[0].data else { panic!("not opaque RDATA") };
+    assert_eq!(rdata.anything, [0xc0, 0, 2, 1], "RFC 3597 generic RDATA served as written");
 }

@@ -29,10 +29,7 @@ fn config_dir(db: &[u8]) -> TempDir {
     let dir = TempDir::new("explain");
     dir.write("lb.test.zone", LB_ZONE);
     std::fs::write(dir.path().join("geo.mmdb"), db).unwrap();
-    dir.write(
-        "meridian.toml",
-        &format!("[[zone]]\nfile = \"lb.test.zone\"\n{REGIONS}{POOL}"),
-    );
+    dir.write("meridian.toml", &format!("[[zone]]\nfile = \"lb.test.zone\"\n{REGIONS}{POOL}"));
     dir
 }
 
@@ -40,12 +37,8 @@ fn config_dir(db: &[u8]) -> TempDir {
 fn explain_gives_the_servers_answer_for_the_same_client() {
     let db = test_db();
     let dir = config_dir(&db);
-    let server = TestServer::with_config(
-        "",
-        &[("lb.test.zone", LB_ZONE)],
-        &format!("{REGIONS}{POOL}"),
-        &[("geo.mmdb", &db)],
-    );
+    let server =
+        TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &format!("{REGIONS}{POOL}"), &[("geo.mmdb", &db)]);
     let cases = [
         (Some("198.51.100.0/24"), RecordType::A),
         (Some("2001:db8:100::/48"), RecordType::AAAA),
@@ -65,20 +58,13 @@ fn explain_gives_the_servers_answer_for_the_same_client() {
         let reply = client::udp(server.addr, &q);
         let served: Vec<String> = reply.answers.iter().map(|r| r.to_string()).collect();
         let explained: Value = serde_json::from_str(&explain(&dir, &args)).expect("JSON");
-        let answers: Vec<String> = explained["answers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_owned())
-            .collect();
+        let answers: Vec<String> =
+            explained["answers"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
         assert_eq!(answers, served, "{ecs:?} {rtype}");
-        let scope = reply
-            .edns
-            .as_ref()
-            .and_then(|e| match e.option(hickory_proto::rr::rdata::opt::EdnsCode::Subnet) {
-                Some(hickory_proto::rr::rdata::opt::EdnsOption::Subnet(s)) => Some(u64::from(s.scope_prefix())),
-                _ => None,
-            });
+        let scope = reply.edns.as_ref().and_then(|e| match e.option(hickory_proto::rr::rdata::opt::EdnsCode::Subnet) {
+            Some(hickory_proto::rr::rdata::opt::EdnsOption::Subnet(s)) => Some(u64::from(s.scope_prefix())),
+            _ => None,
+        });
         assert_eq!(explained["ecs_scope"].as_u64(), scope, "{ecs:?} {rtype}");
         assert!(explained["steering"]["reason"].is_string());
     }
@@ -87,22 +73,9 @@ fn explain_gives_the_servers_answer_for_the_same_client() {
 #[test]
 fn explain_says_why_in_text() {
     let dir = config_dir(&test_db());
-    let text = explain(
-        &dir,
-        &[
-            "--client",
-            "192.0.2.99",
-            "--ecs",
-            "198.51.100.0/24",
-            "www.lb.test.",
-            "A",
-        ],
-    );
+    let text = explain(&dir, &["--client", "192.0.2.99", "--ecs", "198.51.100.0/24", "www.lb.test.", "A"]);
     assert!(text.contains("client    198.51.100.0 (from ecs)"), "{text}");
-    assert!(
-        text.contains("location  country DE, continent EU, database network /24"),
-        "{text}"
-    );
+    assert!(text.contains("location  country DE, continent EU, database network /24"), "{text}");
     assert!(text.contains("decision  country DE maps to alpha"), "{text}");
     assert!(text.contains("answer    www.lb.test. 30 IN A 192.0.2.1"), "{text}");
     assert!(text.contains("ECS in the answer: SCOPE PREFIX-LENGTH 24"), "{text}");

@@ -45,11 +45,7 @@ fn wait_for(server: &TestServer, limit: Duration, what: &str, done: impl Fn(&Mes
         if done(&reply) {
             return reply;
         }
-        assert!(
-            Instant::now() < deadline,
-            "no {what} within {limit:?}; last answer {:?}",
-            addresses(&reply)
-        );
+        assert!(Instant::now() < deadline, "no {what} within {limit:?}; last answer {:?}", addresses(&reply));
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -62,28 +58,16 @@ fn a_failing_endpoint_leaves_the_answers_with_short_ttls_and_returns_after_rise(
         check(&a, ""),
         check(&b, "")
     );
-    let server = server(
-        &regions,
-        "policy = \"priority\"\nregions = [\"primary\"]\nfailover_ttl_hold = \"1s\"",
-    );
-    let first = wait_for(&server, Duration::from_secs(5), "both endpoints", |m| {
-        addresses(m).len() == 2
-    });
+    let server = server(&regions, "policy = \"priority\"\nregions = [\"primary\"]\nfailover_ttl_hold = \"1s\"");
+    let first = wait_for(&server, Duration::from_secs(5), "both endpoints", |m| addresses(m).len() == 2);
     assert!(first.answers.iter().all(|r| r.ttl <= 30));
     a.set_status(503);
-    let failed = wait_for(&server, Duration::from_secs(5), "failover", |m| {
-        addresses(m) == ["192.0.2.2"]
-    });
+    let failed = wait_for(&server, Duration::from_secs(5), "failover", |m| addresses(m) == ["192.0.2.2"]);
     assert_eq!(failed.answers[0].ttl, 5, "failover_ttl while an endpoint is down");
     a.set_status(200);
     let back = wait_for(&server, Duration::from_secs(5), "recovery", |m| addresses(m).len() == 2);
-    assert_eq!(
-        back.answers[0].ttl, 5,
-        "still short just after the change (failover_ttl_hold)"
-    );
-    wait_for(&server, Duration::from_secs(5), "the pool TTL again", |m| {
-        m.answers.iter().all(|r| r.ttl == 30)
-    });
+    assert_eq!(back.answers[0].ttl, 5, "still short just after the change (failover_ttl_hold)");
+    wait_for(&server, Duration::from_secs(5), "the pool TTL again", |m| m.answers.iter().all(|r| r.ttl == 30));
     assert!(a.last_user_agent().starts_with("meridian/"), "{}", a.last_user_agent());
 }
 
@@ -97,17 +81,11 @@ fn priority_fails_over_to_the_next_region_and_back() {
         check(&b, "")
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"primary\", \"backup\"]");
-    wait_for(&server, Duration::from_secs(5), "primary", |m| {
-        addresses(m) == ["192.0.2.1"]
-    });
+    wait_for(&server, Duration::from_secs(5), "primary", |m| addresses(m) == ["192.0.2.1"]);
     a.set_status(503);
-    wait_for(&server, Duration::from_secs(5), "failover to backup", |m| {
-        addresses(m) == ["192.0.2.2"]
-    });
+    wait_for(&server, Duration::from_secs(5), "failover to backup", |m| addresses(m) == ["192.0.2.2"]);
     a.set_status(200);
-    wait_for(&server, Duration::from_secs(5), "failback to primary", |m| {
-        addresses(m) == ["192.0.2.1"]
-    });
+    wait_for(&server, Duration::from_secs(5), "failback to primary", |m| addresses(m) == ["192.0.2.1"]);
 }
 
 #[test]
@@ -120,14 +98,10 @@ fn when_every_endpoint_is_down_the_pool_fails_open_at_the_failover_ttl() {
         check(&b, "")
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"one\", \"two\"]");
-    wait_for(&server, Duration::from_secs(5), "one", |m| {
-        addresses(m) == ["192.0.2.1"]
-    });
+    wait_for(&server, Duration::from_secs(5), "one", |m| addresses(m) == ["192.0.2.1"]);
     a.set_status(500);
     b.set_status(500);
-    let open = wait_for(&server, Duration::from_secs(5), "fail open", |m| {
-        addresses(m).len() == 2
-    });
+    let open = wait_for(&server, Duration::from_secs(5), "fail open", |m| addresses(m).len() == 2);
     assert!(open.answers.iter().all(|r| r.ttl == 5));
 }
 
@@ -138,14 +112,9 @@ fn a_pool_may_answer_servfail_when_all_is_down() {
         "[[region]]\nname = \"one\"\ncheck = {}\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n",
         check(&a, "")
     );
-    let server = server(
-        &regions,
-        "policy = \"priority\"\nregions = [\"one\"]\nwhen_all_down = \"servfail\"",
-    );
+    let server = server(&regions, "policy = \"priority\"\nregions = [\"one\"]\nwhen_all_down = \"servfail\"");
     a.set_status(500);
-    wait_for(&server, Duration::from_secs(5), "SERVFAIL", |m| {
-        m.metadata.response_code == ResponseCode::ServFail
-    });
+    wait_for(&server, Duration::from_secs(5), "SERVFAIL", |m| m.metadata.response_code == ResponseCode::ServFail);
 }
 
 #[test]
@@ -160,13 +129,9 @@ fn a_degraded_endpoint_is_served_only_when_no_healthy_one_remains() {
     let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
     wait_for(&server, Duration::from_secs(5), "both", |m| addresses(m).len() == 2);
     a.set_status(429);
-    wait_for(&server, Duration::from_secs(5), "a left out", |m| {
-        addresses(m) == ["192.0.2.2"]
-    });
+    wait_for(&server, Duration::from_secs(5), "a left out", |m| addresses(m) == ["192.0.2.2"]);
     b.set_status(503);
-    wait_for(&server, Duration::from_secs(5), "degraded a served", |m| {
-        addresses(m) == ["192.0.2.1"]
-    });
+    wait_for(&server, Duration::from_secs(5), "degraded a served", |m| addresses(m) == ["192.0.2.1"]);
 }
 
 #[test]
@@ -185,13 +150,9 @@ fn tcp_checks_and_drained_and_backup_endpoints() {
         tcp(&b)
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
-    wait_for(&server, Duration::from_secs(5), "only the primary", |m| {
-        addresses(m) == ["192.0.2.1"]
-    });
+    wait_for(&server, Duration::from_secs(5), "only the primary", |m| addresses(m) == ["192.0.2.1"]);
     a.stop();
-    wait_for(&server, Duration::from_secs(5), "the backup", |m| {
-        addresses(m) == ["192.0.2.2"]
-    });
+    wait_for(&server, Duration::from_secs(5), "the backup", |m| addresses(m) == ["192.0.2.2"]);
 }
 
 #[test]
@@ -209,18 +170,10 @@ fn a_hanging_target_does_not_slow_the_others() {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(3);
     while fast.requests() < before + 10 {
-        assert!(
-            Instant::now() < deadline,
-            "the fast target got {} probes",
-            fast.requests() - before
-        );
+        assert!(Instant::now() < deadline, "the fast target got {} probes", fast.requests() - before);
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(
-        started.elapsed() < Duration::from_millis(1900),
-        "10 probes took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(1900), "10 probes took {:?}", started.elapsed());
     drop(server);
 }
 
@@ -235,13 +188,9 @@ fn a_body_mismatch_fails_and_a_slow_answer_degrades() {
     let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
     wait_for(&server, Duration::from_secs(5), "both", |m| addresses(m).len() == 2);
     a.set_body("maintenance");
-    wait_for(&server, Duration::from_secs(5), "a out on its body", |m| {
-        addresses(m) == ["192.0.2.2"]
-    });
+    wait_for(&server, Duration::from_secs(5), "a out on its body", |m| addresses(m) == ["192.0.2.2"]);
     a.set_body("ok");
     b.set_delay(Duration::from_millis(300));
     // b answers 200 but slowly: degraded, so the healthy a alone is served.
-    wait_for(&server, Duration::from_secs(8), "slow b left out", |m| {
-        addresses(m) == ["192.0.2.1"]
-    });
+    wait_for(&server, Duration::from_secs(8), "slow b left out", |m| addresses(m) == ["192.0.2.1"]);
 }

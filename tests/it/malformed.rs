@@ -56,124 +56,36 @@ fn table() -> Vec<(&'static str, Vec<u8>, Expect)> {
     vec![
         ("an empty datagram", vec![], Dropped),
         ("one octet", vec![0x4d], Dropped),
-        (
-            "eleven octets: a header cut short",
-            header(0, 1, 0, 0, 0)[..11].to_vec(),
-            Dropped,
-        ),
+        ("eleven octets: a header cut short", header(0, 1, 0, 0, 0)[..11].to_vec(), Dropped),
         ("a header alone claiming a question", header(0, 1, 0, 0, 0), formerr),
         ("a header with QDCOUNT 0", header(0, 0, 0, 0, 0), formerr),
-        (
-            "a question name cut mid-label",
-            cat(&[&header(0, 1, 0, 0, 0), b"\x03www\x07exa"]),
-            formerr,
-        ),
-        (
-            "a question name with no root label",
-            cat(&[&header(0, 1, 0, 0, 0), b"\x03www\x07example"]),
-            formerr,
-        ),
-        (
-            "a question without QTYPE and QCLASS",
-            cat(&[&header(0, 1, 0, 0, 0), b"\x03www\x00"]),
-            formerr,
-        ),
-        (
-            "a question with half a QCLASS",
-            cat(&[&header(0, 1, 0, 0, 0), b"\x03www\x00\x00\x01\x00"]),
-            formerr,
-        ),
-        (
-            "a label of 64 octets",
-            cat(&[&header(0, 1, 0, 0, 0), &[64], &[b'a'; 64], &[0, 0, 1, 0, 1]]),
-            formerr,
-        ),
-        (
-            "a name over 255 octets",
-            cat(&[&header(0, 1, 0, 0, 0), &long_name]),
-            formerr,
-        ),
-        (
-            "a compression pointer to itself",
-            cat(&[&header(0, 1, 0, 0, 0), &[0xc0, 12, 0, 1, 0, 1]]),
-            formerr,
-        ),
-        (
-            "a compression pointer past the end",
-            cat(&[&header(0, 1, 0, 0, 0), &[0xc0, 200, 0, 1, 0, 1]]),
-            formerr,
-        ),
+        ("a question name cut mid-label", cat(&[&header(0, 1, 0, 0, 0), b"\x03www\x07exa"]), formerr),
+        ("a question name with no root label", cat(&[&header(0, 1, 0, 0, 0), b"\x03www\x07example"]), formerr),
+        ("a question without QTYPE and QCLASS", cat(&[&header(0, 1, 0, 0, 0), b"\x03www\x00"]), formerr),
+        ("a question with half a QCLASS", cat(&[&header(0, 1, 0, 0, 0), b"\x03www\x00\x00\x01\x00"]), formerr),
+        ("a label of 64 octets", cat(&[&header(0, 1, 0, 0, 0), &[64], &[b'a'; 64], &[0, 0, 1, 0, 1]]), formerr),
+        ("a name over 255 octets", cat(&[&header(0, 1, 0, 0, 0), &long_name]), formerr),
+        ("a compression pointer to itself", cat(&[&header(0, 1, 0, 0, 0), &[0xc0, 12, 0, 1, 0, 1]]), formerr),
+        ("a compression pointer past the end", cat(&[&header(0, 1, 0, 0, 0), &[0xc0, 200, 0, 1, 0, 1]]), formerr),
         (
             "a compression pointer loop of two",
             cat(&[&header(0, 1, 0, 0, 0), &[1, b'a', 0xc0, 14, 0, 1, 0, 1]]),
             formerr,
         ),
-        (
-            "a pointer into the header",
-            cat(&[&header(0, 1, 0, 0, 0), &[0xc0, 2, 0, 1, 0, 1]]),
-            formerr,
-        ),
-        (
-            "the reserved label type 0x40",
-            cat(&[&header(0, 1, 0, 0, 0), &[0x41, b'a', 0, 0, 1, 0, 1]]),
-            formerr,
-        ),
-        (
-            "the reserved label type 0x80",
-            cat(&[&header(0, 1, 0, 0, 0), &[0x81, b'a', 0, 0, 1, 0, 1]]),
-            formerr,
-        ),
-        (
-            "QDCOUNT 2 with one question",
-            cat(&[&header(0, 2, 0, 0, 0), &q]),
-            formerr,
-        ),
-        (
-            "QDCOUNT 65535 with one question",
-            cat(&[&header(0, 0xffff, 0, 0, 0), &q]),
-            formerr,
-        ),
+        ("a pointer into the header", cat(&[&header(0, 1, 0, 0, 0), &[0xc0, 2, 0, 1, 0, 1]]), formerr),
+        ("the reserved label type 0x40", cat(&[&header(0, 1, 0, 0, 0), &[0x41, b'a', 0, 0, 1, 0, 1]]), formerr),
+        ("the reserved label type 0x80", cat(&[&header(0, 1, 0, 0, 0), &[0x81, b'a', 0, 0, 1, 0, 1]]), formerr),
+        ("QDCOUNT 2 with one question", cat(&[&header(0, 2, 0, 0, 0), &q]), formerr),
+        ("QDCOUNT 65535 with one question", cat(&[&header(0, 0xffff, 0, 0, 0), &q]), formerr),
         ("ANCOUNT 1 with no answer", cat(&[&header(0, 1, 1, 0, 0), &q]), formerr),
-        (
-            "NSCOUNT 1 with half a record",
-            cat(&[&header(0, 1, 0, 1, 0), &q, &[0, 0, 1, 0]]),
-            formerr,
-        ),
-        (
-            "ARCOUNT 65535 with one OPT",
-            cat(&[&header(0, 1, 0, 0, 0xffff), &q, &opt(&[])]),
-            formerr,
-        ),
-        (
-            "an OPT record cut short",
-            cat(&[&header(0, 1, 0, 0, 1), &q, &opt(&[])[..7]]),
-            formerr,
-        ),
-        (
-            "an OPT RDLENGTH past the end",
-            cat(&[&header(0, 1, 0, 0, 1), &q, &opt(&[])[..9], &[0, 40]]),
-            formerr,
-        ),
-        (
-            "an EDNS option longer than the OPT",
-            cat(&[&header(0, 1, 0, 0, 1), &q, &opt(&[0, 8, 0, 10, 1, 2])]),
-            formerr,
-        ),
-        (
-            "an EDNS option header cut short",
-            cat(&[&header(0, 1, 0, 0, 1), &q, &opt(&[0, 8, 0])]),
-            formerr,
-        ),
-        (
-            "two OPT records",
-            cat(&[&header(0, 1, 0, 0, 2), &q, &opt(&[]), &opt(&[])]),
-            formerr,
-        ),
-        (
-            "an OPT record in the answer section",
-            cat(&[&header(0, 1, 1, 0, 0), &q, &opt(&[])]),
-            formerr,
-        ),
+        ("NSCOUNT 1 with half a record", cat(&[&header(0, 1, 0, 1, 0), &q, &[0, 0, 1, 0]]), formerr),
+        ("ARCOUNT 65535 with one OPT", cat(&[&header(0, 1, 0, 0, 0xffff), &q, &opt(&[])]), formerr),
+        ("an OPT record cut short", cat(&[&header(0, 1, 0, 0, 1), &q, &opt(&[])[..7]]), formerr),
+        ("an OPT RDLENGTH past the end", cat(&[&header(0, 1, 0, 0, 1), &q, &opt(&[])[..9], &[0, 40]]), formerr),
+        ("an EDNS option longer than the OPT", cat(&[&header(0, 1, 0, 0, 1), &q, &opt(&[0, 8, 0, 10, 1, 2])]), formerr),
+        ("an EDNS option header cut short", cat(&[&header(0, 1, 0, 0, 1), &q, &opt(&[0, 8, 0])]), formerr),
+        ("two OPT records", cat(&[&header(0, 1, 0, 0, 2), &q, &opt(&[]), &opt(&[])]), formerr),
+        ("an OPT record in the answer section", cat(&[&header(0, 1, 1, 0, 0), &q, &opt(&[])]), formerr),
         (
             "a client subnet option with a bad family",
             cat(&[&header(0, 1, 0, 0, 1), &q, &opt(&[0, 8, 0, 4, 0, 9, 24, 0])]),
@@ -192,31 +104,16 @@ fn table() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ("a response (QR=1)", cat(&[&header(0x8000, 1, 0, 0, 0), &q]), Dropped),
         (
             "a response with an answer",
-            cat(&[
-                &header(0x8400, 1, 1, 0, 0),
-                &q,
-                &[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1],
-            ]),
+            cat(&[&header(0x8400, 1, 1, 0, 0), &q, &[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]]),
             Dropped,
         ),
-        (
-            "random octets behind a header",
-            cat(&[&header(0, 1, 0, 0, 0), &[0xff; 40]]),
-            formerr,
-        ),
+        ("random octets behind a header", cat(&[&header(0, 1, 0, 0, 0), &[0xff; 40]]), formerr),
         (
             "QCLASS 0",
-            cat(&[
-                &header(0, 1, 0, 0, 0),
-                b"\x03www\x07example\x04test\x00\x00\x01\x00\x00",
-            ]),
+            cat(&[&header(0, 1, 0, 0, 0), b"\x03www\x07example\x04test\x00\x00\x01\x00\x00"]),
             Rcode(ResponseCode::Refused),
         ),
-        (
-            "an unassigned opcode",
-            cat(&[&header(0x3000, 1, 0, 0, 0), &q]),
-            Rcode(ResponseCode::NotImp),
-        ),
+        ("an unassigned opcode", cat(&[&header(0x3000, 1, 0, 0, 0), &q]), Rcode(ResponseCode::NotImp)),
     ]
 }
 
@@ -232,11 +129,7 @@ fn malformed_datagrams_get_formerr_or_are_dropped_and_the_server_answers_the_nex
     assert!(table.len() >= 30, "{} cases", table.len());
     let mut wrong = Vec::new();
     for (what, bytes, expect) in table {
-        let wait = if expect == Expect::Dropped {
-            SILENCE_WAIT
-        } else {
-            ANSWER_WAIT
-        };
+        let wait = if expect == Expect::Dropped { SILENCE_WAIT } else { ANSWER_WAIT };
         let reply = client::udp_exchange(server.addr, &bytes, wait);
         let got = match reply {
             None => Expect::Dropped,
@@ -260,10 +153,7 @@ fn broken_tcp_framing_closes_only_that_connection() {
     let good = Q::new("www.example.test.", RecordType::A).bytes();
     let framings: Vec<(&str, Vec<u8>)> = vec![
         ("half a length prefix, then close", vec![0]),
-        (
-            "a length longer than what follows, then close",
-            cat(&[&[0x01, 0x00], &good]),
-        ),
+        ("a length longer than what follows, then close", cat(&[&[0x01, 0x00], &good])),
         ("a length of 65535 and a few octets", cat(&[&[0xff, 0xff], &[1, 2, 3]])),
         ("a zero length", vec![0, 0]),
         ("a frame of one octet", vec![0, 1, 0x4d]),

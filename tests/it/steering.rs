@@ -85,12 +85,7 @@ ecs_max_scope_v4 = 20
 
 fn server() -> TestServer {
     let db = test_db();
-    TestServer::with_config(
-        "",
-        &[("lb.test.zone", LB_ZONE)],
-        &format!("{REGIONS}{POOLS}"),
-        &[("geo.mmdb", &db)],
-    )
+    TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &format!("{REGIONS}{POOLS}"), &[("geo.mmdb", &db)])
 }
 
 fn addresses(reply: &Message) -> Vec<String> {
@@ -156,10 +151,7 @@ fn a_continent_maps_when_the_country_does_not_and_unknown_clients_get_the_fallba
 #[test]
 fn an_override_wins_over_the_database_with_its_own_prefix_as_scope() {
     let server = server();
-    let reply = client::udp(
-        server.addr,
-        &Q::new("www.lb.test.", RecordType::A).ecs("198.51.100.128/25"),
-    );
+    let reply = client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A).ecs("198.51.100.128/25"));
     assert_eq!(addresses(&reply), ["192.0.2.3"]);
     assert_eq!(scope(&reply), Some(25));
 }
@@ -199,31 +191,17 @@ fn malformed_ecs_options_get_formerr_over_udp_and_tcp() {
         ("source longer than the address", vec![0, 1, 33, 0, 1, 2, 3, 4, 5]),
     ];
     for (what, data) in cases {
-        let q = Q {
-            option: Some((8, data)),
-            ..Q::new("www.lb.test.", RecordType::A)
-        };
+        let q = Q { option: Some((8, data)), ..Q::new("www.lb.test.", RecordType::A) };
         let udp = client::udp_exchange(server.addr, &q.bytes(), client::ANSWER_WAIT).expect(what);
-        assert_eq!(
-            Message::from_vec(&udp).unwrap().metadata.response_code,
-            ResponseCode::FormErr,
-            "{what} over UDP"
-        );
-        assert_eq!(
-            client::tcp(server.addr, &q).metadata.response_code,
-            ResponseCode::FormErr,
-            "{what} over TCP"
-        );
+        assert_eq!(Message::from_vec(&udp).unwrap().metadata.response_code, ResponseCode::FormErr, "{what} over UDP");
+        assert_eq!(client::tcp(server.addr, &q).metadata.response_code, ResponseCode::FormErr, "{what} over TCP");
     }
 }
 
 #[test]
 fn a_cname_to_a_pool_is_followed() {
     let server = server();
-    let reply = client::udp(
-        server.addr,
-        &Q::new("cdn.lb.test.", RecordType::A).ecs("203.0.113.0/24"),
-    );
+    let reply = client::udp(server.addr, &Q::new("cdn.lb.test.", RecordType::A).ecs("203.0.113.0/24"));
     assert_eq!(reply.answers[0].record_type(), RecordType::CNAME);
     assert_eq!(addresses(&reply), ["192.0.2.2"]);
     assert_eq!(scope(&reply), Some(24));
@@ -241,10 +219,7 @@ fn a_family_the_pool_lacks_gets_nodata_with_the_soa() {
 #[test]
 fn a_pool_with_ecs_off_answers_by_the_resolver_address() {
     let server = server();
-    let reply = client::udp(
-        server.addr,
-        &Q::new("noecs.lb.test.", RecordType::A).ecs("203.0.113.0/24"),
-    );
+    let reply = client::udp(server.addr, &Q::new("noecs.lb.test.", RecordType::A).ecs("203.0.113.0/24"));
     assert_eq!(addresses(&reply), ["192.0.2.3"], "127.0.0.1 is in Australia");
     assert_eq!(scope(&reply), Some(0));
 }
@@ -252,10 +227,7 @@ fn a_pool_with_ecs_off_answers_by_the_resolver_address() {
 #[test]
 fn a_pool_caps_the_scope_it_returns() {
     let server = server();
-    let reply = client::udp(
-        server.addr,
-        &Q::new("capped.lb.test.", RecordType::A).ecs("198.51.100.0/24"),
-    );
+    let reply = client::udp(server.addr, &Q::new("capped.lb.test.", RecordType::A).ecs("198.51.100.0/24"));
     assert_eq!(addresses(&reply), ["192.0.2.1"]);
     assert_eq!(scope(&reply), Some(20));
 }
@@ -263,10 +235,7 @@ fn a_pool_caps_the_scope_it_returns() {
 #[test]
 fn an_ipv4_mapped_ecs_subnet_is_located_as_ipv4_and_answered_in_its_own_family() {
     let server = server();
-    let reply = client::udp(
-        server.addr,
-        &Q::new("www.lb.test.", RecordType::A).ecs("::ffff:203.0.113.0/120"),
-    );
+    let reply = client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A).ecs("::ffff:203.0.113.0/120"));
     assert_eq!(addresses(&reply), ["192.0.2.2"], "203.0.113.0/24 is in the US");
     assert_eq!(scope(&reply), Some(120), "the /24 in IPv4-mapped terms");
 }
@@ -277,20 +246,9 @@ fn a_pool_name_exists_so_a_wildcard_does_not_cover_it() {
     // *.lb.test owns MX; v4only.lb.test is a pool the zone file does not list.
     let reply = client::udp(server.addr, &Q::new("v4only.lb.test.", RecordType::MX));
     assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
-    assert!(
-        reply.answers.is_empty(),
-        "RFC 4592: an existing name is not synthesised"
-    );
+    assert!(reply.answers.is_empty(), "RFC 4592: an existing name is not synthesised");
     let reply = client::udp(server.addr, &Q::new("other.lb.test.", RecordType::MX));
-    assert_eq!(
-        reply.answers.len(),
-        1,
-        "the wildcard still covers names that do not exist"
-    );
+    assert_eq!(reply.answers.len(), 1, "the wildcard still covers names that do not exist");
     let reply = client::udp(server.addr, &Q::new("x.v4only.lb.test.", RecordType::MX));
-    assert_eq!(
-        reply.metadata.response_code,
-        ResponseCode::NXDomain,
-        "the closest encloser is the pool name"
-    );
+    assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain, "the closest encloser is the pool name");
 }

@@ -13,31 +13,17 @@ use crate::support::client::{self, Q};
 fn pipelined_queries_on_one_connection_are_all_answered() {
     let server = TestServer::start();
     let mut stream = client::tcp_connect(server.addr);
-    let names = [
-        "www.example.test.",
-        "mail.example.test.",
-        "nx.example.test.",
-        "sip.example.test.",
-    ];
+    let names = ["www.example.test.", "mail.example.test.", "nx.example.test.", "sip.example.test."];
     // All queries written before any answer is read (RFC 7766 section 6.2.1.1).
     let mut burst = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        let bytes = Q {
-            id: i as u16 + 1,
-            ..Q::new(name, RecordType::A)
-        }
-        .bytes();
+        let bytes = Q { id: i as u16 + 1, ..Q::new(name, RecordType::A) }.bytes();
         burst.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
         burst.extend_from_slice(&bytes);
     }
     stream.write_all(&burst).unwrap();
     let mut ids: Vec<u16> = (0..names.len())
-        .map(|_| {
-            Message::from_vec(&client::tcp_recv(&mut stream).expect("an answer"))
-                .unwrap()
-                .metadata
-                .id
-        })
+        .map(|_| Message::from_vec(&client::tcp_recv(&mut stream).expect("an answer")).unwrap().metadata.id)
         .collect();
     ids.sort();
     assert_eq!(ids, [1, 2, 3, 4]);
@@ -54,10 +40,7 @@ fn idle_connections_are_closed_after_the_idle_timeout() {
     let closed = matches!(stream.read(&mut buf), Ok(0) | Err(_));
     assert!(closed);
     let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(900) && waited < Duration::from_secs(8),
-        "closed after {waited:?}"
-    );
+    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(8), "closed after {waited:?}");
 }
 
 #[test]
@@ -65,14 +48,7 @@ fn many_concurrent_connections_are_served() {
     let server = TestServer::start();
     let mut streams: Vec<_> = (0..200).map(|_| client::tcp_connect(server.addr)).collect();
     for (i, stream) in streams.iter_mut().enumerate() {
-        client::tcp_send(
-            stream,
-            &Q {
-                id: i as u16,
-                ..Q::new("www.example.test.", RecordType::A)
-            }
-            .bytes(),
-        );
+        client::tcp_send(stream, &Q { id: i as u16, ..Q::new("www.example.test.", RecordType::A) }.bytes());
     }
     for (i, stream) in streams.iter_mut().enumerate() {
         let reply = Message::from_vec(&client::tcp_recv(stream).expect("an answer")).unwrap();
@@ -89,18 +65,8 @@ fn a_slow_or_idle_connection_never_blocks_others() {
     slow.write_all(&[0]).unwrap();
     let _idle = client::tcp_connect(server.addr);
     for _ in 0..20 {
-        assert_eq!(
-            client::tcp(server.addr, &Q::new("www.example.test.", RecordType::A))
-                .answers
-                .len(),
-            2
-        );
-        assert_eq!(
-            client::udp(server.addr, &Q::new("www.example.test.", RecordType::A))
-                .answers
-                .len(),
-            2
-        );
+        assert_eq!(client::tcp(server.addr, &Q::new("www.example.test.", RecordType::A)).answers.len(), 2);
+        assert_eq!(client::udp(server.addr, &Q::new("www.example.test.", RecordType::A)).answers.len(), 2);
     }
     // The slow one finishes its query later and is answered too.
     let bytes = Q::new("mail.example.test.", RecordType::A).bytes();

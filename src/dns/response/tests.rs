@@ -72,10 +72,7 @@ fn answers_copy_id_rd_and_cd_and_set_aa() {
     });
     let answer = answer(&snap, &req, Salt::default()).unwrap();
     let m = answer.metadata;
-    assert_eq!(
-        (m.id, m.authoritative, m.recursion_desired, m.checking_disabled),
-        (7, true, true, true)
-    );
+    assert_eq!((m.id, m.authoritative, m.recursion_desired, m.checking_disabled), (7, true, true, true));
     assert!(!m.recursion_available);
     assert_eq!(count(&answer.answers), 1);
     assert!(answer.edns.is_none(), "no OPT without one in the query");
@@ -96,39 +93,25 @@ fn refusal_outside_our_zones_carries_extended_error_not_authoritative() {
     let answer = answer(&snap, &udp("example.com.", RecordType::A), Salt::default()).unwrap();
     assert_eq!(answer.metadata.response_code, ResponseCode::Refused);
     let options = answer.edns.as_ref().unwrap().options().as_ref().to_vec();
-    assert!(
-        matches!(&options[..], [(_, EdnsOption::Unknown(15, data))] if data == &[0, 20]),
-        "{options:?}"
-    );
+    assert!(matches!(&options[..], [(_, EdnsOption::Unknown(15, data))] if data == &[0, 20]), "{options:?}");
 }
 
 #[test]
 fn chaos_identity_and_refusal() {
     let snap = snapshot(ZONE);
-    let id = request("id.server.", RecordType::TXT, None, Protocol::Udp, |m| {
-        m.queries[0].query_class = DNSClass::CH
-    });
+    let id = request("id.server.", RecordType::TXT, None, Protocol::Udp, |m| m.queries[0].query_class = DNSClass::CH);
     let answer = answer(&snap, &id, Salt::default()).unwrap();
     assert_eq!(answer.answers[0].records().next().unwrap().data.to_string(), "unit");
-    let version = request("version.bind.", RecordType::TXT, None, Protocol::Udp, |m| {
-        m.queries[0].query_class = DNSClass::CH
-    });
-    assert_eq!(
-        super::answer(&snap, &version, Salt::default())
-            .unwrap()
-            .metadata
-            .response_code,
-        ResponseCode::Refused
-    );
+    let version =
+        request("version.bind.", RecordType::TXT, None, Protocol::Udp, |m| m.queries[0].query_class = DNSClass::CH);
+    assert_eq!(super::answer(&snap, &version, Salt::default()).unwrap().metadata.response_code, ResponseCode::Refused);
 }
 
 /// A delegation whose glue takes about 700 octets: more than 512, less than 1232.
 fn wide_delegation() -> String {
     let mut text = ZONE.to_owned();
     for i in 0..12 {
-        text.push_str(&format!(
-            "sub NS ns{i}.sub\nns{i}.sub A 192.0.2.{i}\nns{i}.sub AAAA 2001:db8::{i}\n"
-        ));
+        text.push_str(&format!("sub NS ns{i}.sub\nns{i}.sub A 192.0.2.{i}\nns{i}.sub AAAA 2001:db8::{i}\n"));
     }
     text
 }
@@ -136,18 +119,12 @@ fn wide_delegation() -> String {
 #[test]
 fn a_referral_whose_glue_does_not_fit_is_truncated() {
     let snap = snapshot(&wide_delegation());
-    let small = answer(
-        &snap,
-        &request("x.sub.example.test.", RecordType::A, None, Protocol::Udp, |_| {}),
-        Salt::default(),
-    )
-    .unwrap();
+    let small =
+        answer(&snap, &request("x.sub.example.test.", RecordType::A, None, Protocol::Udp, |_| {}), Salt::default())
+            .unwrap();
     assert!(!small.metadata.authoritative);
     assert!(count(&small.additionals) < 24);
-    assert!(
-        small.metadata.truncation,
-        "RFC 9471: in-domain glue that does not fit sets TC"
-    );
+    assert!(small.metadata.truncation, "RFC 9471: in-domain glue that does not fit sets TC");
     let large = answer(&snap, &udp("x.sub.example.test.", RecordType::A), Salt::default()).unwrap();
     assert_eq!((count(&large.authorities), count(&large.additionals)), (12, 24));
     assert!(!large.metadata.truncation);
@@ -157,34 +134,22 @@ fn a_referral_whose_glue_does_not_fit_is_truncated() {
 fn leaving_out_optional_additional_data_does_not_set_tc() {
     let mut text = ZONE.to_owned();
     for i in 0..20 {
-        text.push_str(&format!(
-            "@ MX {i} mx{i}\nmx{i} A 192.0.2.{i}\nmx{i} AAAA 2001:db8::{i}\n"
-        ));
+        text.push_str(&format!("@ MX {i} mx{i}\nmx{i} A 192.0.2.{i}\nmx{i} AAAA 2001:db8::{i}\n"));
     }
     let snap = snapshot(&text);
-    let answer = answer(
-        &snap,
-        &request("example.test.", RecordType::MX, None, Protocol::Udp, |_| {}),
-        Salt::default(),
-    )
-    .unwrap();
+    let answer =
+        answer(&snap, &request("example.test.", RecordType::MX, None, Protocol::Udp, |_| {}), Salt::default()).unwrap();
     assert_eq!(count(&answer.answers), 20);
     assert!(count(&answer.additionals) < 40);
-    assert!(
-        !answer.metadata.truncation,
-        "RFC 2181 section 9: additional data is optional"
-    );
+    assert!(!answer.metadata.truncation, "RFC 2181 section 9: additional data is optional");
 }
 
 #[test]
 fn tcp_is_never_truncated() {
     let snap = snapshot(&wide_delegation());
-    let answer = answer(
-        &snap,
-        &request("x.sub.example.test.", RecordType::A, None, Protocol::Tcp, |_| {}),
-        Salt::default(),
-    )
-    .unwrap();
+    let answer =
+        answer(&snap, &request("x.sub.example.test.", RecordType::A, None, Protocol::Tcp, |_| {}), Salt::default())
+            .unwrap();
     assert_eq!(count(&answer.additionals), 24);
     assert!(!answer.metadata.truncation);
 }
@@ -233,16 +198,9 @@ fn optional_edns_options_are_left_out_before_records_when_space_runs_short() {
     });
     let answer = answer(&snap, &chaos, Salt::default()).unwrap();
     assert!(encoded_len(&chaos, &answer) <= 512);
-    assert_eq!(
-        count(&answer.answers),
-        1,
-        "the identity itself still fits once NSID is dropped"
-    );
+    assert_eq!(count(&answer.answers), 1, "the identity itself still fits once NSID is dropped");
     assert!(answer.edns.as_ref().unwrap().options().as_ref().is_empty());
-    let long_name = format!(
-        "{}.example.com.",
-        ["a".repeat(60), "b".repeat(60), "c".repeat(60)].join(".")
-    );
+    let long_name = format!("{}.example.com.", ["a".repeat(60), "b".repeat(60), "c".repeat(60)].join("."));
     let refused = request(&long_name, RecordType::A, Some(512), Protocol::Udp, with_nsid);
     let answer = super::answer(&snap, &refused, Salt::default()).unwrap();
     assert_eq!(answer.metadata.response_code, ResponseCode::Refused);
@@ -255,17 +213,12 @@ fn only_missing_in_domain_glue_truncates_a_referral() {
     let mut text = ZONE.to_owned();
     text.push_str("sub NS ns.sub\nns.sub A 192.0.2.99\n");
     for i in 0..12 {
-        text.push_str(&format!(
-            "sub NS sibling{i}\nsibling{i} A 192.0.2.{i}\nsibling{i} AAAA 2001:db8::{i}\n"
-        ));
+        text.push_str(&format!("sub NS sibling{i}\nsibling{i} A 192.0.2.{i}\nsibling{i} AAAA 2001:db8::{i}\n"));
     }
     let snap = snapshot(&text);
     let req = request("x.sub.example.test.", RecordType::A, None, Protocol::Udp, |_| {});
     let answer = answer(&snap, &req, Salt::default()).unwrap();
     assert!(count(&answer.additionals) < 25, "sibling glue was left out");
-    assert_eq!(
-        answer.additionals[0].records().next().unwrap().name.to_string(),
-        "ns.sub.example.test."
-    );
+    assert_eq!(answer.additionals[0].records().next().unwrap().name.to_string(), "ns.sub.example.test.");
     assert!(!answer.metadata.truncation, "RFC 9471: sibling glue is optional");
 }

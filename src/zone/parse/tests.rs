@@ -15,10 +15,8 @@ fn directives_relative_names_and_owner_inheritance() {
     let entries = records(
         "$ORIGIN example.test.\n$TTL 1h\n@ IN SOA ns1 host ( 1 2 3\n 4 5 ) ; comment\n  IN NS ns1\nwww 60 A 192.0.2.1\n\tAAAA 2001:db8::1\nmail.other. IN 30 A 192.0.2.2\n",
     );
-    let shown: Vec<(usize, String, u32, RecordType)> = entries
-        .iter()
-        .map(|e| (e.line, e.record.name.to_string(), e.record.ttl, e.record.record_type()))
-        .collect();
+    let shown: Vec<(usize, String, u32, RecordType)> =
+        entries.iter().map(|e| (e.line, e.record.name.to_string(), e.record.ttl, e.record.record_type())).collect();
     assert_eq!(
         shown,
         [
@@ -29,22 +27,14 @@ fn directives_relative_names_and_owner_inheritance() {
             (8, "mail.other.".into(), 30, RecordType::A),
         ]
     );
-    let RData::NS(ns) = &entries[1].record.data else {
-        panic!("NS")
-    };
-    assert_eq!(
-        ns.0,
-        Name::from_ascii("ns1.example.test.").unwrap(),
-        "RDATA names are relative to $ORIGIN"
-    );
+    let RData::NS(ns) = &entries[1].record.data else { panic!("NS") };
+    assert_eq!(ns.0, Name::from_ascii("ns1.example.test.").unwrap(), "RDATA names are relative to $ORIGIN");
 }
 
 #[test]
 fn txt_keeps_multiple_quoted_strings_with_spaces_and_semicolons() {
     let entries = records("$ORIGIN t.\n$TTL 60\nx TXT \"a b\" \"c;d\" e \"\\\"q\\\"\"\n");
-    let RData::TXT(txt) = &entries[0].record.data else {
-        panic!("TXT")
-    };
+    let RData::TXT(txt) = &entries[0].record.data else { panic!("TXT") };
     let strings: Vec<&[u8]> = txt.txt_data.iter().map(|s| &s[..]).collect();
     assert_eq!(strings, [&b"a b"[..], b"c;d", b"e", b"\"q\""]);
 }
@@ -61,9 +51,7 @@ fn generic_rdata_serves_unknown_and_known_types() {
 #[test]
 fn ds_is_kept_as_opaque_rdata() {
     let entries = records("$ORIGIN t.\n$TTL 60\nsub DS 257 13 2 ABCD\n");
-    let RData::Unknown { code, rdata } = &entries[0].record.data else {
-        panic!("DS")
-    };
+    let RData::Unknown { code, rdata } = &entries[0].record.data else { panic!("DS") };
     assert_eq!(*code, RecordType::DS);
     assert_eq!(rdata.anything, [1, 1, 13, 2, 0xab, 0xcd]);
 }
@@ -83,11 +71,7 @@ fn errors_name_the_line() {
         ("$TTL 60\nx A 192.0.2.1\n", 2, "no $ORIGIN"),
         ("$ORIGIN t.\n$TTL forever\n", 2, "not a TTL"),
         ("$ORIGIN t.\n$TTL 60\n  A 192.0.2.1\n", 3, "no owner"),
-        (
-            "$ORIGIN t.\n$TTL 60\nx TXT a\\\ny A 192.0.2.1\n",
-            3,
-            "backslash at the end of a line",
-        ),
+        ("$ORIGIN t.\n$TTL 60\nx TXT a\\\ny A 192.0.2.1\n", 3, "backslash at the end of a line"),
         ("$ORIGIN t.\n$TTL 60\nx TXT a\\", 3, "backslash at the end of a line"),
         ("$ORIGIN t.\n$TTL 60\nx TYPE99 \\# 2 a\u{e9}1\n", 3, "is not hex"),
         ("$ORIGIN t.\n$TTL 60\nx TYPE99 \\# 1 +f\n", 3, "is not hex"),
@@ -102,11 +86,7 @@ fn errors_name_the_line() {
 
 #[test]
 fn the_given_origin_is_used_without_origin_directive() {
-    let file = parse(
-        "$TTL 60\nwww A 192.0.2.1\n",
-        Some(Name::from_ascii("given.test.").unwrap()),
-    )
-    .unwrap();
+    let file = parse("$TTL 60\nwww A 192.0.2.1\n", Some(Name::from_ascii("given.test.").unwrap())).unwrap();
     assert_eq!(file.entries[0].record.name.to_string(), "www.given.test.");
 }
 

@@ -18,10 +18,7 @@ pub fn city_db(places: &[Place]) -> Vec<u8> {
     let mut writer = Writer::new("Meridian-Test-City");
     for place in places {
         let mut record = BTreeMap::new();
-        record.insert(
-            "country".to_owned(),
-            Value::map([("iso_code", Value::from(place.country))]),
-        );
+        record.insert("country".to_owned(), Value::map([("iso_code", Value::from(place.country))]));
         if let Some(continent) = place.continent {
             record.insert("continent".to_owned(), Value::map([("code", Value::from(continent))]));
         }
@@ -42,9 +39,7 @@ pub fn flat_db(places: &[(&str, &str)]) -> Vec<u8> {
     let mut writer = Writer::new("Meridian-Test-Country");
     for (network, country) in places {
         let network: IpNet = network.parse().expect("test network");
-        writer
-            .insert_value(network, Value::map([("country_code", Value::from(*country))]))
-            .expect("insert");
+        writer.insert_value(network, Value::map([("country_code", Value::from(*country))])).expect("insert");
     }
     writer.to_bytes().expect("write mmdb")
 }

@@ -86,19 +86,11 @@ impl TestServer {
         toml.push_str(more_toml);
         let config_path = dir.write("meridian.toml", &toml);
         let config = Config::read(&config_path).expect("test configuration is valid");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
         let running = runtime.block_on(app::start(config)).expect("server starts");
         let addr = running.addrs[0];
-        Self {
-            addr,
-            running: Some(running),
-            runtime,
-            _dir: dir,
-        }
+        Self { addr, running: Some(running), runtime, _dir: dir }
     }
 }
 

@@ -102,10 +102,9 @@ fn serve(mut stream: TcpStream, settings: &Settings) {
     }
     settings.requests.fetch_add(1, Ordering::SeqCst);
     let text = String::from_utf8_lossy(&request);
-    if let Some(ua) = text.lines().find_map(|l| {
-        l.strip_prefix("user-agent: ")
-            .or_else(|| l.strip_prefix("User-Agent: "))
-    }) {
+    if let Some(ua) =
+        text.lines().find_map(|l| l.strip_prefix("user-agent: ").or_else(|| l.strip_prefix("User-Agent: ")))
+    {
         *settings.user_agent.lock().unwrap() = ua.trim().to_owned();
     }
     // Hang until the test lets go (bounded: the probe's own timeout closes its side first).
@@ -121,9 +120,6 @@ fn serve(mut stream: TcpStream, settings: &Settings) {
     }
     let status = settings.status.load(Ordering::SeqCst);
     let body = settings.body.lock().unwrap().clone();
-    let response = format!(
-        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let response = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
     let _ = stream.write_all(response.as_bytes());
 }
