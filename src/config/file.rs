@@ -151,6 +151,8 @@ pub struct FilePool {
     pub latency_margin: Option<FileDuration>,
     /// `"next"` (the default) or `"spread"`.
     pub spill: Option<String>,
+    /// `priority`: how long a recovered region must stay up before traffic fails back.
+    pub failback_delay: Option<FileDuration>,
     pub spill_regions: Option<i64>,
 }
 

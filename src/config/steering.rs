@@ -108,6 +108,8 @@ pub struct PoolConfig {
     pub latency_margin: Duration,
     /// When the first choice cannot serve, spread its clients over this many next choices.
     pub spill_regions: usize,
+    /// How long a recovered region waits before it takes traffic back (`priority`).
+    pub failback_delay: Duration,
 }
 
 pub fn validate_geoip(database: Option<String>, base: &Path) -> Option<PathBuf> {
@@ -335,7 +337,13 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
                 1
             }
         };
+        let failback_delay = pool
+            .failback_delay
+            .as_ref()
+            .and_then(|d| health::duration(d, &format!("{at}.failback_delay"), problems))
+            .unwrap_or(Duration::ZERO);
         valid.push(PoolConfig {
+            failback_delay,
             latency_margin_pct,
             latency_margin,
             spill_regions,

@@ -41,6 +41,9 @@ struct PoolSlots {
     latency: Option<LatencyMargin>,
     /// The region a `latency` pool prefers now (index into its regions).
     preferred: Option<usize>,
+    failback_delay: Duration,
+    /// Per region of the pool: since when it can serve again after being unable to.
+    recovered_at: Vec<Option<Instant>>,
 }
 
 /// Hysteresis for latency steering: switch only when another region is faster by both.
@@ -131,6 +134,8 @@ impl HealthTable {
                     absolute: pool.latency_margin,
                 }),
                 preferred: None,
+                failback_delay: pool.failback_delay,
+                recovered_at: vec![None; pool.regions.len()],
             })
             .collect();
         Self { slots, regions, pools, targets }
@@ -171,7 +176,24 @@ impl HealthTable {
             }
         }
         self.steer_latency();
+        self.track_recoveries(&changes, now);
         changes.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Notes when a pool's region becomes servable again, for `failback_delay`.
+    fn track_recoveries(&mut self, changes: &[(usize, Change)], now: Instant) {
+        for pool in &mut self.pools {
+            if pool.failback_delay.is_zero() {
+                continue;
+            }
+            for (r, range) in pool.regions.iter().enumerate() {
+                let came_up = changes.iter().any(|(i, c)| range.contains(i) && c.transition.from == Status::Down);
+                let servable = range.clone().any(|i| self.slots[i].health.status() != Status::Down);
+                if came_up && servable {
+                    pool.recovered_at[r] = Some(now);
+                }
+            }
+        }
     }
 
     /// Re-chooses the region of each `latency` pool from its endpoints' RTT averages.
@@ -232,12 +254,26 @@ impl HealthTable {
             })
             .collect();
         let preferred = self.pools.iter().map(|p| p.preferred.map(|r| r as u8)).collect();
-        HealthView::new(endpoints, regions_down, short_ttl, preferred)
+        let held_back = self
+            .pools
+            .iter()
+            .map(|p| {
+                p.recovered_at.iter().enumerate().fold(0u32, |mask, (r, at)| match at {
+                    Some(at) if now < *at + p.failback_delay && r < 32 => mask | 1 << r,
+                    _ => mask,
+                })
+            })
+            .collect();
+        HealthView::new(endpoints, regions_down, short_ttl, preferred).with_held_back(held_back)
     }
 
-    /// When the view changes with no probe result: the end of a pool's short-TTL hold.
+    /// When the view changes with no probe result: the end of a pool's short-TTL hold or of a
+    /// region's failback delay.
     pub fn next_change(&self, now: Instant) -> Option<Instant> {
-        self.pools.iter().filter_map(|p| p.changed_at.map(|at| at + p.hold)).filter(|&at| at > now).min()
+        let holds = self.pools.iter().filter_map(|p| p.changed_at.map(|at| at + p.hold));
+        let failbacks =
+            self.pools.iter().flat_map(|p| p.recovered_at.iter().flatten().map(move |at| *at + p.failback_delay));
+        holds.chain(failbacks).filter(|&at| at > now).min()
     }
 }
 
@@ -335,5 +371,22 @@ mod table_tests {
         let (history, rtt) = t.endpoint_history(0).unwrap();
         assert_eq!(history.events().map(|e| e.detail.as_str()).collect::<Vec<_>>(), ["refused", "connected"]);
         assert_eq!(rtt.last, Some(Duration::from_millis(3)));
+    }
+
+    #[test]
+    fn a_recovered_region_waits_out_the_failback_delay() {
+        let regions = format!(
+            "[[region]]\nname = \"primary\"\ncheck = {CHECK}\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
+             [[region]]\nname = \"backup\"\nendpoints = [ {{ address = \"192.0.2.2\" }} ]\n"
+        );
+        let mut t =
+            table(&regions, "policy = \"priority\"\nregions = [\"primary\", \"backup\"]\nfailback_delay = \"30s\"");
+        let t0 = Instant::now();
+        t.observe(0, Observation::Failed, Duration::ZERO, "refused", t0);
+        assert!(!t.view(t0).is_held_back(0, 0));
+        t.observe(0, Observation::Ok, Duration::ZERO, "connected", t0 + Duration::from_secs(5));
+        assert!(t.view(t0 + Duration::from_secs(6)).is_held_back(0, 0), "up again, but within the delay");
+        assert!(!t.view(t0 + Duration::from_secs(36)).is_held_back(0, 0), "the delay is over");
+        assert_eq!(t.next_change(t0 + Duration::from_secs(20)), Some(t0 + Duration::from_secs(35)));
     }
 }

@@ -121,6 +121,9 @@ pub struct HealthView {
     short_ttl: Vec<bool>,
     /// For `latency` pools: the region measured fastest (index into the pool's regions).
     preferred: Vec<Option<u8>>,
+    /// Per pool, a bit per region (index into the pool's regions) still within its
+    /// `failback_delay` after recovering: tried after the others.
+    held_back: Vec<u32>,
 }
 
 impl HealthView {
@@ -135,7 +138,18 @@ impl HealthView {
         short_ttl: Vec<bool>,
         preferred: Vec<Option<u8>>,
     ) -> Self {
-        Self { endpoints, regions_down, short_ttl, preferred }
+        Self { endpoints, regions_down, short_ttl, preferred, held_back: Vec::new() }
+    }
+
+    /// The same view with regions held back from failback.
+    pub fn with_held_back(mut self, held_back: Vec<u32>) -> Self {
+        self.held_back = held_back;
+        self
+    }
+
+    /// Whether a pool's region (index into its regions) waits out its failback delay.
+    pub fn is_held_back(&self, pool: usize, region: usize) -> bool {
+        region < 32 && self.held_back.get(pool).is_some_and(|mask| mask & (1 << region) != 0)
     }
 
     /// The region a `latency` pool prefers, if measured.
@@ -427,7 +441,7 @@ fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
         PolicyKind::RoundRobin => plain(round_robin::order(pool, q.turn), Reason::RoundRobin { turn: q.turn }),
         PolicyKind::Random => plain(random::order(pool, q.random), Reason::Random),
         PolicyKind::Hash => hash::rank(pool, q),
-        PolicyKind::Priority => plain(priority::order(pool), Reason::Priority),
+        PolicyKind::Priority => plain(priority::order(pool, q.health), Reason::Priority),
         PolicyKind::Latency => match q.health.preferred_region(pool.index) {
             Some(fastest) => plain(Order::first_then(fastest, Order::pool(pool)), Reason::Latency { measured: true }),
             None => plain(Order::pool(pool), Reason::Latency { measured: false }),

@@ -194,3 +194,21 @@ fn a_body_mismatch_fails_and_a_slow_answer_degrades() {
     // b answers 200 but slowly: degraded, so the healthy a alone is served.
     wait_for(&server, Duration::from_secs(8), "slow b left out", |m| addresses(m) == ["192.0.2.1"]);
 }
+
+#[test]
+fn a_latency_pool_follows_the_faster_target() {
+    let (slow, fast) = (HealthTarget::start(), HealthTarget::start());
+    slow.set_delay(Duration::from_millis(120));
+    let regions = format!(
+        "[[region]]\nname = \"far\"\ncheck = {}\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
+         [[region]]\nname = \"near\"\ncheck = {}\nendpoints = [ {{ address = \"192.0.2.2\" }} ]\n",
+        check(&slow, ""),
+        check(&fast, "")
+    );
+    let server = server(&regions, "policy = \"latency\"\nregions = [\"far\", \"near\"]");
+    wait_for(&server, Duration::from_secs(5), "the faster region", |m| addresses(m) == ["192.0.2.2"]);
+    // Now the other way round, by far more than the 20 % and 5 ms margin.
+    fast.set_delay(Duration::from_millis(250));
+    slow.set_delay(Duration::ZERO);
+    wait_for(&server, Duration::from_secs(8), "a switch to the now faster region", |m| addresses(m) == ["192.0.2.1"]);
+}
