@@ -212,3 +212,91 @@ fn a_latency_pool_follows_the_faster_target() {
     slow.set_delay(Duration::ZERO);
     wait_for(&server, Duration::from_secs(8), "a switch to the now faster region", |m| addresses(m) == ["192.0.2.1"]);
 }
+
+#[test]
+fn https_checks_verify_the_certificate_unless_told_not_to_and_send_the_host_as_sni() {
+    let (strict, lax) = (HealthTarget::start_tls(), HealthTarget::start_tls());
+    let https = |t: &HealthTarget, verify: bool| {
+        format!(
+            "{{ type = \"https\", address = \"127.0.0.1\", port = {}, host = \"health.test\", path = \"/health\", \
+             interval = \"100ms\", timeout = \"1s\", rise = 1, fall = 1, verify_tls = {verify} }}",
+            t.addr.port()
+        )
+    };
+    let regions = format!(
+        "[[region]]\nname = \"r\"\nendpoints = [ {{ address = \"192.0.2.1\", check = {} }}, {{ address = \"192.0.2.2\", check = {} }} ]\n",
+        https(&strict, true),
+        https(&lax, false)
+    );
+    let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
+    // The self-signed certificate fails verification: only the opted-out check passes.
+    wait_for(&server, Duration::from_secs(5), "only the unverified endpoint", |m| addresses(m) == ["192.0.2.2"]);
+    assert_eq!(lax.last_server_name(), "health.test");
+    assert!(lax.requests() > 0, "the opted-out probe got through the handshake to HTTP");
+}
+
+#[test]
+fn a_failed_region_moves_only_its_own_clients_in_a_hash_pool() {
+    let targets = [HealthTarget::start(), HealthTarget::start(), HealthTarget::start()];
+    let mut regions = String::new();
+    for (i, t) in targets.iter().enumerate() {
+        regions.push_str(&format!(
+            "[[region]]\nname = \"r{i}\"\ncheck = {}\nendpoints = [ {{ address = \"192.0.2.{}\" }} ]\n",
+            check(t, ""),
+            i + 1
+        ));
+    }
+    let server = server(&regions, "policy = \"hash\"\nregions = [\"r0\", \"r1\", \"r2\"]");
+    let subnets: Vec<String> = (0..60).map(|i| format!("10.{i}.0.0/24")).collect();
+    let answers = |server: &TestServer| -> Vec<Vec<String>> {
+        subnets
+            .iter()
+            .map(|s| addresses(&client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A).ecs(s))))
+            .collect()
+    };
+    wait_for(&server, Duration::from_secs(5), "the first answers", |m| !addresses(m).is_empty());
+    let before = answers(&server);
+    assert!(before.iter().any(|a| a == &["192.0.2.2"]), "some clients hash to r1: {before:?}");
+    targets[1].set_status(503);
+    wait_for(&server, Duration::from_secs(5), "r1 out", |_| answers(&server).iter().all(|a| a != &["192.0.2.2"]));
+    let after = answers(&server);
+    for (i, (was, now)) in before.iter().zip(&after).enumerate() {
+        if was != &["192.0.2.2"] {
+            assert_eq!(was, now, "{} moved although its region is up", subnets[i]);
+        }
+    }
+}
+
+#[test]
+fn a_failed_region_moves_only_its_own_clients_in_a_geo_pool() {
+    let targets = [HealthTarget::start(), HealthTarget::start(), HealthTarget::start()];
+    let db = crate::steering::test_db();
+    let regions = format!(
+        "[geoip]\ndatabase = \"geo.mmdb\"\n\
+         [[region]]\nname = \"alpha\"\ncountries = [\"DE\"]\ncheck = {}\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
+         [[region]]\nname = \"beta\"\ncountries = [\"US\"]\ncheck = {}\nendpoints = [ {{ address = \"192.0.2.2\" }} ]\n\
+         [[region]]\nname = \"gamma\"\ncontinents = [\"OC\"]\ncheck = {}\nendpoints = [ {{ address = \"192.0.2.3\" }} ]\n",
+        check(&targets[0], ""),
+        check(&targets[1], ""),
+        check(&targets[2], "")
+    );
+    let toml = format!(
+        "{regions}\n[[pool]]\nname = \"www.lb.test.\"\npolicy = \"geo\"\nregions = [\"gamma\", \"alpha\", \"beta\"]\n"
+    );
+    let server = TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &toml, &[("geo.mmdb", &db)]);
+    let ask = |subnet: &str| addresses(&client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A).ecs(subnet)));
+    wait_for(&server, Duration::from_secs(5), "answers", |m| !addresses(m).is_empty());
+    assert_eq!(
+        (ask("198.51.100.0/24"), ask("203.0.113.0/24")),
+        (vec!["192.0.2.1".to_owned()], vec!["192.0.2.2".to_owned()])
+    );
+    targets[1].set_status(503);
+    wait_for(&server, Duration::from_secs(5), "the US client moved", |_| ask("203.0.113.0/24") != ["192.0.2.2"]);
+    assert_eq!(ask("203.0.113.0/24"), ["192.0.2.3"], "to the pool's fallback order");
+    assert_eq!(ask("198.51.100.0/24"), ["192.0.2.1"], "the German client stays");
+    assert_eq!(
+        addresses(&client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A))),
+        ["192.0.2.3"],
+        "127.0.0.1 (OC) stays"
+    );
+}

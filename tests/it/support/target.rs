@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
 #[derive(Default)]
 struct Settings {
     status: AtomicU16,
@@ -16,6 +19,8 @@ struct Settings {
     requests: AtomicU64,
     body: Mutex<String>,
     user_agent: Mutex<String>,
+    /// The server name a TLS client asked for.
+    sni: Mutex<String>,
 }
 
 /// A health endpoint served by the test itself.
@@ -27,6 +32,26 @@ pub struct HealthTarget {
 impl HealthTarget {
     /// Starts answering 200 "ok" on a free port.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// The same over TLS, with a self-signed certificate for `health.test`.
+    pub fn start_tls() -> Self {
+        let cert = CertificateDer::from(include_bytes!("../../fixtures/self-signed-cert.der").to_vec());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            include_bytes!("../../fixtures/self-signed-key.der").to_vec(),
+        ));
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .expect("the test certificate");
+        Self::start_with(Some(Arc::new(config)))
+    }
+
+    fn start_with(tls: Option<Arc<ServerConfig>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind health target");
         let addr = listener.local_addr().unwrap();
         let settings = Arc::new(Settings::default());
@@ -39,8 +64,27 @@ impl HealthTarget {
                     return; // drops the listener: connections are refused from now on
                 }
                 let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                 let shared = shared.clone();
-                thread::spawn(move || serve(stream, &shared));
+                let tls = tls.clone();
+                thread::spawn(move || match tls {
+                    None => serve(stream, &shared),
+                    Some(config) => {
+                        let Ok(connection) = ServerConnection::new(config) else { return };
+                        let mut tls = StreamOwned::new(connection, stream);
+                        let _ = tls.sock.set_read_timeout(Some(Duration::from_secs(5)));
+                        // Complete the handshake first, so the server name is known.
+                        while tls.conn.is_handshaking() {
+                            if tls.conn.complete_io(&mut tls.sock).is_err() {
+                                return;
+                            }
+                        }
+                        if let Some(name) = tls.conn.server_name() {
+                            *shared.sni.lock().unwrap() = name.to_owned();
+                        }
+                        serve(tls, &shared);
+                    }
+                });
             }
         });
         Self { addr, settings }
@@ -73,6 +117,11 @@ impl HealthTarget {
         self.settings.user_agent.lock().unwrap().clone()
     }
 
+    /// The server name (SNI) of the last TLS handshake.
+    pub fn last_server_name(&self) -> String {
+        self.settings.sni.lock().unwrap().clone()
+    }
+
     /// Closes the listening socket: connections are refused from now on.
     pub fn stop(&self) {
         self.settings.stopped.store(true, Ordering::SeqCst);
@@ -87,8 +136,7 @@ impl Drop for HealthTarget {
     }
 }
 
-fn serve(mut stream: TcpStream, settings: &Settings) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+fn serve(mut stream: impl Read + Write, settings: &Settings) {
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
