@@ -116,6 +116,17 @@ fn count(value: Option<i64>, default: u32, at: &str, problems: &mut Vec<Problem>
     }
 }
 
+/// The state machine remembers 16 falls, so a hold can trigger at most after 15.
+fn flap_limit(value: Option<i64>, at: &str, problems: &mut Vec<Problem>) -> u32 {
+    match value.unwrap_or(5) {
+        n @ 1..=15 => n as u32,
+        n => {
+            problems.push(Problem::new(at, format!("{n} is not within 1..=15")));
+            5
+        }
+    }
+}
+
 /// Validates a check; `at` is its path, e.g. `region[0].check`.
 pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<CheckConfig> {
     let before = problems.len();
@@ -198,7 +209,7 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
         initial_up,
         degraded_rtt,
         degraded_status: statuses(&file.degraded_status, &format!("{at}.degraded_status"), problems),
-        flap_limit: count(file.flap_limit, 5, &format!("{at}.flap_limit"), problems),
+        flap_limit: flap_limit(file.flap_limit, &format!("{at}.flap_limit"), problems),
         flap_window: secs(&file.flap_window, Duration::from_secs(300), "flap_window", problems),
         hold_down: secs(&file.hold_down, Duration::from_secs(60), "hold_down", problems),
     };

@@ -399,7 +399,16 @@ fn steer<'s>(
     }
     if decision.endpoints.is_empty() {
         // No address of this family to give (or none servable, with `nodata`): NODATA
-        // (RFC 2308 section 2.2).
+        // (RFC 2308 section 2.2). An outage's NODATA is cached no longer than the failover
+        // TTL, so resolvers see the recovery soon.
+        if decision.all_down {
+            let soa = zone.negative_soa.records.iter().map(|r| {
+                let mut r = r.clone();
+                r.ttl = r.ttl.min(pool.failover_ttl_secs);
+                r
+            });
+            return response.authorities.push(Rrs::Owned(soa.collect()));
+        }
         return response.authorities.push(Rrs::Set(&zone.negative_soa));
     }
     response.answers.push(Rrs::Endpoints(decision.endpoints));

@@ -107,9 +107,11 @@ impl Prober {
             Err(e) => return (false, None, describe(&e)),
         };
         let code = response.status().as_u16();
-        let accepted = check.expect.iter().chain(&check.degraded_status).any(|(a, b)| (*a..=*b).contains(&code));
-        if !accepted {
-            return (false, Some(code), format!("HTTP {code}"));
+        let expected = check.expect.iter().any(|(a, b)| (*a..=*b).contains(&code));
+        let degraded = check.degraded_status.iter().any(|(a, b)| (*a..=*b).contains(&code));
+        if !expected {
+            // A degraded status (429...) is up but degraded; its body is not what `body` expects.
+            return (degraded, Some(code), format!("HTTP {code}"));
         }
         if let Some(needle) = &check.body {
             match response.text().await {

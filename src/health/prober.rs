@@ -56,7 +56,9 @@ async fn probe_loop(
     cancel: CancellationToken,
 ) {
     let interval = prober.target().check.interval;
-    let jitter = interval.mul_f64((splitmix64(index as u64) % 1000) as f64 / 1000.0);
+    // The first probe runs at once; the second comes between half an interval and one
+    // interval later, spread by target so that targets sharing an interval do not fire together.
+    let jitter = interval.mul_f64(0.5 + (splitmix64(index as u64) % 1000) as f64 / 2000.0);
     let mut ticks = time::interval_at(time::Instant::now() + jitter, interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut first = true;

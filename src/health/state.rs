@@ -98,27 +98,43 @@ impl EndpointHealth {
         if self.held_until.is_some_and(|until| now >= until) {
             self.held_until = None;
         }
-        if target == self.status {
-            self.streak = 0; // an agreeing result breaks the run
-            return None;
-        }
-        if self.held_until.is_some() && self.status == Status::Down {
-            return None; // held: it may not rise yet
-        }
-        self.streak = if target == self.toward { self.streak + 1 } else { 1 };
-        self.toward = target;
-        let needed = match (self.status, target) {
-            (_, Status::Down) | (Status::Up, Status::Degraded) => t.fall,
-            _ => t.rise,
+        // Count by direction, not by exact result: from Down every non-failure counts toward
+        // rising, from Up every non-success toward falling, so results that alternate between
+        // two bad (or two good) kinds still make a run. The run lands on the worst it saw.
+        let (counts, needed) = match self.status {
+            Status::Down => (target != Status::Down && self.held_until.is_none(), t.rise),
+            Status::Up => (target != Status::Up, t.fall),
+            Status::Degraded if target == Status::Up => (self.toward != Status::Down, t.rise),
+            Status::Degraded => (target == Status::Down && self.toward != Status::Up, t.fall),
         };
-        if self.streak < needed {
+        if !counts {
+            self.streak = 0;
+            self.toward = self.status;
+            // From Degraded, a result in the other direction starts a run of its own.
+            if self.status == Status::Degraded && target != Status::Degraded {
+                self.streak = 1;
+                self.toward = target;
+                return self.land(now, t, if target == Status::Up { t.rise } else { t.fall });
+            }
             return None;
         }
-        let held = target == Status::Down && self.record_fall(now, t);
-        let transition = Transition { from: self.status, to: target, at: now, held };
-        self.status = target;
+        self.streak += 1;
+        self.toward = if self.streak == 1 { target } else { worse(self.toward, target) };
+        self.land(now, t, needed)
+    }
+
+    /// Makes the transition the current run points to once it is long enough.
+    fn land(&mut self, now: Instant, t: Thresholds, needed: u32) -> Option<Transition> {
+        if self.streak < needed || self.toward == self.status {
+            return None;
+        }
+        let to = self.toward;
+        let held = to == Status::Down && self.record_fall(now, t);
+        let transition = Transition { from: self.status, to, at: now, held };
+        self.status = to;
         self.since = now;
         self.streak = 0;
+        self.toward = to;
         Some(transition)
     }
 
@@ -143,6 +159,16 @@ impl EndpointHealth {
         }
         false
     }
+}
+
+/// The more severe of two statuses: Down, then Degraded, then Up.
+fn worse(a: Status, b: Status) -> Status {
+    let rank = |s| match s {
+        Status::Up => 0,
+        Status::Degraded => 1,
+        Status::Down => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
 }
 
 #[cfg(test)]
@@ -186,13 +212,22 @@ mod tests {
     fn degraded_comes_and_goes_with_its_own_streaks() {
         let t0 = Instant::now();
         let mut h = EndpointHealth::new(Status::Up, t0);
-        let seen = run(&mut h, t0, &[(D, 1), (D, 2), (D, 3), (K, 4), (K, 5), (D, 6), (F, 7), (F, 8), (F, 9)]);
-        assert_eq!(
-            seen,
-            [None, None, Some(Status::Degraded), None, Some(Status::Up), None, None, None, Some(Status::Down)]
-        );
+        let seen = run(&mut h, t0, &[(D, 1), (D, 2), (D, 3), (K, 4), (K, 5), (D, 6), (F, 7), (F, 8)]);
+        // Three bad results in a row from Up: down, the worst of them.
+        assert_eq!(seen, [None, None, Some(Status::Degraded), None, Some(Status::Up), None, None, Some(Status::Down)]);
         // From Down, degraded results bring it back as Degraded after `rise`.
         assert_eq!(run(&mut h, t0, &[(D, 10), (D, 11)]), [None, Some(Status::Degraded)]);
+    }
+
+    #[test]
+    fn alternating_results_of_one_direction_still_make_a_run() {
+        let t0 = Instant::now();
+        // Down, answering fast and slow in turn: every probe succeeds, so it rises (degraded).
+        let mut h = EndpointHealth::new(Status::Down, t0);
+        assert_eq!(run(&mut h, t0, &[(K, 1), (D, 2)]), [None, Some(Status::Degraded)]);
+        // Up, timing out and answering 429 in turn: it falls, to the worst it saw.
+        let mut h = EndpointHealth::new(Status::Up, t0);
+        assert_eq!(run(&mut h, t0, &[(F, 1), (D, 2), (F, 3)]), [None, None, Some(Status::Down)]);
     }
 
     #[test]

@@ -155,6 +155,7 @@ impl HealthTable {
         detail: &str,
         now: Instant,
     ) -> Vec<Change> {
+        let before = self.servable_regions();
         let mut changes = Vec::new();
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if slot.target != Some(target) {
@@ -176,24 +177,28 @@ impl HealthTable {
             }
         }
         self.steer_latency();
-        self.track_recoveries(&changes, now);
+        self.track_recoveries(&before, now);
         changes.into_iter().map(|(_, c)| c).collect()
     }
 
-    /// Notes when a pool's region becomes servable again, for `failback_delay`.
-    fn track_recoveries(&mut self, changes: &[(usize, Change)], now: Instant) {
-        for pool in &mut self.pools {
+    /// Notes when a pool's region becomes servable again after it could not serve, for
+    /// `failback_delay`; `before` says which regions could serve before this result.
+    fn track_recoveries(&mut self, before: &[Vec<bool>], now: Instant) {
+        for (p, pool) in self.pools.iter_mut().enumerate() {
             if pool.failback_delay.is_zero() {
                 continue;
             }
             for (r, range) in pool.regions.iter().enumerate() {
-                let came_up = changes.iter().any(|(i, c)| range.contains(i) && c.transition.from == Status::Down);
-                let servable = range.clone().any(|i| self.slots[i].health.status() != Status::Down);
-                if came_up && servable {
+                if !before[p][r] && region_servable(&self.slots, range.clone()) {
                     pool.recovered_at[r] = Some(now);
                 }
             }
         }
+    }
+
+    /// Which of each pool's regions can serve now.
+    fn servable_regions(&self) -> Vec<Vec<bool>> {
+        self.pools.iter().map(|p| p.regions.iter().map(|r| region_servable(&self.slots, r.clone())).collect()).collect()
     }
 
     /// Re-chooses the region of each `latency` pool from its endpoints' RTT averages.
@@ -227,11 +232,12 @@ impl HealthTable {
             .slots
             .iter()
             .map(|slot| match slot.manual {
-                ManualState::Drain => EndpointView { servable: false, degraded: false },
-                ManualState::ForceUp => EndpointView { servable: true, degraded: false },
+                ManualState::Drain => EndpointView { servable: false, degraded: false, drained: true },
+                ManualState::ForceUp => EndpointView { servable: true, degraded: false, drained: false },
                 ManualState::Auto => EndpointView {
                     servable: slot.health.status() != Status::Down,
                     degraded: slot.health.status() == Status::Degraded,
+                    drained: false,
                 },
             })
             .collect();
@@ -240,19 +246,24 @@ impl HealthTable {
             .iter()
             .map(|(range, min_healthy)| {
                 let servable = endpoints[range.clone()].iter().filter(|e| e.servable).count();
-                let needed = if *min_healthy < 1.0 { (min_healthy * range.len() as f64).ceil() } else { *min_healthy };
+                // A fraction of the region's endpoints; the epsilon keeps 0.28 x 25 at 7, not 8.
+                let needed =
+                    if *min_healthy < 1.0 { (min_healthy * range.len() as f64 - 1e-9).ceil() } else { *min_healthy };
                 *min_healthy > 0.0 && (servable as f64) < needed
             })
             .collect();
-        let short_ttl = self
-            .pools
-            .iter()
-            .map(|pool| {
-                let unhealthy = pool.endpoints.iter().any(|&i| self.slots[i].health.status() != Status::Up);
-                let recent = pool.changed_at.is_some_and(|at| now < at + pool.hold);
-                unhealthy || recent
-            })
-            .collect();
+        let short_ttl =
+            self.pools
+                .iter()
+                .map(|pool| {
+                    // Endpoints under a manual state are what the operator wants; only checked ones count.
+                    let unhealthy = pool.endpoints.iter().any(|&i| {
+                        self.slots[i].manual == ManualState::Auto && self.slots[i].health.status() != Status::Up
+                    });
+                    let recent = pool.changed_at.is_some_and(|at| now < at + pool.hold);
+                    unhealthy || recent
+                })
+                .collect();
         let preferred = self.pools.iter().map(|p| p.preferred.map(|r| r as u8)).collect();
         let held_back = self
             .pools
@@ -275,6 +286,15 @@ impl HealthTable {
             self.pools.iter().flat_map(|p| p.recovered_at.iter().flatten().map(move |at| *at + p.failback_delay));
         holds.chain(failbacks).filter(|&at| at > now).min()
     }
+}
+
+/// Whether any endpoint of a region can be served, by its manual state and status.
+fn region_servable(slots: &[Slot], range: std::ops::Range<usize>) -> bool {
+    slots[range].iter().any(|s| match s.manual {
+        ManualState::Drain => false,
+        ManualState::ForceUp => true,
+        ManualState::Auto => s.health.status() != Status::Down,
+    })
 }
 
 /// The region to prefer: the fastest by RTT average, but the current one stays unless the
@@ -388,5 +408,21 @@ mod table_tests {
         assert!(t.view(t0 + Duration::from_secs(6)).is_held_back(0, 0), "up again, but within the delay");
         assert!(!t.view(t0 + Duration::from_secs(36)).is_held_back(0, 0), "the delay is over");
         assert_eq!(t.next_change(t0 + Duration::from_secs(20)), Some(t0 + Duration::from_secs(35)));
+    }
+
+    #[test]
+    fn a_region_that_kept_serving_is_not_held_back() {
+        let regions = format!(
+            "[[region]]\nname = \"primary\"\ncheck = {CHECK}\nendpoints = [ {{ address = \"192.0.2.1\" }}, \
+             {{ address = \"192.0.2.9\", check = {} }} ]\n[[region]]\nname = \"backup\"\nendpoints = [ {{ address = \"192.0.2.2\" }} ]\n",
+            CHECK.replace("port = 9", "port = 10")
+        );
+        let mut t =
+            table(&regions, "policy = \"priority\"\nregions = [\"primary\", \"backup\"]\nfailback_delay = \"30s\"");
+        let t0 = Instant::now();
+        // One of primary's two endpoints goes down and comes back; the other never left.
+        t.observe(0, Observation::Failed, Duration::ZERO, "refused", t0);
+        t.observe(0, Observation::Ok, Duration::ZERO, "connected", t0 + Duration::from_secs(1));
+        assert!(!t.view(t0 + Duration::from_secs(2)).is_held_back(0, 0));
     }
 }

@@ -108,6 +108,8 @@ pub struct EndpointView {
     pub servable: bool,
     /// Up but degraded: served only when no healthy endpoint remains in its region.
     pub degraded: bool,
+    /// Drained by hand: never served, not even when a pool fails open.
+    pub drained: bool,
 }
 
 /// Which endpoints, regions and pools are healthy: built by the health writer, read by
@@ -128,7 +130,10 @@ pub struct HealthView {
 
 impl HealthView {
     pub fn all_up(endpoints: usize) -> Self {
-        Self { endpoints: vec![EndpointView { servable: true, degraded: false }; endpoints], ..Self::default() }
+        Self {
+            endpoints: vec![EndpointView { servable: true, degraded: false, drained: false }; endpoints],
+            ..Self::default()
+        }
     }
 
     /// A view from its parts (the health writer builds these).
@@ -165,7 +170,11 @@ impl HealthView {
     }
 
     pub fn endpoint(&self, endpoint: usize) -> EndpointView {
-        self.endpoints.get(endpoint).copied().unwrap_or(EndpointView { servable: true, degraded: false })
+        self.endpoints.get(endpoint).copied().unwrap_or(EndpointView {
+            servable: true,
+            degraded: false,
+            drained: false,
+        })
     }
 
     pub fn is_servable(&self, endpoint: usize) -> bool {
@@ -425,7 +434,10 @@ fn all_down<'s>(pool: &'s Pool, q: &Query<'_>, reason: Reason, located: Option<L
     let all = &pool.all_endpoints[q.family as usize];
     let mut endpoints = Picked::new(all);
     if pool.when_all_down == WhenAllDown::FailOpen {
-        (0..all.len()).for_each(|i| endpoints.push(i));
+        // Every configured endpoint, whatever its checks say, but not those taken out by hand
+        // (drained, or weight 0).
+        let wanted = |e: &PoolEndpoint| e.weight > 0 && !q.health.endpoint(e.health).drained;
+        all.iter().enumerate().filter(|(_, e)| wanted(e)).for_each(|(i, _)| endpoints.push(i));
         endpoints.failover = true;
     }
     Decision { region: None, endpoints, scope: 0, reason, located, all_down: !all.is_empty() }

@@ -281,7 +281,7 @@ fn spill_spread_shares_a_failed_regions_clients_over_the_next_choices() {
 fn latency_pools_follow_the_region_the_health_view_prefers() {
     let mut s = steering(&four_regions(), "policy = \"latency\"\nregions = [\"a\", \"b\", \"c\", \"d\"]", None);
     assert_eq!(region_of(&s, &query(&s, "192.0.2.9", 0, 0)).as_deref(), Some("a"), "unmeasured: pool order");
-    let endpoints = (0..4).map(|_| EndpointView { servable: true, degraded: false }).collect();
+    let endpoints = (0..4).map(|_| EndpointView { servable: true, degraded: false, drained: false }).collect();
     s.health = HealthView::new(endpoints, vec![false; 4], vec![false], vec![Some(2)]);
     let decision = decide(&s.pools[0], &query(&s, "192.0.2.9", 0, 0));
     assert_eq!(decision.region, Some(2));
