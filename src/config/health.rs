@@ -86,6 +86,11 @@ pub fn duration(value: &FileDuration, at: &str, problems: &mut Vec<Problem>) -> 
     parsed
 }
 
+/// An optional duration with its default; a bad one is reported and the default used.
+pub fn duration_or(value: Option<&FileDuration>, default: Duration, at: &str, problems: &mut Vec<Problem>) -> Duration {
+    value.and_then(|v| duration(v, at, problems)).unwrap_or(default)
+}
+
 fn statuses(list: &[FileStatus], at: &str, problems: &mut Vec<Problem>) -> Vec<(u16, u16)> {
     let mut ranges = Vec::new();
     for (i, status) in list.iter().enumerate() {

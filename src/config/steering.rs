@@ -315,20 +315,22 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             bounded(pool.ecs_max_scope_v6, 128, 0..=128, format!("{at}.ecs_max_scope_v6"), problems) as u8;
         let failover_ttl_secs =
             bounded(pool.failover_ttl, 5, 0..=86_400, format!("{at}.failover_ttl"), problems) as u32;
-        let failover_ttl_hold = pool
-            .failover_ttl_hold
-            .as_ref()
-            .and_then(|d| health::duration(d, &format!("{at}.failover_ttl_hold"), problems))
-            .unwrap_or(Duration::from_secs(60));
+        let failover_ttl_hold = health::duration_or(
+            pool.failover_ttl_hold.as_ref(),
+            Duration::from_secs(60),
+            &format!("{at}.failover_ttl_hold"),
+            problems,
+        );
         let when_all_down =
             health::when_all_down(pool.when_all_down.as_deref(), &format!("{at}.when_all_down"), problems);
         let latency_margin_pct =
             bounded(pool.latency_margin_pct, 20, 0..=100, format!("{at}.latency_margin_pct"), problems) as f64;
-        let latency_margin = pool
-            .latency_margin
-            .as_ref()
-            .and_then(|d| health::duration(d, &format!("{at}.latency_margin"), problems))
-            .unwrap_or(Duration::from_millis(5));
+        let latency_margin = health::duration_or(
+            pool.latency_margin.as_ref(),
+            Duration::from_millis(5),
+            &format!("{at}.latency_margin"),
+            problems,
+        );
         let spill_regions = match pool.spill.as_deref() {
             None | Some("next") => 1,
             Some("spread") => bounded(pool.spill_regions, 2, 1..=8, format!("{at}.spill_regions"), problems) as usize,
@@ -337,11 +339,12 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
                 1
             }
         };
-        let failback_delay = pool
-            .failback_delay
-            .as_ref()
-            .and_then(|d| health::duration(d, &format!("{at}.failback_delay"), problems))
-            .unwrap_or(Duration::ZERO);
+        let failback_delay = health::duration_or(
+            pool.failback_delay.as_ref(),
+            Duration::ZERO,
+            &format!("{at}.failback_delay"),
+            problems,
+        );
         valid.push(PoolConfig {
             failback_delay,
             latency_margin_pct,
