@@ -2,18 +2,20 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use hickory_server::Server;
-use tokio::task::JoinSet;
 use tokio::time;
-use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
-use crate::config::{Config, Problem};
+use crate::config::{Config, ConfigError, Problem};
 use crate::dns::handler::Handler;
 use crate::dns::server;
 use crate::geo::mmdb::GeoDb;
+use crate::health::probe::ProbeError;
+use crate::health::prober::{self, HealthTasks};
+use crate::health::table::HealthTable;
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::zone::{Zones, load};
 
@@ -24,6 +26,10 @@ pub enum AppError {
     Zones(Vec<Problem>),
     #[error(transparent)]
     Bind(#[from] io::Error),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("health checks: {0}")]
+    Health(#[from] ProbeError),
 }
 
 fn lines(problems: &[Problem]) -> String {
@@ -55,9 +61,9 @@ pub struct Running {
     pub store: Arc<SnapshotStore>,
     server: Server<Handler>,
     config: Arc<Config>,
-    /// Stops the health tasks.
-    cancel: CancellationToken,
-    tasks: JoinSet<()>,
+    health: Option<HealthTasks>,
+    /// Where a reload reads the configuration from; `None`: the embedded default.
+    source: Option<PathBuf>,
 }
 
 /// Loads, binds and starts serving.
@@ -79,25 +85,70 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
     }
     let listeners = server::bind(&config.server.listen).await?;
     let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
+    let table = HealthTable::new(&snapshot.config, clock());
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), config.server.tcp_idle_timeout);
-    let cancel = CancellationToken::new();
-    let mut tasks = JoinSet::new();
-    crate::health::prober::spawn(store.clone(), &config, cancel.clone(), &mut tasks)
-        .map_err(|e| AppError::Zones(vec![Problem::new("region.check", e.to_string())]))?;
+    let health = Some(prober::start(store.clone(), table)?);
     for addr in &addrs {
         info!(%addr, "listening on UDP and TCP");
     }
-    Ok(Running { addrs, store, server, config, cancel, tasks })
+    Ok(Running { addrs, store, server, config, health, source: None })
 }
 
 impl Running {
+    /// Reloads from where the configuration came from (SIGHUP does this).
+    ///
+    /// # Errors
+    /// As [`Running::reload_with`], and a configuration file that cannot be read.
+    pub async fn reload(&mut self) -> Result<u64, AppError> {
+        let config = match &self.source {
+            Some(path) => Config::read(path)?,
+            None => Config::embedded_default()?,
+        };
+        self.reload_with(config).await
+    }
+
+    /// Rebuilds the snapshot from `config` and the files it names, and publishes it. Health
+    /// state of endpoints that are still there is kept; probes of endpoints that are gone stop.
+    /// The listen addresses stay as bound.
+    ///
+    /// # Errors
+    /// Invalid zone data, geo database or pools: the running snapshot stays.
+    pub async fn reload_with(&mut self, mut config: Config) -> Result<u64, AppError> {
+        if config.server.listen != self.config.server.listen {
+            warn!("listen addresses change only with a restart; keeping the bound ones");
+            config.server.listen.clone_from(&self.config.server.listen);
+        }
+        let config = Arc::new(config);
+        let generation = self.store.load().generation + 1;
+        let mut snapshot = build_snapshot(config.clone(), generation)?;
+        let grace = self.config.server.shutdown_grace;
+        let old = match self.health.take() {
+            Some(tasks) => tasks.stop(grace).await,
+            None => None,
+        };
+        let mut table = HealthTable::new(&config, clock());
+        if let Some(old) = &old {
+            table.carry_over(old);
+        }
+        snapshot.health = Arc::new(table.view(clock()));
+        self.store.publish(snapshot);
+        self.config = config;
+        self.health = Some(prober::start(self.store.clone(), table)?);
+        Ok(generation)
+    }
+
+    /// Where a reload reads the configuration: a file, or the embedded default (`None`).
+    pub fn set_source(&mut self, source: Option<PathBuf>) {
+        self.source = source;
+    }
+
     /// Stops accepting, lets in-flight queries finish, and gives up after the grace period.
     pub async fn shutdown(mut self) {
         let grace = self.config.server.shutdown_grace;
-        self.cancel.cancel();
-        let tasks = &mut self.tasks;
-        let _ = time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if let Some(health) = self.health.take() {
+            health.stop(grace).await;
+        }
         match time::timeout(grace, self.server.shutdown_gracefully()).await {
             Ok(Ok(())) => info!("stopped"),
             Ok(Err(error)) => warn!(%error, "a listener failed while stopping"),
@@ -106,16 +157,66 @@ impl Running {
     }
 }
 
-/// Serves until SIGTERM or SIGINT.
+/// Serves until SIGTERM or SIGINT; SIGHUP reloads from `source` (the embedded default when
+/// `None`).
 ///
 /// # Errors
 /// As [`start`].
-pub async fn serve(config: Config) -> Result<(), AppError> {
-    let running = start(config).await?;
-    shutdown_signal().await;
+pub async fn serve(config: Config, source: Option<PathBuf>) -> Result<(), AppError> {
+    // Listen for SIGHUP before anything is announced, so an early one cannot end the process.
+    let mut hangups = Hangups::new();
+    let mut running = start(config).await?;
+    running.source = source;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = hangups.next() => match running.reload().await {
+                Ok(generation) => info!(generation, "configuration reloaded"),
+                Err(error) => error!(%error, "reload rejected; still serving the previous configuration"),
+            },
+        }
+    }
     info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+/// SIGHUPs, as a stream of reload requests; none where there is no such signal.
+struct Hangups {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+            if let Err(error) = &signal {
+                warn!(%error, "cannot listen for SIGHUP; reload needs a restart");
+            }
+            Self { signal: signal.ok() }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = self.signal.as_mut() {
+            signal.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await
+    }
+}
+
+/// The health tables read the real clock when the server (re)builds them: an edge.
+#[allow(clippy::disallowed_methods)]
+fn clock() -> std::time::Instant {
+    std::time::Instant::now()
 }
 
 async fn shutdown_signal() {

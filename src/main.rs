@@ -92,13 +92,13 @@ fn load(config: Option<PathBuf>) -> Result<Config, Box<dyn Error>> {
     })
 }
 
-fn serve(config: Option<PathBuf>, listen: &[String]) -> Result<(), Box<dyn Error>> {
-    let mut config = load(config)?;
+fn serve(path: Option<PathBuf>, listen: &[String]) -> Result<(), Box<dyn Error>> {
+    let mut config = load(path.clone())?;
     if !listen.is_empty() {
         config.set_listen(listen)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(app::serve(config))?;
+    runtime.block_on(app::serve(config, path))?;
     Ok(())
 }
 

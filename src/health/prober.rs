@@ -6,44 +6,61 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{self, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::probe::{ProbeError, ProbeResult, Prober};
 use super::table::HealthTable;
-use crate::config::Config;
 use crate::snapshot::SnapshotStore;
 use crate::steering::splitmix64;
 
 /// Probes in flight at once, over all targets.
 const MAX_CONCURRENT_PROBES: usize = 64;
 
-/// Starts probing every target of the configuration.
+/// The running health tasks. [`HealthTasks::stop`] hands the table back, so that a reload
+/// keeps what is known of the endpoints it still has.
+pub struct HealthTasks {
+    cancel: CancellationToken,
+    probes: JoinSet<()>,
+    writer: Option<JoinHandle<HealthTable>>,
+    /// The table, when there is nothing to probe and so no writer holds it.
+    idle: Option<HealthTable>,
+}
+
+/// Starts probing every target of `table`; its view is already in the published snapshot.
 ///
 /// # Errors
 /// An HTTP client cannot be built.
-pub fn spawn(
-    store: Arc<SnapshotStore>,
-    config: &Config,
-    cancel: CancellationToken,
-    tasks: &mut JoinSet<()>,
-) -> Result<(), ProbeError> {
-    let now = clock();
-    let table = HealthTable::new(config, now);
+pub fn start(store: Arc<SnapshotStore>, table: HealthTable) -> Result<HealthTasks, ProbeError> {
+    let cancel = CancellationToken::new();
+    let mut probes = JoinSet::new();
     if table.targets().is_empty() {
-        return Ok(());
+        return Ok(HealthTasks { cancel, probes, writer: None, idle: Some(table) });
     }
     let (results, inbox) = mpsc::channel(1024);
     let limit = Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES));
     for (i, target) in table.targets().iter().enumerate() {
         let prober = Prober::new(target.clone())?;
-        tasks.spawn(probe_loop(i, prober, limit.clone(), results.clone(), cancel.clone()));
+        probes.spawn(probe_loop(i, prober, limit.clone(), results.clone(), cancel.clone()));
     }
     info!(targets = table.targets().len(), "health checks started");
-    tasks.spawn(write_loop(table, store, inbox, cancel));
-    Ok(())
+    let writer = tokio::spawn(write_loop(table, store, inbox, cancel.clone()));
+    Ok(HealthTasks { cancel, probes, writer: Some(writer), idle: None })
+}
+
+impl HealthTasks {
+    /// Stops every probe and the writer, within `grace`; returns the table as it stood.
+    pub async fn stop(mut self, grace: Duration) -> Option<HealthTable> {
+        self.cancel.cancel();
+        let probes = &mut self.probes;
+        let _ = time::timeout(grace, async { while probes.join_next().await.is_some() {} }).await;
+        match self.writer.take() {
+            Some(writer) => time::timeout(grace, writer).await.ok().and_then(Result::ok),
+            None => self.idle.take(),
+        }
+    }
 }
 
 /// Probes one target at its interval: first at once, then on ticks offset by a per-target
@@ -91,7 +108,7 @@ async fn write_loop(
     store: Arc<SnapshotStore>,
     mut inbox: mpsc::Receiver<(usize, ProbeResult, Instant)>,
     cancel: CancellationToken,
-) {
+) -> HealthTable {
     let mut published = table.view(clock());
     loop {
         let wake = table.next_change(clock());
@@ -102,10 +119,10 @@ async fn write_loop(
             }
         };
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => return table,
             _ = expiry => {}
             message = inbox.recv() => match message {
-                None => return,
+                None => return table,
                 Some((target, result, at)) => apply(&mut table, target, &result, at),
             },
         }
@@ -136,9 +153,4 @@ fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult, at: Insta
 #[allow(clippy::disallowed_methods)]
 fn clock() -> Instant {
     Instant::now()
-}
-
-/// How long probes wait at most, for tests and logs.
-pub fn max_interval(config: &Config) -> Option<Duration> {
-    config.regions.iter().flat_map(|r| &r.endpoints).filter_map(|e| e.check.as_ref().map(|c| c.interval)).max()
 }

@@ -141,6 +141,20 @@ impl HealthTable {
         Self { slots, regions, pools, targets }
     }
 
+    /// Takes over what `old` knew of the endpoints both tables have (same region, address
+    /// and check), so that a reload neither resets their state nor loses their history.
+    pub fn carry_over(&mut self, old: &HealthTable) {
+        for slot in &mut self.slots {
+            let target = slot.target.map(|t| &self.targets[t]);
+            let same = old.slots.iter().find(|o| o.name == slot.name && o.target.map(|t| &old.targets[t]) == target);
+            if let Some(previous) = same {
+                slot.health = previous.health.clone();
+                slot.history = previous.history.clone();
+                slot.rtt = previous.rtt.clone();
+            }
+        }
+    }
+
     /// The distinct probe targets.
     pub fn targets(&self) -> &[Target] {
         &self.targets

@@ -205,3 +205,25 @@ fn check_config_refuses_pools_outside_the_zones_or_over_zone_data() {
     assert!(err.contains("pool[2].name: x.sub.example.test. is at or below a delegation"), "{err}");
     assert!(!err.contains("pool[3]"), "{err}");
 }
+
+#[test]
+fn sighup_reloads_the_zones_from_disk() {
+    let dir = TempDir::new("cli");
+    let zone = |note: &str| format!("{SOA}note IN TXT \"{note}\"\n");
+    dir.write("z.zone", &zone("before"));
+    let config = dir.write("meridian.toml", "[server]\nlisten = [\"127.0.0.1:0\"]\n[[zone]]\nfile = \"z.zone\"\n");
+    let served = serve(&["serve", "--config", config.to_str().unwrap()], dir.path());
+    let note = || {
+        let reply = client::udp(served.addr, &Q::new("note.example.test.", RecordType::TXT));
+        reply.answers.first().map(|r| r.data.to_string()).unwrap_or_default()
+    };
+    assert_eq!(note(), "before");
+    dir.write("z.zone", &zone("after"));
+    let pid = served.child.id().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while note() != "after" {
+        assert!(Instant::now() < deadline, "the reload did not show within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

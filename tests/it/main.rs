@@ -9,6 +9,7 @@ mod dns;
 mod explain;
 mod health;
 mod malformed;
+mod reload;
 mod steering;
 mod support;
 mod tcp;

@@ -52,7 +52,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     running: Option<Running>,
     runtime: tokio::runtime::Runtime,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl TestServer {
@@ -90,7 +90,24 @@ impl TestServer {
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
         let running = runtime.block_on(app::start(config)).expect("server starts");
         let addr = running.addrs[0];
-        Self { addr, running: Some(running), runtime, _dir: dir }
+        Self { addr, running: Some(running), runtime, dir }
+    }
+}
+
+impl TestServer {
+    /// Rewrites one of the server's files (a zone, the configuration).
+    pub fn write(&self, file: &str, text: &str) {
+        self.dir.write(file, text);
+    }
+
+    /// Reloads from the configuration file, as SIGHUP does; the error's text on failure.
+    pub fn reload(&mut self) -> Result<u64, String> {
+        let path = self.dir.path().join("meridian.toml");
+        let running = self.running.as_mut().expect("running");
+        self.runtime.block_on(async {
+            let config = Config::read(&path).map_err(|e| e.to_string())?;
+            running.reload_with(config).await.map_err(|e| e.to_string())
+        })
     }
 }
 
