@@ -6,11 +6,17 @@
 //! - `zone`: RFC 1035 master files parsed (`parse`), read from disk (`load`) and built into
 //!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`).
 //! - `snapshot`: the immutable `Snapshot` each query reads, and the store that publishes it.
-//! - `dns`: the pure answer path (`response`, `fit`) and the edges that serve it (`handler`,
-//!   `server`).
-//! - `app`: wiring, start-up and shutdown.
+//! - `dns`: the pure answer path (`response`, `fit`, `ecs`) and the edges that serve it
+//!   (`handler`, `server`).
+//! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
+//! - `steering`: pools, the policies and `decide`, over an immutable `HealthView`.
+//! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view
+//!   built from it (`table`, `history`), and the edges that probe and publish (`probe`, `prober`).
+//! - `explain`: `meridian explain`, running the server's own answer path.
+//! - `app`: wiring, start-up, reload and shutdown.
 //!
-//! Dependencies point inward: `zone`, `config` and `dns::response` know nothing of sockets.
+//! Dependencies point inward: `zone`, `config`, `geo`, `steering`, `health::state`,
+//! `health::table` and `dns::response` know nothing of sockets or tasks.
 
 pub mod app;
 pub mod config;

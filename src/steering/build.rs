@@ -24,6 +24,8 @@ pub struct Steering {
     pub geo: Option<Arc<GeoDb>>,
     pub pools: Vec<Pool>,
     by_name: HashMap<Box<[u8]>, usize>,
+    /// Every endpoint up: the view for callers without a health table (tests, benches). The
+    /// server's view is the snapshot's `health`, built by `health::table`.
     pub health: HealthView,
     /// Region names, by index (`PoolRegion::region`).
     pub region_names: Vec<String>,
