@@ -61,27 +61,34 @@ pub enum WhenAllDown {
     NoData,
 }
 
-/// Parses "500ms", "5s", "2m", "1h" or a number of seconds.
+/// The longest duration a setting may have. Every duration here is an interval, a timeout or a
+/// hold of seconds to hours; a week keeps sums such as `now + hold` far from overflowing.
+const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses "500ms", "5s", "2m", "1h" or a number of seconds, up to a week.
 pub fn duration(value: &FileDuration, at: &str, problems: &mut Vec<Problem>) -> Option<Duration> {
     let parsed = match value {
-        FileDuration::Secs(s) if *s >= 0 => Some(Duration::from_secs(*s as u64)),
-        FileDuration::Secs(_) => None,
+        FileDuration::Secs(s) => u64::try_from(*s).ok().map(Duration::from_secs),
         FileDuration::Text(text) => {
             let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
             let (number, unit) = text.split_at(split);
-            let n: u64 = number.parse().ok().unwrap_or(u64::MAX);
-            match unit.trim() {
-                _ if n == u64::MAX => None,
-                "ms" => Some(Duration::from_millis(n)),
-                "s" | "" => Some(Duration::from_secs(n)),
-                "m" => Some(Duration::from_secs(n * 60)),
-                "h" => Some(Duration::from_secs(n * 3600)),
+            let unit_ms: Option<u64> = match unit.trim() {
+                "ms" => Some(1),
+                "s" | "" => Some(1_000),
+                "m" => Some(60_000),
+                "h" => Some(3_600_000),
                 _ => None,
-            }
+            };
+            let n: Option<u64> = number.parse().ok();
+            n.zip(unit_ms).and_then(|(n, ms)| n.checked_mul(ms)).map(Duration::from_millis)
         }
     };
+    let parsed = parsed.filter(|d| *d <= MAX_DURATION);
     if parsed.is_none() {
-        problems.push(Problem::new(at, format!("{value:?} is not a duration such as \"500ms\", \"5s\" or 5")));
+        problems.push(Problem::new(
+            at,
+            format!("{value:?} is not a duration of at most a week, such as \"500ms\", \"5s\" or 5"),
+        ));
     }
     parsed
 }

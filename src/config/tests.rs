@@ -140,3 +140,14 @@ fn bad_regions_and_pools_are_named_with_their_paths() {
     assert!(found[5].message.contains("\"fastest\" is not one of geo, nearest"), "{}", found[5].message);
     assert!(found[11].message.contains("needs a geo database"), "{}", found[11].message);
 }
+
+#[test]
+fn huge_durations_are_refused_not_overflowed() {
+    for interval in ["\"9999999999999999h\"", "\"99999999999999999m\"", "9223372036854775807", "\"8d\""] {
+        let found = problems(&format!(
+            "zones_dir = \"z\"\n[[region]]\nname = \"r\"\ncheck = {{ type = \"tcp\", interval = {interval} }}\n\
+             endpoints = [ {{ address = \"192.0.2.1\" }} ]\n"
+        ));
+        assert!(found.iter().any(|p| p.at == "region[0].check.interval"), "{interval}: {found:?}");
+    }
+}
