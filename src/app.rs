@@ -73,7 +73,7 @@ pub struct Running {
 pub async fn start(config: Config) -> Result<Running, AppError> {
     info!(version = env!("CARGO_PKG_VERSION"), "meridian starting");
     let config = Arc::new(config);
-    let snapshot = build_snapshot(config.clone(), 1)?;
+    let mut snapshot = build_snapshot(config.clone(), 1)?;
     for zone in snapshot.zones.iter() {
         info!(zone = %zone.origin, records = zone.record_count, "zone loaded");
     }
@@ -85,7 +85,7 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
     }
     let listeners = server::bind(&config.server.listen).await?;
     let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
-    let table = HealthTable::new(&snapshot.config, clock());
+    let table = health_table(&mut snapshot, None);
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), config.server.tcp_idle_timeout);
     let health = Some(prober::start(store.clone(), table)?);
@@ -127,11 +127,7 @@ impl Running {
             Some(tasks) => tasks.stop(grace).await,
             None => None,
         };
-        let mut table = HealthTable::new(&config, clock());
-        if let Some(old) = &old {
-            table.carry_over(old);
-        }
-        snapshot.health = Arc::new(table.view(clock()));
+        let table = health_table(&mut snapshot, old.as_ref());
         self.store.publish(snapshot);
         self.config = config;
         self.health = Some(prober::start(self.store.clone(), table)?);
@@ -211,6 +207,18 @@ impl Hangups {
         }
         std::future::pending::<()>().await
     }
+}
+
+/// The health table for a snapshot about to be published, taking over what `old` knew of the
+/// endpoints still configured; the snapshot gets its view.
+fn health_table(snapshot: &mut Snapshot, old: Option<&HealthTable>) -> HealthTable {
+    let now = clock();
+    let mut table = HealthTable::new(&snapshot.config, now);
+    if let Some(old) = old {
+        table.carry_over(old);
+    }
+    snapshot.health = Arc::new(table.view(now));
+    table
 }
 
 /// The health tables read the real clock when the server (re)builds them: an edge.

@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::Problem;
 use super::file::{FileCheck, FileDuration, FileStatus};
+use super::{Problem, bounded};
 
 /// What a probe does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -119,24 +119,12 @@ fn statuses(list: &[FileStatus], at: &str, problems: &mut Vec<Problem>) -> Vec<(
 }
 
 fn count(value: Option<i64>, default: u32, at: &str, problems: &mut Vec<Problem>) -> u32 {
-    match value.unwrap_or(i64::from(default)) {
-        n @ 1..=100 => n as u32,
-        n => {
-            problems.push(Problem::new(at, format!("{n} is not within 1..=100")));
-            default
-        }
-    }
+    bounded(value, i64::from(default), 1..=100, at, problems) as u32
 }
 
 /// The state machine remembers 16 falls, so a hold can trigger at most after 15.
 fn flap_limit(value: Option<i64>, at: &str, problems: &mut Vec<Problem>) -> u32 {
-    match value.unwrap_or(5) {
-        n @ 1..=15 => n as u32,
-        n => {
-            problems.push(Problem::new(at, format!("{n} is not within 1..=15")));
-            5
-        }
-    }
+    bounded(value, 5, 1..=15, at, problems) as u32
 }
 
 /// Validates a check; `at` is its path, e.g. `region[0].check`.

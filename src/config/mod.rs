@@ -12,6 +12,7 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -190,16 +191,28 @@ fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerCon
 fn secs(
     value: Option<u64>,
     default: u64,
-    range: std::ops::RangeInclusive<u64>,
+    range: RangeInclusive<u64>,
     at: &str,
     problems: &mut Vec<Problem>,
 ) -> Duration {
+    Duration::from_secs(bounded(value, default, range, at, problems))
+}
+
+/// A setting within `range`, or `default` when unset; one out of range is reported and the
+/// default used, so validation goes on to find the other problems.
+pub(crate) fn bounded<T: PartialOrd + Copy + fmt::Display>(
+    value: Option<T>,
+    default: T,
+    range: RangeInclusive<T>,
+    at: impl Into<String>,
+    problems: &mut Vec<Problem>,
+) -> T {
     let value = value.unwrap_or(default);
     if !range.contains(&value) {
         problems.push(Problem::new(at, format!("{value} is not within {}..={}", range.start(), range.end())));
-        return Duration::from_secs(default);
+        return default;
     }
-    Duration::from_secs(value)
+    value
 }
 
 fn parse_listen(addrs: &[String], at: &str, problems: &mut Vec<Problem>) -> Vec<SocketAddr> {

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
 
-use super::Problem;
 use super::file::{FileCoordinates, FilePool, FileRegion};
 use super::health::{self, CheckConfig, ManualState, WhenAllDown};
+use super::{Problem, bounded};
 use crate::geo::{CONTINENTS, Coordinates, code, country_facts};
 use std::time::Duration;
 
@@ -220,21 +220,6 @@ fn validate_endpoints(
         endpoints.push(EndpointConfig { address, weight, check, state, backup: e.backup });
     }
     endpoints
-}
-
-fn bounded(
-    value: Option<i64>,
-    default: i64,
-    range: std::ops::RangeInclusive<i64>,
-    at: String,
-    problems: &mut Vec<Problem>,
-) -> i64 {
-    let value = value.unwrap_or(default);
-    if !range.contains(&value) {
-        problems.push(Problem::new(at, format!("{value} is not within {}..={}", range.start(), range.end())));
-        return default;
-    }
-    value
 }
 
 pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: &mut Vec<Problem>) -> Vec<PoolConfig> {

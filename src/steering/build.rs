@@ -8,7 +8,7 @@ use std::sync::Arc;
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
 
-use super::{Family, GeoMatch, HealthView, Pool, PoolEndpoint, PoolRegion, splitmix64};
+use super::{Family, GeoMatch, Pool, PoolEndpoint, PoolRegion, splitmix64};
 use crate::config::{Config, PolicyKind, PoolConfig, Problem, RegionConfig};
 use crate::geo::mmdb::GeoDb;
 use crate::geo::overrides::Overrides;
@@ -24,9 +24,6 @@ pub struct Steering {
     pub geo: Option<Arc<GeoDb>>,
     pub pools: Vec<Pool>,
     by_name: HashMap<Box<[u8]>, usize>,
-    /// Every endpoint up: the view for callers without a health table (tests, benches). The
-    /// server's view is the snapshot's `health`, built by `health::table`.
-    pub health: HealthView,
     /// Region names, by index (`PoolRegion::region`).
     pub region_names: Vec<String>,
 }
@@ -57,7 +54,7 @@ impl Steering {
             return Err(problems);
         }
         let region_names = config.regions.iter().map(|r| r.name.clone()).collect();
-        Ok(Self { geo, pools, by_name, health: HealthView::all_up(endpoints), region_names })
+        Ok(Self { geo, pools, by_name, region_names })
     }
 
     /// The pool at exactly this name, if any.

@@ -16,13 +16,29 @@ use crate::zone::{Zone, Zones};
 const ZONE: &str = "$ORIGIN lb.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n";
 
 /// Steering for one pool named `p.lb.test.` over the given regions.
-fn steering(regions: &str, pool: &str, geo: Option<GeoDb>) -> Steering {
+/// Steering and the health view its queries read (every endpoint up until a test says not).
+struct Setup {
+    steering: Steering,
+    health: HealthView,
+}
+
+impl std::ops::Deref for Setup {
+    type Target = Steering;
+
+    fn deref(&self) -> &Steering {
+        &self.steering
+    }
+}
+
+fn steering(regions: &str, pool: &str, geo: Option<GeoDb>) -> Setup {
     let geoip = if geo.is_some() { "[geoip]\ndatabase = \"unused.mmdb\"\n" } else { "" };
     let toml = format!("zones_dir = \"z\"\n{geoip}{regions}\n[[pool]]\nname = \"p.lb.test.\"\n{pool}\n");
     let config = Config::from_toml(&toml, Path::new(""), "test").expect("valid test configuration");
     let file = parse(ZONE, None).unwrap();
     let zones = Zones::new(vec![Zone::build(file.origin.unwrap(), file.entries).unwrap()]);
-    Steering::build(&config, geo.map(Arc::new), &zones).expect("pool builds")
+    let steering = Steering::build(&config, geo.map(Arc::new), &zones).expect("pool builds");
+    let endpoints = config.regions.iter().map(|r| r.endpoints.len()).sum();
+    Setup { steering, health: HealthView::all_up(endpoints) }
 }
 
 fn region(name: &str, extra: &str, endpoints: &[(&str, u32)]) -> String {
@@ -30,7 +46,7 @@ fn region(name: &str, extra: &str, endpoints: &[(&str, u32)]) -> String {
     format!("[[region]]\nname = \"{name}\"\n{extra}\nendpoints = [ {} ]\n", list.join(", "))
 }
 
-fn query<'a>(s: &'a Steering, client: &str, turn: u64, random: u64) -> Query<'a> {
+fn query<'a>(s: &'a Setup, client: &str, turn: u64, random: u64) -> Query<'a> {
     let client: IpAddr = client.parse().unwrap();
     Query {
         client,
@@ -43,7 +59,7 @@ fn query<'a>(s: &'a Steering, client: &str, turn: u64, random: u64) -> Query<'a>
     }
 }
 
-fn region_of(s: &Steering, q: &Query<'_>) -> Option<String> {
+fn region_of(s: &Setup, q: &Query<'_>) -> Option<String> {
     let pool = &s.pools[0];
     decide(pool, q).region.map(|r| pool.regions[r].name.clone())
 }
