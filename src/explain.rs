@@ -168,6 +168,9 @@ fn reason_text(reason: Reason, pool: &crate::steering::Pool, region: Option<usiz
         Reason::Priority => format!("{region} is first in priority order"),
         Reason::Latency { measured: true } => format!("{region} answers probes fastest"),
         Reason::Latency { measured: false } => format!("no probe RTT measured yet: {region}, first in order"),
+        Reason::ManualFailover { from } => {
+            format!("the policy chose {}, failed over by hand to {region}", pool.regions[usize::from(from)].name)
+        }
         Reason::NextInOrder { position } => {
             format!(
                 "the policy's first choice had no servable endpoint of this family; choice {} is {region}",

@@ -3,10 +3,11 @@
 //! Every struct denies unknown fields, so a misspelt key is an error rather than a silently
 //! ignored setting. Validation into [`super::Config`] happens in `mod.rs`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The whole TOML document.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// A directory whose every `*.zone` file is served (relative to the configuration file).
@@ -21,17 +22,36 @@ pub struct FileConfig {
     pub region: Vec<FileRegion>,
     #[serde(default)]
     pub pool: Vec<FilePool>,
+    /// Where changes made through the API are kept across restarts.
+    pub state_dir: Option<String>,
+    /// `[api]`: the admin API; off when absent.
+    pub api: Option<FileApi>,
+}
+
+/// `[api]`: where the admin API listens and how it authenticates. One token source at most.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileApi {
+    pub listen: Option<String>,
+    /// The bearer token itself (prefer `token_file` or `token_env`: a config file is often world-readable).
+    pub token: Option<String>,
+    /// A file holding the token (surrounding whitespace ignored).
+    pub token_file: Option<String>,
+    /// An environment variable holding the token.
+    pub token_env: Option<String>,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: Option<u64>,
 }
 
 /// `[geoip]`: the MaxMind-format database.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileGeoip {
     pub database: String,
 }
 
 /// `{ lat = .., lon = .. }`
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileCoordinates {
     pub lat: f64,
@@ -39,7 +59,7 @@ pub struct FileCoordinates {
 }
 
 /// `[[region]]`: a set of endpoints in one place.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileRegion {
     pub name: String,
@@ -62,7 +82,7 @@ pub struct FileRegion {
 }
 
 /// A duration: seconds as a number, or text such as "500ms", "5s", "2m", "1h".
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(untagged)]
 pub enum FileDuration {
     Secs(i64),
@@ -70,7 +90,7 @@ pub enum FileDuration {
 }
 
 /// An HTTP status code or a range of them: `200` or `"200-299"`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(untagged)]
 pub enum FileStatus {
     Code(i64),
@@ -78,7 +98,7 @@ pub enum FileStatus {
 }
 
 /// `check = { type = "http", ... }`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileCheck {
     #[serde(rename = "type")]
@@ -110,7 +130,7 @@ pub struct FileCheck {
 }
 
 /// One address a region answers with.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileEndpoint {
     pub address: String,
@@ -125,7 +145,7 @@ pub struct FileEndpoint {
 }
 
 /// `[[pool]]`: a load-balanced name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilePool {
     pub name: String,
@@ -157,7 +177,7 @@ pub struct FilePool {
 }
 
 /// `{ subnet = "198.51.100.0/24", region = "eu-west" }`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileOverride {
     pub subnet: String,
@@ -165,7 +185,7 @@ pub struct FileOverride {
 }
 
 /// `[server]`: listeners and protocol limits.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileServer {
     /// `ADDR:PORT` strings; each gets a UDP socket and a TCP listener.
@@ -181,7 +201,7 @@ pub struct FileServer {
 }
 
 /// `[[zone]]`: one RFC 1035 master file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileZone {
     pub file: Option<String>,

@@ -6,6 +6,7 @@
 
 mod file;
 pub mod health;
+pub mod overlay;
 pub mod steering;
 
 use std::fmt;
@@ -18,7 +19,9 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 
-use file::{FileConfig, FileServer, FileZone};
+pub use file::{FileCheck, FileConfig, FileCoordinates, FileDuration, FileEndpoint, FileRegion, FileStatus};
+use file::{FileApi, FileServer, FileZone};
+pub use overlay::Overlay;
 pub use health::{CheckConfig, CheckKind, ManualState, WhenAllDown};
 pub use steering::{EndpointConfig, PolicyKind, PoolConfig, RegionConfig};
 
@@ -40,6 +43,39 @@ pub struct Config {
     pub geoip: Option<PathBuf>,
     pub regions: Vec<RegionConfig>,
     pub pools: Vec<PoolConfig>,
+    /// Where API changes are kept; `None`: they last until the process ends.
+    pub state_dir: Option<PathBuf>,
+    pub api: Option<ApiConfig>,
+}
+
+/// The address the admin API listens on by default.
+pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8053";
+
+/// `[api]` after validation.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    pub token: TokenSource,
+    pub max_body_bytes: usize,
+}
+
+/// Where the API's bearer token comes from. Read when the API starts (an edge), never logged:
+/// `Debug` shows where it comes from, not what it is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    Inline(String),
+    File(PathBuf),
+    Env(String),
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Inline(<redacted>)"),
+            Self::File(path) => write!(f, "File({})", path.display()),
+            Self::Env(name) => write!(f, "Env({name})"),
+        }
+    }
 }
 
 /// `[server]` after validation.
@@ -94,11 +130,21 @@ fn lines(problems: &[Problem]) -> String {
     lines.join("\n")
 }
 
-impl Config {
-    /// Reads and validates a file; relative paths in it resolve against its directory.
+/// A configuration as written, parsed but not yet validated: what API changes are laid over.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub file: FileConfig,
+    /// The directory relative paths resolve against.
+    pub base: PathBuf,
+    /// Names the text in messages: a path, or "the embedded default configuration".
+    pub origin: String,
+}
+
+impl Source {
+    /// Reads and parses a file; relative paths in it resolve against its directory.
     ///
     /// # Errors
-    /// The file cannot be read, is not TOML, or fails validation.
+    /// The file cannot be read or is not TOML with known keys.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
         let text = fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -110,14 +156,63 @@ impl Config {
         Self::from_toml(DEFAULT_TOML, Path::new(""), "the embedded default configuration")
     }
 
+    /// Parses TOML text. `origin` names the text in messages.
+    ///
+    /// # Errors
+    /// Not TOML, or an unknown key.
+    pub fn from_toml(text: &str, base: &Path, origin: &str) -> Result<Self, ConfigError> {
+        let file: FileConfig =
+            toml::from_str(text).map_err(|source| ConfigError::Toml { origin: origin.to_owned(), source })?;
+        Ok(Self { file, base: base.to_path_buf(), origin: origin.to_owned() })
+    }
+
+    /// Validates the file as written.
+    ///
+    /// # Errors
+    /// Every invalid value, all reported together.
+    pub fn validate(&self) -> Result<Config, ConfigError> {
+        validate(self.file.clone(), &self.base).map_err(|problems| self.invalid(problems))
+    }
+
+    /// Validates the file with `overlay`'s changes laid over it, so that API changes get
+    /// exactly the checks the file gets. Changes the file no longer fits are left out and
+    /// returned beside the configuration, for a warning.
+    ///
+    /// # Errors
+    /// Every invalid value, all reported together.
+    pub fn validate_with(&self, overlay: &Overlay) -> Result<(Config, Vec<Problem>), ConfigError> {
+        let mut skipped = Vec::new();
+        let file = overlay.apply(self.file.clone(), &mut skipped);
+        let mut config = validate(file, &self.base).map_err(|problems| self.invalid(problems))?;
+        overlay.apply_failovers(&mut config, &mut skipped);
+        Ok((config, skipped))
+    }
+
+    fn invalid(&self, problems: Vec<Problem>) -> ConfigError {
+        ConfigError::Invalid { origin: self.origin.clone(), problems }
+    }
+}
+
+impl Config {
+    /// Reads and validates a file; relative paths in it resolve against its directory.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not TOML, or fails validation.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        Source::read(path)?.validate()
+    }
+
+    /// The embedded default configuration, with paths relative to the working directory.
+    pub fn embedded_default() -> Result<Self, ConfigError> {
+        Source::embedded_default()?.validate()
+    }
+
     /// Parses and validates TOML text. `origin` names the text in messages.
     ///
     /// # Errors
     /// Not TOML, an unknown key, or any invalid value (all reported together).
     pub fn from_toml(text: &str, base: &Path, origin: &str) -> Result<Self, ConfigError> {
-        let file: FileConfig =
-            toml::from_str(text).map_err(|source| ConfigError::Toml { origin: origin.to_owned(), source })?;
-        validate(file, base).map_err(|problems| ConfigError::Invalid { origin: origin.to_owned(), problems })
+        Source::from_toml(text, base, origin)?.validate()
     }
 
     /// Replaces the listeners, as `--listen` does.
@@ -161,7 +256,40 @@ fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             format!("{} needs a geo database: add [geoip] database = \"...\"", pool.policy.name()),
         ));
     }
-    if problems.is_empty() { Ok(Config { server, zones, geoip, regions, pools }) } else { Err(problems) }
+    let state_dir = file.state_dir.map(|dir| base.join(dir));
+    let api = file.api.and_then(|api| validate_api(api, base, &mut problems));
+    if problems.is_empty() {
+        Ok(Config { server, zones, geoip, regions, pools, state_dir, api })
+    } else {
+        Err(problems)
+    }
+}
+
+fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem>) -> Option<ApiConfig> {
+    let listen_text = api.listen.as_deref().unwrap_or(DEFAULT_API_LISTEN);
+    let listen = match listen_text.parse::<SocketAddr>() {
+        Ok(addr) => addr,
+        Err(_) => {
+            problems.push(Problem::new("api.listen", format!("{listen_text:?} is not ADDR:PORT (IPv6 as [::1]:8053)")));
+            return None;
+        }
+    };
+    let token = match (api.token, api.token_file, api.token_env) {
+        (Some(token), None, None) if token.trim().is_empty() => {
+            problems.push(Problem::new("api.token", "is empty"));
+            return None;
+        }
+        (Some(token), None, None) => TokenSource::Inline(token.trim().to_owned()),
+        (None, Some(file), None) => TokenSource::File(base.join(file)),
+        (None, None, Some(name)) if !name.is_empty() => TokenSource::Env(name),
+        (None, None, None) => TokenSource::Env("MERIDIAN_API_TOKEN".into()),
+        _ => {
+            problems.push(Problem::new("api", "give one of token, token_file or token_env (or none: MERIDIAN_API_TOKEN)"));
+            return None;
+        }
+    };
+    let max_body_bytes = bounded(api.max_body_bytes, 65_536, 1_024..=16 << 20, "api.max_body_bytes", problems) as usize;
+    Some(ApiConfig { listen, token, max_body_bytes })
 }
 
 fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerConfig {

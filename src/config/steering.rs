@@ -110,6 +110,9 @@ pub struct PoolConfig {
     pub spill_regions: usize,
     /// How long a recovered region waits before it takes traffic back (`priority`).
     pub failback_delay: Duration,
+    /// Manual failovers in force: (from, to) as indexes into `Config::regions`; the first
+    /// region's clients go to the second (set through the API, see `overlay.rs`).
+    pub failovers: Vec<(usize, usize)>,
 }
 
 pub fn validate_geoip(database: Option<String>, base: &Path) -> Option<PathBuf> {
@@ -331,6 +334,7 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             problems,
         );
         valid.push(PoolConfig {
+            failovers: Vec::new(),
             failback_delay,
             latency_margin_pct,
             latency_margin,

@@ -92,6 +92,9 @@ pub struct Pool {
     pub spill_regions: usize,
     /// Every configured endpoint by family, for failing open when none is servable.
     pub all_endpoints: [Vec<PoolEndpoint>; 2],
+    /// Manual failovers in force, as (from, to) indexes into `regions`: every client that
+    /// would go to `from` goes to `to` instead, and `from` is never tried.
+    pub failovers: Vec<(u8, u8)>,
 }
 
 /// A place mapped to a region: by its country, or else by its continent.
@@ -235,6 +238,10 @@ pub enum Reason {
     NextInOrder {
         position: usize,
     },
+    /// The policy chose `from`, which an operator failed over to this region.
+    ManualFailover {
+        from: u8,
+    },
 }
 
 /// What was decided, and why. `endpoints` borrows from the snapshot.
@@ -336,6 +343,23 @@ impl Order {
     pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
         self.items[..self.len].iter().copied()
     }
+
+    /// Each region failed over from replaced by the one it goes to (chains are followed a few
+    /// steps); a region failed over from is never tried.
+    fn fail_over(&self, failovers: &[(u8, u8)]) -> Self {
+        let target = |mut region: u8| {
+            for _ in 0..MAX_REGIONS {
+                match failovers.iter().find(|(from, _)| *from == region) {
+                    Some(&(_, to)) => region = to,
+                    None => return Some(region),
+                }
+            }
+            None // a cycle: nowhere to go
+        };
+        let mut order = Self::empty();
+        self.iter().filter_map(target).for_each(|r| order.push(r));
+        order
+    }
 }
 
 /// A policy's verdict before health and family are applied.
@@ -352,10 +376,16 @@ pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
     let overridden = pool.overrides.find(q.client);
     // CIDR overrides win over the database and every policy; if the override's region has
     // nothing to give, the policy's own order for this client follows.
-    let (order, first_reason) = match overridden {
+    let (mut order, mut first_reason) = match overridden {
         Some((region, prefix_len)) => (Order::first_then(region, policy.order), Reason::Override { prefix_len }),
         None => (policy.order, policy.reason),
     };
+    if !pool.failovers.is_empty() {
+        if let Some(from) = order.iter().next().filter(|first| pool.failovers.iter().any(|(f, _)| f == first)) {
+            first_reason = Reason::ManualFailover { from };
+        }
+        order = order.fail_over(&pool.failovers);
+    }
     let family = q.family as usize;
     // With `spill = "spread"`, the clients of a first choice that cannot serve are spread over
     // the next `spill_regions` choices by their subnet, rather than all sent to the next one.

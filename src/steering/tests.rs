@@ -304,3 +304,31 @@ fn latency_pools_follow_the_region_the_health_view_prefers() {
     assert_eq!(decision.reason, Reason::Latency { measured: true });
     assert_eq!(decision.scope, 0);
 }
+
+#[test]
+fn a_manual_failover_sends_a_regions_clients_to_another_and_never_tries_it() {
+    let regions = format!(
+        "{}{}{}",
+        region("a", "", &[("192.0.2.1", 1)]),
+        region("b", "", &[("192.0.2.2", 1)]),
+        region("c", "", &[("192.0.2.3", 1)])
+    );
+    let mut s = steering(&regions, "policy = \"priority\"\nregions = [\"a\", \"b\", \"c\"]", None);
+    let pools = &mut s.steering.pools;
+    pools[0].failovers = vec![(0, 2)];
+    let q = query(&s, "198.51.100.1", 0, 0);
+    let decision = decide(&s.pools[0], &q);
+    assert_eq!(region_of(&s, &q).as_deref(), Some("c"), "a's clients go to c, not to b next in order");
+    assert_eq!(decision.reason, Reason::ManualFailover { from: 0 });
+
+    // c down: the order a (failed over), b, c (down) leaves b.
+    s.health.set_servable(2, false);
+    let q = query(&s, "198.51.100.1", 0, 0);
+    assert_eq!(region_of(&s, &q).as_deref(), Some("b"));
+
+    // A cycle sends nobody to either region.
+    s.health.set_servable(2, true);
+    s.steering.pools[0].failovers = vec![(0, 1), (1, 0)];
+    let q = query(&s, "198.51.100.1", 0, 0);
+    assert_eq!(region_of(&s, &q).as_deref(), Some("c"));
+}

@@ -1,0 +1,568 @@
+//! Changes made through the admin API, kept over the configuration file.
+//!
+//! An [`Overlay`] is laid over the file as written ([`super::FileConfig`]) before validation,
+//! so a region added through the API gets exactly the checks a region in the file gets, and a
+//! reload or a restart re-applies the changes over whatever the file now says. Pure: the state
+//! file that keeps it lives at the edge (`control::state`).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::file::{FileConfig, FileCoordinates, FileDuration, FilePool, FileRegion};
+use super::{Config, PolicyKind, Problem};
+
+/// Every change made through the API, in a form that survives a restart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overlay {
+    /// Regions added, in the order added; they follow the file's regions.
+    #[serde(default)]
+    pub regions_added: Vec<FileRegion>,
+    /// Regions of the file taken out.
+    #[serde(default)]
+    pub regions_removed: Vec<String>,
+    #[serde(default)]
+    pub weights: Vec<WeightChange>,
+    #[serde(default)]
+    pub endpoint_states: Vec<EndpointStateChange>,
+    #[serde(default)]
+    pub strategies: Vec<StrategyChange>,
+    #[serde(default)]
+    pub failovers: Vec<ManualFailover>,
+}
+
+/// An endpoint's weight set by hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightChange {
+    pub region: String,
+    pub endpoint: IpAddr,
+    pub weight: i64,
+}
+
+/// An endpoint drained (`drain`) or put back under its checks (`auto`) by hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointStateChange {
+    pub region: String,
+    pub endpoint: IpAddr,
+    pub state: String,
+}
+
+/// A pool's policy and its parameters, changed by hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyChange {
+    /// The pool's name, e.g. "www.lb.example." (the trailing dot may be left out).
+    pub pool: String,
+    /// One of geo, nearest, weighted, round_robin, random, hash, priority, latency.
+    pub strategy: String,
+    #[serde(default)]
+    pub parameters: StrategyParameters,
+}
+
+/// Pool settings a strategy change may set alongside the policy; absent ones stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyParameters {
+    pub max_answers: Option<i64>,
+    pub hash_prefix_v4: Option<i64>,
+    pub hash_prefix_v6: Option<i64>,
+    pub latency_margin_pct: Option<i64>,
+    pub latency_margin: Option<FileDuration>,
+    pub failback_delay: Option<FileDuration>,
+    pub fallback_location: Option<FileCoordinates>,
+    /// "next" or "spread".
+    pub spill: Option<String>,
+    pub spill_regions: Option<i64>,
+    /// "fail_open", "servfail" or "nodata".
+    pub when_all_down: Option<String>,
+}
+
+/// One region's share of a pool sent to another by hand, until cleared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManualFailover {
+    pub pool: String,
+    pub from_region: String,
+    pub to_region: String,
+    /// Seconds since the Unix epoch when it was triggered.
+    #[serde(default)]
+    pub since: u64,
+}
+
+/// Why a change was not made: what the API answers with 404, 409 or 422.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Names something that does not exist.
+    NotFound { field: String, message: String },
+    /// Clashes with what exists.
+    Conflict { field: String, message: String },
+    /// A value that cannot be right whatever else exists.
+    Invalid { field: String, message: String },
+}
+
+impl Refusal {
+    fn not_found(field: &str, message: String) -> Self {
+        Self::NotFound { field: field.into(), message }
+    }
+    fn conflict(field: &str, message: String) -> Self {
+        Self::Conflict { field: field.into(), message }
+    }
+    fn invalid(field: &str, message: String) -> Self {
+        Self::Invalid { field: field.into(), message }
+    }
+}
+
+/// Pool names compare without case and without the trailing dot.
+pub fn same_pool(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+fn same_address(written: &str, address: IpAddr) -> bool {
+    written.parse::<IpAddr>().is_ok_and(|a| a == address)
+}
+
+impl Overlay {
+    /// Lays the changes over `file`. Changes that no longer fit what the file says (an
+    /// endpoint the file has since dropped, say) are left out, each reported in `skipped`.
+    pub fn apply(&self, mut file: FileConfig, skipped: &mut Vec<Problem>) -> FileConfig {
+        for name in &self.regions_removed {
+            match file.region.iter().position(|r| &r.name == name) {
+                Some(i) => {
+                    file.region.remove(i);
+                }
+                None => skipped.push(Problem::new("state.regions_removed", format!("no region {name:?} to remove"))),
+            }
+        }
+        for region in &self.regions_added {
+            if file.region.iter().any(|r| r.name == region.name) {
+                skipped.push(Problem::new(
+                    "state.regions_added",
+                    format!("region {:?} is now in the configuration file; the file's wins", region.name),
+                ));
+            } else {
+                file.region.push(region.clone());
+            }
+        }
+        for change in &self.weights {
+            match find_endpoint(&mut file, &change.region, change.endpoint) {
+                Some(endpoint) => endpoint.weight = Some(change.weight),
+                None => skipped.push(gone("state.weights", &change.region, change.endpoint)),
+            }
+        }
+        for change in &self.endpoint_states {
+            match find_endpoint(&mut file, &change.region, change.endpoint) {
+                Some(endpoint) => endpoint.state = Some(change.state.clone()),
+                None => skipped.push(gone("state.endpoint_states", &change.region, change.endpoint)),
+            }
+        }
+        for change in &self.strategies {
+            match file.pool.iter_mut().find(|p| same_pool(&p.name, &change.pool)) {
+                Some(pool) => set_strategy(pool, change),
+                None => skipped.push(Problem::new("state.strategies", format!("no pool {:?}", change.pool))),
+            }
+        }
+        file
+    }
+
+    /// Sets the validated pools' manual failovers; ones whose pool or regions are gone are
+    /// left out and reported in `skipped`.
+    pub fn apply_failovers(&self, config: &mut Config, skipped: &mut Vec<Problem>) {
+        for failover in &self.failovers {
+            let region = |name: &str| config.regions.iter().position(|r| r.name == name);
+            let (from, to) = (region(&failover.from_region), region(&failover.to_region));
+            let pool = config.pools.iter_mut().find(|p| same_pool(&p.name.to_ascii(), &failover.pool));
+            match (pool, from, to) {
+                (Some(pool), Some(from), Some(to)) if pool.regions.contains(&from) && pool.regions.contains(&to) => {
+                    pool.failovers.push((from, to));
+                }
+                _ => skipped.push(Problem::new(
+                    "state.failovers",
+                    format!(
+                        "pool {:?} no longer has regions {:?} and {:?}",
+                        failover.pool, failover.from_region, failover.to_region
+                    ),
+                )),
+            }
+        }
+    }
+
+    /// Adds a region; it must not clash with one that exists (`file` with this overlay laid over).
+    ///
+    /// # Errors
+    /// A region of that name exists.
+    pub fn add_region(&mut self, file: &FileConfig, region: FileRegion) -> Result<(), Refusal> {
+        if region.name.is_empty() {
+            return Err(Refusal::invalid("name", "a region needs a name".into()));
+        }
+        if self.merged(file).region.iter().any(|r| r.name == region.name) {
+            return Err(Refusal::conflict("name", format!("region {:?} already exists", region.name)));
+        }
+        self.regions_removed.retain(|r| r != &region.name);
+        // Keep the file's region out: the one added replaces it, whatever it said.
+        if file.region.iter().any(|r| r.name == region.name) {
+            self.regions_removed.push(region.name.clone());
+        }
+        self.forget_region(&region.name);
+        self.regions_added.push(region);
+        Ok(())
+    }
+
+    /// Removes a region that no pool lists.
+    ///
+    /// # Errors
+    /// No such region, or a pool still lists it.
+    pub fn remove_region(&mut self, file: &FileConfig, name: &str) -> Result<(), Refusal> {
+        let merged = self.merged(file);
+        if !merged.region.iter().any(|r| r.name == name) {
+            return Err(Refusal::not_found("region", format!("no region {name:?}")));
+        }
+        if let Some(pool) = merged.pool.iter().find(|p| p.regions.iter().any(|r| r == name)) {
+            return Err(Refusal::conflict(
+                "region",
+                format!("pool {:?} still lists region {name:?}: take it out of the pool first", pool.name),
+            ));
+        }
+        let added = self.regions_added.len();
+        self.regions_added.retain(|r| r.name != name);
+        if self.regions_added.len() == added || file.region.iter().any(|r| r.name == name) {
+            self.regions_removed.push(name.to_owned());
+        }
+        self.forget_region(name);
+        Ok(())
+    }
+
+    /// Sets an endpoint's weight.
+    ///
+    /// # Errors
+    /// No such region or endpoint.
+    pub fn set_weight(&mut self, file: &FileConfig, region: &str, endpoint: IpAddr, weight: i64) -> Result<(), Refusal> {
+        self.check_endpoint(file, region, endpoint)?;
+        self.weights.retain(|w| !(w.region == region && w.endpoint == endpoint));
+        self.weights.push(WeightChange { region: region.into(), endpoint, weight });
+        Ok(())
+    }
+
+    /// Drains an endpoint (never served), or puts it back under its checks.
+    ///
+    /// # Errors
+    /// No such region or endpoint.
+    pub fn set_drained(&mut self, file: &FileConfig, region: &str, endpoint: IpAddr, drained: bool) -> Result<(), Refusal> {
+        self.check_endpoint(file, region, endpoint)?;
+        self.endpoint_states.retain(|s| !(s.region == region && s.endpoint == endpoint));
+        let state = if drained { "drain" } else { "auto" };
+        self.endpoint_states.push(EndpointStateChange { region: region.into(), endpoint, state: state.into() });
+        Ok(())
+    }
+
+    /// Changes a pool's policy and parameters.
+    ///
+    /// # Errors
+    /// No such pool, or no such policy.
+    pub fn set_strategy(&mut self, file: &FileConfig, change: StrategyChange) -> Result<(), Refusal> {
+        if PolicyKind::parse(&change.strategy).is_none() {
+            return Err(Refusal::invalid(
+                "strategy",
+                format!("{:?} is not one of {}", change.strategy, PolicyKind::NAMES.join(", ")),
+            ));
+        }
+        let Some(pool) = file.pool.iter().find(|p| same_pool(&p.name, &change.pool)) else {
+            return Err(Refusal::not_found("pool", format!("no pool {:?}", change.pool)));
+        };
+        let pool_name = pool.name.clone();
+        // Parameters accumulate: a later change keeps what an earlier one set unless it sets it.
+        let parameters = match self.strategies.iter().find(|s| same_pool(&s.pool, &pool_name)) {
+            Some(earlier) => merge_parameters(&earlier.parameters, change.parameters),
+            None => change.parameters,
+        };
+        self.strategies.retain(|s| !same_pool(&s.pool, &pool_name));
+        self.strategies.push(StrategyChange { pool: pool_name, strategy: change.strategy, parameters });
+        Ok(())
+    }
+
+    /// Sends a pool's traffic for one region to another until cleared; replaces a failover
+    /// from the same region.
+    ///
+    /// # Errors
+    /// No such pool, a region the pool does not list, or the same region twice.
+    pub fn trigger_failover(&mut self, file: &FileConfig, mut failover: ManualFailover) -> Result<(), Refusal> {
+        let merged = self.merged(file);
+        let Some(pool) = merged.pool.iter().find(|p| same_pool(&p.name, &failover.pool)) else {
+            return Err(Refusal::not_found("pool", format!("no pool {:?}", failover.pool)));
+        };
+        for (field, region) in [("from_region", &failover.from_region), ("to_region", &failover.to_region)] {
+            if !pool.regions.iter().any(|r| r == region) {
+                return Err(Refusal::not_found(field, format!("pool {:?} has no region {region:?}", pool.name)));
+            }
+        }
+        if failover.from_region == failover.to_region {
+            return Err(Refusal::invalid("to_region", "a region cannot fail over to itself".into()));
+        }
+        failover.pool.clone_from(&pool.name);
+        // Refuse a loop (a to b while b goes to a): it would leave neither region any clients.
+        let mut next = failover.to_region.clone();
+        for _ in 0..=self.failovers.len() {
+            match self.failovers.iter().find(|f| same_pool(&f.pool, &failover.pool) && f.from_region == next) {
+                Some(f) if f.to_region == failover.from_region => {
+                    return Err(Refusal::conflict(
+                        "to_region",
+                        format!("{:?} is failed over to {:?}: this would make a loop", f.from_region, f.to_region),
+                    ));
+                }
+                Some(f) => next.clone_from(&f.to_region),
+                None => break,
+            }
+        }
+        self.failovers.retain(|f| !(same_pool(&f.pool, &failover.pool) && f.from_region == failover.from_region));
+        self.failovers.push(failover);
+        Ok(())
+    }
+
+    /// Ends the manual failovers of a pool (all of them, or the one from `from_region`);
+    /// returns those ended.
+    ///
+    /// # Errors
+    /// None in force matches.
+    pub fn clear_failover(&mut self, pool: &str, from_region: Option<&str>) -> Result<Vec<ManualFailover>, Refusal> {
+        let matches = |f: &ManualFailover| same_pool(&f.pool, pool) && from_region.is_none_or(|r| f.from_region == r);
+        let cleared: Vec<ManualFailover> = self.failovers.iter().filter(|f| matches(f)).cloned().collect();
+        if cleared.is_empty() {
+            return Err(Refusal::not_found("pool", format!("no manual failover in force for pool {pool:?}")));
+        }
+        self.failovers.retain(|f| !matches(f));
+        Ok(cleared)
+    }
+
+    /// The file with these changes laid over it.
+    pub fn merged(&self, file: &FileConfig) -> FileConfig {
+        self.apply(file.clone(), &mut Vec::new())
+    }
+
+    fn check_endpoint(&self, file: &FileConfig, region: &str, endpoint: IpAddr) -> Result<(), Refusal> {
+        let merged = self.merged(file);
+        let Some(r) = merged.region.iter().find(|r| r.name == region) else {
+            return Err(Refusal::not_found("region", format!("no region {region:?}")));
+        };
+        if !r.endpoints.iter().any(|e| same_address(&e.address, endpoint)) {
+            return Err(Refusal::not_found("endpoint", format!("region {region:?} has no endpoint {endpoint}")));
+        }
+        Ok(())
+    }
+
+    /// Drops the changes made to a region that is being replaced or removed.
+    fn forget_region(&mut self, name: &str) {
+        self.weights.retain(|w| w.region != name);
+        self.endpoint_states.retain(|s| s.region != name);
+    }
+}
+
+fn gone(at: &str, region: &str, endpoint: IpAddr) -> Problem {
+    Problem::new(at, format!("region {region:?} no longer has endpoint {endpoint}"))
+}
+
+fn find_endpoint<'f>(
+    file: &'f mut FileConfig,
+    region: &str,
+    address: IpAddr,
+) -> Option<&'f mut super::file::FileEndpoint> {
+    let region = file.region.iter_mut().find(|r| r.name == region)?;
+    region.endpoints.iter_mut().find(|e| same_address(&e.address, address))
+}
+
+fn set_strategy(pool: &mut FilePool, change: &StrategyChange) {
+    let p = change.parameters.clone();
+    pool.policy.clone_from(&change.strategy);
+    macro_rules! set {
+        ($($field:ident),*) => { $( if p.$field.is_some() { pool.$field = p.$field; } )* };
+    }
+    set!(
+        max_answers,
+        hash_prefix_v4,
+        hash_prefix_v6,
+        latency_margin_pct,
+        latency_margin,
+        failback_delay,
+        fallback_location,
+        spill,
+        spill_regions,
+        when_all_down
+    );
+}
+
+fn merge_parameters(earlier: &StrategyParameters, later: StrategyParameters) -> StrategyParameters {
+    let e = earlier.clone();
+    StrategyParameters {
+        max_answers: later.max_answers.or(e.max_answers),
+        hash_prefix_v4: later.hash_prefix_v4.or(e.hash_prefix_v4),
+        hash_prefix_v6: later.hash_prefix_v6.or(e.hash_prefix_v6),
+        latency_margin_pct: later.latency_margin_pct.or(e.latency_margin_pct),
+        latency_margin: later.latency_margin.or(e.latency_margin),
+        failback_delay: later.failback_delay.or(e.failback_delay),
+        fallback_location: later.fallback_location.or(e.fallback_location),
+        spill: later.spill.or(e.spill),
+        spill_regions: later.spill_regions.or(e.spill_regions),
+        when_all_down: later.when_all_down.or(e.when_all_down),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Source;
+    use std::path::Path;
+
+    const TOML: &str = r#"
+        zones_dir = "zones"
+        [[region]]
+        name = "a"
+        endpoints = [ { address = "192.0.2.1" }, { address = "192.0.2.2" } ]
+        [[region]]
+        name = "b"
+        endpoints = [ { address = "198.51.100.1" } ]
+        [[region]]
+        name = "spare"
+        endpoints = [ { address = "203.0.113.1" } ]
+        [[pool]]
+        name = "www.example.com."
+        policy = "weighted"
+        regions = ["a", "b"]
+    "#;
+
+    fn source() -> Source {
+        Source::from_toml(TOML, Path::new(""), "test").unwrap()
+    }
+
+    fn region(name: &str, address: &str) -> FileRegion {
+        serde_json::from_value(serde_json::json!({ "name": name, "endpoints": [{ "address": address }] })).unwrap()
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_added_region_is_validated_with_the_file() {
+        let source = source();
+        let mut overlay = Overlay::default();
+        overlay.add_region(&source.file, region("c", "192.0.2.9")).unwrap();
+        let (config, skipped) = source.validate_with(&overlay).unwrap();
+        assert!(skipped.is_empty());
+        assert_eq!(config.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["a", "b", "spare", "c"]);
+
+        let mut bad = Overlay::default();
+        bad.add_region(&source.file, region("d", "not-an-address")).unwrap();
+        let error = source.validate_with(&bad).unwrap_err().to_string();
+        assert!(error.contains("region[3].endpoints[0].address"), "{error}");
+    }
+
+    #[test]
+    fn refusals_name_what_is_wrong() {
+        let source = source();
+        let mut overlay = Overlay::default();
+        let file = &source.file;
+        assert!(matches!(overlay.add_region(file, region("a", "192.0.2.9")), Err(Refusal::Conflict { .. })));
+        assert!(matches!(overlay.remove_region(file, "a"), Err(Refusal::Conflict { .. })), "a pool lists it");
+        assert!(matches!(overlay.remove_region(file, "nope"), Err(Refusal::NotFound { .. })));
+        assert!(matches!(overlay.set_weight(file, "a", ip("192.0.2.99"), 3), Err(Refusal::NotFound { .. })));
+        let strategy = |pool: &str, s: &str| StrategyChange {
+            pool: pool.into(),
+            strategy: s.into(),
+            parameters: StrategyParameters::default(),
+        };
+        assert!(matches!(overlay.set_strategy(file, strategy("nope.example.", "geo")), Err(Refusal::NotFound { .. })));
+        assert!(matches!(
+            overlay.set_strategy(file, strategy("www.example.com", "fastest")),
+            Err(Refusal::Invalid { .. })
+        ));
+        let failover = |from: &str, to: &str| ManualFailover {
+            pool: "WWW.example.com".into(),
+            from_region: from.into(),
+            to_region: to.into(),
+            since: 0,
+        };
+        assert!(matches!(overlay.trigger_failover(file, failover("a", "spare")), Err(Refusal::NotFound { .. })));
+        assert!(matches!(overlay.trigger_failover(file, failover("a", "a")), Err(Refusal::Invalid { .. })));
+        assert!(matches!(overlay.clear_failover("www.example.com", None), Err(Refusal::NotFound { .. })));
+        assert_eq!(overlay, Overlay::default(), "a refused change leaves nothing behind");
+    }
+
+    #[test]
+    fn changes_apply_over_the_file_and_survive_a_round_trip() {
+        let source = source();
+        let file = &source.file;
+        let mut overlay = Overlay::default();
+        overlay.set_weight(file, "a", ip("192.0.2.1"), 7).unwrap();
+        overlay.set_drained(file, "a", ip("192.0.2.2"), true).unwrap();
+        overlay.remove_region(file, "spare").unwrap();
+        overlay
+            .set_strategy(
+                file,
+                StrategyChange {
+                    pool: "www.example.com".into(),
+                    strategy: "priority".into(),
+                    parameters: StrategyParameters { max_answers: Some(1), ..Default::default() },
+                },
+            )
+            .unwrap();
+        overlay
+            .trigger_failover(
+                file,
+                ManualFailover { pool: "www.example.com".into(), from_region: "a".into(), to_region: "b".into(), since: 5 },
+            )
+            .unwrap();
+        let text = serde_json::to_string(&overlay).unwrap();
+        let back: Overlay = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, overlay);
+
+        let (config, skipped) = source.validate_with(&back).unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(config.regions.len(), 2);
+        assert_eq!(config.regions[0].endpoints[0].weight, 7);
+        assert_eq!(config.regions[0].endpoints[1].state, crate::config::ManualState::Drain);
+        assert_eq!(config.pools[0].policy, PolicyKind::Priority);
+        assert_eq!(config.pools[0].max_answers, 1);
+        assert_eq!(config.pools[0].failovers, vec![(0, 1)]);
+
+        overlay.set_drained(file, "a", ip("192.0.2.2"), false).unwrap();
+        let (config, _) = source.validate_with(&overlay).unwrap();
+        assert_eq!(config.regions[0].endpoints[1].state, crate::config::ManualState::Auto);
+        assert_eq!(overlay.clear_failover("www.example.com.", Some("a")).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn changes_the_file_no_longer_fits_are_skipped_and_reported() {
+        let source = source();
+        let mut overlay = Overlay::default();
+        overlay.weights.push(WeightChange { region: "a".into(), endpoint: ip("192.0.2.77"), weight: 2 });
+        overlay.regions_removed.push("gone".into());
+        overlay.failovers.push(ManualFailover {
+            pool: "www.example.com".into(),
+            from_region: "a".into(),
+            to_region: "spare".into(),
+            since: 0,
+        });
+        let (config, skipped) = source.validate_with(&overlay).unwrap();
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert_eq!(config.regions.len(), 3);
+        assert!(config.pools[0].failovers.is_empty());
+    }
+
+    #[test]
+    fn an_added_region_can_be_removed_and_added_again() {
+        let source = source();
+        let file = &source.file;
+        let mut overlay = Overlay::default();
+        overlay.add_region(file, region("c", "192.0.2.9")).unwrap();
+        overlay.set_weight(file, "c", ip("192.0.2.9"), 4).unwrap();
+        overlay.remove_region(file, "c").unwrap();
+        assert_eq!(overlay, Overlay::default());
+        overlay.remove_region(file, "spare").unwrap();
+        overlay.add_region(file, region("spare", "192.0.2.10")).unwrap();
+        let (config, skipped) = source.validate_with(&overlay).unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(config.regions[2].endpoints[0].address, ip("192.0.2.10"));
+    }
+}
