@@ -3,18 +3,20 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use hickory_server::Server;
-use tokio::time;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::{Config, ConfigError, Problem};
-use crate::dns::handler::Handler;
+use crate::api;
+use crate::config::{Config, ConfigError, Problem, Source};
+use crate::control::state::{self, Persisted, StateError, StateFile};
+use crate::control::{self, Control, Controller};
 use crate::dns::server;
 use crate::geo::mmdb::GeoDb;
 use crate::health::probe::ProbeError;
-use crate::health::prober::{self, HealthTasks};
+use crate::health::prober;
 use crate::health::table::HealthTable;
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::zone::{Zones, load};
@@ -30,6 +32,8 @@ pub enum AppError {
     Config(#[from] ConfigError),
     #[error("health checks: {0}")]
     Health(#[from] ProbeError),
+    #[error("admin API: {0}")]
+    Api(String),
 }
 
 fn lines(problems: &[Problem]) -> String {
@@ -54,24 +58,27 @@ pub fn build_snapshot(config: Arc<Config>, generation: u64) -> Result<Snapshot, 
     Snapshot::build(generation, config, zones, geo).map_err(AppError::Zones)
 }
 
-/// A server that is running: where it listens, and how to stop it.
+/// A server that is running: where it listens, and the handle that changes and stops it.
 pub struct Running {
     /// The bound addresses; each serves UDP and TCP on the same port.
     pub addrs: Vec<SocketAddr>,
+    /// Where the admin API listens, when it is configured.
+    pub api_addr: Option<SocketAddr>,
     pub store: Arc<SnapshotStore>,
-    server: Server<Handler>,
-    config: Arc<Config>,
-    health: Option<HealthTasks>,
-    /// Where a reload reads the configuration from; `None`: the embedded default.
-    source: Option<PathBuf>,
+    pub control: Control,
+    controller: JoinHandle<()>,
 }
 
-/// Loads, binds and starts serving.
+/// Loads the configuration with the saved API changes laid over it, binds and starts serving.
+/// `path` is where reloads read the configuration again (`None`: the embedded default).
 ///
 /// # Errors
-/// Invalid zone data or an address that cannot be bound.
-pub async fn start(config: Config) -> Result<Running, AppError> {
+/// Invalid configuration or zone data, or an address that cannot be bound.
+pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, AppError> {
     info!(version = env!("CARGO_PKG_VERSION"), "meridian starting");
+    let state_dir = source.file.state_dir.as_ref().map(|dir| source.base.join(dir));
+    let (state, persisted) = open_state(state_dir);
+    let (config, state, persisted) = with_saved_changes(&source, state, persisted)?;
     let config = Arc::new(config);
     let mut snapshot = build_snapshot(config.clone(), 1)?;
     for zone in snapshot.zones.iter() {
@@ -85,93 +92,134 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
     }
     let listeners = server::bind(&config.server.listen).await?;
     let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
-    let table = health_table(&mut snapshot, None);
+    let api = match &config.api {
+        Some(api) => Some((api::bind(api.listen).await?, api::token(&api.token)?)),
+        None => None,
+    };
+    let table = Arc::new(Mutex::new(health_table(&mut snapshot, None)));
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), config.server.tcp_idle_timeout);
-    let health = Some(prober::start(store.clone(), table)?);
+    let health = Some(prober::start(store.clone(), table.clone())?);
     for addr in &addrs {
         info!(%addr, "listening on UDP and TCP");
     }
-    Ok(Running { addrs, store, server, config, health, source: None })
+    let cancel = CancellationToken::new();
+    let controller = Controller {
+        store: store.clone(),
+        server,
+        config: config.clone(),
+        health,
+        table: table.clone(),
+        source,
+        path,
+        persisted,
+        state,
+        cancel: cancel.clone(),
+    };
+    let (control, controller) = controller.spawn();
+    let api_addr = match (api, &config.api) {
+        (Some((listener, token)), Some(settings)) => {
+            let shared = api::Shared::new(store.clone(), control.clone(), table, token, settings.max_body_bytes);
+            Some(api::serve(listener, shared, cancel.child_token())?)
+        }
+        _ => None,
+    };
+    Ok(Running { addrs, api_addr, store, control, controller })
 }
 
 impl Running {
-    /// Reloads from where the configuration came from (SIGHUP does this).
+    /// Reloads from where the configuration came from, as SIGHUP does.
     ///
     /// # Errors
-    /// As [`Running::reload_with`], and a configuration file that cannot be read.
-    pub async fn reload(&mut self) -> Result<u64, AppError> {
-        let config = match &self.source {
-            Some(path) => Config::read(path)?,
-            None => Config::embedded_default()?,
-        };
-        self.reload_with(config).await
-    }
-
-    /// Rebuilds the snapshot from `config` and the files it names, and publishes it. Health
-    /// state of endpoints that are still there is kept; probes of endpoints that are gone stop.
-    /// The listen addresses stay as bound.
-    ///
-    /// # Errors
-    /// Invalid zone data, geo database or pools: the running snapshot stays.
-    pub async fn reload_with(&mut self, mut config: Config) -> Result<u64, AppError> {
-        if config.server.listen != self.config.server.listen {
-            warn!("listen addresses change only with a restart; keeping the bound ones");
-            config.server.listen.clone_from(&self.config.server.listen);
-        }
-        let config = Arc::new(config);
-        let generation = self.store.load().generation + 1;
-        let mut snapshot = build_snapshot(config.clone(), generation)?;
-        let grace = self.config.server.shutdown_grace;
-        let old = match self.health.take() {
-            Some(tasks) => tasks.stop(grace).await,
-            None => None,
-        };
-        let table = health_table(&mut snapshot, old.as_ref());
-        self.store.publish(snapshot);
-        self.config = config;
-        self.health = Some(prober::start(self.store.clone(), table)?);
-        Ok(generation)
-    }
-
-    /// Where a reload reads the configuration: a file, or the embedded default (`None`).
-    pub fn set_source(&mut self, source: Option<PathBuf>) {
-        self.source = source;
+    /// The reload was rejected (the running snapshot stays), with the messages of `check-config`.
+    pub async fn reload(&self) -> Result<u64, String> {
+        self.control.reload().await
     }
 
     /// Stops accepting, lets in-flight queries finish, and gives up after the grace period.
-    pub async fn shutdown(mut self) {
-        let grace = self.config.server.shutdown_grace;
-        if let Some(health) = self.health.take() {
-            health.stop(grace).await;
+    pub async fn shutdown(self) {
+        self.control.shutdown().await;
+        let _ = self.controller.await;
+    }
+}
+
+/// Opens the state directory and reads the saved changes. A state file that cannot be read
+/// or parsed is reported and moved aside, never deleted; the server then starts without it.
+fn open_state(dir: Option<PathBuf>) -> (Option<StateFile>, Persisted) {
+    let empty = Persisted { format: state::FORMAT, ..Default::default() };
+    let Some(dir) = dir else { return (None, empty) };
+    let mut file = match StateFile::open(&dir) {
+        Ok(file) => file,
+        Err(error) => {
+            error!(%error, "API changes cannot be saved; they will be refused until this is fixed");
+            return (Some(StateFile::unusable(&dir)), empty);
         }
-        match time::timeout(grace, self.server.shutdown_gracefully()).await {
-            Ok(Ok(())) => info!("stopped"),
-            Ok(Err(error)) => warn!(%error, "a listener failed while stopping"),
-            Err(_) => warn!(?grace, "still busy after the grace period; exiting anyway"),
+    };
+    match file.load() {
+        Ok(persisted) => {
+            let count = persisted.changes.count();
+            if count > 0 {
+                info!(changes = count, path = %file.path().display(), "saved API changes loaded");
+            }
+            (Some(file), persisted)
+        }
+        Err(error) => {
+            let reason = if matches!(error, StateError::Corrupt { .. }) { "corrupt" } else { "unreadable" };
+            error!(%error, "the state file cannot be used; serving the configuration without its changes");
+            set_aside(&mut file, reason);
+            (Some(file), empty)
         }
     }
 }
 
-/// Serves until SIGTERM or SIGINT; SIGHUP reloads from `source` (the embedded default when
+fn set_aside(file: &mut StateFile, reason: &str) {
+    match file.set_aside(reason, control::unix_now()) {
+        Ok(path) => warn!(path = %path.display(), "the state file is kept aside for the operator"),
+        Err(error) => error!(%error, "the state file cannot be moved aside; API changes will be refused"),
+    }
+}
+
+/// The configuration with the saved changes laid over it; when they no longer make a valid
+/// configuration, the file alone (the changes moved aside and reported).
+fn with_saved_changes(
+    source: &Source,
+    mut state: Option<StateFile>,
+    persisted: Persisted,
+) -> Result<(Config, Option<StateFile>, Persisted), AppError> {
+    match source.validate_with(&persisted.changes) {
+        Ok((config, skipped)) => {
+            for problem in &skipped {
+                warn!(%problem, "a saved API change no longer fits the configuration file; left out");
+            }
+            Ok((config, state, persisted))
+        }
+        Err(error) => {
+            let config = source.validate()?;
+            error!(%error, "the saved API changes no longer make a valid configuration; serving the file without them");
+            if let Some(file) = state.as_mut() {
+                set_aside(file, "rejected");
+            }
+            Ok((config, state, Persisted { format: state::FORMAT, ..Default::default() }))
+        }
+    }
+}
+
+/// Serves until SIGTERM or SIGINT; SIGHUP reloads from `path` (the embedded default when
 /// `None`).
 ///
 /// # Errors
 /// As [`start`].
-pub async fn serve(config: Config, source: Option<PathBuf>) -> Result<(), AppError> {
+pub async fn serve(source: Source, path: Option<PathBuf>) -> Result<(), AppError> {
     // Listen for SIGHUP before anything is announced, so an early one cannot end the process.
     let mut hangups = Hangups::new();
-    let mut running = start(config).await?;
-    running.source = source;
+    let running = start(source, path).await?;
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
             _ = &mut stop => break,
-            _ = hangups.next() => match running.reload().await {
-                Ok(generation) => info!(generation, "configuration reloaded"),
-                Err(error) => error!(%error, "reload rejected; still serving the previous configuration"),
-            },
+            // The controller logs the outcome.
+            _ = hangups.next() => { let _ = running.reload().await; }
         }
     }
     info!("shutting down");
@@ -211,7 +259,7 @@ impl Hangups {
 
 /// The health table for a snapshot about to be published, taking over what `old` knew of the
 /// endpoints still configured; the snapshot gets its view.
-fn health_table(snapshot: &mut Snapshot, old: Option<&HealthTable>) -> HealthTable {
+pub(crate) fn health_table(snapshot: &mut Snapshot, old: Option<&HealthTable>) -> HealthTable {
     let now = clock();
     let mut table = HealthTable::new(&snapshot.config, now);
     if let Some(old) = old {

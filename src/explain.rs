@@ -33,10 +33,11 @@ pub enum ExplainError {
 }
 
 /// What the server would answer, and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Explanation {
     pub name: String,
     pub rtype: String,
+    #[schema(value_type = String)]
     pub client: IpAddr,
     pub ecs: Option<String>,
     pub rcode: String,
@@ -49,11 +50,12 @@ pub struct Explanation {
 }
 
 /// The steering part of an explanation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SteeringStep {
     pub pool: String,
     pub policy: &'static str,
     /// The address steering used and where it came from ("ecs" or "source").
+    #[schema(value_type = String)]
     pub located_address: IpAddr,
     pub address_from: &'static str,
     pub database_network_prefix: Option<u8>,
@@ -62,6 +64,7 @@ pub struct SteeringStep {
     pub coordinates: Option<(f64, f64)>,
     pub reason: String,
     pub region: Option<String>,
+    #[schema(value_type = Vec<String>)]
     pub endpoints: Vec<IpAddr>,
     pub ttl: u32,
     pub scope: u8,

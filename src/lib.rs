@@ -18,8 +18,10 @@
 //! Dependencies point inward: `zone`, `config`, `geo`, `steering`, `health::state`,
 //! `health::table` and `dns::response` know nothing of sockets or tasks.
 
+pub mod api;
 pub mod app;
 pub mod config;
+pub mod control;
 pub mod dns;
 pub mod explain;
 pub mod geo;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use meridian::app;
-use meridian::config::Config;
+use meridian::config::{Config, Source};
+use meridian::control::state::{Persisted, StateFile};
 use tracing_subscriber::EnvFilter;
 
 /// An authoritative GeoDNS load balancer.
@@ -93,20 +94,40 @@ fn load(config: Option<PathBuf>) -> Result<Config, Box<dyn Error>> {
 }
 
 fn serve(path: Option<PathBuf>, listen: &[String]) -> Result<(), Box<dyn Error>> {
-    let mut config = load(path.clone())?;
+    let mut source = match &path {
+        Some(path) => Source::read(path)?,
+        None => Source::embedded_default()?,
+    };
     if !listen.is_empty() {
-        config.set_listen(listen)?;
+        source.set_listen(listen);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(app::serve(config, path))?;
+    runtime.block_on(app::serve(source, path))?;
     Ok(())
 }
 
+/// Checks the file, the zones and database it names, and the saved API changes laid over it,
+/// as `serve` would load them.
 fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
-    let config = Arc::new(Config::read(&file)?);
-    let snapshot = app::build_snapshot(config, 1)?;
+    let source = Source::read(&file)?;
+    let config = source.validate()?;
+    let saved = match &config.state_dir {
+        Some(dir) => StateFile::open(dir)?.load()?,
+        None => Persisted::default(),
+    };
+    let (config, skipped) =
+        source.validate_with(&saved.changes).map_err(|e| format!("with the saved API changes: {e}"))?;
+    for problem in &skipped {
+        println!("warning: a saved API change no longer fits: {problem}");
+    }
+    let snapshot = app::build_snapshot(Arc::new(config), 1)?;
     let records: usize = snapshot.zones.iter().map(|z| z.record_count).sum();
-    println!("{}: ok ({} zone(s), {records} record(s))", file.display(), snapshot.zones.len());
+    let changes = saved.changes.count();
+    println!(
+        "{}: ok ({} zone(s), {records} record(s), {changes} saved API change(s))",
+        file.display(),
+        snapshot.zones.len()
+    );
     Ok(())
 }
 

@@ -47,6 +47,24 @@ impl Snapshot {
         Ok(Self { generation, config, zones: Arc::new(zones), steering: Arc::new(steering), health })
     }
 
+    /// A snapshot for another configuration over the same zones and geo database (an API
+    /// change, which reads no file). Its generation and health view are set when it is
+    /// published.
+    ///
+    /// # Errors
+    /// Every pool that cannot live where it is configured.
+    pub fn rebuild(&self, config: Arc<Config>) -> Result<Self, Vec<Problem>> {
+        let steering = Steering::build(&config, self.steering.geo.clone(), &self.zones)?;
+        // API changes add no pool, so every pool name already exists in its zone.
+        Ok(Self {
+            generation: self.generation,
+            config,
+            zones: self.zones.clone(),
+            steering: Arc::new(steering),
+            health: self.health.clone(),
+        })
+    }
+
     /// The same snapshot with another health view, one generation on.
     pub fn with_health(&self, health: HealthView) -> Self {
         Self {

@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 
-pub use file::{FileCheck, FileConfig, FileCoordinates, FileDuration, FileEndpoint, FileRegion, FileStatus};
 use file::{FileApi, FileServer, FileZone};
-pub use overlay::Overlay;
+pub use file::{FileCheck, FileConfig, FileCoordinates, FileDuration, FileEndpoint, FileRegion, FileStatus};
 pub use health::{CheckConfig, CheckKind, ManualState, WhenAllDown};
+pub use overlay::Overlay;
 pub use steering::{EndpointConfig, PolicyKind, PoolConfig, RegionConfig};
 
 /// The configuration used when `--config` is not given; paths in it resolve against the
@@ -188,6 +188,11 @@ impl Source {
         Ok((config, skipped))
     }
 
+    /// Replaces the listeners, as `--listen` does (checked with the rest by `validate`).
+    pub fn set_listen(&mut self, addrs: &[String]) {
+        self.file.server.listen = Some(addrs.to_vec());
+    }
+
     fn invalid(&self, problems: Vec<Problem>) -> ConfigError {
         ConfigError::Invalid { origin: self.origin.clone(), problems }
     }
@@ -213,20 +218,6 @@ impl Config {
     /// Not TOML, an unknown key, or any invalid value (all reported together).
     pub fn from_toml(text: &str, base: &Path, origin: &str) -> Result<Self, ConfigError> {
         Source::from_toml(text, base, origin)?.validate()
-    }
-
-    /// Replaces the listeners, as `--listen` does.
-    ///
-    /// # Errors
-    /// An address that is not `ADDR:PORT`.
-    pub fn set_listen(&mut self, addrs: &[String]) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        let listen = parse_listen(addrs, "--listen", &mut problems);
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid { origin: "the command line".into(), problems });
-        }
-        self.server.listen = listen;
-        Ok(())
     }
 }
 
@@ -284,7 +275,8 @@ fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem>) -> Optio
         (None, None, Some(name)) if !name.is_empty() => TokenSource::Env(name),
         (None, None, None) => TokenSource::Env("MERIDIAN_API_TOKEN".into()),
         _ => {
-            problems.push(Problem::new("api", "give one of token, token_file or token_env (or none: MERIDIAN_API_TOKEN)"));
+            problems
+                .push(Problem::new("api", "give one of token, token_file or token_env (or none: MERIDIAN_API_TOKEN)"));
             return None;
         }
     };

@@ -126,6 +126,16 @@ fn same_address(written: &str, address: IpAddr) -> bool {
 }
 
 impl Overlay {
+    /// How many changes are kept.
+    pub fn count(&self) -> usize {
+        self.regions_added.len()
+            + self.regions_removed.len()
+            + self.weights.len()
+            + self.endpoint_states.len()
+            + self.strategies.len()
+            + self.failovers.len()
+    }
+
     /// Lays the changes over `file`. Changes that no longer fit what the file says (an
     /// endpoint the file has since dropped, say) are left out, each reported in `skipped`.
     pub fn apply(&self, mut file: FileConfig, skipped: &mut Vec<Problem>) -> FileConfig {
@@ -239,7 +249,13 @@ impl Overlay {
     ///
     /// # Errors
     /// No such region or endpoint.
-    pub fn set_weight(&mut self, file: &FileConfig, region: &str, endpoint: IpAddr, weight: i64) -> Result<(), Refusal> {
+    pub fn set_weight(
+        &mut self,
+        file: &FileConfig,
+        region: &str,
+        endpoint: IpAddr,
+        weight: i64,
+    ) -> Result<(), Refusal> {
         self.check_endpoint(file, region, endpoint)?;
         self.weights.retain(|w| !(w.region == region && w.endpoint == endpoint));
         self.weights.push(WeightChange { region: region.into(), endpoint, weight });
@@ -250,7 +266,13 @@ impl Overlay {
     ///
     /// # Errors
     /// No such region or endpoint.
-    pub fn set_drained(&mut self, file: &FileConfig, region: &str, endpoint: IpAddr, drained: bool) -> Result<(), Refusal> {
+    pub fn set_drained(
+        &mut self,
+        file: &FileConfig,
+        region: &str,
+        endpoint: IpAddr,
+        drained: bool,
+    ) -> Result<(), Refusal> {
         self.check_endpoint(file, region, endpoint)?;
         self.endpoint_states.retain(|s| !(s.region == region && s.endpoint == endpoint));
         let state = if drained { "drain" } else { "auto" };
@@ -510,7 +532,12 @@ mod tests {
         overlay
             .trigger_failover(
                 file,
-                ManualFailover { pool: "www.example.com".into(), from_region: "a".into(), to_region: "b".into(), since: 5 },
+                ManualFailover {
+                    pool: "www.example.com".into(),
+                    from_region: "a".into(),
+                    to_region: "b".into(),
+                    since: 5,
+                },
             )
             .unwrap();
         let text = serde_json::to_string(&overlay).unwrap();

@@ -75,10 +75,11 @@ fn a_configuration_without_zones_is_invalid() {
 
 #[test]
 fn listen_flag_replaces_the_configured_addresses() {
-    let mut config = parse("zones_dir = \"z\"\n").unwrap();
-    config.set_listen(&["127.0.0.1:0".into(), "[::1]:5300".into()]).unwrap();
-    assert_eq!(config.server.listen.len(), 2);
-    assert!(config.set_listen(&["localhost".into()]).is_err());
+    let mut source = super::Source::from_toml("zones_dir = \"z\"\n", Path::new(""), "test").unwrap();
+    source.set_listen(&["127.0.0.1:0".into(), "[::1]:5300".into()]);
+    assert_eq!(source.validate().unwrap().server.listen.len(), 2);
+    source.set_listen(&["localhost".into()]);
+    assert!(source.validate().unwrap_err().to_string().contains("server.listen[0]"));
 }
 
 #[test]

@@ -68,6 +68,12 @@ impl RttStats {
         self.window.push_back(rtt);
     }
 
+    /// The mean over the last [`RTT_WINDOW`] samples.
+    pub fn mean(&self) -> Option<Duration> {
+        let n = u32::try_from(self.window.len()).ok().filter(|&n| n > 0)?;
+        Some(self.window.iter().sum::<Duration>() / n)
+    }
+
     /// The 95th percentile over the last [`RTT_WINDOW`] samples (nearest rank).
     pub fn p95(&self) -> Option<Duration> {
         if self.window.is_empty() {
@@ -112,6 +118,8 @@ mod tests {
         assert_eq!(stats.max, Some(Duration::from_millis(1000)));
         assert_eq!(stats.last, Some(Duration::from_millis(1000)));
         assert_eq!(stats.p95(), Some(Duration::from_millis(1000)));
+        assert_eq!(stats.mean(), Some(Duration::from_millis(220)));
+        assert_eq!(RttStats::default().mean(), None);
         // 10, then 0.7*10+0.3*20 = 13, 18.1, 24.67, 317.27 ms
         let ewma = stats.ewma.unwrap().as_secs_f64() * 1000.0;
         assert!((ewma - 317.27).abs() < 0.1, "{ewma}");

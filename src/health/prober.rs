@@ -1,8 +1,11 @@
 //! The health tasks: one probe task per distinct target, and one writer that applies results
 //! to the [`HealthTable`] and publishes a new snapshot when the view changes. Queries never
 //! wait on any of this: they read whichever health view was published last.
+//!
+//! The table sits behind a `std::sync::Mutex` shared with the admin API, which reads it for
+//! reports; every section under the lock is short and never awaits (STYLE.md section 7).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc};
@@ -19,48 +22,86 @@ use crate::steering::splitmix64;
 /// Probes in flight at once, over all targets.
 const MAX_CONCURRENT_PROBES: usize = 64;
 
-/// The running health tasks. [`HealthTasks::stop`] hands the table back, so that a reload
-/// keeps what is known of the endpoints it still has.
+/// The health table, shared by the writer (which changes it) and the API (which reads it).
+pub type SharedTable = Arc<Mutex<HealthTable>>;
+
+/// Locks the table; a panic elsewhere while it was held does not make it unreadable (every
+/// change to it is a whole `observe`, so it is never left half-done).
+pub fn lock(table: &SharedTable) -> MutexGuard<'_, HealthTable> {
+    table.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A probe result on its way to the writer: target index, result, when it was taken.
+pub type Report = (usize, ProbeResult, Instant);
+
+/// The running health tasks. After [`HealthTasks::stop`] the table is left as it stood, so a
+/// reload keeps what is known of the endpoints it still has.
 pub struct HealthTasks {
     cancel: CancellationToken,
     probes: JoinSet<()>,
-    writer: Option<JoinHandle<HealthTable>>,
-    /// The table, when there is nothing to probe and so no writer holds it.
-    idle: Option<HealthTable>,
+    writer: Option<JoinHandle<()>>,
+    /// Where results go; the API sends the results of the probes it runs on demand here.
+    results: Option<mpsc::Sender<Report>>,
 }
 
 /// Starts probing every target of `table`; its view is already in the published snapshot.
 ///
 /// # Errors
 /// An HTTP client cannot be built.
-pub fn start(store: Arc<SnapshotStore>, table: HealthTable) -> Result<HealthTasks, ProbeError> {
+pub fn start(store: Arc<SnapshotStore>, table: SharedTable) -> Result<HealthTasks, ProbeError> {
     let cancel = CancellationToken::new();
     let mut probes = JoinSet::new();
-    if table.targets().is_empty() {
-        return Ok(HealthTasks { cancel, probes, writer: None, idle: Some(table) });
+    let targets = lock(&table).targets().to_vec();
+    if targets.is_empty() {
+        return Ok(HealthTasks { cancel, probes, writer: None, results: None });
     }
     let (results, inbox) = mpsc::channel(1024);
     let limit = Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES));
-    for (i, target) in table.targets().iter().enumerate() {
+    for (i, target) in targets.iter().enumerate() {
         let prober = Prober::new(target.clone())?;
         probes.spawn(probe_loop(i, prober, limit.clone(), results.clone(), cancel.clone()));
     }
-    info!(targets = table.targets().len(), "health checks started");
+    info!(targets = targets.len(), "health checks started");
     let writer = tokio::spawn(write_loop(table, store, inbox, cancel.clone()));
-    Ok(HealthTasks { cancel, probes, writer: Some(writer), idle: None })
+    Ok(HealthTasks { cancel, probes, writer: Some(writer), results: Some(results) })
 }
 
 impl HealthTasks {
-    /// Stops every probe and the writer, within `grace`; returns the table as it stood.
-    pub async fn stop(mut self, grace: Duration) -> Option<HealthTable> {
+    /// Stops every probe and the writer, within `grace`.
+    pub async fn stop(mut self, grace: Duration) {
         self.cancel.cancel();
         let probes = &mut self.probes;
         let _ = time::timeout(grace, async { while probes.join_next().await.is_some() {} }).await;
-        match self.writer.take() {
-            Some(writer) => time::timeout(grace, writer).await.ok().and_then(Result::ok),
-            None => self.idle.take(),
+        if let Some(writer) = self.writer.take() {
+            let _ = time::timeout(grace, writer).await;
         }
     }
+
+    /// Where results of probes run on demand go, as if their probe task had sent them;
+    /// `None` when nothing is checked.
+    pub fn sender(&self) -> Option<mpsc::Sender<Report>> {
+        self.results.clone()
+    }
+}
+
+/// Probes `targets` once each, now, concurrently; returns the results in the same order.
+///
+/// # Errors
+/// An HTTP client cannot be built.
+pub async fn probe_now(targets: &[(usize, super::table::Target)]) -> Result<Vec<Report>, ProbeError> {
+    let probers = targets.iter().map(|(_, t)| Prober::new(t.clone())).collect::<Result<Vec<_>, _>>()?;
+    let mut set = JoinSet::new();
+    for (position, ((index, _), prober)) in targets.iter().zip(probers).enumerate() {
+        let index = *index;
+        set.spawn(async move { (position, (index, prober.probe().await, clock())) });
+    }
+    let mut reports: Vec<Option<Report>> = vec![None; targets.len()];
+    while let Some(done) = set.join_next().await {
+        if let Ok((position, report)) = done {
+            reports[position] = Some(report);
+        }
+    }
+    Ok(reports.into_iter().flatten().collect())
 }
 
 /// Probes one target at its interval: first at once, then on ticks offset by a per-target
@@ -69,7 +110,7 @@ async fn probe_loop(
     index: usize,
     prober: Prober,
     limit: Arc<Semaphore>,
-    results: mpsc::Sender<(usize, ProbeResult, Instant)>,
+    results: mpsc::Sender<Report>,
     cancel: CancellationToken,
 ) {
     let interval = prober.target().check.interval;
@@ -104,14 +145,14 @@ async fn probe_with_permit(prober: &Prober, limit: &Semaphore) -> ProbeResult {
 
 /// Applies results and publishes changes; also republishes when a pool's short-TTL hold ends.
 async fn write_loop(
-    mut table: HealthTable,
+    table: SharedTable,
     store: Arc<SnapshotStore>,
-    mut inbox: mpsc::Receiver<(usize, ProbeResult, Instant)>,
+    mut inbox: mpsc::Receiver<Report>,
     cancel: CancellationToken,
-) -> HealthTable {
-    let mut published = table.view(clock());
+) {
+    let mut published = lock(&table).view(clock());
     loop {
-        let wake = table.next_change(clock());
+        let wake = lock(&table).next_change(clock());
         let expiry = async {
             match wake {
                 Some(at) => time::sleep_until(time::Instant::from_std(at)).await,
@@ -119,16 +160,16 @@ async fn write_loop(
             }
         };
         tokio::select! {
-            _ = cancel.cancelled() => return table,
+            _ = cancel.cancelled() => return,
             _ = expiry => {}
             message = inbox.recv() => match message {
-                None => return table,
-                Some((target, result, at)) => apply(&mut table, target, &result, at),
+                None => return,
+                Some((target, result, at)) => apply(&mut lock(&table), target, &result, at),
             },
         }
         // Publish only on a change: a transition, or a short-TTL hold that has run out (which
         // a result arriving just after it would otherwise hide from the timer).
-        let view = table.view(clock());
+        let view = lock(&table).view(clock());
         if view != published {
             store.publish(store.load().with_health(view.clone()));
             published = view;

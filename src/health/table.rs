@@ -63,6 +63,18 @@ pub struct HealthTable {
     targets: Vec<Target>,
 }
 
+/// One endpoint's health as the API shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointReport<'t> {
+    pub status: Status,
+    pub since: Instant,
+    pub manual: ManualState,
+    /// Its probe target (index into [`HealthTable::targets`]), if it is checked.
+    pub target: Option<usize>,
+    pub history: &'t History,
+    pub rtt: &'t RttStats,
+}
+
 /// A change of one endpoint, for logs and history.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -238,6 +250,18 @@ impl HealthTable {
     /// The transitions and RTT statistics of an endpoint, by its index.
     pub fn endpoint_history(&self, endpoint: usize) -> Option<(&History, &RttStats)> {
         self.slots.get(endpoint).map(|s| (&s.history, &s.rtt))
+    }
+
+    /// Everything known of an endpoint, by its index (configuration order), for the API.
+    pub fn endpoint(&self, endpoint: usize) -> Option<EndpointReport<'_>> {
+        self.slots.get(endpoint).map(|s| EndpointReport {
+            status: s.health.status(),
+            since: s.health.since(),
+            manual: s.manual,
+            target: s.target,
+            history: &s.history,
+            rtt: &s.rtt,
+        })
     }
 
     /// The view queries read, as of `now`.

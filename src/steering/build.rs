@@ -110,8 +110,7 @@ fn build_pool(
     let all_endpoints = [0, 1].map(|family| {
         pool_regions.iter().flat_map(|r| r.endpoints[family].iter().cloned()).take(super::MAX_ANSWERS).collect()
     });
-    let failovers =
-        pool.failovers.iter().filter_map(|&(from, to)| Some((position(from)?, position(to)?))).collect();
+    let failovers = pool.failovers.iter().filter_map(|&(from, to)| Some((position(from)?, position(to)?))).collect();
     Pool {
         failovers,
         index,

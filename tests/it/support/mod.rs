@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use meridian::app::{self, Running};
-use meridian::config::Config;
+use meridian::config::Source;
 
 /// The test zone: a delegation with glue and DS, CNAME chains in and out of the zone, an
 /// empty non-terminal, a wildcard, a TXT RRset too big for 512 octets, and most types.
@@ -85,10 +85,10 @@ impl TestServer {
         }
         toml.push_str(more_toml);
         let config_path = dir.write("meridian.toml", &toml);
-        let config = Config::read(&config_path).expect("test configuration is valid");
+        let source = Source::read(&config_path).expect("test configuration is valid");
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-        let running = runtime.block_on(app::start(config)).expect("server starts");
+        let running = runtime.block_on(app::start(source, Some(config_path))).expect("server starts");
         let addr = running.addrs[0];
         Self { addr, running: Some(running), runtime, dir }
     }
@@ -102,12 +102,8 @@ impl TestServer {
 
     /// Reloads from the configuration file, as SIGHUP does; the error's text on failure.
     pub fn reload(&mut self) -> Result<u64, String> {
-        let path = self.dir.path().join("meridian.toml");
-        let running = self.running.as_mut().expect("running");
-        self.runtime.block_on(async {
-            let config = Config::read(&path).map_err(|e| e.to_string())?;
-            running.reload_with(config).await.map_err(|e| e.to_string())
-        })
+        let running = self.running.as_ref().expect("running");
+        self.runtime.block_on(running.reload())
     }
 }
 

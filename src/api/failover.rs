@@ -1,0 +1,100 @@
+//! Manual failovers, and the failovers health has made.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Shared;
+use super::error::{ApiError, Body, ErrorBody};
+use super::status::Applied;
+use crate::config::overlay::ManualFailover;
+use crate::control::Change;
+use crate::control::state::FailoverEvent;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerBody {
+    pub pool: String,
+    pub from_region: String,
+    pub to_region: String,
+}
+
+/// Sends every client of `from_region` in `pool` to `to_region`, until cleared; survives
+/// restarts.
+#[utoipa::path(post, path = "/api/v1/lb/failover/trigger", tag = "failover", request_body = TriggerBody,
+    responses((status = 200, body = Applied), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn trigger(State(shared): State<Shared>, Body(body): Body<TriggerBody>) -> Result<Json<Applied>, ApiError> {
+    let failover =
+        ManualFailover { pool: body.pool, from_region: body.from_region, to_region: body.to_region, since: 0 };
+    let generation = shared.0.control.change(Change::TriggerFailover(failover)).await?;
+    Ok(Json(Applied { generation }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClearBody {
+    pub pool: String,
+    /// Only the failover from this region; without it, every manual failover of the pool.
+    pub from_region: Option<String>,
+}
+
+/// Ends manual failovers of a pool.
+#[utoipa::path(post, path = "/api/v1/lb/failover/clear", tag = "failover", request_body = ClearBody,
+    responses((status = 200, body = Applied), (status = 404, body = ErrorBody)))]
+pub async fn clear(State(shared): State<Shared>, Body(body): Body<ClearBody>) -> Result<Json<Applied>, ApiError> {
+    let change = Change::ClearFailover { pool: body.pool, from_region: body.from_region };
+    let generation = shared.0.control.change(change).await?;
+    Ok(Json(Applied { generation }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FailoverStatus {
+    /// Manual failovers in force.
+    pub manual: Vec<ManualFailover>,
+    /// Regions health has taken out of a pool now, and where their clients go.
+    pub automatic: Vec<AutomaticFailover>,
+    /// Manual failovers triggered and cleared, oldest first.
+    pub history: Vec<FailoverEvent>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AutomaticFailover {
+    pub pool: String,
+    pub region: String,
+    /// "region down" (below min_healthy) or "no servable endpoint".
+    pub reason: &'static str,
+    /// The next region in pool order that can serve, if any (policies such as geo may spread
+    /// clients differently; `explain` shows one client's answer).
+    pub next_region: Option<String>,
+}
+
+/// Manual and automatic failovers in force, and the history of manual ones.
+#[utoipa::path(get, path = "/api/v1/lb/failover/status", tag = "failover",
+    responses((status = 200, body = FailoverStatus), (status = 401, body = ErrorBody)))]
+pub async fn status(State(shared): State<Shared>) -> Json<FailoverStatus> {
+    let persisted = shared.0.control.persisted();
+    let snapshot = shared.0.store.load();
+    let health = &snapshot.health;
+    let mut automatic = Vec::new();
+    for pool in &snapshot.steering.pools {
+        let servable = |r: &crate::steering::PoolRegion| {
+            r.endpoints.iter().flatten().any(|e| e.weight > 0 && health.is_servable(e.health))
+        };
+        let can_serve = |r: &crate::steering::PoolRegion| !health.is_region_down(r.region) && servable(r);
+        for region in pool.regions.iter().filter(|r| !can_serve(r)) {
+            automatic.push(AutomaticFailover {
+                pool: pool.name.to_string(),
+                region: region.name.clone(),
+                reason: if health.is_region_down(region.region) { "region down" } else { "no servable endpoint" },
+                next_region: pool.regions.iter().find(|r| can_serve(r)).map(|r| r.name.clone()),
+            });
+        }
+    }
+    Json(FailoverStatus {
+        manual: persisted.changes.failovers.clone(),
+        automatic,
+        history: persisted.failover_history.clone(),
+    })
+}

@@ -1,0 +1,114 @@
+//! Probes on demand, and the health history.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, Body, ErrorBody, query_rejection};
+use super::regions::{first_endpoint, health_name};
+use super::{Shared, unix_of};
+use crate::control::ProbeOutcome;
+use crate::health::prober::lock;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBody {
+    pub region: String,
+}
+
+/// Probes every checked endpoint of a region now and answers with the results, which also
+/// count towards the endpoints' health (rise and fall) as a scheduled probe's would.
+#[utoipa::path(post, path = "/api/v1/lb/health/check", tag = "health", request_body = CheckBody,
+    responses((status = 200, body = Vec<ProbeOutcome>), (status = 404, body = ErrorBody)))]
+pub async fn check(
+    State(shared): State<Shared>,
+    Body(body): Body<CheckBody>,
+) -> Result<Json<Vec<ProbeOutcome>>, ApiError> {
+    Ok(Json(shared.0.control.probe(&body.region).await?))
+}
+
+/// The most events one answer carries.
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Only this region's endpoints.
+    pub region: Option<String>,
+    /// Only this endpoint (its IP address).
+    pub endpoint: Option<String>,
+    /// At most this many events, newest first (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HistoryEvent {
+    pub region: String,
+    pub endpoint: String,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    pub from: &'static str,
+    pub to: &'static str,
+    /// What the probe saw: "HTTP 503", "connection refused"...
+    pub detail: String,
+}
+
+/// Health transitions of endpoints, newest first.
+#[utoipa::path(get, path = "/api/v1/lb/health/history", tag = "health", params(HistoryQuery),
+    responses((status = 200, body = Vec<HistoryEvent>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn history(
+    State(shared): State<Shared>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<Vec<HistoryEvent>>, ApiError> {
+    let Query(q) = query.map_err(query_rejection)?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit {limit} is not within 1..={MAX_LIMIT}"), Some("limit")));
+    }
+    let snapshot = shared.0.store.load();
+    let regions = &snapshot.config.regions;
+    if let Some(name) = &q.region
+        && !regions.iter().any(|r| &r.name == name)
+    {
+        return Err(ApiError::not_found(format!("no region {name:?}"), "region"));
+    }
+    let wanted_endpoint = match &q.endpoint {
+        Some(text) => Some(
+            text.parse::<std::net::IpAddr>()
+                .map_err(|_| ApiError::bad_request(format!("{text:?} is not an IP address"), Some("endpoint")))?,
+        ),
+        None => None,
+    };
+    let table = lock(&shared.0.table);
+    let mut events = Vec::new();
+    let mut endpoint_seen = false;
+    for (i, region) in regions.iter().enumerate() {
+        if q.region.as_ref().is_some_and(|r| r != &region.name) {
+            continue;
+        }
+        let first = first_endpoint(regions, i);
+        for (j, endpoint) in region.endpoints.iter().enumerate() {
+            if wanted_endpoint.is_some_and(|w| w != endpoint.address) {
+                continue;
+            }
+            endpoint_seen = true;
+            let Some(report) = table.endpoint(first + j) else { continue };
+            events.extend(report.history.events().map(|e| HistoryEvent {
+                region: region.name.clone(),
+                endpoint: endpoint.address.to_string(),
+                at: unix_of(e.at),
+                from: health_name(e.from),
+                to: health_name(e.to),
+                detail: e.detail.clone(),
+            }));
+        }
+    }
+    if wanted_endpoint.is_some() && !endpoint_seen {
+        return Err(ApiError::not_found("no such endpoint", "endpoint"));
+    }
+    events.sort_by_key(|e| std::cmp::Reverse(e.at));
+    events.truncate(limit);
+    Ok(Json(events))
+}

@@ -1,0 +1,152 @@
+//! The admin API (axum): JSON in and out, on its own listener. An edge: it reads snapshots and
+//! the health table, and sends every change to the controller, which validates, saves and
+//! publishes it before the API answers 2xx.
+//!
+//! Every route but `GET /healthz` and `GET /metrics` needs `Authorization: Bearer <token>`.
+//! The whole API is described by the OpenAPI document at `GET /api/v1/openapi.json`,
+//! generated from these handlers (utoipa), so it cannot drift from them.
+
+mod auth;
+mod error;
+mod failover;
+mod health;
+mod openapi;
+mod regions;
+mod status;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, patch, post, put};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::app::AppError;
+use crate::config::TokenSource;
+use crate::control::Control;
+use crate::health::prober::SharedTable;
+use crate::snapshot::SnapshotStore;
+
+pub use error::ApiError;
+
+/// What every handler reads.
+#[derive(Clone)]
+pub struct Shared(Arc<Inner>);
+
+struct Inner {
+    store: Arc<SnapshotStore>,
+    control: Control,
+    table: SharedTable,
+    /// `None`: no token is configured, and every authenticated route answers 401.
+    token: Option<String>,
+    max_body_bytes: usize,
+    started: Instant,
+}
+
+impl Shared {
+    pub fn new(
+        store: Arc<SnapshotStore>,
+        control: Control,
+        table: SharedTable,
+        token: Option<String>,
+        max_body_bytes: usize,
+    ) -> Self {
+        Self(Arc::new(Inner { store, control, table, token, max_body_bytes, started: clock() }))
+    }
+}
+
+/// Binds the API's listener, so that a taken port stops the start with a clear error.
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr).await.map_err(|e| AppError::Api(format!("cannot listen on {addr}: {e}")))
+}
+
+/// Reads the token from where the configuration says. The token itself is never logged.
+///
+/// # Errors
+/// A token file that cannot be read or is empty.
+pub fn token(source: &TokenSource) -> Result<Option<String>, AppError> {
+    let token = match source {
+        TokenSource::Inline(token) => Some(token.clone()),
+        TokenSource::File(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| AppError::Api(format!("cannot read the token file {}: {e}", path.display())))?;
+            let token = text.trim();
+            if token.is_empty() {
+                return Err(AppError::Api(format!("the token file {} is empty", path.display())));
+            }
+            Some(token.to_owned())
+        }
+        TokenSource::Env(name) => std::env::var(name).ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
+    };
+    if token.is_none() {
+        warn!(
+            source = ?source,
+            "the admin API has no token: every route but /healthz and /metrics answers 401 until one is set"
+        );
+    }
+    Ok(token)
+}
+
+/// Serves the API on `listener` until `cancel`; returns the bound address.
+///
+/// # Errors
+/// The listener's address cannot be read.
+pub fn serve(listener: TcpListener, shared: Shared, cancel: CancellationToken) -> Result<SocketAddr, AppError> {
+    let addr = listener.local_addr().map_err(|e| AppError::Api(e.to_string()))?;
+    let app = router(shared);
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await;
+        if let Err(error) = served {
+            warn!(%error, "the admin API stopped");
+        }
+    });
+    info!(%addr, "admin API listening");
+    Ok(addr)
+}
+
+/// Every route; all but the first two need the token.
+pub fn router(shared: Shared) -> Router {
+    let limit = shared.0.max_body_bytes;
+    let authenticated = Router::new()
+        .route("/api/v1/lb/status", get(status::status))
+        .route("/api/v1/lb/regions", get(regions::list).post(regions::add))
+        .route("/api/v1/lb/regions/{region}", get(regions::one).delete(regions::remove))
+        .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}", patch(regions::set_weight))
+        .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}/drain", post(regions::drain))
+        .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}/undrain", post(regions::undrain))
+        .route("/api/v1/lb/strategy", put(regions::set_strategy))
+        .route("/api/v1/lb/health/check", post(health::check))
+        .route("/api/v1/lb/health/history", get(health::history))
+        .route("/api/v1/lb/failover/trigger", post(failover::trigger))
+        .route("/api/v1/lb/failover/clear", post(failover::clear))
+        .route("/api/v1/lb/failover/status", get(failover::status))
+        .route("/api/v1/lb/explain", get(status::explain))
+        .route("/api/v1/reload", post(status::reload))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route_layer(axum::middleware::from_fn_with_state(shared.clone(), auth::require_token));
+    Router::new()
+        .route("/healthz", get(status::healthz))
+        .merge(authenticated)
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(shared)
+}
+
+/// The API reads the clock for uptime and event times: an edge.
+#[allow(clippy::disallowed_methods)]
+fn clock() -> Instant {
+    Instant::now()
+}
+
+/// Seconds since the Unix epoch of an instant in the past.
+fn unix_of(at: Instant) -> u64 {
+    crate::control::unix_now().saturating_sub(clock().saturating_duration_since(at).as_secs())
+}

@@ -1,0 +1,273 @@
+//! Regions and their endpoints, weights, drains, and pool strategies.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Body, ErrorBody, path_rejection};
+use super::status::Applied;
+use super::{Shared, unix_of};
+use crate::config::overlay::StrategyChange;
+use crate::config::{FileRegion, ManualState, RegionConfig};
+use crate::control::Change;
+use crate::geo::code_str;
+use crate::health::prober::lock;
+use crate::health::state::Status;
+use crate::health::table::HealthTable;
+use crate::snapshot::Snapshot;
+
+#[derive(Serialize, ToSchema)]
+pub struct RegionInfo {
+    pub name: String,
+    pub location: Option<Coordinates>,
+    pub countries: Vec<String>,
+    pub continents: Vec<String>,
+    pub min_healthy: f64,
+    /// Down as a whole (fewer servable endpoints than `min_healthy`).
+    pub down: bool,
+    /// The pools that list it.
+    pub pools: Vec<String>,
+    pub endpoints: Vec<EndpointInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Coordinates {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EndpointInfo {
+    pub address: String,
+    pub weight: u32,
+    pub backup: bool,
+    /// "http", "https" or "tcp"; absent when unchecked.
+    pub check: Option<String>,
+    /// What the checks say: "up", "degraded" or "down".
+    pub health: &'static str,
+    /// "auto", "drain" or "force_up".
+    pub manual: &'static str,
+    /// Whether answers may carry it now.
+    pub servable: bool,
+    /// Seconds since the Unix epoch when `health` last changed (or the server started).
+    pub since: u64,
+    pub rtt: RttInfo,
+}
+
+/// Probe round-trip times in milliseconds, over the last 64 probes (avg, p95) or since start.
+#[derive(Serialize, ToSchema)]
+pub struct RttInfo {
+    pub last_ms: Option<f64>,
+    pub avg_ms: Option<f64>,
+    pub ewma_ms: Option<f64>,
+    pub min_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+}
+
+fn ms(d: Option<std::time::Duration>) -> Option<f64> {
+    d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+pub fn health_name(status: Status) -> &'static str {
+    match status {
+        Status::Up => "up",
+        Status::Degraded => "degraded",
+        Status::Down => "down",
+    }
+}
+
+fn manual_name(state: ManualState) -> &'static str {
+    match state {
+        ManualState::Auto => "auto",
+        ManualState::Drain => "drain",
+        ManualState::ForceUp => "force_up",
+    }
+}
+
+/// The index of a region's first endpoint in the health table (configuration order).
+pub fn first_endpoint(regions: &[RegionConfig], region: usize) -> usize {
+    regions[..region].iter().map(|r| r.endpoints.len()).sum()
+}
+
+fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> RegionInfo {
+    let region = &snapshot.config.regions[index];
+    let first = first_endpoint(&snapshot.config.regions, index);
+    let endpoints = region
+        .endpoints
+        .iter()
+        .enumerate()
+        .map(|(j, e)| {
+            let report = table.endpoint(first + j);
+            let rtt = report.map(|r| r.rtt);
+            EndpointInfo {
+                address: e.address.to_string(),
+                weight: e.weight,
+                backup: e.backup,
+                check: e.check.as_ref().map(|c| format!("{:?}", c.kind).to_lowercase()),
+                health: report.map_or("up", |r| health_name(r.status)),
+                manual: manual_name(e.state),
+                servable: snapshot.health.is_servable(first + j),
+                since: report.map_or(0, |r| unix_of(r.since)),
+                rtt: RttInfo {
+                    last_ms: ms(rtt.and_then(|r| r.last)),
+                    avg_ms: ms(rtt.and_then(|r| r.mean())),
+                    ewma_ms: ms(rtt.and_then(|r| r.ewma)),
+                    min_ms: ms(rtt.and_then(|r| r.min)),
+                    max_ms: ms(rtt.and_then(|r| r.max)),
+                    p95_ms: ms(rtt.and_then(|r| r.p95())),
+                },
+            }
+        })
+        .collect();
+    RegionInfo {
+        name: region.name.clone(),
+        location: region.location.map(|c| Coordinates { lat: c.lat, lon: c.lon }),
+        countries: region.countries.iter().map(|c| code_str(c).to_owned()).collect(),
+        continents: region.continents.iter().map(|c| code_str(c).to_owned()).collect(),
+        min_healthy: region.min_healthy,
+        down: snapshot.health.is_region_down(index),
+        pools: snapshot
+            .config
+            .pools
+            .iter()
+            .filter(|p| p.regions.contains(&index))
+            .map(|p| p.name.to_string())
+            .collect(),
+        endpoints,
+    }
+}
+
+/// Every region with its endpoints, weights, health and probe RTT statistics.
+#[utoipa::path(get, path = "/api/v1/lb/regions", tag = "regions",
+    responses((status = 200, body = Vec<RegionInfo>), (status = 401, body = ErrorBody)))]
+pub async fn list(State(shared): State<Shared>) -> Json<Vec<RegionInfo>> {
+    let snapshot = shared.0.store.load();
+    let table = lock(&shared.0.table);
+    Json((0..snapshot.config.regions.len()).map(|i| region_info(&snapshot, &table, i)).collect())
+}
+
+/// One region.
+#[utoipa::path(get, path = "/api/v1/lb/regions/{region}", tag = "regions",
+    params(("region" = String, Path, description = "The region's name")),
+    responses((status = 200, body = RegionInfo), (status = 404, body = ErrorBody)))]
+pub async fn one(
+    State(shared): State<Shared>,
+    region: Result<Path<String>, PathRejection>,
+) -> Result<Json<RegionInfo>, ApiError> {
+    let Path(region) = region.map_err(path_rejection)?;
+    let snapshot = shared.0.store.load();
+    let index = snapshot
+        .config
+        .regions
+        .iter()
+        .position(|r| r.name == region)
+        .ok_or_else(|| ApiError::not_found(format!("no region {region:?}"), "region"))?;
+    let table = lock(&shared.0.table);
+    Ok(Json(region_info(&snapshot, &table, index)))
+}
+
+/// Adds a region: the same fields as a `[[region]]` table of the configuration file. It takes
+/// traffic once a pool lists it (a strategy change does not add regions to pools; edit the file
+/// and reload for that), and its endpoints are probed at once.
+#[utoipa::path(post, path = "/api/v1/lb/regions", tag = "regions", request_body = FileRegion,
+    responses((status = 201, body = Applied), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn add(
+    State(shared): State<Shared>,
+    Body(region): Body<FileRegion>,
+) -> Result<(StatusCode, Json<Applied>), ApiError> {
+    let generation = shared.0.control.change(Change::AddRegion(Box::new(region))).await?;
+    Ok((StatusCode::CREATED, Json(Applied { generation })))
+}
+
+/// Removes a region no pool lists (409 while one does).
+#[utoipa::path(delete, path = "/api/v1/lb/regions/{region}", tag = "regions",
+    params(("region" = String, Path, description = "The region's name")),
+    responses((status = 200, body = Applied), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn remove(
+    State(shared): State<Shared>,
+    region: Result<Path<String>, PathRejection>,
+) -> Result<Json<Applied>, ApiError> {
+    let Path(region) = region.map_err(path_rejection)?;
+    let generation = shared.0.control.change(Change::RemoveRegion(region)).await?;
+    Ok(Json(Applied { generation }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WeightBody {
+    /// 0 to 1000000; 0 takes the endpoint out of rotation.
+    pub weight: i64,
+}
+
+fn endpoint_path(path: Result<Path<(String, String)>, PathRejection>) -> Result<(String, IpAddr), ApiError> {
+    let Path((region, endpoint)) = path.map_err(path_rejection)?;
+    let address = endpoint
+        .parse::<IpAddr>()
+        .map_err(|_| ApiError::unprocessable(format!("{endpoint:?} is not an IP address"), "endpoint"))?;
+    Ok((region, address))
+}
+
+/// Sets an endpoint's weight.
+#[utoipa::path(patch, path = "/api/v1/lb/regions/{region}/endpoints/{endpoint}", tag = "regions",
+    params(("region" = String, Path), ("endpoint" = String, Path, description = "The endpoint's IP address")),
+    request_body = WeightBody,
+    responses((status = 200, body = Applied), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_weight(
+    State(shared): State<Shared>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    Body(body): Body<WeightBody>,
+) -> Result<Json<Applied>, ApiError> {
+    let (region, endpoint) = endpoint_path(path)?;
+    let generation = shared.0.control.change(Change::SetWeight { region, endpoint, weight: body.weight }).await?;
+    Ok(Json(Applied { generation }))
+}
+
+/// Drains an endpoint: it is never answered with, not even when its pool fails open.
+#[utoipa::path(post, path = "/api/v1/lb/regions/{region}/endpoints/{endpoint}/drain", tag = "regions",
+    params(("region" = String, Path), ("endpoint" = String, Path)),
+    responses((status = 200, body = Applied), (status = 404, body = ErrorBody)))]
+pub async fn drain(
+    State(shared): State<Shared>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<Applied>, ApiError> {
+    set_drained(shared, path, true).await
+}
+
+/// Puts a drained endpoint back under its health checks.
+#[utoipa::path(post, path = "/api/v1/lb/regions/{region}/endpoints/{endpoint}/undrain", tag = "regions",
+    params(("region" = String, Path), ("endpoint" = String, Path)),
+    responses((status = 200, body = Applied), (status = 404, body = ErrorBody)))]
+pub async fn undrain(
+    State(shared): State<Shared>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<Applied>, ApiError> {
+    set_drained(shared, path, false).await
+}
+
+async fn set_drained(
+    shared: Shared,
+    path: Result<Path<(String, String)>, PathRejection>,
+    drained: bool,
+) -> Result<Json<Applied>, ApiError> {
+    let (region, endpoint) = endpoint_path(path)?;
+    let generation = shared.0.control.change(Change::SetDrained { region, endpoint, drained }).await?;
+    Ok(Json(Applied { generation }))
+}
+
+/// Changes a pool's policy, and optionally its parameters (absent ones stay as they are).
+#[utoipa::path(put, path = "/api/v1/lb/strategy", tag = "pools", request_body = StrategyChange,
+    responses((status = 200, body = Applied), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_strategy(
+    State(shared): State<Shared>,
+    Body(change): Body<StrategyChange>,
+) -> Result<Json<Applied>, ApiError> {
+    let generation = shared.0.control.change(Change::SetStrategy(change)).await?;
+    Ok(Json(Applied { generation }))
+}

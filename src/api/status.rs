@@ -1,0 +1,179 @@
+//! Status, explanation, reload and liveness.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, query_rejection};
+use super::{Shared, clock};
+use crate::explain::{ExplainError, Explanation};
+use crate::snapshot::Snapshot;
+use crate::steering::{Family, Pool};
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub generation: u64,
+}
+
+/// Liveness, without a token: the server answers and which snapshot it serves.
+#[utoipa::path(get, path = "/healthz", tag = "status", security(()),
+    responses((status = 200, body = Health)))]
+pub async fn healthz(State(shared): State<Shared>) -> Json<Health> {
+    Json(Health { status: "ok", generation: shared.0.store.load().generation })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    pub version: &'static str,
+    /// The server's identity (NSID, `id.server`), when configured.
+    pub identity: Option<String>,
+    pub uptime_secs: u64,
+    /// The snapshot generation queries are answered from.
+    pub generation: u64,
+    pub zones: Vec<ZoneStatus>,
+    pub pools: Vec<PoolStatus>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ZoneStatus {
+    pub origin: String,
+    pub records: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PoolStatus {
+    pub name: String,
+    pub policy: &'static str,
+    pub ttl: u32,
+    /// Whether answers carry the failover TTL now (an endpoint unhealthy, or a recent change).
+    pub failover_ttl_in_force: bool,
+    /// The regions in pool order, with the endpoints each can answer with now.
+    pub answer_set: Vec<RegionAnswer>,
+    /// No region can serve: the pool fails open (or answers as `when_all_down` says).
+    pub all_down: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RegionAnswer {
+    pub region: String,
+    pub can_serve: bool,
+    /// Servable endpoints, IPv4 then IPv6.
+    pub endpoints: Vec<String>,
+    /// Where a manual failover sends this region's clients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_over_to: Option<String>,
+}
+
+/// Version, uptime, generation, zones, and every pool with its policy and current answer set.
+#[utoipa::path(get, path = "/api/v1/lb/status", tag = "status",
+    responses((status = 200, body = Status), (status = 401, body = super::error::ErrorBody)))]
+pub async fn status(State(shared): State<Shared>) -> Json<Status> {
+    let snapshot = shared.0.store.load();
+    Json(Status {
+        version: env!("CARGO_PKG_VERSION"),
+        identity: snapshot.config.server.identity.clone(),
+        uptime_secs: clock().saturating_duration_since(shared.0.started).as_secs(),
+        generation: snapshot.generation,
+        zones: snapshot
+            .zones
+            .iter()
+            .map(|z| ZoneStatus { origin: z.origin.to_string(), records: z.record_count })
+            .collect(),
+        pools: snapshot.steering.pools.iter().map(|p| pool_status(&snapshot, p)).collect(),
+    })
+}
+
+fn pool_status(snapshot: &Snapshot, pool: &Pool) -> PoolStatus {
+    let health = &snapshot.health;
+    let answer_set: Vec<RegionAnswer> = pool
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(i, region)| {
+            let endpoints: Vec<String> = [Family::V4, Family::V6]
+                .iter()
+                .flat_map(|&f| region.endpoints[f as usize].iter())
+                .filter(|e| e.weight > 0 && health.is_servable(e.health))
+                .map(|e| e.address.to_string())
+                .collect();
+            let failed_over_to = pool
+                .failovers
+                .iter()
+                .find(|(from, _)| usize::from(*from) == i)
+                .map(|&(_, to)| pool.regions[usize::from(to)].name.clone());
+            RegionAnswer {
+                region: region.name.clone(),
+                can_serve: !health.is_region_down(region.region) && !endpoints.is_empty(),
+                endpoints,
+                failed_over_to,
+            }
+        })
+        .collect();
+    PoolStatus {
+        name: pool.name.to_string(),
+        policy: pool.policy.name(),
+        ttl: pool.ttl_secs,
+        failover_ttl_in_force: health.is_short_ttl(pool.index),
+        all_down: !answer_set.iter().any(|r| r.can_serve),
+        answer_set,
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainQuery {
+    /// The name asked for.
+    pub name: String,
+    /// The record type (default A).
+    #[serde(rename = "type")]
+    pub rtype: Option<String>,
+    /// The address the query comes from.
+    #[param(value_type = String)]
+    pub client: IpAddr,
+    /// The EDNS Client Subnet a resolver sends, e.g. 198.51.100.0/24.
+    pub ecs: Option<String>,
+}
+
+/// The answer a client would get and every step of why, as `meridian explain` prints it.
+#[utoipa::path(get, path = "/api/v1/lb/explain", tag = "status", params(ExplainQuery),
+    responses((status = 200, body = Explanation), (status = 400, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)))]
+pub async fn explain(
+    State(shared): State<Shared>,
+    query: Result<Query<ExplainQuery>, QueryRejection>,
+) -> Result<Json<Explanation>, ApiError> {
+    let Query(q) = query.map_err(query_rejection)?;
+    let snapshot = shared.0.store.load();
+    let rtype = q.rtype.as_deref().unwrap_or("A");
+    crate::explain::explain(&snapshot, &q.name, rtype, q.client, q.ecs.as_deref()).map(Json).map_err(|e| {
+        let field = match e {
+            ExplainError::Name(_) => "name",
+            ExplainError::Type(_) => "type",
+            ExplainError::Ecs(_) => "ecs",
+            ExplainError::Query(_) => "name",
+        };
+        ApiError::unprocessable(e.to_string(), field)
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Applied {
+    /// The snapshot generation that serves the change; it is in force when this answer is sent.
+    pub generation: u64,
+}
+
+/// Re-reads the configuration, zone files and geo database. An invalid one is rejected with the
+/// messages of `check-config`, and the running snapshot stays.
+#[utoipa::path(post, path = "/api/v1/reload", tag = "status",
+    responses((status = 200, body = Applied), (status = 422, body = super::error::ErrorBody)))]
+pub async fn reload(State(shared): State<Shared>) -> Result<Json<Applied>, ApiError> {
+    match shared.0.control.reload().await {
+        Ok(generation) => Ok(Json(Applied { generation })),
+        Err(error) => Err(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, error, None)),
+    }
+}

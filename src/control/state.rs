@@ -1,0 +1,221 @@
+//! The state file: API changes kept across restarts, in `state_dir/state.json`.
+//!
+//! A change is acknowledged only once it is on disk: written to a temporary file, flushed with
+//! fsync, renamed over the old file (atomic on POSIX file systems), and the directory fsynced so
+//! the rename itself survives a crash. A `kill -9` at any moment leaves either the old file or
+//! the new one, whole. A file that cannot be read or parsed is never overwritten or deleted:
+//! it is renamed aside for the operator, and the server goes on with its configuration.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::config::Overlay;
+
+/// The name of the state file inside `state_dir`.
+pub const STATE_FILE: &str = "state.json";
+/// The format this build writes; a newer one is refused rather than misread.
+pub const FORMAT: u32 = 1;
+/// Failover events kept in the history.
+pub const HISTORY_LEN: usize = 200;
+
+/// What the state file holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Persisted {
+    pub format: u32,
+    #[serde(default)]
+    pub changes: Overlay,
+    /// Manual failovers triggered and cleared, oldest first.
+    #[serde(default)]
+    pub failover_history: Vec<FailoverEvent>,
+}
+
+/// A manual failover triggered or cleared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverEvent {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    pub pool: String,
+    /// "trigger" or "clear".
+    pub action: String,
+    pub from_region: String,
+    pub to_region: String,
+}
+
+/// Why the state file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create the state directory {}: {source}", .dir.display())]
+    Dir { dir: PathBuf, source: io::Error },
+    #[error("cannot read {}: {source}", .path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{} is not a valid state file: {message}", .path.display())]
+    Corrupt { path: PathBuf, message: String },
+    #[error("cannot write {}: {source}", .path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("{} could not be read at start and is kept as it is; changes are not saved until it is moved away", .path.display())]
+    Blocked { path: PathBuf },
+}
+
+/// The state file of one `state_dir`.
+#[derive(Debug)]
+pub struct StateFile {
+    dir: PathBuf,
+    /// Set when a file that could not be read could not be moved aside either: saving would
+    /// overwrite what the operator may need, so changes are refused instead.
+    blocked: bool,
+}
+
+impl StateFile {
+    /// Opens `dir`, creating it (mode 0700: the state is the operator's) if it is missing.
+    ///
+    /// # Errors
+    /// The directory cannot be created.
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        if !dir.exists() {
+            let mut builder = fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).map_err(|source| StateError::Dir { dir: dir.into(), source })?;
+        }
+        Ok(Self { dir: dir.to_path_buf(), blocked: false })
+    }
+
+    /// A state directory that could not be opened: every save is refused.
+    pub fn unusable(dir: &Path) -> Self {
+        Self { dir: dir.to_path_buf(), blocked: true }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE)
+    }
+
+    /// Reads the state; a missing file is an empty state.
+    ///
+    /// # Errors
+    /// The file exists but cannot be read, or is not a state file this build understands.
+    pub fn load(&self) -> Result<Persisted, StateError> {
+        let path = self.path();
+        let text = match fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Persisted { format: FORMAT, ..Default::default() });
+            }
+            Err(source) => return Err(StateError::Read { path, source }),
+        };
+        let state: Persisted = serde_json::from_slice(&text)
+            .map_err(|e| StateError::Corrupt { path: path.clone(), message: e.to_string() })?;
+        if state.format != FORMAT {
+            return Err(StateError::Corrupt {
+                path,
+                message: format!("format {} is not {FORMAT}, the one this build reads", state.format),
+            });
+        }
+        Ok(state)
+    }
+
+    /// Moves the state file aside as `state.json.<reason>-<unix seconds>`, for the operator;
+    /// returns where it went. If it cannot be moved, later saves are refused.
+    ///
+    /// # Errors
+    /// The rename failed.
+    pub fn set_aside(&mut self, reason: &str, unix_secs: u64) -> Result<PathBuf, StateError> {
+        let from = self.path();
+        let to = self.dir.join(format!("{STATE_FILE}.{reason}-{unix_secs}"));
+        match fs::rename(&from, &to) {
+            Ok(()) => Ok(to),
+            Err(source) => {
+                self.blocked = true;
+                Err(StateError::Write { path: to, source })
+            }
+        }
+    }
+
+    /// Writes the state durably: temporary file, fsync, rename, fsync of the directory.
+    ///
+    /// # Errors
+    /// Any step failed (the old file is then still whole), or saving is blocked.
+    pub fn save(&self, state: &Persisted) -> Result<(), StateError> {
+        let path = self.path();
+        if self.blocked {
+            return Err(StateError::Blocked { path });
+        }
+        let temporary = self.dir.join(format!("{STATE_FILE}.tmp"));
+        let write = |e| StateError::Write { path: temporary.clone(), source: e };
+        let mut text = serde_json::to_vec_pretty(state).map_err(|e| write(io::Error::other(e)))?;
+        text.push(b'\n');
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary).map_err(write)?;
+        file.write_all(&text).map_err(write)?;
+        file.sync_all().map_err(write)?;
+        drop(file);
+        fs::rename(&temporary, &path).map_err(|source| StateError::Write { path: path.clone(), source })?;
+        // The rename is durable only once the directory entry is.
+        File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(|source| StateError::Write { path, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("meridian-state-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_saved_state_loads_back_and_the_directory_is_private() {
+        let dir = temp("roundtrip");
+        let file = StateFile::open(&dir.join("nested")).unwrap();
+        assert_eq!(file.load().unwrap(), Persisted { format: FORMAT, ..Default::default() });
+        let mut state = Persisted { format: FORMAT, ..Default::default() };
+        state.changes.regions_removed.push("spare".into());
+        file.save(&state).unwrap();
+        assert_eq!(file.load().unwrap(), state);
+        assert!(!dir.join("nested").join("state.json.tmp").exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.join("nested")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_corrupt_file_is_reported_and_kept_aside_never_deleted() {
+        let dir = temp("corrupt");
+        let mut file = StateFile::open(&dir).unwrap();
+        fs::write(file.path(), b"{ \"format\": 1, \"changes\": ").unwrap();
+        assert!(matches!(file.load(), Err(StateError::Corrupt { .. })));
+        let aside = file.set_aside("corrupt", 42).unwrap();
+        assert_eq!(aside.file_name().unwrap(), "state.json.corrupt-42");
+        assert_eq!(fs::read(&aside).unwrap(), b"{ \"format\": 1, \"changes\": ");
+        assert!(file.load().is_ok(), "a fresh state once it is aside");
+
+        fs::write(file.path(), b"{ \"format\": 9 }").unwrap();
+        assert!(matches!(file.load(), Err(StateError::Corrupt { .. })), "a format from a newer build");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn saves_are_refused_once_an_unreadable_file_could_not_be_moved() {
+        let dir = temp("blocked");
+        let mut file = StateFile::open(&dir).unwrap();
+        assert!(file.set_aside("unreadable", 1).is_err(), "nothing to move");
+        let error = file.save(&Persisted::default()).unwrap_err();
+        assert!(matches!(error, StateError::Blocked { .. }), "{error}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
