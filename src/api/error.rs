@@ -136,6 +136,8 @@ fn field_of(detail: &str) -> String {
     let named = message.split('`').nth(1).filter(|_| message.contains("field `"));
     match (path, named) {
         ("" | ".", Some(name)) => name.to_owned(),
+        // An unknown field's path already ends with it.
+        (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path.to_owned(),
         (path, Some(name)) => format!("{path}.{name}"),
         (path, None) => path.to_owned(),
     }
@@ -169,6 +171,8 @@ mod tests {
     fn the_field_is_read_from_serde_messages() {
         assert_eq!(field_of("unknown field `colour`, expected one of `name`, `endpoints`"), "colour");
         assert_eq!(field_of("endpoints[0]: unknown field `adress`, expected `address`"), "endpoints[0].adress");
+        assert_eq!(field_of("endpoints[0].adress: unknown field `adress`, expected `address`"), "endpoints[0].adress");
+        assert_eq!(field_of("colour: unknown field `colour`, expected `name`"), "colour");
         assert_eq!(field_of("missing field `name` at line 1 column 2"), "name");
         assert_eq!(field_of("weight: invalid type: string \"x\", expected i64"), "weight");
     }

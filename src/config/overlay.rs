@@ -67,6 +67,8 @@ pub struct StrategyChange {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StrategyParameters {
+    /// The pool's regions, in order: how a region added through the API starts taking traffic.
+    pub regions: Option<Vec<String>>,
     pub max_answers: Option<i64>,
     pub hash_prefix_v4: Option<i64>,
     pub hash_prefix_v6: Option<i64>,
@@ -400,6 +402,9 @@ fn set_strategy(pool: &mut FilePool, change: &StrategyChange) {
     macro_rules! set {
         ($($field:ident),*) => { $( if p.$field.is_some() { pool.$field = p.$field; } )* };
     }
+    if let Some(regions) = p.regions {
+        pool.regions = regions;
+    }
     set!(
         max_answers,
         hash_prefix_v4,
@@ -417,6 +422,7 @@ fn set_strategy(pool: &mut FilePool, change: &StrategyChange) {
 fn merge_parameters(earlier: &StrategyParameters, later: StrategyParameters) -> StrategyParameters {
     let e = earlier.clone();
     StrategyParameters {
+        regions: later.regions.or(e.regions),
         max_answers: later.max_answers.or(e.max_answers),
         hash_prefix_v4: later.hash_prefix_v4.or(e.hash_prefix_v4),
         hash_prefix_v6: later.hash_prefix_v6.or(e.hash_prefix_v6),

@@ -3,6 +3,7 @@
 // Tests are an edge: their deadlines are measured on the real clock.
 #![allow(clippy::disallowed_methods)]
 
+mod api;
 mod cli;
 mod differential;
 mod dns;

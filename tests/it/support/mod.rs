@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod geo;
+pub mod http;
 pub mod target;
 
 use std::fs;
@@ -15,6 +16,10 @@ use meridian::config::Source;
 /// The test zone: a delegation with glue and DS, CNAME chains in and out of the zone, an
 /// empty non-terminal, a wildcard, a TXT RRset too big for 512 octets, and most types.
 pub const TEST_ZONE: &str = include_str!("../../fixtures/example.test.zone");
+
+/// An admin API on a free port with the test token, and a state directory.
+pub const API_TOML: &str =
+    "state_dir = \"state\"\n[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"test-token-0123456789\"\n";
 
 /// A directory under the system temp dir, removed on drop.
 pub struct TempDir(PathBuf);
@@ -50,6 +55,8 @@ impl Drop for TempDir {
 /// A Meridian server running in its own runtime on 127.0.0.1, on a free port.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The admin API, when the configuration has `[api]`.
+    pub api: Option<http::Api>,
     running: Option<Running>,
     runtime: tokio::runtime::Runtime,
     dir: TempDir,
@@ -72,10 +79,14 @@ impl TestServer {
     }
 
     /// Serves zone files with more configuration (`[geoip]`, regions, pools) and more
-    /// files (a geo database) beside them.
+    /// files (a geo database) beside them. Top-level keys at the start of `more_toml`
+    /// (`state_dir`) go before every table.
     pub fn with_config(server: &str, zones: &[(&str, &str)], more_toml: &str, files: &[(&str, &[u8])]) -> Self {
         let dir = TempDir::new("server");
-        let mut toml = format!("[server]\nlisten = [\"127.0.0.1:0\"]\n{server}\n");
+        let split = more_toml.find("\n[").map_or(more_toml.len(), |i| i + 1);
+        let split = if more_toml.starts_with('[') { 0 } else { split };
+        let (top, more_toml) = more_toml.split_at(split);
+        let mut toml = format!("{top}[server]\nlisten = [\"127.0.0.1:0\"]\n{server}\n");
         for (file, text) in zones {
             dir.write(file, text);
             toml.push_str(&format!("[[zone]]\nfile = \"{file}\"\n"));
@@ -90,11 +101,35 @@ impl TestServer {
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
         let running = runtime.block_on(app::start(source, Some(config_path))).expect("server starts");
         let addr = running.addrs[0];
-        Self { addr, running: Some(running), runtime, dir }
+        let api = running.api_addr.map(|addr| http::Api { addr });
+        Self { addr, api, running: Some(running), runtime, dir }
     }
 }
 
 impl TestServer {
+    /// The admin API (the configuration must have `[api]`, as [`API_TOML`] gives).
+    pub fn api(&self) -> http::Api {
+        self.api.expect("the test configuration has [api]")
+    }
+
+    /// The server's directory (its configuration, zones and state directory).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Stops the server, as a shutdown does, and starts it again on the same files.
+    pub fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            self.runtime.block_on(running.shutdown());
+        }
+        let path = self.dir.path().join("meridian.toml");
+        let source = Source::read(&path).expect("test configuration is valid");
+        let running = self.runtime.block_on(app::start(source, Some(path))).expect("server restarts");
+        self.addr = running.addrs[0];
+        self.api = running.api_addr.map(|addr| http::Api { addr });
+        self.running = Some(running);
+    }
+
     /// Rewrites one of the server's files (a zone, the configuration).
     pub fn write(&self, file: &str, text: &str) {
         self.dir.write(file, text);

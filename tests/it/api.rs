@@ -1,0 +1,436 @@
+//! The admin API over real HTTP: authentication, every route, every class of bad request, and
+//! changes that show in DNS answers right after their 2xx and survive a restart.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::{RData, RecordType};
+
+use crate::steering::LB_ZONE;
+use crate::support::client::{self, Q};
+use crate::support::http::{Api, TOKEN};
+use crate::support::target::HealthTarget;
+use crate::support::{API_TOML, TestServer};
+
+const REGIONS: &str = "[[region]]\nname = \"a\"\nendpoints = [ { address = \"192.0.2.1\" }, { address = \"192.0.2.2\" } ]\n\
+                       [[region]]\nname = \"b\"\nendpoints = [ { address = \"198.51.100.1\" } ]\n\
+                       [[region]]\nname = \"spare\"\nendpoints = [ { address = \"203.0.113.1\" } ]\n";
+const POOL: &str =
+    "[[pool]]\nname = \"www.lb.test.\"\npolicy = \"priority\"\nregions = [\"a\", \"b\"]\nmax_answers = 8\n";
+
+fn server_with(more: &str) -> TestServer {
+    TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &format!("{API_TOML}{REGIONS}{more}{POOL}"), &[])
+}
+
+fn server() -> TestServer {
+    server_with("")
+}
+
+/// The A records the pool answers with, sorted.
+fn answer(server: &TestServer) -> Vec<String> {
+    let reply = client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A));
+    let mut found: Vec<String> = reply
+        .answers
+        .iter()
+        .filter_map(|r| if let RData::A(a) = &r.data { Some(a.to_string()) } else { None })
+        .collect();
+    found.sort();
+    found
+}
+
+fn ok(reply: &crate::support::http::Reply) -> serde_json::Value {
+    assert!((200..300).contains(&reply.status), "expected 2xx, got {} {}", reply.status, reply.body);
+    reply.json()
+}
+
+/// Every route, with a body that would be accepted.
+const ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/api/v1/lb/status", ""),
+    ("GET", "/api/v1/lb/regions", ""),
+    ("GET", "/api/v1/lb/regions/a", ""),
+    ("POST", "/api/v1/lb/regions", r#"{"name":"c","endpoints":[{"address":"192.0.2.9"}]}"#),
+    ("DELETE", "/api/v1/lb/regions/spare", ""),
+    ("PATCH", "/api/v1/lb/regions/a/endpoints/192.0.2.1", r#"{"weight":2}"#),
+    ("POST", "/api/v1/lb/regions/a/endpoints/192.0.2.1/drain", ""),
+    ("POST", "/api/v1/lb/regions/a/endpoints/192.0.2.1/undrain", ""),
+    ("PUT", "/api/v1/lb/strategy", r#"{"pool":"www.lb.test.","strategy":"weighted"}"#),
+    ("POST", "/api/v1/lb/health/check", r#"{"region":"a"}"#),
+    ("GET", "/api/v1/lb/health/history", ""),
+    ("POST", "/api/v1/lb/failover/trigger", r#"{"pool":"www.lb.test.","from_region":"a","to_region":"b"}"#),
+    ("POST", "/api/v1/lb/failover/clear", r#"{"pool":"www.lb.test."}"#),
+    ("GET", "/api/v1/lb/failover/status", ""),
+    ("GET", "/api/v1/lb/explain?name=www.lb.test.&client=192.0.2.99", ""),
+    ("POST", "/api/v1/reload", ""),
+    ("GET", "/api/v1/openapi.json", ""),
+];
+
+#[test]
+fn every_route_but_healthz_needs_the_token_and_answers_with_it() {
+    let server = server();
+    let api = server.api();
+    let healthz = api.send("GET", "/healthz", None, None);
+    assert_eq!(healthz.status, 200, "{}", healthz.body);
+    assert_eq!(healthz.json()["status"], "ok");
+    for &(method, path, body) in ROUTES {
+        let body = Some(body).filter(|b| !b.is_empty());
+        for token in [None, Some("wrong-token"), Some("test-token-012345678"), Some("")] {
+            let reply = api.send(method, path, body, token);
+            assert_eq!(reply.status, 401, "{method} {path} with {token:?}: {}", reply.body);
+            assert!(reply.head.to_ascii_lowercase().contains("www-authenticate: bearer"), "{}", reply.head);
+            assert!(!reply.body.contains(TOKEN), "the token is never echoed");
+        }
+    }
+    // The same routes, in order, with the token: each is accepted.
+    for &(method, path, body) in ROUTES {
+        let reply = api.send(method, path, Some(body).filter(|b| !b.is_empty()), Some(TOKEN));
+        assert!((200..300).contains(&reply.status), "{method} {path}: {} {}", reply.status, reply.body);
+        assert!(reply.head.to_ascii_lowercase().contains("content-type: application/json"), "{}", reply.head);
+    }
+}
+
+#[test]
+fn the_openapi_document_lists_every_route() {
+    let server = server();
+    let doc = ok(&server.api().get("/api/v1/openapi.json"));
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let paths = doc["paths"].as_object().unwrap();
+    for &(method, path, _) in ROUTES {
+        let template = path
+            .split('?')
+            .next()
+            .unwrap()
+            .replace("/regions/a/endpoints/192.0.2.1", "/regions/{region}/endpoints/{endpoint}")
+            .replace("/regions/a", "/regions/{region}")
+            .replace("/regions/spare", "/regions/{region}");
+        let entry = paths.get(&template).unwrap_or_else(|| panic!("{template} is not documented"));
+        assert!(entry.get(method.to_lowercase()).is_some(), "{method} {template} is not documented");
+    }
+    assert!(paths.contains_key("/healthz"));
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+}
+
+#[test]
+fn status_and_regions_describe_pools_regions_and_endpoints() {
+    let server = server();
+    let api = server.api();
+    let status = ok(&api.get("/api/v1/lb/status"));
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    assert!(status["generation"].as_u64().unwrap() >= 1);
+    assert_eq!(status["zones"][0]["origin"], "lb.test.");
+    let pool = &status["pools"][0];
+    assert_eq!((pool["name"].as_str(), pool["policy"].as_str()), (Some("www.lb.test."), Some("priority")));
+    assert_eq!(pool["answer_set"][0]["endpoints"], serde_json::json!(["192.0.2.1", "192.0.2.2"]));
+    assert_eq!(pool["all_down"], false);
+
+    let regions = ok(&api.get("/api/v1/lb/regions"));
+    let names: Vec<&str> = regions.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a", "b", "spare"]);
+    let a = ok(&api.get("/api/v1/lb/regions/a"));
+    assert_eq!(a["pools"], serde_json::json!(["www.lb.test."]));
+    assert_eq!(a["endpoints"][1]["address"], "192.0.2.2");
+    assert_eq!((a["endpoints"][1]["weight"].as_u64(), a["endpoints"][1]["health"].as_str()), (Some(1), Some("up")));
+    let missing = api.get("/api/v1/lb/regions/nowhere");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.error().1, "region");
+}
+
+#[test]
+fn drains_weights_and_strategies_show_in_dns_answers_right_after_their_2xx() {
+    let server = server();
+    let api = server.api();
+    assert_eq!(answer(&server), ["192.0.2.1", "192.0.2.2"]);
+    ok(&api.post("/api/v1/lb/regions/a/endpoints/192.0.2.1/drain", ""));
+    assert_eq!(answer(&server), ["192.0.2.2"]);
+    ok(&api.post("/api/v1/lb/regions/a/endpoints/192.0.2.1/undrain", ""));
+    assert_eq!(answer(&server), ["192.0.2.1", "192.0.2.2"]);
+    ok(&api.patch("/api/v1/lb/regions/a/endpoints/192.0.2.2", r#"{"weight": 0}"#));
+    assert_eq!(answer(&server), ["192.0.2.1"]);
+    let region = ok(&api.get("/api/v1/lb/regions/a"));
+    assert_eq!(region["endpoints"][1]["weight"], 0);
+    ok(&api.put(
+        "/api/v1/lb/strategy",
+        r#"{"pool":"www.lb.test","strategy":"priority","parameters":{"regions":["b","a"]}}"#,
+    ));
+    assert_eq!(answer(&server), ["198.51.100.1"]);
+    // A region added through the API takes traffic once the pool lists it.
+    ok(&api.post("/api/v1/lb/regions", r#"{"name":"c","endpoints":[{"address":"192.0.2.77"}]}"#));
+    ok(&api.put(
+        "/api/v1/lb/strategy",
+        r#"{"pool":"www.lb.test.","strategy":"priority","parameters":{"regions":["c","a"]}}"#,
+    ));
+    assert_eq!(answer(&server), ["192.0.2.77"]);
+    let status = ok(&api.get("/api/v1/lb/status"));
+    assert_eq!(status["pools"][0]["answer_set"][0]["region"], "c");
+}
+
+#[test]
+fn a_manual_failover_moves_a_regions_clients_until_cleared() {
+    let server = server();
+    let api = server.api();
+    let trigger = r#"{"pool":"www.lb.test.","from_region":"a","to_region":"b"}"#;
+    ok(&api.post("/api/v1/lb/failover/trigger", trigger));
+    assert_eq!(answer(&server), ["198.51.100.1"]);
+    let status = ok(&api.get("/api/v1/lb/failover/status"));
+    assert_eq!(status["manual"][0]["from_region"], "a");
+    assert_eq!(status["history"][0]["action"], "trigger");
+    let explained = ok(&api.get("/api/v1/lb/explain?name=www.lb.test.&client=192.0.2.99"));
+    assert!(explained["steering"]["reason"].as_str().unwrap().contains("failed over by hand"), "{explained}");
+    ok(&api.post("/api/v1/lb/failover/clear", r#"{"pool":"www.lb.test.","from_region":"a"}"#));
+    assert_eq!(answer(&server), ["192.0.2.1", "192.0.2.2"]);
+    let status = ok(&api.get("/api/v1/lb/failover/status"));
+    assert_eq!(status["manual"], serde_json::json!([]));
+    assert_eq!(status["history"][1]["action"], "clear");
+    let again = api.post("/api/v1/lb/failover/clear", r#"{"pool":"www.lb.test."}"#);
+    assert_eq!(again.status, 404, "{}", again.body);
+}
+
+#[test]
+fn bad_requests_get_a_4xx_naming_the_field_and_change_nothing() {
+    let server = server();
+    let api = server.api();
+    let before = ok(&api.get("/api/v1/lb/status"))["generation"].clone();
+    let big =
+        format!(r#"{{"name":"c","endpoints":[{{"address":"192.0.2.9"}}],"countries":["{}"]}}"#, "x".repeat(70_000));
+    let cases: &[(&str, &str, &str, u16, &str)] = &[
+        ("POST", "/api/v1/lb/regions", r#"{"name": "c", "endpoints": ["#, 400, ""),
+        (
+            "POST",
+            "/api/v1/lb/regions",
+            r#"{"name":"c","endpoints":[{"address":"192.0.2.9"}],"colour":"red"}"#,
+            422,
+            "colour",
+        ),
+        (
+            "POST",
+            "/api/v1/lb/regions",
+            r#"{"name":"c","endpoints":[{"adress":"192.0.2.9"}]}"#,
+            422,
+            "endpoints[0].adress",
+        ),
+        ("POST", "/api/v1/lb/regions", r#"{"endpoints":[{"address":"192.0.2.9"}]}"#, 422, "name"),
+        ("POST", "/api/v1/lb/regions", r#"{"name":"a","endpoints":[{"address":"192.0.2.9"}]}"#, 409, "name"),
+        (
+            "POST",
+            "/api/v1/lb/regions",
+            r#"{"name":"c","endpoints":[{"address":"192.0.2.999"}]}"#,
+            422,
+            "endpoints[0].address",
+        ),
+        (
+            "POST",
+            "/api/v1/lb/regions",
+            r#"{"name":"c","endpoints":[{"address":"192.0.2.9","weight":-1}]}"#,
+            422,
+            "endpoints[0].weight",
+        ),
+        (
+            "POST",
+            "/api/v1/lb/regions",
+            r#"{"name":"c","location":{"lat":123,"lon":0},"endpoints":[{"address":"192.0.2.9"}]}"#,
+            422,
+            "location",
+        ),
+        (
+            "POST",
+            "/api/v1/lb/regions",
+            r#"{"name":"c","countries":["XX"],"endpoints":[{"address":"192.0.2.9"}]}"#,
+            422,
+            "countries[0]",
+        ),
+        ("POST", "/api/v1/lb/regions", &big, 413, ""),
+        ("DELETE", "/api/v1/lb/regions/a", "", 409, "region"),
+        ("DELETE", "/api/v1/lb/regions/nowhere", "", 404, "region"),
+        ("PATCH", "/api/v1/lb/regions/a/endpoints/192.0.2.1", r#"{"weight":-5}"#, 422, "weight"),
+        ("PATCH", "/api/v1/lb/regions/a/endpoints/192.0.2.1", r#"{"weight":"heavy"}"#, 422, "weight"),
+        ("PATCH", "/api/v1/lb/regions/a/endpoints/not-an-ip", r#"{"weight":1}"#, 422, "endpoint"),
+        ("PATCH", "/api/v1/lb/regions/a/endpoints/192.0.2.77", r#"{"weight":1}"#, 404, "endpoint"),
+        ("PATCH", "/api/v1/lb/regions/nowhere/endpoints/192.0.2.1", r#"{"weight":1}"#, 404, "region"),
+        ("POST", "/api/v1/lb/regions/a/endpoints/192.0.2.77/drain", "", 404, "endpoint"),
+        ("PUT", "/api/v1/lb/strategy", r#"{"pool":"nope.lb.test.","strategy":"geo"}"#, 404, "pool"),
+        ("PUT", "/api/v1/lb/strategy", r#"{"pool":"www.lb.test.","strategy":"fastest"}"#, 422, "strategy"),
+        (
+            "PUT",
+            "/api/v1/lb/strategy",
+            r#"{"pool":"www.lb.test.","strategy":"weighted","parameters":{"max_answers":99}}"#,
+            422,
+            "parameters.max_answers",
+        ),
+        (
+            "PUT",
+            "/api/v1/lb/strategy",
+            r#"{"pool":"www.lb.test.","strategy":"weighted","parameters":{"regions":["a","nowhere"]}}"#,
+            422,
+            "parameters.regions[1]",
+        ),
+        ("PUT", "/api/v1/lb/strategy", r#"{"pool":"www.lb.test.","strategy":"geo"}"#, 422, "strategy"),
+        (
+            "POST",
+            "/api/v1/lb/failover/trigger",
+            r#"{"pool":"www.lb.test.","from_region":"a","to_region":"spare"}"#,
+            404,
+            "to_region",
+        ),
+        (
+            "POST",
+            "/api/v1/lb/failover/trigger",
+            r#"{"pool":"www.lb.test.","from_region":"a","to_region":"a"}"#,
+            422,
+            "to_region",
+        ),
+        ("POST", "/api/v1/lb/health/check", r#"{"region":"nowhere"}"#, 404, "region"),
+        ("GET", "/api/v1/lb/health/history?limit=0", "", 400, "limit"),
+        ("GET", "/api/v1/lb/health/history?limit=many", "", 400, "limit"),
+        ("GET", "/api/v1/lb/health/history?region=nowhere", "", 404, "region"),
+        ("GET", "/api/v1/lb/explain?name=www.lb.test.&client=not-an-address", "", 400, "client"),
+        ("GET", "/api/v1/lb/explain?name=www.lb.test.&client=192.0.2.1&type=BOGUS", "", 422, "type"),
+        ("GET", "/api/v1/nothing-here", "", 404, ""),
+        ("DELETE", "/api/v1/lb/status", "", 405, ""),
+    ];
+    for &(method, path, body, status, field) in cases {
+        let reply = api.send(method, path, Some(body).filter(|b| !b.is_empty()), Some(TOKEN));
+        let shown = &reply.body[..reply.body.len().min(300)];
+        assert_eq!(reply.status, status, "{method} {path} {}: {shown}", &body[..body.len().min(80)]);
+        let (error, named) = reply.error();
+        assert!(!error.is_empty(), "{method} {path}: no error text in {shown}");
+        assert_eq!(named, field, "{method} {path}: {shown}");
+    }
+    // Without a JSON content type.
+    let raw = format!(
+        "POST /api/v1/lb/regions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    );
+    assert_eq!(api.raw(raw.as_bytes()).status, 415);
+    let after = ok(&api.get("/api/v1/lb/status"));
+    assert_eq!(after["generation"], before, "no refused request changed anything");
+    assert_eq!(ok(&api.get("/api/v1/lb/regions")).as_array().unwrap().len(), 3);
+    assert_eq!(answer(&server), ["192.0.2.1", "192.0.2.2"]);
+}
+
+#[test]
+fn probes_on_demand_feed_health_and_its_history() {
+    let target = HealthTarget::start();
+    let check = format!(
+        "check = {{ type = \"http\", address = \"127.0.0.1\", port = {}, interval = \"1h\", timeout = \"2s\", rise = 1, fall = 1 }}\n",
+        target.addr.port()
+    );
+    let regions = REGIONS.replacen("name = \"a\"\n", &format!("name = \"a\"\n{check}"), 1);
+    let server = TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &format!("{API_TOML}{regions}{POOL}"), &[]);
+    let api = server.api();
+    let results = ok(&api.post("/api/v1/lb/health/check", r#"{"region":"a"}"#));
+    assert_eq!(results.as_array().unwrap().len(), 2, "{results}");
+    assert_eq!(results[0]["result"], "up", "{results}");
+    target.set_status(503);
+    let results = ok(&api.post("/api/v1/lb/health/check", r#"{"region":"a"}"#));
+    assert_eq!(results[0]["result"], "failed", "{results}");
+    assert!(results[0]["detail"].as_str().unwrap().contains("503"), "{results}");
+    // fall = 1: that result takes region a down, and b answers.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while answer(&server) != ["198.51.100.1"] {
+        assert!(Instant::now() < deadline, "the on-demand result did not count");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let history = ok(&api.get("/api/v1/lb/health/history?region=a&endpoint=192.0.2.1&limit=5"));
+    assert_eq!((history[0]["from"].as_str(), history[0]["to"].as_str()), (Some("up"), Some("down")), "{history}");
+    assert!(history[0]["detail"].as_str().unwrap().contains("503"));
+    let region = ok(&api.get("/api/v1/lb/regions/a"));
+    assert_eq!(region["endpoints"][0]["health"], "down");
+    assert!(region["endpoints"][0]["rtt"]["max_ms"].as_f64().is_some(), "{region}");
+    let failovers = ok(&api.get("/api/v1/lb/failover/status"));
+    assert_eq!(failovers["automatic"][0]["region"], "a", "{failovers}");
+    assert_eq!(failovers["automatic"][0]["next_region"], "b", "{failovers}");
+    let none = api.get("/api/v1/lb/health/history?endpoint=192.0.2.250");
+    assert_eq!(none.status, 404);
+}
+
+#[test]
+fn reload_through_the_api_changes_answers_or_is_refused_with_check_configs_message() {
+    let zone = |note: &str| format!("{LB_ZONE}note TXT \"{note}\"\n");
+    let mut server = server();
+    let api = server.api();
+    let note = |server: &TestServer| {
+        let reply = client::udp(server.addr, &Q::new("note.lb.test.", RecordType::TXT));
+        reply.answers.first().map(|r| r.data.to_string()).unwrap_or_default()
+    };
+    server.write("lb.test.zone", &zone("first"));
+    let generation = ok(&api.post("/api/v1/reload", ""))["generation"].as_u64().unwrap();
+    assert_eq!(note(&server), "first");
+    server.write("lb.test.zone", &format!("{}www.example.com. A 192.0.2.1\n", zone("second")));
+    let refused = api.post("/api/v1/reload", "");
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.error().0.contains("is out of zone"), "{}", refused.body);
+    assert_eq!(note(&server), "first");
+    assert_eq!(ok(&api.get("/healthz"))["generation"].as_u64(), Some(generation));
+    // An API change survives a reload from the file.
+    ok(&api.post("/api/v1/lb/regions/a/endpoints/192.0.2.1/drain", ""));
+    server.write("lb.test.zone", &zone("third"));
+    server.reload().expect("a valid reload");
+    assert_eq!(note(&server), "third");
+    assert_eq!(answer(&server), ["192.0.2.2"]);
+}
+
+#[test]
+fn changes_survive_a_restart_and_a_corrupt_state_file_is_kept_aside() {
+    let mut server = server();
+    let api = server.api();
+    ok(&api.post("/api/v1/lb/regions", r#"{"name":"c","endpoints":[{"address":"192.0.2.77"}]}"#));
+    ok(&api.put(
+        "/api/v1/lb/strategy",
+        r#"{"pool":"www.lb.test.","strategy":"priority","parameters":{"regions":["c","a"]}}"#,
+    ));
+    ok(&api.delete("/api/v1/lb/regions/spare"));
+    server.restart();
+    assert_eq!(answer(&server), ["192.0.2.77"]);
+    let names: Vec<String> = ok(&server.api().get("/api/v1/lb/regions"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+
+    let state = server.dir().join("state").join("state.json");
+    fs::write(&state, b"{ \"format\": 1, \"changes\": { \"regions_added\": [ ").unwrap();
+    server.restart();
+    assert_eq!(answer(&server), ["192.0.2.1", "192.0.2.2"], "the configuration alone is served");
+    let aside: Vec<_> = fs::read_dir(server.dir().join("state"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("state.json.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the corrupt file is kept aside");
+    assert!(fs::read_to_string(aside[0].path()).unwrap().contains("regions_added"));
+    // And new changes are saved again.
+    ok(&server.api().post("/api/v1/lb/regions/a/endpoints/192.0.2.1/drain", ""));
+    server.restart();
+    assert_eq!(answer(&server), ["192.0.2.2"]);
+}
+
+#[test]
+fn concurrent_api_writes_are_all_applied_and_saved() {
+    let mut server = server();
+    let api: Api = server.api();
+    let writers: Vec<_> = (0..16)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let body = format!(r#"{{"name":"r{i}","endpoints":[{{"address":"10.0.0.{}"}}]}}"#, i + 1);
+                api.post("/api/v1/lb/regions", &body).status
+            })
+        })
+        .collect();
+    let weights: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                api.patch("/api/v1/lb/regions/a/endpoints/192.0.2.1", &format!(r#"{{"weight":{}}}"#, i + 1)).status
+            })
+        })
+        .collect();
+    for writer in writers {
+        assert_eq!(writer.join().unwrap(), 201);
+    }
+    for writer in weights {
+        assert_eq!(writer.join().unwrap(), 200);
+    }
+    let count = |server: &TestServer| ok(&server.api().get("/api/v1/lb/regions")).as_array().unwrap().len();
+    assert_eq!(count(&server), 19);
+    server.restart();
+    assert_eq!(count(&server), 19, "every acknowledged change was saved");
+}

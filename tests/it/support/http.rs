@@ -1,0 +1,109 @@
+//! A small HTTP/1.1 client over a real TCP socket, for the admin API: one request per
+//! connection, a deadline on every read, and raw bytes when a test needs a broken request.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// The token the test servers are configured with.
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// How long a test waits for an API answer.
+const WAIT: Duration = Duration::from_secs(20);
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// `body["error"]` and `body["field"]`, for error answers.
+    pub fn error(&self) -> (String, String) {
+        let json = self.json();
+        let text = |key: &str| json[key].as_str().unwrap_or_default().to_owned();
+        (text("error"), text("field"))
+    }
+}
+
+/// The admin API of a server.
+#[derive(Clone, Copy)]
+pub struct Api {
+    pub addr: SocketAddr,
+}
+
+impl Api {
+    pub fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None, Some(TOKEN))
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Reply {
+        self.send("POST", path, Some(body), Some(TOKEN))
+    }
+
+    pub fn put(&self, path: &str, body: &str) -> Reply {
+        self.send("PUT", path, Some(body), Some(TOKEN))
+    }
+
+    pub fn patch(&self, path: &str, body: &str) -> Reply {
+        self.send("PATCH", path, Some(body), Some(TOKEN))
+    }
+
+    pub fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, None, Some(TOKEN))
+    }
+
+    /// A request with the given token (`None`: no Authorization header).
+    pub fn send(&self, method: &str, path: &str, body: Option<&str>, token: Option<&str>) -> Reply {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        if let Some(token) = token {
+            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        let body = body.unwrap_or("");
+        if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+            head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        self.raw(&[head.as_bytes(), body.as_bytes()].concat())
+    }
+
+    /// Sends bytes as they are and reads the answer.
+    pub fn raw(&self, request: &[u8]) -> Reply {
+        let mut stream = TcpStream::connect_timeout(&self.addr, WAIT).expect("connect to the API");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.set_write_timeout(Some(WAIT)).unwrap();
+        // The server may answer (413) before reading all of a large body; a write error then
+        // is expected, the answer is what counts.
+        let _ = stream.write_all(request);
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status =
+            head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"));
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        Reply { status, head: head.to_owned(), body }
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
