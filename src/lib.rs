@@ -13,11 +13,19 @@
 //! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view
 //!   built from it (`table`, `history`), and the edges that probe and publish (`probe`, `prober`).
 //! - `explain`: `meridian explain`, running the server's own answer path.
-//! - `app`: wiring, start-up, reload and shutdown.
+//! - `metrics`: the process-lifetime Prometheus registry, per-pool handles resolved with each
+//!   snapshot, and the text exposition page.
+//! - `analytics`: per-pool answer shares (regions, endpoints, countries, continents, RCODEs)
+//!   over sliding windows of 1 min, 15 min and 1 h, in a ring of 10-second buckets.
+//! - `control`: the controller task that owns every change (reloads, API changes, shutdown),
+//!   and the state file that keeps API changes across restarts (`state`).
+//! - `api`: the admin REST API (axum), one file per resource, and its OpenAPI document.
+//! - `app`: wiring, start-up, and the signals that reload and stop.
 //!
 //! Dependencies point inward: `zone`, `config`, `geo`, `steering`, `health::state`,
 //! `health::table` and `dns::response` know nothing of sockets or tasks.
 
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod config;
@@ -26,6 +34,7 @@ pub mod dns;
 pub mod explain;
 pub mod geo;
 pub mod health;
+pub mod metrics;
 pub mod snapshot;
 pub mod steering;
 pub mod zone;

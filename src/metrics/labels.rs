@@ -1,0 +1,117 @@
+//! The closed sets of label values, as enums: transports, endpoint states, probe results and
+//! failover kinds, and how an endpoint is named on the page.
+
+use crate::health::state::{Observation, Status};
+
+/// The transport a query came over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp = 0,
+    Tcp = 1,
+}
+
+impl Transport {
+    pub(super) const ALL: [Transport; 2] = [Transport::Udp, Transport::Tcp];
+
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// An endpoint as the page names it: its region and its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointLabel<'a> {
+    pub region: &'a str,
+    pub address: &'a str,
+}
+
+impl EndpointLabel<'_> {
+    pub(super) fn key(self) -> (String, String) {
+        (self.region.to_owned(), self.address.to_owned())
+    }
+}
+
+/// The state of an endpoint as operators see it: its health, or drained by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EndpointState {
+    Up,
+    Degraded,
+    Down,
+    Drained,
+}
+
+impl EndpointState {
+    pub(super) const ALL: [EndpointState; 4] =
+        [EndpointState::Up, EndpointState::Degraded, EndpointState::Down, EndpointState::Drained];
+
+    /// The `state` and `to` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointState::Up => "up",
+            EndpointState::Degraded => "degraded",
+            EndpointState::Down => "down",
+            EndpointState::Drained => "drained",
+        }
+    }
+}
+
+impl From<Status> for EndpointState {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Up => EndpointState::Up,
+            Status::Degraded => EndpointState::Degraded,
+            Status::Down => EndpointState::Down,
+        }
+    }
+}
+
+/// What one health probe found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeResult {
+    Ok = 0,
+    Degraded = 1,
+    Fail = 2,
+}
+
+impl ProbeResult {
+    pub(super) const ALL: [ProbeResult; 3] = [ProbeResult::Ok, ProbeResult::Degraded, ProbeResult::Fail];
+
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            ProbeResult::Ok => "ok",
+            ProbeResult::Degraded => "degraded",
+            ProbeResult::Fail => "fail",
+        }
+    }
+}
+
+impl From<Observation> for ProbeResult {
+    fn from(observation: Observation) -> Self {
+        match observation {
+            Observation::Ok => ProbeResult::Ok,
+            Observation::Degraded => ProbeResult::Degraded,
+            Observation::Failed => ProbeResult::Fail,
+        }
+    }
+}
+
+/// Who moved a pool's traffic away from its first choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailoverKind {
+    /// An operator, through the API.
+    Manual,
+    /// Health checks.
+    Automatic,
+}
+
+impl FailoverKind {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            FailoverKind::Manual => "manual",
+            FailoverKind::Automatic => "automatic",
+        }
+    }
+}

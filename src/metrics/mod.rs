@@ -1,0 +1,213 @@
+//! Prometheus metrics: one process-lifetime [`Registry`], shared as `Arc<Registry>`, that
+//! outlives snapshot rebuilds so a reload never resets a counter.
+//!
+//! Queries touch only atomics: the query counters are a fixed array indexed by transport,
+//! record type slot and RCODE slot, and the answer counters of a pool are resolved into
+//! [`PoolHandles`] when the snapshot is built (as hickory's `ZoneLookupMetrics::new` creates
+//! its counters up front). Health, reload and failover series change a few times a minute and
+//! sit behind a `Mutex`. [`Registry::render`] writes the text exposition format; gauges that
+//! describe the current snapshot are handed in at scrape time as [`Gauges`].
+//!
+//! Pure: no sockets, no clock, no tasks. The exporter that serves the page lives at the edge.
+
+mod health;
+mod labels;
+mod pool;
+mod slots;
+mod text;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use health::HealthSeries;
+pub use labels::{EndpointLabel, EndpointState, FailoverKind, ProbeResult, Transport};
+use pool::AnswerCounters;
+pub use pool::PoolHandles;
+pub use slots::{QTYPE_SLOTS, RCODE_SLOTS, qtype_label, qtype_slot, rcode_label, rcode_slot};
+pub use text::CONTENT_TYPE;
+use text::{Kind, Page};
+
+/// What the current snapshot says, read at scrape time.
+#[derive(Debug, Clone, Copy)]
+pub struct Gauges<'a> {
+    pub generation: u64,
+    pub endpoints: &'a [EndpointGauge<'a>],
+    /// The `version` label of `meridian_build_info`, e.g. `env!("CARGO_PKG_VERSION")`.
+    pub version: &'a str,
+    pub uptime: Duration,
+}
+
+/// One endpoint's state in the current snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointGauge<'a> {
+    pub endpoint: EndpointLabel<'a>,
+    pub state: EndpointState,
+    /// Whether queries may be answered with it now.
+    pub servable: bool,
+}
+
+type QueryCounters = [[[AtomicU64; RCODE_SLOTS]; QTYPE_SLOTS]; Transport::ALL.len()];
+
+/// Every metric of the process. `Send + Sync`; share it as `Arc<Registry>`.
+pub struct Registry {
+    queries: QueryCounters,
+    ecs_tailored: AtomicU64,
+    /// Reloads that succeeded, then failed.
+    reloads: [AtomicU64; 2],
+    answers: Mutex<AnswerCounters>,
+    health: Mutex<HealthSeries>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self {
+            queries: [const { [const { [const { AtomicU64::new(0) }; RCODE_SLOTS] }; QTYPE_SLOTS] };
+                Transport::ALL.len()],
+            ecs_tailored: AtomicU64::new(0),
+            reloads: [const { AtomicU64::new(0) }; 2],
+            answers: Mutex::default(),
+            health: Mutex::default(),
+        }
+    }
+
+    /// Counts one response by transport, question type and RCODE (the full 12-bit one, so
+    /// extended RCODEs count as `other`).
+    ///
+    /// Hot path: one relaxed atomic add; no lock, map or allocation.
+    pub fn record_query(&self, transport: Transport, qtype: u16, rcode: u16) {
+        self.queries[transport as usize][qtype_slot(qtype)][rcode_slot(rcode)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one answer tailored to the client's subnet: its ECS SCOPE PREFIX-LENGTH is
+    /// above zero (RFC 7871 section 7.2.1). Hot path: one relaxed atomic add.
+    pub fn record_ecs_tailored(&self) {
+        self.ecs_tailored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The answer counters of one pool, for its snapshot. `regions` lists the pool's regions
+    /// in pool order: each region's name and its endpoints as (global endpoint index, address
+    /// label). The same labels always give the same counters, so counts survive rebuilds.
+    ///
+    /// Not hot: locks and allocates. Call it while building a snapshot.
+    pub fn pool_handles(&self, pool: &str, regions: &[(&str, Vec<(usize, String)>)]) -> PoolHandles {
+        lock(&self.answers).resolve(pool, regions)
+    }
+
+    /// Records one health probe: its result and, when a response came back, its RTT.
+    /// Not hot: locks, and allocates the first time an endpoint is seen.
+    pub fn record_probe(&self, endpoint: EndpointLabel<'_>, rtt: Option<Duration>, result: ProbeResult) {
+        lock(&self.health).record_probe(endpoint, rtt, result);
+    }
+
+    /// Counts a change of an endpoint's state. Not hot: locks.
+    pub fn record_transition(&self, endpoint: EndpointLabel<'_>, to: EndpointState) {
+        lock(&self.health).record_transition(endpoint, to);
+    }
+
+    /// Counts a failover of `pool`. Not hot: locks.
+    pub fn record_failover(&self, pool: &str, kind: FailoverKind) {
+        lock(&self.health).record_failover(pool, kind);
+    }
+
+    /// Counts a reload (SIGHUP or API), successful or not.
+    pub fn record_reload(&self, ok: bool) {
+        self.reloads[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The page in the text exposition format 0.0.4 (serve it as [`CONTENT_TYPE`]).
+    ///
+    /// Every family has its `# HELP` and `# TYPE` lines even with no samples. Query series are
+    /// left out while zero, to keep the page small; all other series are shown once known.
+    /// Series are sorted by label, queries in slot order, so equal state renders equally.
+    pub fn render(&self, state: &Gauges<'_>) -> String {
+        let mut page = Page::default();
+        self.render_process(&mut page, state);
+        self.render_queries(&mut page);
+        lock(&self.answers).render(&mut page);
+        render_endpoints(&mut page, state.endpoints);
+        lock(&self.health).render(&mut page);
+        page.finish()
+    }
+
+    fn render_process(&self, page: &mut Page, state: &Gauges<'_>) {
+        let name = "meridian_build_info";
+        page.family(name, Kind::Gauge, "Always 1; the version of the running binary.");
+        page.sample(name, &[("version", state.version)], 1);
+        let name = "meridian_uptime_seconds";
+        page.family(name, Kind::Gauge, "Seconds since the process started.");
+        page.sample(name, &[], state.uptime.as_secs_f64());
+        let name = "meridian_snapshot_generation";
+        page.family(name, Kind::Gauge, "Generation of the snapshot queries are answered from.");
+        page.sample(name, &[], state.generation);
+        let name = "meridian_reloads_total";
+        page.family(name, Kind::Counter, "Configuration reloads, by result.");
+        for (result, n) in ["ok", "error"].into_iter().zip(&self.reloads) {
+            page.sample(name, &[("result", result)], n.load(Ordering::Relaxed));
+        }
+    }
+
+    fn render_queries(&self, page: &mut Page) {
+        let name = "meridian_queries_total";
+        page.family(name, Kind::Counter, "Responses by transport, question type and RCODE.");
+        for transport in Transport::ALL {
+            for (qtype, rcodes) in self.queries[transport as usize].iter().enumerate() {
+                for (rcode, n) in rcodes.iter().enumerate() {
+                    let n = n.load(Ordering::Relaxed);
+                    if n > 0 {
+                        let labels = [
+                            ("transport", transport.as_str()),
+                            ("qtype", qtype_label(qtype)),
+                            ("rcode", rcode_label(rcode)),
+                        ];
+                        page.sample(name, &labels, n);
+                    }
+                }
+            }
+        }
+        let name = "meridian_ecs_tailored_answers_total";
+        page.family(name, Kind::Counter, "Answers tailored to an ECS client subnet (scope prefix length above 0).");
+        page.sample(name, &[], self.ecs_tailored.load(Ordering::Relaxed));
+    }
+}
+
+/// `meridian_endpoint_up` and `meridian_endpoint_state`, sorted by region and address.
+fn render_endpoints(page: &mut Page, endpoints: &[EndpointGauge<'_>]) {
+    let mut sorted: Vec<&EndpointGauge<'_>> = endpoints.iter().collect();
+    sorted.sort_by_key(|e| (e.endpoint.region, e.endpoint.address));
+    let name = "meridian_endpoint_up";
+    page.family(name, Kind::Gauge, "1 if queries may be answered with the endpoint now, else 0.");
+    for e in &sorted {
+        page.sample(name, &[("region", e.endpoint.region), ("endpoint", e.endpoint.address)], u64::from(e.servable));
+    }
+    let name = "meridian_endpoint_state";
+    page.family(name, Kind::Gauge, "1 for the endpoint's current state, 0 for the others.");
+    for e in &sorted {
+        for state in EndpointState::ALL {
+            let labels = [("region", e.endpoint.region), ("endpoint", e.endpoint.address), ("state", state.as_str())];
+            page.sample(name, &labels, u64::from(e.state == state));
+        }
+    }
+}
+
+/// Locks a series map. A panic elsewhere cannot leave counters half-written in a way that
+/// matters, so a poisoned lock is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests;
