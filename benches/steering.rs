@@ -78,7 +78,7 @@ fn snapshot() -> Snapshot {
     let zone = "$ORIGIN lb.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n";
     let file = parse(zone, None).unwrap();
     let zones = Zones::new(vec![Zone::build(file.origin.unwrap(), file.entries).unwrap()]);
-    Snapshot::build(1, config, zones, Some(Arc::new(database()))).unwrap()
+    Snapshot::build(1, config, zones, Some(Arc::new(database())), None).unwrap()
 }
 
 fn clients() -> Vec<IpAddr> {

@@ -18,6 +18,7 @@ use crate::geo::mmdb::GeoDb;
 use crate::health::probe::ProbeError;
 use crate::health::prober;
 use crate::health::table::HealthTable;
+use crate::metrics::Observers;
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::zone::{Zones, load};
 
@@ -45,7 +46,11 @@ fn lines(problems: &[Problem]) -> String {
 ///
 /// # Errors
 /// Every problem of every zone file.
-pub fn build_snapshot(config: Arc<Config>, generation: u64) -> Result<Snapshot, AppError> {
+pub fn build_snapshot(
+    config: Arc<Config>,
+    generation: u64,
+    observers: Option<&Observers>,
+) -> Result<Snapshot, AppError> {
     let zones = Zones::new(load::load_all(&config.zones).map_err(AppError::Zones)?);
     let geo = match &config.geoip {
         Some(path) => {
@@ -55,7 +60,7 @@ pub fn build_snapshot(config: Arc<Config>, generation: u64) -> Result<Snapshot, 
         }
         None => None,
     };
-    Snapshot::build(generation, config, zones, geo).map_err(AppError::Zones)
+    Snapshot::build(generation, config, zones, geo, observers).map_err(AppError::Zones)
 }
 
 /// A server that is running: where it listens, and the handle that changes and stops it.
@@ -80,7 +85,8 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
     let (state, persisted) = open_state(state_dir);
     let (config, state, persisted) = with_saved_changes(&source, state, persisted)?;
     let config = Arc::new(config);
-    let mut snapshot = build_snapshot(config.clone(), 1)?;
+    let observers = Observers::default();
+    let mut snapshot = build_snapshot(config.clone(), 1, Some(&observers))?;
     for zone in snapshot.zones.iter() {
         info!(zone = %zone.origin, records = zone.record_count, "zone loaded");
     }
@@ -98,13 +104,15 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
     };
     let table = Arc::new(Mutex::new(health_table(&mut snapshot, None)));
     let store = Arc::new(SnapshotStore::new(snapshot));
-    let server = server::serve(listeners, store.clone(), config.server.tcp_idle_timeout);
-    let health = Some(prober::start(store.clone(), table.clone())?);
+    let server = server::serve(listeners, store.clone(), observers.clone(), config.server.tcp_idle_timeout);
+    let health = Some(prober::start(store.clone(), table.clone(), observers.metrics.clone())?);
     for addr in &addrs {
         info!(%addr, "listening on UDP and TCP");
     }
     let cancel = CancellationToken::new();
+    tokio::spawn(advance_ticks(observers.tick.clone(), cancel.child_token()));
     let controller = Controller {
+        observers: observers.clone(),
         store: store.clone(),
         server,
         config: config.clone(),
@@ -119,7 +127,8 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
     let (control, controller) = controller.spawn();
     let api_addr = match (api, &config.api) {
         (Some((listener, token)), Some(settings)) => {
-            let shared = api::Shared::new(store.clone(), control.clone(), table, token, settings.max_body_bytes);
+            let shared =
+                api::Shared::new(store.clone(), control.clone(), table, observers, token, settings.max_body_bytes);
             Some(api::serve(listener, shared, cancel.child_token())?)
         }
         _ => None,
@@ -267,6 +276,20 @@ pub(crate) fn health_table(snapshot: &mut Snapshot, old: Option<&HealthTable>) -
     }
     snapshot.health = Arc::new(table.view(now));
     table
+}
+
+/// Advances the analytics clock every second, so that queries read an atomic rather than the
+/// clock: an edge.
+async fn advance_ticks(tick: Arc<std::sync::atomic::AtomicU64>, cancel: CancellationToken) {
+    let started = clock();
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = every.tick() => tick.store(crate::analytics::tick(started.elapsed()), std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
 
 /// The health tables read the real clock when the server (re)builds them: an edge.

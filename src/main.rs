@@ -120,7 +120,7 @@ fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
     for problem in &skipped {
         println!("warning: a saved API change no longer fits: {problem}");
     }
-    let snapshot = app::build_snapshot(Arc::new(config), 1)?;
+    let snapshot = app::build_snapshot(Arc::new(config), 1, None)?;
     let records: usize = snapshot.zones.iter().map(|z| z.record_count).sum();
     let changes = saved.changes.count();
     println!(
@@ -139,7 +139,7 @@ fn explain(
     name: &str,
     rtype: &str,
 ) -> Result<(), Box<dyn Error>> {
-    let snapshot = app::build_snapshot(Arc::new(load(config)?), 1)?;
+    let snapshot = app::build_snapshot(Arc::new(load(config)?), 1, None)?;
     let explanation = meridian::explain::explain(&snapshot, name, rtype, client, ecs)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&explanation)?);

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Problem};
 use crate::geo::mmdb::GeoDb;
+use crate::metrics::Observers;
 use crate::steering::{HealthView, Steering};
 use crate::zone::Zones;
 
@@ -38,8 +39,12 @@ impl Snapshot {
         config: Arc<Config>,
         mut zones: Zones,
         geo: Option<Arc<GeoDb>>,
+        observers: Option<&Observers>,
     ) -> Result<Self, Vec<Problem>> {
-        let steering = Steering::build(&config, geo, &zones)?;
+        let mut steering = Steering::build(&config, geo, &zones)?;
+        if let Some(o) = observers {
+            steering.observe(&o.metrics, &o.analytics);
+        }
         for pool in &steering.pools {
             zones.ensure_name(&pool.name);
         }
@@ -53,8 +58,11 @@ impl Snapshot {
     ///
     /// # Errors
     /// Every pool that cannot live where it is configured.
-    pub fn rebuild(&self, config: Arc<Config>) -> Result<Self, Vec<Problem>> {
-        let steering = Steering::build(&config, self.steering.geo.clone(), &self.zones)?;
+    pub fn rebuild(&self, config: Arc<Config>, observers: Option<&Observers>) -> Result<Self, Vec<Problem>> {
+        let mut steering = Steering::build(&config, self.steering.geo.clone(), &self.zones)?;
+        if let Some(o) = observers {
+            steering.observe(&o.metrics, &o.analytics);
+        }
         // API changes add no pool, so every pool name already exists in its zone.
         Ok(Self {
             generation: self.generation,

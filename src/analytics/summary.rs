@@ -68,8 +68,9 @@ impl Serialize for Window {
 
 /// A pool's answers over one window. Every list is sorted by count, largest first (ties by
 /// name), and leaves out zeros.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
+    #[schema(value_type = String)]
     pub window: Window,
     pub answers: u64,
     /// Shares of `answers`. `(none)` counts answers no region could serve (failing open),
@@ -86,7 +87,7 @@ pub struct Summary {
 }
 
 /// A named part of the answers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Share {
     pub name: String,
     pub answers: u64,
@@ -95,7 +96,7 @@ pub struct Share {
 }
 
 /// A country or continent's part of the answers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Place {
     pub code: String,
     pub answers: u64,
@@ -103,7 +104,7 @@ pub struct Place {
 }
 
 /// How often an RCODE was answered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Rate {
     pub rcode: &'static str,
     pub count: u64,

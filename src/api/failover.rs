@@ -5,12 +5,13 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Shared;
 use super::error::{ApiError, Body, ErrorBody};
 use super::status::Applied;
+use super::{Shared, unix_of};
 use crate::config::overlay::ManualFailover;
 use crate::control::Change;
 use crate::control::state::FailoverEvent;
+use crate::health::prober::lock;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +58,18 @@ pub struct FailoverStatus {
     pub automatic: Vec<AutomaticFailover>,
     /// Manual failovers triggered and cleared, oldest first.
     pub history: Vec<FailoverEvent>,
+    /// Regions health took out of pools and gave back, oldest first (since start; the last 200).
+    pub automatic_history: Vec<RegionEvent>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RegionEvent {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    pub pool: String,
+    pub region: String,
+    /// "failed over" (it could no longer serve) or "recovered".
+    pub event: &'static str,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -92,9 +105,19 @@ pub async fn status(State(shared): State<Shared>) -> Json<FailoverStatus> {
             });
         }
     }
+    let automatic_history = lock(&shared.0.table)
+        .region_events()
+        .map(|e| RegionEvent {
+            at: unix_of(e.at),
+            pool: e.pool.clone(),
+            region: e.region.clone(),
+            event: if e.servable { "recovered" } else { "failed over" },
+        })
+        .collect();
     Json(FailoverStatus {
         manual: persisted.changes.failovers.clone(),
         automatic,
         history: persisted.failover_history.clone(),
+        automatic_history,
     })
 }

@@ -6,10 +6,12 @@
 //! The whole API is described by the OpenAPI document at `GET /api/v1/openapi.json`,
 //! generated from these handlers (utoipa), so it cannot drift from them.
 
+mod analytics;
 mod auth;
 mod error;
 mod failover;
 mod health;
+mod metrics;
 mod openapi;
 mod regions;
 mod status;
@@ -29,6 +31,7 @@ use crate::app::AppError;
 use crate::config::TokenSource;
 use crate::control::Control;
 use crate::health::prober::SharedTable;
+use crate::metrics::Observers;
 use crate::snapshot::SnapshotStore;
 
 pub use error::ApiError;
@@ -41,6 +44,7 @@ struct Inner {
     store: Arc<SnapshotStore>,
     control: Control,
     table: SharedTable,
+    observers: Observers,
     /// `None`: no token is configured, and every authenticated route answers 401.
     token: Option<String>,
     max_body_bytes: usize,
@@ -52,10 +56,11 @@ impl Shared {
         store: Arc<SnapshotStore>,
         control: Control,
         table: SharedTable,
+        observers: Observers,
         token: Option<String>,
         max_body_bytes: usize,
     ) -> Self {
-        Self(Arc::new(Inner { store, control, table, token, max_body_bytes, started: clock() }))
+        Self(Arc::new(Inner { store, control, table, observers, token, max_body_bytes, started: clock() }))
     }
 }
 
@@ -128,11 +133,13 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/lb/failover/clear", post(failover::clear))
         .route("/api/v1/lb/failover/status", get(failover::status))
         .route("/api/v1/lb/explain", get(status::explain))
+        .route("/api/v1/lb/analytics", get(analytics::analytics))
         .route("/api/v1/reload", post(status::reload))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route_layer(axum::middleware::from_fn_with_state(shared.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(status::healthz))
+        .route("/metrics", get(metrics::metrics))
         .merge(authenticated)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

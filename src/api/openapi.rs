@@ -24,6 +24,8 @@ use utoipa::{Modify, OpenApi};
         super::failover::clear,
         super::failover::status,
         super::status::explain,
+        super::analytics::analytics,
+        super::metrics::metrics,
         super::status::reload,
         document,
     ),

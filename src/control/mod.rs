@@ -21,6 +21,7 @@ use crate::config::{Config, ConfigError, FileRegion, Problem, Source};
 use crate::dns::handler::Handler;
 use crate::health::prober::{self, HealthTasks, SharedTable, lock};
 use crate::health::state::Observation;
+use crate::metrics::{FailoverKind, Observers};
 use crate::snapshot::{Snapshot, SnapshotStore};
 use state::{FailoverEvent, HISTORY_LEN, Persisted, StateFile};
 
@@ -140,6 +141,7 @@ pub struct Controller {
     pub state: Option<StateFile>,
     /// Stops the API and other tasks started beside the DNS server.
     pub cancel: CancellationToken,
+    pub observers: Observers,
 }
 
 impl Controller {
@@ -156,6 +158,7 @@ impl Controller {
             match command {
                 Command::Reload(reply) => {
                     let result = self.reload().await;
+                    self.observers.metrics.record_reload(result.is_ok());
                     match &result {
                         Ok(generation) => info!(generation, "configuration reloaded"),
                         Err(error) => error!(%error, "reload rejected; still serving the previous configuration"),
@@ -199,7 +202,7 @@ impl Controller {
         }
         config.api.clone_from(&self.config.api);
         config.state_dir.clone_from(&self.config.state_dir);
-        let snapshot = build_snapshot(Arc::new(config), 0)?;
+        let snapshot = build_snapshot(Arc::new(config), 0, Some(&self.observers))?;
         self.source = source;
         self.install(snapshot).await
     }
@@ -228,6 +231,7 @@ impl Controller {
                 changes.trigger_failover(file, failover).map_err(refused)?;
                 let f = changes.failovers.last().cloned().expect("just added");
                 record(&mut persisted.failover_history, &f, "trigger");
+                self.observers.metrics.record_failover(&f.pool, FailoverKind::Manual);
             }
             Change::ClearFailover { pool, from_region } => {
                 for f in changes.clear_failover(&pool, from_region.as_deref()).map_err(refused)? {
@@ -237,7 +241,8 @@ impl Controller {
         }
         let (mut config, _) = self.source.validate_with(&persisted.changes).map_err(|e| kind.invalid(e))?;
         config.server.listen.clone_from(&self.config.server.listen);
-        let snapshot = self.store.load().rebuild(Arc::new(config)).map_err(|p| kind.invalid_problems(p))?;
+        let snapshot =
+            self.store.load().rebuild(Arc::new(config), Some(&self.observers)).map_err(|p| kind.invalid_problems(p))?;
         if let Some(state) = &self.state {
             state.save(&persisted).map_err(|e| {
                 error!(error = %e, "an API change could not be saved; not made");
@@ -266,7 +271,7 @@ impl Controller {
         *lock(&self.table) = table;
         self.config = snapshot.config.clone();
         self.store.publish(snapshot);
-        self.health = Some(prober::start(self.store.clone(), self.table.clone())?);
+        self.health = Some(prober::start(self.store.clone(), self.table.clone(), self.observers.metrics.clone())?);
         Ok(generation)
     }
 

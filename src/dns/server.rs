@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tracing::warn;
 
 use super::handler::Handler;
+use crate::metrics::Observers;
 use crate::snapshot::SnapshotStore;
 
 /// Responses queued per TCP connection before its reader waits.
@@ -75,8 +76,13 @@ async fn bind_one(addr: SocketAddr) -> io::Result<Listener> {
 }
 
 /// Starts serving on the bound listeners.
-pub fn serve(listeners: Vec<Listener>, store: Arc<SnapshotStore>, tcp_idle_timeout: Duration) -> Server<Handler> {
-    let mut server = Server::new(Handler::new(store));
+pub fn serve(
+    listeners: Vec<Listener>,
+    store: Arc<SnapshotStore>,
+    observers: Observers,
+    tcp_idle_timeout: Duration,
+) -> Server<Handler> {
+    let mut server = Server::new(Handler::new(store, observers));
     for Listener { udp, tcp } in listeners {
         server.register_socket(udp);
         server.register_listener(tcp, tcp_idle_timeout, TCP_RESPONSE_BUFFER);

@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::probe::{ProbeError, ProbeResult, Prober};
+use super::state::Observation;
 use super::table::HealthTable;
+use crate::metrics::{EndpointLabel, FailoverKind, Registry};
 use crate::snapshot::SnapshotStore;
 use crate::steering::splitmix64;
 
@@ -48,7 +50,7 @@ pub struct HealthTasks {
 ///
 /// # Errors
 /// An HTTP client cannot be built.
-pub fn start(store: Arc<SnapshotStore>, table: SharedTable) -> Result<HealthTasks, ProbeError> {
+pub fn start(store: Arc<SnapshotStore>, table: SharedTable, metrics: Arc<Registry>) -> Result<HealthTasks, ProbeError> {
     let cancel = CancellationToken::new();
     let mut probes = JoinSet::new();
     let targets = lock(&table).targets().to_vec();
@@ -62,7 +64,7 @@ pub fn start(store: Arc<SnapshotStore>, table: SharedTable) -> Result<HealthTask
         probes.spawn(probe_loop(i, prober, limit.clone(), results.clone(), cancel.clone()));
     }
     info!(targets = targets.len(), "health checks started");
-    let writer = tokio::spawn(write_loop(table, store, inbox, cancel.clone()));
+    let writer = tokio::spawn(write_loop(table, store, inbox, metrics, cancel.clone()));
     Ok(HealthTasks { cancel, probes, writer: Some(writer), results: Some(results) })
 }
 
@@ -148,6 +150,7 @@ async fn write_loop(
     table: SharedTable,
     store: Arc<SnapshotStore>,
     mut inbox: mpsc::Receiver<Report>,
+    metrics: Arc<Registry>,
     cancel: CancellationToken,
 ) {
     let mut published = lock(&table).view(clock());
@@ -164,7 +167,7 @@ async fn write_loop(
             _ = expiry => {}
             message = inbox.recv() => match message {
                 None => return,
-                Some((target, result, at)) => apply(&mut lock(&table), target, &result, at),
+                Some((target, result, at)) => apply(&mut lock(&table), target, &result, at, &metrics),
             },
         }
         // Publish only on a change: a transition, or a short-TTL hold that has run out (which
@@ -177,10 +180,25 @@ async fn write_loop(
     }
 }
 
-fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult, at: Instant) {
+fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult, at: Instant, metrics: &Registry) {
     debug!(target, observation = ?result.observation, rtt = ?result.rtt, detail = %result.detail, "probe");
+    let rtt = (result.observation != Observation::Failed).then_some(result.rtt);
+    for name in table.names_of_target(target) {
+        metrics.record_probe(label(name), rtt, result.observation.into());
+    }
+    let events = table.region_events_total();
     let changes = table.observe(target, result.observation, result.rtt, &result.detail, at);
+    let added = usize::try_from(table.region_events_total() - events).unwrap_or(usize::MAX);
+    for event in table.region_events().rev().take(added) {
+        if event.servable {
+            info!(pool = %event.pool, region = %event.region, "region can serve again");
+        } else {
+            warn!(pool = %event.pool, region = %event.region, "region cannot serve: its clients fail over");
+            metrics.record_failover(&event.pool, FailoverKind::Automatic);
+        }
+    }
     for change in &changes {
+        metrics.record_transition(label(&change.endpoint), change.transition.to.into());
         let t = change.transition;
         if t.held {
             warn!(endpoint = %change.endpoint, from = ?t.from, to = ?t.to, detail = %result.detail, "endpoint flapping: held down");
@@ -188,6 +206,12 @@ fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult, at: Insta
             info!(endpoint = %change.endpoint, from = ?t.from, to = ?t.to, detail = %result.detail, rtt = ?result.rtt, "endpoint health changed");
         }
     }
+}
+
+/// "region/address" as metric labels (addresses hold no '/').
+fn label(name: &str) -> EndpointLabel<'_> {
+    let (region, address) = name.rsplit_once('/').unwrap_or((name, ""));
+    EndpointLabel { region, address }
 }
 
 /// The health tasks read the real clock: they are an edge (STYLE.md section 3).

@@ -1,7 +1,7 @@
 //! The health of every endpoint, as the writer keeps it: pure, with time passed in. It maps
 //! probe targets to endpoints, applies results, and builds the [`HealthView`] queries read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,8 @@ struct Slot {
 
 #[derive(Debug, Clone)]
 struct PoolSlots {
+    name: String,
+    region_names: Vec<String>,
     endpoints: Vec<usize>,
     /// Each of the pool's regions (in pool order) as its endpoints.
     regions: Vec<std::ops::Range<usize>>,
@@ -61,6 +63,22 @@ pub struct HealthTable {
     regions: Vec<(std::ops::Range<usize>, f64)>,
     pools: Vec<PoolSlots>,
     targets: Vec<Target>,
+    /// Regions of pools that could no longer serve, or could again: automatic failovers.
+    region_events: VecDeque<RegionEvent>,
+    /// Region events ever recorded, so a reader can tell which are new.
+    region_events_total: u64,
+}
+
+/// Region events kept.
+pub const REGION_EVENTS: usize = 200;
+
+/// A pool's region that stopped being able to serve (its clients fail over) or could again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionEvent {
+    pub at: Instant,
+    pub pool: String,
+    pub region: String,
+    pub servable: bool,
 }
 
 /// One endpoint's health as the API shows it.
@@ -137,6 +155,8 @@ impl HealthTable {
             .pools
             .iter()
             .map(|pool| PoolSlots {
+                name: pool.name.to_string(),
+                region_names: pool.regions.iter().map(|&r| config.regions[r].name.clone()).collect(),
                 endpoints: pool.regions.iter().flat_map(|&r| regions[r].0.clone()).collect(),
                 regions: pool.regions.iter().map(|&r| regions[r].0.clone()).collect(),
                 hold: pool.failover_ttl_hold,
@@ -150,7 +170,7 @@ impl HealthTable {
                 recovered_at: vec![None; pool.regions.len()],
             })
             .collect();
-        Self { slots, regions, pools, targets }
+        Self { slots, regions, pools, targets, region_events: VecDeque::new(), region_events_total: 0 }
     }
 
     /// Takes over what `old` knew of the endpoints both tables have (same region, address
@@ -165,6 +185,8 @@ impl HealthTable {
                 slot.rtt = previous.rtt.clone();
             }
         }
+        self.region_events.clone_from(&old.region_events);
+        self.region_events_total = old.region_events_total;
     }
 
     /// The distinct probe targets.
@@ -204,6 +226,19 @@ impl HealthTable {
         }
         self.steer_latency();
         self.track_recoveries(&before, now);
+        let after = self.servable_regions();
+        for (p, pool) in self.pools.iter().enumerate() {
+            for (r, name) in pool.region_names.iter().enumerate() {
+                if before[p][r] != after[p][r] {
+                    if self.region_events.len() == REGION_EVENTS {
+                        self.region_events.pop_front();
+                    }
+                    let (pool, region, servable) = (pool.name.clone(), name.clone(), after[p][r]);
+                    self.region_events.push_back(RegionEvent { at: now, pool, region, servable });
+                    self.region_events_total += 1;
+                }
+            }
+        }
         changes.into_iter().map(|(_, c)| c).collect()
     }
 
@@ -220,6 +255,21 @@ impl HealthTable {
                 }
             }
         }
+    }
+
+    /// Automatic failovers and recoveries, oldest first.
+    pub fn region_events(&self) -> impl DoubleEndedIterator<Item = &RegionEvent> {
+        self.region_events.iter()
+    }
+
+    /// How many region events were ever recorded (more than are kept).
+    pub fn region_events_total(&self) -> u64 {
+        self.region_events_total
+    }
+
+    /// The "region/address" names of the endpoints a target checks.
+    pub fn names_of_target(&self, target: usize) -> impl Iterator<Item = &str> {
+        self.slots.iter().filter(move |s| s.target == Some(target)).map(|s| s.name.as_str())
     }
 
     /// Which of each pool's regions can serve now.

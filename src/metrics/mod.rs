@@ -211,3 +211,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests;
+
+/// What queries feed, for the life of the process: the metrics registry, the traffic
+/// analytics, and the analytics clock (10-second ticks, advanced by a task at the edge so a
+/// query reads an atomic instead of the clock).
+#[derive(Debug, Clone, Default)]
+pub struct Observers {
+    pub metrics: std::sync::Arc<Registry>,
+    pub analytics: std::sync::Arc<crate::analytics::Analytics>,
+    pub tick: std::sync::Arc<AtomicU64>,
+}
+
+impl Observers {
+    /// The current analytics tick.
+    pub fn tick(&self) -> u64 {
+        self.tick.load(Ordering::Relaxed)
+    }
+}

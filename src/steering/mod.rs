@@ -95,6 +95,20 @@ pub struct Pool {
     /// Manual failovers in force, as (from, to) indexes into `regions`: every client that
     /// would go to `from` goes to `to` instead, and `from` is never tried.
     pub failovers: Vec<(u8, u8)>,
+    /// The counters its answers feed, resolved when the snapshot is built.
+    pub observers: PoolObservers,
+}
+
+/// A pool's metric handles and analytics slots (STYLE.md section 9): a query does a few
+/// atomic adds through them, with no label formatting, map lookup or allocation.
+#[derive(Debug, Default)]
+pub struct PoolObservers {
+    pub metrics: crate::metrics::PoolHandles,
+    pub analytics: Option<std::sync::Arc<crate::analytics::PoolAnalytics>>,
+    /// The analytics slot of each of the pool's regions, in pool order.
+    pub region_slots: Vec<usize>,
+    /// The analytics slot of each endpoint, by its health index (`usize::MAX`: not this pool's).
+    pub endpoint_slots: Vec<usize>,
 }
 
 /// A place mapped to a region: by its country, or else by its continent.

@@ -60,6 +60,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/lb/failover/clear", r#"{"pool":"www.lb.test."}"#),
     ("GET", "/api/v1/lb/failover/status", ""),
     ("GET", "/api/v1/lb/explain?name=www.lb.test.&client=192.0.2.99", ""),
+    ("GET", "/api/v1/lb/analytics?window=1h", ""),
     ("POST", "/api/v1/reload", ""),
     ("GET", "/api/v1/openapi.json", ""),
 ];
@@ -105,7 +106,7 @@ fn the_openapi_document_lists_every_route() {
         let entry = paths.get(&template).unwrap_or_else(|| panic!("{template} is not documented"));
         assert!(entry.get(method.to_lowercase()).is_some(), "{method} {template} is not documented");
     }
-    assert!(paths.contains_key("/healthz"));
+    assert!(paths.contains_key("/healthz") && paths.contains_key("/metrics"));
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
 }
 
@@ -337,6 +338,7 @@ fn probes_on_demand_feed_health_and_its_history() {
     let failovers = ok(&api.get("/api/v1/lb/failover/status"));
     assert_eq!(failovers["automatic"][0]["region"], "a", "{failovers}");
     assert_eq!(failovers["automatic"][0]["next_region"], "b", "{failovers}");
+    assert_eq!(failovers["automatic_history"][0]["event"], "failed over", "{failovers}");
     let none = api.get("/api/v1/lb/health/history?endpoint=192.0.2.250");
     assert_eq!(none.status, 404);
 }

@@ -10,6 +10,7 @@ mod dns;
 mod explain;
 mod health;
 mod malformed;
+mod metrics;
 mod reload;
 mod steering;
 mod support;

@@ -1,0 +1,109 @@
+//! Traffic analytics: per pool, where answers went (regions, endpoints), who asked (countries,
+//! continents) and RCODE rates over a sliding window; and probe RTT statistics per endpoint.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::Shared;
+use super::error::{ApiError, ErrorBody, query_rejection};
+use super::regions::first_endpoint;
+use crate::analytics::{Summary, Window};
+use crate::config::overlay::same_pool;
+use crate::health::prober::lock;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsQuery {
+    /// Only this pool (default: every pool).
+    pub pool: Option<String>,
+    /// "1m", "15m" (the default) or "1h".
+    pub window: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AnalyticsReport {
+    pub window: String,
+    pub pools: Vec<PoolReport>,
+    /// Probe round-trip times per checked endpoint, over its last 64 probes (min and max
+    /// since start).
+    pub probes: Vec<ProbeStats>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PoolReport {
+    pub pool: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProbeStats {
+    pub region: String,
+    pub endpoint: String,
+    pub avg_ms: Option<f64>,
+    pub min_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+}
+
+fn ms(d: Option<std::time::Duration>) -> Option<f64> {
+    d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+/// Answer shares per region, endpoint, client country and continent, and RCODE rates, over
+/// the last 1 min, 15 min or 1 h; and probe RTT statistics.
+#[utoipa::path(get, path = "/api/v1/lb/analytics", tag = "analytics", params(AnalyticsQuery),
+    responses((status = 200, body = AnalyticsReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn analytics(
+    State(shared): State<Shared>,
+    query: Result<Query<AnalyticsQuery>, QueryRejection>,
+) -> Result<Json<AnalyticsReport>, ApiError> {
+    let Query(q) = query.map_err(query_rejection)?;
+    let window: Window = match q.window.as_deref() {
+        None => Window::FifteenMinutes,
+        Some(text) => text
+            .parse()
+            .map_err(|e: crate::analytics::WindowError| ApiError::bad_request(e.to_string(), Some("window")))?,
+    };
+    let snapshot = shared.0.store.load();
+    let pools: Vec<_> = snapshot
+        .steering
+        .pools
+        .iter()
+        .filter(|p| q.pool.as_deref().is_none_or(|wanted| same_pool(&p.name.to_ascii(), wanted)))
+        .collect();
+    if let Some(wanted) = &q.pool
+        && pools.is_empty()
+    {
+        return Err(ApiError::not_found(format!("no pool {wanted:?}"), "pool"));
+    }
+    let tick = shared.0.observers.tick();
+    let pools = pools
+        .iter()
+        .filter_map(|p| {
+            let analytics = p.observers.analytics.as_ref()?;
+            Some(PoolReport { pool: p.name.to_string(), summary: analytics.summary(tick, window) })
+        })
+        .collect();
+    let regions = &snapshot.config.regions;
+    let mut probes = Vec::new();
+    let table = lock(&shared.0.table);
+    for (i, region) in regions.iter().enumerate() {
+        let first = first_endpoint(regions, i);
+        for (j, endpoint) in region.endpoints.iter().enumerate() {
+            let Some(report) = table.endpoint(first + j).filter(|r| r.target.is_some()) else { continue };
+            probes.push(ProbeStats {
+                region: region.name.clone(),
+                endpoint: endpoint.address.to_string(),
+                avg_ms: ms(report.rtt.mean()),
+                min_ms: ms(report.rtt.min),
+                max_ms: ms(report.rtt.max),
+                p95_ms: ms(report.rtt.p95()),
+            });
+        }
+    }
+    Ok(Json(AnalyticsReport { window: window.to_string(), pools, probes }))
+}

@@ -1,0 +1,48 @@
+//! `GET /metrics`: the Prometheus text exposition, without a token (scrapers rarely carry one;
+//! nothing on the page is secret).
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::{Shared, clock};
+use crate::config::ManualState;
+use crate::health::prober::lock;
+use crate::metrics::{CONTENT_TYPE, EndpointGauge, EndpointLabel, EndpointState, Gauges};
+
+/// The metrics page.
+#[utoipa::path(get, path = "/metrics", tag = "status", security(()),
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain")))]
+pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
+    let snapshot = shared.0.store.load();
+    let regions = &snapshot.config.regions;
+    let addresses: Vec<Vec<String>> =
+        regions.iter().map(|r| r.endpoints.iter().map(|e| e.address.to_string()).collect()).collect();
+    let mut endpoints = Vec::new();
+    {
+        let table = lock(&shared.0.table);
+        let mut index = 0;
+        for (region, addresses) in regions.iter().zip(&addresses) {
+            for (endpoint, address) in region.endpoints.iter().zip(addresses) {
+                let state = match (endpoint.state, table.endpoint(index)) {
+                    (ManualState::Drain, _) => EndpointState::Drained,
+                    (_, Some(report)) => report.status.into(),
+                    (_, None) => EndpointState::Up,
+                };
+                endpoints.push(EndpointGauge {
+                    endpoint: EndpointLabel { region: &region.name, address },
+                    state,
+                    servable: snapshot.health.is_servable(index),
+                });
+                index += 1;
+            }
+        }
+    }
+    let gauges = Gauges {
+        generation: snapshot.generation,
+        endpoints: &endpoints,
+        version: env!("CARGO_PKG_VERSION"),
+        uptime: clock().saturating_duration_since(shared.0.started),
+    };
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], shared.0.observers.metrics.render(&gauges))
+}
