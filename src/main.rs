@@ -33,6 +33,9 @@ enum Command {
         /// ADDR:PORT to listen on (UDP and TCP); repeatable; replaces server.listen.
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Vec<String>,
+        /// ADDR:PORT for the admin API; replaces api.listen (and turns the API on).
+        #[arg(long, value_name = "ADDR:PORT")]
+        api: Option<String>,
     },
     /// Check a configuration and every zone file it names, then exit.
     CheckConfig {
@@ -69,9 +72,9 @@ fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
     let ansi = std::io::stderr().is_terminal();
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
-    let command = cli.command.unwrap_or(Command::Serve { config: None, listen: Vec::new() });
+    let command = cli.command.unwrap_or(Command::Serve { config: None, listen: Vec::new(), api: None });
     let result = match command {
-        Command::Serve { config, listen } => serve(config, &listen),
+        Command::Serve { config, listen, api } => serve(config, &listen, api.as_deref()),
         Command::CheckConfig { file } => check_config(file),
         Command::Explain { config, client, ecs, json, name, rtype } => {
             explain(config, client, ecs.as_deref(), json, &name, &rtype)
@@ -93,13 +96,16 @@ fn load(config: Option<PathBuf>) -> Result<Config, Box<dyn Error>> {
     })
 }
 
-fn serve(path: Option<PathBuf>, listen: &[String]) -> Result<(), Box<dyn Error>> {
+fn serve(path: Option<PathBuf>, listen: &[String], api: Option<&str>) -> Result<(), Box<dyn Error>> {
     let mut source = match &path {
         Some(path) => Source::read(path)?,
         None => Source::embedded_default()?,
     };
     if !listen.is_empty() {
         source.set_listen(listen);
+    }
+    if let Some(api) = api {
+        source.set_api_listen(api);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(app::serve(source, path))?;

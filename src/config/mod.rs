@@ -193,6 +193,11 @@ impl Source {
         self.file.server.listen = Some(addrs.to_vec());
     }
 
+    /// Replaces the admin API's address (turning the API on), as `--api` does.
+    pub fn set_api_listen(&mut self, addr: &str) {
+        self.file.api.get_or_insert_default().listen = Some(addr.to_owned());
+    }
+
     fn invalid(&self, problems: Vec<Problem>) -> ConfigError {
         ConfigError::Invalid { origin: self.origin.clone(), problems }
     }

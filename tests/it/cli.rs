@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::rr::RecordType;
 
 use crate::support::client::{self, Q};
+use crate::support::http::{Api, TOKEN};
 use crate::support::{TEST_ZONE, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_meridian");
@@ -128,6 +129,22 @@ fn serve_refuses_to_start_on_a_bad_configuration() {
 struct Served {
     child: Child,
     addr: SocketAddr,
+    /// Listening addresses logged after the first: (is the admin API, address).
+    more: mpsc::Receiver<(bool, SocketAddr)>,
+}
+
+impl Served {
+    /// The admin API's address, once it is logged.
+    fn api(&self) -> SocketAddr {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.more.recv_timeout(left).expect("serve logs its API listener") {
+                (true, addr) => return addr,
+                (false, _) => continue,
+            }
+        }
+    }
 }
 
 impl Drop for Served {
@@ -139,7 +156,12 @@ impl Drop for Served {
 
 /// Starts `meridian serve` with `args` in `dir` and waits for its first listening line.
 fn serve(args: &[&str], dir: &std::path::Path) -> Served {
-    let mut child = Command::new(BIN)
+    serve_command(Command::new(BIN), args, dir)
+}
+
+/// As [`serve`], with a command prepared by the caller (its environment, say).
+fn serve_command(mut command: Command, args: &[&str], dir: &std::path::Path) -> Served {
+    let mut child = command
         .args(args)
         .current_dir(dir)
         .env("RUST_LOG", "info")
@@ -151,12 +173,12 @@ fn serve(args: &[&str], dir: &std::path::Path) -> Served {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(addr) = line.split("addr=").nth(1) {
-                let _ = tx.send(addr.trim().parse::<SocketAddr>());
+                let _ = tx.send((line.contains("admin API"), addr.trim().parse::<SocketAddr>().expect("an address")));
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(20)).expect("serve logs its listener").expect("an address");
-    Served { child, addr }
+    let (_, addr) = rx.recv_timeout(Duration::from_secs(20)).expect("serve logs its listener");
+    Served { child, addr, more: rx }
 }
 
 fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
@@ -173,7 +195,10 @@ fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<std::process
 #[test]
 fn serve_answers_on_the_embedded_default_and_stops_on_sigterm() {
     // The embedded default serves zones/ relative to the working directory: the repository.
-    let mut served = serve(&["serve", "--listen", "127.0.0.1:0"], std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    let mut served = serve(
+        &["serve", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0"],
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+    );
     let reply = client::udp(served.addr, &Q::new("www.example.com.", RecordType::A));
     assert!(reply.metadata.authoritative);
     assert!(!reply.answers.is_empty());
@@ -226,4 +251,48 @@ fn sighup_reloads_the_zones_from_disk() {
         assert!(Instant::now() < deadline, "the reload did not show within 10 s");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn api_changes_acknowledged_before_a_kill_9_are_there_after_a_restart() {
+    let dir = TempDir::new("cli");
+    dir.write("lb.test.zone", crate::steering::LB_ZONE);
+    let config = dir.write(
+        "meridian.toml",
+        "state_dir = \"state\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n[[zone]]\nfile = \"lb.test.zone\"\n\
+         [api]\nlisten = \"127.0.0.1:0\"\ntoken_env = \"MERIDIAN_TEST_TOKEN\"\n\
+         [[region]]\nname = \"a\"\nendpoints = [ { address = \"192.0.2.1\" } ]\n\
+         [[pool]]\nname = \"www.lb.test.\"\npolicy = \"priority\"\nregions = [\"a\"]\n",
+    );
+    let start = || {
+        let mut child = Command::new(BIN);
+        child.env("MERIDIAN_TEST_TOKEN", TOKEN);
+        serve_command(child, &["serve", "--config", config.to_str().unwrap()], dir.path())
+    };
+    let answer = |served: &Served| {
+        let reply = client::udp(served.addr, &Q::new("www.lb.test.", RecordType::A));
+        reply.answers.iter().map(|r| r.data.to_string()).collect::<Vec<_>>()
+    };
+    let mut served = start();
+    let api = Api { addr: served.api() };
+    let created = api.post("/api/v1/lb/regions", r#"{"name":"c","endpoints":[{"address":"192.0.2.77"}]}"#);
+    assert_eq!(created.status, 201, "{}", created.body);
+    let strategy = r#"{"pool":"www.lb.test.","strategy":"priority","parameters":{"regions":["c","a"]}}"#;
+    assert_eq!(api.put("/api/v1/lb/strategy", strategy).status, 200);
+    for weight in 1..=20 {
+        let body = format!(r#"{{"weight":{weight}}}"#);
+        assert_eq!(api.patch("/api/v1/lb/regions/a/endpoints/192.0.2.1", &body).status, 200);
+    }
+    assert_eq!(answer(&served), ["192.0.2.77"]);
+    // SIGKILL right after the last acknowledgement: no shutdown code runs.
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+
+    let served = start();
+    assert_eq!(answer(&served), ["192.0.2.77"], "the added region answers after the restart");
+    let region = Api { addr: served.api() }.get("/api/v1/lb/regions/a").json();
+    assert_eq!(region["endpoints"][0]["weight"], 20, "the last acknowledged weight: {region}");
+    // check-config sees the saved changes too.
+    let output = run(&["check-config", config.to_str().unwrap()], dir.path());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("3 saved API change(s)"), "{output:?}");
 }
