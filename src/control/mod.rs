@@ -204,7 +204,11 @@ impl Controller {
         config.state_dir.clone_from(&self.config.state_dir);
         let snapshot = build_snapshot(Arc::new(config), 0, Some(&self.observers))?;
         self.source = source;
-        self.install(snapshot).await
+        let generation = self.install(snapshot).await;
+        // Analytics of pools the configuration no longer has are dropped (about 1.5 MB each).
+        let pools: Vec<String> = self.config.pools.iter().map(|p| p.name.to_string()).collect();
+        self.observers.analytics.retain(|name| pools.iter().any(|p| p == name));
+        Ok(generation)
     }
 
     /// Validates a change whole, saves it, then publishes it; nothing is half-applied.
@@ -214,6 +218,7 @@ impl Controller {
         let file = &self.source.file;
         let refused = Refused::Refusal;
         let kind = FieldMap::of(&change);
+        let mut triggered = None;
         match change {
             Change::AddRegion(region) => changes.add_region(file, *region).map_err(refused)?,
             Change::RemoveRegion(name) => {
@@ -231,7 +236,7 @@ impl Controller {
                 changes.trigger_failover(file, failover).map_err(refused)?;
                 let f = changes.failovers.last().cloned().expect("just added");
                 record(&mut persisted.failover_history, &f, "trigger");
-                self.observers.metrics.record_failover(&f.pool, FailoverKind::Manual);
+                triggered = Some(f.pool);
             }
             Change::ClearFailover { pool, from_region } => {
                 for f in changes.clear_failover(&pool, from_region.as_deref()).map_err(refused)? {
@@ -250,14 +255,17 @@ impl Controller {
             })?;
         }
         self.persisted = persisted;
-        let generation = self.install(snapshot).await.map_err(|e| Refused::Unsaved(e.to_string()))?;
+        let generation = self.install(snapshot).await;
+        if let Some(pool) = triggered {
+            self.observers.metrics.record_failover(&pool, FailoverKind::Manual);
+        }
         info!(generation, "API change applied");
         Ok(generation)
     }
 
     /// Publishes `snapshot` one generation on, with the health of endpoints it keeps, and
-    /// restarts the probes.
-    async fn install(&mut self, mut snapshot: Snapshot) -> Result<u64, AppError> {
+    /// restarts the probes; returns its generation.
+    async fn install(&mut self, mut snapshot: Snapshot) -> u64 {
         if let Some(tasks) = self.health.take() {
             tasks.stop(self.config.server.shutdown_grace).await;
         }
@@ -271,8 +279,13 @@ impl Controller {
         *lock(&self.table) = table;
         self.config = snapshot.config.clone();
         self.store.publish(snapshot);
-        self.health = Some(prober::start(self.store.clone(), self.table.clone(), self.observers.metrics.clone())?);
-        Ok(generation)
+        // The snapshot is in force whatever happens next: a prober that cannot start (its TLS
+        // client cannot be built) leaves health as it stands, loudly.
+        match prober::start(self.store.clone(), self.table.clone(), self.observers.metrics.clone()) {
+            Ok(tasks) => self.health = Some(tasks),
+            Err(error) => error!(%error, "health checks cannot start; health stays as it was"),
+        }
+        generation
     }
 
     /// Probes a region's checked endpoints now, without holding up other commands.
