@@ -20,6 +20,8 @@
 //! - `control`: the controller task that owns every change (reloads, API changes, shutdown),
 //!   and the state file that keeps API changes across restarts (`state`).
 //! - `api`: the admin REST API (axum), one file per resource, and its OpenAPI document.
+//! - `ctl`: `meridian ctl`, a client of the admin API: one request per command, its answer as
+//!   tables (`render`, `table`) or as JSON.
 //! - `app`: wiring, start-up, and the signals that reload and stop.
 //!
 //! Dependencies point inward: `zone`, `config`, `geo`, `steering`, `health::state`,
@@ -30,6 +32,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod control;
+pub mod ctl;
 pub mod dns;
 pub mod explain;
 pub mod geo;

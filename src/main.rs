@@ -62,6 +62,8 @@ enum Command {
         #[arg(default_value = "A")]
         rtype: String,
     },
+    /// Ask a running server's admin API: status, regions, drains, failovers, history, reload.
+    Ctl(meridian::ctl::CtlArgs),
 }
 
 /// Hickory logs a line per request at info; keep it to warnings unless RUST_LOG says more.
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Explain { config, client, ecs, json, name, rtype } => {
             explain(config, client, ecs.as_deref(), json, &name, &rtype)
         }
+        Command::Ctl(args) => meridian::ctl::run(args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

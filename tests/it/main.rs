@@ -5,6 +5,7 @@
 
 mod api;
 mod cli;
+mod ctl;
 mod differential;
 mod dns;
 mod explain;

@@ -1,0 +1,340 @@
+//! The API's JSON as text for people: one function per view, each taking the answer as parsed
+//! and returning the lines to print. Pure: no sockets, no clock. Missing or mistyped fields print
+//! as `-`, so a newer server with more (or fewer) fields still gives a readable table.
+
+use serde_json::Value;
+
+use super::table::Table;
+
+/// How many countries `analytics` lists per pool.
+const TOP_COUNTRIES: usize = 10;
+
+/// `ctl status`: the server, then one row per region of each pool.
+pub fn status(status: &Value) -> String {
+    let mut out = String::new();
+    for (key, value) in [
+        ("version", text(&status["version"])),
+        ("identity", text(&status["identity"])),
+        ("uptime", status["uptime_secs"].as_u64().map_or_else(dash, uptime)),
+        ("generation", text(&status["generation"])),
+    ] {
+        out.push_str(&format!("{key:<12}{value}\n"));
+    }
+    let zones = list(&status["zones"]);
+    if zones.is_empty() {
+        out.push_str("zones       -\n");
+    }
+    for (i, zone) in zones.iter().enumerate() {
+        let key = if i == 0 { "zones" } else { "" };
+        out.push_str(&format!("{key:<12}{} ({} records)\n", text(&zone["origin"]), text(&zone["records"])));
+    }
+    out.push('\n');
+    let pools = list(&status["pools"]);
+    if pools.is_empty() {
+        out.push_str("no pools\n");
+        return out;
+    }
+    let mut table = Table::new(&["POOL", "POLICY", "TTL", "REGION", "CAN-SERVE", "ENDPOINTS"]).right(&["TTL"]);
+    let mut notes = String::new();
+    for pool in pools {
+        let name = text(&pool["name"]);
+        let regions = list(&pool["answer_set"]);
+        if regions.is_empty() {
+            table.row([name.clone(), text(&pool["policy"]), text(&pool["ttl"]), dash(), dash(), dash()]);
+        }
+        for (i, region) in regions.iter().enumerate() {
+            let first = |v: String| if i == 0 { v } else { String::new() };
+            let mut endpoints = joined(&region["endpoints"]);
+            if let Some(to) = region["failed_over_to"].as_str() {
+                endpoints.push_str(&format!(" (failed over to {to})"));
+            }
+            table.row([
+                first(name.clone()),
+                first(text(&pool["policy"])),
+                first(text(&pool["ttl"])),
+                text(&region["region"]),
+                yes_no(&region["can_serve"]),
+                endpoints,
+            ]);
+        }
+        if pool["all_down"].as_bool() == Some(true) {
+            notes.push_str(&format!("{name}: no region can serve; answers follow the pool's when_all_down\n"));
+        }
+        if pool["failover_ttl_in_force"].as_bool() == Some(true) {
+            notes.push_str(&format!("{name}: answers carry the failover TTL\n"));
+        }
+    }
+    out.push_str(&table.to_string());
+    if !notes.is_empty() {
+        out.push('\n');
+        out.push_str(&notes);
+    }
+    out
+}
+
+/// `ctl regions [REGION]`: one row per endpoint; the answer is a list, or one region.
+pub fn regions(regions: &Value) -> String {
+    let regions = match regions {
+        Value::Array(all) => all.as_slice(),
+        one => std::slice::from_ref(one),
+    };
+    let mut table = Table::new(&["REGION", "ENDPOINT", "WEIGHT", "HEALTH", "MANUAL", "SERVABLE", "RTT-AVG", "RTT-P95"])
+        .right(&["WEIGHT", "RTT-AVG", "RTT-P95"]);
+    let mut notes = String::new();
+    for region in regions {
+        let name = text(&region["name"]);
+        let endpoints = list(&region["endpoints"]);
+        if endpoints.is_empty() {
+            table.row([name.clone()]);
+        }
+        for (i, endpoint) in endpoints.iter().enumerate() {
+            let mut address = text(&endpoint["address"]);
+            if endpoint["backup"].as_bool() == Some(true) {
+                address.push_str(" (backup)");
+            }
+            table.row([
+                if i == 0 { name.clone() } else { String::new() },
+                address,
+                text(&endpoint["weight"]),
+                text(&endpoint["health"]),
+                text(&endpoint["manual"]),
+                yes_no(&endpoint["servable"]),
+                ms(&endpoint["rtt"]["avg_ms"]),
+                ms(&endpoint["rtt"]["p95_ms"]),
+            ]);
+        }
+        if region["down"].as_bool() == Some(true) {
+            notes.push_str(&format!("region {name} is down: fewer servable endpoints than its min_healthy\n"));
+        }
+    }
+    if table.is_empty() {
+        return "no regions\n".to_owned();
+    }
+    let mut out = table.to_string();
+    if !notes.is_empty() {
+        out.push('\n');
+        out.push_str(&notes);
+    }
+    out
+}
+
+/// A change the API made: what was asked, and the generation that serves it.
+pub fn applied(what: &str, answer: &Value) -> String {
+    format!("{what} (generation {})\n", text(&answer["generation"]))
+}
+
+/// `ctl reload`.
+pub fn reloaded(answer: &Value) -> String {
+    format!("reloaded: generation {}\n", text(&answer["generation"]))
+}
+
+/// `ctl failover` without flags: manual failovers, automatic ones, and the history.
+pub fn failovers(status: &Value) -> String {
+    let mut manual = Table::new(&["POOL", "FROM", "TO", "SINCE"]);
+    for failover in list(&status["manual"]) {
+        manual.row([
+            text(&failover["pool"]),
+            text(&failover["from_region"]),
+            text(&failover["to_region"]),
+            time(&failover["since"]),
+        ]);
+    }
+    let mut automatic = Table::new(&["POOL", "REGION", "REASON", "NEXT-REGION"]);
+    for failover in list(&status["automatic"]) {
+        automatic.row([
+            text(&failover["pool"]),
+            text(&failover["region"]),
+            text(&failover["reason"]),
+            text(&failover["next_region"]),
+        ]);
+    }
+    let mut history = Table::new(&["TIME", "POOL", "ACTION", "FROM", "TO"]);
+    for event in list(&status["history"]) {
+        history.row([
+            time(&event["at"]),
+            text(&event["pool"]),
+            text(&event["action"]),
+            text(&event["from_region"]),
+            text(&event["to_region"]),
+        ]);
+    }
+    [
+        section("manual failovers", &manual),
+        section("automatic failovers (regions health has taken out)", &automatic),
+        section("manual failover history", &history),
+    ]
+    .join("\n")
+}
+
+/// `ctl check REGION`: one row per probed endpoint.
+pub fn checks(outcomes: &Value) -> String {
+    let mut table = Table::new(&["ENDPOINT", "RESULT", "RTT", "DETAIL"]).right(&["RTT"]);
+    for outcome in list(outcomes) {
+        // An endpoint without a check is reported, unprobed, with an RTT of 0.
+        let rtt = if outcome["result"] == "unchecked" { dash() } else { ms(&outcome["rtt_ms"]) };
+        table.row([text(&outcome["endpoint"]), text(&outcome["result"]), rtt, text(&outcome["detail"])]);
+    }
+    if table.is_empty() {
+        return "nothing probed: no endpoint of the region has a check\n".to_owned();
+    }
+    table.to_string()
+}
+
+/// `ctl history`: health transitions, newest first, as the API sorts them.
+pub fn history(events: &Value) -> String {
+    let mut table = Table::new(&["TIME", "REGION", "ENDPOINT", "FROM", "TO", "DETAIL"]);
+    for event in list(events) {
+        table.row([
+            time(&event["at"]),
+            text(&event["region"]),
+            text(&event["endpoint"]),
+            text(&event["from"]),
+            text(&event["to"]),
+            text(&event["detail"]),
+        ]);
+    }
+    if table.is_empty() {
+        return "no health transitions\n".to_owned();
+    }
+    table.to_string()
+}
+
+/// `ctl analytics`: per pool, its answers and their shares; then the probes' round-trip times.
+pub fn analytics(analytics: &Value) -> String {
+    let window = text(&analytics["window"]);
+    let mut parts = Vec::new();
+    for pool in list(&analytics["pools"]) {
+        parts.push(pool_analytics(pool, &window));
+    }
+    if parts.is_empty() {
+        parts.push(format!("no pools (window {window})\n"));
+    }
+    let mut probes =
+        Table::new(&["REGION", "ENDPOINT", "AVG", "MIN", "MAX", "P95"]).right(&["AVG", "MIN", "MAX", "P95"]);
+    for probe in list(&analytics["probes"]) {
+        probes.row([
+            text(&probe["region"]),
+            text(&probe["endpoint"]),
+            ms(&probe["avg_ms"]),
+            ms(&probe["min_ms"]),
+            ms(&probe["max_ms"]),
+            ms(&probe["p95_ms"]),
+        ]);
+    }
+    parts.push(section("probe round-trip times", &probes));
+    parts.join("\n")
+}
+
+fn pool_analytics(pool: &Value, window: &str) -> String {
+    let name = text(&pool["pool"]);
+    let answers = pool["answers"].as_u64().unwrap_or(0);
+    if answers == 0 {
+        return format!("{name}: no answers in the last {window}\n");
+    }
+    let mut out = format!("{name}: {answers} answers in the last {window}\n\n");
+    let shares = |title: &'static str, key: &str, items: &Value, limit: usize| {
+        let mut table = Table::new(&[title, "ANSWERS", "SHARE"]).right(&["ANSWERS", "SHARE"]);
+        let items = list(items);
+        for item in items.iter().take(limit) {
+            table.row([text(&item[key]), text(&item["answers"]), percent(&item["share"])]);
+        }
+        let mut text = table.to_string();
+        if items.len() > limit {
+            text.push_str(&format!("(and {} more)\n", items.len() - limit));
+        }
+        text
+    };
+    let mut rcodes = Table::new(&["RCODE", "COUNT", "RATE"]).right(&["COUNT", "RATE"]);
+    for rate in list(&pool["rcodes"]) {
+        rcodes.row([text(&rate["rcode"]), text(&rate["count"]), percent(&rate["rate"])]);
+    }
+    let tables = [
+        shares("REGION", "name", &pool["regions"], usize::MAX),
+        shares("ENDPOINT", "name", &pool["endpoints"], usize::MAX),
+        shares("COUNTRY", "code", &pool["countries"], TOP_COUNTRIES),
+        shares("CONTINENT", "code", &pool["continents"], usize::MAX),
+        rcodes.to_string(),
+    ];
+    out.push_str(&tables.join("\n"));
+    out
+}
+
+/// A titled table, or the title and "none".
+fn section(title: &str, table: &Table) -> String {
+    if table.is_empty() { format!("{title}: none\n") } else { format!("{title}:\n{table}") }
+}
+
+/// A JSON value as a cell: strings as they are, numbers as JSON writes them, null as `-`.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => dash(),
+        other => other.to_string(),
+    }
+}
+
+fn dash() -> String {
+    "-".to_owned()
+}
+
+fn list(value: &Value) -> &[Value] {
+    value.as_array().map_or(&[], Vec::as_slice)
+}
+
+fn joined(value: &Value) -> String {
+    let items: Vec<String> = list(value).iter().map(text).collect();
+    if items.is_empty() { dash() } else { items.join(", ") }
+}
+
+fn yes_no(value: &Value) -> String {
+    match value.as_bool() {
+        Some(true) => "yes".to_owned(),
+        Some(false) => "no".to_owned(),
+        None => dash(),
+    }
+}
+
+/// Milliseconds to a tenth: "0.4ms".
+fn ms(value: &Value) -> String {
+    value.as_f64().map_or_else(dash, |ms| format!("{ms:.1}ms"))
+}
+
+/// A fraction from 0 to 1 as a percentage to a tenth: "72.9%".
+fn percent(value: &Value) -> String {
+    value.as_f64().map_or_else(dash, |share| format!("{:.1}%", share * 100.0))
+}
+
+/// Unix seconds as RFC 3339 in UTC; 0 (never) as `-`.
+fn time(value: &Value) -> String {
+    value.as_u64().filter(|&secs| secs > 0).map_or_else(dash, rfc3339)
+}
+
+/// Seconds since the Unix epoch as an RFC 3339 UTC timestamp, `1970-01-01T00:00:00Z`.
+///
+/// The date is Howard Hinnant's `civil_from_days`, in unsigned arithmetic since every day here is
+/// on or after 1970-01-01: days are counted in 400-year eras of 146097 days from 0000-03-01, so
+/// that February, with its leap day, ends each year.
+pub fn rfc3339(unix_secs: u64) -> String {
+    let (days, secs) = (unix_secs / 86_400, unix_secs % 86_400);
+    let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
+    let year = era * 400 + year_of_era + u64::from(month <= 2);
+    let (hour, minute, second) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+}
+
+/// An uptime as "3d 4h 5m 6s", leaving out leading zero units.
+fn uptime(secs: u64) -> String {
+    let parts = [(secs / 86_400, "d"), (secs % 86_400 / 3600, "h"), (secs % 3600 / 60, "m"), (secs % 60, "s")];
+    let first = parts.iter().position(|&(n, _)| n > 0).unwrap_or(parts.len() - 1);
+    parts[first..].iter().map(|(n, unit)| format!("{n}{unit}")).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests;
