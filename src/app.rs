@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::api;
-use crate::config::{Config, ConfigError, Problem, Source};
+use crate::config::{Config, ConfigError, Overlay, Problem, Source};
 use crate::control::state::{self, Persisted, StateError, StateFile};
 use crate::control::{self, Control, Controller};
 use crate::dns::server;
@@ -188,29 +188,50 @@ fn set_aside(file: &mut StateFile, reason: &str) {
     }
 }
 
-/// The configuration with the saved changes laid over it; when they no longer make a valid
-/// configuration, the file alone (the changes moved aside and reported).
+/// The configuration with the saved changes laid over it. Saved changes that the file no
+/// longer allows are left out one by one (each reported); the state file is then kept aside and
+/// the changes still valid saved in its place.
 fn with_saved_changes(
     source: &Source,
     mut state: Option<StateFile>,
-    persisted: Persisted,
+    mut persisted: Persisted,
 ) -> Result<(Config, Option<StateFile>, Persisted), AppError> {
-    match source.validate_with(&persisted.changes) {
-        Ok((config, skipped)) => {
-            for problem in &skipped {
-                warn!(%problem, "a saved API change no longer fits the configuration file; left out");
+    let (config, kept) = lay_over(source, &persisted.changes)?;
+    if let Some(kept) = kept {
+        persisted.changes = kept;
+        if let Some(file) = state.as_mut() {
+            set_aside(file, "rejected");
+            if let Err(error) = file.save(&persisted) {
+                error!(%error, "the saved API changes that are still valid could not be saved again");
             }
-            Ok((config, state, persisted))
-        }
-        Err(error) => {
-            let config = source.validate()?;
-            error!(%error, "the saved API changes no longer make a valid configuration; serving the file without them");
-            if let Some(file) = state.as_mut() {
-                set_aside(file, "rejected");
-            }
-            Ok((config, state, Persisted { format: state::FORMAT, ..Default::default() }))
         }
     }
+    Ok((config, state, persisted))
+}
+
+/// Validates `source` with `changes` laid over it. When some changes make it invalid, they are
+/// left out one by one, each reported, and the changes kept come back too.
+///
+/// # Errors
+/// The file is invalid on its own.
+pub(crate) fn lay_over(source: &Source, changes: &Overlay) -> Result<(Config, Option<Overlay>), ConfigError> {
+    let (config, skipped, kept) = match source.validate_with(changes) {
+        Ok((config, skipped)) => (config, skipped, None),
+        Err(error) => {
+            source.validate()?;
+            error!(%error, "saved API changes no longer make a valid configuration; leaving those out");
+            let (kept, dropped) = changes.prune(|candidate| source.validate_with(candidate).is_ok());
+            for change in &dropped {
+                warn!(%change, "saved API change left out");
+            }
+            let (config, skipped) = source.validate_with(&kept)?;
+            (config, skipped, Some(kept))
+        }
+    };
+    for problem in &skipped {
+        warn!(%problem, "a saved API change no longer fits the configuration file; left out");
+    }
+    Ok((config, kept))
 }
 
 /// Serves until SIGTERM or SIGINT; SIGHUP reloads from `path` (the embedded default when
@@ -268,7 +289,7 @@ impl Hangups {
 
 /// The health table for a snapshot about to be published, taking over what `old` knew of the
 /// endpoints still configured; the snapshot gets its view.
-pub(crate) fn health_table(snapshot: &mut Snapshot, old: Option<&HealthTable>) -> HealthTable {
+fn health_table(snapshot: &mut Snapshot, old: Option<&HealthTable>) -> HealthTable {
     let now = clock();
     let mut table = HealthTable::new(&snapshot.config, now);
     if let Some(old) = old {
@@ -294,7 +315,7 @@ async fn advance_ticks(tick: Arc<std::sync::atomic::AtomicU64>, cancel: Cancella
 
 /// The health tables read the real clock when the server (re)builds them: an edge.
 #[allow(clippy::disallowed_methods)]
-fn clock() -> std::time::Instant {
+pub(crate) fn clock() -> std::time::Instant {
     std::time::Instant::now()
 }
 

@@ -120,9 +120,11 @@ fn serve(path: Option<PathBuf>, listen: &[String], api: Option<&str>) -> Result<
 fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
     let source = Source::read(&file)?;
     let config = source.validate()?;
+    // Read only: checking must not create the state directory (as root, say, for a service
+    // that runs as another user).
     let saved = match &config.state_dir {
-        Some(dir) => StateFile::open(dir)?.load()?,
-        None => Persisted::default(),
+        Some(dir) if dir.exists() => StateFile::existing(dir).load()?,
+        _ => Persisted::default(),
     };
     let (config, skipped) =
         source.validate_with(&saved.changes).map_err(|e| format!("with the saved API changes: {e}"))?;

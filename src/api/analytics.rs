@@ -12,7 +12,6 @@ use super::error::{ApiError, ErrorBody, query_rejection};
 use super::regions::first_endpoint;
 use crate::analytics::{Summary, Window};
 use crate::config::overlay::same_pool;
-use crate::health::prober::lock;
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +67,7 @@ pub async fn analytics(
             .parse()
             .map_err(|e: crate::analytics::WindowError| ApiError::bad_request(e.to_string(), Some("window")))?,
     };
-    let snapshot = shared.0.store.load();
+    let (table, snapshot) = shared.health_and_snapshot();
     let pools: Vec<_> = snapshot
         .steering
         .pools
@@ -90,7 +89,6 @@ pub async fn analytics(
         .collect();
     let regions = &snapshot.config.regions;
     let mut probes = Vec::new();
-    let table = lock(&shared.0.table);
     for (i, region) in regions.iter().enumerate() {
         let first = first_endpoint(regions, i);
         for (j, endpoint) in region.endpoints.iter().enumerate() {

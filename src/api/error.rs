@@ -39,7 +39,8 @@ pub struct FieldProblem {
 
 impl ApiError {
     pub fn new(status: StatusCode, error: impl Into<String>, field: Option<&str>) -> Self {
-        Self { status, body: ErrorBody { error: error.into(), field: field.map(str::to_owned), problems: Vec::new() } }
+        let field = field.filter(|f| !f.is_empty()).map(str::to_owned);
+        Self { status, body: ErrorBody { error: error.into(), field, problems: Vec::new() } }
     }
 
     pub fn not_found(error: impl Into<String>, field: &str) -> Self {
@@ -83,6 +84,7 @@ impl From<Refused> for ApiError {
                 format!("the change could not be saved, so it was not made: {why}"),
                 None,
             ),
+            Refused::Probe(why) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot probe: {why}"), None),
             Refused::Stopped => Self::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down", None),
         }
     }

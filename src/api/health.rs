@@ -10,7 +10,6 @@ use super::error::{ApiError, Body, ErrorBody, query_rejection};
 use super::regions::{first_endpoint, health_name};
 use super::{Shared, unix_of};
 use crate::control::ProbeOutcome;
-use crate::health::prober::lock;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -67,7 +66,7 @@ pub async fn history(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(format!("limit {limit} is not within 1..={MAX_LIMIT}"), Some("limit")));
     }
-    let snapshot = shared.0.store.load();
+    let (table, snapshot) = shared.health_and_snapshot();
     let regions = &snapshot.config.regions;
     if let Some(name) = &q.region
         && !regions.iter().any(|r| &r.name == name)
@@ -81,7 +80,6 @@ pub async fn history(
         ),
         None => None,
     };
-    let table = lock(&shared.0.table);
     let mut events = Vec::new();
     let mut endpoint_seen = false;
     for (i, region) in regions.iter().enumerate() {

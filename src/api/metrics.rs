@@ -7,20 +7,18 @@ use axum::response::IntoResponse;
 
 use super::{Shared, clock};
 use crate::config::ManualState;
-use crate::health::prober::lock;
 use crate::metrics::{CONTENT_TYPE, EndpointGauge, EndpointLabel, EndpointState, Gauges};
 
 /// The metrics page.
 #[utoipa::path(get, path = "/metrics", tag = "status", security(()),
     responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain")))]
 pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
-    let snapshot = shared.0.store.load();
+    let (table, snapshot) = shared.health_and_snapshot();
     let regions = &snapshot.config.regions;
     let addresses: Vec<Vec<String>> =
         regions.iter().map(|r| r.endpoints.iter().map(|e| e.address.to_string()).collect()).collect();
     let mut endpoints = Vec::new();
     {
-        let table = lock(&shared.0.table);
         let mut index = 0;
         for (region, addresses) in regions.iter().zip(&addresses) {
             for (endpoint, address) in region.endpoints.iter().zip(addresses) {
@@ -38,6 +36,7 @@ pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
             }
         }
     }
+    drop(table);
     let gauges = Gauges {
         generation: snapshot.generation,
         endpoints: &endpoints,

@@ -17,7 +17,7 @@ mod regions;
 mod status;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
 use axum::Router;
@@ -30,8 +30,10 @@ use tracing::{info, warn};
 use crate::app::AppError;
 use crate::config::TokenSource;
 use crate::control::Control;
-use crate::health::prober::SharedTable;
+use crate::health::prober::{SharedTable, lock};
+use crate::health::table::HealthTable;
 use crate::metrics::Observers;
+use crate::snapshot::Snapshot;
 use crate::snapshot::SnapshotStore;
 
 pub use error::ApiError;
@@ -61,6 +63,17 @@ impl Shared {
         max_body_bytes: usize,
     ) -> Self {
         Self(Arc::new(Inner { store, control, table, observers, token, max_body_bytes, started: clock() }))
+    }
+}
+
+impl Shared {
+    /// The health table and the snapshot it belongs to. The table is locked first, and the
+    /// controller and the health writer publish while holding it, so the two always match
+    /// (endpoint indexes shift when a region comes or goes).
+    fn health_and_snapshot(&self) -> (MutexGuard<'_, HealthTable>, Arc<Snapshot>) {
+        let table = lock(&self.0.table);
+        let snapshot = self.0.store.load();
+        (table, snapshot)
     }
 }
 

@@ -16,7 +16,6 @@ use crate::config::overlay::StrategyChange;
 use crate::config::{FileRegion, ManualState, RegionConfig};
 use crate::control::Change;
 use crate::geo::code_str;
-use crate::health::prober::lock;
 use crate::health::state::Status;
 use crate::health::table::HealthTable;
 use crate::snapshot::Snapshot;
@@ -147,8 +146,7 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
 #[utoipa::path(get, path = "/api/v1/lb/regions", tag = "regions",
     responses((status = 200, body = Vec<RegionInfo>), (status = 401, body = ErrorBody)))]
 pub async fn list(State(shared): State<Shared>) -> Json<Vec<RegionInfo>> {
-    let snapshot = shared.0.store.load();
-    let table = lock(&shared.0.table);
+    let (table, snapshot) = shared.health_and_snapshot();
     Json((0..snapshot.config.regions.len()).map(|i| region_info(&snapshot, &table, i)).collect())
 }
 
@@ -161,14 +159,13 @@ pub async fn one(
     region: Result<Path<String>, PathRejection>,
 ) -> Result<Json<RegionInfo>, ApiError> {
     let Path(region) = region.map_err(path_rejection)?;
-    let snapshot = shared.0.store.load();
+    let (table, snapshot) = shared.health_and_snapshot();
     let index = snapshot
         .config
         .regions
         .iter()
         .position(|r| r.name == region)
         .ok_or_else(|| ApiError::not_found(format!("no region {region:?}"), "region"))?;
-    let table = lock(&shared.0.table);
     Ok(Json(region_info(&snapshot, &table, index)))
 }
 

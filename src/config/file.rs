@@ -29,7 +29,8 @@ pub struct FileConfig {
 }
 
 /// `[api]`: where the admin API listens and how it authenticates. One token source at most.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `Debug` leaves the token out, so no log line or error can show it.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileApi {
     pub listen: Option<String>,
@@ -209,4 +210,16 @@ pub struct FileZone {
     pub zones_dir: Option<String>,
     /// Overrides the origin; otherwise `$ORIGIN` or the owner of the first (SOA) record.
     pub origin: Option<String>,
+}
+
+impl std::fmt::Debug for FileApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileApi")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
+            .field("token_env", &self.token_env)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
 }

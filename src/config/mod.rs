@@ -119,10 +119,23 @@ impl fmt::Display for Problem {
 pub enum ConfigError {
     #[error("cannot read {}: {source}", .path.display())]
     Read { path: PathBuf, source: io::Error },
-    #[error("{} is not valid TOML: {source}", .origin)]
+    #[error("{} is not valid TOML: {}", .origin, redacted(.source))]
     Toml { origin: String, source: toml::de::Error },
     #[error("{} problem(s) in {}:\n{}", .problems.len(), .origin, lines(.problems))]
     Invalid { origin: String, problems: Vec<Problem> },
+}
+
+/// A TOML error without the text of a `token = ...` line it may quote (the API token must
+/// never reach a log line or an API answer).
+fn redacted(error: &toml::de::Error) -> String {
+    let text = error.to_string();
+    text.lines()
+        .map(|line| match line.find("token") {
+            Some(at) if line[at..].contains('=') => format!("{}token = <redacted>", &line[..at]),
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn lines(problems: &[Problem]) -> String {

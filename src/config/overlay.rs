@@ -184,6 +184,18 @@ impl Overlay {
     /// left out and reported in `skipped`.
     pub fn apply_failovers(&self, config: &mut Config, skipped: &mut Vec<Problem>) {
         for failover in &self.failovers {
+            // A state file edited by hand may hold what the API refuses: a region failed over
+            // to itself, or a loop; either would take regions out of every answer.
+            if failover.from_region == failover.to_region || self.loops(failover) {
+                skipped.push(Problem::new(
+                    "state.failovers",
+                    format!(
+                        "{:?} to {:?} in pool {:?} would make a loop",
+                        failover.from_region, failover.to_region, failover.pool
+                    ),
+                ));
+                continue;
+            }
             let region = |name: &str| config.regions.iter().position(|r| r.name == name);
             let (from, to) = (region(&failover.from_region), region(&failover.to_region));
             let pool = config.pools.iter_mut().find(|p| same_pool(&p.name.to_ascii(), &failover.pool));
@@ -200,6 +212,40 @@ impl Overlay {
                 )),
             }
         }
+    }
+
+    /// Whether following failovers on from `failover.to_region` comes back to its `from_region`.
+    fn loops(&self, failover: &ManualFailover) -> bool {
+        let mut next = failover.to_region.as_str();
+        for _ in 0..=self.failovers.len() {
+            match self.failovers.iter().find(|f| same_pool(&f.pool, &failover.pool) && f.from_region == next) {
+                Some(f) if f.to_region == failover.from_region => return true,
+                Some(f) => next = &f.to_region,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The changes kept when each is laid over the file in turn and those that `valid` refuses
+    /// are left out (a saved change the file no longer allows, say), and a description of each
+    /// left out.
+    pub fn prune(&self, valid: impl Fn(&Overlay) -> bool) -> (Overlay, Vec<String>) {
+        let mut kept = Overlay::default();
+        let mut dropped = Vec::new();
+        macro_rules! each {
+            ($($list:ident),*) => {$(
+                for item in &self.$list {
+                    kept.$list.push(item.clone());
+                    if !valid(&kept) {
+                        kept.$list.pop();
+                        dropped.push(format!("{}: {}", stringify!($list), serde_json::to_string(item).unwrap_or_default()));
+                    }
+                }
+            )*};
+        }
+        each!(regions_removed, regions_added, weights, endpoint_states, strategies, failovers);
+        (kept, dropped)
     }
 
     /// Adds a region; it must not clash with one that exists (`file` with this overlay laid over).
@@ -240,7 +286,8 @@ impl Overlay {
         }
         let added = self.regions_added.len();
         self.regions_added.retain(|r| r.name != name);
-        if self.regions_added.len() == added || file.region.iter().any(|r| r.name == name) {
+        let in_file = file.region.iter().any(|r| r.name == name);
+        if (self.regions_added.len() == added || in_file) && !self.regions_removed.iter().any(|r| r == name) {
             self.regions_removed.push(name.to_owned());
         }
         self.forget_region(name);
@@ -277,7 +324,15 @@ impl Overlay {
     ) -> Result<(), Refusal> {
         self.check_endpoint(file, region, endpoint)?;
         self.endpoint_states.retain(|s| !(s.region == region && s.endpoint == endpoint));
-        let state = if drained { "drain" } else { "auto" };
+        // Undraining gives the endpoint back to what the file says of it (`force_up`, say),
+        // unless the file itself drains it: then only an explicit `auto` undrains it.
+        let drained_by_file = find_endpoint(&mut self.merged(file), region, endpoint)
+            .is_some_and(|e| e.state.as_deref() == Some("drain"));
+        let state = match (drained, drained_by_file) {
+            (true, _) => "drain",
+            (false, true) => "auto",
+            (false, false) => return Ok(()),
+        };
         self.endpoint_states.push(EndpointStateChange { region: region.into(), endpoint, state: state.into() });
         Ok(())
     }
@@ -581,6 +636,66 @@ mod tests {
         assert_eq!(skipped.len(), 3, "{skipped:?}");
         assert_eq!(config.regions.len(), 3);
         assert!(config.pools[0].failovers.is_empty());
+    }
+
+    #[test]
+    fn undrain_gives_the_endpoint_back_to_what_the_file_says() {
+        let toml = TOML.replace("{ address = \"192.0.2.2\" }", "{ address = \"192.0.2.2\", state = \"force_up\" }");
+        let source = Source::from_toml(&toml, Path::new(""), "test").unwrap();
+        let mut overlay = Overlay::default();
+        overlay.set_drained(&source.file, "a", ip("192.0.2.2"), true).unwrap();
+        overlay.set_drained(&source.file, "a", ip("192.0.2.2"), false).unwrap();
+        assert!(overlay.endpoint_states.is_empty(), "nothing saved: the file's force_up applies again");
+        let (config, _) = source.validate_with(&overlay).unwrap();
+        assert_eq!(config.regions[0].endpoints[1].state, crate::config::ManualState::ForceUp);
+        // Drained by the file: undraining must say so explicitly.
+        let toml = TOML.replace("{ address = \"192.0.2.2\" }", "{ address = \"192.0.2.2\", state = \"drain\" }");
+        let source = Source::from_toml(&toml, Path::new(""), "test").unwrap();
+        overlay.set_drained(&source.file, "a", ip("192.0.2.2"), false).unwrap();
+        let (config, _) = source.validate_with(&overlay).unwrap();
+        assert_eq!(config.regions[0].endpoints[1].state, crate::config::ManualState::Auto);
+    }
+
+    #[test]
+    fn a_file_region_removed_added_and_removed_again_is_listed_once() {
+        let source = source();
+        let mut overlay = Overlay::default();
+        overlay.remove_region(&source.file, "spare").unwrap();
+        overlay.add_region(&source.file, region("spare", "192.0.2.10")).unwrap();
+        overlay.remove_region(&source.file, "spare").unwrap();
+        assert_eq!(overlay.regions_removed, ["spare"]);
+        let (_, skipped) = source.validate_with(&overlay).unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+    }
+
+    #[test]
+    fn loops_and_self_failovers_from_a_hand_edited_file_are_left_out() {
+        let source = source();
+        let mut overlay = Overlay::default();
+        let failover = |from: &str, to: &str| ManualFailover {
+            pool: "www.example.com.".into(),
+            from_region: from.into(),
+            to_region: to.into(),
+            since: 0,
+        };
+        overlay.failovers = vec![failover("a", "a"), failover("a", "b"), failover("b", "a")];
+        let (config, skipped) = source.validate_with(&overlay).unwrap();
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert!(config.pools[0].failovers.is_empty());
+    }
+
+    #[test]
+    fn pruning_keeps_the_changes_the_file_still_allows() {
+        let source = source();
+        let mut overlay = Overlay::default();
+        overlay.weights.push(WeightChange { region: "a".into(), endpoint: ip("192.0.2.1"), weight: 5 });
+        overlay.weights.push(WeightChange { region: "a".into(), endpoint: ip("192.0.2.2"), weight: -3 });
+        overlay.regions_added.push(region("c", "192.0.2.9"));
+        assert!(source.validate_with(&overlay).is_err());
+        let (kept, dropped) = overlay.prune(|o| source.validate_with(o).is_ok());
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        assert!(dropped[0].contains("-3"), "{dropped:?}");
+        assert_eq!((kept.weights.len(), kept.regions_added.len()), (1, 1));
     }
 
     #[test]

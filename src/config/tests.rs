@@ -152,3 +152,15 @@ fn huge_durations_are_refused_not_overflowed() {
         assert!(found.iter().any(|p| p.at == "region[0].check.interval"), "{interval}: {found:?}");
     }
 }
+
+#[test]
+fn the_api_token_never_shows_in_errors_or_debug_output() {
+    let broken = "zones_dir = \"z\"\n[api]\ntoken = \"s3cret-token\n";
+    let error = Config::from_toml(broken, Path::new(""), "test").unwrap_err().to_string();
+    assert!(!error.contains("s3cret"), "{error}");
+    assert!(error.contains("not valid TOML"), "{error}");
+    let good = "zones_dir = \"z\"\n[api]\ntoken = \"s3cret-token\"\n";
+    let source = super::Source::from_toml(good, Path::new(""), "test").unwrap();
+    assert!(!format!("{source:?}").contains("s3cret"));
+    assert!(!format!("{:?}", source.validate().unwrap()).contains("s3cret"));
+}

@@ -15,12 +15,13 @@ use tokio::time;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::app::{AppError, build_snapshot, health_table};
+use crate::app::{AppError, build_snapshot, clock, lay_over};
 use crate::config::overlay::{ManualFailover, Refusal, StrategyChange};
 use crate::config::{Config, ConfigError, FileRegion, Problem, Source};
 use crate::dns::handler::Handler;
 use crate::health::prober::{self, HealthTasks, SharedTable, lock};
 use crate::health::state::Observation;
+use crate::health::table::HealthTable;
 use crate::metrics::{FailoverKind, Observers};
 use crate::snapshot::{Snapshot, SnapshotStore};
 use state::{FailoverEvent, HISTORY_LEN, Persisted, StateFile};
@@ -46,6 +47,8 @@ pub enum Refused {
     Invalid(Vec<Problem>),
     /// It could not be saved, so it was not made (503).
     Unsaved(String),
+    /// Probes could not be run (their HTTP client could not be built) (500).
+    Probe(String),
     /// The server is shutting down.
     Stopped,
 }
@@ -163,6 +166,7 @@ impl Controller {
                         Ok(generation) => info!(generation, "configuration reloaded"),
                         Err(error) => error!(%error, "reload rejected; still serving the previous configuration"),
                     }
+                    published.send_replace(Arc::new(self.persisted.clone()));
                     let _ = reply.send(result.map_err(|e| e.to_string()));
                 }
                 Command::Change(change, reply) => {
@@ -187,10 +191,7 @@ impl Controller {
             Some(path) => Source::read(path)?,
             None => Source::embedded_default()?,
         };
-        let (mut config, skipped) = source.validate_with(&self.persisted.changes)?;
-        for problem in &skipped {
-            warn!(%problem, "an API change no longer fits the configuration file; left out");
-        }
+        let (mut config, kept) = lay_over(&source, &self.persisted.changes)?;
         if config.server.listen != self.config.server.listen {
             warn!("listen addresses change only with a restart; keeping the bound ones");
             config.server.listen.clone_from(&self.config.server.listen);
@@ -204,6 +205,19 @@ impl Controller {
         config.state_dir.clone_from(&self.config.state_dir);
         let snapshot = build_snapshot(Arc::new(config), 0, Some(&self.observers))?;
         self.source = source;
+        if let Some(kept) = kept {
+            // The file no longer allows some saved changes: keep the old state aside and save
+            // the rest, so that later changes are checked against what is in force.
+            self.persisted.changes = kept;
+            if let Some(state) = self.state.as_mut() {
+                if let Err(error) = state.set_aside("rejected", unix_now()) {
+                    error!(%error, "the state file cannot be moved aside");
+                }
+                if let Err(error) = state.save(&self.persisted) {
+                    error!(%error, "the saved API changes that are still valid could not be saved again");
+                }
+            }
+        }
         let generation = self.install(snapshot).await;
         // Analytics of pools the configuration no longer has are dropped (about 1.5 MB each).
         let pools: Vec<String> = self.config.pools.iter().map(|p| p.name.to_string()).collect();
@@ -244,7 +258,16 @@ impl Controller {
                 }
             }
         }
-        let (mut config, _) = self.source.validate_with(&persisted.changes).map_err(|e| kind.invalid(e))?;
+        let (mut config, skipped) = self.source.validate_with(&persisted.changes).map_err(|e| kind.invalid(e))?;
+        // A change must not quietly switch off another (a pool's regions changed under a
+        // manual failover, say): refuse it, naming what it would switch off.
+        let before = self.source.validate_with(&self.persisted.changes).map_or(0, |(_, s)| s.len());
+        if skipped.len() > before {
+            let what: Vec<String> = skipped.iter().map(|p| p.message.clone()).collect();
+            let message = format!("this would switch off other changes in force: {}", what.join("; "));
+            let field = if matches!(kind, FieldMap::Strategy) { "parameters.regions" } else { "" };
+            return Err(Refused::Refusal(Refusal::Conflict { field: field.into(), message }));
+        }
         config.server.listen.clone_from(&self.config.server.listen);
         let snapshot =
             self.store.load().rebuild(Arc::new(config), Some(&self.observers)).map_err(|p| kind.invalid_problems(p))?;
@@ -263,27 +286,36 @@ impl Controller {
         Ok(generation)
     }
 
-    /// Publishes `snapshot` one generation on, with the health of endpoints it keeps, and
-    /// restarts the probes; returns its generation.
+    /// Publishes `snapshot` one generation on, with the health of endpoints it keeps; returns
+    /// its generation. The probes go on undisturbed when the change leaves the probe targets as
+    /// they were (weights, drains, strategies, failovers); otherwise they restart.
     async fn install(&mut self, mut snapshot: Snapshot) -> u64 {
-        if let Some(tasks) = self.health.take() {
-            tasks.stop(self.config.server.shutdown_grace).await;
+        let now = clock();
+        let mut table = HealthTable::new(&snapshot.config, now);
+        let restart = table.targets() != lock(&self.table).targets() || self.health.is_none();
+        if restart && let Some(tasks) = self.health.take() {
+            tasks.stop().await;
         }
-        // The health writer is stopped: nothing else publishes until the probes restart.
-        snapshot.generation = self.store.load().generation + 1;
-        let generation = snapshot.generation;
-        let table = {
-            let old = lock(&self.table);
-            health_table(&mut snapshot, Some(&old))
+        let generation = {
+            // Under the table lock, as the health writer publishes: the new table, the new
+            // configuration and its view go out together, and generations never repeat.
+            let mut current = lock(&self.table);
+            table.carry_over(&current);
+            snapshot.health = Arc::new(table.view(now));
+            snapshot.generation = self.store.load().generation + 1;
+            *current = table;
+            self.config = snapshot.config.clone();
+            let generation = snapshot.generation;
+            self.store.publish(snapshot);
+            generation
         };
-        *lock(&self.table) = table;
-        self.config = snapshot.config.clone();
-        self.store.publish(snapshot);
-        // The snapshot is in force whatever happens next: a prober that cannot start (its TLS
-        // client cannot be built) leaves health as it stands, loudly.
-        match prober::start(self.store.clone(), self.table.clone(), self.observers.metrics.clone()) {
-            Ok(tasks) => self.health = Some(tasks),
-            Err(error) => error!(%error, "health checks cannot start; health stays as it was"),
+        if restart {
+            // The snapshot is in force whatever happens next: a prober that cannot start (its
+            // TLS client cannot be built) leaves health as it stands, loudly.
+            match prober::start(self.store.clone(), self.table.clone(), self.observers.metrics.clone()) {
+                Ok(tasks) => self.health = Some(tasks),
+                Err(error) => error!(%error, "health checks cannot start; health stays as it was"),
+            }
         }
         generation
     }
@@ -322,7 +354,7 @@ impl Controller {
             let reports = match prober::probe_now(&targets).await {
                 Ok(reports) => reports,
                 Err(e) => {
-                    let _ = reply.send(Err(Refused::Unsaved(e.to_string())));
+                    let _ = reply.send(Err(Refused::Probe(e.to_string())));
                     return;
                 }
             };
@@ -367,7 +399,7 @@ impl Controller {
         let grace = self.config.server.shutdown_grace;
         self.cancel.cancel();
         if let Some(health) = self.health.take() {
-            health.stop(grace).await;
+            let _ = time::timeout(grace, health.stop()).await;
         }
         match time::timeout(grace, self.server.shutdown_gracefully()).await {
             Ok(Ok(())) => info!("stopped"),

@@ -87,6 +87,11 @@ impl StateFile {
         Ok(Self { dir: dir.to_path_buf(), blocked: false })
     }
 
+    /// The state file of a directory that exists, without touching it (`check-config`).
+    pub fn existing(dir: &Path) -> Self {
+        Self { dir: dir.to_path_buf(), blocked: false }
+    }
+
     /// A state directory that could not be opened: every save is refused.
     pub fn unusable(dir: &Path) -> Self {
         Self { dir: dir.to_path_buf(), blocked: true }

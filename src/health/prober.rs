@@ -6,7 +6,7 @@
 //! reports; every section under the lock is short and never awaits (STYLE.md section 7).
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
@@ -69,13 +69,15 @@ pub fn start(store: Arc<SnapshotStore>, table: SharedTable, metrics: Arc<Registr
 }
 
 impl HealthTasks {
-    /// Stops every probe and the writer, within `grace`.
-    pub async fn stop(mut self, grace: Duration) {
+    /// Stops every probe and the writer. Probes in flight are dropped; the writer is waited
+    /// for, so that once this returns nothing publishes a health view any more.
+    pub async fn stop(mut self) {
         self.cancel.cancel();
-        let probes = &mut self.probes;
-        let _ = time::timeout(grace, async { while probes.join_next().await.is_some() {} }).await;
+        self.probes.abort_all();
+        while self.probes.join_next().await.is_some() {}
         if let Some(writer) = self.writer.take() {
-            let _ = time::timeout(grace, writer).await;
+            writer.abort();
+            let _ = writer.await;
         }
     }
 
@@ -153,7 +155,6 @@ async fn write_loop(
     metrics: Arc<Registry>,
     cancel: CancellationToken,
 ) {
-    let mut published = lock(&table).view(clock());
     loop {
         let wake = lock(&table).next_change(clock());
         let expiry = async {
@@ -163,6 +164,7 @@ async fn write_loop(
             }
         };
         tokio::select! {
+            biased;
             _ = cancel.cancelled() => return,
             _ = expiry => {}
             message = inbox.recv() => match message {
@@ -171,11 +173,14 @@ async fn write_loop(
             },
         }
         // Publish only on a change: a transition, or a short-TTL hold that has run out (which
-        // a result arriving just after it would otherwise hide from the timer).
-        let view = lock(&table).view(clock());
-        if view != published {
-            store.publish(store.load().with_health(view.clone()));
-            published = view;
+        // a result arriving just after it would otherwise hide from the timer). Under the lock,
+        // so that a new configuration (published by the controller under it too) and this view
+        // never cross: the view always matches the snapshot it is published with.
+        let table = lock(&table);
+        let view = table.view(clock());
+        let current = store.load();
+        if *current.health != view {
+            store.publish(current.with_health(view));
         }
     }
 }

@@ -185,6 +185,22 @@ impl HealthTable {
                 slot.rtt = previous.rtt.clone();
             }
         }
+        // A pool keeps its short-TTL hold, its latency choice and its regions' failback delays,
+        // matched by pool and region name, so that a change elsewhere does not end them early.
+        for pool in &mut self.pools {
+            let Some(previous) = old.pools.iter().find(|p| p.name == pool.name) else { continue };
+            pool.changed_at = previous.changed_at;
+            let old_index = |r: usize| previous.region_names.iter().position(|n| *n == pool.region_names[r]);
+            pool.preferred = previous.preferred.and_then(|p| {
+                let name = previous.region_names.get(p)?;
+                pool.region_names.iter().position(|n| n == name)
+            });
+            for r in 0..pool.region_names.len() {
+                if let Some(o) = old_index(r) {
+                    pool.recovered_at[r] = previous.recovered_at[o];
+                }
+            }
+        }
         self.region_events.clone_from(&old.region_events);
         self.region_events_total = old.region_events_total;
     }
@@ -496,6 +512,29 @@ mod table_tests {
         assert!(t.view(t0 + Duration::from_secs(6)).is_held_back(0, 0), "up again, but within the delay");
         assert!(!t.view(t0 + Duration::from_secs(36)).is_held_back(0, 0), "the delay is over");
         assert_eq!(t.next_change(t0 + Duration::from_secs(20)), Some(t0 + Duration::from_secs(35)));
+    }
+
+    #[test]
+    fn a_rebuilt_table_keeps_failback_delays_holds_and_region_events() {
+        let regions = format!(
+            "[[region]]\nname = \"primary\"\ncheck = {CHECK}\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
+             [[region]]\nname = \"backup\"\nendpoints = [ {{ address = \"192.0.2.2\" }} ]\n"
+        );
+        let pool = "policy = \"priority\"\nregions = [\"primary\", \"backup\"]\nfailback_delay = \"30s\"\nfailover_ttl_hold = \"60s\"";
+        let mut t = table(&regions, pool);
+        let t0 = Instant::now();
+        t.observe(0, Observation::Failed, Duration::ZERO, "refused", t0);
+        t.observe(0, Observation::Ok, Duration::ZERO, "connected", t0 + Duration::from_secs(5));
+        // A rebuild (an API change, a reload) with a region added in front.
+        let more = format!("[[region]]\nname = \"new\"\nendpoints = [ {{ address = \"192.0.2.7\" }} ]\n{regions}");
+        let mut rebuilt = table(&more, pool);
+        rebuilt.carry_over(&t);
+        let view = rebuilt.view(t0 + Duration::from_secs(6));
+        assert!(view.is_held_back(0, 0), "primary is still within its failback delay");
+        assert!(view.is_short_ttl(0), "still within the failover TTL hold");
+        let events: Vec<bool> = rebuilt.region_events().map(|e| e.servable).collect();
+        assert_eq!(events, [false, true], "primary failed over, then recovered");
+        assert_eq!(rebuilt.region_events_total(), 2);
     }
 
     #[test]

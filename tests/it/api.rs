@@ -239,6 +239,24 @@ fn bad_requests_get_a_4xx_naming_the_field_and_change_nothing() {
             "countries[0]",
         ),
         ("POST", "/api/v1/lb/regions", &big, 413, ""),
+        ("PUT", "/api/v1/lb/strategy", &big, 413, ""),
+        (
+            "POST",
+            "/api/v1/lb/failover/trigger",
+            r#"{"pool":"nope.lb.test.","from_region":"a","to_region":"b"}"#,
+            404,
+            "pool",
+        ),
+        ("POST", "/api/v1/lb/failover/trigger", r#"{"pool":"www.lb.test.","from_region":"a"}"#, 422, "to_region"),
+        ("POST", "/api/v1/lb/failover/clear", r#"{"pool":"www.lb.test.","region":"a"}"#, 422, "region"),
+        ("POST", "/api/v1/lb/health/check", r#"{"region":"a","now":true}"#, 422, "now"),
+        (
+            "PUT",
+            "/api/v1/lb/strategy",
+            r#"{"pool":"www.lb.test.","strategy":"weighted","parameters":{"colour":1}}"#,
+            422,
+            "parameters.colour",
+        ),
         ("DELETE", "/api/v1/lb/regions/a", "", 409, "region"),
         ("DELETE", "/api/v1/lb/regions/nowhere", "", 404, "region"),
         ("PATCH", "/api/v1/lb/regions/a/endpoints/192.0.2.1", r#"{"weight":-5}"#, 422, "weight"),
@@ -432,7 +450,83 @@ fn concurrent_api_writes_are_all_applied_and_saved() {
         assert_eq!(writer.join().unwrap(), 200);
     }
     let count = |server: &TestServer| ok(&server.api().get("/api/v1/lb/regions")).as_array().unwrap().len();
+    let weight = |server: &TestServer| ok(&server.api().get("/api/v1/lb/regions/a"))["endpoints"][0]["weight"].as_u64();
     assert_eq!(count(&server), 19);
+    let last = weight(&server).unwrap();
+    assert!((1..=8).contains(&last), "one of the weights sent: {last}");
     server.restart();
     assert_eq!(count(&server), 19, "every acknowledged change was saved");
+    assert_eq!(weight(&server), Some(last), "and the last weight");
+}
+
+#[test]
+fn a_failover_loop_and_a_change_that_would_switch_off_a_failover_are_refused() {
+    let server = server();
+    let api = server.api();
+    ok(&api.post("/api/v1/lb/failover/trigger", r#"{"pool":"www.lb.test.","from_region":"a","to_region":"b"}"#));
+    let looped =
+        api.post("/api/v1/lb/failover/trigger", r#"{"pool":"www.lb.test.","from_region":"b","to_region":"a"}"#);
+    assert_eq!(looped.status, 409, "{}", looped.body);
+    assert_eq!(looped.error().1, "to_region");
+    // Taking region a out of the pool would quietly end the failover from a.
+    let strategy = r#"{"pool":"www.lb.test.","strategy":"priority","parameters":{"regions":["b","spare"]}}"#;
+    let refused = api.put("/api/v1/lb/strategy", strategy);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.error().1, "parameters.regions");
+    assert_eq!(answer(&server), ["198.51.100.1"], "the failover is still in force");
+}
+
+#[test]
+fn without_a_configured_token_every_route_but_healthz_and_metrics_answers_401() {
+    let toml =
+        "state_dir = \"state\"\n[api]\nlisten = \"127.0.0.1:0\"\ntoken_env = \"MERIDIAN_TEST_NO_SUCH_VARIABLE\"\n";
+    let server = TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &format!("{toml}{REGIONS}{POOL}"), &[]);
+    let api = server.api();
+    assert_eq!(api.send("GET", "/healthz", None, None).status, 200);
+    assert_eq!(api.send("GET", "/metrics", None, None).status, 200);
+    for token in [None, Some(TOKEN), Some("")] {
+        let reply = api.send("GET", "/api/v1/lb/status", None, token);
+        assert_eq!(reply.status, 401, "{token:?}: {}", reply.body);
+        assert!(reply.error().0.contains("no API token is configured"), "{}", reply.body);
+    }
+}
+
+#[test]
+fn a_change_that_cannot_be_saved_is_refused_and_not_made() {
+    let server = server();
+    let api = server.api();
+    let before = ok(&api.get("/healthz"))["generation"].clone();
+    // A directory where the temporary state file would go: the write fails (even as root).
+    fs::create_dir_all(server.dir().join("state").join("state.json.tmp")).unwrap();
+    let refused = api.post("/api/v1/lb/regions/a/endpoints/192.0.2.1/drain", "");
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(refused.error().0.contains("could not be saved"), "{}", refused.body);
+    assert_eq!(ok(&api.get("/healthz"))["generation"], before);
+    assert_eq!(answer(&server), ["192.0.2.1", "192.0.2.2"], "not made");
+    let metrics = api.get("/metrics").body;
+    assert!(!metrics.contains("state=\"drained\"} 1"), "{metrics}");
+}
+
+#[test]
+fn api_changes_do_not_hold_back_a_probe_that_is_taking_an_endpoint_down() {
+    let target = HealthTarget::start();
+    let check = format!(
+        "check = {{ type = \"http\", address = \"127.0.0.1\", port = {}, interval = \"300ms\", timeout = \"400ms\", rise = 1, fall = 1 }}\n",
+        target.addr.port()
+    );
+    let regions = REGIONS.replacen("name = \"a\"\n", &format!("name = \"a\"\n{check}"), 1);
+    let server = TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &format!("{API_TOML}{regions}{POOL}"), &[]);
+    let api = server.api();
+    assert_eq!(answer(&server), ["192.0.2.1", "192.0.2.2"]);
+    // The target now hangs: a probe needs its whole 400 ms timeout to fail. Changes keep
+    // coming every 100 ms; each must leave the probes in flight alone.
+    target.set_hang(true);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut weight = 1;
+    while answer(&server) != ["198.51.100.1"] {
+        assert!(Instant::now() < deadline, "region a never went down while the API was busy");
+        weight = weight % 9 + 1;
+        ok(&api.patch("/api/v1/lb/regions/b/endpoints/198.51.100.1", &format!(r#"{{"weight":{weight}}}"#)));
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -279,11 +279,11 @@ fn api_changes_acknowledged_before_a_kill_9_are_there_after_a_restart() {
     assert_eq!(created.status, 201, "{}", created.body);
     let strategy = r#"{"pool":"www.lb.test.","strategy":"priority","parameters":{"regions":["c","a"]}}"#;
     assert_eq!(api.put("/api/v1/lb/strategy", strategy).status, 200);
+    assert_eq!(answer(&served), ["192.0.2.77"]);
     for weight in 1..=20 {
         let body = format!(r#"{{"weight":{weight}}}"#);
         assert_eq!(api.patch("/api/v1/lb/regions/a/endpoints/192.0.2.1", &body).status, 200);
     }
-    assert_eq!(answer(&served), ["192.0.2.77"]);
     // SIGKILL right after the last acknowledgement: no shutdown code runs.
     served.child.kill().unwrap();
     served.child.wait().unwrap();
