@@ -199,6 +199,9 @@ pub struct FileServer {
     pub tcp_idle_timeout_secs: Option<u64>,
     /// Seconds to finish in-flight work after SIGTERM/SIGINT.
     pub shutdown_grace_secs: Option<u64>,
+    /// UDP worker threads, each with its own socket per address (SO_REUSEPORT); default: the
+    /// number of CPUs.
+    pub workers: Option<u64>,
 }
 
 /// `[[zone]]`: one RFC 1035 master file.

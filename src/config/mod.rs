@@ -86,6 +86,8 @@ pub struct ServerConfig {
     pub max_udp_payload: u16,
     pub tcp_idle_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// UDP worker threads (one socket each per listen address, SO_REUSEPORT).
+    pub workers: usize,
 }
 
 /// Where zone data comes from. `at` is the configuration path, for error messages.
@@ -323,7 +325,9 @@ fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerCon
     };
     let tcp_idle_timeout = secs(server.tcp_idle_timeout_secs, 10, 1..=3600, "server.tcp_idle_timeout_secs", problems);
     let shutdown_grace = secs(server.shutdown_grace_secs, 5, 0..=600, "server.shutdown_grace_secs", problems);
-    ServerConfig { listen, identity: server.identity, max_udp_payload, tcp_idle_timeout, shutdown_grace }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    let workers = bounded(server.workers, cpus.min(256), 1..=256, "server.workers", problems) as usize;
+    ServerConfig { listen, identity: server.identity, max_udp_payload, tcp_idle_timeout, shutdown_grace, workers }
 }
 
 fn secs(
