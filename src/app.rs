@@ -96,7 +96,7 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
     for pool in &snapshot.steering.pools {
         info!(pool = %pool.name, policy = pool.policy.name(), regions = pool.regions.len(), "pool ready");
     }
-    let listeners = server::bind(&config.server.listen).await?;
+    let listeners = server::bind(&config.server.listen, config.server.workers).await?;
     let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
     let api = match &config.api {
         Some(api) => Some((api::bind(api.listen).await?, api::token(&api.token)?)),
@@ -104,7 +104,7 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
     };
     let table = Arc::new(Mutex::new(health_table(&mut snapshot, None)));
     let store = Arc::new(SnapshotStore::new(snapshot));
-    let server = server::serve(listeners, store.clone(), observers.clone(), config.server.tcp_idle_timeout);
+    let server = server::serve(listeners, store.clone(), observers.clone(), config.server.tcp_idle_timeout)?;
     let health = Some(prober::start(store.clone(), table.clone(), observers.metrics.clone())?);
     for addr in &addrs {
         info!(%addr, "listening on UDP and TCP");

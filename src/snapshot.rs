@@ -109,6 +109,12 @@ impl SnapshotStore {
         self.current.load_full()
     }
 
+    /// The current snapshot, borrowed: cheaper than [`SnapshotStore::load`] (no reference
+    /// count shared between threads is touched), for a short use such as a batch of queries.
+    pub fn guard(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.current.load()
+    }
+
     /// Replaces the snapshot. Only the writer calls this.
     pub fn publish(&self, next: Snapshot) {
         let generation = next.generation;

@@ -9,7 +9,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hickory_server::Server;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +17,7 @@ use tracing::{error, info, warn};
 use crate::app::{AppError, build_snapshot, clock, lay_over};
 use crate::config::overlay::{ManualFailover, Refusal, StrategyChange};
 use crate::config::{Config, ConfigError, FileRegion, Problem, Source};
-use crate::dns::handler::Handler;
+use crate::dns::server::DnsServer;
 use crate::health::prober::{self, HealthTasks, SharedTable, lock};
 use crate::health::state::Observation;
 use crate::health::table::HealthTable;
@@ -133,7 +132,7 @@ impl Control {
 /// Everything the controller owns.
 pub struct Controller {
     pub store: Arc<SnapshotStore>,
-    pub server: Server<Handler>,
+    pub server: DnsServer,
     pub config: Arc<Config>,
     pub health: Option<HealthTasks>,
     pub table: SharedTable,

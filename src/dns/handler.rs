@@ -1,42 +1,108 @@
-//! Our hickory `RequestHandler`: load one snapshot, answer, send.
+//! Answering requests: the [`Answerer`] the UDP workers and the TCP handler share (the answer
+//! function, the counters, the random seed), and our hickory `RequestHandler` for TCP.
 //!
 //! hickory's `Catalog` is not used: it takes an async lock per lookup, and its EDNS and
 //! truncation handling differ from what we need (see `response.rs` and `fit.rs`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use hickory_proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
-use hickory_proto::serialize::binary::BinDecoder;
+use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
 use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 use tracing::debug;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use super::response::{self, Answer, Salt};
-use crate::steering::splitmix64;
-
 use crate::metrics::{Observers, Transport};
 use crate::snapshot::{Snapshot, SnapshotStore};
-use hickory_server::net::xfer::Protocol;
+use crate::steering::splitmix64;
 
-/// Answers every request from the current snapshot.
-pub struct Handler {
-    store: Arc<SnapshotStore>,
+/// Octets of a DNS header (RFC 1035 section 4.1.1).
+const HEADER_LEN: usize = 12;
+
+/// What answers requests, over UDP and TCP alike.
+pub struct Answerer {
     observers: Observers,
-    /// Round-robin turns: one atomic add per query, no lock.
-    turns: AtomicU64,
     /// Seeds the random draws, so that two servers do not draw alike.
     seed: u64,
 }
 
-impl Handler {
-    pub fn new(store: Arc<SnapshotStore>, observers: Observers) -> Self {
+/// Round-robin turns and random draws for one worker: no atomic shared between workers.
+pub struct Salts {
+    turn: u64,
+    seed: u64,
+}
+
+impl Salts {
+    pub fn take(&mut self) -> Salt {
+        self.turn = self.turn.wrapping_add(1);
+        Salt { turn: self.turn, random: splitmix64(self.turn ^ self.seed) }
+    }
+}
+
+impl Answerer {
+    pub fn new(observers: Observers) -> Self {
         // std seeds RandomState from the OS: enough to spread load; nothing here needs
         // cryptographic randomness.
         let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64);
-        Self { store, observers, turns: AtomicU64::new(0), seed }
+        Self { observers, seed }
+    }
+
+    /// Salts for worker `worker`: its turns start apart from the other workers'.
+    pub fn salts(&self, worker: u64) -> Salts {
+        Salts { turn: splitmix64(worker ^ self.seed), seed: self.seed }
+    }
+
+    /// Answers one UDP datagram into `out`; `false` means send nothing (a response, or bytes
+    /// too short to hold a header).
+    pub fn answer_udp(
+        &self,
+        snapshot: &Snapshot,
+        datagram: &[u8],
+        source: SocketAddr,
+        salt: Salt,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let request = match Request::from_bytes(datagram.to_vec(), source, Protocol::Udp) {
+            Ok(request) => request,
+            Err(error) => {
+                debug!(%error, %source, "malformed query");
+                return format_error(datagram, out);
+            }
+        };
+        let Some(answer) = self.answer(snapshot, &request, salt) else { return false };
+        let Answer { metadata, answers, authorities, additionals, edns, echo_question, .. } = &answer;
+        let no_question = empty_question();
+        let question = if *echo_question { &request.queries } else { &no_question };
+        let message = MessageResponseBuilder::new(question, edns.as_ref()).build(
+            *metadata,
+            Answer::records(answers),
+            Answer::records(authorities),
+            std::iter::empty(),
+            Answer::records(additionals),
+        );
+        let mut encoder = BinEncoder::new(out);
+        // As hickory's UDP responses are bounded; `fit` has already made the answer fit the
+        // client's size, so this only guards against a bug there.
+        encoder.set_max_size(edns.as_ref().map_or(512, |e| e.max_payload()));
+        if message.destructive_emit(&mut encoder).is_err() {
+            out.clear();
+            let mut failed = *metadata;
+            failed.response_code = ResponseCode::ServFail;
+            return emit_header(&failed, out);
+        }
+        true
+    }
+
+    /// The answer to a request, counted.
+    fn answer<'s>(&self, snapshot: &'s Snapshot, request: &Request, salt: Salt) -> Option<Answer<'s>> {
+        let answer = response::answer(snapshot, request, salt)?;
+        self.observe(snapshot, request, &answer);
+        Some(answer)
     }
 
     /// Counts the answer: a few atomic adds through handles resolved with the snapshot.
@@ -67,10 +133,46 @@ impl Handler {
             rcode,
         );
     }
+}
+
+/// A query we cannot read: FORMERR with its ID and opcode when it has a header and is a
+/// query; nothing when it is shorter than a header or is itself a response (RFC 1035
+/// section 4.1.1: answering responses invites reflection loops).
+fn format_error(datagram: &[u8], out: &mut Vec<u8>) -> bool {
+    if datagram.len() < HEADER_LEN {
+        return false;
+    }
+    let Ok(header) = Header::read(&mut BinDecoder::new(datagram)) else { return false };
+    if header.metadata.message_type == MessageType::Response {
+        return false;
+    }
+    let mut metadata = Metadata::response_from_request(&header.metadata);
+    metadata.response_code = ResponseCode::FormErr;
+    emit_header(&metadata, out)
+}
+
+/// A response of a header alone.
+fn emit_header(metadata: &Metadata, out: &mut Vec<u8>) -> bool {
+    let header = Header { metadata: *metadata, counts: HeaderCounts::default() };
+    hickory_proto::serialize::binary::BinEncodable::emit(&header, &mut BinEncoder::new(out)).is_ok()
+}
+
+/// Answers every TCP request from the current snapshot.
+pub struct Handler {
+    store: Arc<SnapshotStore>,
+    answerer: Arc<Answerer>,
+    /// Round-robin turns: one atomic add per query, no lock.
+    turns: AtomicU64,
+}
+
+impl Handler {
+    pub fn new(store: Arc<SnapshotStore>, answerer: Arc<Answerer>) -> Self {
+        Self { store, answerer, turns: AtomicU64::new(0) }
+    }
 
     fn salt(&self) -> Salt {
         let turn = self.turns.fetch_add(1, Ordering::Relaxed);
-        Salt { turn, random: splitmix64(turn ^ self.seed) }
+        Salt { turn, random: splitmix64(turn ^ self.answerer.seed) }
     }
 }
 
@@ -83,10 +185,9 @@ impl RequestHandler for Handler {
     ) -> ResponseInfo {
         // One snapshot for the whole request; the answer borrows from it until it is sent.
         let snapshot = self.store.load();
-        let Some(answer) = response::answer(&snapshot, request, self.salt()) else {
+        let Some(answer) = self.answerer.answer(&snapshot, request, self.salt()) else {
             return no_response(&request.metadata);
         };
-        self.observe(&snapshot, request, &answer);
         let Answer { metadata, answers, authorities, additionals, edns, echo_question, .. } = &answer;
         let no_question = empty_question();
         let question = if *echo_question { &request.queries } else { &no_question };

@@ -1,8 +1,9 @@
-//! DNS: the pure answer path (`response`, `fit`) and the edges that serve it over UDP and
-//! TCP (`handler`, `server`).
+//! DNS: the pure answer path (`response`, `fit`) and the edges that serve it: UDP worker
+//! threads (`udp`), TCP through hickory (`server`), and what both answer with (`handler`).
 
 pub mod ecs;
 pub mod fit;
 pub mod handler;
 pub mod response;
 pub mod server;
+pub mod udp;
