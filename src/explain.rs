@@ -14,6 +14,7 @@ use hickory_server::server::Request;
 use ipnet::IpNet;
 use serde::Serialize;
 
+use crate::dns::request::Asked;
 use crate::dns::response::{self, Answer, Salt};
 use crate::geo::code_str;
 use crate::snapshot::Snapshot;
@@ -98,8 +99,9 @@ pub fn explain(
     let bytes = message.to_vec().map_err(|e| ExplainError::Query(e.to_string()))?;
     let request = Request::from_bytes(bytes, SocketAddr::new(client, 53000), Protocol::Udp)
         .map_err(|e| ExplainError::Query(e.to_string()))?;
+    let asked = Asked::from_request(&request);
     let answer =
-        response::answer(snapshot, &request, Salt::default()).ok_or_else(|| ExplainError::Query("no answer".into()))?;
+        response::answer(snapshot, &asked, Salt::default()).ok_or_else(|| ExplainError::Query("no answer".into()))?;
     Ok(describe(snapshot, &qname, qtype, client, subnet, &answer))
 }
 

@@ -16,6 +16,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 use tracing::debug;
 
+use super::request::Asked;
 use super::response::{self, Answer, Salt};
 use crate::metrics::{Observers, Transport};
 use crate::snapshot::{Snapshot, SnapshotStore};
@@ -67,17 +68,28 @@ impl Answerer {
         salt: Salt,
         out: &mut Vec<u8>,
     ) -> bool {
-        let request = match Request::from_bytes(datagram.to_vec(), source, Protocol::Udp) {
-            Ok(request) => request,
-            Err(error) => {
-                debug!(%error, %source, "malformed query");
-                return format_error(datagram, out);
-            }
+        // The common shape is read without hickory; the rest goes through its parser.
+        let general;
+        let asked = match Asked::parse(datagram, source.ip(), Protocol::Udp) {
+            Some(asked) => asked,
+            None => match Request::from_bytes(datagram.to_vec(), source, Protocol::Udp) {
+                Ok(request) => {
+                    general = request;
+                    Asked::from_request(&general)
+                }
+                Err(error) => {
+                    debug!(%error, %source, "malformed query");
+                    return format_error(datagram, out);
+                }
+            },
         };
-        let Some(answer) = self.answer(snapshot, &request, salt) else { return false };
+        let Some(answer) = self.answer(snapshot, &asked, salt) else { return false };
         let Answer { metadata, answers, authorities, additionals, edns, echo_question, .. } = &answer;
-        let no_question = empty_question();
-        let question = if *echo_question { &request.queries } else { &no_question };
+        let queries = match echo_question {
+            true => Queries::read(&mut BinDecoder::new(asked.question_bytes), asked.question_count),
+            false => Ok(empty_question()),
+        };
+        let Ok(question) = queries.as_ref() else { return format_error(datagram, out) };
         let message = MessageResponseBuilder::new(question, edns.as_ref()).build(
             *metadata,
             Answer::records(answers),
@@ -99,16 +111,16 @@ impl Answerer {
     }
 
     /// The answer to a request, counted.
-    fn answer<'s>(&self, snapshot: &'s Snapshot, request: &Request, salt: Salt) -> Option<Answer<'s>> {
-        let answer = response::answer(snapshot, request, salt)?;
-        self.observe(snapshot, request, &answer);
+    fn answer<'s>(&self, snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -> Option<Answer<'s>> {
+        let answer = response::answer(snapshot, asked, salt)?;
+        self.observe(snapshot, asked, &answer);
         Some(answer)
     }
 
     /// Counts the answer: a few atomic adds through handles resolved with the snapshot.
-    fn observe(&self, snapshot: &Snapshot, request: &Request, answer: &Answer<'_>) {
-        let transport = if request.protocol() == Protocol::Udp { Transport::Udp } else { Transport::Tcp };
-        let qtype = request.queries.queries().first().map_or(0, |q| u16::from(q.query_type()));
+    fn observe(&self, snapshot: &Snapshot, asked: &Asked<'_>, answer: &Answer<'_>) {
+        let transport = if asked.protocol == Protocol::Udp { Transport::Udp } else { Transport::Tcp };
+        let qtype = asked.question.as_ref().map_or(0, |q| u16::from(q.qtype));
         let rcode = u16::from(answer.metadata.response_code);
         self.observers.metrics.record_query(transport, qtype, rcode);
         let Some(steered) = &answer.steered else { return };
@@ -185,7 +197,8 @@ impl RequestHandler for Handler {
     ) -> ResponseInfo {
         // One snapshot for the whole request; the answer borrows from it until it is sent.
         let snapshot = self.store.load();
-        let Some(answer) = self.answerer.answer(&snapshot, request, self.salt()) else {
+        let asked = Asked::from_request(request);
+        let Some(answer) = self.answerer.answer(&snapshot, &asked, self.salt()) else {
             return no_response(&request.metadata);
         };
         let Answer { metadata, answers, authorities, additionals, edns, echo_question, .. } = &answer;

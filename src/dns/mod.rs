@@ -4,6 +4,7 @@
 pub mod ecs;
 pub mod fit;
 pub mod handler;
+pub mod request;
 pub mod response;
 pub mod server;
 pub mod udp;

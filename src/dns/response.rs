@@ -7,16 +7,16 @@
 //! except responses (QR=1), which get none.
 
 use hickory_proto::op::{Edns, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
+use hickory_proto::rr::rdata::opt::{EdnsOption, NSIDPayload};
 use hickory_proto::rr::rdata::{CNAME, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::Request;
 
 use std::net::IpAddr;
 
 use super::ecs::{self, ClientSubnet};
 use super::fit;
+use super::request::{Asked, AskedEdns, Question};
 use crate::config::{ServerConfig, WhenAllDown};
 use crate::snapshot::Snapshot;
 use crate::steering::{Decision, Family, Picked, Pool, Query, decide};
@@ -134,67 +134,66 @@ impl<'s> Answer<'s> {
 
 /// Answers one request from one snapshot. `None` means send nothing (the request is itself a
 /// response, RFC 1035 section 4.1.1).
-pub fn answer<'s>(snapshot: &'s Snapshot, request: &Request, salt: Salt) -> Option<Answer<'s>> {
-    if request.metadata.message_type == MessageType::Response {
+pub fn answer<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -> Option<Answer<'s>> {
+    if asked.metadata.message_type == MessageType::Response {
         return None;
     }
-    let mut response = respond(snapshot, request, salt);
-    let question = if response.echo_question { request.queries.as_bytes() } else { &[] };
-    fit::fit(&mut response, question, udp_limit(request, &snapshot.config.server));
+    let mut response = respond(snapshot, asked, salt);
+    let question = if response.echo_question { asked.question_bytes } else { &[] };
+    fit::fit(&mut response, question, udp_limit(asked, &snapshot.config.server));
     Some(response)
 }
 
 /// The response before it is fitted to the client's size.
-fn respond<'s>(snapshot: &'s Snapshot, request: &Request, salt: Salt) -> Answer<'s> {
-    let meta = &request.metadata;
+fn respond<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -> Answer<'s> {
+    let meta = &asked.metadata;
     let server = &snapshot.config.server;
-    let edns = request.edns.as_ref().map(|e| response_edns(e, server));
+    let edns = asked.edns.as_ref().map(|e| response_edns(e, server));
     let mut response = Answer::new(Metadata::response_from_request(meta), edns);
     // RFC 6891 section 6.1.3: a version we do not implement gets BADVERS and our version, 0.
-    if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
+    if asked.edns.as_ref().is_some_and(|e| e.version > 0) {
         return response.rcode(ResponseCode::BADVERS);
     }
     if meta.op_code != OpCode::Query {
         // NOTIFY and UPDATE change nothing here: we have no secondaries and no dynamic zones.
         return response.rcode(ResponseCode::NotImp);
     }
-    let [query] = request.queries.queries() else {
+    let Some(question) = asked.question.as_ref().filter(|_| asked.question_count == 1) else {
         // RFC 9619: a query has exactly one question.
         return response.rcode(ResponseCode::FormErr);
     };
-    if has_compression_pointer(request.queries.as_bytes()) {
+    if has_compression_pointer(asked.question_bytes) {
         // The only earlier octets a lone question can point to are the header's: not a name.
         response.echo_question = false;
         return response.rcode(ResponseCode::FormErr);
     }
     // RFC 7871 section 6: a malformed ECS option gets FORMERR, whatever the question.
-    let ecs = match request.edns.as_ref().map(|_| ecs::find(request.as_slice())) {
+    let ecs = match asked.edns.as_ref().map(|_| ecs::find(asked.message)) {
         Some(Err(_)) => return response.rcode(ResponseCode::FormErr),
         Some(Ok(ecs)) => ecs,
         None => None,
     };
-    let query = query.original();
-    match query.query_class() {
+    match question.qclass {
         DNSClass::IN => {}
-        DNSClass::CH => return chaos(response, query.name(), query.query_type(), server),
+        DNSClass::CH => return chaos(response, question, server),
         _ => return response.rcode(ResponseCode::Refused),
     }
-    if matches!(query.query_type(), RecordType::AXFR | RecordType::IXFR) {
+    if matches!(question.qtype, RecordType::AXFR | RecordType::IXFR) {
         // We offer no zone transfers; REFUSED tells a secondary so at once (RFC 5936 section 2.2.1).
         return response.rcode(ResponseCode::Refused);
     }
-    let qname = NameKey::new(query.name());
+    let qname = question.key.clone();
     let mut zone = match snapshot.zones.find(&qname) {
         Some(zone) => zone,
         // Not ours: we never recurse, and refusing is what RFC 1034 leaves to us.
         None => return not_authoritative(response),
     };
-    if query.query_type() == RecordType::DS && qname.as_bytes() == &*zone.origin_key {
+    if question.qtype == RecordType::DS && qname.as_bytes() == &*zone.origin_key {
         // DS lives on the parent side of a cut (RFC 4035 section 3.1.4.1).
         zone = snapshot.zones.parent_of(zone).unwrap_or(zone);
     }
-    let client = Client { source: request.src().ip(), ecs, salt };
-    resolve(&mut response, snapshot, zone, qname, query.name(), query.query_type(), &client);
+    let client = Client { source: asked.source, ecs, salt };
+    resolve(&mut response, snapshot, zone, qname, question, &client);
     if let Some(ecs) = ecs {
         echo_ecs(&mut response, ecs);
     }
@@ -239,26 +238,26 @@ fn has_compression_pointer(question: &[u8]) -> bool {
 /// The largest response this request may get: over UDP min(the client's payload, counted
 /// as at least 512, and ours), 512 without EDNS (RFC 6891 section 6.2.3 and 6.2.5); over
 /// TCP the two-octet length is the only limit (RFC 7766 section 8).
-fn udp_limit(request: &Request, server: &ServerConfig) -> usize {
-    if request.protocol() != Protocol::Udp {
+fn udp_limit(asked: &Asked<'_>, server: &ServerConfig) -> usize {
+    if asked.protocol != Protocol::Udp {
         return usize::from(u16::MAX);
     }
-    match &request.edns {
-        Some(edns) => usize::from(edns.max_payload().max(512).min(server.max_udp_payload)),
+    match &asked.edns {
+        Some(edns) => usize::from(edns.max_payload.max(512).min(server.max_udp_payload)),
         None => 512,
     }
 }
 
 /// Our OPT record: version 0, our payload size, DO copied (RFC 3225 section 3), NSID when
 /// asked for and configured (RFC 5001 section 2.3). Other options are not echoed.
-fn response_edns(request: &Edns, server: &ServerConfig) -> Edns {
+fn response_edns(request: &AskedEdns, server: &ServerConfig) -> Edns {
     let mut edns = Edns::new();
     edns.set_max_payload(server.max_udp_payload);
     edns.set_version(0);
-    edns.set_dnssec_ok(request.flags().dnssec_ok);
+    edns.set_dnssec_ok(request.dnssec_ok);
     if let Some(identity) = &server.identity {
         // "The name server MUST ignore any NSID payload data that might be present in the query."
-        if request.option(EdnsCode::NSID).is_some()
+        if request.nsid
             && let Ok(payload) = NSIDPayload::new(identity.as_bytes())
         {
             edns.options_mut().insert(EdnsOption::NSID(payload));
@@ -278,14 +277,15 @@ fn not_authoritative(mut response: Answer<'_>) -> Answer<'_> {
 
 /// CHAOS class: `id.server` and `hostname.bind` TXT give the identity (RFC 4892 section 2);
 /// anything else is refused, never ignored.
-fn chaos<'s>(mut response: Answer<'s>, qname: &Name, qtype: RecordType, server: &ServerConfig) -> Answer<'s> {
-    let is_id_name =
-        ["id.server.", "hostname.bind."].iter().any(|n| Name::from_ascii(n).is_ok_and(|n| n.eq_ignore_root(qname)));
+fn chaos<'s>(mut response: Answer<'s>, question: &Question<'_>, server: &ServerConfig) -> Answer<'s> {
+    const ID_NAMES: [&[u8]; 2] = [b"\x02id\x06server\x00", b"\x08hostname\x04bind\x00"];
+    let is_id_name = ID_NAMES.contains(&question.key.as_bytes());
     let identity = server.identity.as_ref().filter(|_| is_id_name);
-    let Some(identity) = identity.filter(|_| matches!(qtype, RecordType::TXT | RecordType::ANY)) else {
+    let Some(identity) = identity.filter(|_| matches!(question.qtype, RecordType::TXT | RecordType::ANY)) else {
         return response.rcode(ResponseCode::Refused);
     };
-    let mut record = Record::from_rdata(qname.clone(), 0, RData::TXT(TXT::new(vec![identity.clone()])));
+    let owner = question.hickory_name();
+    let mut record = Record::from_rdata(owner, 0, RData::TXT(TXT::new(vec![identity.clone()])));
     record.dns_class = DNSClass::CH;
     // Not zone data, so not authoritative: Knot and NSD leave AA clear here too.
     response.answers.push(Rrs::Owned(vec![record]));
@@ -299,10 +299,10 @@ fn resolve<'s>(
     snapshot: &'s Snapshot,
     mut zone: &'s Zone,
     mut key: NameKey,
-    qname: &Name,
-    qtype: RecordType,
+    question: &Question<'_>,
     client: &Client,
 ) {
+    let qtype = question.qtype;
     response.metadata.authoritative = true;
     // The name being looked up, when it is a CNAME target rather than the question.
     let mut target: Option<&'s Name> = None;
@@ -324,7 +324,7 @@ fn resolve<'s>(
                 return response.authorities.push(Rrs::Set(&zone.negative_soa));
             }
         };
-        let owner = || target.cloned().unwrap_or_else(|| qname.clone());
+        let owner = || target.cloned().unwrap_or_else(|| question.hickory_name());
         let set = match qtype {
             // RFC 8482 section 4.1: answer ANY with one RRset rather than all of them.
             RecordType::ANY => node.rrsets.first(),

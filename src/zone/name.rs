@@ -12,10 +12,16 @@ const MAX_NAME_LEN: usize = 255;
 const MAX_LABELS: usize = 128;
 
 /// A name as lowercase wire-format octets, held on the stack.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NameKey {
     octets: [u8; MAX_NAME_LEN],
     len: u8,
+}
+
+impl std::fmt::Debug for NameKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NameKey({:?})", self.as_bytes())
+    }
 }
 
 impl NameKey {

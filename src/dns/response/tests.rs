@@ -15,6 +15,11 @@ use crate::config::Config;
 use crate::zone::parse::parse;
 use crate::zone::{Zone, Zones};
 
+/// The answer to a request as hickory parsed it (the general path).
+fn answer<'s>(snapshot: &'s Snapshot, request: &Request, salt: Salt) -> Option<Answer<'s>> {
+    super::answer(snapshot, &Asked::from_request(request), salt)
+}
+
 fn snapshot(zone_text: &str) -> Snapshot {
     snapshot_with_identity(zone_text, "unit")
 }
@@ -104,7 +109,7 @@ fn chaos_identity_and_refusal() {
     assert_eq!(answer.answers[0].records().next().unwrap().data.to_string(), "unit");
     let version =
         request("version.bind.", RecordType::TXT, None, Protocol::Udp, |m| m.queries[0].query_class = DNSClass::CH);
-    assert_eq!(super::answer(&snap, &version, Salt::default()).unwrap().metadata.response_code, ResponseCode::Refused);
+    assert_eq!(self::answer(&snap, &version, Salt::default()).unwrap().metadata.response_code, ResponseCode::Refused);
 }
 
 /// A delegation whose glue takes about 700 octets: more than 512, less than 1232.
@@ -202,7 +207,7 @@ fn optional_edns_options_are_left_out_before_records_when_space_runs_short() {
     assert!(answer.edns.as_ref().unwrap().options().as_ref().is_empty());
     let long_name = format!("{}.example.com.", ["a".repeat(60), "b".repeat(60), "c".repeat(60)].join("."));
     let refused = request(&long_name, RecordType::A, Some(512), Protocol::Udp, with_nsid);
-    let answer = super::answer(&snap, &refused, Salt::default()).unwrap();
+    let answer = self::answer(&snap, &refused, Salt::default()).unwrap();
     assert_eq!(answer.metadata.response_code, ResponseCode::Refused);
     assert!(encoded_len(&refused, &answer) <= 512);
 }
