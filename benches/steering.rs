@@ -15,6 +15,7 @@ use hickory_proto::rr::{Name, RecordType};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 use meridian::config::Config;
+use meridian::dns::request::Asked;
 use meridian::dns::{ecs, response};
 use meridian::geo::mmdb::GeoDb;
 use meridian::snapshot::Snapshot;
@@ -130,10 +131,19 @@ fn benches(c: &mut Criterion) {
             black_box(ecs::find(black_box(requests[j].as_slice())))
         })
     });
+    c.bench_function("request parse (fast path)", |b| {
+        b.iter(|| {
+            j = (j + 1) % requests.len();
+            let asked = Asked::parse(black_box(requests[j].as_slice()), requests[j].src().ip(), requests[j].protocol());
+            black_box(asked.map(|a| a.question_count))
+        })
+    });
     c.bench_function("whole answer for a geo pool with ECS", |b| {
         b.iter(|| {
             j = (j + 1) % requests.len();
-            let answer = response::answer(&snapshot, &requests[j], response::Salt::default());
+            let request = &requests[j];
+            let asked = Asked::parse(request.as_slice(), request.src().ip(), request.protocol()).expect("common shape");
+            let answer = response::answer(&snapshot, &asked, response::Salt::default());
             black_box(answer.map(|a| a.answers.len()))
         })
     });
