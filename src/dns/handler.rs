@@ -18,6 +18,7 @@ use tracing::debug;
 
 use super::request::Asked;
 use super::response::{self, Answer, Salt};
+use super::wire;
 use crate::metrics::{Observers, Transport};
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::steering::splitmix64;
@@ -30,6 +31,19 @@ pub struct Answerer {
     observers: Observers,
     /// Seeds the random draws, so that two servers do not draw alike.
     seed: u64,
+}
+
+/// How a UDP datagram is read and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// Our parser for the common query shape and our encoder, each falling back to hickory
+    /// for what they do not cover.
+    Fast,
+    /// hickory's parser for every query, then our encoder as on the fast path.
+    General,
+    /// hickory's parser and encoder for everything, as before our own UDP path (tests
+    /// compare the messages, which differ only in how names are compressed).
+    Hickory,
 }
 
 /// Round-robin turns and random draws for one worker: no atomic shared between workers.
@@ -68,9 +82,26 @@ impl Answerer {
         salt: Salt,
         out: &mut Vec<u8>,
     ) -> bool {
+        self.answer_udp_by(snapshot, datagram, source, salt, Path::Fast, out)
+    }
+
+    /// As [`Answerer::answer_udp`], the way `path` says: a test holds the two to each other.
+    pub fn answer_udp_by(
+        &self,
+        snapshot: &Snapshot,
+        datagram: &[u8],
+        source: SocketAddr,
+        salt: Salt,
+        path: Path,
+        out: &mut Vec<u8>,
+    ) -> bool {
         // The common shape is read without hickory; the rest goes through its parser.
         let general;
-        let asked = match Asked::parse(datagram, source.ip(), Protocol::Udp) {
+        let fast = match path {
+            Path::Fast => Asked::parse(datagram, source.ip(), Protocol::Udp),
+            Path::General | Path::Hickory => None,
+        };
+        let asked = match fast {
             Some(asked) => asked,
             None => match Request::from_bytes(datagram.to_vec(), source, Protocol::Udp) {
                 Ok(request) => {
@@ -84,6 +115,12 @@ impl Answerer {
             },
         };
         let Some(answer) = self.answer(snapshot, &asked, salt) else { return false };
+        let limit = response::udp_limit(&asked, &snapshot.config.server);
+        if path != Path::Hickory && wire::encode(&answer, asked.question_bytes, limit, out) {
+            return true;
+        }
+        // Records made for this response, or data not prepared: hickory encodes it.
+        out.clear();
         let Answer { metadata, answers, authorities, additionals, edns, echo_question, .. } = &answer;
         let queries = match echo_question {
             true => Queries::read(&mut BinDecoder::new(asked.question_bytes), asked.question_count),

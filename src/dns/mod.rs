@@ -8,3 +8,4 @@ pub mod request;
 pub mod response;
 pub mod server;
 pub mod udp;
+pub mod wire;

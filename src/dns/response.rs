@@ -238,7 +238,7 @@ fn has_compression_pointer(question: &[u8]) -> bool {
 /// The largest response this request may get: over UDP min(the client's payload, counted
 /// as at least 512, and ours), 512 without EDNS (RFC 6891 section 6.2.3 and 6.2.5); over
 /// TCP the two-octet length is the only limit (RFC 7766 section 8).
-fn udp_limit(asked: &Asked<'_>, server: &ServerConfig) -> usize {
+pub fn udp_limit(asked: &Asked<'_>, server: &ServerConfig) -> usize {
     if asked.protocol != Protocol::Udp {
         return usize::from(u16::MAX);
     }

@@ -29,13 +29,16 @@ pub struct Rrset {
     /// they take in a message (where names compress against earlier ones too), so that most
     /// answers skip measuring whether they fit a UDP datagram.
     pub wire_len: usize,
+    /// The records' data encoded once, for the UDP encoder (`None`: hickory encodes them).
+    pub wire: Option<crate::dns::wire::WireSet>,
 }
 
 impl Rrset {
     fn new(records: Vec<Record>) -> Self {
         let rtype = records[0].record_type();
         let wire_len = records.iter().map(uncompressed_len).sum();
-        Self { rtype, records: records.into_boxed_slice(), wire_len }
+        let wire = crate::dns::wire::WireSet::of(&records);
+        Self { rtype, records: records.into_boxed_slice(), wire_len, wire }
     }
 }
 

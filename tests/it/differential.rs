@@ -79,14 +79,14 @@ impl Knot {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Transport {
+pub enum Transport {
     Udp,
     Tcp,
 }
 
 /// The corpus: every name of the test zone (and names around it) with every type it uses,
 /// then EDNS variants, other classes, opcodes and transports.
-fn corpus() -> Vec<(Q, Transport)> {
+pub fn corpus() -> Vec<(Q, Transport)> {
     let names = [
         "example.test.",
         "EXAMPLE.test.",

@@ -12,6 +12,7 @@ mod explain;
 mod health;
 mod malformed;
 mod metrics;
+mod paths;
 mod reload;
 mod steering;
 mod support;

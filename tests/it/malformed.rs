@@ -12,7 +12,7 @@ use crate::support::client::{self, ANSWER_WAIT, Q, SILENCE_WAIT};
 
 /// What a malformed datagram must get.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Expect {
+pub enum Expect {
     /// No reply at all: no header to answer, or a response we must not answer.
     Dropped,
     /// A reply with this RCODE and the query's ID.
@@ -47,7 +47,7 @@ fn opt(rdata: &[u8]) -> Vec<u8> {
     r
 }
 
-fn table() -> Vec<(&'static str, Vec<u8>, Expect)> {
+pub fn table() -> Vec<(&'static str, Vec<u8>, Expect)> {
     use Expect::*;
     let formerr = Rcode(ResponseCode::FormErr);
     let q = question();

@@ -1,0 +1,372 @@
+//! Our own response encoder for UDP: writes an [`Answer`] into a buffer the caller reuses,
+//! from record data encoded once when the zone was loaded, compressing names (RFC 1035
+//! section 4.1.4) against those already written. No allocation.
+//!
+//! It covers what answers are made of on the hot paths: zone RRsets and pool endpoints. An
+//! answer with records made for the response (wildcard synthesis, CHAOS) or a type whose data
+//! was not prepared returns `false`, and the caller encodes it with hickory instead.
+
+use hickory_proto::op::Edns;
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+use hickory_proto::rr::{Record, RecordType};
+use hickory_proto::serialize::binary::BinEncodable;
+
+use super::response::{Answer, Rrs};
+use crate::steering::Picked;
+use crate::zone::Rrset;
+
+/// Octets of a DNS header.
+const HEADER_LEN: usize = 12;
+/// Names remembered for compression; later ones are written whole.
+const MAX_NAMES: usize = 64;
+/// Offsets a compression pointer can reach (14 bits).
+const MAX_POINTER: usize = 0x3fff;
+
+/// The record data of an RRset, encoded once with every name uncompressed.
+#[derive(Debug, Clone)]
+pub struct WireSet {
+    /// The owner name as loaded (its case kept).
+    pub owner: Box<[u8]>,
+    pub class: u16,
+    pub rdata: Box<[Box<[u8]>]>,
+}
+
+impl WireSet {
+    /// The wire form of an RRset's records, or `None` for a type whose data may hold names
+    /// compressed against each other (the encoder leaves those to hickory).
+    pub fn of(records: &[Record]) -> Option<Self> {
+        let first = records.first()?;
+        let owner = first.name.to_bytes().ok()?.into_boxed_slice();
+        let rdata = records.iter().map(rdata_of).collect::<Option<Vec<_>>>()?;
+        Some(Self { owner, class: u16::from(first.dns_class), rdata: rdata.into_boxed_slice() })
+    }
+}
+
+/// One record's data with names written whole: hickory encodes each name on its own (a fresh
+/// encoder has nothing to point back to), and SOA, the one prepared type with two names, is
+/// put together here.
+fn rdata_of(record: &Record) -> Option<Box<[u8]>> {
+    use hickory_proto::rr::RData;
+    let bytes = match &record.data {
+        RData::SOA(soa) => {
+            let mut out = soa.mname.to_bytes().ok()?;
+            out.extend(soa.rname.to_bytes().ok()?);
+            for n in [soa.serial, soa.refresh as u32, soa.retry as u32, soa.expire as u32, soa.minimum] {
+                out.extend(n.to_be_bytes());
+            }
+            out
+        }
+        RData::A(_)
+        | RData::AAAA(_)
+        | RData::TXT(_)
+        | RData::NS(_)
+        | RData::CNAME(_)
+        | RData::PTR(_)
+        | RData::MX(_)
+        | RData::SRV(_)
+        | RData::CAA(_)
+        | RData::HINFO(_)
+        | RData::NAPTR(_)
+        | RData::SSHFP(_)
+        | RData::TLSA(_)
+        | RData::SVCB(_)
+        | RData::HTTPS(_)
+        | RData::Unknown { .. } => record.data.to_bytes().ok()?,
+        _ => return None,
+    };
+    Some(bytes.into_boxed_slice())
+}
+
+/// Writes `answer` for `question` (the question section as sent) into `out`; `false` when
+/// it holds something not prepared here, or does not fit in `limit` octets.
+pub fn encode(answer: &Answer<'_>, question: &[u8], limit: usize, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let mut w = Writer { out, names: [0; MAX_NAMES], count: 0 };
+    let meta = &answer.metadata;
+    let echo = answer.echo_question;
+    let question = if echo { question } else { &[] };
+    let counts = [
+        u16::from(!question.is_empty()),
+        count(&answer.answers),
+        count(&answer.authorities),
+        count(&answer.additionals) + u16::from(answer.edns.is_some()),
+    ];
+    let rcode = u16::from(meta.response_code);
+    let flags = (u16::from(meta.message_type == hickory_proto::op::MessageType::Response) << 15)
+        | (u16::from(u8::from(meta.op_code)) & 0xf) << 11
+        | u16::from(meta.authoritative) << 10
+        | u16::from(meta.truncation) << 9
+        | u16::from(meta.recursion_desired) << 8
+        | u16::from(meta.recursion_available) << 7
+        | u16::from(meta.authentic_data) << 5
+        | u16::from(meta.checking_disabled) << 4
+        | (rcode & 0xf);
+    w.out.extend_from_slice(&meta.id.to_be_bytes());
+    w.out.extend_from_slice(&flags.to_be_bytes());
+    for n in counts {
+        w.out.extend_from_slice(&n.to_be_bytes());
+    }
+    if !question.is_empty() {
+        w.out.extend_from_slice(question);
+        w.remember(HEADER_LEN);
+    }
+    for section in [&answer.answers, &answer.authorities, &answer.additionals] {
+        for rrs in section.iter() {
+            let ok = match rrs {
+                Rrs::Set(set) => w.rrset(set),
+                Rrs::Endpoints(picked) => w.endpoints(picked),
+                Rrs::Owned(_) => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    if let Some(edns) = &answer.edns {
+        w.opt(edns, rcode);
+    }
+    w.out.len() <= limit
+}
+
+fn count(section: &[Rrs<'_>]) -> u16 {
+    section.iter().map(|rrs| rrs.records().count()).sum::<usize>() as u16
+}
+
+struct Writer<'b> {
+    out: &'b mut Vec<u8>,
+    /// Offsets of names already written whole (each of their label starts is a suffix).
+    names: [u16; MAX_NAMES],
+    count: usize,
+}
+
+impl Writer<'_> {
+    fn remember(&mut self, at: usize) {
+        if at <= MAX_POINTER && self.count < MAX_NAMES {
+            self.names[self.count] = at as u16;
+            self.count += 1;
+        }
+    }
+
+    fn rrset(&mut self, set: &Rrset) -> bool {
+        let Some(wire) = &set.wire else { return false };
+        for (record, rdata) in set.records.iter().zip(wire.rdata.iter()) {
+            self.name(&wire.owner);
+            self.fixed(u16::from(set.rtype), wire.class, record.ttl);
+            self.rdata(set.rtype, rdata);
+        }
+        true
+    }
+
+    fn endpoints(&mut self, picked: &Picked<'_>) -> bool {
+        for at in 0..picked.len() {
+            let (Some(endpoint), Some(record)) = (picked.get(at), picked.record(at)) else { continue };
+            self.name_of(&record.name);
+            match endpoint.address {
+                std::net::IpAddr::V4(a) => {
+                    self.fixed(1, 1, record.ttl);
+                    self.out.extend_from_slice(&4u16.to_be_bytes());
+                    self.out.extend_from_slice(&a.octets());
+                }
+                std::net::IpAddr::V6(a) => {
+                    self.fixed(28, 1, record.ttl);
+                    self.out.extend_from_slice(&16u16.to_be_bytes());
+                    self.out.extend_from_slice(&a.octets());
+                }
+            }
+        }
+        true
+    }
+
+    /// A hickory name, written label by label without allocating.
+    fn name_of(&mut self, name: &hickory_proto::rr::Name) {
+        let mut wire = [0u8; 255];
+        let mut len = 0;
+        for label in name.iter() {
+            if len + 1 + label.len() >= wire.len() {
+                break;
+            }
+            wire[len] = label.len() as u8;
+            wire[len + 1..len + 1 + label.len()].copy_from_slice(label);
+            len += 1 + label.len();
+        }
+        wire[len] = 0;
+        self.name(&wire[..=len]);
+    }
+
+    fn fixed(&mut self, rtype: u16, class: u16, ttl: u32) {
+        self.out.extend_from_slice(&rtype.to_be_bytes());
+        self.out.extend_from_slice(&class.to_be_bytes());
+        self.out.extend_from_slice(&ttl.to_be_bytes());
+    }
+
+    /// RDLENGTH and the data, compressing the names of the RFC 1035 types that allow it
+    /// (RFC 3597 section 4); SRV, SVCB and the rest go as prepared.
+    fn rdata(&mut self, rtype: RecordType, rdata: &[u8]) {
+        let length_at = self.out.len();
+        self.out.extend_from_slice(&[0, 0]);
+        match rtype {
+            RecordType::NS | RecordType::CNAME | RecordType::PTR => self.name(rdata),
+            RecordType::MX if rdata.len() > 2 => {
+                self.out.extend_from_slice(&rdata[..2]);
+                self.name(&rdata[2..]);
+            }
+            RecordType::SOA => {
+                let mname = name_len(rdata);
+                let rname = name_len(&rdata[mname..]);
+                self.name(&rdata[..mname]);
+                self.name(&rdata[mname..mname + rname]);
+                self.out.extend_from_slice(&rdata[mname + rname..]);
+            }
+            _ => self.out.extend_from_slice(rdata),
+        }
+        let length = (self.out.len() - length_at - 2) as u16;
+        self.out[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());
+    }
+
+    /// Writes an uncompressed wire name, pointing at the longest suffix already written.
+    fn name(&mut self, name: &[u8]) {
+        let mut at = 0;
+        let start = self.out.len();
+        while let Some(&len) = name.get(at) {
+            if len == 0 {
+                break;
+            }
+            if let Some(pointer) = self.find(&name[at..]) {
+                self.out.extend_from_slice(&name[..at]);
+                self.out.extend_from_slice(&(0xc000 | pointer).to_be_bytes());
+                if at > 0 {
+                    self.remember(start);
+                }
+                return;
+            }
+            at += 1 + usize::from(len);
+        }
+        self.out.extend_from_slice(&name[..(at + 1).min(name.len())]);
+        if at > 0 {
+            self.remember(start);
+        }
+    }
+
+    /// An offset in the message where `suffix` is written (as a whole name or a name's tail).
+    fn find(&self, suffix: &[u8]) -> Option<u16> {
+        for &start in &self.names[..self.count] {
+            let mut at = usize::from(start);
+            // Each label start of the name written there is a candidate.
+            loop {
+                if equal_names(self.out, at, suffix) {
+                    return u16::try_from(at).ok().filter(|&p| usize::from(p) <= MAX_POINTER);
+                }
+                match self.out.get(at) {
+                    Some(&len) if len > 0 && len & 0xc0 == 0 => at += 1 + usize::from(len),
+                    _ => break,
+                }
+            }
+        }
+        None
+    }
+
+    /// Our OPT record (RFC 6891 section 6.1.2).
+    fn opt(&mut self, edns: &Edns, rcode: u16) {
+        self.out.push(0);
+        self.out.extend_from_slice(&41u16.to_be_bytes());
+        self.out.extend_from_slice(&edns.max_payload().to_be_bytes());
+        let ttl = (u32::from(rcode >> 4) & 0xff) << 24
+            | u32::from(edns.version()) << 16
+            | u32::from(edns.flags().dnssec_ok) << 15;
+        self.out.extend_from_slice(&ttl.to_be_bytes());
+        let length_at = self.out.len();
+        self.out.extend_from_slice(&[0, 0]);
+        // A fixed order, whatever the map's: NSID, client subnet, then the rest by code.
+        let mut options: [Option<&EdnsOption>; 8] = [None; 8];
+        let mut n = 0;
+        for (_, option) in edns.options().as_ref().iter() {
+            if n < options.len() {
+                options[n] = Some(option);
+                n += 1;
+            }
+        }
+        options[..n].sort_by_key(|o| o.map(|o| u16::from(hickory_proto::rr::rdata::opt::EdnsCode::from(o))));
+        for option in options[..n].iter().flatten() {
+            self.option(option);
+        }
+        let length = (self.out.len() - length_at - 2) as u16;
+        self.out[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());
+    }
+
+    fn option(&mut self, option: &EdnsOption) {
+        let code = u16::from(hickory_proto::rr::rdata::opt::EdnsCode::from(option));
+        self.out.extend_from_slice(&code.to_be_bytes());
+        let length_at = self.out.len();
+        self.out.extend_from_slice(&[0, 0]);
+        match option {
+            EdnsOption::Subnet(subnet) => self.subnet(subnet),
+            EdnsOption::NSID(payload) => self.out.extend_from_slice(payload.as_ref()),
+            EdnsOption::Unknown(_, data) => self.out.extend_from_slice(data),
+            _ => {}
+        }
+        let length = (self.out.len() - length_at - 2) as u16;
+        self.out[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());
+    }
+
+    /// FAMILY, SOURCE and SCOPE PREFIX-LENGTH, and as many address octets as SOURCE covers
+    /// (RFC 7871 section 6).
+    fn subnet(&mut self, subnet: &ClientSubnet) {
+        let source = subnet.source_prefix();
+        let octets = usize::from(source).div_ceil(8);
+        match subnet.addr() {
+            std::net::IpAddr::V4(a) => {
+                self.out.extend_from_slice(&1u16.to_be_bytes());
+                self.out.extend_from_slice(&[source, subnet.scope_prefix()]);
+                self.out.extend_from_slice(&a.octets()[..octets.min(4)]);
+            }
+            std::net::IpAddr::V6(a) => {
+                self.out.extend_from_slice(&2u16.to_be_bytes());
+                self.out.extend_from_slice(&[source, subnet.scope_prefix()]);
+                self.out.extend_from_slice(&a.octets()[..octets.min(16)]);
+            }
+        }
+    }
+}
+
+/// The length of the uncompressed name at the start of `wire`, root label included.
+fn name_len(wire: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some(&len) = wire.get(at) {
+        at += 1 + usize::from(len);
+        if len == 0 {
+            break;
+        }
+    }
+    at.min(wire.len())
+}
+
+/// Whether the name at `at` in `message` (following pointers) equals the uncompressed
+/// `name`, ignoring ASCII case (RFC 4343).
+fn equal_names(message: &[u8], mut at: usize, name: &[u8]) -> bool {
+    let mut i = 0;
+    for _ in 0..128 {
+        let Some(&len) = message.get(at) else { return false };
+        if len & 0xc0 == 0xc0 {
+            let Some(&low) = message.get(at + 1) else { return false };
+            at = usize::from(u16::from_be_bytes([len & 0x3f, low]));
+            continue;
+        }
+        let Some(&want) = name.get(i) else { return false };
+        if len != want {
+            return false;
+        }
+        if len == 0 {
+            return true;
+        }
+        let end = at + 1 + usize::from(len);
+        let (Some(have), Some(expected)) = (message.get(at + 1..end), name.get(i + 1..i + 1 + usize::from(len))) else {
+            return false;
+        };
+        if !have.eq_ignore_ascii_case(expected) {
+            return false;
+        }
+        at = end;
+        i += 1 + usize::from(len);
+    }
+    false
+}
