@@ -114,11 +114,7 @@ fn describe(
     answer: &Answer<'_>,
 ) -> Explanation {
     let lines = |section| Answer::records(section).map(ToString::to_string).collect();
-    let ecs_scope =
-        answer.edns.as_ref().and_then(|e| match e.option(hickory_proto::rr::rdata::opt::EdnsCode::Subnet) {
-            Some(EdnsOption::Subnet(s)) => Some(s.scope_prefix()),
-            _ => None,
-        });
+    let ecs_scope = answer.ecs.map(|s| s.scope_prefix());
     let steering = answer.steered.map(|s| {
         let d = s.decision;
         let place =

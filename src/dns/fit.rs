@@ -9,7 +9,6 @@ use std::cell::RefCell;
 
 use hickory_proto::op::Edns;
 use hickory_proto::rr::Record;
-use hickory_proto::rr::rdata::opt::EdnsCode;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use super::response::{Answer, Rrs};
@@ -51,22 +50,21 @@ fn counts(response: &Answer<'_>) -> [usize; 3] {
 }
 
 /// Our OPT record without its optional options (NSID, Extended DNS Errors); the client
-/// subnet option stays (RFC 7871 section 7.2.1 asks that it be echoed).
+/// subnet option, kept apart in the answer, stays (RFC 7871 section 7.2.1 asks that it be
+/// echoed).
 fn without_options(edns: &Edns) -> Edns {
     let mut bare = Edns::new();
     bare.set_max_payload(edns.max_payload());
     bare.set_version(edns.version());
     bare.set_dnssec_ok(edns.flags().dnssec_ok);
-    if let Some(subnet) = edns.option(EdnsCode::Subnet) {
-        bare.options_mut().insert(subnet.clone());
-    }
     bare
 }
 
 /// How many RRsets of each section fit in `limit`, in order; once one section overflows,
 /// the sections after it get nothing (the response is truncated there).
 fn measure(response: &Answer<'_>, question: &[u8], limit: usize, buf: &mut Vec<u8>) -> [usize; 3] {
-    let budget = limit.saturating_sub(response.edns.as_ref().map_or(0, opt_wire_len));
+    let ecs = response.ecs.as_ref().map_or(0, |s| 4 + 4 + usize::from(s.source_prefix()).div_ceil(8));
+    let budget = limit.saturating_sub(response.edns.as_ref().map_or(0, opt_wire_len) + ecs);
     let sections = [&response.answers, &response.authorities, &response.additionals];
     let records: usize = sections.iter().flat_map(|s| s.iter()).map(|rrs| rrs.records().count()).sum();
     let upper_bound =

@@ -121,7 +121,8 @@ impl Answerer {
         }
         // Records made for this response, or data not prepared: hickory encodes it.
         out.clear();
-        let Answer { metadata, answers, authorities, additionals, edns, echo_question, .. } = &answer;
+        let edns = answer.edns_with_ecs();
+        let Answer { metadata, answers, authorities, additionals, echo_question, .. } = &answer;
         let queries = match echo_question {
             true => Queries::read(&mut BinDecoder::new(asked.question_bytes), asked.question_count),
             false => Ok(empty_question()),
@@ -238,7 +239,8 @@ impl RequestHandler for Handler {
         let Some(answer) = self.answerer.answer(&snapshot, &asked, self.salt()) else {
             return no_response(&request.metadata);
         };
-        let Answer { metadata, answers, authorities, additionals, edns, echo_question, .. } = &answer;
+        let edns = answer.edns_with_ecs();
+        let Answer { metadata, answers, authorities, additionals, echo_question, .. } = &answer;
         let no_question = empty_question();
         let question = if *echo_question { &request.queries } else { &no_question };
         let message = MessageResponseBuilder::new(question, edns.as_ref()).build(

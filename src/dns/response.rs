@@ -89,14 +89,21 @@ pub struct Steered<'s> {
     pub scope_offset: u8,
 }
 
+/// The RRsets of one section, held inline: most answers have one or two.
+pub type Section<'s> = smallvec::SmallVec<[Rrs<'s>; 3]>;
+
 /// A response ready to encode: header, sections of whole RRsets, and the OPT record.
 #[derive(Debug)]
 pub struct Answer<'s> {
     pub metadata: Metadata,
-    pub answers: Vec<Rrs<'s>>,
-    pub authorities: Vec<Rrs<'s>>,
-    pub additionals: Vec<Rrs<'s>>,
+    pub answers: Section<'s>,
+    pub authorities: Section<'s>,
+    pub additionals: Section<'s>,
+    /// Our OPT record, without the client subnet option (kept apart in `ecs`, so that echoing
+    /// it allocates nothing).
     pub edns: Option<Edns>,
+    /// The client subnet option to echo (RFC 7871 section 7.2.1), when there is an OPT record.
+    pub ecs: Option<hickory_proto::rr::rdata::opt::ClientSubnet>,
     /// How many of the first additional RRsets the response needs (a referral's in-domain
     /// glue): dropping one of them for size sets TC (RFC 9471 section 3).
     pub required_additionals: usize,
@@ -111,10 +118,11 @@ impl<'s> Answer<'s> {
     fn new(metadata: Metadata, edns: Option<Edns>) -> Self {
         Self {
             metadata,
-            answers: Vec::new(),
-            authorities: Vec::new(),
-            additionals: Vec::new(),
+            answers: Section::new(),
+            authorities: Section::new(),
+            additionals: Section::new(),
             edns,
+            ecs: None,
             required_additionals: 0,
             echo_question: true,
             steered: None,
@@ -124,6 +132,15 @@ impl<'s> Answer<'s> {
     fn rcode(mut self, code: ResponseCode) -> Self {
         self.metadata.response_code = code;
         self
+    }
+
+    /// Our OPT record with every option, the client subnet included (for hickory's encoder).
+    pub fn edns_with_ecs(&self) -> Option<Edns> {
+        let mut edns = self.edns.clone()?;
+        if let Some(subnet) = self.ecs {
+            edns.options_mut().insert(EdnsOption::Subnet(subnet));
+        }
+        Some(edns)
     }
 
     /// Iterates over one section's records in order.
@@ -214,9 +231,8 @@ fn echo_ecs(response: &mut Answer<'_>, ecs: ClientSubnet) {
         .steered
         .filter(|s| s.from_ecs && s.decision.scope > 0)
         .map_or(0, |s| s.decision.scope + s.scope_offset);
-    if let Some(edns) = response.edns.as_mut() {
-        let subnet = hickory_proto::rr::rdata::opt::ClientSubnet::new(ecs.address, ecs.source_prefix, scope);
-        edns.options_mut().insert(EdnsOption::Subnet(subnet));
+    if response.edns.is_some() {
+        response.ecs = Some(hickory_proto::rr::rdata::opt::ClientSubnet::new(ecs.address, ecs.source_prefix, scope));
     }
 }
 

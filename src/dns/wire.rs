@@ -123,7 +123,7 @@ pub fn encode(answer: &Answer<'_>, question: &[u8], limit: usize, out: &mut Vec<
         }
     }
     if let Some(edns) = &answer.edns {
-        w.opt(edns, rcode);
+        w.opt(edns, answer.ecs.as_ref(), rcode);
     }
     w.out.len() <= limit
 }
@@ -266,7 +266,7 @@ impl Writer<'_> {
     }
 
     /// Our OPT record (RFC 6891 section 6.1.2).
-    fn opt(&mut self, edns: &Edns, rcode: u16) {
+    fn opt(&mut self, edns: &Edns, ecs: Option<&ClientSubnet>, rcode: u16) {
         self.out.push(0);
         self.out.extend_from_slice(&41u16.to_be_bytes());
         self.out.extend_from_slice(&edns.max_payload().to_be_bytes());
@@ -285,9 +285,20 @@ impl Writer<'_> {
                 n += 1;
             }
         }
-        options[..n].sort_by_key(|o| o.map(|o| u16::from(hickory_proto::rr::rdata::opt::EdnsCode::from(o))));
+        let code = |o: &EdnsOption| u16::from(hickory_proto::rr::rdata::opt::EdnsCode::from(o));
+        options[..n].sort_by_key(|o| o.map(code));
+        let subnet_code = u16::from(hickory_proto::rr::rdata::opt::EdnsCode::Subnet);
+        let mut ecs = ecs;
         for option in options[..n].iter().flatten() {
+            if code(option) > subnet_code
+                && let Some(subnet) = ecs.take()
+            {
+                self.option(&EdnsOption::Subnet(*subnet));
+            }
             self.option(option);
+        }
+        if let Some(subnet) = ecs {
+            self.option(&EdnsOption::Subnet(*subnet));
         }
         let length = (self.out.len() - length_at - 2) as u16;
         self.out[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());

@@ -3,6 +3,10 @@
 // Tests are an edge: their deadlines are measured on the real clock.
 #![allow(clippy::disallowed_methods)]
 
+/// Counts allocations per thread (`support::alloc`), for the allocation test.
+#[global_allocator]
+static ALLOCATOR: support::alloc::Counting = support::alloc::Counting;
+
 mod api;
 mod cli;
 mod ctl;

@@ -54,3 +54,46 @@ fn fast_and_general_paths_answer_byte_for_byte_alike() {
     assert!(compared > 500, "{compared} answers compared");
     assert!(smaller > 300, "our encoder compressed only {smaller} of {compared} answers further");
 }
+
+/// Heap allocations one UDP answer makes on the fast path, once warm, for `query`.
+fn allocations_per_answer(snapshot: &meridian::snapshot::Snapshot, query: &[u8]) -> f64 {
+    let answerer = Answerer::new(Observers::default());
+    let source: SocketAddr = "192.0.2.200:5300".parse().unwrap();
+    let mut out = Vec::with_capacity(65_535);
+    let mut answer = |out: &mut Vec<u8>| {
+        assert!(answerer.answer_udp_by(snapshot, query, source, Salt::default(), Path::Fast, out));
+    };
+    for _ in 0..16 {
+        answer(&mut out);
+    }
+    let before = crate::support::alloc::count();
+    for _ in 0..1000 {
+        answer(&mut out);
+    }
+    (crate::support::alloc::count() - before) as f64 / 1000.0
+}
+
+#[test]
+fn a_udp_answer_allocates_nothing_once_warm() {
+    use crate::steering::{LB_ZONE, REGIONS, test_db};
+    use crate::support::client::Q;
+    use hickory_proto::rr::RecordType;
+    let dir = TempDir::new("alloc");
+    dir.write("lb.test.zone", LB_ZONE);
+    std::fs::write(dir.path().join("geo.mmdb"), test_db()).unwrap();
+    let pool = "[[pool]]\nname = \"www.lb.test.\"\npolicy = \"geo\"\nregions = [\"beta\", \"alpha\", \"gamma\"]\n";
+    let config = dir.write("meridian.toml", &format!("[[zone]]\nfile = \"lb.test.zone\"\n{REGIONS}{pool}"));
+    let snapshot = build_snapshot(Arc::new(Config::read(&config).unwrap()), 1, Some(&Observers::default())).unwrap();
+    let geo = Q::new("www.lb.test.", RecordType::A).ecs("198.51.100.0/24").bytes();
+    let static_ = Q::new("lb.test.", RecordType::SOA).bytes();
+    let nxdomain = Q::new("nope.other.lb.test.", RecordType::TXT).bytes();
+    let geo_allocations = allocations_per_answer(&snapshot, &geo);
+    let static_allocations = allocations_per_answer(&snapshot, &static_);
+    let negative_allocations = allocations_per_answer(&snapshot, &nxdomain);
+    eprintln!(
+        "allocations per answer: geo {geo_allocations}, static {static_allocations}, negative {negative_allocations}"
+    );
+    assert_eq!(geo_allocations, 0.0, "a geo answer with ECS");
+    assert_eq!(static_allocations, 0.0, "a static answer");
+    assert_eq!(negative_allocations, 0.0, "a negative answer");
+}

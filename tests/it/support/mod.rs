@@ -1,5 +1,6 @@
 //! Test support: a real server on 127.0.0.1, and a small client over real UDP and TCP.
 
+pub mod alloc;
 pub mod client;
 pub mod geo;
 pub mod http;
