@@ -60,7 +60,7 @@ fn allocations_per_answer(snapshot: &meridian::snapshot::Snapshot, query: &[u8])
     let answerer = Answerer::new(Observers::default());
     let source: SocketAddr = "192.0.2.200:5300".parse().unwrap();
     let mut out = Vec::with_capacity(65_535);
-    let mut answer = |out: &mut Vec<u8>| {
+    let answer = |out: &mut Vec<u8>| {
         assert!(answerer.answer_udp_by(snapshot, query, source, Salt::default(), Path::Fast, out));
     };
     for _ in 0..16 {
