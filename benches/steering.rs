@@ -16,7 +16,7 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 use meridian::config::Config;
 use meridian::dns::request::Asked;
-use meridian::dns::{ecs, response};
+use meridian::dns::{ecs, response, wire};
 use meridian::geo::mmdb::GeoDb;
 use meridian::snapshot::Snapshot;
 use meridian::steering::{Family, Query as SteerQuery, decide, splitmix64};
@@ -137,6 +137,13 @@ fn benches(c: &mut Criterion) {
             let asked = Asked::parse(black_box(requests[j].as_slice()), requests[j].src().ip(), requests[j].protocol());
             black_box(asked.map(|a| a.question_count))
         })
+    });
+    let mut out = Vec::with_capacity(65_535);
+    c.bench_function("response encode (geo answer with ECS)", |b| {
+        let request = &requests[0];
+        let asked = Asked::parse(request.as_slice(), request.src().ip(), request.protocol()).expect("common shape");
+        let answer = response::answer(&snapshot, &asked, response::Salt::default()).expect("an answer");
+        b.iter(|| black_box(wire::encode(black_box(&answer), asked.question_bytes, 1232, &mut out)))
     });
     c.bench_function("whole answer for a geo pool with ECS", |b| {
         b.iter(|| {
