@@ -296,3 +296,38 @@ fn api_changes_acknowledged_before_a_kill_9_are_there_after_a_restart() {
     let output = run(&["check-config", config.to_str().unwrap()], dir.path());
     assert!(String::from_utf8_lossy(&output.stdout).contains("3 saved API change(s)"), "{output:?}");
 }
+
+#[test]
+fn ten_thousand_idle_tcp_connections_stop_neither_udp_nor_new_tcp_clients() {
+    let dir = TempDir::new("cli");
+    dir.write("example.test.zone", TEST_ZONE);
+    // A process of its own, so that its 10,000 sockets and the test's are counted apart.
+    let config = dir.write(
+        "meridian.toml",
+        "[server]\nlisten = [\"127.0.0.1:0\"]\ntcp_idle_timeout_secs = 600\nworkers = 1\n[[zone]]\nfile = \"example.test.zone\"\n",
+    );
+    let served = serve(&["serve", "--config", config.to_str().unwrap()], dir.path());
+    let query = Q::new("www.example.test.", RecordType::A);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut idle = Vec::with_capacity(10_000);
+    while idle.len() < 10_000 {
+        assert!(Instant::now() < deadline, "only {} connections opened within 60 s", idle.len());
+        match std::net::TcpStream::connect_timeout(&served.addr, Duration::from_secs(5)) {
+            Ok(stream) => idle.push(stream),
+            Err(error) => panic!("connection {} refused: {error}", idle.len()),
+        }
+        // Every thousand, the server still answers over UDP and a fresh TCP connection.
+        if idle.len() % 1000 == 0 {
+            assert!(!client::udp(served.addr, &query).answers.is_empty(), "UDP after {} connections", idle.len());
+        }
+    }
+    for _ in 0..100 {
+        assert!(!client::udp(served.addr, &query).answers.is_empty());
+    }
+    assert!(!client::tcp(served.addr, &query).answers.is_empty(), "a new TCP client beside 10,000 idle ones");
+    // The idle connections are still open: a query on the first one is answered.
+    let mut first = idle.swap_remove(0);
+    first.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    client::tcp_send(&mut first, &query.bytes());
+    assert!(client::tcp_recv(&mut first).is_some(), "the first idle connection was kept");
+}
