@@ -160,7 +160,7 @@ impl Writer<'_> {
     fn endpoints(&mut self, picked: &Picked<'_>) -> bool {
         for at in 0..picked.len() {
             let (Some(endpoint), Some(record)) = (picked.get(at), picked.record(at)) else { continue };
-            self.name_of(&record.name);
+            self.name(picked.owner());
             match endpoint.address {
                 std::net::IpAddr::V4(a) => {
                     self.fixed(1, 1, record.ttl);
@@ -175,22 +175,6 @@ impl Writer<'_> {
             }
         }
         true
-    }
-
-    /// A hickory name, written label by label without allocating.
-    fn name_of(&mut self, name: &hickory_proto::rr::Name) {
-        let mut wire = [0u8; 255];
-        let mut len = 0;
-        for label in name.iter() {
-            if len + 1 + label.len() >= wire.len() {
-                break;
-            }
-            wire[len] = label.len() as u8;
-            wire[len + 1..len + 1 + label.len()].copy_from_slice(label);
-            len += 1 + label.len();
-        }
-        wire[len] = 0;
-        self.name(&wire[..=len]);
     }
 
     fn fixed(&mut self, rtype: u16, class: u16, ttl: u32) {

@@ -147,7 +147,9 @@ fn build_pool(
         pool_regions.iter().flat_map(|r| r.endpoints[family].iter().cloned()).take(super::MAX_ANSWERS).collect()
     });
     let failovers = pool.failovers.iter().filter_map(|&(from, to)| Some((position(from)?, position(to)?))).collect();
+    let name_wire = hickory_proto::serialize::binary::BinEncodable::to_bytes(&pool.name).unwrap_or_default();
     Pool {
+        name_wire: name_wire.into_boxed_slice(),
         observers: super::PoolObservers::default(),
         failovers,
         index,

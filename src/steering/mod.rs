@@ -97,6 +97,8 @@ pub struct Pool {
     pub failovers: Vec<(u8, u8)>,
     /// The counters its answers feed, resolved when the snapshot is built.
     pub observers: PoolObservers,
+    /// The name in wire form, as the UDP encoder writes it.
+    pub name_wire: Box<[u8]>,
 }
 
 /// A pool's metric handles and analytics slots (STYLE.md section 9): a query does a few
@@ -278,6 +280,8 @@ pub struct Decision<'s> {
 #[derive(Debug, Clone, Copy)]
 pub struct Picked<'s> {
     endpoints: &'s [PoolEndpoint],
+    /// The pool's name in wire form: the owner of every record.
+    owner: &'s [u8],
     chosen: [u16; MAX_ANSWERS],
     len: u8,
     /// Answer with the failover TTL.
@@ -285,8 +289,13 @@ pub struct Picked<'s> {
 }
 
 impl<'s> Picked<'s> {
-    fn new(endpoints: &'s [PoolEndpoint]) -> Self {
-        Self { endpoints, chosen: [0; MAX_ANSWERS], len: 0, failover: false }
+    fn new(endpoints: &'s [PoolEndpoint], owner: &'s [u8]) -> Self {
+        Self { endpoints, owner, chosen: [0; MAX_ANSWERS], len: 0, failover: false }
+    }
+
+    /// The owner name of the records, in wire form.
+    pub fn owner(&self) -> &'s [u8] {
+        self.owner
     }
 
     fn push(&mut self, position: usize) {
@@ -410,7 +419,7 @@ pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
         if q.health.is_region_down(region.region) {
             continue;
         }
-        let mut picked = pick_endpoints(&region.endpoints[family], pool.max_answers, q);
+        let mut picked = pick_endpoints(&region.endpoints[family], &pool.name_wire, pool.max_answers, q);
         picked.failover = q.health.is_short_ttl(pool.index);
         if picked.is_empty() {
             continue;
@@ -476,7 +485,7 @@ fn chosen<'s>(
 /// gdnsd and Route 53 do), unless the pool asks for SERVFAIL or NODATA.
 fn all_down<'s>(pool: &'s Pool, q: &Query<'_>, reason: Reason, located: Option<Located>) -> Decision<'s> {
     let all = &pool.all_endpoints[q.family as usize];
-    let mut endpoints = Picked::new(all);
+    let mut endpoints = Picked::new(all, &pool.name_wire);
     if pool.when_all_down == WhenAllDown::FailOpen {
         // Every configured endpoint, whatever its checks say, but not those taken out by hand
         // (drained, or weight 0).
@@ -534,7 +543,7 @@ fn locate<'g>(q: &Query<'g>) -> (Option<Located>, Option<(LocationId, &'g Locati
 
 /// Up to `max` servable endpoints: all of them when they fit, else a weighted draw without
 /// replacement seeded by the caller's random value (so answers spread by weight).
-fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], max: usize, q: &Query<'_>) -> Picked<'s> {
+fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], owner: &'s [u8], max: usize, q: &Query<'_>) -> Picked<'s> {
     // Tiers, best first: healthy, then degraded, then backups healthy, then backups degraded.
     // Weight 0 takes an endpoint out of rotation without removing it from the configuration;
     // positions past u16 cannot be recorded (no region comes near that many endpoints).
@@ -544,10 +553,10 @@ fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], max: usize, q: &Query<'_>) 
             .then_some(u8::from(view.degraded) + 2 * u8::from(e.backup))
     };
     let Some(best) = endpoints.iter().enumerate().filter_map(|(i, e)| tier(i, e)).min() else {
-        return Picked::new(endpoints);
+        return Picked::new(endpoints, owner);
     };
     let in_tier = |i: usize, e: &PoolEndpoint| tier(i, e) == Some(best);
-    let mut picked = Picked::new(endpoints);
+    let mut picked = Picked::new(endpoints, owner);
     let count = endpoints.iter().enumerate().filter(|(i, e)| in_tier(*i, e)).count();
     if count <= max {
         endpoints.iter().enumerate().filter(|(i, e)| in_tier(*i, e)).for_each(|(i, _)| picked.push(i));
