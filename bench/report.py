@@ -2,7 +2,8 @@
 """Parses the load benchmark's measurements and prints its table (python3 stdlib only).
 
     python3 bench/report.py record --server S --case C --rep N --ticks0 T --ticks1 T --clk-tck HZ \\
-        --started ISO BLAST_OUTPUT                 one JSON line for one measured run, to stdout
+        --cpu1-ticks0 T --cpu1-ticks1 T --wall0 S --wall1 S --started ISO BLAST_OUTPUT
+                                                   one JSON line for one measured run, to stdout
     python3 bench/report.py finish --meta META.json --runs RUNS.jsonl --rss RSS.json --out DIR
                                                    write DIR/results.json and DIR/table.md, print the table
 
@@ -11,7 +12,10 @@ response codes, average response size, run time (the sending window), queries pe
 (completed / run time), average and maximum latency. The server's CPU time over the run is
 (utime+stime after - before) / CLK_TCK, from /proc/PID/stat sampled right before dnsblast
 starts and right after it exits (all of the server's threads); divided by the answered
-(completed) queries it is the CPU per answer.
+(completed) queries it is the CPU per answer. CPU 1's busy ticks (/proc/stat) and the wall
+clock over the same interval give the share of CPU 1 the server had, and the share busy with
+anything else (other processes, softirq work): on a shared machine the second says how far to
+trust the run.
 
 `finish` takes, per server and case, the median of each figure over the repetitions (each
 figure on its own) and prints a markdown table: the figures, then the ratio of Meridian's and
@@ -65,6 +69,8 @@ def record(args):
     with open(args.output) as f:
         stats = parse_blast(f.read())
     cpu_s = (args.ticks1 - args.ticks0) / args.clk_tck
+    wall_s = args.wall1 - args.wall0
+    cpu1_s = (args.cpu1_ticks1 - args.cpu1_ticks0) / args.clk_tck
     stats.update(
         server=args.server,
         case=args.case,
@@ -73,6 +79,10 @@ def record(args):
         cpu_ticks=args.ticks1 - args.ticks0,
         cpu_s=cpu_s,
         cpu_us_per_answer=(cpu_s * 1e6 / stats["completed"]) if stats["completed"] else None,
+        wall_s=wall_s,
+        cpu1_busy_s=cpu1_s,
+        server_cpu_pct=100 * cpu_s / wall_s,
+        cpu1_other_pct=max(0.0, 100 * (cpu1_s - cpu_s) / wall_s),
         raw=os.path.basename(args.output),
     )
     print(json.dumps(stats, sort_keys=True))
@@ -111,6 +121,8 @@ def summarize(runs):
                 "cpu_us_per_answer_min": min(cpu) if cpu else None,
                 "cpu_us_per_answer_max": max(cpu) if cpu else None,
                 "response_bytes": median(r["response_bytes"] for r in mine),
+                "server_cpu_pct": median(r.get("server_cpu_pct") for r in mine),
+                "cpu1_other_pct": median(r.get("cpu1_other_pct") for r in mine),
                 "rcodes": sorted({k for r in mine for k in r["rcodes"]}),
             }
     return summary
@@ -133,8 +145,12 @@ def table(meta, summary, rss):
         f"median of {meta['reps']} × {meta['seconds']:g} s per server and case, interleaved."
     )
     out.append("")
-    out.append("| case | server | " + " | ".join(h for _, h, _ in FIGURES) + " | CPU µs/answer, min–max | answer bytes |")
-    out.append("|---|---|" + "---:|" * (len(FIGURES) + 2))
+    out.append(
+        "| case | server | "
+        + " | ".join(h for _, h, _ in FIGURES)
+        + " | CPU µs/answer, min–max | answer bytes | CPU 1 other use |"
+    )
+    out.append("|---|---|" + "---:|" * (len(FIGURES) + 3))
     for case in CASES:
         if case not in summary:
             continue
@@ -149,14 +165,19 @@ def table(meta, summary, rss):
                 if s["cpu_us_per_answer_min"] is not None
                 else "–"
             )
-            out.append(f"| {case} | {LABEL[server]} | " + " | ".join(cells) + f" | {spread} | {s['response_bytes']:.0f} |")
+            others = f"{s['cpu1_other_pct']:.0f}%" if s["cpu1_other_pct"] is not None else "–"
+            out.append(
+                f"| {case} | {LABEL[server]} | "
+                + " | ".join(cells)
+                + f" | {spread} | {s['response_bytes']:.0f} | {others} |"
+            )
         pairs = [("meridian", "gdnsd"), ("knot", "gdnsd"), ("meridian", "knot")]
         for a, b in pairs:
             if a in rows and b in rows:
                 cells = [ratio(rows[a][k], rows[b][k]) for k, _, _ in FIGURES]
                 out.append(
                     f"| {case} | {LABEL[a]} ÷ {LABEL[b]} | " + " | ".join(cells) + " | | "
-                    f"{ratio(rows[a]['response_bytes'], rows[b]['response_bytes'])} |"
+                    f"{ratio(rows[a]['response_bytes'], rows[b]['response_bytes'])} | |"
                 )
     out.append("")
     out.append("| server | RSS after the runs (MiB) | anonymous | file-backed | peak (VmHWM) | RSS ÷ gdnsd |")
@@ -176,7 +197,9 @@ def table(meta, summary, rss):
         "CPU µs/answer: user+sys time of the server process (all threads, /proc/PID/stat) over the run "
         "divided by the answers received; lower is better, and it ranks servers that all outrun the load "
         "generator. Ratios are of medians; below 1.00× is better except for qps. Knot serves the static zone "
-        "only (no geo rows). Lost: queries unanswered within 1 s."
+        "only (no geo rows). Lost: queries unanswered within 1 s. CPU 1 other use: the share of the server's "
+        "core busy but not charged to the server during its runs (median): other processes (the machine is "
+        "shared) and kernel softirq work such as the loopback delivery of the server's answers."
     )
     return "\n".join(out) + "\n"
 
@@ -208,6 +231,10 @@ def main():
     r.add_argument("--ticks0", type=int, required=True)
     r.add_argument("--ticks1", type=int, required=True)
     r.add_argument("--clk-tck", type=int, required=True)
+    r.add_argument("--cpu1-ticks0", type=int, required=True)
+    r.add_argument("--cpu1-ticks1", type=int, required=True)
+    r.add_argument("--wall0", type=float, required=True)
+    r.add_argument("--wall1", type=float, required=True)
     r.add_argument("--started", required=True)
     r.add_argument("output")
     f = sub.add_parser("finish")
