@@ -180,8 +180,8 @@ def table(meta, summary, rss):
                     f"{ratio(rows[a]['response_bytes'], rows[b]['response_bytes'])} | |"
                 )
     out.append("")
-    out.append("| server | RSS after the runs (MiB) | anonymous | file-backed | peak (VmHWM) | RSS ÷ gdnsd |")
-    out.append("|---|---:|---:|---:|---:|---:|")
+    out.append("| server | RSS after the runs (MiB) | anonymous | file-backed | peak (VmHWM) | RSS ÷ gdnsd | threads |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
     g = rss.get("gdnsd", {}).get("VmRSS")
     for server in SERVERS:
         if server not in rss:
@@ -190,10 +190,12 @@ def table(meta, summary, rss):
         mib = lambda k: f"{r[k] / 1024:.1f}" if r.get(k) is not None else "–"
         out.append(
             f"| {LABEL[server]} | {mib('VmRSS')} | {mib('RssAnon')} | {mib('RssFile')} | {mib('VmHWM')} | "
-            f"{ratio(r.get('VmRSS'), g)} |"
+            f"{ratio(r.get('VmRSS'), g)} | {r.get('Threads', '–')} |"
         )
     out.append("")
     out.append(
+        "RSS: VmRSS of the server process after the runs (file-backed: mapped files, e.g. the binary and "
+        "the geo database; peak: VmHWM); threads: all of the process's threads, all on CPU 1. "
         "CPU µs/answer: user+sys time of the server process (all threads, /proc/PID/stat) over the run "
         "divided by the answers received; lower is better, and it ranks servers that all outrun the load "
         "generator. Ratios are of medians; below 1.00× is better except for qps. Knot serves the static zone "
@@ -214,7 +216,7 @@ def finish(args):
     summary = summarize(runs)
     text = table(meta, summary, rss)
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "summary": summary, "rss_kib": rss, "runs": runs}, f, indent=2, sort_keys=True)
+        json.dump({"meta": meta, "summary": summary, "process_status": rss, "runs": runs}, f, indent=2, sort_keys=True)
         f.write("\n")
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(text)
