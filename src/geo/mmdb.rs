@@ -256,8 +256,10 @@ impl V4Entry {
     }
 }
 
-/// The IPv4 networks sorted by address, and for each /16 where its networks begin.
+/// The IPv4 networks sorted by address, and for each /16 where its networks begin. The
+/// starts searched are kept apart from the rest, so that a lookup reads few cache lines.
 struct V4Table {
+    starts: Box<[u32]>,
     entries: Box<[V4Entry]>,
     /// `buckets[b]`: the index of the first entry starting at or after `b << 16`.
     buckets: Box<[u32]>,
@@ -274,7 +276,8 @@ impl V4Table {
             }
             buckets.push(at as u32);
         }
-        Self { entries: entries.into_boxed_slice(), buckets: buckets.into_boxed_slice() }
+        let starts = entries.iter().map(|e| e.start).collect();
+        Self { starts, entries: entries.into_boxed_slice(), buckets: buckets.into_boxed_slice() }
     }
 
     /// The network holding `addr`; `None` when the table does not cover it (the tree does).
@@ -283,9 +286,9 @@ impl V4Table {
         // The network holding addr starts in this /16, or is the last one starting before it.
         let low = (*self.buckets.get(bucket)? as usize).saturating_sub(1);
         let high = *self.buckets.get(bucket + 1)? as usize;
-        let candidates = self.entries.get(low..high)?;
-        let after = candidates.partition_point(|e| e.start <= addr);
-        let entry = candidates.get(after.checked_sub(1)?)?;
+        let candidates = self.starts.get(low..high)?;
+        let after = candidates.partition_point(|&start| start <= addr);
+        let entry = self.entries.get(low + after.checked_sub(1)?)?;
         (addr <= entry.end).then(|| Located {
             location: (entry.location != NO_LOCATION).then_some(entry.location),
             prefix_len: entry.prefix,

@@ -21,12 +21,17 @@ use crate::zone::{Lookup, Zones, uncompressed_len};
 /// A problem found while building: the configuration path and what is wrong.
 pub type BuildProblem = Problem;
 
+/// Up to this many pools, a lookup compares names one by one instead of hashing.
+const LINEAR_POOLS: usize = 8;
+
 /// Everything steering needs, built with the snapshot.
 #[derive(Debug, Default)]
 pub struct Steering {
     pub geo: Option<Arc<GeoDb>>,
     pub pools: Vec<Pool>,
     by_name: HashMap<Box<[u8]>, usize>,
+    /// Each pool's key, in pool order.
+    keys: Vec<Box<[u8]>>,
     /// Region names, by index (`PoolRegion::region`).
     pub region_names: Vec<String>,
 }
@@ -57,7 +62,8 @@ impl Steering {
             return Err(problems);
         }
         let region_names = config.regions.iter().map(|r| r.name.clone()).collect();
-        Ok(Self { geo, pools, by_name, region_names })
+        let keys = config.pools.iter().map(|p| NameKey::new(&p.name).as_bytes().into()).collect();
+        Ok(Self { geo, pools, by_name, keys, region_names })
     }
 
     /// Resolves every pool's metric handles and analytics slots (may lock and allocate: done
@@ -95,6 +101,11 @@ impl Steering {
 
     /// The pool at exactly this name, if any.
     pub fn pool(&self, key: &[u8]) -> Option<&Pool> {
+        // Every query asks this, most with a name no pool has: a few pools are compared
+        // faster than a name is hashed.
+        if self.pools.len() <= LINEAR_POOLS {
+            return self.pools.iter().zip(&self.keys).find(|(_, k)| k.as_ref() == key).map(|(p, _)| p);
+        }
         self.by_name.get(key).map(|&i| &self.pools[i])
     }
 }
