@@ -312,7 +312,7 @@ fn ten_thousand_idle_tcp_connections_stop_neither_udp_nor_new_tcp_clients() {
     let mut idle = Vec::with_capacity(10_000);
     while idle.len() < 10_000 {
         assert!(Instant::now() < deadline, "only {} connections opened within 60 s", idle.len());
-        match std::net::TcpStream::connect_timeout(&served.addr, Duration::from_secs(5)) {
+        match connect_from_another_address(served.addr) {
             Ok(stream) => idle.push(stream),
             Err(error) => panic!("connection {} refused: {error}", idle.len()),
         }
@@ -330,4 +330,13 @@ fn ten_thousand_idle_tcp_connections_stop_neither_udp_nor_new_tcp_clients() {
     first.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     client::tcp_send(&mut first, &query.bytes());
     assert!(client::tcp_recv(&mut first).is_some(), "the first idle connection was kept");
+}
+
+/// A TCP connection to `to` from 127.0.0.2: its 10,000 local ports then never collide with a
+/// port another test has just found free on 127.0.0.1 and is about to bind (Knot's, say).
+fn connect_from_another_address(to: SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from(([127, 0, 0, 2], 0)).into())?;
+    socket.connect_timeout(&to.into(), Duration::from_secs(5))?;
+    Ok(socket.into())
 }
