@@ -102,7 +102,7 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
         Some(api) => Some((api::bind(api.listen).await?, api::token(&api.token)?)),
         None => None,
     };
-    let table = Arc::new(Mutex::new(health_table(&mut snapshot, None)));
+    let table = Arc::new(Mutex::new(health_table(&mut snapshot)));
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), observers.clone(), config.server.tcp_idle_timeout)?;
     let health = Some(prober::start(store.clone(), table.clone(), observers.metrics.clone())?);
@@ -287,14 +287,11 @@ impl Hangups {
     }
 }
 
-/// The health table for a snapshot about to be published, taking over what `old` knew of the
-/// endpoints still configured; the snapshot gets its view.
-fn health_table(snapshot: &mut Snapshot, old: Option<&HealthTable>) -> HealthTable {
+/// The first health table, every endpoint in its initial state; the snapshot gets its view.
+/// (Later ones are built by the controller, which carries health over: `Controller::install`.)
+fn health_table(snapshot: &mut Snapshot) -> HealthTable {
     let now = clock();
-    let mut table = HealthTable::new(&snapshot.config, now);
-    if let Some(old) = old {
-        table.carry_over(old);
-    }
+    let table = HealthTable::new(&snapshot.config, now);
     snapshot.health = Arc::new(table.view(now));
     table
 }

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::Shared;
 use super::error::{ApiError, ErrorBody, query_rejection};
-use super::regions::first_endpoint;
+use super::regions::RttInfo;
 use crate::analytics::{Summary, Window};
 use crate::config::overlay::same_pool;
 
@@ -48,10 +48,6 @@ pub struct ProbeStats {
     pub p95_ms: Option<f64>,
 }
 
-fn ms(d: Option<std::time::Duration>) -> Option<f64> {
-    d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3)
-}
-
 /// Answer shares per region, endpoint, client country and continent, and RCODE rates, over
 /// the last 1 min, 15 min or 1 h; and probe RTT statistics.
 #[utoipa::path(get, path = "/api/v1/lb/analytics", tag = "analytics", params(AnalyticsQuery),
@@ -87,21 +83,18 @@ pub async fn analytics(
             Some(PoolReport { pool: p.name.to_string(), summary: analytics.summary(tick, window) })
         })
         .collect();
-    let regions = &snapshot.config.regions;
     let mut probes = Vec::new();
-    for (i, region) in regions.iter().enumerate() {
-        let first = first_endpoint(regions, i);
-        for (j, endpoint) in region.endpoints.iter().enumerate() {
-            let Some(report) = table.endpoint(first + j).filter(|r| r.target.is_some()) else { continue };
-            probes.push(ProbeStats {
-                region: region.name.clone(),
-                endpoint: endpoint.address.to_string(),
-                avg_ms: ms(report.rtt.mean()),
-                min_ms: ms(report.rtt.min),
-                max_ms: ms(report.rtt.max),
-                p95_ms: ms(report.rtt.p95()),
-            });
-        }
+    for (index, region, endpoint) in snapshot.config.endpoints() {
+        let Some(report) = table.endpoint(index).filter(|r| r.target.is_some()) else { continue };
+        let rtt = RttInfo::of(report.rtt);
+        probes.push(ProbeStats {
+            region: region.name.clone(),
+            endpoint: endpoint.address.to_string(),
+            avg_ms: rtt.avg_ms,
+            min_ms: rtt.min_ms,
+            max_ms: rtt.max_ms,
+            p95_ms: rtt.p95_ms,
+        });
     }
     Ok(Json(AnalyticsReport { window: window.to_string(), pools, probes }))
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Body, ErrorBody, query_rejection};
-use super::regions::{first_endpoint, health_name};
+use super::regions::health_name;
 use super::{Shared, unix_of};
 use crate::control::ProbeOutcome;
 
@@ -82,26 +82,20 @@ pub async fn history(
     };
     let mut events = Vec::new();
     let mut endpoint_seen = false;
-    for (i, region) in regions.iter().enumerate() {
-        if q.region.as_ref().is_some_and(|r| r != &region.name) {
-            continue;
-        }
-        let first = first_endpoint(regions, i);
-        for (j, endpoint) in region.endpoints.iter().enumerate() {
-            if wanted_endpoint.is_some_and(|w| w != endpoint.address) {
-                continue;
-            }
-            endpoint_seen = true;
-            let Some(report) = table.endpoint(first + j) else { continue };
-            events.extend(report.history.events().map(|e| HistoryEvent {
-                region: region.name.clone(),
-                endpoint: endpoint.address.to_string(),
-                at: unix_of(e.at),
-                from: health_name(e.from),
-                to: health_name(e.to),
-                detail: e.detail.clone(),
-            }));
-        }
+    let wanted = |region: &str, address| {
+        q.region.as_deref().is_none_or(|r| r == region) && wanted_endpoint.is_none_or(|w| w == address)
+    };
+    for (index, region, endpoint) in snapshot.config.endpoints().filter(|(_, r, e)| wanted(&r.name, e.address)) {
+        endpoint_seen = true;
+        let Some(report) = table.endpoint(index) else { continue };
+        events.extend(report.history.events().map(|e| HistoryEvent {
+            region: region.name.clone(),
+            endpoint: endpoint.address.to_string(),
+            at: unix_of(e.at),
+            from: health_name(e.from),
+            to: health_name(e.to),
+            detail: e.detail.clone(),
+        }));
     }
     if wanted_endpoint.is_some() && !endpoint_seen {
         return Err(ApiError::not_found("no such endpoint", "endpoint"));

@@ -14,28 +14,21 @@ use crate::metrics::{CONTENT_TYPE, EndpointGauge, EndpointLabel, EndpointState, 
     responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain")))]
 pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     let (table, snapshot) = shared.health_and_snapshot();
-    let regions = &snapshot.config.regions;
-    let addresses: Vec<Vec<String>> =
-        regions.iter().map(|r| r.endpoints.iter().map(|e| e.address.to_string()).collect()).collect();
-    let mut endpoints = Vec::new();
-    {
-        let mut index = 0;
-        for (region, addresses) in regions.iter().zip(&addresses) {
-            for (endpoint, address) in region.endpoints.iter().zip(addresses) {
-                let state = match (endpoint.state, table.endpoint(index)) {
-                    (ManualState::Drain, _) => EndpointState::Drained,
-                    (_, Some(report)) => report.status.into(),
-                    (_, None) => EndpointState::Up,
-                };
-                endpoints.push(EndpointGauge {
-                    endpoint: EndpointLabel { region: &region.name, address },
-                    state,
-                    servable: snapshot.health.is_servable(index),
-                });
-                index += 1;
-            }
-        }
-    }
+    let config = &snapshot.config;
+    let addresses: Vec<String> = config.endpoints().map(|(_, _, e)| e.address.to_string()).collect();
+    let endpoints: Vec<EndpointGauge<'_>> = config
+        .endpoints()
+        .zip(&addresses)
+        .map(|((index, region, endpoint), address)| {
+            let state = match (endpoint.state, table.endpoint(index)) {
+                (ManualState::Drain, _) => EndpointState::Drained,
+                (_, Some(report)) => report.status.into(),
+                (_, None) => EndpointState::Up,
+            };
+            let servable = snapshot.health.is_servable(index);
+            EndpointGauge { endpoint: EndpointLabel { region: &region.name, address }, state, servable }
+        })
+        .collect();
     drop(table);
     let gauges = Gauges {
         generation: snapshot.generation,

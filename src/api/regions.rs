@@ -13,9 +13,10 @@ use super::error::{ApiError, Body, ErrorBody, path_rejection};
 use super::status::Applied;
 use super::{Shared, unix_of};
 use crate::config::overlay::StrategyChange;
-use crate::config::{FileRegion, ManualState, RegionConfig};
+use crate::config::{FileRegion, ManualState};
 use crate::control::Change;
 use crate::geo::code_str;
+use crate::health::history::RttStats;
 use crate::health::state::Status;
 use crate::health::table::HealthTable;
 use crate::snapshot::Snapshot;
@@ -69,8 +70,19 @@ pub struct RttInfo {
     pub p95_ms: Option<f64>,
 }
 
-fn ms(d: Option<std::time::Duration>) -> Option<f64> {
-    d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3)
+impl RttInfo {
+    /// An endpoint's probe statistics in milliseconds (to the microsecond).
+    pub fn of(rtt: &RttStats) -> Self {
+        let ms = |d: Option<std::time::Duration>| d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
+        Self {
+            last_ms: ms(rtt.last),
+            avg_ms: ms(rtt.mean()),
+            ewma_ms: ms(rtt.ewma),
+            min_ms: ms(rtt.min),
+            max_ms: ms(rtt.max),
+            p95_ms: ms(rtt.p95()),
+        }
+    }
 }
 
 pub fn health_name(status: Status) -> &'static str {
@@ -89,21 +101,15 @@ fn manual_name(state: ManualState) -> &'static str {
     }
 }
 
-/// The index of a region's first endpoint in the health table (configuration order).
-pub fn first_endpoint(regions: &[RegionConfig], region: usize) -> usize {
-    regions[..region].iter().map(|r| r.endpoints.len()).sum()
-}
-
 fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> RegionInfo {
     let region = &snapshot.config.regions[index];
-    let first = first_endpoint(&snapshot.config.regions, index);
+    let first = snapshot.config.first_endpoint(index);
     let endpoints = region
         .endpoints
         .iter()
         .enumerate()
         .map(|(j, e)| {
             let report = table.endpoint(first + j);
-            let rtt = report.map(|r| r.rtt);
             EndpointInfo {
                 address: e.address.to_string(),
                 weight: e.weight,
@@ -113,14 +119,7 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
                 manual: manual_name(e.state),
                 servable: snapshot.health.is_servable(first + j),
                 since: report.map_or(0, |r| unix_of(r.since)),
-                rtt: RttInfo {
-                    last_ms: ms(rtt.and_then(|r| r.last)),
-                    avg_ms: ms(rtt.and_then(|r| r.mean())),
-                    ewma_ms: ms(rtt.and_then(|r| r.ewma)),
-                    min_ms: ms(rtt.and_then(|r| r.min)),
-                    max_ms: ms(rtt.and_then(|r| r.max)),
-                    p95_ms: ms(rtt.and_then(|r| r.p95())),
-                },
+                rtt: RttInfo::of(report.map_or(&RttStats::default(), |r| r.rtt)),
             }
         })
         .collect();

@@ -219,6 +219,20 @@ impl Source {
 }
 
 impl Config {
+    /// Every endpoint, with its index in the health table (configuration order) and its region.
+    pub fn endpoints(&self) -> impl Iterator<Item = (usize, &RegionConfig, &EndpointConfig)> {
+        self.regions
+            .iter()
+            .flat_map(|r| r.endpoints.iter().map(move |e| (r, e)))
+            .enumerate()
+            .map(|(i, (r, e))| (i, r, e))
+    }
+
+    /// The health-table index of the first endpoint of region `region` (index into `regions`).
+    pub fn first_endpoint(&self, region: usize) -> usize {
+        self.regions[..region].iter().map(|r| r.endpoints.len()).sum()
+    }
+
     /// Reads and validates a file; relative paths in it resolve against its directory.
     ///
     /// # Errors

@@ -326,26 +326,22 @@ impl Controller {
             let _ = reply.send(Err(Refused::Refusal(refusal)));
             return;
         };
-        let first: usize = self.config.regions[..start].iter().map(|r| r.endpoints.len()).sum();
-        let endpoints: Vec<(String, Option<usize>)> = {
+        let first = self.config.first_endpoint(start);
+        let (endpoints, targets) = {
             let table = lock(&self.table);
-            let region = &self.config.regions[start];
-            region
+            let endpoints: Vec<(String, Option<usize>)> = self.config.regions[start]
                 .endpoints
                 .iter()
                 .enumerate()
                 .map(|(j, e)| (e.address.to_string(), table.endpoint(first + j).and_then(|r| r.target)))
-                .collect()
-        };
-        let targets = {
-            let table = lock(&self.table);
+                .collect();
             let mut targets: Vec<(usize, crate::health::table::Target)> = Vec::new();
             for &(_, target) in &endpoints {
                 if let Some(t) = target.filter(|t| !targets.iter().any(|(i, _)| i == t)) {
                     targets.push((t, table.targets()[t].clone()));
                 }
             }
-            targets
+            (endpoints, targets)
         };
         let sender = self.health.as_ref().map(HealthTasks::sender);
         let region = region.to_owned();

@@ -8,12 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use hickory_proto::op::Edns;
 use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
+use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
+use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 use tracing::debug;
 
 use super::request::Asked;
@@ -122,26 +124,20 @@ impl Answerer {
         // Records made for this response, or data not prepared: hickory encodes it.
         out.clear();
         let edns = answer.edns_with_ecs();
-        let Answer { metadata, answers, authorities, additionals, echo_question, .. } = &answer;
-        let queries = match echo_question {
+        let metadata = answer.metadata;
+        let queries = match answer.echo_question {
             true => Queries::read(&mut BinDecoder::new(asked.question_bytes), asked.question_count),
             false => Ok(empty_question()),
         };
         let Ok(question) = queries.as_ref() else { return format_error(datagram, out) };
-        let message = MessageResponseBuilder::new(question, edns.as_ref()).build(
-            *metadata,
-            Answer::records(answers),
-            Answer::records(authorities),
-            std::iter::empty(),
-            Answer::records(additionals),
-        );
+        let message = hickory_message(&answer, question, edns.as_ref());
         let mut encoder = BinEncoder::new(out);
         // As hickory's UDP responses are bounded; `fit` has already made the answer fit the
         // client's size, so this only guards against a bug there.
         encoder.set_max_size(edns.as_ref().map_or(512, |e| e.max_payload()));
         if message.destructive_emit(&mut encoder).is_err() {
             out.clear();
-            let mut failed = *metadata;
+            let mut failed = metadata;
             failed.response_code = ResponseCode::ServFail;
             return emit_header(&failed, out);
         }
@@ -240,26 +236,41 @@ impl RequestHandler for Handler {
             return no_response(&request.metadata);
         };
         let edns = answer.edns_with_ecs();
-        let Answer { metadata, answers, authorities, additionals, echo_question, .. } = &answer;
         let no_question = empty_question();
-        let question = if *echo_question { &request.queries } else { &no_question };
-        let message = MessageResponseBuilder::new(question, edns.as_ref()).build(
-            *metadata,
-            Answer::records(answers),
-            Answer::records(authorities),
-            std::iter::empty(),
-            Answer::records(additionals),
-        );
+        let question = if answer.echo_question { &request.queries } else { &no_question };
+        let message = hickory_message(&answer, question, edns.as_ref());
         match response_handle.send_response(message).await {
             Ok(info) => info,
             Err(error) => {
                 debug!(%error, src = %request.src(), "could not send a response");
-                let mut failed = *metadata;
+                let mut failed = answer.metadata;
                 failed.response_code = ResponseCode::ServFail;
                 no_response(&failed)
             }
         }
     }
+}
+
+/// The answer as hickory's message, for hickory's encoder (TCP, and what ours does not cover).
+fn hickory_message<'q, 'a>(
+    answer: &'a Answer<'_>,
+    question: &'q Queries,
+    edns: Option<&'q Edns>,
+) -> MessageResponse<
+    'q,
+    'a,
+    impl Iterator<Item = &'a Record> + Send + 'a,
+    impl Iterator<Item = &'a Record> + Send + 'a,
+    impl Iterator<Item = &'a Record> + Send + 'a,
+    impl Iterator<Item = &'a Record> + Send + 'a,
+> {
+    MessageResponseBuilder::new(question, edns).build(
+        answer.metadata,
+        Answer::records(&answer.answers),
+        Answer::records(&answer.authorities),
+        std::iter::empty(),
+        Answer::records(&answer.additionals),
+    )
 }
 
 fn empty_question() -> Queries {

@@ -16,7 +16,7 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 
-use super::ecs;
+use super::ecs::{self, ClientSubnet, EcsError};
 use crate::zone::name::NameKey;
 
 /// Octets of a DNS header (RFC 1035 section 4.1.1).
@@ -37,8 +37,9 @@ pub struct Asked<'a> {
     /// The question, when there is exactly one.
     pub question: Option<Question<'a>>,
     pub edns: Option<AskedEdns>,
-    /// The whole message (the client subnet option is read from it).
-    pub message: &'a [u8],
+    /// The client subnet option, read once (RFC 7871 section 6): none without an OPT record,
+    /// an error when it is malformed.
+    pub ecs: Result<Option<ClientSubnet>, EcsError>,
     pub protocol: Protocol,
     pub source: IpAddr,
 }
@@ -81,17 +82,18 @@ impl<'a> Asked<'a> {
         let qtype = RecordType::from(u16::from_be_bytes([fixed[0], fixed[1]]));
         let qclass = DNSClass::from(u16::from_be_bytes([fixed[2], fixed[3]]));
         let name = &message[HEADER_LEN..HEADER_LEN + name_len];
-        let edns = if counts.additionals == 1 { Some(read_opt(message, question_end)?) } else { None };
-        if edns.is_none() && message.len() != question_end {
-            return None;
-        }
+        let (edns, ecs) = match counts.additionals {
+            1 => read_opt(message, question_end).map(|(edns, ecs)| (Some(edns), ecs))?,
+            _ if message.len() != question_end => return None,
+            _ => (None, None),
+        };
         Some(Self {
             metadata: header.metadata,
             question_count: 1,
             question_bytes: &message[HEADER_LEN..question_end],
             question: Some(Question { name, key: key_of(name)?, qtype, qclass }),
             edns,
-            message,
+            ecs: Ok(ecs),
             protocol,
             source,
         })
@@ -120,13 +122,14 @@ impl<'a> Asked<'a> {
             dnssec_ok: e.flags().dnssec_ok,
             nsid: e.option(EdnsCode::NSID).is_some(),
         });
+        let ecs = if edns.is_some() { ecs::find(request.as_slice()) } else { Ok(None) };
         Self {
             metadata: request.metadata,
             question_count: request.queries.queries().len(),
             question_bytes,
             question,
             edns,
-            message: request.as_slice(),
+            ecs,
             protocol: request.protocol(),
             source: request.src().ip(),
         }
@@ -199,8 +202,8 @@ fn key_of(wire: &[u8]) -> Option<NameKey> {
 }
 
 /// The OPT record at `at`, which must end the message: root owner, type 41, options that are
-/// well formed, of which only a valid client subnet is taken here.
-fn read_opt(message: &[u8], at: usize) -> Option<AskedEdns> {
+/// well formed, of which only a valid client subnet is taken here (and returned).
+fn read_opt(message: &[u8], at: usize) -> Option<(AskedEdns, Option<ClientSubnet>)> {
     let fixed = message.get(at..at + 11)?;
     if fixed[0] != 0 || u16::from_be_bytes([fixed[1], fixed[2]]) != OPT_TYPE {
         return None;
@@ -213,7 +216,7 @@ fn read_opt(message: &[u8], at: usize) -> Option<AskedEdns> {
         return None;
     }
     let mut offset = 0;
-    let mut subnets = 0;
+    let mut subnet = None;
     while offset < options.len() {
         let head = options.get(offset..offset + 4)?;
         let code = u16::from_be_bytes([head[0], head[1]]);
@@ -221,11 +224,12 @@ fn read_opt(message: &[u8], at: usize) -> Option<AskedEdns> {
         let data = options.get(offset + 4..offset + 4 + len)?;
         // Only a well-formed client subnet, once: everything else (and every error, which
         // hickory and RFC 7871 section 6 answer in their own ways) takes the general path.
-        if code != ECS_OPTION || subnets > 0 || ecs::parse(data).is_err() {
+        if code != ECS_OPTION || subnet.is_some() {
             return None;
         }
-        subnets += 1;
+        subnet = Some(ecs::parse(data).ok()?);
         offset += 4 + len;
     }
-    Some(AskedEdns { version: (ttl >> 16) as u8, max_payload, dnssec_ok: ttl & 0x8000 != 0, nsid: false })
+    let edns = AskedEdns { version: (ttl >> 16) as u8, max_payload, dnssec_ok: ttl & 0x8000 != 0, nsid: false };
+    Some((edns, subnet))
 }

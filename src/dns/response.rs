@@ -14,7 +14,7 @@ use hickory_server::net::xfer::Protocol;
 
 use std::net::IpAddr;
 
-use super::ecs::{self, ClientSubnet};
+use super::ecs::ClientSubnet;
 use super::fit;
 use super::request::{Asked, AskedEdns, Question};
 use crate::config::{ServerConfig, WhenAllDown};
@@ -185,11 +185,7 @@ fn respond<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -> Answer<
         return response.rcode(ResponseCode::FormErr);
     }
     // RFC 7871 section 6: a malformed ECS option gets FORMERR, whatever the question.
-    let ecs = match asked.edns.as_ref().map(|_| ecs::find(asked.message)) {
-        Some(Err(_)) => return response.rcode(ResponseCode::FormErr),
-        Some(Ok(ecs)) => ecs,
-        None => None,
-    };
+    let Ok(ecs) = asked.ecs else { return response.rcode(ResponseCode::FormErr) };
     match question.qclass {
         DNSClass::IN => {}
         DNSClass::CH => return chaos(response, question, server),

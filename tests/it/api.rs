@@ -4,7 +4,7 @@
 use std::fs;
 use std::time::{Duration, Instant};
 
-use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::rr::RecordType;
 
 use crate::steering::LB_ZONE;
 use crate::support::client::{self, Q};
@@ -28,14 +28,7 @@ fn server() -> TestServer {
 
 /// The A records the pool answers with, sorted.
 fn answer(server: &TestServer) -> Vec<String> {
-    let reply = client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A));
-    let mut found: Vec<String> = reply
-        .answers
-        .iter()
-        .filter_map(|r| if let RData::A(a) = &r.data { Some(a.to_string()) } else { None })
-        .collect();
-    found.sort();
-    found
+    client::a_records(server.addr, "www.lb.test.")
 }
 
 fn ok(reply: &crate::support::http::Reply) -> serde_json::Value {

@@ -6,10 +6,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use hickory_proto::rr::{RData, RecordType};
-
 use crate::steering::LB_ZONE;
-use crate::support::client::{self, Q};
+use crate::support::client;
 use crate::support::http::TOKEN;
 use crate::support::target::HealthTarget;
 use crate::support::{API_TOML, TempDir, TestServer};
@@ -77,14 +75,7 @@ fn failed(output: &Output) -> String {
 
 /// The A records the pool answers with, sorted.
 fn answer(server: &TestServer) -> Vec<String> {
-    let reply = client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A));
-    let mut found: Vec<String> = reply
-        .answers
-        .iter()
-        .filter_map(|r| if let RData::A(a) = &r.data { Some(a.to_string()) } else { None })
-        .collect();
-    found.sort();
-    found
+    client::a_records(server.addr, "www.lb.test.")
 }
 
 #[test]

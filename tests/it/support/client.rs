@@ -129,6 +129,18 @@ pub fn udp(addr: SocketAddr, q: &Q) -> Message {
     Message::from_vec(&reply).unwrap_or_else(|e| panic!("unparsable reply to {q:?}: {e}"))
 }
 
+/// The addresses of the A records `name` is answered with over UDP, sorted.
+pub fn a_records(addr: SocketAddr, name: &str) -> Vec<String> {
+    let reply = udp(addr, &Q::new(name, RecordType::A));
+    let mut found: Vec<String> = reply
+        .answers
+        .iter()
+        .filter_map(|r| if let hickory_proto::rr::RData::A(a) = &r.data { Some(a.to_string()) } else { None })
+        .collect();
+    found.sort();
+    found
+}
+
 /// Opens a TCP connection with a read deadline.
 pub fn tcp_connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect_timeout(&addr, ANSWER_WAIT).expect("connect over TCP");
