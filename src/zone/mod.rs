@@ -67,12 +67,17 @@ impl Node {
 }
 
 /// An authoritative zone, ready for lookups.
+/// Names (wire form, lowercase) to what they own. Hashed with FxHash rather than SipHash:
+/// every query hashes a few names, and the keys are the operator's, never the client's, so
+/// a client can only look up, not fill buckets (no hash flooding to defend against).
+pub(crate) type NameMap<V> = HashMap<Box<[u8]>, V, rustc_hash::FxBuildHasher>;
+
 #[derive(Debug, Clone)]
 pub struct Zone {
     pub origin: Name,
     pub origin_key: Box<[u8]>,
     origin_labels: usize,
-    nodes: HashMap<Box<[u8]>, Node>,
+    nodes: NameMap<Node>,
     /// The SOA with TTL min(SOA TTL, MINIMUM), for negative answers (RFC 2308 section 3).
     pub negative_soa: Rrset,
     pub record_count: usize,
@@ -133,7 +138,7 @@ impl Zone {
             record_count += 1;
             by_name.entry(key).or_default().push(entry);
         }
-        let mut nodes = HashMap::new();
+        let mut nodes = NameMap::default();
         for (key, entries) in by_name {
             check_cname_alone(&entries, &mut problems);
             nodes.insert(key, Node { rrsets: group_rrsets(entries, &mut problems) });
@@ -167,7 +172,7 @@ impl Zone {
         let key = key_of(name);
         if is_at_or_below(&key, &self.origin_key) {
             self.nodes.entry(key.clone()).or_default();
-            let mut single = HashMap::from([(key, Node::default())]);
+            let mut single = NameMap::from_iter([(key, Node::default())]);
             add_empty_non_terminals(&mut single, &self.origin_key);
             for (ancestor, node) in single {
                 self.nodes.entry(ancestor).or_insert(node);
@@ -282,7 +287,7 @@ fn group_rrsets(entries: Vec<Entry>, problems: &mut Vec<ZoneProblem>) -> Vec<Rrs
 
 /// Every name between a record's owner and the origin exists, if only as an empty
 /// non-terminal, so that it answers NODATA rather than NXDOMAIN (RFC 8020).
-fn add_empty_non_terminals(nodes: &mut HashMap<Box<[u8]>, Node>, origin: &[u8]) {
+fn add_empty_non_terminals(nodes: &mut NameMap<Node>, origin: &[u8]) {
     let owners: Vec<Box<[u8]>> = nodes.keys().cloned().collect();
     for owner in owners {
         let mut at = 0;

@@ -1,14 +1,12 @@
 //! `Zones`: every zone we serve, found by the longest origin that encloses a name.
 
-use std::collections::HashMap;
-
-use super::Zone;
 use super::name::NameKey;
+use super::{NameMap, Zone};
 
 /// The served zones, keyed by origin.
 #[derive(Debug, Default)]
 pub struct Zones {
-    by_origin: HashMap<Box<[u8]>, Zone>,
+    by_origin: NameMap<Zone>,
 }
 
 impl Zones {

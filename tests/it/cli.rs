@@ -340,3 +340,60 @@ fn connect_from_another_address(to: SocketAddr) -> std::io::Result<std::net::Tcp
     socket.connect_timeout(&to.into(), Duration::from_secs(5))?;
     Ok(socket.into())
 }
+
+/// CPU ticks (user + system) each thread of process `pid` has used, by thread name.
+fn thread_ticks(pid: u32) -> Vec<(String, u64)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's threads");
+    tasks
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
+            // pid (comm) state ...: comm may hold spaces, so split after its closing parenthesis.
+            let (head, rest) = stat.rsplit_once(") ")?;
+            let name = head.split_once(" (")?.1.to_string();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of stat, 12 and 13 after the state.
+            Some((name, fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn udp_workers_share_the_queries_of_many_clients() {
+    let dir = TempDir::new("cli");
+    dir.write("example.test.zone", TEST_ZONE);
+    let config = dir.write(
+        "meridian.toml",
+        "[server]\nlisten = [\"127.0.0.1:0\"]\nworkers = 2\n[[zone]]\nfile = \"example.test.zone\"\n",
+    );
+    let served = serve(&["serve", "--config", config.to_str().unwrap()], dir.path());
+    let query = Q::new("www.example.test.", RecordType::A).bytes();
+    // 32 clients, each its own source port: SO_REUSEPORT spreads them over the two workers'
+    // sockets by a hash of the addresses and ports.
+    let clients: Vec<std::net::UdpSocket> = (0..32)
+        .map(|_| {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            socket.connect(served.addr).unwrap();
+            socket
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut buf = [0u8; 512];
+    for round in 0..600 {
+        assert!(Instant::now() < deadline, "round {round} after 60 s");
+        for socket in &clients {
+            socket.send(&query).unwrap();
+        }
+        for socket in &clients {
+            let len = socket.recv(&mut buf).unwrap_or_else(|e| panic!("round {round}: no answer: {e}"));
+            assert_eq!(&buf[..2], &query[..2], "the answer to our query");
+            assert!(len > query.len());
+        }
+    }
+    let ticks = thread_ticks(served.child.id());
+    let worker = |name: &str| ticks.iter().find(|(n, _)| n == name).map(|(_, t)| *t);
+    let (first, second) = (worker("meridian-udp-0"), worker("meridian-udp-1"));
+    // 19,200 answers at a few microseconds each: tens of ticks in all, and both workers
+    // had a share (a hash sending all 32 clients to one socket has odds of 2^-31).
+    assert!(first.is_some_and(|t| t > 0) && second.is_some_and(|t| t > 0), "per-thread ticks: {ticks:?}");
+}
