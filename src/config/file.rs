@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub state_dir: Option<String>,
     /// `[api]`: the admin API; off when absent.
     pub api: Option<FileApi>,
+    /// `[rrl]`: response rate limiting; off when absent.
+    pub rrl: Option<super::rrl::FileRrl>,
 }
 
 /// `[api]`: where the admin API listens and how it authenticates. One token source at most.

@@ -7,6 +7,7 @@
 mod file;
 pub mod health;
 pub mod overlay;
+pub mod rrl;
 pub mod steering;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use file::{FileApi, FileServer, FileZone};
 pub use file::{FileCheck, FileConfig, FileCoordinates, FileDuration, FileEndpoint, FileRegion, FileStatus};
 pub use health::{CheckConfig, CheckKind, ManualState, WhenAllDown};
 pub use overlay::Overlay;
+pub use rrl::RrlConfig;
 pub use steering::{EndpointConfig, PolicyKind, PoolConfig, RegionConfig};
 
 /// The configuration used when `--config` is not given; paths in it resolve against the
@@ -46,6 +48,7 @@ pub struct Config {
     /// Where API changes are kept; `None`: they last until the process ends.
     pub state_dir: Option<PathBuf>,
     pub api: Option<ApiConfig>,
+    pub rrl: RrlConfig,
 }
 
 /// The address the admin API listens on by default.
@@ -283,8 +286,9 @@ fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     }
     let state_dir = file.state_dir.map(|dir| base.join(dir));
     let api = file.api.and_then(|api| validate_api(api, base, &mut problems));
+    let rrl = rrl::validate_rrl(file.rrl.unwrap_or_default(), &mut problems);
     if problems.is_empty() {
-        Ok(Config { server, zones, geoip, regions, pools, state_dir, api })
+        Ok(Config { server, zones, geoip, regions, pools, state_dir, api, rrl })
     } else {
         Err(problems)
     }

@@ -20,6 +20,7 @@ use tracing::debug;
 
 use super::request::Asked;
 use super::response::{self, Answer, Salt};
+use super::rrl::{RateTable, Verdict};
 use super::wire;
 use crate::metrics::{Observers, Transport};
 use crate::snapshot::{Snapshot, SnapshotStore};
@@ -33,6 +34,8 @@ pub struct Answerer {
     observers: Observers,
     /// Seeds the random draws, so that two servers do not draw alike.
     seed: u64,
+    /// Response rate limiting's buckets, used when the configuration turns it on.
+    rate_limits: RateTable,
 }
 
 /// How a UDP datagram is read and written.
@@ -66,7 +69,7 @@ impl Answerer {
         // std seeds RandomState from the OS: enough to spread load; nothing here needs
         // cryptographic randomness.
         let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64);
-        Self { observers, seed }
+        Self { observers, seed, rate_limits: RateTable::new(splitmix64(seed)) }
     }
 
     /// Salts for worker `worker`: its turns start apart from the other workers'.
@@ -116,7 +119,21 @@ impl Answerer {
                 }
             },
         };
-        let Some(answer) = self.answer(snapshot, &asked, salt) else { return false };
+        let Some(mut answer) = self.answer(snapshot, &asked, salt) else { return false };
+        let rrl = &snapshot.config.rrl;
+        if rrl.enabled {
+            match self.rate_limits.verdict(rrl, source.ip(), &answer) {
+                Verdict::Send => {}
+                Verdict::Slip => {
+                    self.observers.metrics.record_rate_limited(false);
+                    answer = answer.slipped();
+                }
+                Verdict::Drop => {
+                    self.observers.metrics.record_rate_limited(true);
+                    return false;
+                }
+            }
+        }
         let limit = response::udp_limit(&asked, &snapshot.config.server);
         if path != Path::Hickory && wire::encode(&answer, asked.question_bytes, limit, out) {
             return true;

@@ -6,6 +6,7 @@ pub mod fit;
 pub mod handler;
 pub mod request;
 pub mod response;
+pub mod rrl;
 pub mod server;
 pub mod udp;
 pub mod wire;

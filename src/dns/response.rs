@@ -129,6 +129,17 @@ impl<'s> Answer<'s> {
         }
     }
 
+    /// The response as response rate limiting slips it, as Knot and BIND do: no records and
+    /// TC=1, so that a real client retries over TCP (RFC 7766 section 5).
+    pub fn slipped(mut self) -> Self {
+        self.answers.clear();
+        self.authorities.clear();
+        self.additionals.clear();
+        self.required_additionals = 0;
+        self.metadata.truncation = true;
+        self
+    }
+
     fn rcode(mut self, code: ResponseCode) -> Self {
         self.metadata.response_code = code;
         self

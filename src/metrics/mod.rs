@@ -54,6 +54,8 @@ type QueryCounters = [[[AtomicU64; RCODE_SLOTS]; QTYPE_SLOTS]; Transport::ALL.le
 pub struct Registry {
     queries: QueryCounters,
     ecs_tailored: AtomicU64,
+    /// Responses response rate limiting held back: dropped, then slipped (sent truncated).
+    rate_limited: [AtomicU64; 2],
     /// Reloads that succeeded, then failed.
     reloads: [AtomicU64; 2],
     answers: Mutex<AnswerCounters>,
@@ -78,6 +80,7 @@ impl Registry {
             queries: [const { [const { [const { AtomicU64::new(0) }; RCODE_SLOTS] }; QTYPE_SLOTS] };
                 Transport::ALL.len()],
             ecs_tailored: AtomicU64::new(0),
+            rate_limited: [const { AtomicU64::new(0) }; 2],
             reloads: [const { AtomicU64::new(0) }; 2],
             answers: Mutex::default(),
             health: Mutex::default(),
@@ -96,6 +99,12 @@ impl Registry {
     /// above zero (RFC 7871 section 7.2.1). Hot path: one relaxed atomic add.
     pub fn record_ecs_tailored(&self) {
         self.ecs_tailored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one response held back by response rate limiting: dropped, or else slipped
+    /// (sent empty with TC=1).
+    pub fn record_rate_limited(&self, dropped: bool) {
+        self.rate_limited[usize::from(!dropped)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The answer counters of one pool, for its snapshot. `regions` lists the pool's regions
@@ -181,6 +190,15 @@ impl Registry {
         let name = "meridian_ecs_tailored_answers_total";
         page.family(name, Kind::Counter, "Answers tailored to an ECS client subnet (scope prefix length above 0).");
         page.sample(name, &[], self.ecs_tailored.load(Ordering::Relaxed));
+        let name = "meridian_rrl_limited_total";
+        page.family(
+            name,
+            Kind::Counter,
+            "UDP responses held back by response rate limiting, dropped or slipped (sent empty with TC=1).",
+        );
+        for (action, n) in ["dropped", "slipped"].iter().zip(&self.rate_limited) {
+            page.sample(name, &[("action", action)], n.load(Ordering::Relaxed));
+        }
     }
 }
 

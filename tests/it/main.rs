@@ -18,6 +18,7 @@ mod malformed;
 mod metrics;
 mod paths;
 mod reload;
+mod rrl;
 mod steering;
 mod support;
 mod tcp;

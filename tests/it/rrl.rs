@@ -1,0 +1,142 @@
+//! Response rate limiting over real UDP: a flood from one /24 is limited (some answers
+//! slipped as empty TC=1 responses, the rest dropped) while other prefixes, other responses
+//! and exempt prefixes are answered in full.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::RecordType;
+
+use crate::support::client::Q;
+use crate::support::{API_TOML, TestServer};
+
+/// A server limiting 5 identical responses a second (burst 5) to a /24, every 2nd limited
+/// response slipped, 127.0.2.0/24 exempt.
+fn limited() -> TestServer {
+    let rrl = "[rrl]\nenabled = true\nrate = 5\nslip = 2\nexempt = [\"127.0.2.0/24\"]\n";
+    TestServer::with_config(
+        "workers = 2",
+        &[("example.test.zone", crate::support::TEST_ZONE)],
+        &format!("{API_TOML}{rrl}"),
+        &[],
+    )
+}
+
+/// What came back for a burst of queries sent at once from `from`.
+#[derive(Debug, Default)]
+struct Outcome {
+    full: usize,
+    slipped: usize,
+    silent: usize,
+    /// From the first query sent to the last reply read.
+    elapsed: Duration,
+}
+
+/// Sends every query at once from `from`, then reads replies until none has come for 300 ms
+/// (or 10 s in all); each reply must answer one of the queries, once.
+fn burst(server: SocketAddr, from: IpAddr, queries: &[Vec<u8>]) -> Outcome {
+    let socket = UdpSocket::bind(SocketAddr::new(from, 0)).expect("bind a client address on loopback");
+    socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let started = Instant::now();
+    for query in queries {
+        socket.send_to(query, server).unwrap();
+    }
+    let mut waiting: HashSet<u16> = queries.iter().map(|q| u16::from_be_bytes([q[0], q[1]])).collect();
+    assert_eq!(waiting.len(), queries.len(), "distinct IDs");
+    let mut outcome = Outcome::default();
+    let mut buf = [0u8; 4096];
+    while !waiting.is_empty() && started.elapsed() < Duration::from_secs(10) {
+        let Ok(len) = socket.recv(&mut buf) else { break };
+        let reply = Message::from_vec(&buf[..len]).expect("a reply that parses");
+        assert!(waiting.remove(&reply.metadata.id), "a reply to a query of ours, once: {}", reply.metadata.id);
+        if reply.metadata.truncation {
+            assert!(reply.answers.is_empty() && reply.authorities.is_empty(), "a slipped reply is empty: {reply:?}");
+            assert_eq!(reply.queries.len(), 1, "a slipped reply keeps the question");
+            outcome.slipped += 1;
+        } else {
+            assert!(!reply.answers.is_empty() || !reply.authorities.is_empty(), "{reply:?}");
+            outcome.full += 1;
+        }
+        outcome.elapsed = started.elapsed();
+    }
+    outcome.silent = waiting.len();
+    outcome
+}
+
+fn queries(count: usize, name: impl Fn(usize) -> String, rtype: RecordType) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let mut bytes = Q::new(&name(i), rtype).bytes();
+            bytes[..2].copy_from_slice(&(i as u16 + 1000).to_be_bytes());
+            bytes
+        })
+        .collect()
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+/// At most the burst plus the rate over the time the flood took (and one for rounding).
+fn most_allowed(outcome: &Outcome) -> usize {
+    5 + (5.0 * outcome.elapsed.as_secs_f64()).ceil() as usize + 1
+}
+
+#[test]
+fn a_flood_from_one_prefix_is_limited_while_others_are_answered_in_full() {
+    let server = limited();
+    let flood = queries(100, |_| "www.example.test.".into(), RecordType::A);
+    let limited = burst(server.addr, ip("127.0.0.1"), &flood);
+    assert!((5..=most_allowed(&limited)).contains(&limited.full), "{limited:?}");
+    // Every 2nd limited response slips: half of the 90-odd, give or take the one in hand.
+    let held = limited.slipped + limited.silent;
+    assert_eq!(held, 100 - limited.full);
+    assert!(limited.slipped.abs_diff(limited.silent) <= 1, "{limited:?}");
+
+    // Another /24 (127.0.1.0/24) has buckets of its own: its burst is answered in full.
+    let other = burst(server.addr, ip("127.0.1.1"), &queries(5, |_| "www.example.test.".into(), RecordType::A));
+    assert_eq!((other.full, other.slipped, other.silent), (5, 0, 0), "{other:?}");
+    // The flooding prefix still gets other responses: another RRset is another bucket.
+    let soa = burst(server.addr, ip("127.0.0.2"), &queries(5, |_| "example.test.".into(), RecordType::SOA));
+    assert_eq!((soa.full, soa.slipped, soa.silent), (5, 0, 0), "{soa:?}");
+    // An exempt prefix is never limited.
+    let exempt = burst(server.addr, ip("127.0.2.9"), &flood);
+    assert_eq!((exempt.full, exempt.slipped, exempt.silent), (100, 0, 0), "{exempt:?}");
+
+    // The metrics count what was held back.
+    let page = server.api().get("/metrics").body;
+    let count = |action: &str| -> usize {
+        let line = format!("meridian_rrl_limited_total{{action=\"{action}\"}} ");
+        let found =
+            page.lines().find_map(|l| l.strip_prefix(line.as_str())).unwrap_or_else(|| panic!("{line} in {page}"));
+        found.trim().parse().unwrap()
+    };
+    assert_eq!((count("dropped"), count("slipped")), (limited.silent, limited.slipped));
+}
+
+#[test]
+fn random_names_that_do_not_exist_share_the_zones_bucket() {
+    let server = limited();
+    // A random-subdomain flood: every name different, every answer NXDOMAIN from one zone.
+    let names = queries(60, |i| format!("nope-{i}-{}.example.test.", i * 7919 % 1000), RecordType::A);
+    let outcome = burst(server.addr, ip("127.0.3.1"), &names);
+    assert!((5..=most_allowed(&outcome)).contains(&outcome.full), "{outcome:?}");
+    // The client's case does not open new buckets either (RFC 4343).
+    let cased = queries(
+        40,
+        |i| if i % 2 == 0 { "WWW.example.test.".into() } else { "www.EXAMPLE.test.".into() },
+        RecordType::A,
+    );
+    let outcome = burst(server.addr, ip("127.0.4.1"), &cased);
+    assert!((5..=most_allowed(&outcome)).contains(&outcome.full), "{outcome:?}");
+}
+
+#[test]
+fn without_rrl_a_flood_is_answered_in_full() {
+    let server = TestServer::start();
+    let flood = queries(100, |_| "www.example.test.".into(), RecordType::A);
+    let outcome = burst(server.addr, ip("127.0.0.1"), &flood);
+    assert_eq!((outcome.full, outcome.slipped, outcome.silent), (100, 0, 0), "{outcome:?}");
+}
