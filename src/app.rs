@@ -35,6 +35,8 @@ pub enum AppError {
     Health(#[from] ProbeError),
     #[error("admin API: {0}")]
     Api(String),
+    #[error(transparent)]
+    Privileges(#[from] crate::privileges::PrivilegeError),
 }
 
 fn lines(problems: &[Problem]) -> String {
@@ -242,8 +244,15 @@ pub(crate) fn lay_over(source: &Source, changes: &Overlay) -> Result<(Config, Op
 pub async fn serve(source: Source, path: Option<PathBuf>) -> Result<(), AppError> {
     // Listen for SIGHUP before anything is announced, so an early one cannot end the process.
     let mut hangups = Hangups::new();
-    let running = start(source, path).await?;
     let stop = shutdown_signal();
+    let running = start(source, path).await?;
+    // Started as root (to bind port 53, say): serve as an unprivileged user from here on, or
+    // not at all. The sockets are bound and the state directory open by now.
+    let config = running.store.load().config.clone();
+    if let Err(error) = crate::privileges::drop_root(config.server.user.as_deref(), config.state_dir.as_deref()) {
+        running.shutdown().await;
+        return Err(error.into());
+    }
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -316,23 +325,36 @@ pub(crate) fn clock() -> std::time::Instant {
     std::time::Instant::now()
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// SIGTERM or SIGINT. The handlers are installed when this is called, not when the future
+/// is first polled, so that a signal sent while the server is still starting (dropping root,
+/// say) stops it cleanly instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
-                let _ = interrupt.await;
-                return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                (Ok(mut only), Err(error)) | (Err(error), Ok(mut only)) => {
+                    warn!(%error, "cannot listen for one of SIGTERM and SIGINT; the other stops the server");
+                    only.recv().await;
+                }
+                (Err(error), Err(_)) => {
+                    warn!(%error, "cannot listen for SIGTERM or SIGINT; stop the server with SIGKILL");
+                    std::future::pending::<()>().await;
+                }
             }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
         }
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -22,7 +22,9 @@
 //! - `api`: the admin REST API (axum), one file per resource, and its OpenAPI document.
 //! - `ctl`: `meridian ctl`, a client of the admin API: one request per command, its answer as
 //!   tables (`render`, `table`) or as JSON.
-//! - `app`: wiring, start-up, and the signals that reload and stop.
+//! - `app`: wiring, start-up, and the signals that reload and stop; `privileges`: serving as an
+//!   unprivileged user when started as root.
+//! - `fuzz`: the fuzz targets' bodies and properties, shared with the corpus replay test.
 //!
 //! Dependencies point inward: `zone`, `config`, `geo`, `steering`, `health::state`,
 //! `health::table` and `dns::response` know nothing of sockets or tasks.
@@ -35,9 +37,12 @@ pub mod control;
 pub mod ctl;
 pub mod dns;
 pub mod explain;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod geo;
 pub mod health;
 pub mod metrics;
+pub mod privileges;
 pub mod snapshot;
 pub mod steering;
 pub mod zone;

@@ -204,6 +204,8 @@ pub struct FileServer {
     /// UDP worker threads, each with its own socket per address (SO_REUSEPORT); default: the
     /// number of CPUs.
     pub workers: Option<u64>,
+    /// The user to serve as when started as root (default "nobody"); never root itself.
+    pub user: Option<String>,
 }
 
 /// `[[zone]]`: one RFC 1035 master file.

@@ -91,6 +91,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// UDP worker threads (one socket each per listen address, SO_REUSEPORT).
     pub workers: usize,
+    /// Who to serve as when started as root (`None`: `privileges::DEFAULT_USER`).
+    pub user: Option<String>,
 }
 
 /// Where zone data comes from. `at` is the configuration path, for error messages.
@@ -345,7 +347,18 @@ fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerCon
     let shutdown_grace = secs(server.shutdown_grace_secs, 5, 0..=600, "server.shutdown_grace_secs", problems);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
     let workers = bounded(server.workers, cpus.min(256), 1..=256, "server.workers", problems) as usize;
-    ServerConfig { listen, identity: server.identity, max_udp_payload, tcp_idle_timeout, shutdown_grace, workers }
+    if server.user.as_deref().is_some_and(|u| u.is_empty() || u.contains('\0')) {
+        problems.push(Problem::new("server.user", "must be a user name"));
+    }
+    ServerConfig {
+        listen,
+        identity: server.identity,
+        max_udp_payload,
+        tcp_idle_timeout,
+        shutdown_grace,
+        workers,
+        user: server.user,
+    }
 }
 
 fn secs(

@@ -397,3 +397,73 @@ fn udp_workers_share_the_queries_of_many_clients() {
     // had a share (a hash sending all 32 clients to one socket has odds of 2^-31).
     assert!(first.is_some_and(|t| t > 0) && second.is_some_and(|t| t > 0), "per-thread ticks: {ticks:?}");
 }
+
+/// The real, effective, saved and filesystem ids on a `Uid:` or `Gid:` line of
+/// /proc/PID/status.
+fn ids(pid: u32, line: &str) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the server's status");
+    let found = status.lines().find_map(|l| l.strip_prefix(line)).unwrap_or_else(|| panic!("{line} in {status}"));
+    found.split_whitespace().map(|n| n.parse().unwrap()).collect()
+}
+
+#[test]
+fn started_as_root_it_serves_as_an_unprivileged_user_and_still_saves_changes() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: nothing to drop (CI runs as root and checks this)");
+        return;
+    }
+    let dir = TempDir::new("cli");
+    dir.write("lb.test.zone", crate::steering::LB_ZONE);
+    let config = |user: &str| {
+        dir.write(
+            "meridian.toml",
+            &format!(
+                "state_dir = \"state\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n{user}\n[[zone]]\nfile = \"lb.test.zone\"\n\
+                 [api]\nlisten = \"127.0.0.1:0\"\ntoken_env = \"MERIDIAN_TEST_TOKEN\"\n\
+                 [[region]]\nname = \"a\"\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
+                 [[pool]]\nname = \"www.lb.test.\"\npolicy = \"priority\"\nregions = [\"a\"]\n"
+            ),
+        )
+    };
+    let path = config("user = \"nobody\"");
+    let mut command = Command::new(BIN);
+    command.env("MERIDIAN_TEST_TOKEN", TOKEN);
+    let served = serve_command(command, &["serve", "--config", path.to_str().unwrap()], dir.path());
+    let api = Api { addr: served.api() };
+    let pid = served.child.id();
+    // Root is dropped once the server has started: wait for it (bounded), then look closer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ids(pid, "Uid:")[1] == 0 {
+        assert!(Instant::now() < deadline, "still root 10 s after starting");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let nobody = {
+        let output = Command::new("id").args(["-u", "nobody"]).output().unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().parse::<u32>().unwrap()
+    };
+    assert_eq!(ids(pid, "Uid:"), [nobody; 4], "real, effective, saved and filesystem uid");
+    assert!(ids(pid, "Gid:").iter().all(|&g| g != 0), "no root group: {:?}", ids(pid, "Gid:"));
+    let groups = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let groups = groups.lines().find_map(|l| l.strip_prefix("Groups:")).unwrap().to_owned();
+    assert!(!groups.split_whitespace().any(|g| g == "0"), "supplementary groups: {groups}");
+    // It still answers and still saves what the API acknowledges (the state directory was
+    // handed over, mode 0700).
+    assert!(!client::udp(served.addr, &Q::new("www.lb.test.", RecordType::A)).answers.is_empty());
+    let drained = api.post("/api/v1/lb/regions/a/endpoints/192.0.2.1/drain", "");
+    assert_eq!(drained.status, 200, "{}", drained.body);
+    let state = dir.path().join("state");
+    let meta = std::fs::metadata(state.join("state.json")).expect("the change was saved");
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert_eq!(meta.uid(), nobody);
+    assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o700);
+    drop(served);
+
+    // Root itself, or a user that does not exist: it refuses to serve, saying why.
+    for (user, says) in [("root", "never serves as root"), ("no-such-user-here", "no such user")] {
+        let path = config(&format!("user = \"{user}\""));
+        let output = run(&["serve", "--config", path.to_str().unwrap()], dir.path());
+        assert!(!output.status.success(), "{user}: {output:?}");
+        assert!(stderr(&output).contains(says), "{user}: {}", stderr(&output));
+    }
+}

@@ -13,6 +13,7 @@ mod ctl;
 mod differential;
 mod dns;
 mod explain;
+mod fuzz;
 mod health;
 mod malformed;
 mod metrics;

@@ -1,0 +1,144 @@
+//! Dropping root: a server started as root (to bind port 53) serves as an unprivileged user,
+//! so that a bug in the answer path cannot become control of the machine. An edge: the
+//! process's identity is changed once, as soon as the server has started (every socket
+//! bound, the state directory open), before it settles in to serve.
+//!
+//! The alternative, which needs no root at all, is systemd's `AmbientCapabilities=
+//! CAP_NET_BIND_SERVICE` (see README, "Running on port 53"); then there is nothing to drop.
+
+use std::ffi::CString;
+use std::path::Path;
+
+use tracing::{info, warn};
+
+/// The user a server started as root serves as when the configuration names none: present
+/// on every Unix, owning nothing.
+pub const DEFAULT_USER: &str = "nobody";
+
+/// Why privileges could not be dropped; the server then refuses to serve.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivilegeError {
+    #[error("server.user {0:?}: no such user")]
+    NoSuchUser(String),
+    #[error("server.user {0:?} is root (uid 0): Meridian never serves as root")]
+    Root(String),
+    #[error("cannot hand the state directory {path} to {user}: {source}")]
+    Chown { path: String, user: String, source: std::io::Error },
+    #[error("cannot become {user}: {call} failed: {source}")]
+    Call { user: String, call: &'static str, source: std::io::Error },
+    #[error("still able to become root after dropping to {0}: refusing to serve")]
+    NotDropped(String),
+}
+
+/// Who the process serves as after [`drop_root`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// Not started as root: nothing to drop.
+    Unchanged {
+        uid: u32,
+    },
+    Dropped {
+        user: String,
+        uid: u32,
+        gid: u32,
+    },
+}
+
+/// When running as root, becomes `user` (or [`DEFAULT_USER`]): its primary group only, then
+/// its uid, and checks that root cannot be had back. The state directory, created by root
+/// with mode 0700, is handed to the user first, so that API changes can still be saved.
+///
+/// # Errors
+/// An unknown user, a user with uid 0, or a failed call; the caller must not serve then.
+pub fn drop_root(user: Option<&str>, state_dir: Option<&Path>) -> Result<Identity, PrivilegeError> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        if let Some(user) = user {
+            warn!(user, uid = euid, "server.user is only used when started as root; serving as the current user");
+        }
+        return Ok(Identity::Unchanged { uid: euid });
+    }
+    let name = user.unwrap_or(DEFAULT_USER);
+    let (uid, gid) = lookup(name)?;
+    if uid == 0 {
+        return Err(PrivilegeError::Root(name.to_owned()));
+    }
+    if let Some(dir) = state_dir {
+        hand_over(dir, uid, gid).map_err(|(path, source)| PrivilegeError::Chown {
+            path,
+            user: name.to_owned(),
+            source,
+        })?;
+    }
+    let call = |call: &'static str, result: libc::c_int| {
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(PrivilegeError::Call { user: name.to_owned(), call, source: std::io::Error::last_os_error() })
+        }
+    };
+    // Supplementary groups first (root's would otherwise stay), then the group, then the
+    // user: after setuid there is no permission left to change the others. glibc applies
+    // each to every thread of the process.
+    // SAFETY: plain system calls; the group list is one valid gid_t.
+    unsafe {
+        call("setgroups", libc::setgroups(1, &gid))?;
+        call("setgid", libc::setgid(gid))?;
+        call("setuid", libc::setuid(uid))?;
+    }
+    // SAFETY: as above; setuid(0) must now fail, and if it does not we are root again.
+    let regained = unsafe { libc::setuid(0) } == 0 || unsafe { libc::geteuid() } == 0;
+    if regained {
+        return Err(PrivilegeError::NotDropped(name.to_owned()));
+    }
+    info!(user = name, uid, gid, "started as root: serving as an unprivileged user");
+    Ok(Identity::Dropped { user: name.to_owned(), uid, gid })
+}
+
+/// The uid and primary gid of `name`, from the system's user database.
+fn lookup(name: &str) -> Result<(u32, u32), PrivilegeError> {
+    let missing = || PrivilegeError::NoSuchUser(name.to_owned());
+    let c_name = CString::new(name).map_err(|_| missing())?;
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: passwd is a plain C struct for which zeroes are valid; getpwnam_r writes into
+    // it and `buffer`, both alive for the call, and sets `found` to it or to null.
+    unsafe {
+        let mut entry: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let status = libc::getpwnam_r(c_name.as_ptr(), &mut entry, buffer.as_mut_ptr(), buffer.len(), &mut found);
+        if status != 0 || found.is_null() {
+            return Err(missing());
+        }
+        Ok((entry.pw_uid, entry.pw_gid))
+    }
+}
+
+/// Gives the state directory and the files in it to `uid`/`gid`.
+fn hand_over(dir: &Path, uid: u32, gid: u32) -> Result<(), (String, std::io::Error)> {
+    let chown =
+        |path: &Path| std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| (path.display().to_string(), e));
+    if !dir.exists() {
+        return Ok(());
+    }
+    chown(dir)?;
+    let entries = std::fs::read_dir(dir).map_err(|e| (dir.display().to_string(), e))?;
+    for entry in entries.flatten() {
+        chown(&entry.path())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_looked_up_and_unknown_ones_named() {
+        assert_eq!(lookup("root").unwrap(), (0, 0));
+        assert!(lookup(DEFAULT_USER).is_ok(), "every Unix has {DEFAULT_USER}");
+        let error = lookup("no-such-user-meridian").unwrap_err();
+        assert_eq!(error.to_string(), "server.user \"no-such-user-meridian\": no such user");
+        assert!(matches!(lookup("nul\0byte"), Err(PrivilegeError::NoSuchUser(_))));
+    }
+}
