@@ -124,6 +124,7 @@ impl Answerer {
         path: Path,
         out: &mut Vec<u8>,
     ) -> bool {
+        out.clear(); // it may hold an earlier response, which a FORMERR header would not replace
         // The common shape is read without hickory; the rest goes through its parser.
         let general;
         let fast = match path {

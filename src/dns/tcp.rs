@@ -122,7 +122,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, stop: CancellationTo
         shared.metrics.record_tcp_connection(true);
         let slot = Slot { shared: shared.clone(), client: peer.ip() };
         let salts = shared.answerer.salts(shared.accepted.fetch_add(1, Ordering::Relaxed));
-        let connection = Connection { stream, peer, limits, salts, slot };
+        let connection = Connection { stream, peer, limits, salts, response: Vec::new(), slot };
         tasks.spawn(connection.serve(stop.clone()));
     }
 }
@@ -192,6 +192,8 @@ struct Connection {
     peer: SocketAddr,
     limits: TcpLimits,
     salts: Salts,
+    /// One response as encoded, before its length prefix is known.
+    response: Vec<u8>,
     slot: Slot,
 }
 
@@ -284,19 +286,20 @@ impl Connection {
     /// answered (the responses before it are still written).
     fn answer_all(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, bool) {
         let mut consumed = 0;
-        let mut response = Vec::new();
         let snapshot = self.slot.shared.store.guard();
         while let Some(message) = next_message(&input[consumed..]) {
             consumed += PREFIX_LEN + message.len();
             let answerer = &self.slot.shared.answerer;
-            if !answerer.answer_tcp(&snapshot, message, self.peer, self.salts.take(), &mut response) {
+            let response = &mut self.response;
+            if !answerer.answer_tcp(&snapshot, message, self.peer, self.salts.take(), response) {
                 return (consumed, false);
             }
             // Responses are at most 65,535 octets: the encoders are bounded by it.
             let Ok(len) = u16::try_from(response.len()) else { return (consumed, false) };
             output.extend_from_slice(&len.to_be_bytes());
-            output.extend_from_slice(&response);
+            output.extend_from_slice(response);
         }
+        recycle(&mut self.response);
         (consumed, true)
     }
 }
