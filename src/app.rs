@@ -98,6 +98,7 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
     for pool in &snapshot.steering.pools {
         info!(pool = %pool.name, policy = pool.policy.name(), regions = pool.regions.len(), "pool ready");
     }
+    server::raise_fd_limit(&config.server);
     let listeners = server::bind(&config.server.listen, config.server.workers).await?;
     let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
     let api = match &config.api {
@@ -106,7 +107,7 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
     };
     let table = Arc::new(Mutex::new(health_table(&mut snapshot)));
     let store = Arc::new(SnapshotStore::new(snapshot));
-    let server = server::serve(listeners, store.clone(), observers.clone(), config.server.tcp_idle_timeout)?;
+    let server = server::serve(listeners, store.clone(), observers.clone())?;
     let health = Some(prober::start(store.clone(), table.clone(), observers.metrics.clone())?);
     for addr in &addrs {
         info!(%addr, "listening on UDP and TCP");

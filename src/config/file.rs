@@ -199,6 +199,12 @@ pub struct FileServer {
     pub max_udp_payload: Option<u64>,
     /// Seconds an idle TCP connection is kept open (RFC 7766 section 6.2.3).
     pub tcp_idle_timeout_secs: Option<u64>,
+    /// Seconds a TCP query may take to arrive, or its response to be written, once begun.
+    pub tcp_query_timeout_secs: Option<u64>,
+    /// TCP connections open at once, from all clients (RFC 7766 section 10).
+    pub tcp_max_connections: Option<u64>,
+    /// TCP connections open at once from one client address (RFC 7766 section 6.2.2).
+    pub tcp_max_connections_per_client: Option<u64>,
     /// Seconds to finish in-flight work after SIGTERM/SIGINT.
     pub shutdown_grace_secs: Option<u64>,
     /// UDP worker threads, each with its own socket per address (SO_REUSEPORT); default: the

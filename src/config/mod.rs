@@ -87,12 +87,25 @@ pub struct ServerConfig {
     pub listen: Vec<SocketAddr>,
     pub identity: Option<String>,
     pub max_udp_payload: u16,
-    pub tcp_idle_timeout: Duration,
+    pub tcp: TcpLimits,
     pub shutdown_grace: Duration,
     /// UDP worker threads (one socket each per listen address, SO_REUSEPORT).
     pub workers: usize,
     /// Who to serve as when started as root (`None`: `privileges::DEFAULT_USER`).
     pub user: Option<String>,
+}
+
+/// What one TCP client may hold, and for how long (RFC 7766 sections 6.2 and 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Connections open at once, from all clients.
+    pub max_connections: usize,
+    /// Connections open at once from one address.
+    pub max_connections_per_client: usize,
+    /// How long a connection may wait with no query begun before the server closes it.
+    pub idle_timeout: Duration,
+    /// How long a begun query may take to arrive, and its response to be written.
+    pub query_timeout: Duration,
 }
 
 /// Where zone data comes from. `at` is the configuration path, for error messages.
@@ -325,8 +338,8 @@ fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem>) -> Optio
 }
 
 fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerConfig {
-    let listen = match server.listen {
-        Some(addrs) => parse_listen(&addrs, "server.listen", problems),
+    let listen = match &server.listen {
+        Some(addrs) => parse_listen(addrs, "server.listen", problems),
         None => vec![SocketAddr::from(([127, 0, 0, 1], 1053)), SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 1053))],
     };
     if let Some(identity) = &server.identity {
@@ -343,21 +356,37 @@ fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerCon
             DEFAULT_MAX_UDP_PAYLOAD
         }
     };
-    let tcp_idle_timeout = secs(server.tcp_idle_timeout_secs, 10, 1..=3600, "server.tcp_idle_timeout_secs", problems);
+    let tcp = validate_tcp(&server, problems);
     let shutdown_grace = secs(server.shutdown_grace_secs, 5, 0..=600, "server.shutdown_grace_secs", problems);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
     let workers = bounded(server.workers, cpus.min(256), 1..=256, "server.workers", problems) as usize;
     if server.user.as_deref().is_some_and(|u| u.is_empty() || u.contains('\0')) {
         problems.push(Problem::new("server.user", "must be a user name"));
     }
-    ServerConfig {
-        listen,
-        identity: server.identity,
-        max_udp_payload,
-        tcp_idle_timeout,
-        shutdown_grace,
-        workers,
-        user: server.user,
+    ServerConfig { listen, identity: server.identity, max_udp_payload, tcp, shutdown_grace, workers, user: server.user }
+}
+
+/// The TCP limits. A per-client limit left unset follows a total set below it; one set above
+/// the total is an error. The file descriptors the total needs are checked at start
+/// (`dns::server::raise_fd_limit`).
+fn validate_tcp(server: &FileServer, problems: &mut Vec<Problem>) -> TcpLimits {
+    const AT: &str = "server.tcp_max_connections";
+    let max_connections = bounded(server.tcp_max_connections, 1_000, 1..=1_000_000, AT, problems);
+    // RFC 7766 section 6.2.2: per-client limits "SHOULD be much looser than the client
+    // guidelines", since one address may be many resolvers, or many clients behind a NAT.
+    let at = "server.tcp_max_connections_per_client";
+    let mut per_client = bounded(server.tcp_max_connections_per_client, 100, 1..=1_000_000, at, problems);
+    if per_client > max_connections {
+        if server.tcp_max_connections_per_client.is_some() {
+            problems.push(Problem::new(at, format!("{per_client} is above {AT} ({max_connections})")));
+        }
+        per_client = max_connections;
+    }
+    TcpLimits {
+        max_connections: max_connections as usize,
+        max_connections_per_client: per_client as usize,
+        idle_timeout: secs(server.tcp_idle_timeout_secs, 10, 1..=3600, "server.tcp_idle_timeout_secs", problems),
+        query_timeout: secs(server.tcp_query_timeout_secs, 5, 1..=300, "server.tcp_query_timeout_secs", problems),
     }
 }
 

@@ -62,6 +62,25 @@ fn every_problem_is_reported_at_once_with_its_path() {
 }
 
 #[test]
+fn tcp_limits_default_and_bad_values_name_their_key() {
+    let tcp = parse("zones_dir = \"z\"\n").unwrap().server.tcp;
+    assert_eq!((tcp.max_connections, tcp.max_connections_per_client), (1_000, 100));
+    assert_eq!((tcp.idle_timeout, tcp.query_timeout), (Duration::from_secs(10), Duration::from_secs(5)));
+    // A per-client limit left unset follows a smaller total.
+    let tcp = parse("zones_dir = \"z\"\n[server]\ntcp_max_connections = 20\n").unwrap().server.tcp;
+    assert_eq!((tcp.max_connections, tcp.max_connections_per_client), (20, 20));
+    let found = problems("zones_dir = \"z\"\n[server]\ntcp_max_connections = 0\ntcp_query_timeout_secs = 0\n");
+    let at: Vec<&str> = found.iter().map(|p| p.at.as_str()).collect();
+    assert_eq!(at, ["server.tcp_max_connections", "server.tcp_query_timeout_secs"]);
+    let found =
+        problems("zones_dir = \"z\"\n[server]\ntcp_max_connections = 10\ntcp_max_connections_per_client = 11\n");
+    assert_eq!(
+        found,
+        [Problem::new("server.tcp_max_connections_per_client", "11 is above server.tcp_max_connections (10)")]
+    );
+}
+
+#[test]
 fn unknown_keys_are_errors_not_silently_ignored() {
     let err = parse("[server]\nlisten = [\"127.0.0.1:53\"]\nidentiy = \"x\"\n").unwrap_err();
     assert!(err.to_string().contains("unknown field `identiy`"), "{err}");

@@ -202,6 +202,9 @@ impl Controller {
         }
         config.api.clone_from(&self.config.api);
         config.state_dir.clone_from(&self.config.state_dir);
+        if config.server.tcp != self.config.server.tcp {
+            crate::dns::server::raise_fd_limit(&config.server); // new TCP limits apply to new connections
+        }
         let snapshot = build_snapshot(Arc::new(config), 0, Some(&self.observers))?;
         self.source = source;
         if let Some(kept) = kept {
@@ -397,8 +400,7 @@ impl Controller {
             let _ = time::timeout(grace, health.stop()).await;
         }
         match time::timeout(grace, self.server.shutdown_gracefully()).await {
-            Ok(Ok(())) => info!("stopped"),
-            Ok(Err(error)) => warn!(%error, "a listener failed while stopping"),
+            Ok(()) => info!("stopped"),
             Err(_) => warn!(?grace, "still busy after the grace period; exiting anyway"),
         }
     }

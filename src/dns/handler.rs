@@ -1,20 +1,17 @@
-//! Answering requests: the [`Answerer`] the UDP workers and the TCP handler share (the answer
-//! function, the counters, the random seed), and our hickory `RequestHandler` for TCP.
+//! Answering requests: the [`Answerer`] the UDP workers and the TCP connections share (the
+//! answer function, the counters, the random seed), from message bytes to response bytes.
 //!
 //! hickory's `Catalog` is not used: it takes an async lock per lookup, and its EDNS and
 //! truncation handling differ from what we need (see `response.rs` and `fit.rs`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::op::Edns;
 use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
-use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::server::Request;
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 use tracing::debug;
 
@@ -23,7 +20,7 @@ use super::response::{self, Answer, Salt};
 use super::rrl::{RateTable, Verdict};
 use super::wire;
 use crate::metrics::{Observers, Transport};
-use crate::snapshot::{Snapshot, SnapshotStore};
+use crate::snapshot::Snapshot;
 use crate::steering::splitmix64;
 
 /// Octets of a DNS header (RFC 1035 section 4.1.1).
@@ -100,28 +97,58 @@ impl Answerer {
         path: Path,
         out: &mut Vec<u8>,
     ) -> bool {
+        self.answer_message(snapshot, datagram, source, Protocol::Udp, salt, path, out)
+    }
+
+    /// Answers one message received over TCP (without its length prefix) into `out`, as UDP
+    /// is answered but never rate limited and never truncated; `false` means send nothing.
+    pub fn answer_tcp(
+        &self,
+        snapshot: &Snapshot,
+        message: &[u8],
+        source: SocketAddr,
+        salt: Salt,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.answer_message(snapshot, message, source, Protocol::Tcp, salt, Path::Fast, out)
+    }
+
+    #[allow(clippy::too_many_arguments)] // the public wrappers above fix two of them
+    fn answer_message(
+        &self,
+        snapshot: &Snapshot,
+        message: &[u8],
+        source: SocketAddr,
+        protocol: Protocol,
+        salt: Salt,
+        path: Path,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        out.clear(); // it may hold an earlier response, which a FORMERR header would not replace
         // The common shape is read without hickory; the rest goes through its parser.
         let general;
         let fast = match path {
-            Path::Fast => Asked::parse(datagram, source.ip(), Protocol::Udp),
+            Path::Fast => Asked::parse(message, source.ip(), protocol),
             Path::General | Path::Hickory => None,
         };
         let asked = match fast {
             Some(asked) => asked,
-            None => match Request::from_bytes(datagram.to_vec(), source, Protocol::Udp) {
+            None => match Request::from_bytes(message.to_vec(), source, protocol) {
                 Ok(request) => {
                     general = request;
                     Asked::from_request(&general)
                 }
                 Err(error) => {
                     debug!(%error, %source, "malformed query");
-                    return format_error(datagram, out);
+                    return format_error(message, out);
                 }
             },
         };
         let Some(mut answer) = self.answer(snapshot, &asked, salt) else { return false };
         let rrl = &snapshot.config.rrl;
-        if rrl.enabled {
+        // Over TCP the source address is proven by the handshake, so there is nothing to
+        // reflect: rate limiting is for UDP only (as Knot's mod-rrl).
+        if rrl.enabled && protocol == Protocol::Udp {
             match self.rate_limits.verdict(rrl, source.ip(), &answer) {
                 Verdict::Send => {}
                 Verdict::Slip => {
@@ -134,6 +161,7 @@ impl Answerer {
                 }
             }
         }
+        // Over TCP the two-octet length is the only limit (RFC 7766 section 8).
         let limit = response::udp_limit(&asked, &snapshot.config.server);
         if path != Path::Hickory && wire::encode(&answer, asked.question_bytes, limit, out) {
             return true;
@@ -146,13 +174,16 @@ impl Answerer {
             true => Queries::read(&mut BinDecoder::new(asked.question_bytes), asked.question_count),
             false => Ok(empty_question()),
         };
-        let Ok(question) = queries.as_ref() else { return format_error(datagram, out) };
-        let message = hickory_message(&answer, question, edns.as_ref());
+        let Ok(question) = queries.as_ref() else { return format_error(message, out) };
+        let response = hickory_message(&answer, question, edns.as_ref());
         let mut encoder = BinEncoder::new(out);
         // As hickory's UDP responses are bounded; `fit` has already made the answer fit the
         // client's size, so this only guards against a bug there.
-        encoder.set_max_size(edns.as_ref().map_or(512, |e| e.max_payload()));
-        if message.destructive_emit(&mut encoder).is_err() {
+        encoder.set_max_size(match protocol {
+            Protocol::Udp => edns.as_ref().map_or(512, |e| e.max_payload()),
+            _ => u16::MAX,
+        });
+        if response.destructive_emit(&mut encoder).is_err() {
             out.clear();
             let mut failed = metadata;
             failed.response_code = ResponseCode::ServFail;
@@ -220,55 +251,7 @@ fn emit_header(metadata: &Metadata, out: &mut Vec<u8>) -> bool {
     hickory_proto::serialize::binary::BinEncodable::emit(&header, &mut BinEncoder::new(out)).is_ok()
 }
 
-/// Answers every TCP request from the current snapshot.
-pub struct Handler {
-    store: Arc<SnapshotStore>,
-    answerer: Arc<Answerer>,
-    /// Round-robin turns: one atomic add per query, no lock.
-    turns: AtomicU64,
-}
-
-impl Handler {
-    pub fn new(store: Arc<SnapshotStore>, answerer: Arc<Answerer>) -> Self {
-        Self { store, answerer, turns: AtomicU64::new(0) }
-    }
-
-    fn salt(&self) -> Salt {
-        let turn = self.turns.fetch_add(1, Ordering::Relaxed);
-        Salt { turn, random: splitmix64(turn ^ self.answerer.seed) }
-    }
-}
-
-#[async_trait::async_trait]
-impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        mut response_handle: R,
-    ) -> ResponseInfo {
-        // One snapshot for the whole request; the answer borrows from it until it is sent.
-        let snapshot = self.store.load();
-        let asked = Asked::from_request(request);
-        let Some(answer) = self.answerer.answer(&snapshot, &asked, self.salt()) else {
-            return no_response(&request.metadata);
-        };
-        let edns = answer.edns_with_ecs();
-        let no_question = empty_question();
-        let question = if answer.echo_question { &request.queries } else { &no_question };
-        let message = hickory_message(&answer, question, edns.as_ref());
-        match response_handle.send_response(message).await {
-            Ok(info) => info,
-            Err(error) => {
-                debug!(%error, src = %request.src(), "could not send a response");
-                let mut failed = answer.metadata;
-                failed.response_code = ResponseCode::ServFail;
-                no_response(&failed)
-            }
-        }
-    }
-}
-
-/// The answer as hickory's message, for hickory's encoder (TCP, and what ours does not cover).
+/// The answer as hickory's message, for hickory's encoder (what ours does not cover).
 fn hickory_message<'q, 'a>(
     answer: &'a Answer<'_>,
     question: &'q Queries,
@@ -292,8 +275,4 @@ fn hickory_message<'q, 'a>(
 
 fn empty_question() -> Queries {
     Queries::read(&mut BinDecoder::new(&[]), 0).expect("reading zero questions cannot fail")
-}
-
-fn no_response(metadata: &Metadata) -> ResponseInfo {
-    ResponseInfo::from(Header { metadata: *metadata, counts: HeaderCounts::default() })
 }

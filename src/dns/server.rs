@@ -1,23 +1,21 @@
 //! Sockets: binds UDP sockets (one per worker) and a TCP listener per listen address; the UDP
-//! workers (`udp.rs`) serve the former, hickory's `Server` frames TCP (RFC 7766) and runs our
-//! handler on the latter.
+//! workers (`udp.rs`) serve the former, our TCP server (`tcp.rs`, RFC 7766, with connection
+//! limits and timeouts) the latter. Makes sure the process may open the file descriptors the
+//! TCP limits need.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use hickory_server::Server;
 use tokio::net::TcpListener;
-use tracing::warn;
+use tracing::{info, warn};
 
-use super::handler::{Answerer, Handler};
-use super::udp;
+use super::handler::Answerer;
+use super::{tcp, udp};
+use crate::config::ServerConfig;
 use crate::metrics::Observers;
 use crate::snapshot::SnapshotStore;
 
-/// Responses queued per TCP connection before its reader waits.
-const TCP_RESPONSE_BUFFER: usize = 32;
 /// Attempts at finding a port free for both UDP and TCP when asked for port 0.
 const PORT_ATTEMPTS: usize = 20;
 
@@ -82,9 +80,47 @@ async fn bind_one(addr: SocketAddr, workers: usize) -> io::Result<Listener> {
     Err(last_error.unwrap_or_else(|| io::Error::other("no free port")))
 }
 
-/// The DNS server: UDP workers and hickory's TCP server.
+/// File descriptors the process needs beside TCP connections: listeners, UDP sockets, the
+/// API's connections, health probes, zone files, the geo database, logs.
+const OTHER_FILES: u64 = 256;
+
+/// Raises the soft limit on open files to the hard limit when the TCP limits need more than
+/// it allows (the usual soft limit is 1,024); warns when even the hard limit is short, since
+/// accepting then fails with "too many open files" before `tcp_max_connections` is reached.
+/// An edge: reads and sets the process's limits.
+pub fn raise_fd_limit(server: &ServerConfig) {
+    let sockets = server.listen.len() as u64 * (server.workers as u64 + 1);
+    let needed = server.tcp.max_connections as u64 + sockets + OTHER_FILES;
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit, which `limit` is.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur >= needed {
+        return;
+    }
+    if limit.rlim_max > limit.rlim_cur {
+        let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+        // SAFETY: setrlimit reads one rlimit; raising the soft limit up to the hard one
+        // needs no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            info!(from = limit.rlim_cur, to = raised.rlim_cur, "raised the open-files limit for the TCP limits");
+            limit = raised;
+        }
+    }
+    if limit.rlim_cur < needed {
+        warn!(
+            limit = limit.rlim_cur,
+            needed,
+            "the open-files limit is below what tcp_max_connections needs; raise it (LimitNOFILE= \
+             under systemd, ulimit -n) or lower server.tcp_max_connections"
+        );
+    }
+}
+
+/// The DNS server: UDP workers and our TCP server.
 pub struct DnsServer {
-    tcp: Server<Handler>,
+    tcp: tcp::TcpServer,
     udp: udp::Workers,
 }
 
@@ -92,33 +128,25 @@ pub struct DnsServer {
 ///
 /// # Errors
 /// A UDP worker cannot be started.
-pub fn serve(
-    listeners: Vec<Listener>,
-    store: Arc<SnapshotStore>,
-    observers: Observers,
-    tcp_idle_timeout: Duration,
-) -> io::Result<DnsServer> {
+pub fn serve(listeners: Vec<Listener>, store: Arc<SnapshotStore>, observers: Observers) -> io::Result<DnsServer> {
+    let metrics = observers.metrics.clone();
     let answerer = Arc::new(Answerer::new(observers));
-    let mut tcp = Server::new(Handler::new(store.clone(), answerer.clone()));
-    let mut sockets = Vec::new();
-    for Listener { udp, tcp: listener } in listeners {
+    let (mut sockets, mut tcp_listeners) = (Vec::new(), Vec::new());
+    for Listener { udp, tcp } in listeners {
         sockets.extend(udp);
-        tcp.register_listener(listener, tcp_idle_timeout, TCP_RESPONSE_BUFFER);
+        tcp_listeners.push(tcp);
     }
-    let udp = udp::start(sockets, store, answerer)?;
+    let udp = udp::start(sockets, store.clone(), answerer.clone())?;
+    let tcp = tcp::start(tcp_listeners, store, answerer, metrics);
     Ok(DnsServer { tcp, udp })
 }
 
 impl DnsServer {
-    /// Stops accepting, lets in-flight queries finish; the error of a TCP listener that failed.
-    ///
-    /// # Errors
-    /// A TCP listener failed while stopping.
-    pub async fn shutdown_gracefully(&mut self) -> Result<(), String> {
+    /// Stops accepting, lets in-flight queries finish and closes every connection.
+    pub async fn shutdown_gracefully(&mut self) {
         let udp = std::mem::replace(&mut self.udp, udp::Workers::none());
         let stopped = tokio::task::spawn_blocking(move || udp.stop());
-        let tcp = self.tcp.shutdown_gracefully().await.map_err(|e| e.to_string());
+        self.tcp.stop().await;
         let _ = stopped.await;
-        tcp
     }
 }

@@ -4,8 +4,8 @@
 //! reuses, and sends the batch with one `sendmmsg`.
 //!
 //! hickory's UDP server receives one datagram per syscall, copies it, spawns a task per
-//! request and returns the response through a channel; this loop does none of that. TCP
-//! stays with hickory's server (`server.rs`).
+//! request and returns the response through a channel; this loop does none of that. TCP has
+//! its own server (`tcp.rs`).
 
 use std::io;
 use std::mem::{self, MaybeUninit};

@@ -115,3 +115,43 @@ impl FailoverKind {
         }
     }
 }
+
+/// Which TCP connection limit refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpRefusal {
+    /// `tcp_max_connections`: every client's connections together.
+    Total = 0,
+    /// `tcp_max_connections_per_client`: one address's connections.
+    PerClient = 1,
+}
+
+impl TcpRefusal {
+    pub(super) const ALL: [TcpRefusal; 2] = [TcpRefusal::Total, TcpRefusal::PerClient];
+
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            TcpRefusal::Total => "total",
+            TcpRefusal::PerClient => "per_client",
+        }
+    }
+}
+
+/// Which timeout closed a TCP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpTimeout {
+    /// No query begun within `tcp_idle_timeout_secs`.
+    Idle = 0,
+    /// A query not received, or its response not written, within `tcp_query_timeout_secs`.
+    Query = 1,
+}
+
+impl TcpTimeout {
+    pub(super) const ALL: [TcpTimeout; 2] = [TcpTimeout::Idle, TcpTimeout::Query];
+
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            TcpTimeout::Idle => "idle",
+            TcpTimeout::Query => "query",
+        }
+    }
+}

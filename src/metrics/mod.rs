@@ -22,7 +22,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use health::HealthSeries;
-pub use labels::{EndpointLabel, EndpointState, FailoverKind, ProbeResult, Transport};
+pub use labels::{EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport};
 use pool::AnswerCounters;
 pub use pool::PoolHandles;
 pub use slots::{QTYPE_SLOTS, RCODE_SLOTS, qtype_label, qtype_slot, rcode_label, rcode_slot};
@@ -56,6 +56,12 @@ pub struct Registry {
     ecs_tailored: AtomicU64,
     /// Responses response rate limiting held back: dropped, then slipped (sent truncated).
     rate_limited: [AtomicU64; 2],
+    /// TCP connections open now.
+    tcp_connections: AtomicU64,
+    /// TCP connections closed at once, by [`TcpRefusal`].
+    tcp_refused: [AtomicU64; TcpRefusal::ALL.len()],
+    /// TCP connections closed by a timeout, by [`TcpTimeout`].
+    tcp_timeouts: [AtomicU64; TcpTimeout::ALL.len()],
     /// Reloads that succeeded, then failed.
     reloads: [AtomicU64; 2],
     answers: Mutex<AnswerCounters>,
@@ -81,6 +87,9 @@ impl Registry {
                 Transport::ALL.len()],
             ecs_tailored: AtomicU64::new(0),
             rate_limited: [const { AtomicU64::new(0) }; 2],
+            tcp_connections: AtomicU64::new(0),
+            tcp_refused: [const { AtomicU64::new(0) }; TcpRefusal::ALL.len()],
+            tcp_timeouts: [const { AtomicU64::new(0) }; TcpTimeout::ALL.len()],
             reloads: [const { AtomicU64::new(0) }; 2],
             answers: Mutex::default(),
             health: Mutex::default(),
@@ -105,6 +114,26 @@ impl Registry {
     /// (sent empty with TC=1).
     pub fn record_rate_limited(&self, dropped: bool) {
         self.rate_limited[usize::from(!dropped)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a TCP connection opened (`true`) or closed (`false`): the open-connections gauge.
+    /// Called on accept and close, never per query.
+    pub fn record_tcp_connection(&self, opened: bool) {
+        if opened {
+            self.tcp_connections.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.tcp_connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a TCP connection closed at once because `limit` was reached.
+    pub fn record_tcp_refused(&self, limit: TcpRefusal) {
+        self.tcp_refused[limit as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a TCP connection closed by a timeout.
+    pub fn record_tcp_timeout(&self, kind: TcpTimeout) {
+        self.tcp_timeouts[kind as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The answer counters of one pool, for its snapshot. `regions` lists the pool's regions
@@ -146,6 +175,7 @@ impl Registry {
         let mut page = Page::default();
         self.render_process(&mut page, state);
         self.render_queries(&mut page);
+        self.render_tcp(&mut page);
         lock(&self.answers).render(&mut page);
         render_endpoints(&mut page, state.endpoints);
         lock(&self.health).render(&mut page);
@@ -198,6 +228,22 @@ impl Registry {
         );
         for (action, n) in ["dropped", "slipped"].iter().zip(&self.rate_limited) {
             page.sample(name, &[("action", action)], n.load(Ordering::Relaxed));
+        }
+    }
+
+    fn render_tcp(&self, page: &mut Page) {
+        let name = "meridian_tcp_connections";
+        page.family(name, Kind::Gauge, "DNS TCP connections open now.");
+        page.sample(name, &[], self.tcp_connections.load(Ordering::Relaxed));
+        let name = "meridian_tcp_refused_total";
+        page.family(name, Kind::Counter, "DNS TCP connections closed on accept, by the limit reached.");
+        for limit in TcpRefusal::ALL {
+            page.sample(name, &[("reason", limit.as_str())], self.tcp_refused[limit as usize].load(Ordering::Relaxed));
+        }
+        let name = "meridian_tcp_timeouts_total";
+        page.family(name, Kind::Counter, "DNS TCP connections closed by a timeout, idle or within a query.");
+        for kind in TcpTimeout::ALL {
+            page.sample(name, &[("kind", kind.as_str())], self.tcp_timeouts[kind as usize].load(Ordering::Relaxed));
         }
     }
 }

@@ -301,10 +301,12 @@ fn api_changes_acknowledged_before_a_kill_9_are_there_after_a_restart() {
 fn ten_thousand_idle_tcp_connections_stop_neither_udp_nor_new_tcp_clients() {
     let dir = TempDir::new("cli");
     dir.write("example.test.zone", TEST_ZONE);
-    // A process of its own, so that its 10,000 sockets and the test's are counted apart.
+    // A process of its own, so that its 10,000 sockets and the test's are counted apart; limits
+    // with room for them all from one address, and for the fresh TCP client beside them.
     let config = dir.write(
         "meridian.toml",
-        "[server]\nlisten = [\"127.0.0.1:0\"]\ntcp_idle_timeout_secs = 600\nworkers = 1\n[[zone]]\nfile = \"example.test.zone\"\n",
+        "[server]\nlisten = [\"127.0.0.1:0\"]\ntcp_idle_timeout_secs = 600\nworkers = 1\n\
+         tcp_max_connections = 10100\ntcp_max_connections_per_client = 10000\n[[zone]]\nfile = \"example.test.zone\"\n",
     );
     let served = serve(&["serve", "--config", config.to_str().unwrap()], dir.path());
     let query = Q::new("www.example.test.", RecordType::A);

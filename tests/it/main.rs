@@ -23,3 +23,4 @@ mod rrl;
 mod steering;
 mod support;
 mod tcp;
+mod tcp_limits;

@@ -185,3 +185,33 @@ fn a_malformed_message_on_tcp_gets_formerr_and_the_connection_serves_the_next() 
     let reply = Message::from_vec(&client::tcp_recv(&mut stream).expect("an answer")).unwrap();
     assert_eq!(reply.answers.len(), 2);
 }
+
+#[test]
+fn a_malformed_message_between_pipelined_queries_gets_formerr_in_its_place() {
+    let server = TestServer::start();
+    let mut stream = client::tcp_connect(server.addr);
+    let good = |id: u16| Q { id, ..Q::new("www.example.test.", RecordType::A) }.bytes();
+    let mut broken = cat(&[&header(0, 1, 0, 0, 0), &[0xff; 40]]);
+    broken[..2].copy_from_slice(&2u16.to_be_bytes());
+    let mut pipeline = Vec::new();
+    for message in [good(1), broken, good(3)] {
+        pipeline.extend_from_slice(&(message.len() as u16).to_be_bytes());
+        pipeline.extend_from_slice(&message);
+    }
+    stream.write_all(&pipeline).unwrap();
+    // Each reply is read whole: its ID, RCODE, answers and length (FORMERR is a header alone).
+    let replies: Vec<(u16, ResponseCode, usize, usize)> = (0..3)
+        .map(|_| client::tcp_recv(&mut stream).expect("a reply"))
+        .map(|bytes| (Message::from_vec(&bytes).unwrap(), bytes.len()))
+        .map(|(m, len)| (m.metadata.id, m.metadata.response_code, m.answers.len(), len))
+        .collect();
+    let answer_len = replies[0].3;
+    assert_eq!(
+        replies,
+        [
+            (1, ResponseCode::NoError, 2, answer_len),
+            (2, ResponseCode::FormErr, 0, 12),
+            (3, ResponseCode::NoError, 2, answer_len)
+        ]
+    );
+}

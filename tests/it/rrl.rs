@@ -140,3 +140,25 @@ fn without_rrl_a_flood_is_answered_in_full() {
     let outcome = burst(server.addr, ip("127.0.0.1"), &flood);
     assert_eq!((outcome.full, outcome.slipped, outcome.silent), (100, 0, 0), "{outcome:?}");
 }
+
+#[test]
+fn tcp_is_never_rate_limited() {
+    let server = limited();
+    // Over TCP the handshake proves the source: 100 identical queries in one write, from the
+    // /24 a UDP flood would have limited after 5, are all answered in full.
+    let mut stream = crate::support::client::tcp_connect(server.addr);
+    let mut pipeline = Vec::new();
+    for id in 0..100u16 {
+        let bytes = Q { id, ..Q::new("www.example.test.", RecordType::A) }.bytes();
+        pipeline.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+        pipeline.extend_from_slice(&bytes);
+    }
+    std::io::Write::write_all(&mut stream, &pipeline).unwrap();
+    for id in 0..100u16 {
+        let reply = crate::support::client::tcp_recv(&mut stream).unwrap_or_else(|| panic!("answer {id}"));
+        let reply = Message::from_vec(&reply).unwrap();
+        assert_eq!((reply.metadata.id, reply.metadata.truncation, reply.answers.len()), (id, false, 2));
+    }
+    let page = server.api().get("/metrics").body;
+    assert!(page.contains("meridian_rrl_limited_total{action=\"dropped\"} 0"), "{page}");
+}

@@ -45,7 +45,8 @@ fn idle_connections_are_closed_after_the_idle_timeout() {
 
 #[test]
 fn many_concurrent_connections_are_served() {
-    let server = TestServer::start();
+    // All 200 from 127.0.0.1: above the default per-client limit of 100.
+    let server = TestServer::with_server_toml("tcp_max_connections_per_client = 200");
     let mut streams: Vec<_> = (0..200).map(|_| client::tcp_connect(server.addr)).collect();
     for (i, stream) in streams.iter_mut().enumerate() {
         client::tcp_send(stream, &Q { id: i as u16, ..Q::new("www.example.test.", RecordType::A) }.bytes());

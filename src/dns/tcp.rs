@@ -1,0 +1,382 @@
+//! DNS over TCP (RFC 7766): an accept loop per listener and a task per connection, which
+//! reads two-octet length-prefixed messages (RFC 1035 section 4.2.2), answers each with the
+//! answer function UDP uses, and writes the responses back in the order the queries came
+//! (RFC 7766 section 6.2.1.1 allows either order).
+//!
+//! What one client may hold is bounded, so that a flood of connections never stops UDP or
+//! other TCP clients (RFC 7766 section 10 lists these options):
+//!
+//! - connections open at once, in total and per client address: past either limit a
+//!   connection is accepted and closed at once, so its client learns quickly rather than
+//!   waiting in the listen queue;
+//! - the idle timeout: no query begun within it and the server closes (section 6.2.3);
+//! - the query timeout: a message begun but not finished, or a response not written, within it
+//!   closes the connection, so a slow sender cannot hold its slot forever.
+//!
+//! The limits are read from the current snapshot when a connection is accepted, so a reload
+//! applies them to new connections. The per-client count is the only shared state, a `Mutex`
+//! taken on accept and close, never per query. Not rate limited (`rrl`): over TCP the
+//! handshake proves the source address, so there is nothing to reflect.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Instant, sleep, timeout, timeout_at};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use super::handler::{Answerer, Salts};
+use crate::config::TcpLimits;
+use crate::metrics::{Registry, TcpRefusal, TcpTimeout};
+use crate::snapshot::SnapshotStore;
+
+/// Octets of the length prefix (RFC 1035 section 4.2.2).
+const PREFIX_LEN: usize = 2;
+/// Room made for a message whose length is not yet known: most queries fit.
+const READ_CHUNK: usize = 512;
+/// Buffers larger than this are given back once empty, so that an idle connection holds
+/// little memory after a large response.
+const KEEP_CAPACITY: usize = 4096;
+/// How long the accept loop pauses after an error such as running out of file descriptors,
+/// which would otherwise repeat at once (the listener stays readable).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// The TCP side of the server: its accept loops and connections.
+pub struct TcpServer {
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// What every connection shares.
+struct Shared {
+    store: Arc<SnapshotStore>,
+    answerer: Arc<Answerer>,
+    metrics: Arc<Registry>,
+    open: Mutex<OpenConnections>,
+    /// Numbers connections, so that each draws its own salts.
+    accepted: AtomicU64,
+}
+
+/// Starts an accept loop on every listener.
+pub fn start(
+    listeners: Vec<TcpListener>,
+    store: Arc<SnapshotStore>,
+    answerer: Arc<Answerer>,
+    metrics: Arc<Registry>,
+) -> TcpServer {
+    let shared = Arc::new(Shared {
+        store,
+        answerer,
+        metrics,
+        open: Mutex::new(OpenConnections::default()),
+        accepted: AtomicU64::new(0),
+    });
+    let (stop, tasks) = (CancellationToken::new(), TaskTracker::new());
+    for listener in listeners {
+        tasks.spawn(accept(listener, shared.clone(), stop.clone(), tasks.clone()));
+    }
+    TcpServer { stop, tasks }
+}
+
+impl TcpServer {
+    /// Stops accepting and closes every connection once the responses to the queries it has
+    /// received are written (a write the client does not read is abandoned).
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+async fn accept(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken, tasks: TaskTracker) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) if is_one_connection(&error) => continue,
+            Err(error) => {
+                warn!(%error, "TCP accept failed; pausing before the next");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = sleep(ACCEPT_PAUSE) => continue,
+                }
+            }
+        };
+        let limits = shared.store.guard().config.server.tcp;
+        let admitted = lock(&shared.open).admit(peer.ip(), &limits);
+        if let Err(refusal) = admitted {
+            shared.metrics.record_tcp_refused(refusal);
+            debug!(%peer, ?refusal, "TCP connection over the limit; closed");
+            drop(stream); // closed at once: the client learns now, not after a timeout
+            continue;
+        }
+        shared.metrics.record_tcp_connection(true);
+        let slot = Slot { shared: shared.clone(), client: peer.ip() };
+        let salts = shared.answerer.salts(shared.accepted.fetch_add(1, Ordering::Relaxed));
+        let connection = Connection { stream, peer, limits, salts, response: Vec::new(), slot };
+        tasks.spawn(connection.serve(stop.clone()));
+    }
+}
+
+/// Errors that concern one connection only (it was reset before it was accepted).
+fn is_one_connection(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
+    matches!(error.kind(), ConnectionAborted | ConnectionReset | Interrupted)
+}
+
+/// How many connections are open, in total and per client address.
+#[derive(Debug, Default)]
+struct OpenConnections {
+    total: usize,
+    by_client: HashMap<IpAddr, usize>,
+}
+
+impl OpenConnections {
+    /// Counts one more connection from `client`, or says which limit it would pass.
+    fn admit(&mut self, client: IpAddr, limits: &TcpLimits) -> Result<(), TcpRefusal> {
+        if self.total >= limits.max_connections {
+            return Err(TcpRefusal::Total);
+        }
+        let count = self.by_client.entry(client).or_default();
+        if *count >= limits.max_connections_per_client {
+            return Err(TcpRefusal::PerClient);
+        }
+        *count += 1;
+        self.total += 1;
+        Ok(())
+    }
+
+    /// Counts one connection from `client` fewer.
+    fn release(&mut self, client: IpAddr) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(count) = self.by_client.get_mut(&client) {
+            *count -= 1;
+            if *count == 0 {
+                self.by_client.remove(&client);
+            }
+        }
+    }
+}
+
+/// A connection's place in the counts, given back when the connection ends however it ends.
+struct Slot {
+    shared: Arc<Shared>,
+    client: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        lock(&self.shared.open).release(self.client);
+        self.shared.metrics.record_tcp_connection(false);
+    }
+}
+
+/// The counts are whole after every section (one add or one remove), so a poisoned lock is
+/// used as it is.
+fn lock(open: &Mutex<OpenConnections>) -> std::sync::MutexGuard<'_, OpenConnections> {
+    open.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One accepted connection.
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    limits: TcpLimits,
+    salts: Salts,
+    /// One response as encoded, before its length prefix is known.
+    response: Vec<u8>,
+    slot: Slot,
+}
+
+/// Why a connection ends.
+enum Close {
+    /// The client closed, the connection failed, or the server is stopping.
+    Done,
+    /// A message we do not answer (no header, or a response): the client does not speak DNS
+    /// to us, and after it the framing cannot be trusted.
+    Unanswerable,
+    Timeout(TcpTimeout),
+}
+
+impl Connection {
+    /// Serves the connection until the client closes it, a timeout or a bad message closes
+    /// it, or the server stops.
+    ///
+    /// ```text
+    ///            all of a message read          responses written
+    ///   idle ──first octet──▶ reading ──────────▶ answering ──────────▶ idle
+    ///    │ idle_timeout         │ query_timeout       │ query_timeout
+    ///    ▼                      ▼                     ▼
+    ///  closed                 closed                closed
+    /// ```
+    async fn serve(mut self, stop: CancellationToken) {
+        let close = self.exchange(&stop).await;
+        match close {
+            Close::Done => {}
+            Close::Unanswerable => debug!(peer = %self.peer, "unanswerable message over TCP; closing"),
+            Close::Timeout(kind) => {
+                debug!(peer = %self.peer, ?kind, "TCP connection timed out");
+                self.slot.shared.metrics.record_tcp_timeout(kind);
+            }
+        }
+    }
+
+    async fn exchange(&mut self, stop: &CancellationToken) -> Close {
+        let _ = self.stream.set_nodelay(true); // each write is whole responses
+        let (mut input, mut output) = (Vec::new(), Vec::new());
+        // When the first octet of the message not yet complete arrived.
+        let mut begun: Option<Instant> = None;
+        loop {
+            let (consumed, answerable) = self.answer_all(&input, &mut output);
+            input.drain(..consumed);
+            if !output.is_empty() {
+                // `biased`: a response ready at once is written even when the server stops.
+                let written = tokio::select! {
+                    biased;
+                    written = timeout(self.limits.query_timeout, self.stream.write_all(&output)) => written,
+                    _ = stop.cancelled() => return Close::Done,
+                };
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Close::Done,
+                    Err(_) => return Close::Timeout(TcpTimeout::Query),
+                }
+                recycle(&mut output);
+            }
+            if !answerable {
+                return Close::Unanswerable;
+            }
+            if input.is_empty() {
+                begun = None;
+                recycle(&mut input);
+            } else if consumed > 0 || begun.is_none() {
+                begun = Some(Instant::now()); // what is left is the start of the next message
+            }
+            let (deadline, kind) = match begun {
+                None => (Instant::now() + self.limits.idle_timeout, TcpTimeout::Idle),
+                Some(at) => (at + self.limits.query_timeout, TcpTimeout::Query),
+            };
+            make_room(&mut input);
+            let read = tokio::select! {
+                _ = stop.cancelled() => return Close::Done,
+                read = timeout_at(deadline, self.stream.read_buf(&mut input)) => read,
+            };
+            match read {
+                Ok(Ok(0) | Err(_)) => return Close::Done,
+                Ok(Ok(_)) => {}
+                Err(_) => return Close::Timeout(kind),
+            }
+            if begun.is_none() {
+                begun = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Answers every whole message in `input` into `output` (each with its length prefix),
+    /// from one snapshot. Returns the octets consumed and `false` when a message cannot be
+    /// answered (the responses before it are still written).
+    fn answer_all(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, bool) {
+        let mut consumed = 0;
+        let snapshot = self.slot.shared.store.guard();
+        while let Some(message) = next_message(&input[consumed..]) {
+            consumed += PREFIX_LEN + message.len();
+            let answerer = &self.slot.shared.answerer;
+            let response = &mut self.response;
+            if !answerer.answer_tcp(&snapshot, message, self.peer, self.salts.take(), response) {
+                return (consumed, false);
+            }
+            // Responses are at most 65,535 octets: the encoders are bounded by it.
+            let Ok(len) = u16::try_from(response.len()) else { return (consumed, false) };
+            output.extend_from_slice(&len.to_be_bytes());
+            output.extend_from_slice(response);
+        }
+        recycle(&mut self.response);
+        (consumed, true)
+    }
+}
+
+/// The first whole message of `input`, without its length prefix.
+fn next_message(input: &[u8]) -> Option<&[u8]> {
+    let prefix = input.get(..PREFIX_LEN)?;
+    let len = usize::from(u16::from_be_bytes([prefix[0], prefix[1]]));
+    input.get(PREFIX_LEN..PREFIX_LEN + len)
+}
+
+/// Makes room to read into: the rest of the message when its length is known (so a message
+/// is read in as few reads as the network allows), else a chunk that most queries fit.
+fn make_room(input: &mut Vec<u8>) {
+    let wanted = match input.get(..PREFIX_LEN) {
+        Some(prefix) => PREFIX_LEN + usize::from(u16::from_be_bytes([prefix[0], prefix[1]])),
+        None => READ_CHUNK,
+    };
+    input.reserve(wanted.saturating_sub(input.len()).max(READ_CHUNK));
+}
+
+/// Empties a buffer, giving back a large allocation.
+fn recycle(buffer: &mut Vec<u8>) {
+    buffer.clear();
+    if buffer.capacity() > KEEP_CAPACITY {
+        *buffer = Vec::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(total: usize, per_client: usize) -> TcpLimits {
+        TcpLimits {
+            max_connections: total,
+            max_connections_per_client: per_client,
+            idle_timeout: Duration::from_secs(10),
+            query_timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn admits_up_to_each_limit_and_counts_releases() {
+        let (a, b, c): (IpAddr, IpAddr, IpAddr) =
+            ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap(), "2001:db8::1".parse().unwrap());
+        let limits = limits(3, 2);
+        let mut open = OpenConnections::default();
+        assert_eq!(open.admit(a, &limits), Ok(()));
+        assert_eq!(open.admit(a, &limits), Ok(()));
+        assert_eq!(open.admit(a, &limits), Err(TcpRefusal::PerClient));
+        assert_eq!(open.admit(b, &limits), Ok(()));
+        assert_eq!(open.admit(c, &limits), Err(TcpRefusal::Total), "the total is checked first");
+        open.release(a);
+        assert_eq!(open.admit(c, &limits), Ok(()));
+        for client in [a, b, c] {
+            open.release(client);
+        }
+        assert_eq!((open.total, open.by_client.len()), (0, 0), "no address is kept once it has no connection");
+    }
+
+    #[test]
+    fn messages_are_split_at_their_length_prefixes() {
+        assert_eq!(next_message(&[]), None);
+        assert_eq!(next_message(&[0]), None, "half a prefix");
+        assert_eq!(next_message(&[0, 3, 1, 2]), None, "a message cut short");
+        assert_eq!(next_message(&[0, 0, 9]), Some(&[][..]), "a zero length is a message of nothing");
+        assert_eq!(next_message(&[0, 2, 1, 2, 0, 1]), Some(&[1, 2][..]), "the next one is left");
+    }
+
+    #[test]
+    fn room_is_made_for_the_whole_message_once_its_length_is_known() {
+        let mut input = vec![0x10, 0x00];
+        make_room(&mut input);
+        assert!(input.capacity() >= 2 + 0x1000);
+        let mut empty = Vec::new();
+        make_room(&mut empty);
+        assert!((READ_CHUNK..KEEP_CAPACITY).contains(&empty.capacity()));
+    }
+}

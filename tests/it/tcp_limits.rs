@@ -1,0 +1,237 @@
+//! TCP limits (RFC 7766 sections 6.2 and 10): connections past the total or per-client limit
+//! are closed at once while UDP and other clients are answered; idle and slow connections are
+//! closed by their timeouts; shutdown closes what is open; the metrics count all of it.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::RecordType;
+
+use crate::support::client::{self, ANSWER_WAIT, Q};
+use crate::support::{API_TOML, TEST_ZONE, TestServer};
+
+/// How long a test waits for the server to close a connection it should close.
+const CLOSE_WAIT: Duration = Duration::from_secs(8);
+
+fn query(id: u16) -> Vec<u8> {
+    Q { id, ..Q::new("www.example.test.", RecordType::A) }.bytes()
+}
+
+/// A message with its two-octet length (RFC 1035 section 4.2.2).
+fn framed(message: &[u8]) -> Vec<u8> {
+    let mut framed = (message.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(message);
+    framed
+}
+
+/// A TCP connection to `to` from `from` (any loopback address is ours on Linux).
+fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
+    let from: IpAddr = from.parse().expect("test address");
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.bind(&SocketAddr::new(from, 0).into()).expect("bind the client socket");
+    socket.connect_timeout(&to.into(), ANSWER_WAIT).expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(ANSWER_WAIT)).expect("timeout");
+    stream.set_nodelay(true).expect("nodelay");
+    stream
+}
+
+/// Asks one query on `stream` and says whether it was answered with the query's ID.
+fn is_answered(stream: &mut TcpStream, id: u16) -> bool {
+    if stream.write_all(&framed(&query(id))).is_err() {
+        return false;
+    }
+    client::tcp_recv(stream).and_then(|reply| Message::from_vec(&reply).ok()).is_some_and(|m| m.metadata.id == id)
+}
+
+/// Reads until the server closes `stream` (EOF or a reset), within `within`; panics if data
+/// comes or the deadline passes. Returns how long it took.
+fn wait_for_close(stream: &mut TcpStream, within: Duration) -> Duration {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(within)).expect("timeout");
+    let mut buf = [0u8; 512];
+    match stream.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!("{n} octets came instead of a close"),
+        Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => {}
+        Err(e) => panic!("not closed within {within:?}: {e}"),
+    }
+    started.elapsed()
+}
+
+/// A connection past a limit: accepted by the kernel, then closed by the server with no
+/// answer to the query sent on it.
+fn assert_refused(mut stream: TcpStream, what: &str) {
+    let _ = stream.write_all(&framed(&query(0xbad))); // the server may have closed already
+    let took = wait_for_close(&mut stream, ANSWER_WAIT);
+    assert!(took < ANSWER_WAIT, "{what}: closed after {took:?}");
+}
+
+/// Polls `cond` until it holds, within `within`.
+fn eventually(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !cond() {
+        assert!(Instant::now() < deadline, "{what} not within {within:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn assert_udp_answered(server: &TestServer) {
+    assert_eq!(client::udp(server.addr, &Q::new("www.example.test.", RecordType::A)).answers.len(), 2);
+}
+
+#[test]
+fn past_the_total_limit_connections_are_closed_while_udp_and_freed_slots_are_served() {
+    let server = TestServer::with_server_toml("tcp_max_connections = 5");
+    // Five connections, from two addresses, each answered: all five are counted.
+    let mut held: Vec<TcpStream> =
+        (0..5).map(|i| connect_from(if i % 2 == 0 { "127.0.0.1" } else { "127.0.0.3" }, server.addr)).collect();
+    for (i, stream) in held.iter_mut().enumerate() {
+        assert!(is_answered(stream, i as u16), "held connection {i}");
+    }
+    assert_refused(connect_from("127.0.0.1", server.addr), "the sixth connection");
+    assert_refused(connect_from("127.0.0.4", server.addr), "the sixth, from a third address");
+    assert_udp_answered(&server);
+    // The held ones are still served.
+    assert!(is_answered(&mut held[4], 40));
+    // Once one closes, a new connection gets its slot (when the server has seen the close).
+    drop(held.remove(0));
+    eventually(CLOSE_WAIT, "a new connection answered", || is_answered(&mut client::tcp_connect(server.addr), 7));
+}
+
+#[test]
+fn past_the_per_client_limit_that_address_is_closed_while_another_is_served() {
+    let server = TestServer::with_server_toml("tcp_max_connections_per_client = 3");
+    let mut held: Vec<TcpStream> = (0..3).map(|_| connect_from("127.0.0.1", server.addr)).collect();
+    for (i, stream) in held.iter_mut().enumerate() {
+        assert!(is_answered(stream, i as u16), "held connection {i}");
+    }
+    assert_refused(connect_from("127.0.0.1", server.addr), "a fourth connection from 127.0.0.1");
+    let mut other = connect_from("127.0.0.3", server.addr);
+    assert!(is_answered(&mut other, 9), "a connection from 127.0.0.3");
+    assert_udp_answered(&server);
+    assert!(held.iter_mut().all(|s| is_answered(s, 10)), "the held connections are still served");
+}
+
+#[test]
+fn a_connection_idle_after_its_answer_is_closed_after_the_idle_timeout() {
+    let server = TestServer::with_server_toml("tcp_idle_timeout_secs = 1\ntcp_query_timeout_secs = 30");
+    let mut stream = client::tcp_connect(server.addr);
+    assert!(is_answered(&mut stream, 1));
+    let took = wait_for_close(&mut stream, CLOSE_WAIT);
+    assert!(took >= Duration::from_millis(800), "closed after {took:?}, before the idle timeout");
+}
+
+#[test]
+fn a_slow_loris_is_closed_after_the_query_timeout_while_others_are_answered() {
+    let server = TestServer::with_server_toml("tcp_idle_timeout_secs = 30\ntcp_query_timeout_secs = 1");
+    // One octet of a length prefix, and nothing more.
+    let mut half_prefix = client::tcp_connect(server.addr);
+    half_prefix.write_all(&[0]).unwrap();
+    let started = Instant::now();
+    // A whole prefix and part of the message, then an octet every 200 ms: activity does not
+    // extend the time a message may take to arrive.
+    let mut trickle = client::tcp_connect(server.addr);
+    let bytes = query(2);
+    trickle.write_all(&(bytes.len() as u16).to_be_bytes()).unwrap();
+    trickle.write_all(&bytes[..4]).unwrap();
+    let mut sent = 4;
+    while started.elapsed() < Duration::from_millis(1500) && sent < bytes.len() - 1 {
+        assert!(is_answered(&mut client::tcp_connect(server.addr), 3), "another TCP client");
+        assert_udp_answered(&server);
+        std::thread::sleep(Duration::from_millis(200));
+        if trickle.write_all(&bytes[sent..sent + 1]).is_err() {
+            break; // closed already
+        }
+        sent += 1;
+    }
+    for (what, stream) in [("half a prefix", &mut half_prefix), ("a trickled message", &mut trickle)] {
+        wait_for_close(stream, CLOSE_WAIT);
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(800) && took < Duration::from_secs(10), "{what}: closed after {took:?}");
+    }
+}
+
+#[test]
+fn hundreds_of_pipelined_queries_are_all_answered_in_order() {
+    let server = TestServer::start();
+    let mut stream = client::tcp_connect(server.addr);
+    // 300 queries in one write, a large answer among them, and the last one split in two.
+    let mut burst = Vec::new();
+    for id in 0..300u16 {
+        let (name, rtype) =
+            if id == 150 { ("huge.example.test.", RecordType::TXT) } else { ("www.example.test.", RecordType::A) };
+        burst.extend_from_slice(&framed(&Q { id, ..Q::new(name, rtype) }.bytes()));
+    }
+    let split = burst.len() - 10;
+    stream.write_all(&burst[..split]).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..299 {
+        ids.push(Message::from_vec(&client::tcp_recv(&mut stream).expect("an answer")).unwrap().metadata.id);
+    }
+    stream.write_all(&burst[split..]).unwrap();
+    ids.push(Message::from_vec(&client::tcp_recv(&mut stream).expect("the last answer")).unwrap().metadata.id);
+    assert_eq!(ids, (0..300).collect::<Vec<u16>>());
+}
+
+#[test]
+fn shutdown_closes_open_connections_within_the_grace_period() {
+    let server = TestServer::with_server_toml("tcp_idle_timeout_secs = 600\nshutdown_grace_secs = 3");
+    let mut idle = client::tcp_connect(server.addr);
+    let mut partial = client::tcp_connect(server.addr);
+    assert!(is_answered(&mut idle, 1));
+    partial.write_all(&[0]).unwrap();
+    let started = Instant::now();
+    drop(server); // shuts down, as SIGTERM does
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+    wait_for_close(&mut idle, Duration::from_secs(1));
+    wait_for_close(&mut partial, Duration::from_secs(1));
+}
+
+#[test]
+fn metrics_count_open_refused_and_timed_out_connections() {
+    let server = TestServer::with_config(
+        "tcp_max_connections = 4\ntcp_max_connections_per_client = 2\ntcp_idle_timeout_secs = 3\n\
+         tcp_query_timeout_secs = 1",
+        &[("example.test.zone", TEST_ZONE)],
+        API_TOML,
+        &[],
+    );
+    let metric = |series: &str| -> u64 {
+        let page = server.api().get("/metrics").body;
+        let prefix = format!("{series} ");
+        let found = page.lines().find_map(|l| l.strip_prefix(prefix.as_str()));
+        found.unwrap_or_else(|| panic!("{series} in {page}")).trim().parse().unwrap()
+    };
+    // Answered: each counted, and held for the 3 s of the idle timeout, enough for the
+    // refusals below. The total is checked first, so the per-client refusal comes while there
+    // is room in the total.
+    let mut held = Vec::new();
+    for (i, from) in ["127.0.0.1", "127.0.0.1", "127.0.0.3"].into_iter().enumerate() {
+        held.push(connect_from(from, server.addr));
+        assert!(is_answered(&mut held[i], i as u16));
+    }
+    assert_refused(connect_from("127.0.0.1", server.addr), "a third from 127.0.0.1");
+    held.push(connect_from("127.0.0.3", server.addr));
+    assert!(is_answered(&mut held[3], 3));
+    assert_eq!(metric("meridian_tcp_connections"), 4);
+    assert_refused(connect_from("127.0.0.4", server.addr), "a fifth in all");
+    assert_eq!(metric("meridian_tcp_refused_total{reason=\"per_client\"}"), 1);
+    assert_eq!(metric("meridian_tcp_refused_total{reason=\"total\"}"), 1);
+    // The four time out idle; then a slow one times out within its query.
+    for stream in &mut held {
+        wait_for_close(stream, CLOSE_WAIT);
+    }
+    eventually(CLOSE_WAIT, "no connection open", || metric("meridian_tcp_connections") == 0);
+    let mut slow = client::tcp_connect(server.addr);
+    slow.write_all(&[0]).unwrap();
+    wait_for_close(&mut slow, CLOSE_WAIT);
+    eventually(CLOSE_WAIT, "no connection open", || metric("meridian_tcp_connections") == 0);
+    assert_eq!(metric("meridian_tcp_timeouts_total{kind=\"idle\"}"), 4);
+    assert_eq!(metric("meridian_tcp_timeouts_total{kind=\"query\"}"), 1);
+    assert_eq!(metric("meridian_tcp_refused_total{reason=\"per_client\"}"), 1, "counted once each");
+    assert_eq!(metric("meridian_tcp_refused_total{reason=\"total\"}"), 1);
+}
