@@ -60,7 +60,13 @@ const ROUTES: &[(&str, &str, &str)] = &[
 
 #[test]
 fn every_route_but_healthz_needs_the_token_and_answers_with_it() {
-    let server = server();
+    // 72 refusals from one address: above the failed-authentication limit's default.
+    let server = TestServer::with_config(
+        "",
+        &[("lb.test.zone", LB_ZONE)],
+        &format!("{API_TOML}max_failed_auth = 1000\n{REGIONS}{POOL}"),
+        &[],
+    );
     let api = server.api();
     let healthz = api.send("GET", "/healthz", None, None);
     assert_eq!(healthz.status, 200, "{}", healthz.body);
