@@ -98,8 +98,9 @@ impl fmt::Display for Problem {
 pub enum ConfigError {
     #[error("cannot read {}: {source}", .path.display())]
     Read { path: PathBuf, source: io::Error },
-    #[error("{} is not valid TOML: {}", .origin, redacted(.source))]
-    Toml { origin: String, source: toml::de::Error },
+    /// Not a `source`: an error chain would print toml's own message, token line and all.
+    #[error("{} is not valid TOML: {}", .origin, redacted(.error))]
+    Toml { origin: String, error: toml::de::Error },
     #[error("{} problem(s) in {}:\n{}", .problems.len(), .origin, lines(.problems))]
     Invalid { origin: String, problems: Vec<Problem> },
 }
@@ -154,7 +155,7 @@ impl Source {
     /// Not TOML, or an unknown key.
     pub fn from_toml(text: &str, base: &Path, origin: &str) -> Result<Self, ConfigError> {
         let file: FileConfig =
-            toml::from_str(text).map_err(|source| ConfigError::Toml { origin: origin.to_owned(), source })?;
+            toml::from_str(text).map_err(|error| ConfigError::Toml { origin: origin.to_owned(), error })?;
         Ok(Self { file, base: base.to_path_buf(), origin: origin.to_owned() })
     }
 
