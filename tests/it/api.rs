@@ -107,6 +107,11 @@ fn the_openapi_document_lists_every_route() {
     }
     assert!(paths.contains_key("/healthz") && paths.contains_key("/metrics"));
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let status = &doc["paths"]["/api/v1/lb/status"]["get"]["responses"];
+    assert!(status["429"]["headers"]["Retry-After"].is_object(), "{status}");
+    assert_eq!(status["401"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody");
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(doc["paths"]["/healthz"]["get"]["responses"].get("429").is_none(), "/healthz needs no token");
 }
 
 #[test]
