@@ -2,20 +2,21 @@
 //! time, and never logged or echoed. An address that fails too often gets 429 until its
 //! window passes, whatever it sends (see `lockout`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::warn;
 
+use super::listener::Client;
 use super::{ApiError, Shared, clock};
 
 pub async fn require_token(State(shared): State<Shared>, request: Request, next: Next) -> Response {
     // The listener always sets it; without it (a router served some other way) no address counts.
-    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    let client = request.extensions().get::<Client>().map(|client| client.0.ip());
     let now = clock();
     if let Some(wait) = client.and_then(|client| shared.lockout().refused_for(client, now)) {
         return too_many(wait);

@@ -10,7 +10,7 @@
 //! - a request has `request_timeout` from its head to its answer (body and handler), else 408.
 //!
 //! Bodies are limited by the router (`DefaultBodyLimit`, chunked or not). Each request
-//! carries the client's address as `ConnectInfo`, for the failed-authentication limit.
+//! carries the client's address as a [`Client`] extension, for the failed-authentication limit.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
@@ -34,6 +33,10 @@ use tracing::{debug, warn};
 
 use super::ApiError;
 use crate::config::ApiLimits;
+
+/// The address a request came from, in its extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct Client(pub SocketAddr);
 
 /// What every connection is served with.
 struct Serving {
@@ -109,7 +112,7 @@ where
 {
     let (router, request_timeout) = (serving.router.clone(), serving.request_timeout);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(client));
+        request.extensions_mut().insert(Client(client));
         let mut router = router.clone();
         async move {
             let answer = tokio::time::timeout(request_timeout, router.call(request)).await;
