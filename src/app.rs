@@ -102,7 +102,10 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
     let listeners = server::bind(&config.server.listen, config.server.workers).await?;
     let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
     let api = match &config.api {
-        Some(api) => Some((api::bind(api.listen).await?, api::token(&api.token)?)),
+        Some(api) => {
+            let tls = api.tls.as_ref().map(api::tls::acceptor).transpose()?;
+            Some((api::bind(api.listen).await?, tls, api::token(&api.token)?))
+        }
         None => None,
     };
     let table = Arc::new(Mutex::new(health_table(&mut snapshot)));
@@ -129,10 +132,9 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
     };
     let (control, controller) = controller.spawn();
     let api_addr = match (api, &config.api) {
-        (Some((listener, token)), Some(settings)) => {
-            let shared =
-                api::Shared::new(store.clone(), control.clone(), table, observers, token, settings.max_body_bytes);
-            Some(api::serve(listener, shared, cancel.child_token())?)
+        (Some((listener, tls, token)), Some(settings)) => {
+            let shared = api::Shared::new(store.clone(), control.clone(), table, observers, token, settings.limits);
+            Some(api::serve(listener, tls, shared, cancel.child_token())?)
         }
         _ => None,
     };

@@ -115,8 +115,8 @@ fn serve(path: Option<PathBuf>, listen: &[String], api: Option<&str>) -> Result<
     Ok(())
 }
 
-/// Checks the file, the zones and database it names, and the saved API changes laid over it,
-/// as `serve` would load them.
+/// Checks the file, the zones, database and API certificate it names, and the saved API
+/// changes laid over it, as `serve` would load them.
 fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
     let source = Source::read(&file)?;
     let config = source.validate()?;
@@ -130,6 +130,9 @@ fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
         source.validate_with(&saved.changes).map_err(|e| format!("with the saved API changes: {e}"))?;
     for problem in &skipped {
         println!("warning: a saved API change no longer fits: {problem}");
+    }
+    if let Some(tls) = config.api.as_ref().and_then(|api| api.tls.as_ref()) {
+        meridian::api::tls::acceptor(tls)?;
     }
     let snapshot = app::build_snapshot(Arc::new(config), 1, None)?;
     let records: usize = snapshot.zones.iter().map(|z| z.record_count).sum();

@@ -1,14 +1,26 @@
 //! Bearer-token authentication: no session, the token checked on every request in constant
-//! time, and never logged or echoed.
+//! time, and never logged or echoed. An address that fails too often gets 429 until its
+//! window passes, whatever it sends (see `lockout`).
+
+use std::net::IpAddr;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tracing::warn;
 
-use super::{ApiError, Shared};
+use super::listener::Client;
+use super::{ApiError, Shared, clock};
 
 pub async fn require_token(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+    // The listener always sets it; without it (a router served some other way) no address counts.
+    let client = request.extensions().get::<Client>().map(|client| client.0.ip());
+    let now = clock();
+    if let Some(wait) = client.and_then(|client| shared.lockout().refused_for(client, now)) {
+        return too_many(wait);
+    }
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -18,9 +30,36 @@ pub async fn require_token(State(shared): State<Shared>, request: Request, next:
     match (&shared.0.token, given) {
         (Some(token), Some(given)) if same(token.as_bytes(), given.as_bytes()) => next.run(request).await,
         (None, _) => unauthorized("no API token is configured on the server: set api.token_env, token_file or token"),
-        (_, None) => unauthorized("send Authorization: Bearer <token>"),
-        (_, Some(_)) => unauthorized("the token is not valid"),
+        (_, None) => failed(&shared, client, "send Authorization: Bearer <token>"),
+        (_, Some(_)) => failed(&shared, client, "the token is not valid"),
     }
+}
+
+/// A missing or wrong token: counted against the client's address. A server without a token
+/// is its operator's mistake, not the client's, and counts nothing.
+fn failed(shared: &Shared, client: Option<IpAddr>, why: &str) -> Response {
+    shared.0.observers.metrics.record_api_auth_failure();
+    if let Some(client) = client
+        && shared.lockout().fail(client, clock())
+    {
+        let limits = &shared.0.limits;
+        warn!(
+            %client,
+            failures = limits.max_failed_auth,
+            window_secs = limits.failed_auth_window.as_secs(),
+            "admin API: too many failed authentications; refusing the address for a window"
+        );
+    }
+    unauthorized(why)
+}
+
+/// 429 with Retry-After in whole seconds, rounded up so a client that waits that long is let in.
+fn too_many(wait: Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let why = format!("too many failed authentications from this address: try again in {secs} s");
+    let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, why, None).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
 }
 
 fn unauthorized(why: &str) -> Response {

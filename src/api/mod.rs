@@ -2,7 +2,9 @@
 //! the health table, and sends every change to the controller, which validates, saves and
 //! publishes it before the API answers 2xx.
 //!
-//! Every route but `GET /healthz` and `GET /metrics` needs `Authorization: Bearer <token>`.
+//! Every route but `GET /healthz` and `GET /metrics` needs `Authorization: Bearer <token>`,
+//! and an address that fails it too often is refused for a while (`lockout`). The listener
+//! (`listener`) serves plain HTTP or HTTPS (`tls`) under size, time and connection limits.
 //! The whole API is described by the OpenAPI document at `GET /api/v1/openapi.json`,
 //! generated from these handlers (utoipa), so it cannot drift from them.
 
@@ -11,24 +13,28 @@ mod auth;
 mod error;
 mod failover;
 mod health;
+mod listener;
+mod lockout;
 mod metrics;
 mod openapi;
 mod regions;
 mod status;
+pub mod tls;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post, put};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::app::AppError;
-use crate::config::TokenSource;
+use crate::config::{ApiLimits, TokenSource};
 use crate::control::Control;
 use crate::health::prober::{SharedTable, lock};
 use crate::health::table::HealthTable;
@@ -49,7 +55,8 @@ struct Inner {
     observers: Observers,
     /// `None`: no token is configured, and every authenticated route answers 401.
     token: Option<String>,
-    max_body_bytes: usize,
+    limits: ApiLimits,
+    lockout: Mutex<lockout::Lockout>,
     started: Instant,
 }
 
@@ -60,9 +67,17 @@ impl Shared {
         table: SharedTable,
         observers: Observers,
         token: Option<String>,
-        max_body_bytes: usize,
+        limits: ApiLimits,
     ) -> Self {
-        Self(Arc::new(Inner { store, control, table, observers, token, max_body_bytes, started: clock() }))
+        let lockout = lockout::Lockout::new(limits.max_failed_auth, limits.failed_auth_window, lockout::CAPACITY);
+        let lockout = Mutex::new(lockout);
+        Self(Arc::new(Inner { store, control, table, observers, token, limits, lockout, started: clock() }))
+    }
+
+    /// The failed-authentication table. Held for a lookup or an insert, never across an
+    /// `.await`; a panic cannot leave it inconsistent, so a poisoned lock is used as it is.
+    fn lockout(&self) -> MutexGuard<'_, lockout::Lockout> {
+        self.0.lockout.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -112,26 +127,26 @@ pub fn token(source: &TokenSource) -> Result<Option<String>, AppError> {
     Ok(token)
 }
 
-/// Serves the API on `listener` until `cancel`; returns the bound address.
+/// Serves the API on `listener` (over TLS with `tls`) until `cancel`; returns the bound address.
 ///
 /// # Errors
 /// The listener's address cannot be read.
-pub fn serve(listener: TcpListener, shared: Shared, cancel: CancellationToken) -> Result<SocketAddr, AppError> {
+pub fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shared: Shared,
+    cancel: CancellationToken,
+) -> Result<SocketAddr, AppError> {
     let addr = listener.local_addr().map_err(|e| AppError::Api(e.to_string()))?;
-    let app = router(shared);
-    tokio::spawn(async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await;
-        if let Err(error) = served {
-            warn!(%error, "the admin API stopped");
-        }
-    });
-    info!(%addr, "admin API listening");
+    let (limits, scheme) = (shared.0.limits, if tls.is_some() { "https" } else { "http" });
+    tokio::spawn(listener::run(listener, router(shared), tls, limits, cancel));
+    info!(%scheme, %addr, "admin API listening");
     Ok(addr)
 }
 
 /// Every route; all but the first two need the token.
 pub fn router(shared: Shared) -> Router {
-    let limit = shared.0.max_body_bytes;
+    let limit = shared.0.limits.max_body_bytes;
     let authenticated = Router::new()
         .route("/api/v1/lb/status", get(status::status))
         .route("/api/v1/lb/regions", get(regions::list).post(regions::add))

@@ -25,25 +25,9 @@ pub struct FileConfig {
     /// Where changes made through the API are kept across restarts.
     pub state_dir: Option<String>,
     /// `[api]`: the admin API; off when absent.
-    pub api: Option<FileApi>,
+    pub api: Option<super::api::FileApi>,
     /// `[rrl]`: response rate limiting; off when absent.
     pub rrl: Option<super::rrl::FileRrl>,
-}
-
-/// `[api]`: where the admin API listens and how it authenticates. One token source at most.
-/// `Debug` leaves the token out, so no log line or error can show it.
-#[derive(Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileApi {
-    pub listen: Option<String>,
-    /// The bearer token itself (prefer `token_file` or `token_env`: a config file is often world-readable).
-    pub token: Option<String>,
-    /// A file holding the token (surrounding whitespace ignored).
-    pub token_file: Option<String>,
-    /// An environment variable holding the token.
-    pub token_env: Option<String>,
-    /// The largest request body accepted, in bytes.
-    pub max_body_bytes: Option<u64>,
 }
 
 /// `[geoip]`: the MaxMind-format database.
@@ -223,16 +207,4 @@ pub struct FileZone {
     pub zones_dir: Option<String>,
     /// Overrides the origin; otherwise `$ORIGIN` or the owner of the first (SOA) record.
     pub origin: Option<String>,
-}
-
-impl std::fmt::Debug for FileApi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileApi")
-            .field("listen", &self.listen)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("token_file", &self.token_file)
-            .field("token_env", &self.token_env)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .finish()
-    }
 }

@@ -4,6 +4,7 @@
 //! so `check-config`, `serve` and the tests run the same validation. Every problem is collected
 //! with the path of the offending key, and all of them are reported at once.
 
+pub mod api;
 mod file;
 pub mod health;
 pub mod overlay;
@@ -20,8 +21,9 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 
-use file::{FileApi, FileServer, FileZone};
+pub use api::{ApiConfig, ApiLimits, DEFAULT_API_LISTEN, TlsFiles, TokenSource};
 pub use file::{FileCheck, FileConfig, FileCoordinates, FileDuration, FileEndpoint, FileRegion, FileStatus};
+use file::{FileServer, FileZone};
 pub use health::{CheckConfig, CheckKind, ManualState, WhenAllDown};
 pub use overlay::Overlay;
 pub use rrl::RrlConfig;
@@ -49,36 +51,6 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     pub api: Option<ApiConfig>,
     pub rrl: RrlConfig,
-}
-
-/// The address the admin API listens on by default.
-pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8053";
-
-/// `[api]` after validation.
-#[derive(Debug, Clone)]
-pub struct ApiConfig {
-    pub listen: SocketAddr,
-    pub token: TokenSource,
-    pub max_body_bytes: usize,
-}
-
-/// Where the API's bearer token comes from. Read when the API starts (an edge), never logged:
-/// `Debug` shows where it comes from, not what it is.
-#[derive(Clone, PartialEq, Eq)]
-pub enum TokenSource {
-    Inline(String),
-    File(PathBuf),
-    Env(String),
-}
-
-impl fmt::Debug for TokenSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Inline(_) => f.write_str("Inline(<redacted>)"),
-            Self::File(path) => write!(f, "File({})", path.display()),
-            Self::Env(name) => write!(f, "Env({name})"),
-        }
-    }
 }
 
 /// `[server]` after validation.
@@ -139,8 +111,9 @@ impl fmt::Display for Problem {
 pub enum ConfigError {
     #[error("cannot read {}: {source}", .path.display())]
     Read { path: PathBuf, source: io::Error },
-    #[error("{} is not valid TOML: {}", .origin, redacted(.source))]
-    Toml { origin: String, source: toml::de::Error },
+    /// Not a `source`: an error chain would print toml's own message, token line and all.
+    #[error("{} is not valid TOML: {}", .origin, redacted(.error))]
+    Toml { origin: String, error: toml::de::Error },
     #[error("{} problem(s) in {}:\n{}", .problems.len(), .origin, lines(.problems))]
     Invalid { origin: String, problems: Vec<Problem> },
 }
@@ -195,7 +168,7 @@ impl Source {
     /// Not TOML, or an unknown key.
     pub fn from_toml(text: &str, base: &Path, origin: &str) -> Result<Self, ConfigError> {
         let file: FileConfig =
-            toml::from_str(text).map_err(|source| ConfigError::Toml { origin: origin.to_owned(), source })?;
+            toml::from_str(text).map_err(|error| ConfigError::Toml { origin: origin.to_owned(), error })?;
         Ok(Self { file, base: base.to_path_buf(), origin: origin.to_owned() })
     }
 
@@ -300,41 +273,13 @@ fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         ));
     }
     let state_dir = file.state_dir.map(|dir| base.join(dir));
-    let api = file.api.and_then(|api| validate_api(api, base, &mut problems));
+    let api = file.api.and_then(|api| api::validate_api(api, base, &mut problems));
     let rrl = rrl::validate_rrl(file.rrl.unwrap_or_default(), &mut problems);
     if problems.is_empty() {
         Ok(Config { server, zones, geoip, regions, pools, state_dir, api, rrl })
     } else {
         Err(problems)
     }
-}
-
-fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem>) -> Option<ApiConfig> {
-    let listen_text = api.listen.as_deref().unwrap_or(DEFAULT_API_LISTEN);
-    let listen = match listen_text.parse::<SocketAddr>() {
-        Ok(addr) => addr,
-        Err(_) => {
-            problems.push(Problem::new("api.listen", format!("{listen_text:?} is not ADDR:PORT (IPv6 as [::1]:8053)")));
-            return None;
-        }
-    };
-    let token = match (api.token, api.token_file, api.token_env) {
-        (Some(token), None, None) if token.trim().is_empty() => {
-            problems.push(Problem::new("api.token", "is empty"));
-            return None;
-        }
-        (Some(token), None, None) => TokenSource::Inline(token.trim().to_owned()),
-        (None, Some(file), None) => TokenSource::File(base.join(file)),
-        (None, None, Some(name)) if !name.is_empty() => TokenSource::Env(name),
-        (None, None, None) => TokenSource::Env("MERIDIAN_API_TOKEN".into()),
-        _ => {
-            problems
-                .push(Problem::new("api", "give one of token, token_file or token_env (or none: MERIDIAN_API_TOKEN)"));
-            return None;
-        }
-    };
-    let max_body_bytes = bounded(api.max_body_bytes, 65_536, 1_024..=16 << 20, "api.max_body_bytes", problems) as usize;
-    Some(ApiConfig { listen, token, max_body_bytes })
 }
 
 fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerConfig {
@@ -390,7 +335,7 @@ fn validate_tcp(server: &FileServer, problems: &mut Vec<Problem>) -> TcpLimits {
     }
 }
 
-fn secs(
+pub(crate) fn secs(
     value: Option<u64>,
     default: u64,
     range: RangeInclusive<u64>,

@@ -175,11 +175,59 @@ fn huge_durations_are_refused_not_overflowed() {
 #[test]
 fn the_api_token_never_shows_in_errors_or_debug_output() {
     let broken = "zones_dir = \"z\"\n[api]\ntoken = \"s3cret-token\n";
-    let error = Config::from_toml(broken, Path::new(""), "test").unwrap_err().to_string();
+    let error = Config::from_toml(broken, Path::new(""), "test").unwrap_err();
+    // `main` prints the whole chain of sources: toml's own message must not be one of them.
+    assert!(std::error::Error::source(&error).is_none());
+    let error = error.to_string();
     assert!(!error.contains("s3cret"), "{error}");
     assert!(error.contains("not valid TOML"), "{error}");
     let good = "zones_dir = \"z\"\n[api]\ntoken = \"s3cret-token\"\n";
     let source = super::Source::from_toml(good, Path::new(""), "test").unwrap();
     assert!(!format!("{source:?}").contains("s3cret"));
     assert!(!format!("{:?}", source.validate().unwrap()).contains("s3cret"));
+}
+
+#[test]
+fn api_limits_have_defaults_and_bounds_and_tls_needs_both_files() {
+    let config = parse("zones_dir = \"z\"\n[api]\n").unwrap();
+    let api = config.api.expect("[api]");
+    assert_eq!(api.tls, None);
+    assert_eq!(api.limits, ApiLimits::default());
+    assert_eq!((api.limits.max_failed_auth, api.limits.failed_auth_window), (10, Duration::from_secs(60)));
+    assert_eq!(
+        (api.limits.header_timeout, api.limits.request_timeout),
+        (Duration::from_secs(10), Duration::from_secs(30))
+    );
+    assert_eq!((api.limits.max_connections, api.limits.max_header_bytes), (256, 16_384));
+
+    let config = parse("zones_dir = \"z\"\n[api]\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/abs/key.pem\"\n").unwrap();
+    let tls = config.api.unwrap().tls.expect("tls");
+    assert_eq!(
+        (tls.cert.as_path(), tls.key.as_path()),
+        (Path::new("/etc/meridian/tls/cert.pem"), Path::new("/abs/key.pem"))
+    );
+
+    let found = problems(
+        "zones_dir = \"z\"\n[api]\ntls_cert = \"cert.pem\"\nmax_connections = 0\nheader_timeout_secs = 0\n\
+         request_timeout_secs = 7200\nmax_failed_auth = 0\nfailed_auth_window_secs = 0\nmax_header_bytes = 100\n",
+    );
+    let at: Vec<&str> = found.iter().map(|p| p.at.as_str()).collect();
+    assert_eq!(
+        at,
+        [
+            "api.max_header_bytes",
+            "api.max_connections",
+            "api.header_timeout_secs",
+            "api.request_timeout_secs",
+            "api.max_failed_auth",
+            "api.failed_auth_window_secs",
+            "api.tls_key",
+        ]
+    );
+    assert!(found[1].message.contains("0 is not within 1..=65536"), "{:?}", found[1]);
+    let found = problems("zones_dir = \"z\"\n[api]\ntls_key = \"key.pem\"\n");
+    assert_eq!(
+        (found[0].at.as_str(), found[0].message.as_str()),
+        ("api.tls_cert", "missing: tls_key needs the certificate it belongs to")
+    );
 }

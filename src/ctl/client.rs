@@ -2,10 +2,11 @@
 //! answer as JSON or as a [`CtlError`]. The token goes in a header marked sensitive and is never
 //! part of an error.
 
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use reqwest::{StatusCode, Url};
+use reqwest::{Certificate, StatusCode, Url};
 use serde_json::Value;
 
 use super::{CtlError, Request};
@@ -20,14 +21,19 @@ pub struct Client {
 
 impl Client {
     /// A client of the API at `base`, sending `token`; every request ends within `timeout`.
+    /// With `roots`, an https server's certificate must chain to one of them (and only them).
     ///
     /// # Errors
     /// The token cannot be sent in a header, or the HTTP client cannot be built.
-    pub fn new(base: Url, token: &str, timeout: Duration) -> Result<Self, CtlError> {
+    pub fn new(base: Url, token: &str, roots: Option<Vec<Certificate>>, timeout: Duration) -> Result<Self, CtlError> {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| CtlError::Token("the token holds characters a header cannot carry".into()))?;
         authorization.set_sensitive(true);
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if let Some(roots) = roots {
+            http = http.tls_certs_only(roots);
+        }
+        let http = http
             .user_agent(concat!("meridian-ctl/", env!("CARGO_PKG_VERSION")))
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -73,6 +79,20 @@ impl Client {
         } else {
             CtlError::Transport { url, reason: innermost(error) }
         }
+    }
+}
+
+/// The certificates of a `--cacert` PEM file.
+///
+/// # Errors
+/// The file cannot be read or holds no PEM certificate.
+pub fn roots(path: &Path) -> Result<Vec<Certificate>, CtlError> {
+    let fail = |reason: String| CtlError::CaCert { path: path.to_owned(), reason };
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    match Certificate::from_pem_bundle(&pem) {
+        Ok(roots) if !roots.is_empty() => Ok(roots),
+        Ok(_) => Err(fail("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into())),
+        Err(e) => Err(fail(innermost(&e))),
     }
 }
 

@@ -37,6 +37,10 @@ pub struct CtlArgs {
     /// A file holding the API token (default: $MERIDIAN_API_TOKEN_FILE).
     #[arg(long, global = true, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// A PEM file of the certificates to trust for an https --api, instead of the system's
+    /// (a self-signed certificate, or a private CA).
+    #[arg(long, global = true, env = "MERIDIAN_API_CACERT", value_name = "PATH")]
+    pub cacert: Option<PathBuf>,
     /// Print the API's JSON answer as it is, for scripts.
     #[arg(long, global = true)]
     pub json: bool,
@@ -168,6 +172,8 @@ pub enum CtlError {
     Token(String),
     #[error("--api {url:?} is not usable: {reason}")]
     Url { url: String, reason: String },
+    #[error("--cacert {}: {reason}", .path.display())]
+    CaCert { path: PathBuf, reason: String },
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
     #[error("cannot connect to the API at {url}: {reason} (is the server's [api] listening there? see --api)")]
@@ -336,10 +342,14 @@ pub fn render(view: &View, answer: &Value) -> String {
 pub fn run(args: CtlArgs) -> Result<(), CtlError> {
     let base = client::base_url(&args.api)?;
     let token = token(&args, |name| std::env::var(name).ok())?;
+    let roots = match &args.cacert {
+        Some(path) => Some(client::roots(path)?),
+        None => None,
+    };
     let request = request_of(&args.command);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CtlError::Runtime)?;
     let answer = runtime.block_on(async {
-        let client = Client::new(base, &token, Duration::from_secs(args.timeout))?;
+        let client = Client::new(base, &token, roots, Duration::from_secs(args.timeout))?;
         client.send(&request).await
     })?;
     let text = if args.json {

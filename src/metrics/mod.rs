@@ -64,6 +64,8 @@ pub struct Registry {
     tcp_timeouts: [AtomicU64; TcpTimeout::ALL.len()],
     /// Reloads that succeeded, then failed.
     reloads: [AtomicU64; 2],
+    /// Requests to the admin API refused for a missing or wrong token.
+    api_auth_failures: AtomicU64,
     answers: Mutex<AnswerCounters>,
     health: Mutex<HealthSeries>,
 }
@@ -91,6 +93,7 @@ impl Registry {
             tcp_refused: [const { AtomicU64::new(0) }; TcpRefusal::ALL.len()],
             tcp_timeouts: [const { AtomicU64::new(0) }; TcpTimeout::ALL.len()],
             reloads: [const { AtomicU64::new(0) }; 2],
+            api_auth_failures: AtomicU64::new(0),
             answers: Mutex::default(),
             health: Mutex::default(),
         }
@@ -166,6 +169,11 @@ impl Registry {
         self.reloads[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a request to the admin API refused for a missing or wrong token.
+    pub fn record_api_auth_failure(&self) {
+        self.api_auth_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The page in the text exposition format 0.0.4 (serve it as [`CONTENT_TYPE`]).
     ///
     /// Every family has its `# HELP` and `# TYPE` lines even with no samples. Query series are
@@ -197,6 +205,9 @@ impl Registry {
         for (result, n) in ["ok", "error"].into_iter().zip(&self.reloads) {
             page.sample(name, &[("result", result)], n.load(Ordering::Relaxed));
         }
+        let name = "meridian_api_auth_failures_total";
+        page.family(name, Kind::Counter, "Admin API requests refused for a missing or wrong token.");
+        page.sample(name, &[], self.api_auth_failures.load(Ordering::Relaxed));
     }
 
     fn render_queries(&self, page: &mut Page) {

@@ -301,6 +301,7 @@ fn the_whole_page_parses_strictly() {
     registry.record_reload(true);
     registry.record_reload(false);
     registry.record_reload(true);
+    registry.record_api_auth_failure();
     let endpoints = [
         EndpointGauge { endpoint: us1, state: EndpointState::Down, servable: false },
         EndpointGauge { endpoint: eu1, state: EndpointState::Degraded, servable: true },
@@ -326,6 +327,7 @@ fn the_whole_page_parses_strictly() {
     assert_eq!(page.value("meridian_snapshot_generation", &[]), Some(7.0));
     assert_eq!(page.value("meridian_reloads_total", &[("result", "ok")]), Some(2.0));
     assert_eq!(page.value("meridian_reloads_total", &[("result", "error")]), Some(1.0));
+    assert_eq!(page.value("meridian_api_auth_failures_total", &[]), Some(1.0));
     let failovers = page.value("meridian_failovers_total", &[("pool", "a.example."), ("kind", "automatic")]);
     assert_eq!(failovers, Some(1.0));
     let to = |state| {

@@ -60,7 +60,13 @@ const ROUTES: &[(&str, &str, &str)] = &[
 
 #[test]
 fn every_route_but_healthz_needs_the_token_and_answers_with_it() {
-    let server = server();
+    // 72 refusals from one address: above the failed-authentication limit's default.
+    let server = TestServer::with_config(
+        "",
+        &[("lb.test.zone", LB_ZONE)],
+        &format!("{API_TOML}max_failed_auth = 1000\n{REGIONS}{POOL}"),
+        &[],
+    );
     let api = server.api();
     let healthz = api.send("GET", "/healthz", None, None);
     assert_eq!(healthz.status, 200, "{}", healthz.body);
@@ -101,6 +107,11 @@ fn the_openapi_document_lists_every_route() {
     }
     assert!(paths.contains_key("/healthz") && paths.contains_key("/metrics"));
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let status = &doc["paths"]["/api/v1/lb/status"]["get"]["responses"];
+    assert!(status["429"]["headers"]["Retry-After"].is_object(), "{status}");
+    assert_eq!(status["401"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody");
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(doc["paths"]["/healthz"]["get"]["responses"].get("429").is_none(), "/healthz needs no token");
 }
 
 #[test]

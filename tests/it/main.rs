@@ -8,6 +8,8 @@
 static ALLOCATOR: support::alloc::Counting = support::alloc::Counting;
 
 mod api;
+mod api_security;
+mod api_tls;
 mod cli;
 mod ctl;
 mod differential;

@@ -2,7 +2,7 @@
 //! connection, a deadline on every read, and raw bytes when a test needs a broken request.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// The token the test servers are configured with.
@@ -74,15 +74,48 @@ impl Api {
 
     /// Sends bytes as they are and reads the answer.
     pub fn raw(&self, request: &[u8]) -> Reply {
-        let mut stream = TcpStream::connect_timeout(&self.addr, WAIT).expect("connect to the API");
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        stream.set_write_timeout(Some(WAIT)).unwrap();
-        // The server may answer (413) before reading all of a large body; a write error then
-        // is expected, the answer is what counts.
-        let _ = stream.write_all(request);
-        let mut bytes = Vec::new();
-        let _ = stream.read_to_end(&mut bytes);
-        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let stream = TcpStream::connect_timeout(&self.addr, WAIT).expect("connect to the API");
+        Reply::parse(&exchange(stream, request))
+    }
+
+    /// As [`Api::raw`], from another local address (127.0.0.2, say): another client.
+    pub fn raw_from(&self, local: IpAddr, request: &[u8]) -> Reply {
+        let socket = socket2::Socket::new(socket2::Domain::for_address(self.addr), socket2::Type::STREAM, None)
+            .expect("a socket");
+        socket.bind(&SocketAddr::new(local, 0).into()).expect("bind the local address");
+        socket.connect_timeout(&self.addr.into(), WAIT).expect("connect to the API");
+        Reply::parse(&exchange(TcpStream::from(socket), request))
+    }
+}
+
+/// Writes a request and reads until the server closes (the requests say `Connection: close`).
+pub fn exchange(mut stream: impl Read + Write + AsTcp, request: &[u8]) -> Vec<u8> {
+    stream.tcp().set_read_timeout(Some(WAIT)).unwrap();
+    stream.tcp().set_write_timeout(Some(WAIT)).unwrap();
+    // The server may answer (413) before reading all of a large body; a write error then
+    // is expected, the answer is what counts.
+    let _ = stream.write_all(request);
+    let _ = stream.flush();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    bytes
+}
+
+/// The TCP socket under a stream, for its timeouts.
+pub trait AsTcp {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl AsTcp for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Reply {
+    /// Parses an HTTP/1.1 answer; panics without a status line.
+    pub fn parse(bytes: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(bytes).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let status =
             head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"));
@@ -92,6 +125,14 @@ impl Api {
             body.to_owned()
         };
         Reply { status, head: head.to_owned(), body }
+    }
+
+    /// A header's value (the first, by case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
     }
 }
 

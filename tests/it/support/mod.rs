@@ -5,6 +5,7 @@ pub mod client;
 pub mod geo;
 pub mod http;
 pub mod target;
+pub mod tls;
 
 use std::fs;
 use std::net::SocketAddr;

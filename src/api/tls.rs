@@ -1,0 +1,56 @@
+//! HTTPS for the admin API: the certificate chain and key named by `api.tls_cert` and
+//! `api.tls_key`, read when the API starts (and by `check-config`). A restart picks up new
+//! files. Errors name the key and the file; the key's content never appears in one.
+
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+use crate::app::AppError;
+use crate::config::TlsFiles;
+
+/// Reads and checks the certificate and key, and builds the acceptor the listener uses.
+/// HTTP/1.1 only, by ALPN: the API has no use for HTTP/2.
+///
+/// # Errors
+/// A file that cannot be read, holds no PEM certificate or key, or a key that does not go with
+/// the certificate.
+pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, AppError> {
+    let (cert, key) = (files.cert.display(), files.key.display());
+    let fail = |at: &str, why: String| AppError::Api(format!("api.{at}: {why}"));
+    let chain = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| fail("tls_cert", format!("cannot read a PEM certificate chain from {cert}: {}", pem_error(&e))))?;
+    if chain.is_empty() {
+        return Err(fail("tls_cert", format!("{cert} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")));
+    }
+    // The parser's own message could quote a line of the key file: name the file only.
+    let private = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| match e {
+        rustls::pki_types::pem::Error::Io(e) => fail("tls_key", format!("cannot read {key}: {e}")),
+        _ => fail("tls_key", format!("{key} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)")),
+    })?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AppError::Api(format!("TLS: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| fail("tls_key", format!("{key} cannot serve the certificate in {cert}: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A PEM error without the bytes of the line it may quote.
+fn pem_error(error: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error;
+    match error {
+        Error::Io(e) => e.to_string(),
+        Error::MissingSectionEnd { .. } => "a PEM section has no END line".into(),
+        Error::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed".into(),
+        Error::Base64Decode(_) => "a PEM section is not valid base64".into(),
+        _ => "not PEM".into(),
+    }
+}

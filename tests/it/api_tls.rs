@@ -1,0 +1,246 @@
+//! The admin API over TLS with a certificate made at test time: real HTTPS requests, plain
+//! HTTP refused, `meridian ctl --cacert`, `check-config` naming the key and file at fault, and
+//! the real binary at trace level never writing a token, right or wrong, to its log.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use crate::api_security::request;
+use crate::support::http::{TOKEN, exchange};
+use crate::support::tls::SelfSigned;
+use crate::support::{API_TOML, TEST_ZONE, TempDir, TestServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_meridian");
+const STATUS: &str = "/api/v1/lb/status";
+const TLS_TOML: &str = "tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n";
+
+fn tls_server(cert: &SelfSigned) -> TestServer {
+    TestServer::with_config(
+        "",
+        &[("example.test.zone", TEST_ZONE)],
+        &format!("{API_TOML}{TLS_TOML}"),
+        &[("cert.pem", cert.cert_pem.as_bytes()), ("key.pem", cert.key_pem.as_bytes())],
+    )
+}
+
+/// Whatever a plain HTTP request to `addr` gets back, as text.
+fn plain(addr: SocketAddr, request: &[u8]) -> String {
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    String::from_utf8_lossy(&exchange(stream, request)).into_owned()
+}
+
+#[test]
+fn over_tls_the_api_answers_with_the_token_and_plain_http_gets_no_answer() {
+    let cert = SelfSigned::new();
+    let server = tls_server(&cert);
+    let addr = server.api().addr;
+    let (reply, alpn) = cert.https(addr, &request("GET", STATUS, Some(TOKEN)));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]), "HTTP/1.1 chosen over h2 by ALPN");
+    let (reply, _) = cert.https(addr, &request("GET", STATUS, Some("wrong-token")));
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    let answer = plain(addr, &request("GET", "/healthz", None));
+    assert!(!answer.starts_with("HTTP/"), "plain HTTP got an HTTP answer: {answer:?}");
+}
+
+/// `meridian ctl` with nothing from this process's environment.
+fn ctl(args: &[&str]) -> Output {
+    let mut command = Command::new(BIN);
+    command.arg("ctl").args(args);
+    for name in ["MERIDIAN_API", "MERIDIAN_API_TOKEN", "MERIDIAN_API_TOKEN_FILE", "MERIDIAN_API_CACERT"] {
+        command.env_remove(name);
+    }
+    command.output().expect("run meridian ctl")
+}
+
+#[test]
+fn ctl_status_works_over_https_with_cacert_and_refuses_an_untrusted_certificate() {
+    let cert = SelfSigned::new();
+    let server = tls_server(&cert);
+    let url = format!("https://{}", server.api().addr);
+    let cacert = server.dir().join("cert.pem");
+    let cacert = cacert.to_str().unwrap();
+    let output = ctl(&["--api", &url, "--cacert", cacert, "--token", TOKEN, "--timeout", "20", "status"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("generation"), "{stdout}");
+
+    let output = ctl(&["--api", &url, "--token", TOKEN, "--timeout", "20", "status"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+    assert!(!stderr.contains(TOKEN), "{stderr}");
+
+    let missing = server.dir().join("none.pem");
+    let output = ctl(&["--api", &url, "--cacert", missing.to_str().unwrap(), "--token", TOKEN, "status"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--cacert") && stderr.contains("none.pem"), "{stderr}");
+}
+
+#[test]
+fn check_config_names_the_tls_key_and_file_at_fault() {
+    let (cert, other) = (SelfSigned::new(), SelfSigned::new());
+    let dir = TempDir::new("tls");
+    dir.write("example.test.zone", TEST_ZONE);
+    dir.write("cert.pem", &cert.cert_pem);
+    dir.write("key.pem", &cert.key_pem);
+    dir.write("other-key.pem", &other.key_pem);
+    let check = |api: &str| {
+        let toml = format!("[[zone]]\nfile = \"example.test.zone\"\n[api]\nlisten = \"127.0.0.1:0\"\n{api}");
+        let config = dir.write("meridian.toml", &toml);
+        let output = Command::new(BIN).args(["check-config", config.to_str().unwrap()]).output().unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (ok, stderr) = check(TLS_TOML);
+    assert!(ok, "{stderr}");
+    for (api, expected) in [
+        ("tls_cert = \"cert.pem\"\n", "api.tls_key: missing"),
+        ("tls_key = \"key.pem\"\n", "api.tls_cert: missing"),
+        ("tls_cert = \"cert.pem\"\ntls_key = \"none.pem\"\n", "api.tls_key: cannot read "),
+        ("tls_cert = \"key.pem\"\ntls_key = \"key.pem\"\n", "api.tls_cert: "),
+        ("tls_cert = \"cert.pem\"\ntls_key = \"cert.pem\"\n", "api.tls_key: "),
+        ("tls_cert = \"cert.pem\"\ntls_key = \"other-key.pem\"\n", "api.tls_key: "),
+    ] {
+        let (ok, stderr) = check(api);
+        assert!(!ok, "{api}");
+        assert!(stderr.contains(expected), "{api}: {stderr}");
+        let file = api.lines().last().unwrap().split('"').nth(1).unwrap();
+        assert!(expected.ends_with("missing") || stderr.contains(file), "names {file}: {stderr}");
+        assert!(!stderr.contains("PRIVATE KEY-----\n"), "no key material: {stderr}");
+    }
+}
+
+/// `meridian serve` at trace level with its whole log kept.
+struct Traced {
+    child: std::process::Child,
+    log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    api: SocketAddr,
+}
+
+impl Traced {
+    fn start(config: &std::path::Path, token: &str) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .env("RUST_LOG", "trace")
+            .env("MERIDIAN_API_TOKEN", token)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start meridian serve");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let kept = log.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("admin API listening")
+                    && let Some(addr) = line.split("addr=").nth(1).and_then(|a| a.trim().parse::<SocketAddr>().ok())
+                {
+                    let _ = tx.send(addr);
+                }
+                let mut log = kept.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let api = rx.recv_timeout(Duration::from_secs(20)).expect("serve logs its API listener");
+        Self { child, log, reader: Some(reader), api }
+    }
+
+    /// Stops the server with SIGTERM and returns everything it logged.
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "serve did not stop within 10 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The process has exited, so its stderr is at its end and the reader finishes.
+        self.reader.take().unwrap().join().unwrap();
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn no_token_right_or_wrong_reaches_the_log_or_an_error_even_at_trace_level() {
+    const SECRET: &str = "s3cret-e2e-7f3a9d41c2";
+    let wrong: Vec<String> = (0..5).map(|n| format!("wrong-e2e-b7c{n}-token")).collect();
+    let cert = SelfSigned::new();
+    let dir = TempDir::new("secrets");
+    dir.write("example.test.zone", TEST_ZONE);
+    dir.write("cert.pem", &cert.cert_pem);
+    dir.write("key.pem", &cert.key_pem);
+    let config = dir.write(
+        "meridian.toml",
+        &format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n[[zone]]\nfile = \"example.test.zone\"\n\
+             [api]\nlisten = \"127.0.0.1:0\"\nmax_failed_auth = 5\n{TLS_TOML}"
+        ),
+    );
+    let served = Traced::start(&config, SECRET);
+    let https = |bytes: &[u8]| cert.https(served.api, bytes).0;
+
+    assert_eq!(https(&request("GET", STATUS, Some(SECRET))).status, 200);
+    for body in ["{\"name\": \"x", "[1, 2", "{\"name\": 5}", "not json at all"] {
+        let post = format!(
+            "POST /api/v1/lb/regions HTTP/1.1\r\nHost: m\r\nConnection: close\r\nAuthorization: Bearer {SECRET}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let reply = https(post.as_bytes());
+        assert!((400..500).contains(&reply.status) && !reply.body.contains(SECRET), "{}", reply.body);
+    }
+    // Plain HTTP carrying the token to the TLS port, and a handshake cut short.
+    let _ = plain(served.api, &request("GET", STATUS, Some(SECRET)));
+    let mut cut = TcpStream::connect(served.api).unwrap();
+    cut.write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2]).unwrap();
+    drop(cut);
+    // Malformed Authorization headers, each a failed authentication: the fifth reaches the
+    // limit, so the wrong tokens after them are refused before they are compared.
+    for header in [
+        format!("Basic {SECRET}"),
+        format!("Bearer  {}", wrong[0]),
+        format!("Bearer {} extra", wrong[1]),
+        format!("bearer{}", wrong[2]),
+    ] {
+        let head = format!("GET {STATUS} HTTP/1.1\r\nHost: m\r\nConnection: close\r\nAuthorization: {header}\r\n\r\n");
+        assert_eq!(https(head.as_bytes()).status, 401, "{header}");
+    }
+    let mut raw =
+        format!("GET {STATUS} HTTP/1.1\r\nHost: m\r\nConnection: close\r\nAuthorization: Bearer ").into_bytes();
+    raw.extend_from_slice(&[0xff, 0xfe]);
+    raw.extend_from_slice(format!("{}\r\n\r\n", wrong[3]).as_bytes());
+    let _ = https(&raw);
+    for token in &wrong {
+        let reply = https(&request("GET", STATUS, Some(token)));
+        assert_eq!(reply.status, 429, "{}", reply.body);
+        assert!(!reply.body.contains(token.as_str()));
+    }
+
+    let log = served.stop();
+    assert!(log.contains("TRACE") || log.contains("DEBUG"), "the log is at trace level:\n{log}");
+    assert!(log.contains("too many failed authentications") && log.contains("client=127.0.0.1"), "{log}");
+    assert!(log.contains("TLS handshake failed"), "{log}");
+    for secret in std::iter::once(SECRET).chain(wrong.iter().map(String::as_str)) {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
+    }
+
+    // A configuration error on the token's line shows neither the token nor the line.
+    let broken = dir.write("broken.toml", &format!("[api]\ntoken = \"{SECRET}\" trailing\n"));
+    let output = Command::new(BIN).args(["check-config", broken.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("not valid TOML"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+}
