@@ -14,6 +14,7 @@ use hickory_proto::rr::{DNSClass, Name};
 use crate::config::{FileRegion, Overlay, Source};
 use crate::dns::handler::{Answerer, Path};
 use crate::dns::response::Salt;
+use crate::dns::tcp;
 use crate::geo::mmdb::GeoDb;
 use crate::metrics::Observers;
 use crate::snapshot::Snapshot;
@@ -132,6 +133,54 @@ pub fn answer(data: &[u8]) {
         let ours = h.origin.zone_of(question.name()) || question.query_class() == DNSClass::CH;
         assert!(ours, "AA for {} outside our zone", question.name());
     }
+}
+
+/// Target `tcp`: a TCP byte stream (RFC 1035 section 4.2.2 framing, RFC 7766), arriving in
+/// reads cut where the first octet says, answered as a connection answers it.
+///
+/// Properties: how the stream is cut into reads changes nothing (the same responses, the same
+/// verdict); every response has its length prefix, parses back and carries the ID of the
+/// message it answers, in order; nothing is consumed past what arrived.
+pub fn tcp(data: &[u8]) {
+    let h = harness();
+    let Some((&cut, stream)) = data.split_first() else { return };
+    let peer: SocketAddr = "192.0.2.7:40000".parse().expect("an address");
+    let run = |step: usize| {
+        let (mut salts, mut response, mut output) = (h.answerer.salts(0), Vec::new(), Vec::new());
+        let (mut input, mut at, mut answerable) = (Vec::new(), 0, true);
+        while at < stream.len() && answerable {
+            let end = (at + step).min(stream.len());
+            input.extend_from_slice(&stream[at..end]);
+            at = end;
+            let (consumed, ok) =
+                tcp::answer_frames(&h.answerer, &h.snapshot, peer, &mut salts, &input, &mut response, &mut output);
+            assert!(consumed <= input.len(), "consumed {consumed} of {}", input.len());
+            input.drain(..consumed);
+            answerable = ok;
+        }
+        (output, answerable)
+    };
+    let (whole, verdict) = run(stream.len().max(1));
+    let (cut_up, cut_verdict) = run(usize::from(cut % 64) + 1);
+    assert_eq!(verdict, cut_verdict, "the verdict depends on how the stream was cut");
+    assert!(whole == cut_up, "the responses depend on how the stream was cut");
+    // The responses, in order, answer the messages, in order.
+    let (mut queries, mut responses) = (stream, whole.as_slice());
+    while let Some(response) = frame(&mut responses) {
+        let Some(query) = frame(&mut queries) else { panic!("more responses than messages") };
+        let message = Message::from_vec(response).unwrap_or_else(|e| panic!("a TCP answer that does not parse: {e}"));
+        assert_eq!(message.metadata.message_type, MessageType::Response);
+        assert_eq!(&response[..2], &query[..2], "the answer carries its query's ID");
+    }
+    assert!(responses.is_empty(), "a response without its whole length");
+}
+
+/// Takes one length-prefixed message off the front of `input`.
+fn frame<'a>(input: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = usize::from(u16::from_be_bytes([*input.first()?, *input.get(1)?]));
+    let message = input.get(2..2 + len)?;
+    *input = &input[2 + len..];
+    Some(message)
 }
 
 /// Target `zone`: a zone file as an operator might write it (or mangle it).

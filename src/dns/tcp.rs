@@ -34,7 +34,7 @@ use tracing::{debug, warn};
 use super::handler::{Answerer, Salts};
 use crate::config::TcpLimits;
 use crate::metrics::{Registry, TcpRefusal, TcpTimeout};
-use crate::snapshot::SnapshotStore;
+use crate::snapshot::{Snapshot, SnapshotStore};
 
 /// Octets of the length prefix (RFC 1035 section 4.2.2).
 const PREFIX_LEN: usize = 2;
@@ -281,27 +281,42 @@ impl Connection {
         }
     }
 
-    /// Answers every whole message in `input` into `output` (each with its length prefix),
-    /// from one snapshot. Returns the octets consumed and `false` when a message cannot be
-    /// answered (the responses before it are still written).
+    /// Answers every whole message in `input` into `output`, from one snapshot; see
+    /// [`answer_frames`].
     fn answer_all(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, bool) {
-        let mut consumed = 0;
         let snapshot = self.slot.shared.store.guard();
-        while let Some(message) = next_message(&input[consumed..]) {
-            consumed += PREFIX_LEN + message.len();
-            let answerer = &self.slot.shared.answerer;
-            let response = &mut self.response;
-            if !answerer.answer_tcp(&snapshot, message, self.peer, self.salts.take(), response) {
-                return (consumed, false);
-            }
-            // Responses are at most 65,535 octets: the encoders are bounded by it.
-            let Ok(len) = u16::try_from(response.len()) else { return (consumed, false) };
-            output.extend_from_slice(&len.to_be_bytes());
-            output.extend_from_slice(response);
-        }
-        recycle(&mut self.response);
-        (consumed, true)
+        let (answerer, peer) = (&self.slot.shared.answerer, self.peer);
+        answer_frames(answerer, &snapshot, peer, &mut self.salts, input, &mut self.response, output)
     }
+}
+
+/// Answers every whole message in `input` (RFC 1035 section 4.2.2 framing) into `output`,
+/// each response with its length prefix; `response` is scratch space. Returns the octets
+/// consumed and `false` when a message cannot be answered (the responses before it are
+/// still in `output`). Pure apart from the counters: the fuzz target `tcp` feeds it streams
+/// cut at every point.
+pub fn answer_frames(
+    answerer: &Answerer,
+    snapshot: &Snapshot,
+    peer: SocketAddr,
+    salts: &mut Salts,
+    input: &[u8],
+    response: &mut Vec<u8>,
+    output: &mut Vec<u8>,
+) -> (usize, bool) {
+    let mut consumed = 0;
+    while let Some(message) = next_message(&input[consumed..]) {
+        consumed += PREFIX_LEN + message.len();
+        if !answerer.answer_tcp(snapshot, message, peer, salts.take(), response) {
+            return (consumed, false);
+        }
+        // Responses are at most 65,535 octets: the encoders are bounded by it.
+        let Ok(len) = u16::try_from(response.len()) else { return (consumed, false) };
+        output.extend_from_slice(&len.to_be_bytes());
+        output.extend_from_slice(response);
+    }
+    recycle(response);
+    (consumed, true)
 }
 
 /// The first whole message of `input`, without its length prefix.

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 4] = [
+const TARGETS: [(&str, Target); 5] = [
     ("answer", meridian::fuzz::answer),
+    ("tcp", meridian::fuzz::tcp),
     ("zone", meridian::fuzz::zone),
     ("config", meridian::fuzz::config),
     ("edns", meridian::fuzz::edns),
@@ -41,7 +42,7 @@ fn every_corpus_input_and_past_crash_keeps_its_properties() {
 }
 
 /// Writes the structured seeds: the differential corpus's queries and the malformed-packet
-/// table (for `answer`, whose first octet picks the client's address, and `edns`), the zone
+/// table (for `answer`, whose first octet picks the client's address, `edns`, and pipelined for `tcp`), the zone
 /// files, and configurations. Run by hand when the tables change:
 /// `cargo test --test it write_fuzz_seeds -- --ignored`. Queries from dig and kdig come from
 /// `fuzz/seeds.sh`.
@@ -55,9 +56,20 @@ fn write_fuzz_seeds() {
     };
     let queries = crate::differential::corpus().into_iter().map(|(q, _)| q.bytes());
     let malformed = crate::malformed::table().into_iter().map(|(_, bytes, _)| bytes);
-    for (i, query) in queries.chain(malformed).enumerate() {
-        write("answer", &format!("{i:04}"), &[[(i % 4) as u8].as_slice(), &query].concat());
-        write("edns", &format!("{i:04}"), &query);
+    let all: Vec<Vec<u8>> = queries.chain(malformed).collect();
+    for (i, query) in all.iter().enumerate() {
+        write("answer", &format!("{i:04}"), &[[(i % 4) as u8].as_slice(), query].concat());
+        write("edns", &format!("{i:04}"), query);
+    }
+    // TCP: runs of eight messages pipelined on one connection, each with its length prefix,
+    // after the octet that says where reads are cut.
+    for (i, run) in all.chunks(8).enumerate() {
+        let mut stream = vec![(i * 7 % 64) as u8];
+        for query in run {
+            stream.extend_from_slice(&(query.len() as u16).to_be_bytes());
+            stream.extend_from_slice(query);
+        }
+        write("tcp", &format!("{i:04}"), &stream);
     }
     let mut zones = vec![("example.test".to_owned(), crate::support::TEST_ZONE.to_owned())];
     for path in inputs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("zones")) {
