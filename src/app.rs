@@ -82,9 +82,19 @@ pub struct Running {
 /// # Errors
 /// Invalid configuration or zone data, or an address that cannot be bound.
 pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, AppError> {
+    start_as(source, path, false).await
+}
+
+/// As [`start`]; with `drop_root`, a process started as root becomes `server.user` once every
+/// socket is bound and every file it needs as root is read (state directory, TLS key, token),
+/// before any task that serves or probes is spawned: no query is answered as root.
+///
+/// # Errors
+/// As [`start`], and a user that cannot be become (see `privileges::drop_root`).
+pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) -> Result<Running, AppError> {
     info!(version = env!("CARGO_PKG_VERSION"), "meridian starting");
     let state_dir = source.file.state_dir.as_ref().map(|dir| source.base.join(dir));
-    let (state, persisted) = open_state(state_dir);
+    let (state, persisted) = open_state(state_dir.clone());
     let (config, state, persisted) = with_saved_changes(&source, state, persisted)?;
     let config = Arc::new(config);
     let observers = Observers::default();
@@ -108,6 +118,9 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
         }
         None => None,
     };
+    if drop_root {
+        crate::privileges::drop_root(config.server.user.as_deref(), state_dir.as_deref())?;
+    }
     let table = Arc::new(Mutex::new(health_table(&mut snapshot)));
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), observers.clone())?;
@@ -248,14 +261,8 @@ pub async fn serve(source: Source, path: Option<PathBuf>) -> Result<(), AppError
     // Listen for SIGHUP before anything is announced, so an early one cannot end the process.
     let mut hangups = Hangups::new();
     let stop = shutdown_signal();
-    let running = start(source, path).await?;
-    // Started as root (to bind port 53, say): serve as an unprivileged user from here on, or
-    // not at all. The sockets are bound and the state directory open by now.
-    let config = running.store.load().config.clone();
-    if let Err(error) = crate::privileges::drop_root(config.server.user.as_deref(), config.state_dir.as_deref()) {
-        running.shutdown().await;
-        return Err(error.into());
-    }
+    // Started as root (to bind port 53, say): serve as an unprivileged user, or not at all.
+    let running = start_as(source, path, true).await?;
     tokio::pin!(stop);
     loop {
         tokio::select! {

@@ -115,7 +115,7 @@ pub fn answer(data: &[u8]) {
         return;
     }
     assert_eq!(fast, general, "the fast and general paths differ");
-    let response = Message::from_vec(&fast).unwrap_or_else(|e| panic!("our answer does not parse: {e}"));
+    let response = Message::from_vec(&fast).unwrap_or_else(|e| panic!("our answer does not parse: {e}: {fast:02x?}"));
     assert_eq!(&fast[..2], &datagram[..2], "the answer carries the query's ID");
     assert_eq!(response.metadata.message_type, MessageType::Response);
     let query = Message::from_vec(datagram).ok();

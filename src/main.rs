@@ -70,6 +70,7 @@ enum Command {
 const DEFAULT_LOG: &str = "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn";
 
 fn main() -> ExitCode {
+    steady_heap();
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
     let ansi = std::io::stderr().is_terminal();
@@ -180,4 +181,16 @@ fn chain(error: &dyn Error) -> String {
 
 fn cause_of<'a>(error: Option<&'a (dyn Error + 'static)>) -> Option<&'a (dyn Error + 'static)> {
     error.and_then(Error::source)
+}
+
+/// Fixes glibc's mmap threshold (128 KiB, its default start). Left to itself glibc raises the
+/// threshold each time a large block is freed, so after a reload frees the old geo table the
+/// next one is built on the heap, which then keeps its high-water mark: the soak test saw RSS
+/// climb from 26 to 65 MiB over 19 reloads, and stay flat at 27 MiB with the threshold fixed.
+fn steady_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }

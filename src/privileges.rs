@@ -1,7 +1,7 @@
 //! Dropping root: a server started as root (to bind port 53) serves as an unprivileged user,
 //! so that a bug in the answer path cannot become control of the machine. An edge: the
-//! process's identity is changed once, as soon as the server has started (every socket
-//! bound, the state directory open), before it settles in to serve.
+//! process's identity is changed once, when every socket is bound and every file needing
+//! root has been read, before any task that serves or probes starts (`app::start_as`).
 //!
 //! The alternative, which needs no root at all, is systemd's `AmbientCapabilities=
 //! CAP_NET_BIND_SERVICE` (see README, "Running on port 53"); then there is nothing to drop.
@@ -20,7 +20,7 @@ pub const DEFAULT_USER: &str = "nobody";
 pub enum PrivilegeError {
     #[error("server.user {0:?}: no such user")]
     NoSuchUser(String),
-    #[error("server.user {0:?} is root (uid 0): Meridian never serves as root")]
+    #[error("server.user {0:?} is root (uid or primary gid 0): Meridian never serves as root")]
     Root(String),
     #[error("cannot hand the state directory {path} to {user}: {source}")]
     Chown { path: String, user: String, source: std::io::Error },
@@ -61,7 +61,8 @@ pub fn drop_root(user: Option<&str>, state_dir: Option<&Path>) -> Result<Identit
     }
     let name = user.unwrap_or(DEFAULT_USER);
     let (uid, gid) = lookup(name)?;
-    if uid == 0 {
+    // The root group is as good as root on most systems (RHEL's `operator` has gid 0).
+    if uid == 0 || gid == 0 {
         return Err(PrivilegeError::Root(name.to_owned()));
     }
     if let Some(dir) = state_dir {
@@ -114,17 +115,39 @@ fn lookup(name: &str) -> Result<(u32, u32), PrivilegeError> {
     }
 }
 
-/// Gives the state directory and the files in it to `uid`/`gid`.
+/// Gives the state directory and its state files to `uid`/`gid`.
+///
+/// Carefully, since the directory may have been writable by the user since the last run: a
+/// symbolic link is never followed (one planted as `state.json` pointing at /etc/shadow
+/// would otherwise be handed over by root), only `state.json` and its set-aside copies are
+/// touched, and a directory owned by anyone but root or the user is refused (`state_dir`
+/// naming /var/lib by mistake must not give /var/lib away).
 fn hand_over(dir: &Path, uid: u32, gid: u32) -> Result<(), (String, std::io::Error)> {
-    let chown =
-        |path: &Path| std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| (path.display().to_string(), e));
-    if !dir.exists() {
-        return Ok(());
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |path: &Path, why: &str| (path.display().to_string(), std::io::Error::other(why.to_owned()));
+    let chown = |path: &Path| {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|e| (path.display().to_string(), e))
+    };
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err((dir.display().to_string(), e)),
+    };
+    if !meta.is_dir() {
+        return Err(refuse(dir, "not a directory (a symbolic link is not followed)"));
+    }
+    if meta.uid() != 0 && meta.uid() != uid {
+        return Err(refuse(dir, "owned by another user: not handed over"));
     }
     chown(dir)?;
     let entries = std::fs::read_dir(dir).map_err(|e| (dir.display().to_string(), e))?;
     for entry in entries.flatten() {
-        chown(&entry.path())?;
+        let name = entry.file_name();
+        let is_state = name.to_str().is_some_and(|n| n == "state.json" || n.starts_with("state.json."));
+        // file_type does not follow links: a link named like a state file is left alone.
+        if is_state && entry.file_type().is_ok_and(|t| t.is_file()) {
+            chown(&entry.path())?;
+        }
     }
     Ok(())
 }
@@ -140,5 +163,21 @@ mod tests {
         let error = lookup("no-such-user-meridian").unwrap_err();
         assert_eq!(error.to_string(), "server.user \"no-such-user-meridian\": no such user");
         assert!(matches!(lookup("nul\0byte"), Err(PrivilegeError::NoSuchUser(_))));
+    }
+
+    #[test]
+    fn a_state_directory_that_is_a_link_is_not_handed_over() {
+        let base = std::env::temp_dir().join(format!("meridian-privileges-{}", std::process::id()));
+        std::fs::create_dir_all(base.join("real")).unwrap();
+        let link = base.join("link");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(base.join("real"), &link).unwrap();
+        // SAFETY: getuid and getgid have no preconditions.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (path, error) = hand_over(&link, uid, gid).unwrap_err();
+        assert!(path.ends_with("link") && error.to_string().contains("symbolic link"), "{path}: {error}");
+        assert!(hand_over(&base.join("real"), uid, gid).is_ok());
+        assert!(hand_over(&base.join("absent"), uid, gid).is_ok(), "nothing to hand over yet");
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

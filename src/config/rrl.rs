@@ -43,7 +43,8 @@ impl Default for RrlConfig {
 /// Defaults as Knot's and BIND's: 20 responses a second, half of the limited ones slipped
 /// (BIND's `slip 2`), prefixes of /24 and /56.
 pub fn validate_rrl(rrl: FileRrl, problems: &mut Vec<Problem>) -> RrlConfig {
-    let rate = bounded(rrl.rate, 20, 1..=100_000, "rrl.rate", problems);
+    // At most 65,536 a second: the table counts time in 1/65,536ths of a second.
+    let rate = bounded(rrl.rate, 20, 1..=65_536, "rrl.rate", problems);
     let burst = bounded(rrl.burst, rate, 1..=1_000_000, "rrl.burst", problems);
     let slip = bounded(rrl.slip, 2, 0..=10, "rrl.slip", problems);
     let ipv4_prefix = bounded(rrl.ipv4_prefix, 24, 8..=32, "rrl.ipv4_prefix", problems);

@@ -178,6 +178,11 @@ fn respond<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -> Answer<
     let server = &snapshot.config.server;
     let edns = asked.edns.as_ref().map(|e| response_edns(e, server));
     let mut response = Answer::new(Metadata::response_from_request(meta), edns);
+    // A question pointing into the header cannot go back as written, whatever the answer
+    // (BADVERS and NOTIMP included: the fuzzer found a NOTIMP echoing such a pointer, which
+    // then pointed at the response's own flags).
+    let points_back = has_compression_pointer(asked.question_bytes);
+    response.echo_question = !points_back;
     // RFC 6891 section 6.1.3: a version we do not implement gets BADVERS and our version, 0.
     if asked.edns.as_ref().is_some_and(|e| e.version > 0) {
         return response.rcode(ResponseCode::BADVERS);
@@ -190,9 +195,8 @@ fn respond<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -> Answer<
         // RFC 9619: a query has exactly one question.
         return response.rcode(ResponseCode::FormErr);
     };
-    if has_compression_pointer(asked.question_bytes) {
+    if points_back {
         // The only earlier octets a lone question can point to are the header's: not a name.
-        response.echo_question = false;
         return response.rcode(ResponseCode::FormErr);
     }
     // RFC 7871 section 6: a malformed ECS option gets FORMERR, whatever the question.

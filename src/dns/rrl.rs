@@ -102,10 +102,13 @@ impl RateTable {
         if self.admit(key, self.now(), config.rate, config.burst) {
             return Verdict::Send;
         }
-        let limited = self.limited.fetch_add(1, Ordering::Relaxed) + 1;
+        // A roll rather than a shared count (as Knot's rrl_slip_roll): with a count, two
+        // floods arriving in turn could leave one bucket's real clients never told to retry
+        // over TCP. The roll mixes the key with a per-response counter, so it is spread fairly.
+        let limited = self.limited.fetch_add(1, Ordering::Relaxed);
         match config.slip {
             0 => Verdict::Drop,
-            slip if limited.is_multiple_of(u64::from(slip)) => Verdict::Slip,
+            slip if splitmix64(key ^ limited).is_multiple_of(u64::from(slip)) => Verdict::Slip,
             _ => Verdict::Drop,
         }
     }

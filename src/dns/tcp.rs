@@ -112,7 +112,8 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, stop: CancellationTo
             }
         };
         let limits = shared.store.guard().config.server.tcp;
-        let admitted = lock(&shared.open).admit(peer.ip(), &limits);
+        let client = client_key(peer.ip());
+        let admitted = lock(&shared.open).admit(client, &limits);
         if let Err(refusal) = admitted {
             shared.metrics.record_tcp_refused(refusal);
             debug!(%peer, ?refusal, "TCP connection over the limit; closed");
@@ -120,7 +121,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, stop: CancellationTo
             continue;
         }
         shared.metrics.record_tcp_connection(true);
-        let slot = Slot { shared: shared.clone(), client: peer.ip() };
+        let slot = Slot { shared: shared.clone(), client };
         let salts = shared.answerer.salts(shared.accepted.fetch_add(1, Ordering::Relaxed));
         let connection = Connection { stream, peer, limits, salts, response: Vec::new(), slot };
         tasks.spawn(connection.serve(stop.clone()));
@@ -133,7 +134,20 @@ fn is_one_connection(error: &std::io::Error) -> bool {
     matches!(error.kind(), ConnectionAborted | ConnectionReset | Interrupted)
 }
 
-/// How many connections are open, in total and per client address.
+/// The client a connection counts against: its address, or for IPv6 its /64, which one host
+/// is commonly given whole (RFC 6177), so that one host cannot take a limit per address it
+/// holds. An IPv4-mapped address counts as the IPv4 address.
+fn client_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+    }
+}
+
+/// How many connections are open, in total and per client (see [`client_key`]).
 #[derive(Debug, Default)]
 struct OpenConnections {
     total: usize,
@@ -355,6 +369,15 @@ mod tests {
             idle_timeout: Duration::from_secs(10),
             query_timeout: Duration::from_secs(5),
         }
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_as_its_64() {
+        let key = |a: &str| client_key(a.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
     }
 
     #[test]

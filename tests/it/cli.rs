@@ -445,6 +445,12 @@ fn started_as_root_it_serves_as_an_unprivileged_user_and_still_saves_changes() {
         String::from_utf8_lossy(&output.stdout).trim().parse::<u32>().unwrap()
     };
     assert_eq!(ids(pid, "Uid:"), [nobody; 4], "real, effective, saved and filesystem uid");
+    // Every thread, not only the first: the UDP workers, the runtime's, the prober's.
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap();
+        let uids = status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap().split_whitespace();
+        assert!(uids.map(|n| n.parse::<u32>().unwrap()).all(|u| u == nobody), "thread {:?}: {status}", task.path());
+    }
     assert!(ids(pid, "Gid:").iter().all(|&g| g != 0), "no root group: {:?}", ids(pid, "Gid:"));
     let groups = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let groups = groups.lines().find_map(|l| l.strip_prefix("Groups:")).unwrap().to_owned();

@@ -34,11 +34,11 @@ struct Outcome {
     elapsed: Duration,
 }
 
-/// Sends every query at once from `from`, then reads replies until none has come for 300 ms
+/// Sends every query at once from `from`, then reads replies until none has come for 1 s
 /// (or 10 s in all); each reply must answer one of the queries, once.
 fn burst(server: SocketAddr, from: IpAddr, queries: &[Vec<u8>]) -> Outcome {
     let socket = UdpSocket::bind(SocketAddr::new(from, 0)).expect("bind a client address on loopback");
-    socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(1000))).unwrap();
     let started = Instant::now();
     for query in queries {
         socket.send_to(query, server).unwrap();
@@ -90,10 +90,10 @@ fn a_flood_from_one_prefix_is_limited_while_others_are_answered_in_full() {
     let flood = queries(100, |_| "www.example.test.".into(), RecordType::A);
     let limited = burst(server.addr, ip("127.0.0.1"), &flood);
     assert!((5..=most_allowed(&limited)).contains(&limited.full), "{limited:?}");
-    // Every 2nd limited response slips: half of the 90-odd, give or take the one in hand.
+    // Each limited response slips with odds of 1 in 2: about half of the 90-odd.
     let held = limited.slipped + limited.silent;
     assert_eq!(held, 100 - limited.full);
-    assert!(limited.slipped.abs_diff(limited.silent) <= 1, "{limited:?}");
+    assert!((held / 4..=held * 3 / 4).contains(&limited.slipped), "{limited:?}");
 
     // Another /24 (127.0.1.0/24) has buckets of its own: its burst is answered in full.
     let other = burst(server.addr, ip("127.0.1.1"), &queries(5, |_| "www.example.test.".into(), RecordType::A));
