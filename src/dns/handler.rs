@@ -144,7 +144,7 @@ impl Answerer {
                 }
             },
         };
-        let Some(mut answer) = self.answer(snapshot, &asked, salt) else { return false };
+        let Some(mut answer) = response::answer(snapshot, &asked, salt) else { return false };
         let rrl = &snapshot.config.rrl;
         // Over TCP the source address is proven by the handshake, so there is nothing to
         // reflect: rate limiting is for UDP only (as Knot's mod-rrl).
@@ -161,6 +161,9 @@ impl Answerer {
                 }
             }
         }
+        // Counted once the verdict is in: what is dropped was not answered, and what is
+        // slipped carries no pool's records.
+        self.observe(snapshot, &asked, &answer);
         // Over TCP the two-octet length is the only limit (RFC 7766 section 8).
         let limit = response::udp_limit(&asked, &snapshot.config.server);
         if path != Path::Hickory && wire::encode(&answer, asked.question_bytes, limit, out) {
@@ -190,13 +193,6 @@ impl Answerer {
             return emit_header(&failed, out);
         }
         true
-    }
-
-    /// The answer to a request, counted.
-    fn answer<'s>(&self, snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -> Option<Answer<'s>> {
-        let answer = response::answer(snapshot, asked, salt)?;
-        self.observe(snapshot, asked, &answer);
-        Some(answer)
     }
 
     /// Counts the answer: a few atomic adds through handles resolved with the snapshot.

@@ -137,6 +137,8 @@ impl<'s> Answer<'s> {
         self.additionals.clear();
         self.required_additionals = 0;
         self.metadata.truncation = true;
+        // No pool's records go out: nothing to count for one (the ECS echo is already set).
+        self.steered = None;
         self
     }
 

@@ -114,6 +114,13 @@ fn a_flood_from_one_prefix_is_limited_while_others_are_answered_in_full() {
         found.trim().parse().unwrap()
     };
     assert_eq!((count("dropped"), count("slipped")), (limited.silent, limited.slipped));
+    // A dropped response was not answered: the query counters leave it out (205 A queries
+    // sent in all, from the flood, the other prefix and the exempt one).
+    let answered = page
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"meridian_queries_total{transport="udp",qtype="A",rcode="NOERROR"} "#))
+        .unwrap_or_else(|| panic!("UDP A NOERROR in {page}"));
+    assert_eq!(answered.trim().parse::<usize>().unwrap(), 205 - limited.silent);
 }
 
 #[test]
