@@ -190,6 +190,26 @@ fn wire_name_len(message: &[u8], at: usize) -> Option<usize> {
     }
 }
 
+/// The client subnet address of a query of the common shape, read cheaply and without
+/// checking the rest: a hint of which address steering will locate, so that the UDP worker
+/// can start fetching the geo table for a whole batch before answering it. A wrong or
+/// missing hint costs a wasted fetch, never a wrong answer: [`Asked::parse`] decides.
+pub fn client_subnet_hint(message: &[u8]) -> Option<IpAddr> {
+    let counts = message.get(4..HEADER_LEN)?;
+    // One question, and one additional record (the OPT record) after it.
+    if counts != [0, 1, 0, 0, 0, 0, 0, 1] {
+        return None;
+    }
+    let at = HEADER_LEN + wire_name_len(message, HEADER_LEN)? + 4;
+    // OPT's fixed part (root owner, type, class, TTL, RDLENGTH), then the first option.
+    let option = message.get(at + 11..)?;
+    if u16::from_be_bytes([*option.first()?, *option.get(1)?]) != ECS_OPTION {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([*option.get(2)?, *option.get(3)?]));
+    ecs::parse(option.get(4..4 + len)?).ok().map(|subnet| subnet.address)
+}
+
 /// The lowercase key of an uncompressed wire name.
 fn key_of(wire: &[u8]) -> Option<NameKey> {
     let mut lower = [0u8; 255];

@@ -152,6 +152,10 @@ fn serve(socket: &UdpSocket, store: &SnapshotStore, answerer: &Answerer, stop: &
         }
         // One snapshot for the whole batch: each query is answered from one consistent view.
         let snapshot = store.guard();
+        if received > 1 {
+            let lengths = batch.recv_headers[..received].iter().map(|h| h.msg_len as usize);
+            answerer.prefetch(&snapshot, batch.queries.iter().zip(lengths).map(|(q, len)| &q[..len.min(MAX_QUERY)]));
+        }
         let mut replies = 0;
         for i in 0..received {
             let header = &batch.recv_headers[i];

@@ -170,6 +170,17 @@ impl GeoDb {
         self.locate_in_tree(addr)
     }
 
+    /// Starts fetching, for every address of a batch, the parts of the IPv4 table its lookup
+    /// will read, so that the batch waits on memory about once rather than once per lookup:
+    /// first the index entries of all the addresses, then (the index now at hand) the ranges
+    /// each will scan. A lookup of a client spread over a large table otherwise spends most
+    /// of its time waiting for these lines. Only hints to the processor: no result changes.
+    pub fn prefetch(&self, addrs: &[IpAddr]) {
+        let v4 = || addrs.iter().filter_map(|a| if let IpAddr::V4(v4) = a { Some(u32::from(*v4)) } else { None });
+        v4().for_each(|a| self.v4.prefetch_index(a));
+        v4().for_each(|a| self.v4.prefetch_ranges(a));
+    }
+
     /// The same lookup through the database's own search tree.
     pub fn locate_in_tree(&self, addr: IpAddr) -> Option<Located> {
         match &self.source {
@@ -336,9 +347,9 @@ impl V4Table {
         Self { ranges: ranges.into_boxed_slice(), first: first.into_boxed_slice(), offset: offset.into_boxed_slice() }
     }
 
-    /// The range holding `addr` and the widest prefix around it inside the range; `None`
-    /// when the table does not cover it (the tree does).
-    fn find(&self, addr: u32) -> Option<Located> {
+    /// The ranges to scan for `addr`: those starting in its /20, and the last one before
+    /// (ranges[0] starts at 0, so there is one), as indexes `from..high`.
+    fn span(&self, addr: u32) -> Option<(usize, usize)> {
         let block = (addr >> 12) as usize;
         let base = *self.first.get(block >> 4)? as usize;
         let low = base + usize::from(*self.offset.get(block)?);
@@ -346,11 +357,15 @@ impl V4Table {
             15 => *self.first.get((block >> 4) + 1)? as usize,
             _ => base + usize::from(*self.offset.get(block + 1)?),
         };
-        // The range holding addr starts in this /20, or is the last one starting before it
-        // (ranges[0] starts at 0, so there is one). A scan, so that the loads do not wait on
-        // each other; a made-up database with thousands of networks in one /20 is slower to
-        // search, not wrong.
-        let from = low.saturating_sub(1);
+        Some((low.saturating_sub(1), high))
+    }
+
+    /// The range holding `addr` and the widest prefix around it inside the range; `None`
+    /// when the table does not cover it (the tree does).
+    fn find(&self, addr: u32) -> Option<Located> {
+        // A scan, so that the loads do not wait on each other; a made-up database with
+        // thousands of networks in one /20 is slower to search, not wrong.
+        let (from, high) = self.span(addr)?;
         let candidates = self.ranges.get(from..high)?;
         let at = from + candidates.iter().filter(|r| r.start <= addr).count().checked_sub(1)?;
         let range = self.ranges[at];
@@ -364,10 +379,46 @@ impl V4Table {
         })
     }
 
+    /// Starts fetching the index entries a lookup of `addr` reads.
+    fn prefetch_index(&self, addr: u32) {
+        let block = (addr >> 12) as usize;
+        if let (Some(first), Some(offset)) = (self.first.get(block >> 4), self.offset.get(block)) {
+            prefetch(first);
+            prefetch(offset);
+        }
+    }
+
+    /// Starts fetching the ranges a lookup of `addr` scans (and the one after, for the
+    /// scope); reads the index entries, so it pays once [`V4Table::prefetch_index`] has run.
+    fn prefetch_ranges(&self, addr: u32) {
+        if let Some((from, high)) = self.span(addr)
+            && let (Some(first), Some(last)) =
+                (self.ranges.get(from), self.ranges.get(high.min(self.ranges.len().saturating_sub(1))))
+        {
+            prefetch(first);
+            prefetch(last);
+        }
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.ranges.len()
     }
+}
+
+/// Asks the processor to bring the cache line holding `item` closer (a hint: nothing else
+/// happens, and elsewhere than on x86-64 not even that).
+#[inline]
+fn prefetch<T>(item: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 loads nothing into the program and cannot fault, whatever the address;
+    // this one is of a live reference besides.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(item).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = item;
 }
 
 /// The shortest prefix length whose block around `addr` lies in `[start, after)`.
@@ -400,10 +451,18 @@ mod table_tests {
     /// has that location.
     fn agrees(db: &GeoDb, tries: u64) {
         let mut state = 7;
+        let mut batch = Vec::new();
         for i in 0..tries {
             state = splitmix64(state ^ i);
-            agrees_at(db, state as u32);
+            batch.push(state as u32);
+            // As the UDP workers do: the batch's lines prefetched, then each looked up.
+            if batch.len() == 32 || i + 1 == tries {
+                db.prefetch(&batch.iter().map(|&a| IpAddr::V4(Ipv4Addr::from(a))).collect::<Vec<_>>());
+                batch.drain(..).for_each(|a| agrees_at(db, a));
+            }
         }
+        let edges = ["0.0.0.0", "255.255.255.255", "255.255.240.0", "0.0.15.255"].map(|a| a.parse().unwrap());
+        db.prefetch(&edges);
     }
 
     fn agrees_at(db: &GeoDb, addr: u32) {

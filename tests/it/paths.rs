@@ -55,6 +55,37 @@ fn fast_and_general_paths_answer_byte_for_byte_alike() {
     assert!(smaller > 300, "our encoder compressed only {smaller} of {compared} answers further");
 }
 
+/// The UDP workers prefetch the geo table for a batch by the client subnet they read cheaply
+/// from each query: that hint must be the subnet the answer then steers by, whenever our
+/// parser reads one.
+#[test]
+fn the_prefetch_hint_is_the_client_subnet_the_parser_reads() {
+    use meridian::dns::request::{Asked, client_subnet_hint};
+    let source: SocketAddr = "127.0.0.1:5300".parse().unwrap();
+    use crate::support::client::Q;
+    use hickory_proto::rr::RecordType;
+    let mut queries: Vec<Vec<u8>> = corpus().into_iter().map(|(q, _)| q.bytes()).collect();
+    queries.extend(crate::malformed::table().into_iter().map(|(_, bytes, _)| bytes));
+    for subnet in ["81.2.69.0/24", "8.8.8.0/24", "1.1.1.1/32", "10.0.0.0/8", "0.0.0.0/0", "2001:db8::/48", "::/0"] {
+        for rtype in [RecordType::A, RecordType::AAAA, RecordType::TXT] {
+            queries.push(Q::new("www.lb.test.", rtype).ecs(subnet).bytes());
+            queries.push(Q::new("a.rather.long.name.in.example.test.", rtype).ecs(subnet).payload(4096).bytes());
+        }
+    }
+    let mut with_subnet = 0;
+    for bytes in &queries {
+        let hint = client_subnet_hint(bytes);
+        let parsed = Asked::parse(bytes, source.ip(), hickory_server::net::xfer::Protocol::Udp);
+        if let Some(Ok(Some(subnet))) = parsed.as_ref().map(|a| a.ecs) {
+            assert_eq!(hint, Some(subnet.address), "{bytes:02x?}");
+            with_subnet += 1;
+        } else if parsed.is_some() {
+            assert_eq!(hint, None, "a hint for a query without a client subnet: {bytes:02x?}");
+        }
+    }
+    assert!(with_subnet >= 10, "only {with_subnet} queries of the corpus have a client subnet");
+}
+
 /// Heap allocations one UDP answer makes on the fast path, once warm, for `query`.
 fn allocations_per_answer(snapshot: &meridian::snapshot::Snapshot, query: &[u8]) -> f64 {
     let answerer = Answerer::new(Observers::default());
