@@ -152,11 +152,17 @@ pub fn tcp(data: &[u8]) {
             let end = (at + step).min(stream.len());
             input.extend_from_slice(&stream[at..end]);
             at = end;
-            let (consumed, ok) =
-                tcp::answer_frames(&h.answerer, &h.snapshot, peer, &mut salts, &input, &mut response, &mut output);
-            assert!(consumed <= input.len(), "consumed {consumed} of {}", input.len());
-            input.drain(..consumed);
-            answerable = ok;
+            // As a connection does: rounds until what has arrived holds no whole message.
+            loop {
+                let (consumed, ok) =
+                    tcp::answer_frames(&h.answerer, &h.snapshot, peer, &mut salts, &input, &mut response, &mut output);
+                assert!(consumed <= input.len(), "consumed {consumed} of {}", input.len());
+                input.drain(..consumed);
+                answerable = ok;
+                if consumed == 0 || !ok {
+                    break;
+                }
+            }
         }
         (output, answerable)
     };

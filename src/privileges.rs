@@ -115,13 +115,22 @@ fn lookup(name: &str) -> Result<(u32, u32), PrivilegeError> {
     }
 }
 
-/// Gives the state directory and its state files to `uid`/`gid`.
+/// Whether a directory entry is one of the state files (`state.json`, its temporary file and
+/// its set-aside copies).
+fn is_state_file(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|n| n == "state.json" || n.starts_with("state.json."))
+}
+
+/// Gives the state directory and its state files to `uid`/`gid`, and makes the directory
+/// 0700.
 ///
 /// Carefully, since the directory may have been writable by the user since the last run: a
 /// symbolic link is never followed (one planted as `state.json` pointing at /etc/shadow
-/// would otherwise be handed over by root), only `state.json` and its set-aside copies are
-/// touched, and a directory owned by anyone but root or the user is refused (`state_dir`
-/// naming /var/lib by mistake must not give /var/lib away).
+/// would otherwise be handed over by root), nor a hard link (a second name of a file that
+/// lives elsewhere); only `state.json` and its set-aside copies are touched; a directory
+/// owned by anyone but root or the user is refused, and so is a root-owned one that holds
+/// anything but state files (`state_dir` naming /var/lib, or the directory of the
+/// configuration, by mistake must not give it away).
 fn hand_over(dir: &Path, uid: u32, gid: u32) -> Result<(), (String, std::io::Error)> {
     use std::os::unix::fs::MetadataExt;
     let refuse = |path: &Path, why: &str| (path.display().to_string(), std::io::Error::other(why.to_owned()));
@@ -139,17 +148,33 @@ fn hand_over(dir: &Path, uid: u32, gid: u32) -> Result<(), (String, std::io::Err
     if meta.uid() != 0 && meta.uid() != uid {
         return Err(refuse(dir, "owned by another user: not handed over"));
     }
-    chown(dir)?;
-    let entries = std::fs::read_dir(dir).map_err(|e| (dir.display().to_string(), e))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let is_state = name.to_str().is_some_and(|n| n == "state.json" || n.starts_with("state.json."));
-        // file_type does not follow links: a link named like a state file is left alone.
-        if is_state && entry.file_type().is_ok_and(|t| t.is_file()) {
-            chown(&entry.path())?;
+    let listed = |dir: &Path| std::fs::read_dir(dir).map_err(|e| (dir.display().to_string(), e));
+    let mut state_files = Vec::new();
+    for entry in listed(dir)? {
+        let entry = entry.map_err(|e| (dir.display().to_string(), e))?;
+        if !is_state_file(&entry.file_name()) {
+            if meta.uid() == 0 {
+                return Err(refuse(dir, "owned by root and holds more than state files: not handed over"));
+            }
+            continue;
         }
+        // symlink_metadata does not follow links: a link named like a state file is left alone.
+        let file = std::fs::symlink_metadata(entry.path()).map_err(|e| (entry.path().display().to_string(), e))?;
+        if !file.is_file() {
+            continue;
+        }
+        if file.nlink() > 1 {
+            return Err(refuse(&entry.path(), "a state file with another name (a hard link): not handed over"));
+        }
+        if file.uid() != 0 && file.uid() != uid {
+            return Err(refuse(&entry.path(), "a state file owned by another user: not handed over"));
+        }
+        state_files.push(entry.path());
     }
-    Ok(())
+    chown(dir)?;
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .map_err(|e| (dir.display().to_string(), e))?;
+    state_files.iter().try_for_each(|path| chown(path))
 }
 
 #[cfg(test)]
@@ -178,6 +203,46 @@ mod tests {
         assert!(path.ends_with("link") && error.to_string().contains("symbolic link"), "{path}: {error}");
         assert!(hand_over(&base.join("real"), uid, gid).is_ok());
         assert!(hand_over(&base.join("absent"), uid, gid).is_ok(), "nothing to hand over yet");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_state_file_with_a_second_name_is_not_handed_over_and_the_directory_becomes_0700() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("meridian-privileges-links-{}", std::process::id()));
+        let state = base.join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(base.join("elsewhere"), "secret").unwrap();
+        std::fs::write(state.join("state.json"), "{}").unwrap();
+        // SAFETY: getuid and getgid have no preconditions.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        assert!(hand_over(&state, uid, gid).is_ok());
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the state directory is made 0700 when handed over");
+        std::fs::hard_link(base.join("elsewhere"), state.join("state.json.rejected-1")).unwrap();
+        let (path, error) = hand_over(&state, uid, gid).unwrap_err();
+        assert!(path.ends_with("state.json.rejected-1") && error.to_string().contains("hard link"), "{path}: {error}");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_root_owned_directory_with_more_than_state_files_is_refused() {
+        use std::os::unix::fs::MetadataExt;
+        // As root (CI runs as root), a directory we create is root's: it may be handed over
+        // while it holds only state files, and not once it holds anything else.
+        let base = std::env::temp_dir().join(format!("meridian-privileges-root-{}", std::process::id()));
+        std::fs::create_dir_all(&base).unwrap();
+        if std::fs::metadata(&base).unwrap().uid() != 0 {
+            eprintln!("not root: the root-owned case cannot be made here");
+            std::fs::remove_dir_all(&base).unwrap();
+            return;
+        }
+        std::fs::write(base.join("state.json"), "{}").unwrap();
+        assert!(hand_over(&base, 0, 0).is_ok(), "only state files");
+        std::fs::write(base.join("meridian.toml"), "").unwrap();
+        let (path, error) = hand_over(&base, 0, 0).unwrap_err();
+        assert!(error.to_string().contains("more than state files"), "{path}: {error}");
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

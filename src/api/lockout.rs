@@ -5,7 +5,8 @@
 //!
 //! Pure, with time passed in (STYLE section 3): the API edge reads the clock and locks the
 //! table. The table holds at most `capacity` addresses; when a new one arrives at a full
-//! table, expired records go first, then the oldest, so many addresses cannot exhaust memory.
+//! table, expired records go first, then the oldest of those not refused (a locked-out address
+//! must not be freed by failing once from enough others), so many addresses cannot exhaust memory.
 //! IPv6 clients count by /64, the block one host usually has, so that one host cannot walk
 //! through its own addresses.
 
@@ -73,10 +74,13 @@ impl Lockout {
     }
 
     fn make_room(&mut self, now: Instant) {
-        let window = self.window;
+        let (window, max_failures) = (self.window, self.max_failures);
         self.clients.retain(|_, record| now < record.since + window);
+        // Addresses still counting go before refused ones; only a table of refused addresses
+        // gives up the one whose refusal ends first.
+        let order = |record: &Record| (record.failures >= max_failures, record.since);
         if self.clients.len() >= self.capacity
-            && let Some(oldest) = self.clients.iter().min_by_key(|(_, record)| record.since).map(|(key, _)| *key)
+            && let Some(oldest) = self.clients.iter().min_by_key(|(_, record)| order(record)).map(|(key, _)| *key)
         {
             self.clients.remove(&oldest);
         }
@@ -166,5 +170,23 @@ mod tests {
             lockout.fail(IpAddr::from(n.to_be_bytes()), at(63));
         }
         assert_eq!(lockout.len(), 3, "never more than the capacity");
+    }
+
+    #[test]
+    fn failing_once_from_many_addresses_does_not_free_a_refused_one() {
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        let mut lockout = Lockout::new(3, Duration::from_secs(60), 4);
+        let guesser = ip("2001:db8:1:1::1");
+        for s in 0..3 {
+            lockout.fail(guesser, at(s));
+        }
+        assert!(lockout.refused_for(guesser, at(3)).is_some());
+        // The guesser's other /64s fill the table, each with one failure, again and again.
+        for n in 0..100u16 {
+            lockout.fail(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2 + n, 0, 0, 0, 1)), at(4));
+        }
+        assert!(lockout.refused_for(guesser, at(5)).is_some(), "still refused");
+        assert_eq!(lockout.len(), 4);
     }
 }

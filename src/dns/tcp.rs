@@ -43,6 +43,10 @@ const READ_CHUNK: usize = 512;
 /// Buffers larger than this are given back once empty, so that an idle connection holds
 /// little memory after a large response.
 const KEEP_CAPACITY: usize = 4096;
+/// The most octets of responses one round answers before writing them. A client may send
+/// thousands of pipelined queries in one read; answered in rounds, neither the responses a
+/// connection buffers nor the time it runs without yielding grow with what it sends.
+const ROUND_OUTPUT: usize = 16 * 1024;
 /// How long the accept loop pauses after an error such as running out of file descriptors,
 /// which would otherwise repeat at once (the listener stays readable).
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -269,6 +273,9 @@ impl Connection {
             if !answerable {
                 return Close::Unanswerable;
             }
+            if consumed > 0 && next_message(&input).is_some() {
+                continue; // the round was full: answer the rest of what was read first
+            }
             if input.is_empty() {
                 begun = None;
                 recycle(&mut input);
@@ -304,11 +311,12 @@ impl Connection {
     }
 }
 
-/// Answers every whole message in `input` (RFC 1035 section 4.2.2 framing) into `output`,
-/// each response with its length prefix; `response` is scratch space. Returns the octets
-/// consumed and `false` when a message cannot be answered (the responses before it are
-/// still in `output`). Pure apart from the counters: the fuzz target `tcp` feeds it streams
-/// cut at every point.
+/// Answers the whole messages at the start of `input` (RFC 1035 section 4.2.2 framing) into
+/// `output`, each response with its length prefix, until [`ROUND_OUTPUT`] octets have been
+/// added (call again for the rest); `response` is scratch space. Returns the octets consumed
+/// and `false` when a message cannot be answered (the responses before it are still in
+/// `output`). Pure apart from the counters: the fuzz target `tcp` feeds it streams cut at
+/// every point.
 pub fn answer_frames(
     answerer: &Answerer,
     snapshot: &Snapshot,
@@ -318,8 +326,10 @@ pub fn answer_frames(
     response: &mut Vec<u8>,
     output: &mut Vec<u8>,
 ) -> (usize, bool) {
-    let mut consumed = 0;
-    while let Some(message) = next_message(&input[consumed..]) {
+    let (mut consumed, start) = (0, output.len());
+    while output.len() - start < ROUND_OUTPUT
+        && let Some(message) = next_message(&input[consumed..])
+    {
         consumed += PREFIX_LEN + message.len();
         if !answerer.answer_tcp(snapshot, message, peer, salts.take(), response) {
             return (consumed, false);
@@ -406,6 +416,47 @@ mod tests {
         assert_eq!(next_message(&[0, 3, 1, 2]), None, "a message cut short");
         assert_eq!(next_message(&[0, 0, 9]), Some(&[][..]), "a zero length is a message of nothing");
         assert_eq!(next_message(&[0, 2, 1, 2, 0, 1]), Some(&[1, 2][..]), "the next one is left");
+    }
+
+    #[test]
+    fn a_long_pipeline_is_answered_in_rounds_in_order() {
+        let dir = std::env::temp_dir().join(format!("meridian-tcp-rounds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("t.zone"), "$ORIGIN t.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n")
+            .unwrap();
+        std::fs::write(dir.join("m.toml"), "[[zone]]\nfile = \"t.zone\"\n").unwrap();
+        let config = Arc::new(crate::config::Config::read(&dir.join("m.toml")).unwrap());
+        let snapshot = crate::app::build_snapshot(config, 1, None).unwrap();
+        let answerer = Answerer::new(crate::metrics::Observers::default());
+        let mut salts = answerer.salts(0);
+        // 2,000 queries for ns.t. A (ID = their number), in one read.
+        let mut input = Vec::new();
+        for id in 0..2000u16 {
+            let mut query = id.to_be_bytes().to_vec();
+            query.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, b'n', b's', 1, b't', 0, 0, 1, 0, 1]);
+            input.extend_from_slice(&(query.len() as u16).to_be_bytes());
+            input.extend_from_slice(&query);
+        }
+        let (mut ids, mut rounds, mut response) = (Vec::new(), 0, Vec::new());
+        let peer: SocketAddr = "192.0.2.9:1000".parse().unwrap();
+        while !input.is_empty() {
+            let mut output = Vec::new();
+            let (consumed, ok) =
+                answer_frames(&answerer, &snapshot, peer, &mut salts, &input, &mut response, &mut output);
+            assert!(ok && consumed > 0);
+            // A round stops once it passes its budget, by at most one response.
+            assert!(output.len() < ROUND_OUTPUT + 600, "a round of {} octets", output.len());
+            input.drain(..consumed);
+            let mut rest = output.as_slice();
+            while let Some(message) = next_message(rest) {
+                ids.push(u16::from_be_bytes([message[0], message[1]]));
+                rest = &rest[PREFIX_LEN + message.len()..];
+            }
+            rounds += 1;
+        }
+        assert_eq!(ids, (0..2000).collect::<Vec<u16>>(), "every query answered once, in order");
+        assert!(rounds > 3, "2,000 answers in {rounds} rounds");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
