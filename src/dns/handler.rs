@@ -143,17 +143,19 @@ impl Answerer {
     ) -> bool {
         out.clear(); // it may hold an earlier response, which a FORMERR header would not replace
         // The common shape is read without hickory; the rest goes through its parser.
-        let general;
+        // Borrowed where it was read rather than moved: it is a few hundred octets.
+        let (general, general_asked);
         let fast = match path {
             Path::Fast => Asked::parse(message, source.ip(), protocol),
             Path::General | Path::Hickory => None,
         };
-        let asked = match fast {
+        let asked: &Asked<'_> = match &fast {
             Some(asked) => asked,
             None => match Request::from_bytes(message.to_vec(), source, protocol) {
                 Ok(request) => {
                     general = request;
-                    Asked::from_request(&general)
+                    general_asked = Asked::from_request(&general);
+                    &general_asked
                 }
                 Err(error) => {
                     debug!(%error, %source, "malformed query");
@@ -161,7 +163,10 @@ impl Answerer {
                 }
             },
         };
-        let Some(mut answer) = response::answer(snapshot, &asked, salt) else { return false };
+        if response::is_response(asked) {
+            return false;
+        }
+        let mut answer = response::answer_query(snapshot, asked, salt);
         let rrl = &snapshot.config.rrl;
         // Over TCP the source address is proven by the handshake, so there is nothing to
         // reflect: rate limiting is for UDP only (as Knot's mod-rrl).
@@ -180,9 +185,9 @@ impl Answerer {
         }
         // Counted once the verdict is in: what is dropped was not answered, and what is
         // slipped carries no pool's records.
-        self.observe(snapshot, &asked, &answer);
+        self.observe(snapshot, asked, &answer);
         // Over TCP the two-octet length is the only limit (RFC 7766 section 8).
-        let limit = response::udp_limit(&asked, &snapshot.config.server);
+        let limit = response::udp_limit(asked, &snapshot.config.server);
         if path != Path::Hickory && wire::encode(&answer, asked.question_bytes, limit, out) {
             return true;
         }

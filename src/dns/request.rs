@@ -212,13 +212,7 @@ pub fn client_subnet_hint(message: &[u8]) -> Option<IpAddr> {
 
 /// The lowercase key of an uncompressed wire name.
 fn key_of(wire: &[u8]) -> Option<NameKey> {
-    let mut lower = [0u8; 255];
-    let folded = lower.get_mut(..wire.len())?;
-    for (to, from) in folded.iter_mut().zip(wire) {
-        *to = from.to_ascii_lowercase();
-    }
-    // Label lengths are at most 63, below every ASCII letter, so folding leaves them alone.
-    NameKey::from_wire(folded)
+    NameKey::from_wire_folded(wire)
 }
 
 /// The OPT record at `at`, which must end the message: root owner, type 41, options that are

@@ -165,13 +165,21 @@ impl<'s> Answer<'s> {
 /// Answers one request from one snapshot. `None` means send nothing (the request is itself a
 /// response, RFC 1035 section 4.1.1).
 pub fn answer<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -> Option<Answer<'s>> {
-    if asked.metadata.message_type == MessageType::Response {
-        return None;
-    }
+    (!is_response(asked)).then(|| answer_query(snapshot, asked, salt))
+}
+
+/// Whether the message is itself a response, which gets no answer (RFC 1035 section 4.1.1).
+pub fn is_response(asked: &Asked<'_>) -> bool {
+    asked.metadata.message_type == MessageType::Response
+}
+
+/// [`answer`] for a message known not to be a response. The UDP and TCP paths call it
+/// directly: an answer is about a kilobyte, and unwrapping it from an `Option` copies it.
+pub fn answer_query<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -> Answer<'s> {
     let mut response = respond(snapshot, asked, salt);
     let question = if response.echo_question { asked.question_bytes } else { &[] };
     fit::fit(&mut response, question, udp_limit(asked, &snapshot.config.server));
-    Some(response)
+    response
 }
 
 /// The response before it is fitted to the client's size.

@@ -65,6 +65,20 @@ impl NameKey {
         Some(key)
     }
 
+    /// A key from an uncompressed wire-format name as sent, folded to lowercase as it is
+    /// copied (label lengths are at most 63, below every ASCII letter, so folding leaves them
+    /// alone).
+    pub fn from_wire_folded(octets: &[u8]) -> Option<Self> {
+        if octets.is_empty() || octets.len() > MAX_NAME_LEN {
+            return None;
+        }
+        let mut key = Self { octets: [0; MAX_NAME_LEN], len: octets.len() as u8 };
+        for (to, from) in key.octets.iter_mut().zip(octets) {
+            *to = from.to_ascii_lowercase();
+        }
+        Some(key)
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         &self.octets[..usize::from(self.len)]
     }
