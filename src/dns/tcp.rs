@@ -6,19 +6,23 @@
 //! What one client may hold is bounded, so that a flood of connections never stops UDP or
 //! other TCP clients (RFC 7766 section 10 lists these options):
 //!
-//! - connections open at once, in total and per client address: past either limit a
+//! - connections open at once, in total and per client address: past the per-client limit a
 //!   connection is accepted and closed at once, so its client learns quickly rather than
-//!   waiting in the listen queue;
+//!   waiting in the listen queue; at the total limit the connection idle longest is closed to
+//!   make room (section 6.2.3 lets a server under pressure close idle connections), so that a
+//!   few addresses holding idle connections cannot lock everyone else out, and only when none
+//!   is idle is the new one closed at once;
 //! - the idle timeout: no query begun within it and the server closes (section 6.2.3);
 //! - the query timeout: a message begun but not finished, or a response not written, within it
 //!   closes the connection, so a slow sender cannot hold its slot forever.
 //!
 //! The limits are read from the current snapshot when a connection is accepted, so a reload
-//! applies them to new connections. The per-client count is the only shared state, a `Mutex`
-//! taken on accept and close, never per query. Not rate limited (`rrl`): over TCP the
+//! applies them to new connections. The counts and the list of idle connections are the only
+//! shared state, a `Mutex` taken on accept, close, and when a connection starts or stops
+//! waiting for a query, never per UDP query. Not rate limited (`rrl`): over TCP the
 //! handshake proves the source address, so there is nothing to reflect.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -125,7 +129,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, stop: CancellationTo
             continue;
         }
         shared.metrics.record_tcp_connection(true);
-        let slot = Slot { shared: shared.clone(), client };
+        let slot = Slot { shared: shared.clone(), client, idle: None };
         let salts = shared.answerer.salts(shared.accepted.fetch_add(1, Ordering::Relaxed));
         let connection = Connection { stream, peer, limits, salts, response: Vec::new(), slot };
         tasks.spawn(connection.serve(stop.clone()));
@@ -151,26 +155,51 @@ fn client_key(address: IpAddr) -> IpAddr {
     }
 }
 
-/// How many connections are open, in total and per client (see [`client_key`]).
+/// How many connections are open, in total and per client (see [`client_key`]), and which
+/// of them wait for a query.
 #[derive(Debug, Default)]
 struct OpenConnections {
     total: usize,
     by_client: HashMap<IpAddr, usize>,
+    /// Connections waiting for their next query, by a number taken when they began to wait:
+    /// the first has waited longest. Cancelling its token closes it.
+    idle: BTreeMap<u64, CancellationToken>,
+    next_idle: u64,
 }
 
 impl OpenConnections {
-    /// Counts one more connection from `client`, or says which limit it would pass.
+    /// Counts one more connection from `client`, or says which limit it would pass. At the
+    /// total limit the connection idle longest is told to close and the new one is counted
+    /// at once: the total passes the limit by the connections still closing, for as long as
+    /// they take to see it (their next poll).
     fn admit(&mut self, client: IpAddr, limits: &TcpLimits) -> Result<(), TcpRefusal> {
-        if self.total >= limits.max_connections {
+        let full = self.total >= limits.max_connections;
+        if full && self.idle.is_empty() {
             return Err(TcpRefusal::Total);
         }
-        let count = self.by_client.entry(client).or_default();
-        if *count >= limits.max_connections_per_client {
+        let count = self.by_client.get(&client).copied().unwrap_or(0);
+        if count >= limits.max_connections_per_client {
             return Err(TcpRefusal::PerClient);
         }
-        *count += 1;
+        if full && let Some((_, longest)) = self.idle.pop_first() {
+            longest.cancel();
+        }
+        *self.by_client.entry(client).or_default() += 1;
         self.total += 1;
         Ok(())
+    }
+
+    /// Lists a connection as waiting for a query; the number takes it off again.
+    fn wait(&mut self, token: CancellationToken) -> u64 {
+        let number = self.next_idle;
+        self.next_idle += 1;
+        self.idle.insert(number, token);
+        number
+    }
+
+    /// Takes a connection off the waiting list (it is reading a query, or closing).
+    fn stop_waiting(&mut self, number: u64) {
+        self.idle.remove(&number);
     }
 
     /// Counts one connection from `client` fewer.
@@ -189,11 +218,32 @@ impl OpenConnections {
 struct Slot {
     shared: Arc<Shared>,
     client: IpAddr,
+    /// Its number on the waiting list while it waits for a query.
+    idle: Option<u64>,
+}
+
+impl Slot {
+    /// Lists the connection as idle; the token is cancelled if it is closed to make room.
+    fn wait(&mut self) -> CancellationToken {
+        let token = CancellationToken::new();
+        self.idle = Some(lock(&self.shared.open).wait(token.clone()));
+        token
+    }
+
+    fn stop_waiting(&mut self) {
+        if let Some(number) = self.idle.take() {
+            lock(&self.shared.open).stop_waiting(number);
+        }
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        lock(&self.shared.open).release(self.client);
+        let mut open = lock(&self.shared.open);
+        if let Some(number) = self.idle.take() {
+            open.stop_waiting(number);
+        }
+        open.release(self.client);
         self.shared.metrics.record_tcp_connection(false);
     }
 }
@@ -287,10 +337,14 @@ impl Connection {
                 Some(at) => (at + self.limits.query_timeout, TcpTimeout::Query),
             };
             make_room(&mut input);
+            // Waiting for a query, the connection may be closed to make room for a new one.
+            let evicted = if begun.is_none() { self.slot.wait() } else { CancellationToken::new() };
             let read = tokio::select! {
                 _ = stop.cancelled() => return Close::Done,
+                _ = evicted.cancelled() => return Close::Timeout(TcpTimeout::Evicted),
                 read = timeout_at(deadline, self.stream.read_buf(&mut input)) => read,
             };
+            self.slot.stop_waiting();
             match read {
                 Ok(Ok(0) | Err(_)) => return Close::Done,
                 Ok(Ok(_)) => {}
@@ -407,6 +461,28 @@ mod tests {
             open.release(client);
         }
         assert_eq!((open.total, open.by_client.len()), (0, 0), "no address is kept once it has no connection");
+    }
+
+    #[test]
+    fn at_the_total_limit_the_connection_idle_longest_makes_room() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let two = limits(2, 2);
+        let mut open = OpenConnections::default();
+        assert_eq!(open.admit(ip("192.0.2.1"), &two), Ok(()));
+        assert_eq!(open.admit(ip("192.0.2.2"), &two), Ok(()));
+        assert_eq!(open.admit(ip("192.0.2.3"), &two), Err(TcpRefusal::Total), "none idle: refused");
+        let (first, second) = (CancellationToken::new(), CancellationToken::new());
+        let first_number = open.wait(first.clone());
+        open.wait(second.clone());
+        assert_eq!(open.admit(ip("192.0.2.3"), &two), Ok(()));
+        assert!(first.is_cancelled() && !second.is_cancelled(), "the one idle longest is closed");
+        assert_eq!(open.total, 3, "counted until it has closed");
+        open.stop_waiting(first_number); // as its slot does on closing
+        open.release(ip("192.0.2.1"));
+        // The per-client limit is checked before anyone is closed for the newcomer.
+        let one_each = limits(2, 1);
+        assert_eq!(open.admit(ip("192.0.2.3"), &one_each), Err(TcpRefusal::PerClient));
+        assert!(!second.is_cancelled(), "no connection closed for a refused one");
     }
 
     #[test]

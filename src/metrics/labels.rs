@@ -143,15 +143,18 @@ pub enum TcpTimeout {
     Idle = 0,
     /// A query not received, or its response not written, within `tcp_query_timeout_secs`.
     Query = 1,
+    /// Idle longest when a new connection came at `tcp_max_connections`: closed to make room.
+    Evicted = 2,
 }
 
 impl TcpTimeout {
-    pub(super) const ALL: [TcpTimeout; 2] = [TcpTimeout::Idle, TcpTimeout::Query];
+    pub(super) const ALL: [TcpTimeout; 3] = [TcpTimeout::Idle, TcpTimeout::Query, TcpTimeout::Evicted];
 
     pub(super) fn as_str(self) -> &'static str {
         match self {
             TcpTimeout::Idle => "idle",
             TcpTimeout::Query => "query",
+            TcpTimeout::Evicted => "evicted",
         }
     }
 }

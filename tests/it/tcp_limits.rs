@@ -1,5 +1,6 @@
-//! TCP limits (RFC 7766 sections 6.2 and 10): connections past the total or per-client limit
-//! are closed at once while UDP and other clients are answered; idle and slow connections are
+//! TCP limits (RFC 7766 sections 6.2 and 10): connections past the per-client limit are closed
+//! at once, and at the total limit the connection idle longest gives way, while UDP and other
+//! clients are answered; idle and slow connections are
 //! closed by their timeouts; shutdown closes what is open; the metrics count all of it.
 
 use std::io::{ErrorKind, Read, Write};
@@ -83,22 +84,29 @@ fn assert_udp_answered(server: &TestServer) {
 }
 
 #[test]
-fn past_the_total_limit_connections_are_closed_while_udp_and_freed_slots_are_served() {
+fn past_the_total_limit_the_connection_idle_longest_makes_room_while_udp_is_served() {
     let server = TestServer::with_server_toml("tcp_max_connections = 5");
-    // Five connections, from two addresses, each answered: all five are counted.
+    // Five connections, from two addresses, each answered and then idle: all five are counted.
     let mut held: Vec<TcpStream> =
         (0..5).map(|i| connect_from(if i % 2 == 0 { "127.0.0.1" } else { "127.0.0.3" }, server.addr)).collect();
     for (i, stream) in held.iter_mut().enumerate() {
         assert!(is_answered(stream, i as u16), "held connection {i}");
     }
-    assert_refused(connect_from("127.0.0.1", server.addr), "the sixth connection");
-    assert_refused(connect_from("127.0.0.4", server.addr), "the sixth, from a third address");
+    // A sixth, from a third address, is served; the connection idle longest is closed for it,
+    // so a few addresses holding idle connections cannot keep everyone else out.
+    let mut sixth = connect_from("127.0.0.4", server.addr);
+    assert!(is_answered(&mut sixth, 6), "the sixth connection");
+    wait_for_close(&mut held[0], CLOSE_WAIT);
     assert_udp_answered(&server);
-    // The held ones are still served.
-    assert!(is_answered(&mut held[4], 40));
-    // Once one closes, a new connection gets its slot (when the server has seen the close).
-    drop(held.remove(0));
-    eventually(CLOSE_WAIT, "a new connection answered", || is_answered(&mut client::tcp_connect(server.addr), 7));
+    // The others are still served; each answer makes it the most recently idle.
+    for (i, stream) in held.iter_mut().enumerate().skip(1) {
+        assert!(is_answered(stream, 40 + i as u16), "held connection {i}");
+    }
+    // So a seventh makes the sixth, now idle longest, give way.
+    let mut seventh = connect_from("127.0.0.4", server.addr);
+    assert!(is_answered(&mut seventh, 7), "the seventh connection");
+    wait_for_close(&mut sixth, CLOSE_WAIT);
+    assert!(held.iter_mut().skip(1).all(|s| is_answered(s, 50)), "the held connections are still served");
 }
 
 #[test]
@@ -218,9 +226,15 @@ fn metrics_count_open_refused_and_timed_out_connections() {
     held.push(connect_from("127.0.0.3", server.addr));
     assert!(is_answered(&mut held[3], 3));
     assert_eq!(metric("meridian_tcp_connections"), 4);
-    assert_refused(connect_from("127.0.0.4", server.addr), "a fifth in all");
+    // A fifth in all is served, and the connection idle longest closed to make room for it.
+    held.push(connect_from("127.0.0.4", server.addr));
+    assert!(is_answered(&mut held[4], 4), "a fifth in all");
+    wait_for_close(&mut held[0], CLOSE_WAIT);
+    held.remove(0);
+    eventually(CLOSE_WAIT, "four open", || metric("meridian_tcp_connections") == 4);
+    assert_eq!(metric("meridian_tcp_timeouts_total{kind=\"evicted\"}"), 1);
     assert_eq!(metric("meridian_tcp_refused_total{reason=\"per_client\"}"), 1);
-    assert_eq!(metric("meridian_tcp_refused_total{reason=\"total\"}"), 1);
+    assert_eq!(metric("meridian_tcp_refused_total{reason=\"total\"}"), 0);
     // The four time out idle; then a slow one times out within its query.
     for stream in &mut held {
         wait_for_close(stream, CLOSE_WAIT);
@@ -233,5 +247,5 @@ fn metrics_count_open_refused_and_timed_out_connections() {
     assert_eq!(metric("meridian_tcp_timeouts_total{kind=\"idle\"}"), 4);
     assert_eq!(metric("meridian_tcp_timeouts_total{kind=\"query\"}"), 1);
     assert_eq!(metric("meridian_tcp_refused_total{reason=\"per_client\"}"), 1, "counted once each");
-    assert_eq!(metric("meridian_tcp_refused_total{reason=\"total\"}"), 1);
+    assert_eq!(metric("meridian_tcp_timeouts_total{kind=\"evicted\"}"), 1);
 }
