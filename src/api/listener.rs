@@ -1,7 +1,9 @@
 //! The API's listener: accepts connections, speaks TLS when configured, and serves each with
 //! hyper's HTTP/1.1 under limits that keep one client from wearing the API down.
 //!
-//! - at most `max_connections` at once: a connection beyond them is closed as it arrives;
+//! - at most `max_connections` at once, and `max_connections_per_client` from one address (an
+//!   IPv6 client by its /64): a connection beyond either is closed as it arrives, so one
+//!   client cannot take every connection and lock the operators out;
 //! - a request head (request line and headers) above `max_header_bytes`, or with more than
 //!   hyper's 100 headers, gets 431 and the connection is closed;
 //! - a client has `header_timeout` to finish a TLS handshake and each request head; hyper
@@ -12,9 +14,10 @@
 //! Bodies are limited by the router (`DefaultBodyLimit`, chunked or not). Each request
 //! carries the client's address as a [`Client`] extension, for the failed-authentication limit.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -72,6 +75,7 @@ pub async fn run(
         cancel: cancel.clone(),
     });
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_client = Arc::new(Mutex::new(HashMap::new()));
     loop {
         let accepted = tokio::select! {
             () = cancel.cancelled() => return,
@@ -86,15 +90,57 @@ pub async fn run(
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            debug!(%client, max = limits.max_connections, "admin API: too many connections; closing a new one");
+        let Some(own) = ClientSlot::take(&per_client, client.ip(), limits.max_connections_per_client) else {
+            debug!(%client, max = limits.max_connections_per_client, "admin API: too many connections from one client; closing a new one");
             continue; // dropping the stream closes it
         };
-        tokio::spawn(serve_connection(stream, client, slot, serving.clone()));
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            debug!(%client, max = limits.max_connections, "admin API: too many connections; closing a new one");
+            continue;
+        };
+        tokio::spawn(serve_connection(stream, client, (slot, own), serving.clone()));
     }
 }
 
-async fn serve_connection(stream: TcpStream, client: SocketAddr, _slot: OwnedSemaphorePermit, serving: Arc<Serving>) {
+/// One connection counted against its client's share, given back when dropped.
+struct ClientSlot {
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    client: IpAddr,
+}
+
+impl ClientSlot {
+    /// Counts a connection from `address`, unless its client already holds `max`.
+    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, address: IpAddr, max: usize) -> Option<Self> {
+        let client = super::lockout::key(address);
+        let mut held = counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = held.entry(client).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(Self { counts: counts.clone(), client })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        // A count is whole after each section, so a poisoned lock is used as it is.
+        let mut held = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = held.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.client);
+            }
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    client: SocketAddr,
+    _slots: (OwnedSemaphorePermit, ClientSlot),
+    serving: Arc<Serving>,
+) {
     let _ = stream.set_nodelay(true);
     let Some(tls) = &serving.tls else {
         return serve_http(stream, client, &serving).await;

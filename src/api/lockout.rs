@@ -88,7 +88,7 @@ impl Lockout {
 }
 
 /// The address a client is counted by: IPv4 as it is (also when mapped into IPv6), IPv6 by /64.
-fn key(client: IpAddr) -> IpAddr {
+pub fn key(client: IpAddr) -> IpAddr {
     match client {
         IpAddr::V4(_) => client,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

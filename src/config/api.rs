@@ -37,6 +37,8 @@ pub struct FileApi {
     pub max_header_bytes: Option<u64>,
     /// Connections served at once; more are closed as they arrive.
     pub max_connections: Option<u64>,
+    /// Connections served at once from one address (an IPv6 client by its /64).
+    pub max_connections_per_client: Option<u64>,
     /// Seconds a client has to send a whole request head (and a TLS handshake), also between
     /// requests on a kept-alive connection.
     pub header_timeout_secs: Option<u64>,
@@ -84,6 +86,7 @@ pub struct ApiLimits {
     pub max_body_bytes: usize,
     pub max_header_bytes: usize,
     pub max_connections: usize,
+    pub max_connections_per_client: usize,
     pub header_timeout: Duration,
     pub request_timeout: Duration,
     pub max_failed_auth: u32,
@@ -156,15 +159,20 @@ pub(super) fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem
 }
 
 /// Defaults fit an API a few people and scripts use: 64 KiB bodies, 16 KiB heads, 256
-/// connections, 10 s for a head, 30 s for a request, 10 failed authentications a minute.
+/// connections and 32 from one client, 10 s for a head, 30 s for a request, 10 failed
+/// authentications a minute.
 fn validate_limits(api: &FileApi, problems: &mut Vec<Problem>) -> ApiLimits {
     let max_body_bytes = bounded(api.max_body_bytes, 65_536, 1_024..=16 << 20, "api.max_body_bytes", problems);
     let max_header_bytes = bounded(api.max_header_bytes, 16_384, 1_024..=1 << 20, "api.max_header_bytes", problems);
     let max_connections = bounded(api.max_connections, 256, 1..=65_536, "api.max_connections", problems);
+    let per_client =
+        bounded(api.max_connections_per_client, 32, 1..=65_536, "api.max_connections_per_client", problems);
     ApiLimits {
         max_body_bytes: max_body_bytes as usize,
         max_header_bytes: max_header_bytes as usize,
         max_connections: max_connections as usize,
+        // A client can hold no more than every connection there is.
+        max_connections_per_client: per_client.min(max_connections) as usize,
         header_timeout: secs(api.header_timeout_secs, 10, 1..=300, "api.header_timeout_secs", problems),
         request_timeout: secs(api.request_timeout_secs, 30, 1..=3_600, "api.request_timeout_secs", problems),
         max_failed_auth: bounded(api.max_failed_auth, 10, 1..=10_000, "api.max_failed_auth", problems),

@@ -192,6 +192,31 @@ fn healthz(addr: SocketAddr) -> Option<u16> {
 }
 
 #[test]
+fn one_client_address_cannot_take_every_connection() {
+    let server = server("max_connections = 10\nmax_connections_per_client = 2");
+    let addr = server.api().addr;
+    let _held: Vec<TcpStream> = (0..2).map(|_| connect(addr)).collect();
+    let mut third = connect(addr);
+    let closed = wait_for_close(&mut third, Instant::now());
+    assert!(closed < Duration::from_secs(3), "a third connection from one address closed after {closed:?}");
+    assert_eq!(healthz(addr), None, "no third connection from 127.0.0.1");
+    // Another address still gets in, with room under the total.
+    let other = {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.bind(&SocketAddr::from(([127, 0, 0, 3], 0)).into()).unwrap();
+        socket.connect_timeout(&addr.into(), Duration::from_secs(5)).unwrap();
+        let stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+    };
+    let mut other = other;
+    other.write_all(&request("GET", "/healthz", None)).unwrap();
+    let mut bytes = Vec::new();
+    let _ = other.read_to_end(&mut bytes);
+    assert!(bytes.starts_with(b"HTTP/1.1 200"), "127.0.0.3: {}", String::from_utf8_lossy(&bytes));
+}
+
+#[test]
 fn connections_beyond_the_limit_are_closed_until_one_ends() {
     let server = server("max_connections = 3");
     let addr = server.api().addr;
