@@ -32,6 +32,7 @@
 pub mod analytics;
 pub mod api;
 pub mod app;
+pub mod clients;
 pub mod config;
 pub mod control;
 pub mod ctl;

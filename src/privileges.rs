@@ -148,9 +148,8 @@ fn hand_over(dir: &Path, uid: u32, gid: u32) -> Result<(), (String, std::io::Err
     if meta.uid() != 0 && meta.uid() != uid {
         return Err(refuse(dir, "owned by another user: not handed over"));
     }
-    let listed = |dir: &Path| std::fs::read_dir(dir).map_err(|e| (dir.display().to_string(), e));
     let mut state_files = Vec::new();
-    for entry in listed(dir)? {
+    for entry in std::fs::read_dir(dir).map_err(|e| (dir.display().to_string(), e))? {
         let entry = entry.map_err(|e| (dir.display().to_string(), e))?;
         if !is_state_file(&entry.file_name()) {
             if meta.uid() == 0 {

@@ -14,7 +14,6 @@
 //! Bodies are limited by the router (`DefaultBodyLimit`, chunked or not). Each request
 //! carries the client's address as a [`Client`] extension, for the failed-authentication limit.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -35,6 +34,7 @@ use tower_service::Service;
 use tracing::{debug, warn};
 
 use super::ApiError;
+use crate::clients::{self, PerClient};
 use crate::config::ApiLimits;
 
 /// The address a request came from, in its extensions.
@@ -75,7 +75,7 @@ pub async fn run(
         cancel: cancel.clone(),
     });
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let per_client = Arc::new(Mutex::new(HashMap::new()));
+    let per_client = Arc::new(Mutex::new(PerClient::default()));
     loop {
         let accepted = tokio::select! {
             () = cancel.cancelled() => return,
@@ -104,35 +104,32 @@ pub async fn run(
 
 /// One connection counted against its client's share, given back when dropped.
 struct ClientSlot {
-    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    counts: Arc<Mutex<PerClient>>,
     client: IpAddr,
 }
 
 impl ClientSlot {
     /// Counts a connection from `address`, unless its client already holds `max`.
-    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, address: IpAddr, max: usize) -> Option<Self> {
-        let client = super::lockout::key(address);
-        let mut held = counts.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = held.entry(client).or_default();
-        if *count >= max {
+    fn take(counts: &Arc<Mutex<PerClient>>, address: IpAddr, max: usize) -> Option<Self> {
+        let client = clients::key(address);
+        let mut held = lock(counts);
+        if held.held(client) >= max {
             return None;
         }
-        *count += 1;
+        held.add(client);
         Some(Self { counts: counts.clone(), client })
     }
 }
 
 impl Drop for ClientSlot {
     fn drop(&mut self) {
-        // A count is whole after each section, so a poisoned lock is used as it is.
-        let mut held = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = held.get_mut(&self.client) {
-            *count -= 1;
-            if *count == 0 {
-                held.remove(&self.client);
-            }
-        }
+        lock(&self.counts).remove(self.client);
     }
+}
+
+/// A count is whole after each section, so a poisoned lock is used as it is.
+fn lock(counts: &Mutex<PerClient>) -> std::sync::MutexGuard<'_, PerClient> {
+    counts.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 async fn serve_connection(

@@ -11,8 +11,10 @@
 //! through its own addresses.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+use crate::clients;
 
 /// Addresses remembered at once by default: far above the clients an admin API has, small
 /// enough (about 160 KiB) not to matter.
@@ -42,7 +44,7 @@ impl Lockout {
 
     /// How long `client` is still refused at `now`, or `None` when it may try.
     pub fn refused_for(&self, client: IpAddr, now: Instant) -> Option<Duration> {
-        let record = self.clients.get(&key(client))?;
+        let record = self.clients.get(&clients::key(client))?;
         let left = (record.since + self.window).checked_duration_since(now).filter(|left| !left.is_zero())?;
         (record.failures >= self.max_failures).then_some(left)
     }
@@ -50,7 +52,7 @@ impl Lockout {
     /// Counts one failed authentication from `client` at `now`; true when this one reaches
     /// the limit, so the caller can log the refusal once.
     pub fn fail(&mut self, client: IpAddr, now: Instant) -> bool {
-        let key = key(client);
+        let key = clients::key(client);
         if !self.clients.contains_key(&key) && self.clients.len() >= self.capacity {
             self.make_room(now);
         }
@@ -87,20 +89,11 @@ impl Lockout {
     }
 }
 
-/// The address a client is counted by: IPv4 as it is (also when mapped into IPv6), IPv6 by /64.
-pub fn key(client: IpAddr) -> IpAddr {
-    match client {
-        IpAddr::V4(_) => client,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
-        },
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // one real instant as a base for made-up ones
 mod tests {
+    use std::net::Ipv6Addr;
+
     use super::*;
 
     fn ip(text: &str) -> IpAddr {

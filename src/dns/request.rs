@@ -91,7 +91,7 @@ impl<'a> Asked<'a> {
             metadata: header.metadata,
             question_count: 1,
             question_bytes: &message[HEADER_LEN..question_end],
-            question: Some(Question { name, key: key_of(name)?, qtype, qclass }),
+            question: Some(Question { name, key: NameKey::from_wire(name)?, qtype, qclass }),
             edns,
             ecs: Ok(ecs),
             protocol,
@@ -208,11 +208,6 @@ pub fn client_subnet_hint(message: &[u8]) -> Option<IpAddr> {
     }
     let len = usize::from(u16::from_be_bytes([*option.get(2)?, *option.get(3)?]));
     ecs::parse(option.get(4..4 + len)?).ok().map(|subnet| subnet.address)
-}
-
-/// The lowercase key of an uncompressed wire name.
-fn key_of(wire: &[u8]) -> Option<NameKey> {
-    NameKey::from_wire_folded(wire)
 }
 
 /// The OPT record at `at`, which must end the message: root owner, type 41, options that are

@@ -522,4 +522,4 @@ fn add_addresses<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset, 
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -22,7 +22,7 @@
 //! waiting for a query, never per UDP query. Not rate limited (`rrl`): over TCP the
 //! handshake proves the source address, so there is nothing to reflect.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,6 +36,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::handler::{Answerer, Salts};
+use crate::clients::{self, PerClient};
 use crate::config::TcpLimits;
 use crate::metrics::{Registry, TcpRefusal, TcpTimeout};
 use crate::snapshot::{Snapshot, SnapshotStore};
@@ -120,7 +121,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, stop: CancellationTo
             }
         };
         let limits = shared.store.guard().config.server.tcp;
-        let client = client_key(peer.ip());
+        let client = clients::key(peer.ip());
         let admitted = lock(&shared.open).admit(client, &limits);
         if let Err(refusal) = admitted {
             shared.metrics.record_tcp_refused(refusal);
@@ -129,7 +130,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, stop: CancellationTo
             continue;
         }
         shared.metrics.record_tcp_connection(true);
-        let slot = Slot { shared: shared.clone(), client, idle: None };
+        let slot = Slot { shared: shared.clone(), client, idle: None, evicted: CancellationToken::new() };
         let salts = shared.answerer.salts(shared.accepted.fetch_add(1, Ordering::Relaxed));
         let connection = Connection { stream, peer, limits, salts, response: Vec::new(), slot };
         tasks.spawn(connection.serve(stop.clone()));
@@ -142,25 +143,12 @@ fn is_one_connection(error: &std::io::Error) -> bool {
     matches!(error.kind(), ConnectionAborted | ConnectionReset | Interrupted)
 }
 
-/// The client a connection counts against: its address, or for IPv6 its /64, which one host
-/// is commonly given whole (RFC 6177), so that one host cannot take a limit per address it
-/// holds. An IPv4-mapped address counts as the IPv4 address.
-fn client_key(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V4(_) => address,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(std::net::Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
-        },
-    }
-}
-
-/// How many connections are open, in total and per client (see [`client_key`]), and which
+/// How many connections are open, in total and per client (see [`clients::key`]), and which
 /// of them wait for a query.
 #[derive(Debug, Default)]
 struct OpenConnections {
     total: usize,
-    by_client: HashMap<IpAddr, usize>,
+    by_client: PerClient,
     /// Connections waiting for their next query, by a number taken when they began to wait:
     /// the first has waited longest. Cancelling its token closes it.
     idle: BTreeMap<u64, CancellationToken>,
@@ -177,14 +165,13 @@ impl OpenConnections {
         if full && self.idle.is_empty() {
             return Err(TcpRefusal::Total);
         }
-        let count = self.by_client.get(&client).copied().unwrap_or(0);
-        if count >= limits.max_connections_per_client {
+        if self.by_client.held(client) >= limits.max_connections_per_client {
             return Err(TcpRefusal::PerClient);
         }
         if full && let Some((_, longest)) = self.idle.pop_first() {
             longest.cancel();
         }
-        *self.by_client.entry(client).or_default() += 1;
+        self.by_client.add(client);
         self.total += 1;
         Ok(())
     }
@@ -205,12 +192,7 @@ impl OpenConnections {
     /// Counts one connection from `client` fewer.
     fn release(&mut self, client: IpAddr) {
         self.total = self.total.saturating_sub(1);
-        if let Some(count) = self.by_client.get_mut(&client) {
-            *count -= 1;
-            if *count == 0 {
-                self.by_client.remove(&client);
-            }
-        }
+        self.by_client.remove(client);
     }
 }
 
@@ -220,14 +202,15 @@ struct Slot {
     client: IpAddr,
     /// Its number on the waiting list while it waits for a query.
     idle: Option<u64>,
+    /// Cancelled when the connection, idle, is closed to make room for a new one.
+    evicted: CancellationToken,
 }
 
 impl Slot {
-    /// Lists the connection as idle; the token is cancelled if it is closed to make room.
-    fn wait(&mut self) -> CancellationToken {
-        let token = CancellationToken::new();
-        self.idle = Some(lock(&self.shared.open).wait(token.clone()));
-        token
+    /// Lists the connection as waiting for a query, and so as one that may be closed to make
+    /// room.
+    fn wait(&mut self) {
+        self.idle = Some(lock(&self.shared.open).wait(self.evicted.clone()));
     }
 
     fn stop_waiting(&mut self) {
@@ -338,10 +321,12 @@ impl Connection {
             };
             make_room(&mut input);
             // Waiting for a query, the connection may be closed to make room for a new one.
-            let evicted = if begun.is_none() { self.slot.wait() } else { CancellationToken::new() };
+            if begun.is_none() {
+                self.slot.wait();
+            }
             let read = tokio::select! {
                 _ = stop.cancelled() => return Close::Done,
-                _ = evicted.cancelled() => return Close::Timeout(TcpTimeout::Evicted),
+                _ = self.slot.evicted.cancelled() => return Close::Timeout(TcpTimeout::Evicted),
                 read = timeout_at(deadline, self.stream.read_buf(&mut input)) => read,
             };
             self.slot.stop_waiting();
@@ -436,15 +421,6 @@ mod tests {
     }
 
     #[test]
-    fn an_ipv6_host_counts_as_its_64() {
-        let key = |a: &str| client_key(a.parse().unwrap());
-        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
-        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
-        assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
-        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
-    }
-
-    #[test]
     fn admits_up_to_each_limit_and_counts_releases() {
         let (a, b, c): (IpAddr, IpAddr, IpAddr) =
             ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap(), "2001:db8::1".parse().unwrap());
@@ -460,7 +436,7 @@ mod tests {
         for client in [a, b, c] {
             open.release(client);
         }
-        assert_eq!((open.total, open.by_client.len()), (0, 0), "no address is kept once it has no connection");
+        assert_eq!((open.total, open.by_client.clients()), (0, 0), "no address is kept once it has no connection");
     }
 
     #[test]
@@ -496,13 +472,9 @@ mod tests {
 
     #[test]
     fn a_long_pipeline_is_answered_in_rounds_in_order() {
-        let dir = std::env::temp_dir().join(format!("meridian-tcp-rounds-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("t.zone"), "$ORIGIN t.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n")
-            .unwrap();
-        std::fs::write(dir.join("m.toml"), "[[zone]]\nfile = \"t.zone\"\n").unwrap();
-        let config = Arc::new(crate::config::Config::read(&dir.join("m.toml")).unwrap());
-        let snapshot = crate::app::build_snapshot(config, 1, None).unwrap();
+        let snapshot = crate::dns::response::tests::snapshot(
+            "$ORIGIN t.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n",
+        );
         let answerer = Answerer::new(crate::metrics::Observers::default());
         let mut salts = answerer.salts(0);
         // 2,000 queries for ns.t. A (ID = their number), in one read.
@@ -532,7 +504,6 @@ mod tests {
         }
         assert_eq!(ids, (0..2000).collect::<Vec<u16>>(), "every query answered once, in order");
         assert!(rounds > 3, "2,000 answers in {rounds} rounds");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

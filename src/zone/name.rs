@@ -55,20 +55,10 @@ impl NameKey {
         Some(key)
     }
 
-    /// A key from octets that are already a lowercase wire-format name (another key).
+    /// A key from an uncompressed wire-format name (as sent, or another key's octets), folded
+    /// to lowercase as it is copied (label lengths are at most 63, below every ASCII letter,
+    /// so folding leaves them alone).
     pub fn from_wire(octets: &[u8]) -> Option<Self> {
-        if octets.is_empty() || octets.len() > MAX_NAME_LEN {
-            return None;
-        }
-        let mut key = Self { octets: [0; MAX_NAME_LEN], len: octets.len() as u8 };
-        key.octets[..octets.len()].copy_from_slice(octets);
-        Some(key)
-    }
-
-    /// A key from an uncompressed wire-format name as sent, folded to lowercase as it is
-    /// copied (label lengths are at most 63, below every ASCII letter, so folding leaves them
-    /// alone).
-    pub fn from_wire_folded(octets: &[u8]) -> Option<Self> {
         if octets.is_empty() || octets.len() > MAX_NAME_LEN {
             return None;
         }

@@ -20,7 +20,8 @@ fn answer<'s>(snapshot: &'s Snapshot, request: &Request, salt: Salt) -> Option<A
     super::answer(snapshot, &Asked::from_request(request), salt)
 }
 
-fn snapshot(zone_text: &str) -> Snapshot {
+/// A snapshot serving one zone, built from its text (no files, no geo database).
+pub(crate) fn snapshot(zone_text: &str) -> Snapshot {
     snapshot_with_identity(zone_text, "unit")
 }
 
