@@ -79,7 +79,8 @@ fn snapshot() -> Snapshot {
     let zone = "$ORIGIN lb.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n";
     let file = parse(zone, None).unwrap();
     let zones = Zones::new(vec![Zone::build(file.origin.unwrap(), file.entries).unwrap()]);
-    Snapshot::build(1, config, zones, Some(Arc::new(database())), None).unwrap()
+    let health = meridian::steering::HealthView::all_up(config.endpoints().count());
+    Snapshot::build(1, config, zones, Some(Arc::new(database())), health, None).unwrap()
 }
 
 fn clients() -> Vec<IpAddr> {

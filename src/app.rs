@@ -3,66 +3,36 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::api;
-use crate::config::{Config, ConfigError, Overlay, Problem, Source};
-use crate::control::state::{self, Persisted, StateError, StateFile};
-use crate::control::{self, Control, Controller};
+use crate::config::{ConfigError, Source};
+use crate::control::load::{self, LoadError, Prepared, Purpose};
+use crate::control::state::{self, Persisted, StateError, StateFile, StateLock};
+use crate::control::{Control, Controller, unix_now};
 use crate::dns::server;
-use crate::geo::mmdb::GeoDb;
-use crate::health::probe::ProbeError;
-use crate::health::prober;
-use crate::health::table::HealthTable;
 use crate::metrics::Observers;
-use crate::snapshot::{Snapshot, SnapshotStore};
-use crate::zone::{Zones, load};
+use crate::snapshot::SnapshotStore;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("{} problem(s) in the zone data, geo database or pools:\n{}", .0.len(), lines(.0))]
-    Zones(Vec<Problem>),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Bind(#[from] io::Error),
     #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("health checks: {0}")]
-    Health(#[from] ProbeError),
-    #[error("admin API: {0}")]
-    Api(String),
+    Api(#[from] api::StartError),
     #[error(transparent)]
     Privileges(#[from] crate::privileges::PrivilegeError),
-}
-
-fn lines(problems: &[Problem]) -> String {
-    problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
-}
-
-/// Loads the zones a configuration names and builds the snapshot `serve` would start with.
-/// `check-config` calls this too, so it checks exactly what `serve` would load.
-///
-/// # Errors
-/// Every problem of every zone file.
-pub fn build_snapshot(
-    config: Arc<Config>,
-    generation: u64,
-    observers: Option<&Observers>,
-) -> Result<Snapshot, AppError> {
-    let zones = Zones::new(load::load_all(&config.zones).map_err(AppError::Zones)?);
-    let geo = match &config.geoip {
-        Some(path) => {
-            let db =
-                GeoDb::open(path).map_err(|e| AppError::Zones(vec![Problem::new("geoip.database", e.to_string())]))?;
-            Some(Arc::new(db))
-        }
-        None => None,
-    };
-    Snapshot::build(generation, config, zones, geo, observers).map_err(AppError::Zones)
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// A server that is running: where it listens, and the handle that changes and stops it.
@@ -74,6 +44,8 @@ pub struct Running {
     pub store: Arc<SnapshotStore>,
     pub control: Control,
     controller: JoinHandle<()>,
+    /// The state directory, held for as long as this server runs.
+    _state_lock: Option<StateLock>,
 }
 
 /// Loads the configuration with the saved API changes laid over it, binds and starts serving.
@@ -87,44 +59,46 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
 
 /// As [`start`]; with `drop_root`, a process started as root becomes `server.user` once every
 /// socket is bound and every file it needs as root is read (state directory, TLS key, token),
-/// before any task that serves or probes is spawned: no query is answered as root.
+/// before any task that serves or probes is spawned: no query is answered as root. Then,
+/// as the serving user, it proves it can write the state directory and locks it.
 ///
 /// # Errors
-/// As [`start`], and a user that cannot be become (see `privileges::drop_root`).
+/// As [`start`], a user that cannot be become (see `privileges::drop_root`), and a state
+/// directory that cannot be written or is held by another process.
 pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) -> Result<Running, AppError> {
     info!(version = env!("CARGO_PKG_VERSION"), "meridian starting");
-    let state_dir = source.file.state_dir.as_ref().map(|dir| source.base.join(dir));
-    let (state, persisted) = open_state(state_dir.clone());
-    let (config, state, persisted) = with_saved_changes(&source, state, persisted)?;
-    let config = Arc::new(config);
+    let state_dir = source.state_dir();
+    let (mut state, mut persisted) = open_state(state_dir.clone());
     let observers = Observers::default();
-    let mut snapshot = build_snapshot(config.clone(), 1, Some(&observers))?;
-    for zone in snapshot.zones.iter() {
-        info!(zone = %zone.origin, records = zone.record_count, "zone loaded");
+    let prepared = load::prepare(source, &persisted.changes, Purpose::Start, Some(&observers), clock())?;
+    let Prepared { source, mut snapshot, table, changes, set_aside, rewrite_state, api } = prepared;
+    for change in &set_aside {
+        warn!(%change, "saved API change left out: the configuration file no longer allows it");
     }
-    if let Some(geo) = &snapshot.steering.geo {
-        info!(networks = geo.networks, locations = geo.location_count(), kind = %geo.description, "geo database loaded");
+    if rewrite_state {
+        persisted.changes = changes;
+        if let Some(file) = state.as_mut() {
+            file.replace_rejected(&persisted, unix_now());
+        }
     }
-    for pool in &snapshot.steering.pools {
-        info!(pool = %pool.name, policy = pool.policy.name(), regions = pool.regions.len(), "pool ready");
-    }
+    log_loaded(&snapshot);
+    let config = snapshot.config.clone();
     server::raise_fd_limit(&config.server);
     let listeners = server::bind(&config.server.listen, config.server.workers).await?;
     let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
-    let api = match &config.api {
-        Some(api) => {
-            let tls = api.tls.as_ref().map(api::tls::acceptor).transpose()?;
-            Some((api::bind(api.listen).await?, tls, api::token(&api.token)?))
-        }
+    let api_listener = match &config.api {
+        Some(settings) => Some(api::bind(settings.listen).await?),
         None => None,
     };
-    if drop_root {
-        crate::privileges::drop_root(config.server.user.as_deref(), state_dir.as_deref())?;
-    }
-    let table = Arc::new(Mutex::new(health_table(&mut snapshot)));
+    let identity = if drop_root {
+        crate::privileges::drop_root(config.server.user.as_deref(), state_dir.as_deref())?
+    } else {
+        crate::privileges::Identity::Unchanged { uid: current_uid() }
+    };
+    let state_lock = state.as_ref().map(|file| file.claim(&identity.to_string())).transpose()?;
+    snapshot.generation = 1;
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), observers.clone())?;
-    let health = Some(prober::start(store.clone(), table.clone(), observers.metrics.clone())?);
     for addr in &addrs {
         info!(%addr, "listening on UDP and TCP");
     }
@@ -135,8 +109,7 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         store: store.clone(),
         server,
         config: config.clone(),
-        health,
-        table: table.clone(),
+        table,
         source,
         path,
         persisted,
@@ -144,14 +117,33 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         cancel: cancel.clone(),
     };
     let (control, controller) = controller.spawn();
-    let api_addr = match (api, &config.api) {
-        (Some((listener, tls, token)), Some(settings)) => {
-            let shared = api::Shared::new(store.clone(), control.clone(), table, observers, token, settings.limits);
-            Some(api::serve(listener, tls, shared, cancel.child_token())?)
+    let api_addr = match (api_listener, api, &config.api) {
+        (Some(listener), Some(api), Some(settings)) => {
+            api::warn_without_token(api.token.as_deref(), &settings.token);
+            let shared = api::Shared::new(store.clone(), control.clone(), observers, api.token, settings.limits);
+            Some(api::serve(listener, api.tls, shared, cancel.child_token())?)
         }
         _ => None,
     };
-    Ok(Running { addrs, api_addr, store, control, controller })
+    Ok(Running { addrs, api_addr, store, control, controller, _state_lock: state_lock })
+}
+
+/// What was loaded, at info.
+fn log_loaded(snapshot: &crate::snapshot::Snapshot) {
+    for zone in snapshot.zones.iter() {
+        info!(zone = %zone.origin, records = zone.record_count, "zone loaded");
+    }
+    if let Some(geo) = &snapshot.steering.geo {
+        info!(networks = geo.networks, locations = geo.location_count(), kind = %geo.description, "geo database loaded");
+    }
+    for pool in &snapshot.steering.pools {
+        info!(pool = %pool.name, policy = pool.policy.name(), regions = pool.regions.len(), "pool ready");
+    }
+}
+
+fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 impl Running {
@@ -178,7 +170,8 @@ fn open_state(dir: Option<PathBuf>) -> (Option<StateFile>, Persisted) {
     let mut file = match StateFile::open(&dir) {
         Ok(file) => file,
         Err(error) => {
-            error!(%error, "API changes cannot be saved; they will be refused until this is fixed");
+            // Claiming the directory fails next, with the reason, and the server stops.
+            error!(%error, "the state directory cannot be opened");
             return (Some(StateFile::unusable(&dir)), empty);
         }
     };
@@ -193,63 +186,13 @@ fn open_state(dir: Option<PathBuf>) -> (Option<StateFile>, Persisted) {
         Err(error) => {
             let reason = if matches!(error, StateError::Corrupt { .. }) { "corrupt" } else { "unreadable" };
             error!(%error, "the state file cannot be used; serving the configuration without its changes");
-            set_aside(&mut file, reason);
+            match file.set_aside(reason, unix_now()) {
+                Ok(path) => warn!(path = %path.display(), "the state file is kept aside for the operator"),
+                Err(error) => error!(%error, "the state file cannot be moved aside; API changes will be refused"),
+            }
             (Some(file), empty)
         }
     }
-}
-
-fn set_aside(file: &mut StateFile, reason: &str) {
-    match file.set_aside(reason, control::unix_now()) {
-        Ok(path) => warn!(path = %path.display(), "the state file is kept aside for the operator"),
-        Err(error) => error!(%error, "the state file cannot be moved aside; API changes will be refused"),
-    }
-}
-
-/// The configuration with the saved changes laid over it. Saved changes that the file no
-/// longer allows are left out one by one (each reported); the state file is then kept aside and
-/// the changes still valid saved in its place.
-fn with_saved_changes(
-    source: &Source,
-    mut state: Option<StateFile>,
-    mut persisted: Persisted,
-) -> Result<(Config, Option<StateFile>, Persisted), AppError> {
-    let (config, kept) = lay_over(source, &persisted.changes)?;
-    if let Some(kept) = kept {
-        persisted.changes = kept;
-        if let Some(file) = state.as_mut() {
-            set_aside(file, "rejected");
-            if let Err(error) = file.save(&persisted) {
-                error!(%error, "the saved API changes that are still valid could not be saved again");
-            }
-        }
-    }
-    Ok((config, state, persisted))
-}
-
-/// Validates `source` with `changes` laid over it. When some changes make it invalid, they are
-/// left out one by one, each reported, and the changes kept come back too.
-///
-/// # Errors
-/// The file is invalid on its own.
-pub(crate) fn lay_over(source: &Source, changes: &Overlay) -> Result<(Config, Option<Overlay>), ConfigError> {
-    let (config, skipped, kept) = match source.validate_with(changes) {
-        Ok((config, skipped)) => (config, skipped, None),
-        Err(error) => {
-            source.validate()?;
-            error!(%error, "saved API changes no longer make a valid configuration; leaving those out");
-            let (kept, dropped) = changes.prune(|candidate| source.validate_with(candidate).is_ok());
-            for change in &dropped {
-                warn!(%change, "saved API change left out");
-            }
-            let (config, skipped) = source.validate_with(&kept)?;
-            (config, skipped, Some(kept))
-        }
-    };
-    for problem in &skipped {
-        warn!(%problem, "a saved API change no longer fits the configuration file; left out");
-    }
-    Ok((config, kept))
 }
 
 /// Serves until SIGTERM or SIGINT; SIGHUP reloads from `path` (the embedded default when
@@ -306,15 +249,6 @@ impl Hangups {
     }
 }
 
-/// The first health table, every endpoint in its initial state; the snapshot gets its view.
-/// (Later ones are built by the controller, which carries health over: `Controller::install`.)
-fn health_table(snapshot: &mut Snapshot) -> HealthTable {
-    let now = clock();
-    let table = HealthTable::new(&snapshot.config, now);
-    snapshot.health = Arc::new(table.view(now));
-    table
-}
-
 /// Advances the analytics clock every second, so that queries read an atomic rather than the
 /// clock: an edge.
 async fn advance_ticks(tick: Arc<std::sync::atomic::AtomicU64>, cancel: CancellationToken) {
@@ -329,9 +263,10 @@ async fn advance_ticks(tick: Arc<std::sync::atomic::AtomicU64>, cancel: Cancella
     }
 }
 
-/// The health tables read the real clock when the server (re)builds them: an edge.
+/// The server reads the real clock where it starts (the first health table) and for the
+/// analytics tick: an edge.
 #[allow(clippy::disallowed_methods)]
-pub(crate) fn clock() -> std::time::Instant {
+fn clock() -> std::time::Instant {
     std::time::Instant::now()
 }
 

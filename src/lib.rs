@@ -2,32 +2,41 @@
 //!
 //! # Layout
 //!
-//! - `config`: the TOML as written (`file`) and its validated meaning (`Config`).
+//! Modules from the leaves to the edges: each imports only from modules listed before it
+//! (`tests/it/layout.rs` fails on an import that points back up, or a module missing here).
+//!
+//! - `clients`: a client's key (an IPv6 client by its /64) and per-client counts, for the
+//!   TCP server's and the API's limits.
+//! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
+//! - `config`: the TOML as written (`file`) and its validated meaning (`Config`), the API
+//!   changes laid over it (`overlay`), and the API's TLS files read (`tls`).
 //! - `zone`: RFC 1035 master files parsed (`parse`), read from disk (`load`) and built into
 //!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`).
-//! - `snapshot`: the immutable `Snapshot` each query reads, and the store that publishes it.
-//! - `dns`: the pure answer path (`response`, `fit`, `ecs`) and the edges that serve it
-//!   (`handler`, `server`).
-//! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
-//! - `steering`: pools, the policies and `decide`, over an immutable `HealthView`.
 //! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view
-//!   built from it (`table`, `history`), and the edges that probe and publish (`probe`, `prober`).
-//! - `explain`: `meridian explain`, running the server's own answer path.
-//! - `metrics`: the process-lifetime Prometheus registry, per-pool handles resolved with each
-//!   snapshot, and the text exposition page.
+//!   queries read (`table`, `history`), and the probes that feed it (`probe`, `prober`), which
+//!   send their results to the controller and publish nothing.
+//! - `steering`: pools, the policies and `decide`, over an immutable health view.
 //! - `analytics`: per-pool answer shares (regions, endpoints, countries, continents, RCODEs)
 //!   over sliding windows of 1 min, 15 min and 1 h, in a ring of 10-second buckets.
-//! - `control`: the controller task that owns every change (reloads, API changes, shutdown),
-//!   and the state file that keeps API changes across restarts (`state`).
+//! - `metrics`: the process-lifetime Prometheus registry, per-pool handles resolved with each
+//!   snapshot, and the text exposition page.
+//! - `snapshot`: the immutable `Snapshot` each query reads, loaded from the zone files and geo
+//!   database a configuration names, and the store that publishes it.
+//! - `dns`: the answer pipeline (decode, answer, rate limit, observe, encode) and the edges
+//!   that serve it over UDP and TCP.
+//! - `explain`: `meridian explain`, running the server's own answer path.
+//! - `control`: the one writer: the controller task that owns the configuration, the saved
+//!   changes and the health table, takes reloads, API changes, probe results and shutdown,
+//!   and publishes; the one way to load (`load`); the state file (`state`).
 //! - `api`: the admin REST API (axum), one file per resource, and its OpenAPI document.
 //! - `ctl`: `meridian ctl`, a client of the admin API: one request per command, its answer as
 //!   tables (`render`, `table`) or as JSON.
-//! - `app`: wiring, start-up, and the signals that reload and stop; `privileges`: serving as an
-//!   unprivileged user when started as root.
+//! - `privileges`: serving as an unprivileged user when started as root.
+//! - `app`: wiring, start-up, and the signals that reload and stop.
 //! - `fuzz`: the fuzz targets' bodies and properties, shared with the corpus replay test.
 //!
-//! Dependencies point inward: `zone`, `config`, `geo`, `steering`, `health::state`,
-//! `health::table` and `dns::response` know nothing of sockets or tasks.
+//! The pure core (`config`, `zone`, `geo`, `steering`, `health::state`, `health::table`, the
+//! answer stage of `dns`) knows nothing of sockets, tasks or the clock.
 
 pub mod analytics;
 pub mod api;

@@ -11,7 +11,10 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use meridian::app;
 use meridian::config::{Config, Source};
+use meridian::control::load::{self, LoadError, Purpose};
 use meridian::control::state::{Persisted, StateFile};
+use meridian::health::table::HealthTable;
+use meridian::snapshot::Snapshot;
 use tracing_subscriber::EnvFilter;
 
 /// An authoritative GeoDNS load balancer.
@@ -116,34 +119,49 @@ fn serve(path: Option<PathBuf>, listen: &[String], api: Option<&str>) -> Result<
     Ok(())
 }
 
-/// Checks the file, the zones, database and API certificate it names, and the saved API
-/// changes laid over it, as `serve` would load them.
+/// Checks the file, the zones, database, token and API certificate it names, and the saved
+/// API changes laid over it, with the very function `serve` and a reload load with: the
+/// verdict is whether `serve` would start, and the warnings what it would set aside.
 fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
     let source = Source::read(&file)?;
-    let config = source.validate()?;
-    // Read only: checking must not create the state directory (as root, say, for a service
-    // that runs as another user).
-    let saved = match &config.state_dir {
-        Some(dir) if dir.exists() => StateFile::existing(dir).load()?,
-        _ => Persisted::default(),
-    };
-    let (config, skipped) =
-        source.validate_with(&saved.changes).map_err(|e| format!("with the saved API changes: {e}"))?;
-    for problem in &skipped {
-        println!("warning: a saved API change no longer fits: {problem}");
+    let saved = saved_changes(source.state_dir().as_deref())?;
+    let prepared = load::prepare(source, &saved.changes, Purpose::Start, None, clock())?;
+    for change in &prepared.set_aside {
+        println!(
+            "warning: serve would set aside this saved API change (the configuration no longer allows it): {change}"
+        );
     }
-    if let Some(tls) = config.api.as_ref().and_then(|api| api.tls.as_ref()) {
-        meridian::api::tls::acceptor(tls)?;
-    }
-    let snapshot = app::build_snapshot(Arc::new(config), 1, None)?;
+    let snapshot = &prepared.snapshot;
     let records: usize = snapshot.zones.iter().map(|z| z.record_count).sum();
-    let changes = saved.changes.count();
+    let changes = prepared.changes.count();
     println!(
-        "{}: ok ({} zone(s), {records} record(s), {changes} saved API change(s))",
+        "{}: ok ({} zone(s), {records} record(s), {changes} saved API change(s) in force)",
         file.display(),
         snapshot.zones.len()
     );
     Ok(())
+}
+
+/// The saved API changes as `serve` would find them, read only: checking must not create the
+/// state directory (as root, say, for a service that runs as another user). A state file
+/// `serve` would set aside is a warning, as `serve` starts without it.
+fn saved_changes(dir: Option<&std::path::Path>) -> Result<Persisted, Box<dyn Error>> {
+    let Some(dir) = dir else { return Ok(Persisted::default()) };
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!("note: state_dir {} does not exist yet; serve creates it", dir.display());
+            return Ok(Persisted::default());
+        }
+        Err(e) => return Err(format!("state_dir {}: {e}", dir.display()).into()),
+        Ok(meta) if !meta.is_dir() => {
+            return Err(format!("state_dir {} is not a directory (a link is not followed)", dir.display()).into());
+        }
+        Ok(_) => {}
+    }
+    Ok(StateFile::existing(dir).load().unwrap_or_else(|error| {
+        println!("warning: {error}; serve would keep it aside and start without the saved changes");
+        Persisted::default()
+    }))
 }
 
 fn explain(
@@ -154,7 +172,11 @@ fn explain(
     name: &str,
     rtype: &str,
 ) -> Result<(), Box<dyn Error>> {
-    let snapshot = app::build_snapshot(Arc::new(load(config)?), 1, None)?;
+    let config = load(config)?;
+    let now = clock();
+    let view = HealthTable::new(&config, now).view(now);
+    let snapshot = Snapshot::load(1, Arc::new(config), view, None)
+        .map_err(|problems| LoadError::Problems { origin: "the configuration".into(), problems })?;
     let explanation = meridian::explain::explain(&snapshot, name, rtype, client, ecs)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&explanation)?);
@@ -162,6 +184,12 @@ fn explain(
         print!("{}", explanation.to_text());
     }
     Ok(())
+}
+
+/// `main` is an edge: it reads the clock for the health table the checks start from.
+#[allow(clippy::disallowed_methods)]
+fn clock() -> std::time::Instant {
+    std::time::Instant::now()
 }
 
 /// The error and its sources, joined, as ripgrep and routinator print them.

@@ -44,6 +44,15 @@ pub enum Identity {
     },
 }
 
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unchanged { uid } => write!(f, "uid {uid}"),
+            Self::Dropped { user, uid, .. } => write!(f, "user {user} (uid {uid})"),
+        }
+    }
+}
+
 /// When running as root, becomes `user` (or [`DEFAULT_USER`]): its primary group only, then
 /// its uid, and checks that root cannot be had back. The state directory, created by root
 /// with mode 0700, is handed to the user first, so that API changes can still be saved.

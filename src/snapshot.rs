@@ -13,7 +13,7 @@ use crate::config::{Config, Problem};
 use crate::geo::mmdb::GeoDb;
 use crate::metrics::Observers;
 use crate::steering::{HealthView, Steering};
-use crate::zone::Zones;
+use crate::zone::{Zones, load};
 
 /// Everything a query needs. Never changed once published.
 #[derive(Debug)]
@@ -29,6 +29,39 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Reads the zone files and the geo database a configuration names and builds the
+    /// snapshot over them, with `health` as its view. The one way a snapshot is loaded from
+    /// files: `serve`, a reload, `check-config` and `explain` all come here.
+    ///
+    /// # Errors
+    /// Every problem of every zone file, the geo database's, and every pool's, together.
+    pub fn load(
+        generation: u64,
+        config: Arc<Config>,
+        health: HealthView,
+        observers: Option<&Observers>,
+    ) -> Result<Self, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let zones = load::load_all(&config.zones).unwrap_or_else(|mut found| {
+            problems.append(&mut found);
+            Vec::new()
+        });
+        let geo = match &config.geoip {
+            Some(path) => match GeoDb::open(path) {
+                Ok(db) => Some(Arc::new(db)),
+                Err(e) => {
+                    problems.push(Problem::new("geoip.database", e.to_string()));
+                    None
+                }
+            },
+            None => None,
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Self::build(generation, config, Zones::new(zones), geo, health, observers)
+    }
+
     /// Puts a snapshot together: builds the pools over the zones (checking where they live),
     /// then makes each pool name exist in its zone.
     ///
@@ -39,6 +72,7 @@ impl Snapshot {
         config: Arc<Config>,
         mut zones: Zones,
         geo: Option<Arc<GeoDb>>,
+        health: HealthView,
         observers: Option<&Observers>,
     ) -> Result<Self, Vec<Problem>> {
         let mut steering = Steering::build(&config, geo, &zones)?;
@@ -48,7 +82,7 @@ impl Snapshot {
         for pool in &steering.pools {
             zones.ensure_name(&pool.name);
         }
-        let health = Arc::new(crate::health::table::HealthTable::new(&config, now()).view(now()));
+        let health = Arc::new(health);
         Ok(Self { generation, config, zones: Arc::new(zones), steering: Arc::new(steering), health })
     }
 
@@ -85,12 +119,6 @@ impl Snapshot {
     }
 }
 
-/// The clock, read where a snapshot is first built (an edge: the initial health states).
-#[allow(clippy::disallowed_methods)]
-fn now() -> std::time::Instant {
-    std::time::Instant::now()
-}
-
 /// Holds the current snapshot; lock-free for readers.
 #[derive(Debug)]
 pub struct SnapshotStore {
@@ -116,13 +144,15 @@ impl SnapshotStore {
     }
 
     /// Replaces the snapshot. Only the writer calls this.
-    pub fn publish(&self, next: Snapshot) {
+    pub fn publish(&self, next: Arc<Snapshot>) {
         let generation = next.generation;
-        self.current.store(Arc::new(next));
+        self.current.store(next);
         self.changed.send_replace(generation);
     }
 
-    /// Tells of each publication by its generation.
+    /// Tells of each publication by its generation: what the tests and anything else that
+    /// waits for "the change is in force" wait on. Never read on the query path (a `watch`
+    /// borrow takes a read lock).
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
     }

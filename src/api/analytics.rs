@@ -63,7 +63,8 @@ pub async fn analytics(
             .parse()
             .map_err(|e: crate::analytics::WindowError| ApiError::bad_request(e.to_string(), Some("window")))?,
     };
-    let (table, snapshot) = shared.health_and_snapshot();
+    let published = shared.published();
+    let (table, snapshot) = (&*published.health, &*published.snapshot);
     let pools: Vec<_> = snapshot
         .steering
         .pools

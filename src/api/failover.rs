@@ -11,7 +11,6 @@ use super::{Shared, unix_of};
 use crate::config::overlay::ManualFailover;
 use crate::control::Change;
 use crate::control::state::FailoverEvent;
-use crate::health::prober::lock;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -105,7 +104,9 @@ pub async fn status(State(shared): State<Shared>) -> Json<FailoverStatus> {
             });
         }
     }
-    let automatic_history = lock(&shared.0.table)
+    let automatic_history = shared
+        .published()
+        .health
         .region_events()
         .map(|e| RegionEvent {
             at: unix_of(e.at),

@@ -66,7 +66,8 @@ pub async fn history(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(format!("limit {limit} is not within 1..={MAX_LIMIT}"), Some("limit")));
     }
-    let (table, snapshot) = shared.health_and_snapshot();
+    let published = shared.published();
+    let (table, snapshot) = (&*published.health, &*published.snapshot);
     let regions = &snapshot.config.regions;
     if let Some(name) = &q.region
         && !regions.iter().any(|r| &r.name == name)

@@ -13,7 +13,8 @@ use crate::metrics::{CONTENT_TYPE, EndpointGauge, EndpointLabel, EndpointState, 
 #[utoipa::path(get, path = "/metrics", tag = "status", security(()),
     responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain")))]
 pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
-    let (table, snapshot) = shared.health_and_snapshot();
+    let published = shared.published();
+    let (table, snapshot) = (&*published.health, &*published.snapshot);
     let config = &snapshot.config;
     let addresses: Vec<String> = config.endpoints().map(|(_, _, e)| e.address.to_string()).collect();
     let endpoints: Vec<EndpointGauge<'_>> = config
@@ -29,7 +30,6 @@ pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
             EndpointGauge { endpoint: EndpointLabel { region: &region.name, address }, state, servable }
         })
         .collect();
-    drop(table);
     let gauges = Gauges {
         generation: snapshot.generation,
         endpoints: &endpoints,

@@ -1,6 +1,7 @@
-//! The admin API (axum): JSON in and out, on its own listener. An edge: it reads snapshots and
-//! the health table, and sends every change to the controller, which validates, saves and
-//! publishes it before the API answers 2xx.
+//! The admin API (axum): JSON in and out, on its own listener. An edge: it reads what the
+//! controller last published (the snapshot, the health table, the saved changes: one
+//! immutable value, never locked), and sends every change to the controller, which
+//! validates, saves and publishes it before the API answers 2xx.
 //!
 //! Every route but `GET /healthz` and `GET /metrics` needs `Authorization: Bearer <token>`,
 //! and an address that fails it too often is refused for a while (`lockout`). The listener
@@ -19,8 +20,8 @@ mod metrics;
 mod openapi;
 mod regions;
 mod status;
-pub mod tls;
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -33,13 +34,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::app::AppError;
 use crate::config::{ApiLimits, TokenSource};
-use crate::control::Control;
-use crate::health::prober::{SharedTable, lock};
-use crate::health::table::HealthTable;
+use crate::control::{Control, Published};
 use crate::metrics::Observers;
-use crate::snapshot::Snapshot;
 use crate::snapshot::SnapshotStore;
 
 pub use error::ApiError;
@@ -51,7 +48,6 @@ pub struct Shared(Arc<Inner>);
 struct Inner {
     store: Arc<SnapshotStore>,
     control: Control,
-    table: SharedTable,
     observers: Observers,
     /// `None`: no token is configured, and every authenticated route answers 401.
     token: Option<String>,
@@ -64,14 +60,13 @@ impl Shared {
     pub fn new(
         store: Arc<SnapshotStore>,
         control: Control,
-        table: SharedTable,
         observers: Observers,
         token: Option<String>,
         limits: ApiLimits,
     ) -> Self {
         let lockout = lockout::Lockout::new(limits.max_failed_auth, limits.failed_auth_window, lockout::CAPACITY);
         let lockout = Mutex::new(lockout);
-        Self(Arc::new(Inner { store, control, table, observers, token, limits, lockout, started: clock() }))
+        Self(Arc::new(Inner { store, control, observers, token, limits, lockout, started: clock() }))
     }
 
     /// The failed-authentication table. Held for a lookup or an insert, never across an
@@ -82,49 +77,39 @@ impl Shared {
 }
 
 impl Shared {
-    /// The health table and the snapshot it belongs to. The table is locked first, and the
-    /// controller and the health writer publish while holding it, so the two always match
-    /// (endpoint indexes shift when a region comes or goes).
-    fn health_and_snapshot(&self) -> (MutexGuard<'_, HealthTable>, Arc<Snapshot>) {
-        let table = lock(&self.0.table);
-        let snapshot = self.0.store.load();
-        (table, snapshot)
+    /// What the controller last published: the snapshot with the health table and saved
+    /// changes that go with it (endpoint indexes shift when a region comes or goes). No lock:
+    /// the controller swaps in a new value and never changes this one.
+    fn published(&self) -> Arc<Published> {
+        self.0.control.published()
     }
+}
+
+/// Why the admin API cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("admin API: cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("admin API: the listener's address cannot be read: {0}")]
+    Address(io::Error),
 }
 
 /// Binds the API's listener, so that a taken port stops the start with a clear error.
 ///
 /// # Errors
 /// The address cannot be bound.
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
-    TcpListener::bind(addr).await.map_err(|e| AppError::Api(format!("cannot listen on {addr}: {e}")))
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
 }
 
-/// Reads the token from where the configuration says. The token itself is never logged.
-///
-/// # Errors
-/// A token file that cannot be read or is empty.
-pub fn token(source: &TokenSource) -> Result<Option<String>, AppError> {
-    let token = match source {
-        TokenSource::Inline(token) => Some(token.clone()),
-        TokenSource::File(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| AppError::Api(format!("cannot read the token file {}: {e}", path.display())))?;
-            let token = text.trim();
-            if token.is_empty() {
-                return Err(AppError::Api(format!("the token file {} is empty", path.display())));
-            }
-            Some(token.to_owned())
-        }
-        TokenSource::Env(name) => std::env::var(name).ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
-    };
+/// Warns at start when no token is configured; the token itself is never logged.
+pub fn warn_without_token(token: Option<&str>, source: &TokenSource) {
     if token.is_none() {
         warn!(
             source = ?source,
             "the admin API has no token: every route but /healthz and /metrics answers 401 until one is set"
         );
     }
-    Ok(token)
 }
 
 /// Serves the API on `listener` (over TLS with `tls`) until `cancel`; returns the bound address.
@@ -133,11 +118,12 @@ pub fn token(source: &TokenSource) -> Result<Option<String>, AppError> {
 /// The listener's address cannot be read.
 pub fn serve(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shared: Shared,
     cancel: CancellationToken,
-) -> Result<SocketAddr, AppError> {
-    let addr = listener.local_addr().map_err(|e| AppError::Api(e.to_string()))?;
+) -> Result<SocketAddr, StartError> {
+    let addr = listener.local_addr().map_err(StartError::Address)?;
+    let tls = tls.map(TlsAcceptor::from);
     let (limits, scheme) = (shared.0.limits, if tls.is_some() { "https" } else { "http" });
     tokio::spawn(listener::run(listener, router(shared), tls, limits, cancel));
     info!(%scheme, %addr, "admin API listening");

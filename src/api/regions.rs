@@ -145,8 +145,9 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
 #[utoipa::path(get, path = "/api/v1/lb/regions", tag = "regions",
     responses((status = 200, body = Vec<RegionInfo>), (status = 401, body = ErrorBody)))]
 pub async fn list(State(shared): State<Shared>) -> Json<Vec<RegionInfo>> {
-    let (table, snapshot) = shared.health_and_snapshot();
-    Json((0..snapshot.config.regions.len()).map(|i| region_info(&snapshot, &table, i)).collect())
+    let published = shared.published();
+    let (table, snapshot) = (&*published.health, &*published.snapshot);
+    Json((0..snapshot.config.regions.len()).map(|i| region_info(snapshot, table, i)).collect())
 }
 
 /// One region.
@@ -158,14 +159,15 @@ pub async fn one(
     region: Result<Path<String>, PathRejection>,
 ) -> Result<Json<RegionInfo>, ApiError> {
     let Path(region) = region.map_err(path_rejection)?;
-    let (table, snapshot) = shared.health_and_snapshot();
+    let published = shared.published();
+    let (table, snapshot) = (&*published.health, &*published.snapshot);
     let index = snapshot
         .config
         .regions
         .iter()
         .position(|r| r.name == region)
         .ok_or_else(|| ApiError::not_found(format!("no region {region:?}"), "region"))?;
-    Ok(Json(region_info(&snapshot, &table, index)))
+    Ok(Json(region_info(snapshot, table, index)))
 }
 
 /// Adds a region: the same fields as a `[[region]]` table of the configuration file. It takes

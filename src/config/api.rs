@@ -108,6 +108,31 @@ pub enum TokenSource {
     Env(String),
 }
 
+impl TokenSource {
+    /// Reads the token from where the configuration says; `None` when the environment
+    /// variable is unset or empty (every authenticated route then answers 401). The token
+    /// itself is never logged or put in a message.
+    ///
+    /// # Errors
+    /// A token file that cannot be read or is empty.
+    pub fn read(&self) -> Result<Option<String>, Problem> {
+        match self {
+            Self::Inline(token) => Ok(Some(token.clone())),
+            Self::File(path) => {
+                let fail = |why: String| Problem::new("api.token_file", why);
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| fail(format!("cannot read the token file {}: {e}", path.display())))?;
+                let token = text.trim();
+                if token.is_empty() {
+                    return Err(fail(format!("the token file {} is empty", path.display())));
+                }
+                Ok(Some(token.to_owned()))
+            }
+            Self::Env(name) => Ok(std::env::var(name).ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())),
+        }
+    }
+}
+
 impl fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -10,6 +10,7 @@ pub mod health;
 pub mod overlay;
 pub mod rrl;
 pub mod steering;
+pub mod tls;
 
 use std::fmt;
 use std::fs;
@@ -192,6 +193,11 @@ impl Source {
         let mut config = validate(file, &self.base).map_err(|problems| self.invalid(problems))?;
         overlay.apply_failovers(&mut config, &mut skipped);
         Ok((config, skipped))
+    }
+
+    /// The state directory the file names, resolved against its directory.
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        self.file.state_dir.as_ref().map(|dir| self.base.join(dir))
     }
 
     /// Replaces the listeners, as `--listen` does (checked with the rest by `validate`).

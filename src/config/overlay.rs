@@ -119,6 +119,40 @@ impl Refusal {
 }
 
 /// Pool names compare without case and without the trailing dot.
+/// A configuration with saved API changes laid over it, and what had to be left out.
+#[derive(Debug)]
+pub struct LaidOver {
+    pub config: Config,
+    /// The changes still in force, when some made the configuration invalid and were left
+    /// out (`None`: all of them were kept, and the state file needs no rewrite).
+    pub kept: Option<Overlay>,
+    /// Each saved change left out, named: those that made the configuration invalid, then
+    /// those that no longer fit the file (a weight of an endpoint it no longer has, say).
+    pub left_out: Vec<String>,
+}
+
+impl super::Source {
+    /// Validates the file with `changes` laid over it. Changes that make it invalid are left
+    /// out one by one, in the order they were made; the rest are kept. Pure: the caller logs,
+    /// saves and reports, so that `serve`, a reload and `check-config` say the same.
+    ///
+    /// # Errors
+    /// The file is invalid on its own.
+    pub fn lay_over(&self, changes: &Overlay) -> Result<LaidOver, super::ConfigError> {
+        let (config, skipped, kept, mut left_out) = match self.validate_with(changes) {
+            Ok((config, skipped)) => (config, skipped, None, Vec::new()),
+            Err(_) => {
+                self.validate()?;
+                let (kept, dropped) = changes.prune(|candidate| self.validate_with(candidate).is_ok());
+                let (config, skipped) = self.validate_with(&kept)?;
+                (config, skipped, Some(kept), dropped)
+            }
+        };
+        left_out.extend(skipped.iter().map(ToString::to_string));
+        Ok(LaidOver { config, kept, left_out })
+    }
+}
+
 pub fn same_pool(a: &str, b: &str) -> bool {
     a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'))
 }

@@ -1,29 +1,47 @@
-//! The controller: the one task that changes what the server runs. Reloads (SIGHUP, the API),
-//! API changes and shutdown all arrive here as [`Command`]s, one at a time, so two changes can
-//! never interleave and none is lost: each is validated whole, written to the state file, and
-//! only then published and acknowledged.
+//! The controller: the one writer. It owns the configuration, the saved API changes and the
+//! health table, and it alone publishes. Reloads (SIGHUP, the API), API changes, probe
+//! results and shutdown all arrive here, one at a time, so two changes can never interleave
+//! and none is lost: each is validated whole, written to the state file, and only then
+//! published and acknowledged.
+//!
+//! What readers see is published as immutable values: the [`Snapshot`] queries read, and
+//! beside it a [`Published`] (the snapshot, the health table as of that moment, the saved
+//! changes) that the API reads. Neither is ever locked (STYLE.md sections 4 and 11).
 
+mod health;
+pub mod load;
 pub mod state;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use arc_swap::ArcSwap;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::app::{AppError, build_snapshot, clock, lay_over};
 use crate::config::overlay::{ManualFailover, Refusal, StrategyChange};
 use crate::config::{Config, ConfigError, FileRegion, Problem, Source};
 use crate::dns::server::DnsServer;
-use crate::health::prober::{self, HealthTasks, SharedTable, lock};
-use crate::health::state::Observation;
+use crate::health::prober::{self, HealthTasks, Report};
 use crate::health::table::HealthTable;
 use crate::metrics::{FailoverKind, Observers};
 use crate::snapshot::{Snapshot, SnapshotStore};
+pub use health::ProbeOutcome;
+use load::{LoadError, Prepared, Purpose};
 use state::{FailoverEvent, HISTORY_LEN, Persisted, StateFile};
+
+/// What the writer last published for the API: a snapshot and, consistent with it (endpoint
+/// indexes shift when a region comes or goes), the health table and the saved changes.
+#[derive(Debug)]
+pub struct Published {
+    pub snapshot: Arc<Snapshot>,
+    pub health: Arc<HealthTable>,
+    pub persisted: Arc<Persisted>,
+}
 
 /// A change an operator asks for through the API.
 #[derive(Debug, Clone)]
@@ -52,17 +70,6 @@ pub enum Refused {
     Stopped,
 }
 
-/// One endpoint's result of a probe run on demand.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct ProbeOutcome {
-    pub region: String,
-    pub endpoint: String,
-    /// "up", "degraded" or "failed".
-    pub result: String,
-    pub rtt_ms: f64,
-    pub detail: String,
-}
-
 /// What the controller is asked to do.
 #[allow(clippy::large_enum_variant)] // a few a minute; boxing would buy nothing
 pub enum Command {
@@ -76,8 +83,8 @@ pub enum Command {
 #[derive(Clone)]
 pub struct Control {
     commands: mpsc::Sender<Command>,
-    /// The changes in force and the failover history, as last saved.
-    persisted: watch::Receiver<Arc<Persisted>>,
+    /// What the writer last published; lock-free to read.
+    published: Arc<ArcSwap<Published>>,
 }
 
 impl Control {
@@ -121,7 +128,13 @@ impl Control {
 
     /// The changes in force and the failover history.
     pub fn persisted(&self) -> Arc<Persisted> {
-        self.persisted.borrow().clone()
+        self.published.load().persisted.clone()
+    }
+
+    /// The snapshot, health table and saved changes as last published, consistent with each
+    /// other. Lock-free: the writer swaps a new value in; it never changes this one.
+    pub fn published(&self) -> Arc<Published> {
+        self.published.load_full()
     }
 
     async fn send(&self, command: Command) -> Result<(), ()> {
@@ -134,8 +147,8 @@ pub struct Controller {
     pub store: Arc<SnapshotStore>,
     pub server: DnsServer,
     pub config: Arc<Config>,
-    pub health: Option<HealthTasks>,
-    pub table: SharedTable,
+    /// The health of every endpoint; the writer alone changes it.
+    pub table: HealthTable,
     pub source: Source,
     /// Where a reload reads the configuration; `None`: the embedded default.
     pub path: Option<PathBuf>,
@@ -146,92 +159,182 @@ pub struct Controller {
     pub observers: Observers,
 }
 
+/// The controller as it runs: what it owns, the probes it started and where their results
+/// arrive, and where it publishes for the API.
+struct Writer {
+    own: Controller,
+    probes: Option<HealthTasks>,
+    reports: Option<mpsc::Receiver<Report>>,
+    published: Arc<ArcSwap<Published>>,
+}
+
+/// Probe results taken in one go before publishing: a burst of results publishes once.
+const REPORTS_PER_PUBLISH: usize = 256;
+
 impl Controller {
-    /// Starts the controller task; the handle sends it commands.
+    /// Starts the controller task (which starts the health checks); the handle sends it
+    /// commands and reads what it publishes. The store must hold the first snapshot, built
+    /// with `table`'s view.
     pub fn spawn(self) -> (Control, tokio::task::JoinHandle<()>) {
         let (commands, inbox) = mpsc::channel(64);
-        let (published, persisted) = watch::channel(Arc::new(self.persisted.clone()));
-        let task = tokio::spawn(self.run(inbox, published));
-        (Control { commands, persisted }, task)
+        let first = Published {
+            snapshot: self.store.load(),
+            health: Arc::new(self.table.clone()),
+            persisted: Arc::new(self.persisted.clone()),
+        };
+        let published = Arc::new(ArcSwap::from_pointee(first));
+        let writer = Writer { own: self, probes: None, reports: None, published: published.clone() };
+        let task = tokio::spawn(writer.run(inbox));
+        (Control { commands, published }, task)
     }
+}
 
-    async fn run(mut self, mut inbox: mpsc::Receiver<Command>, published: watch::Sender<Arc<Persisted>>) {
-        while let Some(command) = inbox.recv().await {
-            match command {
-                Command::Reload(reply) => {
-                    let result = self.reload().await;
-                    self.observers.metrics.record_reload(result.is_ok());
-                    match &result {
-                        Ok(generation) => info!(generation, "configuration reloaded"),
-                        Err(error) => error!(%error, "reload rejected; still serving the previous configuration"),
+impl Writer {
+    async fn run(mut self, mut inbox: mpsc::Receiver<Command>) {
+        self.start_probes();
+        loop {
+            let wake = self.own.table.next_change(clock());
+            tokio::select! {
+                biased;
+                command = inbox.recv() => match command {
+                    None => break,
+                    Some(Command::Shutdown(reply)) => {
+                        self.shutdown().await;
+                        let _ = reply.send(());
+                        return;
                     }
-                    published.send_replace(Arc::new(self.persisted.clone()));
-                    let _ = reply.send(result.map_err(|e| e.to_string()));
+                    Some(command) => self.handle(command).await,
+                },
+                Some(report) = next_report(&mut self.reports) => {
+                    self.observe(report);
+                    for _ in 1..REPORTS_PER_PUBLISH {
+                        let Some(Ok(more)) = self.reports.as_mut().map(mpsc::Receiver::try_recv) else { break };
+                        self.observe(more);
+                    }
+                    self.publish_health();
                 }
-                Command::Change(change, reply) => {
-                    let result = self.change(change).await;
-                    published.send_replace(Arc::new(self.persisted.clone()));
-                    let _ = reply.send(result);
-                }
-                Command::Probe(region, reply) => self.probe(&region, reply),
-                Command::Shutdown(reply) => {
-                    self.shutdown().await;
-                    let _ = reply.send(());
-                    return;
-                }
+                () = sleep_until(wake) => self.publish_health(),
             }
         }
         self.shutdown().await;
     }
 
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::Reload(reply) => {
+                let result = self.reload().await;
+                self.own.observers.metrics.record_reload(result.is_ok());
+                match &result {
+                    Ok(generation) => info!(generation, "configuration reloaded"),
+                    Err(error) => error!(%error, "reload rejected; still serving the previous configuration"),
+                }
+                let _ = reply.send(result.map_err(|e| e.to_string()));
+            }
+            Command::Change(change, reply) => {
+                let result = self.change(change).await;
+                let _ = reply.send(result);
+            }
+            Command::Probe(region, reply) => self.probe(&region, reply),
+            Command::Shutdown(_) => unreachable!("handled by run"),
+        }
+    }
+
+    /// Applies one probe result to the table (logs and metrics included); publishes nothing.
+    fn observe(&mut self, (target, result, at): Report) {
+        health::apply(&mut self.own.table, target, &result, at, &self.own.observers.metrics);
+    }
+
+    /// Publishes the health table for the API, and a new snapshot when the view queries
+    /// read has changed (a transition, or a short-TTL hold or failback delay that ran out).
+    fn publish_health(&mut self) {
+        let view = self.own.table.view(clock());
+        let current = self.own.store.load();
+        let snapshot = if *current.health == view { current } else { Arc::new(current.with_health(view)) };
+        self.publish(snapshot);
+    }
+
+    /// The one place anything is published: first what the API reads, then the snapshot
+    /// (whose `watch` tells waiters), so a waiter that sees the generation sees both.
+    fn publish(&mut self, snapshot: Arc<Snapshot>) {
+        let changed = !Arc::ptr_eq(&snapshot, &self.own.store.load());
+        self.published.store(Arc::new(Published {
+            snapshot: snapshot.clone(),
+            health: Arc::new(self.own.table.clone()),
+            persisted: Arc::new(self.own.persisted.clone()),
+        }));
+        if changed {
+            self.own.store.publish(snapshot);
+        }
+    }
+
+    /// Starts probing the table's targets; their results come to this writer.
+    fn start_probes(&mut self) {
+        match prober::start(self.own.table.targets()) {
+            Ok((tasks, reports)) => {
+                self.probes = Some(tasks);
+                self.reports = Some(reports);
+            }
+            // The snapshot is in force whatever happens next: a prober that cannot start
+            // (its TLS client cannot be built) leaves health as it stands, loudly.
+            Err(error) => error!(%error, "health checks cannot start; health stays as it was"),
+        }
+    }
+
     /// Rebuilds everything from the files, with the API's changes laid over them.
-    async fn reload(&mut self) -> Result<u64, AppError> {
-        let source = match &self.path {
+    async fn reload(&mut self) -> Result<u64, LoadError> {
+        let source = match &self.own.path {
             Some(path) => Source::read(path)?,
             None => Source::embedded_default()?,
         };
-        let (mut config, kept) = lay_over(&source, &self.persisted.changes)?;
-        if config.server.listen != self.config.server.listen {
-            warn!("listen addresses change only with a restart; keeping the bound ones");
-            config.server.listen.clone_from(&self.config.server.listen);
+        let observers = Some(&self.own.observers);
+        let mut prepared = load::prepare(source, &self.own.persisted.changes, Purpose::Reload, observers, clock())?;
+        self.keep_restart_only(&mut prepared);
+        for change in &prepared.set_aside {
+            warn!(%change, "saved API change left out: the configuration file no longer allows it");
         }
-        if config.api.as_ref().map(|a| (a.listen, &a.token)) != self.config.api.as_ref().map(|a| (a.listen, &a.token))
-            || config.state_dir != self.config.state_dir
+        let Prepared { source, snapshot, table, changes, rewrite_state, .. } = prepared;
+        self.own.source = source;
+        if rewrite_state {
+            // The file no longer allows some saved changes: keep the old state aside and save
+            // the rest, so that later changes are checked against what is in force.
+            self.own.persisted.changes = changes;
+            if let Some(state) = self.own.state.as_mut() {
+                state.replace_rejected(&self.own.persisted, unix_now());
+            }
+        }
+        let generation = self.install(snapshot, table).await;
+        // Analytics of pools the configuration no longer has are dropped (about 1.5 MB each).
+        let pools: Vec<String> = self.own.config.pools.iter().map(|p| p.name.to_string()).collect();
+        self.own.observers.analytics.retain(|name| pools.iter().any(|p| p == name));
+        Ok(generation)
+    }
+
+    /// Listen addresses, `[api]` and `state_dir` change only with a restart: a reload keeps
+    /// the running ones.
+    fn keep_restart_only(&self, prepared: &mut Prepared) {
+        let running = &self.own.config;
+        let config = Arc::make_mut(&mut prepared.snapshot.config);
+        if config.server.listen != running.server.listen {
+            warn!("listen addresses change only with a restart; keeping the bound ones");
+            config.server.listen.clone_from(&running.server.listen);
+        }
+        if config.api.as_ref().map(|a| (a.listen, &a.token)) != running.api.as_ref().map(|a| (a.listen, &a.token))
+            || config.state_dir != running.state_dir
         {
             warn!("[api] and state_dir change only with a restart; keeping the running ones");
         }
-        config.api.clone_from(&self.config.api);
-        config.state_dir.clone_from(&self.config.state_dir);
-        if config.server.tcp != self.config.server.tcp {
+        config.api.clone_from(&running.api);
+        config.state_dir.clone_from(&running.state_dir);
+        if config.server.tcp != running.server.tcp {
             crate::dns::server::raise_fd_limit(&config.server); // new TCP limits apply to new connections
         }
-        let snapshot = build_snapshot(Arc::new(config), 0, Some(&self.observers))?;
-        self.source = source;
-        if let Some(kept) = kept {
-            // The file no longer allows some saved changes: keep the old state aside and save
-            // the rest, so that later changes are checked against what is in force.
-            self.persisted.changes = kept;
-            if let Some(state) = self.state.as_mut() {
-                if let Err(error) = state.set_aside("rejected", unix_now()) {
-                    error!(%error, "the state file cannot be moved aside");
-                }
-                if let Err(error) = state.save(&self.persisted) {
-                    error!(%error, "the saved API changes that are still valid could not be saved again");
-                }
-            }
-        }
-        let generation = self.install(snapshot).await;
-        // Analytics of pools the configuration no longer has are dropped (about 1.5 MB each).
-        let pools: Vec<String> = self.config.pools.iter().map(|p| p.name.to_string()).collect();
-        self.observers.analytics.retain(|name| pools.iter().any(|p| p == name));
-        Ok(generation)
     }
 
     /// Validates a change whole, saves it, then publishes it; nothing is half-applied.
     async fn change(&mut self, change: Change) -> Result<u64, Refused> {
-        let mut persisted = self.persisted.clone();
+        let mut persisted = self.own.persisted.clone();
         let changes = &mut persisted.changes;
-        let file = &self.source.file;
+        let file = &self.own.source.file;
         let refused = Refused::Refusal;
         let kind = FieldMap::of(&change);
         let mut triggered = None;
@@ -260,150 +363,103 @@ impl Controller {
                 }
             }
         }
-        let (mut config, skipped) = self.source.validate_with(&persisted.changes).map_err(|e| kind.invalid(e))?;
+        let (mut config, skipped) = self.own.source.validate_with(&persisted.changes).map_err(|e| kind.invalid(e))?;
         // A change must not quietly switch off another (a pool's regions changed under a
         // manual failover, say): refuse it, naming what it would switch off.
-        let before = self.source.validate_with(&self.persisted.changes).map_or(0, |(_, s)| s.len());
+        let before = self.own.source.validate_with(&self.own.persisted.changes).map_or(0, |(_, s)| s.len());
         if skipped.len() > before {
             let what: Vec<String> = skipped.iter().map(|p| p.message.clone()).collect();
             let message = format!("this would switch off other changes in force: {}", what.join("; "));
             let field = if matches!(kind, FieldMap::Strategy) { "parameters.regions" } else { "" };
             return Err(Refused::Refusal(Refusal::Conflict { field: field.into(), message }));
         }
-        config.server.listen.clone_from(&self.config.server.listen);
+        config.server.listen.clone_from(&self.own.config.server.listen);
+        let observers = Some(&self.own.observers);
         let snapshot =
-            self.store.load().rebuild(Arc::new(config), Some(&self.observers)).map_err(|p| kind.invalid_problems(p))?;
-        if let Some(state) = &self.state {
+            self.own.store.load().rebuild(Arc::new(config), observers).map_err(|p| kind.invalid_problems(p))?;
+        let table = HealthTable::new(&snapshot.config, clock());
+        if let Some(state) = &self.own.state {
             state.save(&persisted).map_err(|e| {
                 error!(error = %e, "an API change could not be saved; not made");
                 Refused::Unsaved(e.to_string())
             })?;
         }
-        self.persisted = persisted;
-        let generation = self.install(snapshot).await;
+        self.own.persisted = persisted;
+        let generation = self.install(snapshot, table).await;
         if let Some(pool) = triggered {
-            self.observers.metrics.record_failover(&pool, FailoverKind::Manual);
+            self.own.observers.metrics.record_failover(&pool, FailoverKind::Manual);
         }
         info!(generation, "API change applied");
         Ok(generation)
     }
 
-    /// Publishes `snapshot` one generation on, with the health of endpoints it keeps; returns
-    /// its generation. The probes go on undisturbed when the change leaves the probe targets as
-    /// they were (weights, drains, strategies, failovers); otherwise they restart.
-    async fn install(&mut self, mut snapshot: Snapshot) -> u64 {
-        let now = clock();
-        let mut table = HealthTable::new(&snapshot.config, now);
-        let restart = table.targets() != lock(&self.table).targets() || self.health.is_none();
-        if restart && let Some(tasks) = self.health.take() {
-            tasks.stop().await;
-        }
-        let generation = {
-            // Under the table lock, as the health writer publishes: the new table, the new
-            // configuration and its view go out together, and generations never repeat.
-            let mut current = lock(&self.table);
-            table.carry_over(&current);
-            snapshot.health = Arc::new(table.view(now));
-            snapshot.generation = self.store.load().generation + 1;
-            *current = table;
-            self.config = snapshot.config.clone();
-            let generation = snapshot.generation;
-            self.store.publish(snapshot);
-            generation
-        };
+    /// Publishes `snapshot` one generation on, with `table` taking over the health of the
+    /// endpoints it keeps; returns its generation. The probes go on undisturbed when the
+    /// change leaves the probe targets as they were (weights, drains, strategies, failovers);
+    /// otherwise they restart, and results of the old probes can no longer arrive.
+    async fn install(&mut self, mut snapshot: Snapshot, mut table: HealthTable) -> u64 {
+        let restart = table.targets() != self.own.table.targets() || self.probes.is_none();
         if restart {
-            // The snapshot is in force whatever happens next: a prober that cannot start (its
-            // TLS client cannot be built) leaves health as it stands, loudly.
-            match prober::start(self.store.clone(), self.table.clone(), self.observers.metrics.clone()) {
-                Ok(tasks) => self.health = Some(tasks),
-                Err(error) => error!(%error, "health checks cannot start; health stays as it was"),
+            if let Some(tasks) = self.probes.take() {
+                tasks.stop().await;
             }
+            self.reports = None;
+        }
+        table.carry_over(&self.own.table);
+        snapshot.health = Arc::new(table.view(clock()));
+        snapshot.generation = self.own.store.load().generation + 1;
+        let generation = snapshot.generation;
+        self.own.table = table;
+        self.own.config = snapshot.config.clone();
+        self.publish(Arc::new(snapshot));
+        if restart {
+            self.start_probes();
         }
         generation
     }
 
-    /// Probes a region's checked endpoints now, without holding up other commands.
+    /// Probes a region's checked endpoints now, without holding up other commands; their
+    /// results come back to this writer like any other.
     fn probe(&self, region: &str, reply: oneshot::Sender<Result<Vec<ProbeOutcome>, Refused>>) {
-        let Some(start) = self.config.regions.iter().position(|r| r.name == region) else {
-            let refusal = Refusal::NotFound { field: "region".into(), message: format!("no region {region:?}") };
-            let _ = reply.send(Err(Refused::Refusal(refusal)));
-            return;
-        };
-        let first = self.config.first_endpoint(start);
-        let (endpoints, targets) = {
-            let table = lock(&self.table);
-            let endpoints: Vec<(String, Option<usize>)> = self.config.regions[start]
-                .endpoints
-                .iter()
-                .enumerate()
-                .map(|(j, e)| (e.address.to_string(), table.endpoint(first + j).and_then(|r| r.target)))
-                .collect();
-            let mut targets: Vec<(usize, crate::health::table::Target)> = Vec::new();
-            for &(_, target) in &endpoints {
-                if let Some(t) = target.filter(|t| !targets.iter().any(|(i, _)| i == t)) {
-                    targets.push((t, table.targets()[t].clone()));
-                }
-            }
-            (endpoints, targets)
-        };
-        let sender = self.health.as_ref().map(HealthTasks::sender);
-        let region = region.to_owned();
-        tokio::spawn(async move {
-            let reports = match prober::probe_now(&targets).await {
-                Ok(reports) => reports,
-                Err(e) => {
-                    let _ = reply.send(Err(Refused::Probe(e.to_string())));
-                    return;
-                }
-            };
-            let outcomes = endpoints
-                .iter()
-                .map(|(address, target)| {
-                    let report = target.and_then(|t| reports.iter().find(|(i, _, _)| *i == t));
-                    match report {
-                        Some((_, result, _)) => ProbeOutcome {
-                            region: region.clone(),
-                            endpoint: address.clone(),
-                            result: match result.observation {
-                                Observation::Ok => "up",
-                                Observation::Degraded => "degraded",
-                                Observation::Failed => "failed",
-                            }
-                            .into(),
-                            rtt_ms: result.rtt.as_secs_f64() * 1000.0,
-                            detail: result.detail.clone(),
-                        },
-                        None => ProbeOutcome {
-                            region: region.clone(),
-                            endpoint: address.clone(),
-                            result: "unchecked".into(),
-                            rtt_ms: 0.0,
-                            detail: "no health check configured".into(),
-                        },
-                    }
-                })
-                .collect();
-            if let Some(Some(sender)) = sender {
-                for report in reports {
-                    let _ = sender.send(report).await;
-                }
-            }
-            let _ = reply.send(Ok(outcomes));
-        });
+        let sender = self.probes.as_ref().map(HealthTasks::sender);
+        health::probe_region(&self.own.config, &self.own.table, region, sender, reply);
     }
 
     /// Stops the API, the probes and the DNS server, within the grace period.
     async fn shutdown(mut self) {
-        let grace = self.config.server.shutdown_grace;
-        self.cancel.cancel();
-        if let Some(health) = self.health.take() {
+        let grace = self.own.config.server.shutdown_grace;
+        self.own.cancel.cancel();
+        if let Some(health) = self.probes.take() {
             let _ = time::timeout(grace, health.stop()).await;
         }
-        match time::timeout(grace, self.server.shutdown_gracefully()).await {
+        match time::timeout(grace, self.own.server.shutdown_gracefully()).await {
             Ok(()) => info!("stopped"),
             Err(_) => warn!(?grace, "still busy after the grace period; exiting anyway"),
         }
     }
+}
+
+/// The next probe result; never, while no probes run.
+async fn next_report(reports: &mut Option<mpsc::Receiver<Report>>) -> Option<Report> {
+    match reports {
+        Some(reports) => reports.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Until `at`; never, without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => time::sleep_until(time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The writer reads the real clock: it is an edge (STYLE.md section 3), and hands the
+/// instant to the pure code it drives.
+#[allow(clippy::disallowed_methods)]
+fn clock() -> Instant {
+    Instant::now()
 }
 
 fn record(history: &mut Vec<FailoverEvent>, failover: &ManualFailover, action: &str) {

@@ -17,6 +17,11 @@ use crate::config::Overlay;
 
 /// The name of the state file inside `state_dir`.
 pub const STATE_FILE: &str = "state.json";
+/// The lock file inside `state_dir`: held for the life of the serving process, so that a
+/// second process on the same directory is refused instead of overwriting the first's changes.
+pub const LOCK_FILE: &str = "state.json.lock";
+/// What the start-up check writes, syncs and renames to prove the directory usable.
+const PROBE_FILE: &str = "state.json.probe";
 /// The format this build writes; a newer one is refused rather than misread.
 pub const FORMAT: u32 = 1;
 /// Failover events kept in the history.
@@ -60,6 +65,16 @@ pub enum StateError {
     Write { path: PathBuf, source: io::Error },
     #[error("{} could not be read at start and is kept as it is; changes are not saved until it is moved away", .path.display())]
     Blocked { path: PathBuf },
+    #[error("the state directory {} cannot be used by {user}: {reason}", .dir.display())]
+    Unusable { dir: PathBuf, user: String, reason: String },
+    #[error("the state directory {} is in use by another meridian process (it holds {LOCK_FILE}); two servers on one state_dir would overwrite each other's changes", .dir.display())]
+    InUse { dir: PathBuf },
+}
+
+/// The exclusive lock on a state directory; released when dropped (or the process ends).
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
 }
 
 /// The state file of one `state_dir`.
@@ -142,6 +157,57 @@ impl StateFile {
         }
     }
 
+    /// Before serving: proves that this process (the serving user, once root is dropped) can
+    /// create, fsync and rename a file in the directory, then takes an exclusive lock on it
+    /// for as long as the returned value lives. `user` names the serving user in messages.
+    ///
+    /// # Errors
+    /// The directory cannot be written (`Unusable`, naming the directory, user and reason),
+    /// or another process holds it (`InUse`).
+    pub fn claim(&self, user: &str) -> Result<StateLock, StateError> {
+        let unusable = |what: &str, e: io::Error| StateError::Unusable {
+            dir: self.dir.clone(),
+            user: user.to_owned(),
+            reason: format!("{what}: {e}"),
+        };
+        let lock =
+            open_no_follow(&self.dir.join(LOCK_FILE), false).map_err(|e| unusable("cannot open the lock file", e))?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: flock on a descriptor this function owns; no memory is passed.
+            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                    return Err(StateError::InUse { dir: self.dir.clone() });
+                }
+                return Err(unusable("cannot lock the lock file", e));
+            }
+        }
+        let probe = self.dir.join(PROBE_FILE);
+        let mut file = open_no_follow(&probe, true).map_err(|e| unusable("cannot create a file", e))?;
+        file.write_all(b"meridian\n").and_then(|()| file.sync_all()).map_err(|e| unusable("cannot write a file", e))?;
+        drop(file);
+        let renamed = self.dir.join(format!("{PROBE_FILE}.renamed"));
+        fs::rename(&probe, &renamed).map_err(|e| unusable("cannot rename a file", e))?;
+        File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(|e| unusable("cannot fsync the directory", e))?;
+        fs::remove_file(&renamed).map_err(|e| unusable("cannot remove a file", e))?;
+        Ok(StateLock { _file: lock })
+    }
+
+    /// Keeps the state file aside as `rejected` (saved changes the configuration file no
+    /// longer allows) and saves `persisted`, the changes still in force, in its place. Logs
+    /// what fails: the server goes on with what it has.
+    pub fn replace_rejected(&mut self, persisted: &Persisted, unix_secs: u64) {
+        match self.set_aside("rejected", unix_secs) {
+            Ok(path) => tracing::warn!(path = %path.display(), "the state file is kept aside for the operator"),
+            Err(error) => tracing::error!(%error, "the state file cannot be moved aside; API changes will be refused"),
+        }
+        if let Err(error) = self.save(persisted) {
+            tracing::error!(%error, "the saved API changes that are still valid could not be saved again");
+        }
+    }
+
     /// Writes the state durably: temporary file, fsync, rename, fsync of the directory.
     ///
     /// # Errors
@@ -167,6 +233,19 @@ impl StateFile {
         // The rename is durable only once the directory entry is.
         File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(|source| StateError::Write { path, source })
     }
+}
+
+/// Opens (creating, mode 0600) a file without following a symbolic link at its name: the
+/// directory may be writable by the serving user (STYLE.md section 11).
+fn open_no_follow(path: &Path, truncate: bool) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(truncate);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path)
 }
 
 #[cfg(test)]
@@ -211,6 +290,33 @@ mod tests {
 
         fs::write(file.path(), b"{ \"format\": 9 }").unwrap();
         assert!(matches!(file.load(), Err(StateError::Corrupt { .. })), "a format from a newer build");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_claimed_directory_is_refused_to_a_second_claim_until_released() {
+        let dir = temp("claim");
+        let file = StateFile::open(&dir).unwrap();
+        let held = file.claim("tester").unwrap();
+        let error = StateFile::open(&dir).unwrap().claim("tester").unwrap_err();
+        assert!(matches!(error, StateError::InUse { .. }), "{error}");
+        assert!(error.to_string().contains(&dir.display().to_string()), "{error}");
+        assert!(!dir.join(PROBE_FILE).exists() && !dir.join(format!("{PROBE_FILE}.renamed")).exists());
+        drop(held);
+        assert!(file.claim("tester").is_ok(), "free once the first holder is gone");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_lock_file_that_is_a_link_is_not_followed() {
+        let dir = temp("claim-link");
+        let file = StateFile::open(&dir).unwrap();
+        let target = dir.join("elsewhere");
+        fs::write(&target, b"not ours").unwrap();
+        std::os::unix::fs::symlink(&target, dir.join(LOCK_FILE)).unwrap();
+        let error = file.claim("tester").unwrap_err();
+        assert!(matches!(error, StateError::Unusable { .. }), "{error}");
+        assert_eq!(fs::read(&target).unwrap(), b"not ours");
         let _ = fs::remove_dir_all(&dir);
     }
 

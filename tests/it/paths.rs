@@ -5,11 +5,8 @@
 //! into the question, hickory's does not).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use hickory_proto::op::Message;
-use meridian::app::build_snapshot;
-use meridian::config::Config;
 use meridian::dns::handler::{Answerer, Path};
 use meridian::dns::response::Salt;
 use meridian::metrics::Observers;
@@ -23,7 +20,7 @@ fn fast_and_general_paths_answer_byte_for_byte_alike() {
     dir.write("example.test.zone", TEST_ZONE);
     let config =
         dir.write("meridian.toml", "[server]\nidentity = \"meridian-test\"\n[[zone]]\nfile = \"example.test.zone\"\n");
-    let snapshot = build_snapshot(Arc::new(Config::read(&config).unwrap()), 1, None).unwrap();
+    let snapshot = crate::support::load_snapshot(&config, None);
     let answerer = Answerer::new(Observers::default());
     let source: SocketAddr = "127.0.0.1:5300".parse().unwrap();
     let mut queries: Vec<(String, Vec<u8>)> = corpus()
@@ -114,7 +111,7 @@ fn a_udp_answer_allocates_nothing_once_warm() {
     std::fs::write(dir.path().join("geo.mmdb"), test_db()).unwrap();
     let pool = "[[pool]]\nname = \"www.lb.test.\"\npolicy = \"geo\"\nregions = [\"beta\", \"alpha\", \"gamma\"]\n";
     let config = dir.write("meridian.toml", &format!("[[zone]]\nfile = \"lb.test.zone\"\n{REGIONS}{pool}"));
-    let snapshot = build_snapshot(Arc::new(Config::read(&config).unwrap()), 1, Some(&Observers::default())).unwrap();
+    let snapshot = crate::support::load_snapshot(&config, Some(&Observers::default()));
     let geo = Q::new("www.lb.test.", RecordType::A).ecs("198.51.100.0/24").bytes();
     let static_ = Q::new("lb.test.", RecordType::SOA).bytes();
     let nxdomain = Q::new("nope.other.lb.test.", RecordType::TXT).bytes();

@@ -1,26 +1,26 @@
 //! HTTPS for the admin API: the certificate chain and key named by `api.tls_cert` and
-//! `api.tls_key`, read when the API starts (and by `check-config`). A restart picks up new
-//! files. Errors name the key and the file; the key's content never appears in one.
+//! `api.tls_key`, read when the server is prepared to start (the same code `check-config`
+//! runs). A restart picks up new files. Errors name the key and the file; the key's content
+//! never appears in one.
 
 use std::sync::Arc;
 
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::TlsAcceptor;
 
-use crate::app::AppError;
-use crate::config::TlsFiles;
+use super::{Problem, TlsFiles};
 
-/// Reads and checks the certificate and key, and builds the acceptor the listener uses.
+/// Reads and checks the certificate and key, and builds the TLS configuration the API's
+/// listener serves with.
 /// HTTP/1.1 only, by ALPN: the API has no use for HTTP/2.
 ///
 /// # Errors
 /// A file that cannot be read, holds no PEM certificate or key, or a key that does not go with
 /// the certificate.
-pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, AppError> {
+pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, Problem> {
     let (cert, key) = (files.cert.display(), files.key.display());
-    let fail = |at: &str, why: String| AppError::Api(format!("api.{at}: {why}"));
+    let fail = |at: &str, why: String| Problem::new(format!("api.{at}"), why);
     let chain = CertificateDer::pem_file_iter(&files.cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| fail("tls_cert", format!("cannot read a PEM certificate chain from {cert}: {}", pem_error(&e))))?;
@@ -35,12 +35,12 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, AppError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| AppError::Api(format!("TLS: {e}")))?
+        .map_err(|e| fail("tls_cert", format!("TLS: {e}")))?
         .with_no_client_auth()
         .with_single_cert(chain, private)
         .map_err(|e| fail("tls_key", format!("{key} cannot serve the certificate in {cert}: {e}")))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 /// A PEM error without the bytes of the line it may quote.
