@@ -495,3 +495,147 @@ fn started_as_root_it_serves_as_an_unprivileged_user_and_still_saves_changes() {
         assert!(stderr(&output).contains(says), "{user}: {}", stderr(&output));
     }
 }
+
+/// A configuration with a state directory, an admin API whose token is read from
+/// `token_file` (when given), and one priority pool over region `a`.
+fn stateful_config(dir: &TempDir, state_dir: &str, token_file: Option<&str>) -> std::path::PathBuf {
+    dir.write("lb.test.zone", crate::steering::LB_ZONE);
+    let token =
+        token_file.map_or("token_env = \"MERIDIAN_TEST_TOKEN\"".to_owned(), |f| format!("token_file = \"{f}\""));
+    dir.write(
+        "meridian.toml",
+        &format!(
+            "state_dir = \"{state_dir}\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n[[zone]]\nfile = \"lb.test.zone\"\n\
+             [api]\nlisten = \"127.0.0.1:0\"\n{token}\n\
+             [[region]]\nname = \"a\"\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
+             [[pool]]\nname = \"www.lb.test.\"\npolicy = \"priority\"\nregions = [\"a\"]\n"
+        ),
+    )
+}
+
+#[test]
+fn check_config_and_serve_both_refuse_a_missing_token_file() {
+    let dir = TempDir::new("cli");
+    let config = stateful_config(&dir, "state", Some("no-such-token"));
+    let checked = run(&["check-config", config.to_str().unwrap()], dir.path());
+    assert!(!checked.status.success(), "check-config passed what serve refuses: {checked:?}");
+    assert!(
+        stderr(&checked).contains("api.token_file") && stderr(&checked).contains("no-such-token"),
+        "{}",
+        stderr(&checked)
+    );
+    let served = run(&["serve", "--config", config.to_str().unwrap()], dir.path());
+    assert!(!served.status.success(), "{served:?}");
+    assert!(stderr(&served).contains("no-such-token"), "{}", stderr(&served));
+    // With the file there, both accept it.
+    dir.write("no-such-token", "s3cret\n");
+    let checked = run(&["check-config", config.to_str().unwrap()], dir.path());
+    assert!(checked.status.success(), "{checked:?}");
+}
+
+#[test]
+fn saved_changes_the_file_no_longer_allows_are_set_aside_alike_by_check_config_and_serve() {
+    let dir = TempDir::new("cli");
+    let config = stateful_config(&dir, "state", None);
+    // A saved region (written by hand, or by a build that allowed it) that makes the
+    // configuration invalid once laid over the file; the weight still fits.
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    dir.write(
+        "state/state.json",
+        r#"{"format":1,"changes":{"regions_added":[{"name":"c","endpoints":[{"address":"not-an-ip"}]}],
+            "weights":[{"region":"a","endpoint":"192.0.2.1","weight":7}]}}"#,
+    );
+    let checked = run(&["check-config", config.to_str().unwrap()], dir.path());
+    let out = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "serve starts on it, so check-config passes it: {checked:?}");
+    assert!(out.contains("would set aside") && out.contains("regions_added") && out.contains("not-an-ip"), "{out}");
+    assert!(out.contains("1 saved API change(s) in force"), "the weight stays: {out}");
+    assert!(dir.path().join("state/state.json").exists(), "check-config changes nothing");
+
+    let mut command = Command::new(BIN);
+    command.env("MERIDIAN_TEST_TOKEN", TOKEN);
+    let served = serve_command(command, &["serve", "--config", config.to_str().unwrap()], dir.path());
+    let region = Api { addr: served.api() }.get("/api/v1/lb/regions/a").json();
+    assert_eq!(region["endpoints"][0]["weight"], 7, "the change that fits is in force: {region}");
+    assert_eq!(region["endpoints"].as_array().map(Vec::len), Some(1), "{region}");
+    let aside: Vec<String> = std::fs::read_dir(dir.path().join("state"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("state.json.rejected-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the old state is kept aside for the operator");
+    let saved = std::fs::read_to_string(dir.path().join("state/state.json")).unwrap();
+    assert!(!saved.contains("not-an-ip") && saved.contains("\"weight\": 7"), "{saved}");
+}
+
+#[test]
+fn a_second_server_on_the_same_state_directory_is_refused() {
+    let dir = TempDir::new("cli");
+    let config = stateful_config(&dir, "state", None);
+    let mut command = Command::new(BIN);
+    command.env("MERIDIAN_TEST_TOKEN", TOKEN);
+    let first = serve_command(command, &["serve", "--config", config.to_str().unwrap()], dir.path());
+    let second = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env("MERIDIAN_TEST_TOKEN", TOKEN)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = wait_output(second, Duration::from_secs(20)).expect("the second server exits");
+    assert!(!output.status.success(), "{output:?}");
+    let text = stderr(&output);
+    assert!(text.contains("in use by another meridian process"), "{text}");
+    assert!(text.contains(&dir.path().join("state").display().to_string()), "names the directory: {text}");
+    // The first is undisturbed.
+    assert!(!client::udp(first.addr, &Q::new("www.lb.test.", RecordType::A)).answers.is_empty());
+}
+
+#[test]
+fn a_state_dir_that_is_not_a_directory_fails_check_config_and_serve() {
+    let dir = TempDir::new("cli");
+    let config = stateful_config(&dir, "state", None);
+    dir.write("state", "a file where the directory should be\n");
+    let checked = run(&["check-config", config.to_str().unwrap()], dir.path());
+    assert!(!checked.status.success(), "{checked:?}");
+    assert!(stderr(&checked).contains("is not a directory"), "{}", stderr(&checked));
+    let served = run(&["serve", "--config", config.to_str().unwrap()], dir.path());
+    assert!(!served.status.success(), "{served:?}");
+    assert!(stderr(&served).contains("state directory"), "{}", stderr(&served));
+}
+
+#[test]
+fn a_state_dir_the_serving_user_cannot_write_stops_the_start_naming_dir_and_user() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: the serving user is the current one (CI runs as root and checks this)");
+        return;
+    }
+    let dir = TempDir::new("cli");
+    // `nobody` cannot pass through `private` (root's, mode 0700) to reach its state directory.
+    std::fs::create_dir(dir.path().join("private")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path().join("private"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = stateful_config(&dir, "private/state", None);
+    let text = std::fs::read_to_string(&config).unwrap().replace("[server]\n", "[server]\nuser = \"nobody\"\n");
+    std::fs::write(&config, text).unwrap();
+    let output = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env("MERIDIAN_TEST_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let text = stderr(&output);
+    assert!(text.contains("private/state") && text.contains("nobody") && text.contains("ermission denied"), "{text}");
+}
+
+/// The output of a child that must exit within `limit`; `None` (and the child killed) if not.
+fn wait_output(mut child: Child, limit: Duration) -> Option<Output> {
+    if wait_with_deadline(&mut child, limit).is_none() {
+        let _ = child.kill();
+        return None;
+    }
+    child.wait_with_output().ok()
+}
