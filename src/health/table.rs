@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::history::{Event, History, RttStats};
@@ -25,9 +26,11 @@ struct Slot {
     health: EndpointHealth,
     thresholds: Thresholds,
     /// "region/address", for logs.
-    name: String,
-    history: History,
-    rtt: RttStats,
+    name: Arc<str>,
+    /// Shared with the copies the writer publishes for the API, and copied only when a
+    /// result changes them, so that publishing the table stays cheap (`Arc::make_mut`).
+    history: Arc<History>,
+    rtt: Arc<RttStats>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,15 +59,17 @@ pub struct LatencyMargin {
 }
 
 /// Every endpoint's health, in configuration order (the health indexes of the steering).
+/// The writer publishes a copy after each batch of probe results: the parts that rarely
+/// change are shared, so a copy costs a few allocations, not one per event kept.
 #[derive(Debug, Clone)]
 pub struct HealthTable {
     slots: Vec<Slot>,
     /// Per region: its endpoints and `min_healthy`.
     regions: Vec<(std::ops::Range<usize>, f64)>,
     pools: Vec<PoolSlots>,
-    targets: Vec<Target>,
+    targets: Arc<[Target]>,
     /// Regions of pools that could no longer serve, or could again: automatic failovers.
-    region_events: VecDeque<RegionEvent>,
+    region_events: Arc<VecDeque<RegionEvent>>,
     /// Region events ever recorded, so a reader can tell which are new.
     region_events_total: u64,
 }
@@ -144,9 +149,9 @@ impl HealthTable {
                     manual: endpoint.state,
                     health: EndpointHealth::new(status, now),
                     thresholds: t,
-                    name: format!("{}/{}", region.name, endpoint.address),
-                    history: History::default(),
-                    rtt: RttStats::default(),
+                    name: format!("{}/{}", region.name, endpoint.address).into(),
+                    history: Arc::default(),
+                    rtt: Arc::default(),
                 });
             }
             regions.push((first..slots.len(), region.min_healthy));
@@ -170,7 +175,8 @@ impl HealthTable {
                 recovered_at: vec![None; pool.regions.len()],
             })
             .collect();
-        Self { slots, regions, pools, targets, region_events: VecDeque::new(), region_events_total: 0 }
+        let targets = targets.into();
+        Self { slots, regions, pools, targets, region_events: Arc::default(), region_events_total: 0 }
     }
 
     /// Takes over what `old` knew of the endpoints both tables have (same region, address
@@ -226,13 +232,18 @@ impl HealthTable {
                 continue;
             }
             if seen != Observation::Failed {
-                slot.rtt.add(rtt);
+                Arc::make_mut(&mut slot.rtt).add(rtt);
             }
             if let Some(transition) = slot.health.observe(seen, now, slot.thresholds) {
                 let detail =
                     if transition.held { format!("{detail}; held down after flapping") } else { detail.to_owned() };
-                slot.history.record(Event { at: now, from: transition.from, to: transition.to, detail });
-                changes.push((i, Change { endpoint: slot.name.clone(), transition }));
+                Arc::make_mut(&mut slot.history).record(Event {
+                    at: now,
+                    from: transition.from,
+                    to: transition.to,
+                    detail,
+                });
+                changes.push((i, Change { endpoint: slot.name.to_string(), transition }));
             }
         }
         for pool in &mut self.pools {
@@ -246,11 +257,12 @@ impl HealthTable {
         for (p, pool) in self.pools.iter().enumerate() {
             for (r, name) in pool.region_names.iter().enumerate() {
                 if before[p][r] != after[p][r] {
-                    if self.region_events.len() == REGION_EVENTS {
-                        self.region_events.pop_front();
+                    let region_events = Arc::make_mut(&mut self.region_events);
+                    if region_events.len() == REGION_EVENTS {
+                        region_events.pop_front();
                     }
                     let (pool, region, servable) = (pool.name.clone(), name.clone(), after[p][r]);
-                    self.region_events.push_back(RegionEvent { at: now, pool, region, servable });
+                    region_events.push_back(RegionEvent { at: now, pool, region, servable });
                     self.region_events_total += 1;
                 }
             }
@@ -285,7 +297,7 @@ impl HealthTable {
 
     /// The "region/address" names of the endpoints a target checks.
     pub fn names_of_target(&self, target: usize) -> impl Iterator<Item = &str> {
-        self.slots.iter().filter(move |s| s.target == Some(target)).map(|s| s.name.as_str())
+        self.slots.iter().filter(move |s| s.target == Some(target)).map(|s| &*s.name)
     }
 
     /// Which of each pool's regions can serve now.
@@ -315,7 +327,7 @@ impl HealthTable {
 
     /// The transitions and RTT statistics of an endpoint, by its index.
     pub fn endpoint_history(&self, endpoint: usize) -> Option<(&History, &RttStats)> {
-        self.slots.get(endpoint).map(|s| (&s.history, &s.rtt))
+        self.slots.get(endpoint).map(|s| (&*s.history, &*s.rtt))
     }
 
     /// Everything known of an endpoint, by its index (configuration order), for the API.
