@@ -30,8 +30,8 @@ import re
 import statistics
 import sys
 
-SERVERS = ["meridian", "gdnsd", "knot"]
-LABEL = {"meridian": "Meridian", "gdnsd": "gdnsd", "knot": "Knot"}
+SERVERS = ["meridian", "baseline", "gdnsd", "knot"]
+LABEL = {"meridian": "Meridian", "baseline": "Meridian before", "gdnsd": "gdnsd", "knot": "Knot"}
 CASES = ["static", "geo", "geo-noecs", "nxdomain"]
 
 
@@ -171,7 +171,7 @@ def table(meta, summary, rss):
                 + " | ".join(cells)
                 + f" | {spread} | {s['response_bytes']:.0f} | {others} |"
             )
-        pairs = [("meridian", "gdnsd"), ("knot", "gdnsd"), ("meridian", "knot")]
+        pairs = [("meridian", "gdnsd"), ("knot", "gdnsd"), ("meridian", "knot"), ("meridian", "baseline"), ("baseline", "gdnsd")]
         for a, b in pairs:
             if a in rows and b in rows:
                 cells = [ratio(rows[a][k], rows[b][k]) for k, _, _ in FIGURES]
