@@ -1,7 +1,13 @@
 //! Health series: probe round-trip times as a histogram, probe results, state transitions
-//! and failovers. Written by the health writer and the control task, never by queries.
+//! and failovers. Counted by the writer (the controller), never by queries.
+//!
+//! No lock: each series is a set of atomics behind an `Arc`, and the map of series is
+//! replaced whole (copied, once per new endpoint, state or pool) when one is added, so the
+//! `/metrics` page reads it without ever waiting on the writer (STYLE.md section 11).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::text::{Kind, Page};
@@ -29,55 +35,101 @@ const RTT_BUCKETS: [(&str, Duration); 13] = [
 #[derive(Debug, Default)]
 struct ProbeSeries {
     /// Observations per bucket, not yet cumulative; the last is `+Inf`.
-    rtt: [u64; RTT_BUCKETS.len() + 1],
-    rtt_sum: Duration,
+    rtt: [AtomicU64; RTT_BUCKETS.len() + 1],
+    rtt_sum_nanos: AtomicU64,
     /// By `ProbeResult as usize`.
-    results: [u64; ProbeResult::ALL.len()],
+    results: [AtomicU64; ProbeResult::ALL.len()],
 }
 
-/// Everything health-related, keyed by labels and sorted for the page.
-#[derive(Debug, Default)]
+/// Everything health-related, keyed by labels and sorted for the page. Cloning copies the
+/// keys and shares the counters.
+#[derive(Debug, Default, Clone)]
 pub(super) struct HealthSeries {
     /// By (region, address).
-    probes: BTreeMap<(String, String), ProbeSeries>,
+    probes: BTreeMap<(String, String), Arc<ProbeSeries>>,
     /// By (region, address, new state).
-    transitions: BTreeMap<(String, String, EndpointState), u64>,
+    transitions: BTreeMap<(String, String, EndpointState), Arc<AtomicU64>>,
     /// By (pool, kind).
-    failovers: BTreeMap<(String, FailoverKind), u64>,
+    failovers: BTreeMap<(String, FailoverKind), Arc<AtomicU64>>,
 }
 
-impl HealthSeries {
-    pub(super) fn record_probe(&mut self, endpoint: EndpointLabel<'_>, rtt: Option<Duration>, result: ProbeResult) {
-        let series = self.probes.entry(endpoint.key()).or_default();
-        series.results[result as usize] += 1;
+/// The health series, read by the page and extended by the writer without a lock.
+#[derive(Debug, Default)]
+pub(super) struct SharedHealthSeries(arc_swap::ArcSwap<HealthSeries>);
+
+impl SharedHealthSeries {
+    /// The counter `find` picks, added by `add` to a copy of the map first if it is missing.
+    fn counter<T>(&self, find: impl Fn(&HealthSeries) -> Option<T>, add: impl Fn(&mut HealthSeries)) -> T {
+        if let Some(found) = find(&self.0.load()) {
+            return found;
+        }
+        self.0.rcu(|current| {
+            let mut next = HealthSeries::clone(current);
+            add(&mut next);
+            next
+        });
+        find(&self.0.load()).expect("the series was just added")
+    }
+
+    pub(super) fn record_probe(&self, endpoint: EndpointLabel<'_>, rtt: Option<Duration>, result: ProbeResult) {
+        let key = endpoint.key();
+        let series = self.counter(
+            |s| s.probes.get(&key).cloned(),
+            |s| {
+                s.probes.entry(key.clone()).or_default();
+            },
+        );
+        series.results[result as usize].fetch_add(1, Ordering::Relaxed);
         if let Some(rtt) = rtt {
             // `le` is inclusive: an RTT of exactly 1 ms counts in the 0.001 bucket.
             let bucket = RTT_BUCKETS.iter().position(|(_, bound)| rtt <= *bound).unwrap_or(RTT_BUCKETS.len());
-            series.rtt[bucket] += 1;
-            series.rtt_sum = series.rtt_sum.saturating_add(rtt);
+            series.rtt[bucket].fetch_add(1, Ordering::Relaxed);
+            let nanos = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
+            series.rtt_sum_nanos.fetch_add(nanos, Ordering::Relaxed);
         }
     }
 
-    pub(super) fn record_transition(&mut self, endpoint: EndpointLabel<'_>, to: EndpointState) {
+    pub(super) fn record_transition(&self, endpoint: EndpointLabel<'_>, to: EndpointState) {
         let (region, address) = endpoint.key();
-        *self.transitions.entry((region, address, to)).or_default() += 1;
+        let key = (region, address, to);
+        let n = self.counter(
+            |s| s.transitions.get(&key).cloned(),
+            |s| {
+                s.transitions.entry(key.clone()).or_default();
+            },
+        );
+        n.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(super) fn record_failover(&mut self, pool: &str, kind: FailoverKind) {
-        *self.failovers.entry((pool.to_owned(), kind)).or_default() += 1;
+    pub(super) fn record_failover(&self, pool: &str, kind: FailoverKind) {
+        let key = (pool.to_owned(), kind);
+        let n = self.counter(
+            |s| s.failovers.get(&key).cloned(),
+            |s| {
+                s.failovers.entry(key.clone()).or_default();
+            },
+        );
+        n.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(super) fn render(&self, page: &mut Page) {
+        self.0.load().render(page);
+    }
+}
+
+impl HealthSeries {
     pub(super) fn render(&self, page: &mut Page) {
         self.render_probes(page);
         let name = "meridian_health_transitions_total";
         page.family(name, Kind::Counter, "Changes of an endpoint's health state, by the state entered.");
         for ((region, endpoint, to), n) in &self.transitions {
-            page.sample(name, &[("region", region), ("endpoint", endpoint), ("to", to.as_str())], *n);
+            let n = n.load(Ordering::Relaxed);
+            page.sample(name, &[("region", region), ("endpoint", endpoint), ("to", to.as_str())], n);
         }
         let name = "meridian_failovers_total";
         page.family(name, Kind::Counter, "Failovers of a pool to other regions, by hand or by health.");
         for ((pool, kind), n) in &self.failovers {
-            page.sample(name, &[("pool", pool), ("kind", kind.as_str())], *n);
+            page.sample(name, &[("pool", pool), ("kind", kind.as_str())], n.load(Ordering::Relaxed));
         }
     }
 
@@ -87,7 +139,7 @@ impl HealthSeries {
         for ((region, endpoint), series) in &self.probes {
             let mut cumulative = 0;
             for (i, n) in series.rtt.iter().enumerate() {
-                cumulative += n;
+                cumulative += n.load(Ordering::Relaxed);
                 let le = RTT_BUCKETS.get(i).map_or("+Inf", |(le, _)| le);
                 page.sample(
                     "meridian_probe_rtt_seconds_bucket",
@@ -96,7 +148,8 @@ impl HealthSeries {
                 );
             }
             let labels = [("region", region.as_str()), ("endpoint", endpoint.as_str())];
-            page.sample("meridian_probe_rtt_seconds_sum", &labels, series.rtt_sum.as_secs_f64());
+            let sum = Duration::from_nanos(series.rtt_sum_nanos.load(Ordering::Relaxed));
+            page.sample("meridian_probe_rtt_seconds_sum", &labels, sum.as_secs_f64());
             page.sample("meridian_probe_rtt_seconds_count", &labels, cumulative);
         }
         let name = "meridian_probes_total";
@@ -105,7 +158,7 @@ impl HealthSeries {
             for result in ProbeResult::ALL {
                 let labels =
                     [("region", region.as_str()), ("endpoint", endpoint.as_str()), ("result", result.as_str())];
-                page.sample(name, &labels, series.results[result as usize]);
+                page.sample(name, &labels, series.results[result as usize].load(Ordering::Relaxed));
             }
         }
     }

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use health::HealthSeries;
+use health::SharedHealthSeries;
 pub use labels::{EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport};
 use pool::AnswerCounters;
 pub use pool::PoolHandles;
@@ -67,7 +67,7 @@ pub struct Registry {
     /// Requests to the admin API refused for a missing or wrong token.
     api_auth_failures: AtomicU64,
     answers: Mutex<AnswerCounters>,
-    health: Mutex<HealthSeries>,
+    health: SharedHealthSeries,
 }
 
 impl fmt::Debug for Registry {
@@ -95,7 +95,7 @@ impl Registry {
             reloads: [const { AtomicU64::new(0) }; 2],
             api_auth_failures: AtomicU64::new(0),
             answers: Mutex::default(),
-            health: Mutex::default(),
+            health: SharedHealthSeries::default(),
         }
     }
 
@@ -149,19 +149,20 @@ impl Registry {
     }
 
     /// Records one health probe: its result and, when a response came back, its RTT.
-    /// Not hot: locks, and allocates the first time an endpoint is seen.
+    /// Not hot: allocates its labels, and copies the map of series the first time an
+    /// endpoint is seen. Takes no lock: the page never waits on the writer.
     pub fn record_probe(&self, endpoint: EndpointLabel<'_>, rtt: Option<Duration>, result: ProbeResult) {
-        lock(&self.health).record_probe(endpoint, rtt, result);
+        self.health.record_probe(endpoint, rtt, result);
     }
 
-    /// Counts a change of an endpoint's state. Not hot: locks.
+    /// Counts a change of an endpoint's state. Not hot; no lock.
     pub fn record_transition(&self, endpoint: EndpointLabel<'_>, to: EndpointState) {
-        lock(&self.health).record_transition(endpoint, to);
+        self.health.record_transition(endpoint, to);
     }
 
-    /// Counts a failover of `pool`. Not hot: locks.
+    /// Counts a failover of `pool`. Not hot; no lock.
     pub fn record_failover(&self, pool: &str, kind: FailoverKind) {
-        lock(&self.health).record_failover(pool, kind);
+        self.health.record_failover(pool, kind);
     }
 
     /// Counts a reload (SIGHUP or API), successful or not.
@@ -186,7 +187,7 @@ impl Registry {
         self.render_tcp(&mut page);
         lock(&self.answers).render(&mut page);
         render_endpoints(&mut page, state.endpoints);
-        lock(&self.health).render(&mut page);
+        self.health.render(&mut page);
         page.finish()
     }
 
