@@ -25,6 +25,7 @@
 //! - `app`: wiring, start-up, and the signals that reload and stop; `privileges`: serving as an
 //!   unprivileged user when started as root.
 //! - `fuzz`: the fuzz targets' bodies and properties, shared with the corpus replay test.
+//! - `splitmix`: the SplitMix64 mixing step that steering, health, geo and DNS share; a leaf.
 //!
 //! Dependencies point inward: `zone`, `config`, `geo`, `steering`, `health::state`,
 //! `health::table` and `dns::response` know nothing of sockets or tasks.
@@ -45,5 +46,6 @@ pub mod health;
 pub mod metrics;
 pub mod privileges;
 pub mod snapshot;
+pub mod splitmix;
 pub mod steering;
 pub mod zone;

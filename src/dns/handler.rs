@@ -21,7 +21,7 @@ use super::rrl::{RateTable, Verdict};
 use super::wire;
 use crate::metrics::{Observers, Transport};
 use crate::snapshot::Snapshot;
-use crate::steering::splitmix64;
+use crate::splitmix::splitmix64;
 
 /// Octets of a DNS header (RFC 1035 section 4.1.1).
 const HEADER_LEN: usize = 12;

@@ -19,7 +19,7 @@ use super::state::Observation;
 use super::table::HealthTable;
 use crate::metrics::{EndpointLabel, FailoverKind, Registry};
 use crate::snapshot::SnapshotStore;
-use crate::steering::splitmix64;
+use crate::splitmix::splitmix64;
 
 /// Probes in flight at once, over all targets.
 const MAX_CONCURRENT_PROBES: usize = 64;

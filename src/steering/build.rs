@@ -11,10 +11,11 @@ use crate::metrics::Registry;
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
 
-use super::{Family, GeoMatch, Pool, PoolEndpoint, PoolRegion, splitmix64};
+use super::{Family, GeoMatch, Pool, PoolEndpoint, PoolRegion};
 use crate::config::{Config, PolicyKind, PoolConfig, Problem, RegionConfig};
 use crate::geo::mmdb::GeoDb;
 use crate::geo::overrides::Overrides;
+use crate::splitmix::splitmix64;
 use crate::zone::name::NameKey;
 use crate::zone::{Lookup, Zones, uncompressed_len};
 

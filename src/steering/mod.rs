@@ -25,6 +25,7 @@ use crate::config::{PolicyKind, WhenAllDown};
 use crate::geo::mmdb::{GeoDb, Located, LocationId};
 use crate::geo::overrides::Overrides;
 use crate::geo::{Coordinates, Location};
+use crate::splitmix::splitmix64;
 
 /// The most addresses one answer carries (and `max_answers` allows).
 pub const MAX_ANSWERS: usize = 16;
@@ -584,14 +585,6 @@ fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], owner: &'s [u8], max: usize
         }
     }
     picked
-}
-
-/// SplitMix64: a fast, well-mixed step for seeding draws (Steele, Lea, Flood 2014).
-pub fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
