@@ -9,9 +9,10 @@
 //! - `dns`: the pure answer path (`response`, `fit`, `ecs`) and the edges that serve it
 //!   (`handler`, `server`).
 //! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
-//! - `steering`: pools, the policies and `decide`, over an immutable `HealthView`.
+//! - `steering`: pools, the policies and `decide`, over an immutable `health::view::HealthView`.
 //! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view
-//!   built from it (`table`, `history`), and the edges that probe and publish (`probe`, `prober`).
+//!   built from it (`table`, `history`, `view`), and the edges that probe and publish (`probe`,
+//!   `prober`).
 //! - `explain`: `meridian explain`, running the server's own answer path.
 //! - `metrics`: the process-lifetime Prometheus registry, per-pool handles resolved with each
 //!   snapshot, and the text exposition page.

@@ -11,8 +11,9 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Problem};
 use crate::geo::mmdb::GeoDb;
+use crate::health::view::HealthView;
 use crate::metrics::Observers;
-use crate::steering::{HealthView, Steering};
+use crate::steering::Steering;
 use crate::zone::Zones;
 
 /// Everything a query needs. Never changed once published.

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::history::{Event, History, RttStats};
 use super::state::{EndpointHealth, Observation, Status, Thresholds, Transition};
+use super::view::{EndpointView, HealthView};
 use crate::config::{CheckConfig, Config, ManualState, PolicyKind};
-use crate::steering::{EndpointView, HealthView};
 
 /// What one probe task checks: a check and the address it goes to. Endpoints that share
 /// both share the target, so each is probed once (PowerDNS issue 8261).
