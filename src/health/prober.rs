@@ -169,7 +169,13 @@ async fn write_loop(
             _ = expiry => {}
             message = inbox.recv() => match message {
                 None => return,
-                Some((target, result, at)) => apply(&mut lock(&table), target, &result, at, &metrics),
+                Some((target, result, at)) => {
+                    let mut table = lock(&table);
+                    apply(&mut table, target, &result, at, &metrics);
+                    // The latency policy re-chooses from the RTTs this result moved. The store's
+                    // configuration is the table's: the controller replaces both under the lock.
+                    crate::steering::latency::steer(&mut table, &store.load().config);
+                }
             },
         }
         // Publish only on a change: a transition, or a short-TTL hold that has run out (which

@@ -9,6 +9,7 @@
 mod build;
 mod geo;
 mod hash;
+pub mod latency;
 mod nearest;
 mod priority;
 mod random;
@@ -421,10 +422,7 @@ fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
         PolicyKind::Random => plain(random::order(pool, q.random), Reason::Random),
         PolicyKind::Hash => hash::rank(pool, q),
         PolicyKind::Priority => plain(priority::order(pool, q.health), Reason::Priority),
-        PolicyKind::Latency => match q.health.preferred_region(pool.index) {
-            Some(fastest) => plain(Order::first_then(fastest, Order::pool(pool)), Reason::Latency { measured: true }),
-            None => plain(Order::pool(pool), Reason::Latency { measured: false }),
-        },
+        PolicyKind::Latency => latency::rank(pool, q),
     }
 }
 
