@@ -91,8 +91,9 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
 ///
 /// # Errors
 /// As [`start`], and a user that cannot be become (see `privileges::drop_root`).
-pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) -> Result<Running, AppError> {
+pub async fn start_as(mut source: Source, path: Option<PathBuf>, drop_root: bool) -> Result<Running, AppError> {
     info!(version = env!("CARGO_PKG_VERSION"), "meridian starting");
+    source.set_cpus(std::thread::available_parallelism().map_or(1, |n| n.get()));
     let state_dir = source.file.state_dir.as_ref().map(|dir| source.base.join(dir));
     let (state, persisted) = open_state(state_dir.clone());
     let (config, state, persisted) = with_saved_changes(&source, state, persisted)?;

@@ -119,7 +119,8 @@ fn serve(path: Option<PathBuf>, listen: &[String], api: Option<&str>) -> Result<
 /// Checks the file, the zones, database and API certificate it names, and the saved API
 /// changes laid over it, as `serve` would load them.
 fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
-    let source = Source::read(&file)?;
+    let mut source = Source::read(&file)?;
+    source.set_cpus(std::thread::available_parallelism().map_or(1, |n| n.get()));
     let config = source.validate()?;
     // Read only: checking must not create the state directory (as root, say, for a service
     // that runs as another user).

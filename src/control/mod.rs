@@ -186,10 +186,11 @@ impl Controller {
 
     /// Rebuilds everything from the files, with the API's changes laid over them.
     async fn reload(&mut self) -> Result<u64, AppError> {
-        let source = match &self.path {
+        let mut source = match &self.path {
             Some(path) => Source::read(path)?,
             None => Source::embedded_default()?,
         };
+        source.set_cpus(std::thread::available_parallelism().map_or(1, |n| n.get()));
         let (mut config, kept) = lay_over(&source, &self.persisted.changes)?;
         if config.server.listen != self.config.server.listen {
             warn!("listen addresses change only with a restart; keeping the bound ones");
