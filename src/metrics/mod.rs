@@ -25,9 +25,11 @@ use health::HealthSeries;
 pub use labels::{EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport};
 use pool::AnswerCounters;
 pub use pool::PoolHandles;
-pub use slots::{QTYPE_SLOTS, RCODE_SLOTS, qtype_label, qtype_slot, rcode_label, rcode_slot};
+pub use slots::{QTYPE_SLOTS, qtype_label, qtype_slot};
 pub use text::CONTENT_TYPE;
 use text::{Kind, Page};
+
+use crate::analytics::rcode::{RCODE_SLOTS, rcode_label, rcode_slot};
 
 /// What the current snapshot says, read at scrape time.
 #[derive(Debug, Clone, Copy)]
