@@ -12,6 +12,7 @@
 
 mod health;
 mod labels;
+mod observers;
 mod pool;
 mod slots;
 mod text;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use health::HealthSeries;
 pub use labels::{EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport};
+pub use observers::{Observers, PoolObserver, PoolObservers};
 use pool::AnswerCounters;
 pub use pool::PoolHandles;
 pub use slots::{QTYPE_SLOTS, qtype_label, qtype_slot};
@@ -288,20 +290,3 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests;
-
-/// What queries feed, for the life of the process: the metrics registry, the traffic
-/// analytics, and the analytics clock (10-second ticks, advanced by a task at the edge so a
-/// query reads an atomic instead of the clock).
-#[derive(Debug, Clone, Default)]
-pub struct Observers {
-    pub metrics: std::sync::Arc<Registry>,
-    pub analytics: std::sync::Arc<crate::analytics::Analytics>,
-    pub tick: std::sync::Arc<AtomicU64>,
-}
-
-impl Observers {
-    /// The current analytics tick.
-    pub fn tick(&self) -> u64 {
-        self.tick.load(Ordering::Relaxed)
-    }
-}

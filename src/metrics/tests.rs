@@ -263,6 +263,36 @@ fn pool_counters_survive_a_second_resolution_with_the_same_labels() {
 }
 
 #[test]
+fn observers_resolved_for_a_snapshot_are_found_by_pool_index() {
+    let toml = "zones_dir = \"z\"\n\
+        [[region]]\nname = \"eu\"\nendpoints = [ { address = \"192.0.2.1\" } ]\n\
+        [[region]]\nname = \"us\"\nendpoints = [ { address = \"198.51.100.1\" } ]\n\
+        [[pool]]\nname = \"a.lb.test.\"\npolicy = \"priority\"\nregions = [\"eu\"]\n\
+        [[pool]]\nname = \"b.lb.test.\"\npolicy = \"priority\"\nregions = [\"eu\", \"us\"]\n";
+    let config = crate::config::Config::from_toml(toml, std::path::Path::new(""), "test").unwrap();
+    let zone = crate::zone::parse::parse(
+        "$ORIGIN lb.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n",
+        None,
+    )
+    .unwrap();
+    let zone = crate::zone::Zone::build(zone.origin.unwrap(), zone.entries).unwrap();
+    let steering = crate::steering::Steering::build(&config, None, &crate::zone::Zones::new(vec![zone])).unwrap();
+    let observers = Observers::default();
+    let resolved = observers.resolve(&steering);
+    let b = resolved.pool(steering.pools[1].index).expect("every pool is resolved");
+    assert_eq!(b.region_slots.len(), 2);
+    b.metrics.record_answer(Some(1), [1].into_iter()); // us, 198.51.100.1 (health index 1)
+    assert!(resolved.pool(2).is_none(), "past the last pool");
+    assert!(PoolObservers::default().pool(0).is_none(), "a snapshot built without observers counts nothing");
+    let page = parse(&observers.metrics.render(&gauges(&[])));
+    let answers = |pool, region, endpoint| {
+        page.value("meridian_pool_answers_total", &[("pool", pool), ("region", region), ("endpoint", endpoint)])
+    };
+    assert_eq!(answers("b.lb.test.", "us", "198.51.100.1"), Some(1.0));
+    assert_eq!(answers("a.lb.test.", "eu", "192.0.2.1"), Some(0.0), "the other pool's series, resolved at zero");
+}
+
+#[test]
 fn indexes_a_pool_was_not_resolved_with_are_not_counted() {
     let registry = Registry::new();
     let handles = registry.pool_handles("p.", &two_regions());

@@ -75,7 +75,8 @@ pub struct PoolRegion {
 /// A load-balanced name, ready for decisions.
 #[derive(Debug)]
 pub struct Pool {
-    /// Index in `Steering::pools` (and in the health view's per-pool flags).
+    /// Index in `Steering::pools` (and in the health view's per-pool flags and the snapshot's
+    /// `metrics::PoolObservers`).
     pub index: usize,
     pub name: Name,
     pub policy: PolicyKind,
@@ -98,22 +99,8 @@ pub struct Pool {
     /// Manual failovers in force, as (from, to) indexes into `regions`: every client that
     /// would go to `from` goes to `to` instead, and `from` is never tried.
     pub failovers: Vec<(u8, u8)>,
-    /// The counters its answers feed, resolved when the snapshot is built.
-    pub observers: PoolObservers,
     /// The name in wire form, as the UDP encoder writes it.
     pub name_wire: Box<[u8]>,
-}
-
-/// A pool's metric handles and analytics slots (STYLE.md section 9): a query does a few
-/// atomic adds through them, with no label formatting, map lookup or allocation.
-#[derive(Debug, Default)]
-pub struct PoolObservers {
-    pub metrics: crate::metrics::PoolHandles,
-    pub analytics: Option<std::sync::Arc<crate::analytics::PoolAnalytics>>,
-    /// The analytics slot of each of the pool's regions, in pool order.
-    pub region_slots: Vec<usize>,
-    /// The analytics slot of each endpoint, by its health index (`usize::MAX`: not this pool's).
-    pub endpoint_slots: Vec<usize>,
 }
 
 /// A place mapped to a region: by its country, or else by its continent.
