@@ -309,11 +309,6 @@ impl HealthTable {
         }
     }
 
-    /// The transitions and RTT statistics of an endpoint, by its index.
-    pub fn endpoint_history(&self, endpoint: usize) -> Option<(&History, &RttStats)> {
-        self.slots.get(endpoint).map(|s| (&s.history, &s.rtt))
-    }
-
     /// Everything known of an endpoint, by its index (configuration order), for the API.
     pub fn endpoint(&self, endpoint: usize) -> Option<EndpointReport<'_>> {
         self.slots.get(endpoint).map(|s| EndpointReport {
@@ -449,9 +444,9 @@ mod table_tests {
         assert!(view.is_short_ttl(0), "within failover_ttl_hold of the change");
         assert!(!t.view(t0 + Duration::from_secs(12)).is_short_ttl(0), "the hold is over");
         assert_eq!(t.next_change(t0 + Duration::from_secs(2)), Some(t0 + Duration::from_secs(11)));
-        let (history, rtt) = t.endpoint_history(0).unwrap();
-        assert_eq!(history.events().map(|e| e.detail.as_str()).collect::<Vec<_>>(), ["refused", "connected"]);
-        assert_eq!(rtt.last, Some(Duration::from_millis(3)));
+        let report = t.endpoint(0).unwrap();
+        assert_eq!(report.history.events().map(|e| e.detail.as_str()).collect::<Vec<_>>(), ["refused", "connected"]);
+        assert_eq!(report.rtt.last, Some(Duration::from_millis(3)));
     }
 
     #[test]

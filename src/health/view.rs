@@ -62,7 +62,7 @@ impl HealthView {
         self.preferred.get(pool).copied().flatten()
     }
 
-    /// Marks an endpoint servable or not (tests and the writer).
+    /// Marks an endpoint servable or not (the steering tests set up views this way).
     pub fn set_servable(&mut self, endpoint: usize, servable: bool) {
         if let Some(view) = self.endpoints.get_mut(endpoint) {
             view.servable = servable;

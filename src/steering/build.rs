@@ -16,9 +16,6 @@ use crate::splitmix::splitmix64;
 use crate::zone::name::NameKey;
 use crate::zone::{Lookup, Zones, uncompressed_len};
 
-/// A problem found while building: the configuration path and what is wrong.
-pub type BuildProblem = Problem;
-
 /// Up to this many pools, a lookup compares names one by one instead of hashing.
 const LINEAR_POOLS: usize = 8;
 
@@ -30,8 +27,6 @@ pub struct Steering {
     by_name: HashMap<Box<[u8]>, usize>,
     /// Each pool's key, in pool order.
     keys: Vec<Box<[u8]>>,
-    /// Region names, by index (`PoolRegion::region`).
-    pub region_names: Vec<String>,
 }
 
 impl Steering {
@@ -40,7 +35,7 @@ impl Steering {
     /// # Errors
     /// A pool outside every zone, at or below a delegation, or where the zone already has
     /// A, AAAA or CNAME data.
-    pub fn build(config: &Config, geo: Option<Arc<GeoDb>>, zones: &Zones) -> Result<Self, Vec<BuildProblem>> {
+    pub fn build(config: &Config, geo: Option<Arc<GeoDb>>, zones: &Zones) -> Result<Self, Vec<Problem>> {
         let mut problems = Vec::new();
         let mut first_endpoint = Vec::with_capacity(config.regions.len());
         let mut endpoints = 0;
@@ -59,9 +54,8 @@ impl Steering {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let region_names = config.regions.iter().map(|r| r.name.clone()).collect();
         let keys = config.pools.iter().map(|p| NameKey::new(&p.name).as_bytes().into()).collect();
-        Ok(Self { geo, pools, by_name, keys, region_names })
+        Ok(Self { geo, pools, by_name, keys })
     }
 
     /// The pool at exactly this name, if any.

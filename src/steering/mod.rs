@@ -20,7 +20,7 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::{Name, Record};
 
-pub use build::{BuildProblem, Steering};
+pub use build::Steering;
 
 use crate::config::{PolicyKind, WhenAllDown};
 use crate::geo::mmdb::{GeoDb, Located, LocationId};
