@@ -19,7 +19,8 @@ use meridian::dns::request::Asked;
 use meridian::dns::{ecs, response, wire};
 use meridian::geo::mmdb::GeoDb;
 use meridian::snapshot::Snapshot;
-use meridian::steering::{Family, Query as SteerQuery, decide, splitmix64};
+use meridian::splitmix::splitmix64;
+use meridian::steering::{Family, Query as SteerQuery, decide};
 use meridian::zone::parse::parse;
 use meridian::zone::{Zone, Zones};
 use mmdb_writer::{Value, Writer};
@@ -79,7 +80,7 @@ fn snapshot() -> Snapshot {
     let zone = "$ORIGIN lb.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n";
     let file = parse(zone, None).unwrap();
     let zones = Zones::new(vec![Zone::build(file.origin.unwrap(), file.entries).unwrap()]);
-    let health = meridian::steering::HealthView::all_up(config.endpoints().count());
+    let health = meridian::health::view::HealthView::all_up(config.endpoints().count());
     Snapshot::build(1, config, zones, Some(Arc::new(database())), health, None).unwrap()
 }
 

@@ -80,7 +80,7 @@ fn harness() -> &'static Harness {
         let file = parse::parse(ZONE, Some(origin.clone())).expect("the test zone parses");
         let zone = Zone::build(origin.clone(), file.entries).expect("the test zone builds");
         let geo = GeoDb::open(&root.join("geoip/dbip-country.mmdb")).expect("the shipped geo database");
-        let health = crate::steering::HealthView::all_up(config.endpoints().count());
+        let health = crate::health::view::HealthView::all_up(config.endpoints().count());
         let snapshot = Snapshot::build(1, Arc::new(config), Zones::new(vec![zone]), Some(Arc::new(geo)), health, None)
             .expect("the fuzz snapshot");
         Harness { snapshot, answerer: Answerer::new(Observers::default()), origin }

@@ -5,6 +5,7 @@
 //! Modules from the leaves to the edges: each imports only from modules listed before it
 //! (`tests/it/layout.rs` fails on an import that points back up, or a module missing here).
 //!
+//! - `splitmix`: the SplitMix64 mixing step that steering, health, geo and DNS share.
 //! - `clients`: a client's key (an IPv6 client by its /64) and per-client counts, for the
 //!   TCP server's and the API's limits.
 //! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
@@ -13,9 +14,10 @@
 //! - `zone`: RFC 1035 master files parsed (`parse`), read from disk (`load`) and built into
 //!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`).
 //! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view
-//!   queries read (`table`, `history`), and the probes that feed it (`probe`, `prober`), which
-//!   send their results to the controller and publish nothing.
-//! - `steering`: pools, the policies and `decide`, over an immutable health view.
+//!   queries read (`table`, `history`, `view`), and the probes that feed it (`probe`,
+//!   `prober`), which send their results to the controller and publish nothing.
+//! - `steering`: pools, the policies and `decide`, over an immutable `health::view::HealthView`;
+//!   the latency policy's choice of region (`latency`).
 //! - `analytics`: per-pool answer shares (regions, endpoints, countries, continents, RCODEs)
 //!   over sliding windows of 1 min, 15 min and 1 h, in a ring of 10-second buckets.
 //! - `metrics`: the process-lifetime Prometheus registry, per-pool handles resolved with each
@@ -54,5 +56,6 @@ pub mod health;
 pub mod metrics;
 pub mod privileges;
 pub mod snapshot;
+pub mod splitmix;
 pub mod steering;
 pub mod zone;

@@ -11,8 +11,9 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Problem};
 use crate::geo::mmdb::GeoDb;
-use crate::metrics::Observers;
-use crate::steering::{HealthView, Steering};
+use crate::health::view::HealthView;
+use crate::metrics::{Observers, PoolObservers};
+use crate::steering::Steering;
 use crate::zone::{Zones, load};
 
 /// Everything a query needs. Never changed once published.
@@ -24,6 +25,8 @@ pub struct Snapshot {
     pub zones: Arc<Zones>,
     /// Pools and the geo database.
     pub steering: Arc<Steering>,
+    /// The counters each pool's answers feed, by pool index: resolved with `steering`.
+    pub observers: Arc<PoolObservers>,
     /// What the health checks say; replaced on its own when health changes.
     pub health: Arc<HealthView>,
 }
@@ -75,15 +78,13 @@ impl Snapshot {
         health: HealthView,
         observers: Option<&Observers>,
     ) -> Result<Self, Vec<Problem>> {
-        let mut steering = Steering::build(&config, geo, &zones)?;
-        if let Some(o) = observers {
-            steering.observe(&o.metrics, &o.analytics);
-        }
+        let steering = Steering::build(&config, geo, &zones)?;
+        let observers = Arc::new(observers.map(|o| o.resolve(&steering)).unwrap_or_default());
         for pool in &steering.pools {
             zones.ensure_name(&pool.name);
         }
         let health = Arc::new(health);
-        Ok(Self { generation, config, zones: Arc::new(zones), steering: Arc::new(steering), health })
+        Ok(Self { generation, config, zones: Arc::new(zones), steering: Arc::new(steering), observers, health })
     }
 
     /// A snapshot for another configuration over the same zones and geo database (an API
@@ -93,16 +94,15 @@ impl Snapshot {
     /// # Errors
     /// Every pool that cannot live where it is configured.
     pub fn rebuild(&self, config: Arc<Config>, observers: Option<&Observers>) -> Result<Self, Vec<Problem>> {
-        let mut steering = Steering::build(&config, self.steering.geo.clone(), &self.zones)?;
-        if let Some(o) = observers {
-            steering.observe(&o.metrics, &o.analytics);
-        }
+        let steering = Steering::build(&config, self.steering.geo.clone(), &self.zones)?;
+        let observers = Arc::new(observers.map(|o| o.resolve(&steering)).unwrap_or_default());
         // API changes add no pool, so every pool name already exists in its zone.
         Ok(Self {
             generation: self.generation,
             config,
             zones: self.zones.clone(),
             steering: Arc::new(steering),
+            observers,
             health: self.health.clone(),
         })
     }
@@ -114,6 +114,7 @@ impl Snapshot {
             config: self.config.clone(),
             zones: self.zones.clone(),
             steering: self.steering.clone(),
+            observers: self.observers.clone(),
             health: Arc::new(health),
         }
     }

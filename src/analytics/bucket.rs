@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
-use crate::metrics::RCODE_SLOTS;
+use super::rcode::RCODE_SLOTS;
 
 /// Region slots named on first sight; later names share the overflow slot.
 pub const MAX_REGION_SLOTS: usize = 64;

@@ -13,6 +13,7 @@
 //! Pure: no clock, sockets or tasks.
 
 mod bucket;
+pub mod rcode;
 mod summary;
 
 use std::collections::BTreeMap;
@@ -22,10 +23,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::geo::CONTINENTS;
-use crate::metrics::rcode_slot;
 
 pub use bucket::{MAX_ENDPOINT_SLOTS, MAX_REGION_SLOTS, RING_BUCKETS};
 use bucket::{NO_REGION, REGION_OVERFLOW, Ring};
+use rcode::rcode_slot;
 use summary::Totals;
 pub use summary::{Place, Rate, Share, Summary, Window, WindowError};
 

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde::{Serialize, Serializer};
 
 use super::bucket::{Bucket, CONTINENT_COUNTERS, COUNTRY_COUNTERS, ENDPOINT_COUNTERS, NO_REGION, REGION_COUNTERS};
+use super::rcode::{RCODE_SLOTS, rcode_label};
 use crate::geo::CONTINENTS;
-use crate::metrics::{RCODE_SLOTS, rcode_label};
 
 /// A sliding window, ending with the current (partial) bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -80,8 +80,8 @@ pub async fn analytics(
     let pools = pools
         .iter()
         .filter_map(|p| {
-            let analytics = p.observers.analytics.as_ref()?;
-            Some(PoolReport { pool: p.name.to_string(), summary: analytics.summary(tick, window) })
+            let observer = snapshot.observers.pool(p.index)?;
+            Some(PoolReport { pool: p.name.to_string(), summary: observer.analytics.summary(tick, window) })
         })
         .collect();
     let mut probes = Vec::new();

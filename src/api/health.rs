@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Body, ErrorBody, query_rejection};
-use super::regions::health_name;
 use super::{Shared, unix_of};
 use crate::control::ProbeOutcome;
 
@@ -93,8 +92,8 @@ pub async fn history(
             region: region.name.clone(),
             endpoint: endpoint.address.to_string(),
             at: unix_of(e.at),
-            from: health_name(e.from),
-            to: health_name(e.to),
+            from: e.from.as_str(),
+            to: e.to.as_str(),
             detail: e.detail.clone(),
         }));
     }

@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 use super::error::{ApiError, Body, ErrorBody, path_rejection};
 use super::status::Applied;
 use super::{Shared, unix_of};
+use crate::config::FileRegion;
 use crate::config::overlay::StrategyChange;
-use crate::config::{FileRegion, ManualState};
 use crate::control::Change;
 use crate::geo::code_str;
 use crate::health::history::RttStats;
@@ -85,22 +85,6 @@ impl RttInfo {
     }
 }
 
-pub fn health_name(status: Status) -> &'static str {
-    match status {
-        Status::Up => "up",
-        Status::Degraded => "degraded",
-        Status::Down => "down",
-    }
-}
-
-fn manual_name(state: ManualState) -> &'static str {
-    match state {
-        ManualState::Auto => "auto",
-        ManualState::Drain => "drain",
-        ManualState::ForceUp => "force_up",
-    }
-}
-
 fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> RegionInfo {
     let region = &snapshot.config.regions[index];
     let first = snapshot.config.first_endpoint(index);
@@ -115,8 +99,8 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
                 weight: e.weight,
                 backup: e.backup,
                 check: e.check.as_ref().map(|c| format!("{:?}", c.kind).to_lowercase()),
-                health: report.map_or("up", |r| health_name(r.status)),
-                manual: manual_name(e.state),
+                health: report.map_or(Status::Up, |r| r.status).as_str(),
+                manual: e.state.as_str(),
                 servable: snapshot.health.is_servable(first + j),
                 since: report.map_or(0, |r| unix_of(r.since)),
                 rtt: RttInfo::of(report.map_or(&RttStats::default(), |r| r.rtt)),

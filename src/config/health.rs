@@ -51,6 +51,18 @@ pub enum ManualState {
     ForceUp,
 }
 
+impl ManualState {
+    /// The state as written in the configuration and shown by the API: `auto`, `drain` or
+    /// `force_up`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManualState::Auto => "auto",
+            ManualState::Drain => "drain",
+            ManualState::ForceUp => "force_up",
+        }
+    }
+}
+
 /// When no endpoint of a pool can be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WhenAllDown {

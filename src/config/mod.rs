@@ -145,6 +145,10 @@ pub struct Source {
     pub base: PathBuf,
     /// Names the text in messages: a path, or "the embedded default configuration".
     pub origin: String,
+    /// The machine's CPU count: the default number of UDP workers. Set by the edge that
+    /// reads the machine ([`Source::set_cpus`]); one until then, so that validation depends
+    /// on nothing but its inputs.
+    cpus: usize,
 }
 
 impl Source {
@@ -170,7 +174,7 @@ impl Source {
     pub fn from_toml(text: &str, base: &Path, origin: &str) -> Result<Self, ConfigError> {
         let file: FileConfig =
             toml::from_str(text).map_err(|error| ConfigError::Toml { origin: origin.to_owned(), error })?;
-        Ok(Self { file, base: base.to_path_buf(), origin: origin.to_owned() })
+        Ok(Self { file, base: base.to_path_buf(), origin: origin.to_owned(), cpus: 1 })
     }
 
     /// Validates the file as written.
@@ -178,7 +182,7 @@ impl Source {
     /// # Errors
     /// Every invalid value, all reported together.
     pub fn validate(&self) -> Result<Config, ConfigError> {
-        validate(self.file.clone(), &self.base).map_err(|problems| self.invalid(problems))
+        validate(self.file.clone(), &self.base, self.cpus).map_err(|problems| self.invalid(problems))
     }
 
     /// Validates the file with `overlay`'s changes laid over it, so that API changes get
@@ -190,7 +194,7 @@ impl Source {
     pub fn validate_with(&self, overlay: &Overlay) -> Result<(Config, Vec<Problem>), ConfigError> {
         let mut skipped = Vec::new();
         let file = overlay.apply(self.file.clone(), &mut skipped);
-        let mut config = validate(file, &self.base).map_err(|problems| self.invalid(problems))?;
+        let mut config = validate(file, &self.base, self.cpus).map_err(|problems| self.invalid(problems))?;
         overlay.apply_failovers(&mut config, &mut skipped);
         Ok((config, skipped))
     }
@@ -203,6 +207,13 @@ impl Source {
     /// Replaces the listeners, as `--listen` does (checked with the rest by `validate`).
     pub fn set_listen(&mut self, addrs: &[String]) {
         self.file.server.listen = Some(addrs.to_vec());
+    }
+
+    /// Sets the machine's CPU count, which `server.workers` defaults to (capped at 256). The
+    /// edges that load a configuration to serve or check it pass
+    /// `std::thread::available_parallelism()`.
+    pub fn set_cpus(&mut self, cpus: usize) {
+        self.cpus = cpus.max(1);
     }
 
     /// Replaces the admin API's address (turning the API on), as `--api` does.
@@ -252,9 +263,9 @@ impl Config {
     }
 }
 
-fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
+fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Problem>> {
     let mut problems = Vec::new();
-    let server = validate_server(file.server, &mut problems);
+    let server = validate_server(file.server, cpus, &mut problems);
     let mut zones = Vec::new();
     if file.zones_dir.is_none() && file.zone.is_empty() {
         problems.push(Problem::new("zone", "no zones configured: add [[zone]] file = \"...\" or zones_dir"));
@@ -288,7 +299,8 @@ fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     }
 }
 
-fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerConfig {
+/// The `[server]` table. `cpus`, the machine's CPU count, is the default for `workers`.
+fn validate_server(server: FileServer, cpus: usize, problems: &mut Vec<Problem>) -> ServerConfig {
     let listen = match &server.listen {
         Some(addrs) => parse_listen(addrs, "server.listen", problems),
         None => vec![SocketAddr::from(([127, 0, 0, 1], 1053)), SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 1053))],
@@ -309,8 +321,7 @@ fn validate_server(server: FileServer, problems: &mut Vec<Problem>) -> ServerCon
     };
     let tcp = validate_tcp(&server, problems);
     let shutdown_grace = secs(server.shutdown_grace_secs, 5, 0..=600, "server.shutdown_grace_secs", problems);
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-    let workers = bounded(server.workers, cpus.min(256), 1..=256, "server.workers", problems) as usize;
+    let workers = bounded(server.workers, cpus.min(256) as u64, 1..=256, "server.workers", problems) as usize;
     if server.user.as_deref().is_some_and(|u| u.is_empty() || u.contains('\0')) {
         problems.push(Problem::new("server.user", "must be a user name"));
     }

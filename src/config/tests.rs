@@ -93,6 +93,19 @@ fn a_configuration_without_zones_is_invalid() {
 }
 
 #[test]
+fn workers_default_to_the_cpu_count_the_edge_passes_in() {
+    let cases = [("", None, 1), ("", Some(8), 8), ("", Some(1000), 256), ("[server]\nworkers = 3\n", Some(8), 3)];
+    for (server, cpus, workers) in cases {
+        let mut source =
+            super::Source::from_toml(&format!("zones_dir = \"z\"\n{server}"), Path::new(""), "test").unwrap();
+        if let Some(cpus) = cpus {
+            source.set_cpus(cpus);
+        }
+        assert_eq!(source.validate().unwrap().server.workers, workers, "{server:?} on {cpus:?} CPUs");
+    }
+}
+
+#[test]
 fn listen_flag_replaces_the_configured_addresses() {
     let mut source = super::Source::from_toml("zones_dir = \"z\"\n", Path::new(""), "test").unwrap();
     source.set_listen(&["127.0.0.1:0".into(), "[::1]:5300".into()]);

@@ -65,7 +65,8 @@ fn lines(problems: &[Problem]) -> String {
     problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
 }
 
-/// Prepares `source` with the saved `changes` laid over it.
+/// Prepares `source` with the saved `changes` laid over it. The machine's CPU count (what
+/// `server.workers` defaults to) is read here, at the edge, and handed to validation.
 ///
 /// # Errors
 /// The configuration is invalid on its own, or anything it names cannot be used; every
@@ -77,6 +78,8 @@ pub fn prepare(
     observers: Option<&Observers>,
     now: Instant,
 ) -> Result<Prepared, LoadError> {
+    let mut source = source;
+    source.set_cpus(std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     let LaidOver { config, kept, left_out } = source.lay_over(changes)?;
     let mut problems = Vec::new();
     let api = match (&config.api, purpose) {

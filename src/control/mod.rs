@@ -239,9 +239,11 @@ impl Writer {
         }
     }
 
-    /// Applies one probe result to the table (logs and metrics included); publishes nothing.
+    /// Applies one probe result to the table (logs and metrics included), then lets the
+    /// latency policy re-choose from the RTTs it moved; publishes nothing.
     fn observe(&mut self, (target, result, at): Report) {
         health::apply(&mut self.own.table, target, &result, at, &self.own.observers.metrics);
+        crate::steering::latency::steer(&mut self.own.table, &self.own.config);
     }
 
     /// Publishes the health table for the API, and a new snapshot when the view queries

@@ -21,7 +21,7 @@ use super::rrl::{RateTable, Verdict};
 use super::wire;
 use crate::metrics::{Observers, Transport};
 use crate::snapshot::Snapshot;
-use crate::steering::splitmix64;
+use crate::splitmix::splitmix64;
 
 /// Octets of a DNS header (RFC 1035 section 4.1.1).
 const HEADER_LEN: usize = 12;
@@ -228,18 +228,17 @@ impl Answerer {
         if steered.from_ecs && decision.scope > 0 {
             self.observers.metrics.record_ecs_tailored();
         }
-        pool.observers.metrics.record_answer(decision.region, decision.endpoints.iter().map(|e| e.health));
-        let Some(analytics) = &pool.observers.analytics else { return };
+        let Some(observer) = snapshot.observers.pool(pool.index) else { return };
+        observer.metrics.record_answer(decision.region, decision.endpoints.iter().map(|e| e.health));
         // Policies that do not locate the client (weighted, hash...) still get its country,
         // when there is a database.
         let geo = snapshot.steering.geo.as_deref();
         let located = decision.located.or_else(|| geo.and_then(|g| g.locate(steered.client)));
         let place = geo.zip(located.and_then(|l| l.location)).map(|(g, id)| g.location(id));
-        let slots = &pool.observers;
-        analytics.record(
+        observer.analytics.record(
             self.observers.tick(),
-            decision.region.and_then(|r| slots.region_slots.get(r).copied()),
-            decision.endpoints.iter().filter_map(|e| slots.endpoint_slots.get(e.health).copied()),
+            decision.region.and_then(|r| observer.region_slots.get(r).copied()),
+            decision.endpoints.iter().filter_map(|e| observer.endpoint_slots.get(e.health).copied()),
             place.and_then(|p| p.country),
             place.and_then(|p| p.continent),
             rcode,

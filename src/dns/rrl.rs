@@ -22,7 +22,7 @@ use hickory_proto::op::ResponseCode;
 
 use super::response::{Answer, Rrs};
 use crate::config::RrlConfig;
-use crate::steering::splitmix64;
+use crate::splitmix::splitmix64;
 
 /// Slots in the table: 2^18 words, 2 MiB of address space, of which only the slots used are
 /// ever touched. Knot's default is 393,241 buckets.

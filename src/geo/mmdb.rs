@@ -444,7 +444,7 @@ mod table_tests {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::steering::splitmix64;
+    use crate::splitmix::splitmix64;
 
     /// The flattened IPv4 table must say what the tree says, for every address tried: the
     /// same location, and a scope no longer than the database network's whose whole block

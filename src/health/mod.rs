@@ -1,8 +1,10 @@
-//! Health: the pure per-endpoint state machine (`state`), the probes that feed it (`probe`),
-//! and the tasks that run them and publish the result (`prober`).
+//! Health: the pure per-endpoint state machine (`state`), every endpoint's health as the
+//! writer keeps it (`table`, `history`), the immutable view queries read (`view`), the probes
+//! that feed it (`probe`), and the tasks that run them and publish the result (`prober`).
 
 pub mod history;
 pub mod probe;
 pub mod prober;
 pub mod state;
 pub mod table;
+pub mod view;

@@ -14,7 +14,7 @@ use tracing::info;
 
 use super::probe::{ProbeError, ProbeResult, Prober};
 use super::table::Target;
-use crate::steering::splitmix64;
+use crate::splitmix::splitmix64;
 
 /// Probes in flight at once, over all targets.
 const MAX_CONCURRENT_PROBES: usize = 64;

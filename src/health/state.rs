@@ -22,6 +22,18 @@ pub enum Status {
     Down,
 }
 
+impl Status {
+    /// The status in the operators' words, as the API, the metrics page and `meridian ctl`
+    /// all show it: `up`, `degraded` or `down`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Up => "up",
+            Status::Degraded => "degraded",
+            Status::Down => "down",
+        }
+    }
+}
+
 /// One probe result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Observation {

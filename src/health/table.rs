@@ -1,5 +1,9 @@
 //! The health of every endpoint, as the writer keeps it: pure, with time passed in. It maps
 //! probe targets to endpoints, applies results, and builds the [`HealthView`] queries read.
+//!
+//! For `latency` pools it keeps the regions' RTTs and the region each pool prefers, as data:
+//! the choice itself is the latency policy's (`steering::latency::steer`), which the writer
+//! applies after each result, since health sits below steering and cannot call it.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -8,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use super::history::{Event, History, RttStats};
 use super::state::{EndpointHealth, Observation, Status, Thresholds, Transition};
-use crate::config::{CheckConfig, Config, ManualState, PolicyKind};
-use crate::steering::{EndpointView, HealthView};
+use super::view::{EndpointView, HealthView};
+use crate::config::{CheckConfig, Config, ManualState};
 
 /// What one probe task checks: a check and the address it goes to. Endpoints that share
 /// both share the target, so each is probed once (PowerDNS issue 8261).
@@ -42,20 +46,12 @@ struct PoolSlots {
     regions: Vec<std::ops::Range<usize>>,
     hold: Duration,
     changed_at: Option<Instant>,
-    /// For `latency` pools: the margin a region must beat the current one by.
-    latency: Option<LatencyMargin>,
-    /// The region a `latency` pool prefers now (index into its regions).
+    /// The region a `latency` pool prefers now (index into its regions), as
+    /// `steering::latency` last chose it.
     preferred: Option<usize>,
     failback_delay: Duration,
     /// Per region of the pool: since when it can serve again after being unable to.
     recovered_at: Vec<Option<Instant>>,
-}
-
-/// Hysteresis for latency steering: switch only when another region is faster by both.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LatencyMargin {
-    pub fraction: f64,
-    pub absolute: Duration,
 }
 
 /// Every endpoint's health, in configuration order (the health indexes of the steering).
@@ -166,10 +162,6 @@ impl HealthTable {
                 regions: pool.regions.iter().map(|&r| regions[r].0.clone()).collect(),
                 hold: pool.failover_ttl_hold,
                 changed_at: None,
-                latency: (pool.policy == PolicyKind::Latency).then_some(LatencyMargin {
-                    fraction: pool.latency_margin_pct / 100.0,
-                    absolute: pool.latency_margin,
-                }),
                 preferred: None,
                 failback_delay: pool.failback_delay,
                 recovered_at: vec![None; pool.regions.len()],
@@ -251,7 +243,6 @@ impl HealthTable {
                 pool.changed_at = Some(now);
             }
         }
-        self.steer_latency();
         self.track_recoveries(&before, now);
         let after = self.servable_regions();
         for (p, pool) in self.pools.iter().enumerate() {
@@ -305,29 +296,29 @@ impl HealthTable {
         self.pools.iter().map(|p| p.regions.iter().map(|r| region_servable(&self.slots, r.clone())).collect()).collect()
     }
 
-    /// Re-chooses the region of each `latency` pool from its endpoints' RTT averages.
-    fn steer_latency(&mut self) {
-        for p in 0..self.pools.len() {
-            let Some(margin) = self.pools[p].latency else { continue };
-            let slots = &self.slots;
-            let rtts: Vec<Option<Duration>> = self.pools[p]
-                .regions
-                .iter()
-                .map(|range| {
-                    range
-                        .clone()
-                        .filter(|&i| slots[i].health.status() != Status::Down)
-                        .filter_map(|i| slots[i].rtt.ewma)
-                        .min()
-                })
-                .collect();
-            self.pools[p].preferred = choose_fastest(self.pools[p].preferred, &rtts, margin);
-        }
+    /// Per region of pool `pool` (index in the configuration), in pool order: the lowest RTT
+    /// average among its endpoints that are not down, `None` where none is measured. Empty
+    /// for a pool the table does not have.
+    pub fn region_rtts(&self, pool: usize) -> Vec<Option<Duration>> {
+        let Some(pool) = self.pools.get(pool) else { return Vec::new() };
+        let fastest = |range: &std::ops::Range<usize>| {
+            let up = self.slots[range.clone()].iter().filter(|s| s.health.status() != Status::Down);
+            up.filter_map(|s| s.rtt.ewma).min()
+        };
+        pool.regions.iter().map(fastest).collect()
     }
 
-    /// The transitions and RTT statistics of an endpoint, by its index.
-    pub fn endpoint_history(&self, endpoint: usize) -> Option<(&History, &RttStats)> {
-        self.slots.get(endpoint).map(|s| (&*s.history, &*s.rtt))
+    /// The region a `latency` pool prefers now (index into its regions), if any.
+    pub fn preferred_region(&self, pool: usize) -> Option<usize> {
+        self.pools.get(pool).and_then(|p| p.preferred)
+    }
+
+    /// Records the region the latency policy chose for `pool`; a pool the table does not have
+    /// is left alone.
+    pub fn set_preferred_region(&mut self, pool: usize, region: Option<usize>) {
+        if let Some(p) = self.pools.get_mut(pool) {
+            p.preferred = region;
+        }
     }
 
     /// Everything known of an endpoint, by its index (configuration order), for the API.
@@ -413,45 +404,6 @@ fn region_servable(slots: &[Slot], range: std::ops::Range<usize>) -> bool {
     })
 }
 
-/// The region to prefer: the fastest by RTT average, but the current one stays unless the
-/// fastest beats it by `margin` both relatively and absolutely, so answers do not flap
-/// between regions of nearly equal speed. A current region with no RTT (down) is replaced.
-pub fn choose_fastest(current: Option<usize>, rtts: &[Option<Duration>], margin: LatencyMargin) -> Option<usize> {
-    let best = rtts.iter().enumerate().filter_map(|(i, r)| r.map(|r| (i, r))).min_by_key(|(_, r)| *r)?;
-    let Some((now_idx, now_rtt)) = current.and_then(|c| rtts.get(c).copied().flatten().map(|r| (c, r))) else {
-        return Some(best.0);
-    };
-    let faster_by = now_rtt.saturating_sub(best.1);
-    let switch = faster_by > margin.absolute && faster_by.as_secs_f64() > now_rtt.as_secs_f64() * margin.fraction;
-    Some(if switch { best.0 } else { now_idx })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MARGIN: LatencyMargin = LatencyMargin { fraction: 0.2, absolute: Duration::from_millis(5) };
-
-    fn ms(list: &[Option<u64>]) -> Vec<Option<Duration>> {
-        list.iter().map(|m| m.map(Duration::from_millis)).collect()
-    }
-
-    #[test]
-    fn latency_steering_switches_only_past_the_margin() {
-        // No current choice: the fastest.
-        assert_eq!(choose_fastest(None, &ms(&[Some(50), Some(20), None]), MARGIN), Some(1));
-        // 10% faster is not enough to leave region 0.
-        assert_eq!(choose_fastest(Some(0), &ms(&[Some(50), Some(45)]), MARGIN), Some(0));
-        // 40% and 20 ms faster is.
-        assert_eq!(choose_fastest(Some(0), &ms(&[Some(50), Some(30)]), MARGIN), Some(1));
-        // 50% faster but only 3 ms: stays (the absolute margin).
-        assert_eq!(choose_fastest(Some(0), &ms(&[Some(6), Some(3)]), MARGIN), Some(0));
-        // The current region lost its RTT (down): move.
-        assert_eq!(choose_fastest(Some(0), &ms(&[None, Some(30)]), MARGIN), Some(1));
-        assert_eq!(choose_fastest(Some(0), &ms(&[None, None]), MARGIN), None);
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // one real instant as a base for made-up ones
 mod table_tests {
@@ -504,9 +456,9 @@ mod table_tests {
         assert!(view.is_short_ttl(0), "within failover_ttl_hold of the change");
         assert!(!t.view(t0 + Duration::from_secs(12)).is_short_ttl(0), "the hold is over");
         assert_eq!(t.next_change(t0 + Duration::from_secs(2)), Some(t0 + Duration::from_secs(11)));
-        let (history, rtt) = t.endpoint_history(0).unwrap();
-        assert_eq!(history.events().map(|e| e.detail.as_str()).collect::<Vec<_>>(), ["refused", "connected"]);
-        assert_eq!(rtt.last, Some(Duration::from_millis(3)));
+        let report = t.endpoint(0).unwrap();
+        assert_eq!(report.history.events().map(|e| e.detail.as_str()).collect::<Vec<_>>(), ["refused", "connected"]);
+        assert_eq!(report.rtt.last, Some(Duration::from_millis(3)));
     }
 
     #[test]

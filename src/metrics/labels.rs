@@ -47,13 +47,19 @@ impl EndpointState {
     pub(super) const ALL: [EndpointState; 4] =
         [EndpointState::Up, EndpointState::Degraded, EndpointState::Down, EndpointState::Drained];
 
-    /// The `state` and `to` label value.
+    /// The `state` and `to` label value: the health status's own name (as the API shows
+    /// it), or `drained`.
     pub fn as_str(self) -> &'static str {
+        self.status().map_or("drained", Status::as_str)
+    }
+
+    /// The health status this state is, if it is one.
+    fn status(self) -> Option<Status> {
         match self {
-            EndpointState::Up => "up",
-            EndpointState::Degraded => "degraded",
-            EndpointState::Down => "down",
-            EndpointState::Drained => "drained",
+            EndpointState::Up => Some(Status::Up),
+            EndpointState::Degraded => Some(Status::Degraded),
+            EndpointState::Down => Some(Status::Down),
+            EndpointState::Drained => None,
         }
     }
 }

@@ -12,6 +12,7 @@
 
 mod health;
 mod labels;
+mod observers;
 mod pool;
 mod slots;
 mod text;
@@ -23,11 +24,14 @@ use std::time::Duration;
 
 use health::SharedHealthSeries;
 pub use labels::{EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport};
+pub use observers::{Observers, PoolObserver, PoolObservers};
 use pool::AnswerCounters;
 pub use pool::PoolHandles;
-pub use slots::{QTYPE_SLOTS, RCODE_SLOTS, qtype_label, qtype_slot, rcode_label, rcode_slot};
+pub use slots::{QTYPE_SLOTS, qtype_label, qtype_slot};
 pub use text::CONTENT_TYPE;
 use text::{Kind, Page};
+
+use crate::analytics::rcode::{RCODE_SLOTS, rcode_label, rcode_slot};
 
 /// What the current snapshot says, read at scrape time.
 #[derive(Debug, Clone, Copy)]
@@ -287,20 +291,3 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests;
-
-/// What queries feed, for the life of the process: the metrics registry, the traffic
-/// analytics, and the analytics clock (10-second ticks, advanced by a task at the edge so a
-/// query reads an atomic instead of the clock).
-#[derive(Debug, Clone, Default)]
-pub struct Observers {
-    pub metrics: std::sync::Arc<Registry>,
-    pub analytics: std::sync::Arc<crate::analytics::Analytics>,
-    pub tick: std::sync::Arc<AtomicU64>,
-}
-
-impl Observers {
-    /// The current analytics tick.
-    pub fn tick(&self) -> u64 {
-        self.tick.load(Ordering::Relaxed)
-    }
-}

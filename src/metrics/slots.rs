@@ -1,5 +1,6 @@
-//! Fixed slots for the query counters: a few record types and the sixteen 4-bit RCODEs by
-//! name, everything else in an `other` slot, so a query indexes an array and formats nothing.
+//! Fixed slots for the query counters' record types: a few by name, everything else in an
+//! `other` slot, so a query indexes an array and formats nothing. The RCODE slots are
+//! `analytics::rcode`'s, shared with the analytics.
 
 /// Record types counted on their own, by their IANA number (RFC 1035, 3596, 2782, 3403,
 /// 4034, 9460, 8659; 251-255 are the QTYPEs IXFR, AXFR and ANY).
@@ -26,31 +27,6 @@ pub(super) const QTYPES: [(u16, &str); 18] = [
 
 /// Slots for record types: one per entry of `QTYPES`, then `other`.
 pub const QTYPE_SLOTS: usize = QTYPES.len() + 1;
-
-/// Slots for RCODEs: 0 to 15, then `other` for the extended ones (RFC 6891 section 6.1.3:
-/// BADVERS is 16, carried in the OPT record's upper bits).
-pub const RCODE_SLOTS: usize = 17;
-
-/// RCODE names from the IANA "DNS RCODEs" registry; 12 to 15 are unassigned.
-const RCODE_NAMES: [&str; RCODE_SLOTS] = [
-    "NOERROR",
-    "FORMERR",
-    "SERVFAIL",
-    "NXDOMAIN",
-    "NOTIMP",
-    "REFUSED",
-    "YXDOMAIN",
-    "YXRRSET",
-    "NXRRSET",
-    "NOTAUTH",
-    "NOTZONE",
-    "DSOTYPENI",
-    "RCODE12",
-    "RCODE13",
-    "RCODE14",
-    "RCODE15",
-    "other",
-];
 
 /// The slot of a question's record type; types not listed share the last slot. The tests
 /// check that this agrees with `QTYPES`.
@@ -89,17 +65,4 @@ pub fn qtype_label(slot: usize) -> &'static str {
         None if slot == QTYPE_SLOTS - 1 => "other",
         None => panic!("qtype slot {slot} is past the last, {}", QTYPE_SLOTS - 1),
     }
-}
-
-/// The slot of a response code: 0 to 15 by value, anything larger in `other`.
-pub fn rcode_slot(rcode: u16) -> usize {
-    usize::from(rcode).min(RCODE_SLOTS - 1)
-}
-
-/// The name of an RCODE slot (`NOERROR`, ..., `other`).
-///
-/// # Panics
-/// If `slot` is not below [`RCODE_SLOTS`].
-pub fn rcode_label(slot: usize) -> &'static str {
-    RCODE_NAMES[slot]
 }

@@ -201,14 +201,10 @@ fn registry_is_shareable_between_threads() {
 }
 
 #[test]
-fn qtypes_and_rcodes_map_to_their_slots() {
+fn qtypes_map_to_their_slots() {
     let qtypes = [(1, "A"), (28, "AAAA"), (65, "HTTPS"), (257, "CAA"), (252, "AXFR"), (0, "other"), (99, "other")];
     for (qtype, label) in qtypes.into_iter().chain([(65535, "other"), (258, "other")]) {
         assert_eq!(qtype_label(qtype_slot(qtype)), label, "qtype {qtype}");
-    }
-    let rcodes = [(0, "NOERROR"), (2, "SERVFAIL"), (3, "NXDOMAIN"), (5, "REFUSED"), (11, "DSOTYPENI"), (15, "RCODE15")];
-    for (rcode, label) in rcodes.into_iter().chain([(16, "other"), (23, "other"), (4095, "other")]) {
-        assert_eq!(rcode_label(rcode_slot(rcode)), label, "rcode {rcode}");
     }
     // The match in `qtype_slot` agrees with the table, and no two types share a slot.
     let slots: HashSet<usize> = QTYPES.iter().map(|(n, _)| qtype_slot(*n)).collect();
@@ -264,6 +260,36 @@ fn pool_counters_survive_a_second_resolution_with_the_same_labels() {
     let region = |r| page.value("meridian_pool_region_answers_total", &[("pool", pool), ("region", r)]);
     assert_eq!((region("eu"), region("us")), (Some(2.0), Some(2.0)));
     assert_eq!(page.value("meridian_pool_all_down_answers_total", &[("pool", pool)]), Some(1.0));
+}
+
+#[test]
+fn observers_resolved_for_a_snapshot_are_found_by_pool_index() {
+    let toml = "zones_dir = \"z\"\n\
+        [[region]]\nname = \"eu\"\nendpoints = [ { address = \"192.0.2.1\" } ]\n\
+        [[region]]\nname = \"us\"\nendpoints = [ { address = \"198.51.100.1\" } ]\n\
+        [[pool]]\nname = \"a.lb.test.\"\npolicy = \"priority\"\nregions = [\"eu\"]\n\
+        [[pool]]\nname = \"b.lb.test.\"\npolicy = \"priority\"\nregions = [\"eu\", \"us\"]\n";
+    let config = crate::config::Config::from_toml(toml, std::path::Path::new(""), "test").unwrap();
+    let zone = crate::zone::parse::parse(
+        "$ORIGIN lb.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n",
+        None,
+    )
+    .unwrap();
+    let zone = crate::zone::Zone::build(zone.origin.unwrap(), zone.entries).unwrap();
+    let steering = crate::steering::Steering::build(&config, None, &crate::zone::Zones::new(vec![zone])).unwrap();
+    let observers = Observers::default();
+    let resolved = observers.resolve(&steering);
+    let b = resolved.pool(steering.pools[1].index).expect("every pool is resolved");
+    assert_eq!(b.region_slots.len(), 2);
+    b.metrics.record_answer(Some(1), [1].into_iter()); // us, 198.51.100.1 (health index 1)
+    assert!(resolved.pool(2).is_none(), "past the last pool");
+    assert!(PoolObservers::default().pool(0).is_none(), "a snapshot built without observers counts nothing");
+    let page = parse(&observers.metrics.render(&gauges(&[])));
+    let answers = |pool, region, endpoint| {
+        page.value("meridian_pool_answers_total", &[("pool", pool), ("region", region), ("endpoint", endpoint)])
+    };
+    assert_eq!(answers("b.lb.test.", "us", "198.51.100.1"), Some(1.0));
+    assert_eq!(answers("a.lb.test.", "eu", "192.0.2.1"), Some(0.0), "the other pool's series, resolved at zero");
 }
 
 #[test]

@@ -5,21 +5,16 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::analytics::Analytics;
-use crate::metrics::Registry;
-
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
 
-use super::{Family, GeoMatch, Pool, PoolEndpoint, PoolRegion, splitmix64};
+use super::{Family, GeoMatch, Pool, PoolEndpoint, PoolRegion};
 use crate::config::{Config, PolicyKind, PoolConfig, Problem, RegionConfig};
 use crate::geo::mmdb::GeoDb;
 use crate::geo::overrides::Overrides;
+use crate::splitmix::splitmix64;
 use crate::zone::name::NameKey;
 use crate::zone::{Lookup, Zones, uncompressed_len};
-
-/// A problem found while building: the configuration path and what is wrong.
-pub type BuildProblem = Problem;
 
 /// Up to this many pools, a lookup compares names one by one instead of hashing.
 const LINEAR_POOLS: usize = 8;
@@ -32,8 +27,6 @@ pub struct Steering {
     by_name: HashMap<Box<[u8]>, usize>,
     /// Each pool's key, in pool order.
     keys: Vec<Box<[u8]>>,
-    /// Region names, by index (`PoolRegion::region`).
-    pub region_names: Vec<String>,
 }
 
 impl Steering {
@@ -42,7 +35,7 @@ impl Steering {
     /// # Errors
     /// A pool outside every zone, at or below a delegation, or where the zone already has
     /// A, AAAA or CNAME data.
-    pub fn build(config: &Config, geo: Option<Arc<GeoDb>>, zones: &Zones) -> Result<Self, Vec<BuildProblem>> {
+    pub fn build(config: &Config, geo: Option<Arc<GeoDb>>, zones: &Zones) -> Result<Self, Vec<Problem>> {
         let mut problems = Vec::new();
         let mut first_endpoint = Vec::with_capacity(config.regions.len());
         let mut endpoints = 0;
@@ -61,42 +54,8 @@ impl Steering {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let region_names = config.regions.iter().map(|r| r.name.clone()).collect();
         let keys = config.pools.iter().map(|p| NameKey::new(&p.name).as_bytes().into()).collect();
-        Ok(Self { geo, pools, by_name, keys, region_names })
-    }
-
-    /// Resolves every pool's metric handles and analytics slots (may lock and allocate: done
-    /// once per snapshot, never per query).
-    pub fn observe(&mut self, metrics: &Registry, analytics: &Analytics) {
-        for pool in &mut self.pools {
-            let name = pool.name.to_string();
-            let members: Vec<(&str, Vec<(usize, String)>)> = pool
-                .regions
-                .iter()
-                .map(|r| {
-                    let endpoints = r.endpoints.iter().flatten().map(|e| (e.health, e.address.to_string())).collect();
-                    (r.name.as_str(), endpoints)
-                })
-                .collect();
-            let pool_analytics = analytics.pool(&name);
-            let region_slots = pool.regions.iter().map(|r| pool_analytics.region_slot(&r.name)).collect();
-            let mut endpoint_slots = Vec::new();
-            for region in &pool.regions {
-                for e in region.endpoints.iter().flatten() {
-                    if endpoint_slots.len() <= e.health {
-                        endpoint_slots.resize(e.health + 1, usize::MAX);
-                    }
-                    endpoint_slots[e.health] = pool_analytics.endpoint_slot(&format!("{}/{}", region.name, e.address));
-                }
-            }
-            pool.observers = super::PoolObservers {
-                metrics: metrics.pool_handles(&name, &members),
-                analytics: Some(pool_analytics),
-                region_slots,
-                endpoint_slots,
-            };
-        }
+        Ok(Self { geo, pools, by_name, keys })
     }
 
     /// The pool at exactly this name, if any.
@@ -161,7 +120,6 @@ fn build_pool(
     let name_wire = hickory_proto::serialize::binary::BinEncodable::to_bytes(&pool.name).unwrap_or_default();
     Pool {
         name_wire: name_wire.into_boxed_slice(),
-        observers: super::PoolObservers::default(),
         failovers,
         index,
         failover_ttl_secs: pool.failover_ttl_secs,

@@ -4,7 +4,8 @@
 
 use std::net::IpAddr;
 
-use super::{MAX_REGIONS, Order, Pool, Query, Ranked, Reason, splitmix64};
+use super::{MAX_REGIONS, Order, Pool, Query, Ranked, Reason};
+use crate::splitmix::splitmix64;
 
 pub(super) fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
     let prefix_len = pool.hash_prefix[q.family_of_client()].min(q.client_prefix);

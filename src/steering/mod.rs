@@ -9,6 +9,7 @@
 mod build;
 mod geo;
 mod hash;
+pub mod latency;
 mod nearest;
 mod priority;
 mod random;
@@ -19,12 +20,14 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::{Name, Record};
 
-pub use build::{BuildProblem, Steering};
+pub use build::Steering;
 
 use crate::config::{PolicyKind, WhenAllDown};
 use crate::geo::mmdb::{GeoDb, Located, LocationId};
 use crate::geo::overrides::Overrides;
 use crate::geo::{Coordinates, Location};
+use crate::health::view::HealthView;
+use crate::splitmix::splitmix64;
 
 /// The most addresses one answer carries (and `max_answers` allows).
 pub const MAX_ANSWERS: usize = 16;
@@ -72,7 +75,8 @@ pub struct PoolRegion {
 /// A load-balanced name, ready for decisions.
 #[derive(Debug)]
 pub struct Pool {
-    /// Index in `Steering::pools` (and in the health view's per-pool flags).
+    /// Index in `Steering::pools` (and in the health view's per-pool flags and the snapshot's
+    /// `metrics::PoolObservers`).
     pub index: usize,
     pub name: Name,
     pub policy: PolicyKind,
@@ -95,22 +99,8 @@ pub struct Pool {
     /// Manual failovers in force, as (from, to) indexes into `regions`: every client that
     /// would go to `from` goes to `to` instead, and `from` is never tried.
     pub failovers: Vec<(u8, u8)>,
-    /// The counters its answers feed, resolved when the snapshot is built.
-    pub observers: PoolObservers,
     /// The name in wire form, as the UDP encoder writes it.
     pub name_wire: Box<[u8]>,
-}
-
-/// A pool's metric handles and analytics slots (STYLE.md section 9): a query does a few
-/// atomic adds through them, with no label formatting, map lookup or allocation.
-#[derive(Debug, Default)]
-pub struct PoolObservers {
-    pub metrics: crate::metrics::PoolHandles,
-    pub analytics: Option<std::sync::Arc<crate::analytics::PoolAnalytics>>,
-    /// The analytics slot of each of the pool's regions, in pool order.
-    pub region_slots: Vec<usize>,
-    /// The analytics slot of each endpoint, by its health index (`usize::MAX`: not this pool's).
-    pub endpoint_slots: Vec<usize>,
 }
 
 /// A place mapped to a region: by its country, or else by its continent.
@@ -119,94 +109,6 @@ pub struct GeoMatch {
     /// Index into `Pool::regions`.
     pub region: u8,
     pub by_country: bool,
-}
-
-/// What health says of one endpoint, as queries read it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EndpointView {
-    pub servable: bool,
-    /// Up but degraded: served only when no healthy endpoint remains in its region.
-    pub degraded: bool,
-    /// Drained by hand: never served, not even when a pool fails open.
-    pub drained: bool,
-}
-
-/// Which endpoints, regions and pools are healthy: built by the health writer, read by
-/// queries from the snapshot. Until a prober fills it in, everything is up.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HealthView {
-    endpoints: Vec<EndpointView>,
-    /// Regions down as a whole (fewer servable endpoints than `min_healthy`), by index.
-    regions_down: Vec<bool>,
-    /// Pools answering with their failover TTL, by index.
-    short_ttl: Vec<bool>,
-    /// For `latency` pools: the region measured fastest (index into the pool's regions).
-    preferred: Vec<Option<u8>>,
-    /// Per pool, a bit per region (index into the pool's regions) still within its
-    /// `failback_delay` after recovering: tried after the others.
-    held_back: Vec<u32>,
-}
-
-impl HealthView {
-    pub fn all_up(endpoints: usize) -> Self {
-        Self {
-            endpoints: vec![EndpointView { servable: true, degraded: false, drained: false }; endpoints],
-            ..Self::default()
-        }
-    }
-
-    /// A view from its parts (the health writer builds these).
-    pub fn new(
-        endpoints: Vec<EndpointView>,
-        regions_down: Vec<bool>,
-        short_ttl: Vec<bool>,
-        preferred: Vec<Option<u8>>,
-    ) -> Self {
-        Self { endpoints, regions_down, short_ttl, preferred, held_back: Vec::new() }
-    }
-
-    /// The same view with regions held back from failback.
-    pub fn with_held_back(mut self, held_back: Vec<u32>) -> Self {
-        self.held_back = held_back;
-        self
-    }
-
-    /// Whether a pool's region (index into its regions) waits out its failback delay.
-    pub fn is_held_back(&self, pool: usize, region: usize) -> bool {
-        region < 32 && self.held_back.get(pool).is_some_and(|mask| mask & (1 << region) != 0)
-    }
-
-    /// The region a `latency` pool prefers, if measured.
-    pub fn preferred_region(&self, pool: usize) -> Option<u8> {
-        self.preferred.get(pool).copied().flatten()
-    }
-
-    /// Marks an endpoint servable or not (tests and the writer).
-    pub fn set_servable(&mut self, endpoint: usize, servable: bool) {
-        if let Some(view) = self.endpoints.get_mut(endpoint) {
-            view.servable = servable;
-        }
-    }
-
-    pub fn endpoint(&self, endpoint: usize) -> EndpointView {
-        self.endpoints.get(endpoint).copied().unwrap_or(EndpointView {
-            servable: true,
-            degraded: false,
-            drained: false,
-        })
-    }
-
-    pub fn is_servable(&self, endpoint: usize) -> bool {
-        self.endpoint(endpoint).servable
-    }
-
-    pub fn is_region_down(&self, region: usize) -> bool {
-        self.regions_down.get(region).copied().unwrap_or(false)
-    }
-
-    pub fn is_short_ttl(&self, pool: usize) -> bool {
-        self.short_ttl.get(pool).copied().unwrap_or(false)
-    }
 }
 
 /// What a decision looks at besides the pool.
@@ -507,10 +409,7 @@ fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
         PolicyKind::Random => plain(random::order(pool, q.random), Reason::Random),
         PolicyKind::Hash => hash::rank(pool, q),
         PolicyKind::Priority => plain(priority::order(pool, q.health), Reason::Priority),
-        PolicyKind::Latency => match q.health.preferred_region(pool.index) {
-            Some(fastest) => plain(Order::first_then(fastest, Order::pool(pool)), Reason::Latency { measured: true }),
-            None => plain(Order::pool(pool), Reason::Latency { measured: false }),
-        },
+        PolicyKind::Latency => latency::rank(pool, q),
     }
 }
 
@@ -584,14 +483,6 @@ fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], owner: &'s [u8], max: usize
         }
     }
     picked
-}
-
-/// SplitMix64: a fast, well-mixed step for seeding draws (Steele, Lea, Flood 2014).
-pub fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! when it cannot, and traffic fails back when the first can serve again, after the pool's
 //! `failback_delay` if it has one (regions within it are tried after the others).
 
-use super::{HealthView, Order, Pool};
+use super::{Order, Pool};
+use crate::health::view::HealthView;
 
 pub(super) fn order(pool: &Pool, health: &HealthView) -> Order {
     let mut order = Order::empty();

@@ -10,6 +10,7 @@ use mmdb_writer::{Value, Writer};
 use super::*;
 use crate::config::Config;
 use crate::geo::mmdb::GeoDb;
+use crate::health::view::EndpointView;
 use crate::zone::parse::parse;
 use crate::zone::{Zone, Zones};
 

@@ -35,6 +35,7 @@ fn snapshot_with_identity(zone_text: &str, identity: &str) -> Snapshot {
         config: Arc::new(config),
         zones: Arc::new(Zones::new(vec![zone])),
         steering: Default::default(),
+        observers: Default::default(),
         health: Default::default(),
     }
 }
