@@ -2,7 +2,8 @@
 //! changes that show in DNS answers right after their 2xx and survive a restart.
 
 use std::fs;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
@@ -10,7 +11,7 @@ use crate::steering::LB_ZONE;
 use crate::support::client::{self, Q};
 use crate::support::http::{Api, TOKEN};
 use crate::support::target::HealthTarget;
-use crate::support::{API_TOML, TestServer};
+use crate::support::{API_TOML, TestServer, servable};
 
 const REGIONS: &str = "[[region]]\nname = \"a\"\nendpoints = [ { address = \"192.0.2.1\" }, { address = \"192.0.2.2\" } ]\n\
                        [[region]]\nname = \"b\"\nendpoints = [ { address = \"198.51.100.1\" } ]\n\
@@ -346,11 +347,10 @@ fn probes_on_demand_feed_health_and_its_history() {
     assert_eq!(results[0]["result"], "failed", "{results}");
     assert!(results[0]["detail"].as_str().unwrap().contains("503"), "{results}");
     // fall = 1: that result takes region a down, and b answers.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while answer(&server) != ["198.51.100.1"] {
-        assert!(Instant::now() < deadline, "the on-demand result did not count");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_for_snapshot(Duration::from_secs(5), "region a down on the on-demand result", |s| {
+        !servable(s, "192.0.2.1") && !servable(s, "192.0.2.2")
+    });
+    assert_eq!(answer(&server), ["198.51.100.1"], "region b answers for a");
     let history = ok(&api.get("/api/v1/lb/health/history?region=a&endpoint=192.0.2.1&limit=5"));
     assert_eq!((history[0]["from"].as_str(), history[0]["to"].as_str()), (Some("up"), Some("down")), "{history}");
     assert!(history[0]["detail"].as_str().unwrap().contains("503"));
@@ -523,14 +523,30 @@ fn api_changes_do_not_hold_back_a_probe_that_is_taking_an_endpoint_down() {
     let api = server.api();
     assert_eq!(answer(&server), ["192.0.2.1", "192.0.2.2"]);
     // The target now hangs: a probe needs its whole 400 ms timeout to fail. Changes keep
-    // coming every 100 ms; each must leave the probes in flight alone.
+    // coming every 100 ms (the sleep sets their pace); each must leave the probes in flight
+    // alone.
     target.set_hang(true);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut weight = 1;
-    while answer(&server) != ["198.51.100.1"] {
-        assert!(Instant::now() < deadline, "region a never went down while the API was busy");
-        weight = weight % 9 + 1;
-        ok(&api.patch("/api/v1/lb/regions/b/endpoints/198.51.100.1", &format!(r#"{{"weight":{weight}}}"#)));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let busy = AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        // Stops the changes however the wait ends, so the scope can join their thread.
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Relaxed);
+            }
+        }
+        let _stop = Stop(&busy);
+        scope.spawn(|| {
+            let mut weight = 1;
+            while busy.load(Ordering::Relaxed) {
+                weight = weight % 9 + 1;
+                ok(&api.patch("/api/v1/lb/regions/b/endpoints/198.51.100.1", &format!(r#"{{"weight":{weight}}}"#)));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        server.wait_for_snapshot(Duration::from_secs(5), "region a down while the API was busy", |s| {
+            !servable(s, "192.0.2.1") && !servable(s, "192.0.2.2")
+        });
+    });
+    assert_eq!(answer(&server), ["198.51.100.1"], "region b answers for a");
 }

@@ -76,6 +76,7 @@ fn the_refusal_ends_when_its_window_has_passed() {
     assert_eq!(api.send("GET", STATUS, None, Some("wrong")).status, 401);
     let refused = api.get(STATUS);
     assert_eq!((refused.status, refused.header("retry-after")), (429, Some("1")), "{}", refused.head);
+    // The window runs on the server's real clock and publishes nothing: poll with a deadline.
     let deadline = Instant::now() + Duration::from_secs(10);
     while api.get(STATUS).status != 200 {
         assert!(Instant::now() < deadline, "still refused after 10 s");
@@ -226,6 +227,7 @@ fn connections_beyond_the_limit_are_closed_until_one_ends() {
     assert!(closed < Duration::from_secs(3), "the fourth connection closed after {closed:?}");
     assert_eq!(healthz(addr), None, "no slot while three are open");
     drop(open.pop());
+    // The slot frees when the server sees the socket close, which publishes nothing: poll.
     let deadline = Instant::now() + Duration::from_secs(10);
     while healthz(addr) != Some(200) {
         assert!(Instant::now() < deadline, "no slot freed within 10 s of a connection ending");

@@ -246,6 +246,7 @@ fn sighup_reloads_the_zones_from_disk() {
     dir.write("z.zone", &zone("after"));
     let pid = served.child.id().to_string();
     assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    // A child process: no snapshot to wait on here, so poll its answers with a deadline.
     let deadline = Instant::now() + Duration::from_secs(10);
     while note() != "after" {
         assert!(Instant::now() < deadline, "the reload did not show within 10 s");

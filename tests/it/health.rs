@@ -1,4 +1,7 @@
 //! Failover at DNS level: real health targets served by the test, a real server, real queries.
+//!
+//! Each test changes a target, waits for the server to publish a snapshot whose health view
+//! shows the change (on the store's `watch`, not a timer), then asserts on the DNS answer.
 
 use std::time::{Duration, Instant};
 
@@ -6,9 +9,11 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
 use crate::steering::LB_ZONE;
-use crate::support::TestServer;
 use crate::support::client::{self, Q};
 use crate::support::target::HealthTarget;
+use crate::support::{TestServer, degraded, pool, servable};
+
+const LIMIT: Duration = Duration::from_secs(5);
 
 /// A check on `target` that reacts within a few hundred milliseconds.
 fn check(target: &HealthTarget, extra: &str) -> String {
@@ -37,17 +42,9 @@ fn addresses(reply: &Message) -> Vec<String> {
     list
 }
 
-/// Queries until `done` holds, polling every 20 ms, for at most `limit`.
-fn wait_for(server: &TestServer, limit: Duration, what: &str, done: impl Fn(&Message) -> bool) -> Message {
-    let deadline = Instant::now() + limit;
-    loop {
-        let reply = client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A));
-        if done(&reply) {
-            return reply;
-        }
-        assert!(Instant::now() < deadline, "no {what} within {limit:?}; last answer {:?}", addresses(&reply));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// The pool's answer to a client on 127.0.0.1, over UDP.
+fn ask(server: &TestServer) -> Message {
+    client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A))
 }
 
 #[test]
@@ -59,15 +56,22 @@ fn a_failing_endpoint_leaves_the_answers_with_short_ttls_and_returns_after_rise(
         check(&b, "")
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"primary\"]\nfailover_ttl_hold = \"1s\"");
-    let first = wait_for(&server, Duration::from_secs(5), "both endpoints", |m| addresses(m).len() == 2);
+    let first = ask(&server);
+    assert_eq!(addresses(&first), ["192.0.2.1", "192.0.2.2"], "endpoints are up until probed");
     assert!(first.answers.iter().all(|r| r.ttl <= 30));
     a.set_status(503);
-    let failed = wait_for(&server, Duration::from_secs(5), "failover", |m| addresses(m) == ["192.0.2.2"]);
+    server.wait_for_snapshot(LIMIT, "192.0.2.1 down", |s| !servable(s, "192.0.2.1"));
+    let failed = ask(&server);
+    assert_eq!(addresses(&failed), ["192.0.2.2"], "failover");
     assert_eq!(failed.answers[0].ttl, 5, "failover_ttl while an endpoint is down");
     a.set_status(200);
-    let back = wait_for(&server, Duration::from_secs(5), "recovery", |m| addresses(m).len() == 2);
+    server.wait_for_snapshot(LIMIT, "192.0.2.1 up after rise", |s| servable(s, "192.0.2.1"));
+    let back = ask(&server);
+    assert_eq!(addresses(&back), ["192.0.2.1", "192.0.2.2"], "recovery");
     assert_eq!(back.answers[0].ttl, 5, "still short just after the change (failover_ttl_hold)");
-    wait_for(&server, Duration::from_secs(5), "the pool TTL again", |m| m.answers.iter().all(|r| r.ttl == 30));
+    let www = pool(&server.snapshot(), "www.lb.test.");
+    server.wait_for_snapshot(LIMIT, "the pool's TTL no longer short", |s| !s.health.is_short_ttl(www));
+    assert!(ask(&server).answers.iter().all(|r| r.ttl == 30), "the pool TTL again");
     assert!(a.last_user_agent().starts_with("meridian/"), "{}", a.last_user_agent());
 }
 
@@ -81,11 +85,13 @@ fn priority_fails_over_to_the_next_region_and_back() {
         check(&b, "")
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"primary\", \"backup\"]");
-    wait_for(&server, Duration::from_secs(5), "primary", |m| addresses(m) == ["192.0.2.1"]);
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1"], "the primary");
     a.set_status(503);
-    wait_for(&server, Duration::from_secs(5), "failover to backup", |m| addresses(m) == ["192.0.2.2"]);
+    server.wait_for_snapshot(LIMIT, "the primary down", |s| !servable(s, "192.0.2.1"));
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.2"], "failover to the backup");
     a.set_status(200);
-    wait_for(&server, Duration::from_secs(5), "failback to primary", |m| addresses(m) == ["192.0.2.1"]);
+    server.wait_for_snapshot(LIMIT, "the primary up again", |s| servable(s, "192.0.2.1"));
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1"], "failback to the primary");
 }
 
 #[test]
@@ -98,11 +104,13 @@ fn when_every_endpoint_is_down_the_pool_fails_open_at_the_failover_ttl() {
         check(&b, "")
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"one\", \"two\"]");
-    wait_for(&server, Duration::from_secs(5), "one", |m| addresses(m) == ["192.0.2.1"]);
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1"], "region one");
     a.set_status(500);
     b.set_status(500);
-    let open = wait_for(&server, Duration::from_secs(5), "fail open", |m| addresses(m).len() == 2);
-    assert!(open.answers.iter().all(|r| r.ttl == 5));
+    server.wait_for_snapshot(LIMIT, "both endpoints down", |s| !servable(s, "192.0.2.1") && !servable(s, "192.0.2.2"));
+    let open = ask(&server);
+    assert_eq!(addresses(&open), ["192.0.2.1", "192.0.2.2"], "fail open");
+    assert!(open.answers.iter().all(|r| r.ttl == 5), "at the failover TTL");
 }
 
 #[test]
@@ -114,24 +122,27 @@ fn a_pool_may_answer_servfail_when_all_is_down() {
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"one\"]\nwhen_all_down = \"servfail\"");
     a.set_status(500);
-    wait_for(&server, Duration::from_secs(5), "SERVFAIL", |m| m.metadata.response_code == ResponseCode::ServFail);
+    server.wait_for_snapshot(LIMIT, "192.0.2.1 down", |s| !servable(s, "192.0.2.1"));
+    assert_eq!(ask(&server).metadata.response_code, ResponseCode::ServFail);
 }
 
 #[test]
 fn a_degraded_endpoint_is_served_only_when_no_healthy_one_remains() {
     let (a, b) = (HealthTarget::start(), HealthTarget::start());
-    let degraded = ", degraded_status = [429]";
+    let on_429 = ", degraded_status = [429]";
     let regions = format!(
         "[[region]]\nname = \"r\"\nendpoints = [ {{ address = \"192.0.2.1\", check = {} }}, {{ address = \"192.0.2.2\", check = {} }} ]\n",
-        check(&a, degraded),
-        check(&b, degraded)
+        check(&a, on_429),
+        check(&b, on_429)
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
-    wait_for(&server, Duration::from_secs(5), "both", |m| addresses(m).len() == 2);
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1", "192.0.2.2"], "both");
     a.set_status(429);
-    wait_for(&server, Duration::from_secs(5), "a left out", |m| addresses(m) == ["192.0.2.2"]);
+    server.wait_for_snapshot(LIMIT, "192.0.2.1 degraded", |s| degraded(s, "192.0.2.1"));
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.2"], "degraded a left out");
     b.set_status(503);
-    wait_for(&server, Duration::from_secs(5), "degraded a served", |m| addresses(m) == ["192.0.2.1"]);
+    server.wait_for_snapshot(LIMIT, "192.0.2.2 down", |s| !servable(s, "192.0.2.2"));
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1"], "degraded a served");
 }
 
 #[test]
@@ -150,9 +161,10 @@ fn tcp_checks_and_drained_and_backup_endpoints() {
         tcp(&b)
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
-    wait_for(&server, Duration::from_secs(5), "only the primary", |m| addresses(m) == ["192.0.2.1"]);
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1"], "only the primary: not the backup, not the drained");
     a.stop();
-    wait_for(&server, Duration::from_secs(5), "the backup", |m| addresses(m) == ["192.0.2.2"]);
+    server.wait_for_snapshot(LIMIT, "the primary down", |s| !servable(s, "192.0.2.1"));
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.2"], "the backup");
 }
 
 #[test]
@@ -166,13 +178,10 @@ fn a_hanging_target_does_not_slow_the_others() {
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
     // The slow target hangs for its whole 2 s timeout; the fast one keeps its 100 ms pace.
+    // Successful probes publish nothing: the wait is on the fast target's own count.
     let before = fast.requests();
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(3);
-    while fast.requests() < before + 10 {
-        assert!(Instant::now() < deadline, "the fast target got {} probes", fast.requests() - before);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    fast.wait_for_requests(before + 10, Duration::from_secs(3), "10 probes of the fast target");
     assert!(started.elapsed() < Duration::from_millis(1900), "10 probes took {:?}", started.elapsed());
     drop(server);
 }
@@ -186,13 +195,17 @@ fn a_body_mismatch_fails_and_a_slow_answer_degrades() {
         check(&b, ", degraded_rtt = \"150ms\"")
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
-    wait_for(&server, Duration::from_secs(5), "both", |m| addresses(m).len() == 2);
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1", "192.0.2.2"], "both");
     a.set_body("maintenance");
-    wait_for(&server, Duration::from_secs(5), "a out on its body", |m| addresses(m) == ["192.0.2.2"]);
+    server.wait_for_snapshot(LIMIT, "192.0.2.1 down", |s| !servable(s, "192.0.2.1"));
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.2"], "a out on its body");
     a.set_body("ok");
     b.set_delay(Duration::from_millis(300));
     // b answers 200 but slowly: degraded, so the healthy a alone is served.
-    wait_for(&server, Duration::from_secs(8), "slow b left out", |m| addresses(m) == ["192.0.2.1"]);
+    server.wait_for_snapshot(Duration::from_secs(8), "a healthy again and b degraded", |s| {
+        servable(s, "192.0.2.1") && !degraded(s, "192.0.2.1") && degraded(s, "192.0.2.2")
+    });
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1"], "slow b left out");
 }
 
 #[test]
@@ -206,11 +219,17 @@ fn a_latency_pool_follows_the_faster_target() {
         check(&fast, "")
     );
     let server = server(&regions, "policy = \"latency\"\nregions = [\"far\", \"near\"]");
-    wait_for(&server, Duration::from_secs(5), "the faster region", |m| addresses(m) == ["192.0.2.2"]);
+    let www = pool(&server.snapshot(), "www.lb.test.");
+    // Indexes into the pool's regions: 0 is "far", 1 is "near".
+    server.wait_for_snapshot(LIMIT, "near measured faster", |s| s.health.preferred_region(www) == Some(1));
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.2"], "the faster region");
     // Now the other way round, by far more than the 20 % and 5 ms margin.
     fast.set_delay(Duration::from_millis(250));
     slow.set_delay(Duration::ZERO);
-    wait_for(&server, Duration::from_secs(8), "a switch to the now faster region", |m| addresses(m) == ["192.0.2.1"]);
+    server.wait_for_snapshot(Duration::from_secs(8), "far measured faster", |s| {
+        s.health.preferred_region(www) == Some(0)
+    });
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1"], "a switch to the now faster region");
 }
 
 #[test]
@@ -232,10 +251,12 @@ fn https_checks_verify_the_certificate_unless_told_not_to_and_send_the_host_as_s
     // The self-signed certificate fails verification: only the opted-out check passes.
     // Bounded generously: TLS handshakes on a loaded 2-core machine can take a while.
     // Endpoints are up until probed, so the strict probe's failure can show before the lax
-    // probe's first request has reached its target: wait for both.
-    wait_for(&server, Duration::from_secs(15), "only the unverified endpoint, probed", |m| {
-        addresses(m) == ["192.0.2.2"] && lax.requests() > 0
-    });
+    // probe's first request has reached its target: wait for both. A passing probe publishes
+    // nothing, so the lax one is waited for on its target.
+    let limit = Duration::from_secs(15);
+    server.wait_for_snapshot(limit, "the verified endpoint down", |s| !servable(s, "192.0.2.1"));
+    lax.wait_for_requests(1, limit, "probe of the unverified endpoint");
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.2"], "only the unverified endpoint");
     // The target records the server name once the handshake is done, before it reads the
     // request, so a counted request has its name recorded.
     assert_eq!(lax.last_server_name(), "health.test");
@@ -260,12 +281,12 @@ fn a_failed_region_moves_only_its_own_clients_in_a_hash_pool() {
             .map(|s| addresses(&client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A).ecs(s))))
             .collect()
     };
-    wait_for(&server, Duration::from_secs(5), "the first answers", |m| !addresses(m).is_empty());
     let before = answers(&server);
     assert!(before.iter().any(|a| a == &["192.0.2.2"]), "some clients hash to r1: {before:?}");
     targets[1].set_status(503);
-    wait_for(&server, Duration::from_secs(5), "r1 out", |_| answers(&server).iter().all(|a| a != &["192.0.2.2"]));
+    server.wait_for_snapshot(LIMIT, "r1 down", |s| !servable(s, "192.0.2.2"));
     let after = answers(&server);
+    assert!(after.iter().all(|a| a != &["192.0.2.2"]), "r1 out: {after:?}");
     for (i, (was, now)) in before.iter().zip(&after).enumerate() {
         if was != &["192.0.2.2"] {
             assert_eq!(was, now, "{} moved although its region is up", subnets[i]);
@@ -291,14 +312,13 @@ fn a_failed_region_moves_only_its_own_clients_in_a_geo_pool() {
     );
     let server = TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &toml, &[("geo.mmdb", &db)]);
     let ask = |subnet: &str| addresses(&client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A).ecs(subnet)));
-    wait_for(&server, Duration::from_secs(5), "answers", |m| !addresses(m).is_empty());
     assert_eq!(
         (ask("198.51.100.0/24"), ask("203.0.113.0/24")),
         (vec!["192.0.2.1".to_owned()], vec!["192.0.2.2".to_owned()])
     );
     targets[1].set_status(503);
-    wait_for(&server, Duration::from_secs(5), "the US client moved", |_| ask("203.0.113.0/24") != ["192.0.2.2"]);
-    assert_eq!(ask("203.0.113.0/24"), ["192.0.2.3"], "to the pool's fallback order");
+    server.wait_for_snapshot(LIMIT, "beta down", |s| !servable(s, "192.0.2.2"));
+    assert_eq!(ask("203.0.113.0/24"), ["192.0.2.3"], "the US client moved, to the pool's fallback order");
     assert_eq!(ask("198.51.100.0/24"), ["192.0.2.1"], "the German client stays");
     assert_eq!(
         addresses(&client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A))),

@@ -1,15 +1,15 @@
 //! Reload (SIGHUP): a good one changes the answers, a bad one is refused and changes nothing,
 //! and health state survives it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
 
 use crate::steering::LB_ZONE;
-use crate::support::TestServer;
 use crate::support::client::{self, Q};
 use crate::support::target::HealthTarget;
+use crate::support::{TestServer, servable};
 
 fn txt(server: &TestServer) -> String {
     let reply = client::udp(server.addr, &Q::new("note.lb.test.", RecordType::TXT));
@@ -49,11 +49,12 @@ fn health_state_survives_a_reload() {
     );
     let mut server = TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &toml, &[]);
     target.set_status(503);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while a(&client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A))) != ["192.0.2.2"] {
-        assert!(Instant::now() < deadline, "192.0.2.1 never went down");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_for_snapshot(Duration::from_secs(5), "192.0.2.1 down", |s| !servable(s, "192.0.2.1"));
+    assert_eq!(
+        a(&client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A))),
+        ["192.0.2.2"],
+        "only the healthy one"
+    );
     // From now on the target hangs, so a fresh probe needs its whole 500 ms timeout to fail.
     // Reload: the endpoint stays down (its state carries over rather than restarting at its
     // initial "up"), with no window in which it is served.

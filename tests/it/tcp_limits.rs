@@ -70,7 +70,8 @@ fn assert_refused(mut stream: TcpStream, what: &str) {
     assert!(took < ANSWER_WAIT, "{what}: closed after {took:?}");
 }
 
-/// Polls `cond` until it holds, within `within`.
+/// Polls `cond` until it holds, within `within`: for what real sockets do (a connection's
+/// end reaching the server), which no snapshot publication marks.
 fn eventually(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !cond() {

@@ -8,12 +8,16 @@ pub mod target;
 pub mod tls;
 
 use std::fs;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
+use hickory_proto::rr::Name;
 use meridian::app::{self, Running};
 use meridian::config::Source;
+use meridian::snapshot::Snapshot;
 
 /// The test zone: a delegation with glue and DS, CNAME chains in and out of the zone, an
 /// empty non-terminal, a wildcard, a TXT RRset too big for 512 octets, and most types.
@@ -142,6 +146,82 @@ impl TestServer {
         let running = self.running.as_ref().expect("running");
         self.runtime.block_on(running.reload())
     }
+
+    /// The snapshot queries are answered from now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.running.as_ref().expect("running").store.load()
+    }
+
+    /// Waits until the server has published a snapshot for which `cond` holds (the current
+    /// one counts), and returns that snapshot. Woken by the store's `watch` at each
+    /// publication, never by a timer (STYLE.md example 8); `limit` only bounds a failure.
+    /// What the API reads is published before the `watch` fires, so the API shows the change
+    /// as soon as this returns.
+    ///
+    /// # Panics
+    /// When no such snapshot is published within `limit`: names `what` and shows the last
+    /// published snapshot's generation and health view.
+    pub fn wait_for_snapshot(
+        &self,
+        limit: Duration,
+        what: &str,
+        mut cond: impl FnMut(&Snapshot) -> bool,
+    ) -> Arc<Snapshot> {
+        let store = &self.running.as_ref().expect("running").store;
+        let mut changed = store.subscribe();
+        let mut found = None;
+        let holds = |_: &u64| {
+            let snapshot = store.load();
+            let holds = cond(&snapshot);
+            found = holds.then_some(snapshot);
+            holds
+        };
+        // The timer is made inside the runtime, which it needs.
+        let waited = self.runtime.block_on(async { tokio::time::timeout(limit, changed.wait_for(holds)).await });
+        match (waited, found) {
+            (Ok(Ok(_)), Some(snapshot)) => snapshot,
+            (waited, _) => {
+                let last = store.load();
+                let why = if matches!(waited, Ok(Err(_))) { " (the server stopped publishing)" } else { "" };
+                panic!(
+                    "no snapshot with {what} within {limit:?}{why}; last published: generation {}, health {:?}",
+                    last.generation, last.health
+                )
+            }
+        }
+    }
+}
+
+/// The index of the endpoint at `address` in a snapshot's health view: endpoints count in
+/// configuration order, region by region (the first region listing the address).
+pub fn endpoint(snapshot: &Snapshot, address: &str) -> usize {
+    let address: IpAddr = address.parse().expect("an IP address");
+    let config = &snapshot.config;
+    config
+        .regions
+        .iter()
+        .enumerate()
+        .find_map(|(r, region)| {
+            region.endpoints.iter().position(|e| e.address == address).map(|i| config.first_endpoint(r) + i)
+        })
+        .unwrap_or_else(|| panic!("no endpoint {address} in the configuration"))
+}
+
+/// Whether the snapshot lets queries be answered with the endpoint at `address`.
+pub fn servable(snapshot: &Snapshot, address: &str) -> bool {
+    snapshot.health.is_servable(endpoint(snapshot, address))
+}
+
+/// Whether the snapshot has the endpoint at `address` up but degraded.
+pub fn degraded(snapshot: &Snapshot, address: &str) -> bool {
+    snapshot.health.endpoint(endpoint(snapshot, address)).degraded
+}
+
+/// The index of pool `name` in a snapshot (its short-TTL flag, its preferred region).
+pub fn pool(snapshot: &Snapshot, name: &str) -> usize {
+    let name = Name::from_ascii(name).expect("a pool name");
+    let pools = &snapshot.config.pools;
+    pools.iter().position(|p| p.name == name).unwrap_or_else(|| panic!("no pool {name}"))
 }
 
 impl Drop for TestServer {

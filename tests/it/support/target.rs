@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -16,7 +16,9 @@ struct Settings {
     delay_ms: AtomicU64,
     hang: AtomicBool,
     stopped: AtomicBool,
-    requests: AtomicU64,
+    requests: Mutex<u64>,
+    /// Told of each request, for [`HealthTarget::wait_for_requests`].
+    request_came: Condvar,
     body: Mutex<String>,
     user_agent: Mutex<String>,
     /// The server name a TLS client asked for.
@@ -109,7 +111,17 @@ impl HealthTarget {
 
     /// How many requests it has had.
     pub fn requests(&self) -> u64 {
-        self.settings.requests.load(Ordering::SeqCst)
+        *self.settings.requests.lock().unwrap()
+    }
+
+    /// Waits until it has had `count` requests in all, woken by each request; panics after
+    /// `limit` naming `what`.
+    pub fn wait_for_requests(&self, count: u64, limit: Duration, what: &str) {
+        let requests = self.settings.requests.lock().unwrap();
+        let (requests, _) = self.settings.request_came.wait_timeout_while(requests, limit, |n| *n < count).unwrap();
+        let had = *requests;
+        drop(requests);
+        assert!(had >= count, "no {what} within {limit:?}: {had} requests of {count}");
     }
 
     /// The User-Agent of the last request.
@@ -148,7 +160,8 @@ fn serve(mut stream: impl Read + Write, settings: &Settings) {
             return;
         }
     }
-    settings.requests.fetch_add(1, Ordering::SeqCst);
+    *settings.requests.lock().unwrap() += 1;
+    settings.request_came.notify_all();
     let text = String::from_utf8_lossy(&request);
     if let Some(ua) =
         text.lines().find_map(|l| l.strip_prefix("user-agent: ").or_else(|| l.strip_prefix("User-Agent: ")))
