@@ -4,9 +4,11 @@
 //! Queries touch only atomics: the query counters are a fixed array indexed by transport,
 //! record type slot and RCODE slot, and the answer counters of a pool are resolved into
 //! [`PoolHandles`] when the snapshot is built (as hickory's `ZoneLookupMetrics::new` creates
-//! its counters up front). Health, reload and failover series change a few times a minute and
-//! sit behind a `Mutex`. [`Registry::render`] writes the text exposition format; gauges that
-//! describe the current snapshot are handed in at scrape time as [`Gauges`].
+//! its counters up front). Series known only at run time (pool answers by label, health,
+//! failovers) are atomics in maps that the writer replaces whole when it adds a label, so
+//! nothing here is locked: the page never waits on the writer, nor the writer on a scrape.
+//! [`Registry::render`] writes the text exposition format; gauges that describe the current
+//! snapshot are handed in at scrape time as [`Gauges`].
 //!
 //! Pure: no sockets, no clock, no tasks. The exporter that serves the page lives at the edge.
 
@@ -19,14 +21,13 @@ mod text;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use health::SharedHealthSeries;
 pub use labels::{EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport};
 pub use observers::{Observers, PoolObserver, PoolObservers};
-use pool::AnswerCounters;
 pub use pool::PoolHandles;
+use pool::SharedAnswerCounters;
 pub use slots::{QTYPE_SLOTS, qtype_label, qtype_slot};
 pub use text::CONTENT_TYPE;
 use text::{Kind, Page};
@@ -70,7 +71,7 @@ pub struct Registry {
     reloads: [AtomicU64; 2],
     /// Requests to the admin API refused for a missing or wrong token.
     api_auth_failures: AtomicU64,
-    answers: Mutex<AnswerCounters>,
+    answers: SharedAnswerCounters,
     health: SharedHealthSeries,
 }
 
@@ -98,7 +99,7 @@ impl Registry {
             tcp_timeouts: [const { AtomicU64::new(0) }; TcpTimeout::ALL.len()],
             reloads: [const { AtomicU64::new(0) }; 2],
             api_auth_failures: AtomicU64::new(0),
-            answers: Mutex::default(),
+            answers: SharedAnswerCounters::default(),
             health: SharedHealthSeries::default(),
         }
     }
@@ -147,9 +148,10 @@ impl Registry {
     /// in pool order: each region's name and its endpoints as (global endpoint index, address
     /// label). The same labels always give the same counters, so counts survive rebuilds.
     ///
-    /// Not hot: locks and allocates. Call it while building a snapshot.
+    /// Not hot: allocates, and copies the map of counters when the pool brings new labels.
+    /// Call it while building a snapshot.
     pub fn pool_handles(&self, pool: &str, regions: &[(&str, Vec<(usize, String)>)]) -> PoolHandles {
-        lock(&self.answers).resolve(pool, regions)
+        self.answers.resolve(pool, regions)
     }
 
     /// Records one health probe: its result and, when a response came back, its RTT.
@@ -189,7 +191,7 @@ impl Registry {
         self.render_process(&mut page, state);
         self.render_queries(&mut page);
         self.render_tcp(&mut page);
-        lock(&self.answers).render(&mut page);
+        self.answers.render(&mut page);
         render_endpoints(&mut page, state.endpoints);
         self.health.render(&mut page);
         page.finish()
@@ -281,12 +283,6 @@ fn render_endpoints(page: &mut Page, endpoints: &[EndpointGauge<'_>]) {
             page.sample(name, &labels, u64::from(e.state == state));
         }
     }
-}
-
-/// Locks a series map. A panic elsewhere cannot leave counters half-written in a way that
-/// matters, so a poisoned lock is used as it is.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

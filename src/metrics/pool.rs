@@ -1,5 +1,9 @@
 //! Answer counters per pool, region and endpoint: created by label when a snapshot is built,
 //! kept for the life of the process so a rebuild with the same labels counts on.
+//!
+//! No lock: the map of counters is replaced whole (copied, keys only: the counters are
+//! shared) when a snapshot brings labels it does not have yet, so the `/metrics` page never
+//! waits on the writer that builds snapshots (STYLE.md section 11).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,7 +14,7 @@ use super::text::{Kind, Page};
 type Counter = Arc<AtomicU64>;
 
 /// Every answer counter ever resolved, by its labels. Sorted, so the page is too.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct AnswerCounters {
     /// (pool, region, endpoint address).
     endpoints: BTreeMap<(String, String, String), Counter>,
@@ -20,26 +24,58 @@ pub(super) struct AnswerCounters {
     all_down: BTreeMap<String, Counter>,
 }
 
+/// The answer counters, read by the page and extended by the snapshot builder without a lock.
+#[derive(Debug, Default)]
+pub(super) struct SharedAnswerCounters(arc_swap::ArcSwap<AnswerCounters>);
+
+impl SharedAnswerCounters {
+    /// The handles of one pool; see [`super::Registry::pool_handles`]. Copies the map only
+    /// when some of the pool's labels are new.
+    pub(super) fn resolve(&self, pool: &str, regions: &[(&str, Vec<(usize, String)>)]) -> PoolHandles {
+        if let Some(handles) = self.0.load().find(pool, regions) {
+            return handles;
+        }
+        self.0.rcu(|current| {
+            let mut next = AnswerCounters::clone(current);
+            next.add(pool, regions);
+            next
+        });
+        self.0.load().find(pool, regions).expect("the pool's counters were just added")
+    }
+
+    pub(super) fn render(&self, page: &mut Page) {
+        self.0.load().render(page);
+    }
+}
+
 impl AnswerCounters {
-    /// The handles of one pool; see [`super::Registry::pool_handles`].
-    pub(super) fn resolve(&mut self, pool: &str, regions: &[(&str, Vec<(usize, String)>)]) -> PoolHandles {
+    /// The handles of one pool, when every counter it needs exists.
+    fn find(&self, pool: &str, regions: &[(&str, Vec<(usize, String)>)]) -> Option<PoolHandles> {
         let mut region_counters = Vec::with_capacity(regions.len());
         let mut endpoints: Vec<Option<Counter>> = Vec::new();
         for (region, members) in regions {
-            region_counters.push(counter(&mut self.regions, (pool.to_owned(), (*region).to_owned())));
+            region_counters.push(self.regions.get(&(pool.to_owned(), (*region).to_owned()))?.clone());
             for (index, address) in members {
                 if endpoints.len() <= *index {
                     endpoints.resize(index + 1, None);
                 }
                 let labels = (pool.to_owned(), (*region).to_owned(), address.clone());
-                endpoints[*index] = Some(counter(&mut self.endpoints, labels));
+                endpoints[*index] = Some(self.endpoints.get(&labels)?.clone());
             }
         }
-        PoolHandles {
-            regions: region_counters.into(),
-            endpoints: endpoints.into(),
-            all_down: counter(&mut self.all_down, pool.to_owned()),
+        let all_down = self.all_down.get(pool)?.clone();
+        Some(PoolHandles { regions: region_counters.into(), endpoints: endpoints.into(), all_down })
+    }
+
+    /// Adds counters at zero for the labels of a pool not seen before.
+    fn add(&mut self, pool: &str, regions: &[(&str, Vec<(usize, String)>)]) {
+        for (region, members) in regions {
+            self.regions.entry((pool.to_owned(), (*region).to_owned())).or_default();
+            for (_, address) in members {
+                self.endpoints.entry((pool.to_owned(), (*region).to_owned(), address.clone())).or_default();
+            }
         }
+        self.all_down.entry(pool.to_owned()).or_default();
     }
 
     pub(super) fn render(&self, page: &mut Page) {
@@ -59,11 +95,6 @@ impl AnswerCounters {
             page.sample(name, &[("pool", pool)], load(n));
         }
     }
-}
-
-/// The counter under `key`, created at zero the first time.
-fn counter<K: Ord>(map: &mut BTreeMap<K, Counter>, key: K) -> Counter {
-    Arc::clone(map.entry(key).or_default())
 }
 
 fn load(counter: &AtomicU64) -> u64 {
