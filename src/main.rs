@@ -6,15 +6,12 @@ use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use meridian::app;
-use meridian::config::{Config, Source};
-use meridian::control::load::{self, LoadError, Purpose};
+use meridian::config::Source;
+use meridian::control::load::{self, Purpose};
 use meridian::control::state::{Persisted, StateFile};
-use meridian::health::table::HealthTable;
-use meridian::snapshot::Snapshot;
 use tracing_subscriber::EnvFilter;
 
 /// An authoritative GeoDNS load balancer.
@@ -96,18 +93,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(config: Option<PathBuf>) -> Result<Config, Box<dyn Error>> {
-    Ok(match config {
-        Some(path) => Config::read(&path)?,
-        None => Config::embedded_default()?,
+/// The configuration file, or the embedded default without one.
+fn read_source(path: Option<&std::path::Path>) -> Result<Source, Box<dyn Error>> {
+    Ok(match path {
+        Some(path) => Source::read(path)?,
+        None => Source::embedded_default()?,
     })
 }
 
 fn serve(path: Option<PathBuf>, listen: &[String], api: Option<&str>) -> Result<(), Box<dyn Error>> {
-    let mut source = match &path {
-        Some(path) => Source::read(path)?,
-        None => Source::embedded_default()?,
-    };
+    let mut source = read_source(path.as_deref())?;
     if !listen.is_empty() {
         source.set_listen(listen);
     }
@@ -149,7 +144,7 @@ fn saved_changes(dir: Option<&std::path::Path>) -> Result<Persisted, Box<dyn Err
     let Some(dir) = dir else { return Ok(Persisted::default()) };
     match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            println!("note: state_dir {} does not exist yet; serve creates it", dir.display());
+            eprintln!("note: state_dir {} does not exist yet; serve creates it", dir.display());
             return Ok(Persisted::default());
         }
         Err(e) => return Err(format!("state_dir {}: {e}", dir.display()).into()),
@@ -159,7 +154,7 @@ fn saved_changes(dir: Option<&std::path::Path>) -> Result<Persisted, Box<dyn Err
         Ok(_) => {}
     }
     Ok(StateFile::existing(dir).load().unwrap_or_else(|error| {
-        println!("warning: {error}; serve would keep it aside and start without the saved changes");
+        eprintln!("warning: {error}; serve would keep it aside and start without the saved changes");
         Persisted::default()
     }))
 }
@@ -172,12 +167,12 @@ fn explain(
     name: &str,
     rtype: &str,
 ) -> Result<(), Box<dyn Error>> {
-    let config = load(config)?;
-    let now = clock();
-    let view = HealthTable::new(&config, now).view(now);
-    let snapshot = Snapshot::load(1, Arc::new(config), view, None)
-        .map_err(|problems| LoadError::Problems { origin: "the configuration".into(), problems })?;
-    let explanation = meridian::explain::explain(&snapshot, name, rtype, client, ecs)?;
+    // The server's own loader, saved API changes included, so the answer is the one a server
+    // started on this configuration gives (every endpoint in its initial health state).
+    let source = read_source(config.as_deref())?;
+    let saved = saved_changes(source.state_dir().as_deref())?;
+    let prepared = load::prepare(source, &saved.changes, Purpose::Reload, None, clock())?;
+    let explanation = meridian::explain::explain(&prepared.snapshot, name, rtype, client, ecs)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&explanation)?);
     } else {

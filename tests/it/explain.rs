@@ -89,3 +89,29 @@ fn explain_reads_a_country_only_database() {
     assert!(text.contains("country FR, continent EU"), "{text}");
     assert!(text.contains("decision  continent EU maps to alpha"), "{text}");
 }
+
+#[test]
+fn explain_lays_the_saved_api_changes_over_the_file_as_the_server_does() {
+    let db = test_db();
+    let dir = config_dir(&db);
+    let config = std::fs::read_to_string(dir.path().join("meridian.toml")).unwrap();
+    dir.write("meridian.toml", &format!("state_dir = \"state\"\n{config}"));
+    let args = ["--client", "127.0.0.1", "--json", "--ecs", "198.51.100.0/24", "www.lb.test.", "A"];
+    let before: Value = serde_json::from_str(&explain(&dir, &args)).unwrap();
+    let answered = before["answers"].as_array().unwrap().len();
+    assert!(answered > 0, "{before}");
+    // A drain saved by the API takes the region's address out, in the server and in explain.
+    let address = before["answers"][0].as_str().unwrap().split_whitespace().last().unwrap().to_owned();
+    let region = before["steering"]["region"].as_str().map(str::to_owned);
+    let region = region.unwrap_or_else(|| panic!("explain names the region: {before}"));
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    dir.write(
+        "state/state.json",
+        &format!(
+            r#"{{"format":1,"changes":{{"endpoint_states":[{{"region":"{region}","endpoint":"{address}","state":"drain"}}]}}}}"#
+        ),
+    );
+    let after: Value = serde_json::from_str(&explain(&dir, &args)).unwrap();
+    let answers: Vec<&str> = after["answers"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(!answers.iter().any(|a| a.ends_with(&address)), "{address} was drained: {after}");
+}
