@@ -4,7 +4,8 @@
 //!
 //! - `config`: the TOML as written (`file`) and its validated meaning (`Config`).
 //! - `zone`: RFC 1035 master files parsed (`parse`), read from disk (`load`) and built into
-//!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`).
+//!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`), each RRset's data
+//!   encoded once for the response encoder (`WireSet`). Imports nothing from `dns`.
 //! - `snapshot`: the immutable `Snapshot` each query reads, and the store that publishes it.
 //! - `dns`: the pure answer path (`response`, `fit`, `ecs`) and the edges that serve it
 //!   (`handler`, `server`).
