@@ -25,7 +25,8 @@
 //!   tables (`render`, `table`) or as JSON.
 //! - `app`: wiring, start-up, and the signals that reload and stop; `privileges`: serving as an
 //!   unprivileged user when started as root.
-//! - `fuzz`: the fuzz targets' bodies and properties, shared with the corpus replay test.
+//! - `fuzz` (feature `fuzzing` only): the fuzz targets' bodies and properties, shared with the
+//!   corpus replay test.
 //!
 //! Dependencies point inward: `zone`, `config`, `geo`, `steering`, `health::state`,
 //! `health::table` and `dns::response` know nothing of sockets or tasks.
@@ -39,6 +40,7 @@ pub mod control;
 pub mod ctl;
 pub mod dns;
 pub mod explain;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod geo;
