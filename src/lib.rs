@@ -7,8 +7,9 @@
 //!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`), each RRset's data
 //!   encoded once for the response encoder (`WireSet`). Imports nothing from `dns`.
 //! - `snapshot`: the immutable `Snapshot` each query reads, and the store that publishes it.
-//! - `dns`: the pure answer path (`response`, `fit`, `ecs`) and the edges that serve it
-//!   (`handler`, `server`).
+//! - `dns`: the answer pipeline (`pipeline`: decode, answer, rate limit, observe, encode),
+//!   the pure answer (`response`), the parser (`request`, `ecs`), the encoders (`wire`,
+//!   `fallback`), and the edges that serve it (`udp`, `tcp`, `server`).
 //! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
 //! - `steering`: pools, the policies and `decide`, over an immutable `HealthView`.
 //! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use super::handler::Answerer;
+use super::pipeline::Answerer;
 use super::{tcp, udp};
 use crate::config::ServerConfig;
 use crate::metrics::Observers;

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tracing::{debug, warn};
 
-use super::handler::Answerer;
+use super::pipeline::Answerer;
 use crate::snapshot::SnapshotStore;
 
 /// Datagrams received (and answered) per system call.

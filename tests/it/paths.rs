@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hickory_proto::op::Message;
 use meridian::app::build_snapshot;
 use meridian::config::Config;
-use meridian::dns::handler::{Answerer, Path};
+use meridian::dns::pipeline::{Answerer, Path};
 use meridian::dns::response::Salt;
 use meridian::metrics::Observers;
 
