@@ -2,10 +2,12 @@
 //! `meridian explain`, goes through the same stages, each a function of its own:
 //!
 //! ```text
-//!   message ─▶ decode ─▶ answer ─▶ rate limit ─▶ observe ─▶ encode ─▶ response
-//!   (octets)   Decoded   Answer    Limited       (counters)  Encoded   (octets)
+//!   message ─▶ screen ─▶ decode ─▶ answer ─▶ rate limit ─▶ observe ─▶ encode ─▶ response
+//!   (octets)   (UDP:     Decoded   Answer    Limited       (counters)  Encoded   (octets)
+//!              source)
 //! ```
 //!
+//! - [`screen`]: drops UDP datagrams from sources no answer can rightly go to.
 //! - [`decode`]: our parser for the common query shape, hickory's for the rest.
 //! - answer: [`response::answer_query`], pure: the snapshot and the query in, the answer out.
 //! - [`rate_limit`]: response rate limiting (UDP only) sends, slips or drops the answer.
@@ -33,7 +35,7 @@ use super::response::{self, Answer, Salt};
 use super::rrl::{RateTable, Verdict};
 use super::wire;
 use crate::config::{RrlConfig, ServerConfig};
-use crate::metrics::{Observers, Transport};
+use crate::metrics::{Dropped, Observers, Transport};
 use crate::snapshot::Snapshot;
 use crate::steering::splitmix64;
 
@@ -154,7 +156,7 @@ impl Answerer {
     }
 
     /// Answers one UDP datagram from `source` into `out`; `false` means send nothing (a
-    /// response, bytes too short to hold a header, a dropped answer).
+    /// source screened out, a response, bytes too short to hold a header, a dropped answer).
     pub fn answer_udp(
         &self,
         snapshot: &Snapshot,
@@ -163,10 +165,15 @@ impl Answerer {
         salt: Salt,
         out: &mut Vec<u8>,
     ) -> bool {
+        out.clear();
+        if let Err(reason) = screen(source) {
+            self.observers.metrics.record_dropped(reason);
+            return false;
+        }
         self.run(snapshot, datagram, source, Protocol::Udp, salt, Route::SERVING, out)
     }
 
-    /// As [`Answerer::answer_udp`], the way `path` says: the
+    /// As [`Answerer::answer_udp`] (sources are not screened), the way `path` says: the
     /// tests and fuzz targets hold the paths to each other.
     #[cfg(any(test, feature = "fuzzing"))]
     pub fn answer_udp_by(
@@ -224,6 +231,28 @@ impl Answerer {
             Encoded::Ours | Encoded::Hickory | Encoded::ServFail => true,
             Encoded::Unreadable => format_error(message, out),
         }
+    }
+}
+
+/// UDP sources no answer can rightly go to, as hickory's server refuses them
+/// (`sanitize_src_address`): port 0, which no socket sends from (RFC 768 gives it to a
+/// sender that expects no reply); the unspecified address, which only a host that does not
+/// yet know its own sends from; and broadcast and multicast groups (RFC 1122 section
+/// 3.2.1.3: a source address "MUST NOT" be broadcast or multicast), which an answer would be
+/// sent to in full, to many: a reflection waiting to happen.
+///
+/// # Errors
+/// The source is one of those, and why.
+pub fn screen(source: SocketAddr) -> Result<(), Dropped> {
+    if source.port() == 0 {
+        return Err(Dropped::SourcePortZero);
+    }
+    // A dual-stack socket shows IPv4 sources as ::ffff:a.b.c.d: judge them as IPv4.
+    match source.ip().to_canonical() {
+        ip if ip.is_unspecified() => Err(Dropped::Unspecified),
+        IpAddr::V4(v4) if v4.is_broadcast() => Err(Dropped::Broadcast),
+        ip if ip.is_multicast() => Err(Dropped::Multicast),
+        _ => Ok(()),
     }
 }
 

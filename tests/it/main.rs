@@ -26,3 +26,4 @@ mod steering;
 mod support;
 mod tcp;
 mod tcp_limits;
+mod udp_edge;

@@ -20,6 +20,31 @@ fn records(section: &[Rrs<'_>]) -> usize {
     Answer::records(section).count()
 }
 
+#[test]
+fn screen_drops_sources_no_answer_can_go_to() {
+    let table = [
+        ("192.0.2.1:5300", Ok(())),
+        ("[2001:db8::1]:5300", Ok(())),
+        ("127.0.0.1:53", Ok(())),
+        ("192.0.2.1:0", Err(Dropped::SourcePortZero)),
+        ("[2001:db8::1]:0", Err(Dropped::SourcePortZero)),
+        ("0.0.0.0:5300", Err(Dropped::Unspecified)),
+        ("[::]:5300", Err(Dropped::Unspecified)),
+        ("[::ffff:0.0.0.0]:5300", Err(Dropped::Unspecified)),
+        ("255.255.255.255:5300", Err(Dropped::Broadcast)),
+        ("[::ffff:255.255.255.255]:5300", Err(Dropped::Broadcast)),
+        ("224.0.0.1:5300", Err(Dropped::Multicast)),
+        ("239.255.255.250:1900", Err(Dropped::Multicast)),
+        ("[ff02::1]:5300", Err(Dropped::Multicast)),
+        ("[::ffff:224.0.0.251]:5353", Err(Dropped::Multicast)),
+        // A subnet's broadcast address cannot be told from a host's without the netmask.
+        ("192.0.2.255:5300", Ok(())),
+    ];
+    for (source, expected) in table {
+        assert_eq!(screen(addr(source)), expected, "{source}");
+    }
+}
+
 /// `www.example.test. A` with ID 7, as sent: our parser's common shape.
 fn common_query() -> Vec<u8> {
     request("www.example.test.", RecordType::A, Some(1232), Protocol::Udp, |_| {}).as_slice().to_vec()
@@ -294,5 +319,23 @@ fn only_missing_in_domain_glue_truncates_a_referral() {
         assert!(records(&answer.additionals) < 25, "{encoder:?}: sibling glue was left out");
         assert_eq!(answer.additionals[0].records().next().unwrap().name.to_string(), "ns.sub.example.test.");
         assert!(!answer.metadata.truncation, "{encoder:?}: RFC 9471: sibling glue is optional");
+    }
+}
+
+#[test]
+fn a_screened_source_is_counted_and_not_answered() {
+    let snap = snapshot(ZONE);
+    let answerer = Answerer::new(Observers::default());
+    let query = common_query();
+    let mut out = Vec::new();
+    assert!(answerer.answer_udp(&snap, &query, addr("192.0.2.1:5300"), Salt::default(), &mut out));
+    for source in ["192.0.2.1:0", "0.0.0.0:53", "255.255.255.255:53", "[ff02::1]:53"] {
+        assert!(!answerer.answer_udp(&snap, &query, addr(source), Salt::default(), &mut out), "{source}");
+        assert!(out.is_empty(), "{source}");
+    }
+    let gauges = crate::metrics::Gauges { generation: 1, endpoints: &[], version: "t", uptime: Default::default() };
+    let page = answerer.observers().metrics.render(&gauges);
+    for reason in ["source_port_zero", "unspecified", "broadcast", "multicast"] {
+        assert!(page.contains(&format!("meridian_dropped_total{{reason=\"{reason}\"}} 1")), "{reason}:\n{page}");
     }
 }
