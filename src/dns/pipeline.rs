@@ -215,19 +215,21 @@ impl Answerer {
     ) -> bool {
         out.clear(); // it may hold an earlier response, which a FORMERR header would not replace
         let mut held = None;
-        let asked = match decode(message, source, protocol, route.parser, &mut held) {
+        // Matched by reference: the query (a few hundred octets) is read where it was decoded.
+        let decoded = decode(message, source, protocol, route.parser, &mut held);
+        let asked = match &decoded {
             Decoded::Query(asked) => asked,
             Decoded::Response => return false,
             Decoded::Malformed => return format_error(message, out),
         };
-        let mut answer = response::answer_query(snapshot, &asked, salt);
-        let limited = rate_limit(&self.rate_limits, &snapshot.config.rrl, &asked, &mut answer);
-        observe(&self.observers, snapshot, &asked, &answer, limited);
+        let mut answer = response::answer_query(snapshot, asked, salt);
+        let limited = rate_limit(&self.rate_limits, &snapshot.config.rrl, asked, &mut answer);
+        observe(&self.observers, snapshot, asked, &answer, limited);
         if limited == Limited::Dropped {
             return false;
         }
-        let limit = size_limit(&asked, &snapshot.config.server);
-        match encode(&mut answer, &asked, limit, route.encoder, out) {
+        let limit = size_limit(asked, &snapshot.config.server);
+        match encode(&mut answer, asked, limit, route.encoder, out) {
             Encoded::Ours | Encoded::Hickory | Encoded::ServFail => true,
             Encoded::Unreadable => format_error(message, out),
         }
