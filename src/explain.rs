@@ -1,8 +1,10 @@
 //! `meridian explain`: the answer a client would get, and every step of why.
 //!
-//! It builds the same query a resolver would send and runs the very `response::answer` the
-//! server runs (which calls `steering::decide`), so the explanation cannot drift from the
-//! answer. Round-robin and random pools show the answer for turn 0.
+//! It builds the same query a resolver would send and runs it through the server's own
+//! pipeline (`dns::pipeline`: decode, answer, which calls `steering::decide`, and encode, which
+//! fits the answer to the query's 1,232 octets), so the explanation cannot drift from the
+//! answer. Rate limiting and observing are left out: an explanation is not a query served.
+//! Round-robin and random pools show the answer for turn 0.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -10,11 +12,10 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::Request;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::dns::request::Asked;
+use crate::dns::pipeline::{self, Decoded, Encoder, Parser};
 use crate::dns::response::{self, Answer, Salt};
 use crate::geo::code_str;
 use crate::snapshot::Snapshot;
@@ -97,11 +98,15 @@ pub fn explain(
     }
     message.set_edns(edns);
     let bytes = message.to_vec().map_err(|e| ExplainError::Query(e.to_string()))?;
-    let request = Request::from_bytes(bytes, SocketAddr::new(client, 53000), Protocol::Udp)
-        .map_err(|e| ExplainError::Query(e.to_string()))?;
-    let asked = Asked::from_request(&request);
-    let answer =
-        response::answer(snapshot, &asked, Salt::default()).ok_or_else(|| ExplainError::Query("no answer".into()))?;
+    let source = SocketAddr::new(client, 53000);
+    let mut held = None;
+    let asked = match pipeline::decode(&bytes, source, Protocol::Udp, Parser::Ours, &mut held) {
+        Decoded::Query(asked) => asked,
+        Decoded::Response | Decoded::Malformed => return Err(ExplainError::Query("no answer".into())),
+    };
+    let mut answer = response::answer_query(snapshot, &asked, Salt::default());
+    let limit = pipeline::size_limit(&asked, &snapshot.config.server);
+    pipeline::encode(&mut answer, &asked, limit, Encoder::Ours, &mut Vec::new());
     Ok(describe(snapshot, &qname, qtype, client, subnet, &answer))
 }
 

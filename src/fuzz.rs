@@ -12,7 +12,7 @@ use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::{DNSClass, Name};
 
 use crate::config::{FileRegion, Overlay, Source};
-use crate::dns::handler::{Answerer, Path};
+use crate::dns::pipeline::{Answerer, Path};
 use crate::dns::response::Salt;
 use crate::dns::tcp;
 use crate::geo::mmdb::GeoDb;

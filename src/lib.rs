@@ -12,7 +12,8 @@
 //! - `config`: the TOML as written (`file`) and its validated meaning (`Config`), the API
 //!   changes laid over it (`overlay`), and the API's TLS files read (`tls`).
 //! - `zone`: RFC 1035 master files parsed (`parse`), read from disk (`load`) and built into
-//!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`).
+//!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`), each RRset's data
+//!   encoded once for the response encoder (`WireSet`).
 //! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view
 //!   queries read (`table`, `history`, `view`), and the probes that feed it (`probe`,
 //!   `prober`), which send their results to the controller and publish nothing.
@@ -21,11 +22,12 @@
 //! - `analytics`: per-pool answer shares (regions, endpoints, countries, continents, RCODEs)
 //!   over sliding windows of 1 min, 15 min and 1 h, in a ring of 10-second buckets.
 //! - `metrics`: the process-lifetime Prometheus registry, per-pool handles resolved with each
-//!   snapshot, and the text exposition page.
+//!   snapshot (`observers`), and the text exposition page.
 //! - `snapshot`: the immutable `Snapshot` each query reads, loaded from the zone files and geo
 //!   database a configuration names, and the store that publishes it.
-//! - `dns`: the answer pipeline (decode, answer, rate limit, observe, encode) and the edges
-//!   that serve it over UDP and TCP.
+//! - `dns`: the answer pipeline (`pipeline`: decode, answer, rate limit, observe, encode),
+//!   the pure answer (`response`), the parser (`request`, `ecs`), the encoders (`wire`,
+//!   `fallback`), and the edges that serve it (`udp`, `tcp`, `server`).
 //! - `explain`: `meridian explain`, running the server's own answer path.
 //! - `control`: the one writer: the controller task that owns the configuration, the saved
 //!   changes and the health table, takes reloads, API changes, probe results and shutdown,
@@ -35,7 +37,8 @@
 //!   tables (`render`, `table`) or as JSON.
 //! - `privileges`: serving as an unprivileged user when started as root.
 //! - `app`: wiring, start-up, and the signals that reload and stop.
-//! - `fuzz`: the fuzz targets' bodies and properties, shared with the corpus replay test.
+//! - `fuzz`: the fuzz targets' bodies and properties, shared with the corpus replay test
+//!   (compiled with the `fuzzing` feature only).
 //!
 //! The pure core (`config`, `zone`, `geo`, `steering`, `health::state`, `health::table`, the
 //! answer stage of `dns`) knows nothing of sockets, tasks or the clock.
@@ -49,6 +52,7 @@ pub mod control;
 pub mod ctl;
 pub mod dns;
 pub mod explain;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod geo;

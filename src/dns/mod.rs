@@ -1,10 +1,16 @@
-//! DNS: the pure answer path (`response`, `fit`) and the edges that serve it: UDP worker
-//! threads (`udp`), TCP connections with their limits and timeouts (`tcp`), the sockets of
-//! both (`server`), and what both answer with (`handler`).
+//! DNS: the answer pipeline (`pipeline`: decode, answer, rate limit, observe, encode) with
+//! its stages' parts (the pure answer in `response`, the parser in `request` and `ecs`, the
+//! encoders in `wire` and `fallback`, rate limiting in `rrl`), and the edges that feed it:
+//! UDP worker threads (`udp`), TCP connections with their limits and timeouts (`tcp`), and the
+//! sockets of both (`server`).
+//!
+//! Within `dns` imports point one way: `response` knows nothing of encoding; `wire` and
+//! `fallback` write what `response` built; `pipeline` chains them; `udp` and `tcp` call
+//! `pipeline`.
 
 pub mod ecs;
-pub mod fit;
-pub mod handler;
+pub mod fallback;
+pub mod pipeline;
 pub mod request;
 pub mod response;
 pub mod rrl;

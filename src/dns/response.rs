@@ -2,22 +2,22 @@
 //!
 //! No sockets, clock or randomness: `answer` is unit-tested with requests built from bytes.
 //! It follows RFC 1034 section 4.3.2 (with RFC 2308 negative answers, RFC 4592 wildcards,
-//! RFC 6604 CNAME chains, RFC 8020 empty non-terminals and RFC 8482 ANY), RFC 6891 for EDNS
-//! and RFC 2181 section 9 for truncation. Every request gets a response with the right RCODE,
-//! except responses (QR=1), which get none.
+//! RFC 6604 CNAME chains, RFC 8020 empty non-terminals and RFC 8482 ANY) and RFC 6891 for
+//! EDNS. Every request gets a response with the right RCODE, except responses (QR=1), which
+//! get none. The answer is built whole: fitting it into the client's size (RFC 2181 section
+//! 9) is the encoder's work (`wire`, `fallback`), which measures with the octets it writes.
 
 use hickory_proto::op::{Edns, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsOption, NSIDPayload};
 use hickory_proto::rr::rdata::{CNAME, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_server::net::xfer::Protocol;
 
 use std::net::IpAddr;
 
 use super::ecs::ClientSubnet;
-use super::fit;
 use super::request::{Asked, AskedEdns, Question};
 use crate::config::{ServerConfig, WhenAllDown};
+use crate::geo::mmdb::Located;
 use crate::snapshot::Snapshot;
 use crate::steering::{Decision, Family, Picked, Pool, Query, decide};
 use crate::zone::name::NameKey;
@@ -84,6 +84,9 @@ pub struct Steered<'s> {
     pub decision: Decision<'s>,
     /// The address steering used, and whether it came from ECS.
     pub client: IpAddr,
+    /// The geo database's view of `client`, looked up once per query: by the policy, or for
+    /// the pool's analytics when the policy does not locate (weighted, hash...).
+    pub located: Option<Located>,
     pub from_ecs: bool,
     /// 96 when the ECS subnet was IPv4-mapped IPv6 and steering used its IPv4 part.
     pub scope_offset: u8,
@@ -129,9 +132,9 @@ impl<'s> Answer<'s> {
         }
     }
 
-    /// The response as response rate limiting slips it, as Knot and BIND do: no records and
-    /// TC=1, so that a real client retries over TCP (RFC 7766 section 5).
-    pub fn slipped(mut self) -> Self {
+    /// Makes the response what response rate limiting slips, as Knot and BIND do: no records
+    /// and TC=1, so that a real client retries over TCP (RFC 7766 section 5).
+    pub fn slip(&mut self) {
         self.answers.clear();
         self.authorities.clear();
         self.additionals.clear();
@@ -139,7 +142,44 @@ impl<'s> Answer<'s> {
         self.metadata.truncation = true;
         // No pool's records go out: nothing to count for one (the ECS echo is already set).
         self.steered = None;
-        self
+    }
+
+    /// Leaves out the optional options of our OPT record (NSID, Extended DNS Errors), the
+    /// first thing given up when the response does not fit; `false` when there were none. The
+    /// client subnet option, kept apart in `ecs`, stays (RFC 7871 section 7.2.1 asks that it
+    /// be echoed), and so does the OPT record itself (RFC 6891 section 7).
+    pub fn strip_optional_options(&mut self) -> bool {
+        let Some(edns) = self.edns.as_mut().filter(|e| !e.options().as_ref().is_empty()) else { return false };
+        let mut bare = Edns::new();
+        bare.set_max_payload(edns.max_payload());
+        bare.set_version(edns.version());
+        bare.set_dnssec_ok(edns.flags().dnssec_ok);
+        *edns = bare;
+        true
+    }
+
+    /// Keeps the first `kept` RRsets of each section (answer, authority, additional), those
+    /// that fit. RFC 2181 section 9: TC is set when data the answer needs was left out, not
+    /// when only additional data was, unless it is a referral's in-domain glue (RFC 9471
+    /// section 3).
+    pub fn keep(&mut self, kept: [usize; 3]) {
+        let truncated = kept[0] < self.answers.len()
+            || kept[1] < self.authorities.len()
+            || kept[2] < self.required_additionals.min(self.additionals.len());
+        self.answers.truncate(kept[0]);
+        self.authorities.truncate(kept[1]);
+        self.additionals.truncate(kept[2]);
+        self.metadata.truncation |= truncated;
+    }
+
+    /// How many RRsets each section holds.
+    pub fn counts(&self) -> [usize; 3] {
+        [self.answers.len(), self.authorities.len(), self.additionals.len()]
+    }
+
+    /// The three sections in order: answer, authority, additional.
+    pub fn sections(&self) -> [&Section<'s>; 3] {
+        [&self.answers, &self.authorities, &self.additionals]
     }
 
     fn rcode(mut self, code: ResponseCode) -> Self {
@@ -173,17 +213,10 @@ pub fn is_response(asked: &Asked<'_>) -> bool {
     asked.metadata.message_type == MessageType::Response
 }
 
-/// [`answer`] for a message known not to be a response. The UDP and TCP paths call it
-/// directly: an answer is about a kilobyte, and unwrapping it from an `Option` copies it.
+/// [`answer`] for a message known not to be a response: the pipeline's answer stage calls it
+/// directly, as an answer is about a kilobyte and unwrapping it from an `Option` copies it.
+/// The response is whole: the encoder fits it to the client's size.
 pub fn answer_query<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -> Answer<'s> {
-    let mut response = respond(snapshot, asked, salt);
-    let question = if response.echo_question { asked.question_bytes } else { &[] };
-    fit::fit(&mut response, question, udp_limit(asked, &snapshot.config.server));
-    response
-}
-
-/// The response before it is fitted to the client's size.
-fn respond<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -> Answer<'s> {
     let meta = &asked.metadata;
     let server = &snapshot.config.server;
     let edns = asked.edns.as_ref().map(|e| response_edns(e, server));
@@ -270,19 +303,6 @@ fn has_compression_pointer(question: &[u8]) -> bool {
         at += 1 + usize::from(len);
     }
     false
-}
-
-/// The largest response this request may get: over UDP min(the client's payload, counted
-/// as at least 512, and ours), 512 without EDNS (RFC 6891 section 6.2.3 and 6.2.5); over
-/// TCP the two-octet length is the only limit (RFC 7766 section 8).
-pub fn udp_limit(asked: &Asked<'_>, server: &ServerConfig) -> usize {
-    if asked.protocol != Protocol::Udp {
-        return usize::from(u16::MAX);
-    }
-    match &asked.edns {
-        Some(edns) => usize::from(edns.max_payload.max(512).min(server.max_udp_payload)),
-        None => 512,
-    }
 }
 
 /// Our OPT record: version 0, our payload size, DO copied (RFC 3225 section 3), NSID when
@@ -428,7 +448,14 @@ fn steer<'s>(
         random: client.salt.random,
     };
     let decision = decide(pool, &query);
-    response.steered = Some(Steered { pool, decision, client: address, from_ecs, scope_offset });
+    // The pool's analytics count answers by the client's country: when the policy did not
+    // locate the client, it is located here, so that no query is looked up twice.
+    let counted = snapshot.observers.pool(pool.index).is_some();
+    let located = match (decision.located, counted, query.geo) {
+        (None, true, Some(geo)) => geo.locate(address),
+        (located, _, _) => located,
+    };
+    response.steered = Some(Steered { pool, decision, client: address, located, from_ecs, scope_offset });
     if decision.all_down && pool.when_all_down == WhenAllDown::ServFail {
         response.metadata.authoritative = false;
         response.metadata.response_code = ResponseCode::ServFail;

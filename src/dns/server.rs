@@ -1,5 +1,5 @@
-//! Sockets: binds UDP sockets (one per worker) and a TCP listener per listen address; the UDP
-//! workers (`udp.rs`) serve the former, our TCP server (`tcp.rs`, RFC 7766, with connection
+//! Sockets: binds, per listen address, `workers` UDP sockets (sharing the address with
+//! `SO_REUSEPORT`) and a TCP listener; a UDP thread per socket (`udp.rs`) serves the former, our TCP server (`tcp.rs`, RFC 7766, with connection
 //! limits and timeouts) the latter. Makes sure the process may open the file descriptors the
 //! TCP limits need.
 
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use super::handler::Answerer;
+use super::pipeline::Answerer;
 use super::{tcp, udp};
 use crate::config::ServerConfig;
 use crate::metrics::Observers;
@@ -19,8 +19,8 @@ use crate::snapshot::SnapshotStore;
 /// Attempts at finding a port free for both UDP and TCP when asked for port 0.
 const PORT_ATTEMPTS: usize = 20;
 
-/// UDP sockets (one per worker, sharing the address with `SO_REUSEPORT`) and a TCP listener
-/// on the same address.
+/// `workers` UDP sockets sharing one address with `SO_REUSEPORT` (each gets a thread of its
+/// own), and a TCP listener on the same address.
 pub struct Listener {
     pub udp: Vec<std::net::UdpSocket>,
     pub tcp: TcpListener,

@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-use super::handler::{Answerer, Salts};
+use super::pipeline::{Answerer, Salts};
 use crate::clients::{self, PerClient};
 use crate::config::TcpLimits;
 use crate::metrics::{Registry, TcpRefusal, TcpTimeout};

@@ -1,7 +1,9 @@
-//! UDP without a task per request: each worker thread owns one socket per listen address
-//! (bound with `SO_REUSEPORT`, so the kernel spreads clients over the workers), receives a
-//! batch of datagrams with one `recvmmsg`, answers each from one snapshot into buffers it
-//! reuses, and sends the batch with one `sendmmsg`.
+//! UDP without a task per request: each listen address has `workers` sockets (bound with
+//! `SO_REUSEPORT`, so the kernel spreads clients over them), and each socket has a thread of
+//! its own, which receives a batch of datagrams with one `recvmmsg`, answers each through the
+//! pipeline (`pipeline.rs`) from one snapshot into buffers it reuses, and sends the answers
+//! with `sendmmsg`. One answer the kernel refuses to send is counted and skipped; the rest of
+//! the batch still goes out.
 //!
 //! hickory's UDP server receives one datagram per syscall, copies it, spawns a task per
 //! request and returns the response through a channel; this loop does none of that. TCP has
@@ -18,8 +20,9 @@ use std::time::Duration;
 
 use tracing::{debug, warn};
 
-use super::handler::Answerer;
-use crate::snapshot::SnapshotStore;
+use super::pipeline::{Answerer, Salts};
+use crate::metrics::Dropped;
+use crate::snapshot::{Snapshot, SnapshotStore};
 
 /// Datagrams received (and answered) per system call.
 const BATCH: usize = 32;
@@ -156,32 +159,42 @@ fn serve(socket: &UdpSocket, store: &SnapshotStore, answerer: &Answerer, stop: &
             let lengths = batch.recv_headers[..received].iter().map(|h| h.msg_len as usize);
             answerer.prefetch(&snapshot, batch.queries.iter().zip(lengths).map(|(q, len)| &q[..len.min(MAX_QUERY)]));
         }
+        let replies = batch.answer(received, &snapshot, answerer, &mut salts);
+        drop(snapshot);
+        for _ in 0..send_all(fd, &mut batch.send_headers[..replies]) {
+            answerer.observers().metrics.record_dropped(Dropped::SendFailed);
+        }
+    }
+}
+
+impl Batch {
+    /// Answers the `received` datagrams into the response buffers and points a send header
+    /// at each answer; returns how many there are to send.
+    fn answer(&mut self, received: usize, snapshot: &Snapshot, answerer: &Answerer, salts: &mut Salts) -> usize {
         let mut replies = 0;
         for i in 0..received {
-            let header = &batch.recv_headers[i];
+            let header = &self.recv_headers[i];
             let len = header.msg_len as usize;
             let namelen = header.msg_hdr.msg_namelen;
             // A datagram longer than our buffer was cut short: not a query we can read.
             if header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
                 continue;
             }
-            let Some(source) = socket_addr(&batch.addresses[i]) else { continue };
-            let out = &mut batch.responses[replies];
-            out.clear();
-            if !answerer.answer_udp(&snapshot, &batch.queries[i][..len], source, salts.take(), out) {
+            let Some(source) = socket_addr(&self.addresses[i]) else { continue };
+            let out = &mut self.responses[replies];
+            if !answerer.answer_udp(snapshot, &self.queries[i][..len], source, salts.take(), out) {
                 continue;
             }
-            batch.send_iov[replies] = libc::iovec { iov_base: out.as_mut_ptr().cast(), iov_len: out.len() };
-            let send = &mut batch.send_headers[replies];
-            send.msg_hdr.msg_name = (&raw mut batch.addresses[i]).cast();
+            self.send_iov[replies] = libc::iovec { iov_base: out.as_mut_ptr().cast(), iov_len: out.len() };
+            let send = &mut self.send_headers[replies];
+            send.msg_hdr.msg_name = (&raw mut self.addresses[i]).cast();
             send.msg_hdr.msg_namelen = namelen;
-            send.msg_hdr.msg_iov = &raw mut batch.send_iov[replies];
+            send.msg_hdr.msg_iov = &raw mut self.send_iov[replies];
             send.msg_hdr.msg_iovlen = 1;
             send.msg_len = 0;
             replies += 1;
         }
-        drop(snapshot);
-        send_all(fd, &mut batch.send_headers[..replies]);
+        replies
     }
 }
 
@@ -206,25 +219,31 @@ fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
-/// Sends every prepared response; a datagram the kernel refuses (an unreachable source, say)
-/// is skipped, as a lost UDP answer would be.
-fn send_all(fd: i32, headers: &mut [libc::mmsghdr]) {
-    let mut at = 0;
+/// Sends every prepared response and returns how many the kernel refused. `sendmmsg` stops
+/// at the first datagram it cannot send: it returns how many went before it (that error is
+/// lost, sendmmsg(2)), and the next call, starting there, fails with it. That datagram (an
+/// unreachable source, say) is skipped, as a lost UDP answer would be, and the rest of the
+/// batch is sent on.
+fn send_all(fd: i32, headers: &mut [libc::mmsghdr]) -> usize {
+    let (mut at, mut failed) = (0, 0);
     while at < headers.len() {
         let left = &mut headers[at..];
         // SAFETY: the headers point into the batch's buffers, alive for the call.
         let sent = unsafe { libc::sendmmsg(fd, left.as_mut_ptr(), left.len() as libc::c_uint, 0) };
-        if sent < 0 {
-            let error = io::Error::last_os_error();
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
+        match usize::try_from(sent) {
+            Ok(sent) if sent > 0 => at += sent,
+            _ => {
+                let error = io::Error::last_os_error();
+                if sent < 0 && error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                debug!(%error, "UDP send failed; skipping a response");
+                at += 1;
+                failed += 1;
             }
-            debug!(%error, "UDP send failed; skipping a response");
-            at += 1;
-            continue;
         }
-        at += sent as usize;
     }
+    failed
 }
 
 /// A UDP socket bound to `addr` with `SO_REUSEPORT`, so that each worker can have its own.
@@ -240,4 +259,58 @@ pub fn bind_reuse_port(addr: SocketAddr) -> io::Result<UdpSocket> {
     socket.set_reuse_port(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A send header for `payload` to `to`, with the storage it points into.
+    fn header(to: SocketAddr, payload: &mut [u8]) -> (libc::mmsghdr, Box<libc::sockaddr_storage>, Box<libc::iovec>) {
+        let storage: socket2::SockAddr = to.into();
+        // SAFETY: all zeroes is a valid sockaddr_storage and mmsghdr.
+        let mut address: Box<libc::sockaddr_storage> = Box::new(unsafe { mem::zeroed() });
+        // SAFETY: SockAddr holds at most a sockaddr_storage's worth, of its stated length.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                storage.as_ptr().cast::<u8>(),
+                (&raw mut *address).cast::<u8>(),
+                storage.len() as usize,
+            )
+        };
+        let mut iov = Box::new(libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() });
+        let mut header: libc::mmsghdr = unsafe { mem::zeroed() };
+        header.msg_hdr.msg_name = (&raw mut *address).cast();
+        header.msg_hdr.msg_namelen = storage.len();
+        header.msg_hdr.msg_iov = &raw mut *iov;
+        header.msg_hdr.msg_iovlen = 1;
+        (header, address, iov)
+    }
+
+    #[test]
+    fn one_unsendable_datagram_does_not_cost_the_rest_of_the_batch() {
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let receivers: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+        for r in &receivers {
+            r.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        }
+        let to = |i: usize| receivers[i].local_addr().unwrap();
+        // Port 0 (EINVAL) and an IPv6 address on an IPv4 socket cannot be sent to; each sits
+        // between datagrams that can.
+        let destinations = [to(0), "127.0.0.1:0".parse().unwrap(), to(1), "[::1]:53".parse().unwrap(), to(2)];
+        let mut payloads: Vec<[u8; 1]> = (0..destinations.len() as u8).map(|i| [i]).collect();
+        let mut held = Vec::new();
+        let mut headers: Vec<libc::mmsghdr> = Vec::new();
+        for (to, payload) in destinations.iter().zip(payloads.iter_mut()) {
+            let (header, address, iov) = header(*to, payload);
+            headers.push(header);
+            held.push((address, iov));
+        }
+        assert_eq!(send_all(sender.as_raw_fd(), &mut headers), 2, "two refused, counted");
+        for (receiver, expected) in receivers.iter().zip([0u8, 2, 4]) {
+            let mut buf = [0u8; 4];
+            let (len, _) = receiver.recv_from(&mut buf).expect("the datagram after a refused one went out");
+            assert_eq!(&buf[..len], &[expected]);
+        }
+    }
 }

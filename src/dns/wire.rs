@@ -1,15 +1,19 @@
-//! Our own response encoder for UDP: writes an [`Answer`] into a buffer the caller reuses,
-//! from record data encoded once when the zone was loaded, compressing names (RFC 1035
-//! section 4.1.4) against those already written. No allocation.
+//! Our own response encoder: writes an [`Answer`] into a buffer the caller reuses, from
+//! record data encoded once when the zone was loaded, compressing names (RFC 1035 section
+//! 4.1.4) against those already written. No allocation.
+//!
+//! It fits the response into the client's size while writing it (RFC 2181 section 9: whole
+//! RRsets are dropped, never part of one, TC set when data the answer needs did not fit; RFC
+//! 6891 section 7: the OPT record stays), so what is measured is what is sent.
 //!
 //! It covers what answers are made of on the hot paths: zone RRsets and pool endpoints. An
 //! answer with records made for the response (wildcard synthesis, CHAOS) or a type whose data
-//! was not prepared returns `false`, and the caller encodes it with hickory instead.
+//! was not prepared returns `false`, and the caller encodes it with hickory (`fallback.rs`),
+//! which then measures with hickory's encoder in the same way.
 
 use hickory_proto::op::Edns;
+use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
-use hickory_proto::rr::{Record, RecordType};
-use hickory_proto::serialize::binary::BinEncodable;
 
 use super::response::{Answer, Rrs};
 use crate::steering::Picked;
@@ -22,110 +26,56 @@ const MAX_NAMES: usize = 64;
 /// Offsets a compression pointer can reach (14 bits).
 const MAX_POINTER: usize = 0x3fff;
 
-/// The record data of an RRset, encoded once with every name uncompressed.
-#[derive(Debug, Clone)]
-pub struct WireSet {
-    /// The owner name as loaded (its case kept).
-    pub owner: Box<[u8]>,
-    pub class: u16,
-    pub rdata: Box<[Box<[u8]>]>,
-}
-
-impl WireSet {
-    /// The wire form of an RRset's records, or `None` for a type whose data may hold names
-    /// compressed against each other (the encoder leaves those to hickory).
-    pub fn of(records: &[Record]) -> Option<Self> {
-        let first = records.first()?;
-        let owner = first.name.to_bytes().ok()?.into_boxed_slice();
-        let rdata = records.iter().map(rdata_of).collect::<Option<Vec<_>>>()?;
-        Some(Self { owner, class: u16::from(first.dns_class), rdata: rdata.into_boxed_slice() })
-    }
-}
-
-/// One record's data with names written whole: hickory encodes each name on its own (a fresh
-/// encoder has nothing to point back to), and SOA, the one prepared type with two names, is
-/// put together here.
-fn rdata_of(record: &Record) -> Option<Box<[u8]>> {
-    use hickory_proto::rr::RData;
-    let bytes = match &record.data {
-        RData::SOA(soa) => {
-            let mut out = soa.mname.to_bytes().ok()?;
-            out.extend(soa.rname.to_bytes().ok()?);
-            for n in [soa.serial, soa.refresh as u32, soa.retry as u32, soa.expire as u32, soa.minimum] {
-                out.extend(n.to_be_bytes());
-            }
-            out
-        }
-        RData::A(_)
-        | RData::AAAA(_)
-        | RData::TXT(_)
-        | RData::NS(_)
-        | RData::CNAME(_)
-        | RData::PTR(_)
-        | RData::MX(_)
-        | RData::SRV(_)
-        | RData::CAA(_)
-        | RData::HINFO(_)
-        | RData::NAPTR(_)
-        | RData::SSHFP(_)
-        | RData::TLSA(_)
-        | RData::SVCB(_)
-        | RData::HTTPS(_)
-        | RData::Unknown { .. } => record.data.to_bytes().ok()?,
-        _ => return None,
-    };
-    Some(bytes.into_boxed_slice())
-}
-
-/// Writes `answer` for `question` (the question section as sent) into `out`; `false` when
-/// it holds something not prepared here, or does not fit in `limit` octets.
-pub fn encode(answer: &Answer<'_>, question: &[u8], limit: usize, out: &mut Vec<u8>) -> bool {
+/// Writes `answer` for `question` (the question section as sent) into `out`, fitting it into
+/// `limit` octets as it goes: RRsets are written in order, and the first that passes the
+/// budget (the limit less our OPT record) is taken back, with everything after it. Before
+/// giving up records, the optional EDNS options are left out (see
+/// [`Answer::strip_optional_options`]). `answer` is left as it was sent (see
+/// [`Answer::keep`]), so the size check and the message are the same octets.
+///
+/// `false` when the answer holds something not prepared here (see [`is_prepared`]) or even
+/// its header, question and OPT record do not fit; `out` then holds nothing useful and the
+/// caller encodes with hickory instead.
+pub fn encode(answer: &mut Answer<'_>, question: &[u8], limit: usize, out: &mut Vec<u8>) -> bool {
     out.clear();
-    let mut w = Writer { out, names: [0; MAX_NAMES], count: 0 };
-    let meta = &answer.metadata;
-    let echo = answer.echo_question;
-    let question = if echo { question } else { &[] };
-    let counts = [
-        u16::from(!question.is_empty()),
-        count(&answer.answers),
-        count(&answer.authorities),
-        count(&answer.additionals) + u16::from(answer.edns.is_some()),
-    ];
-    let rcode = u16::from(meta.response_code);
-    let flags = (u16::from(meta.message_type == hickory_proto::op::MessageType::Response) << 15)
-        | (u16::from(u8::from(meta.op_code)) & 0xf) << 11
-        | u16::from(meta.authoritative) << 10
-        | u16::from(meta.truncation) << 9
-        | u16::from(meta.recursion_desired) << 8
-        | u16::from(meta.recursion_available) << 7
-        | u16::from(meta.authentic_data) << 5
-        | u16::from(meta.checking_disabled) << 4
-        | (rcode & 0xf);
-    w.out.extend_from_slice(&meta.id.to_be_bytes());
-    w.out.extend_from_slice(&flags.to_be_bytes());
-    for n in counts {
-        w.out.extend_from_slice(&n.to_be_bytes());
+    if !is_prepared(answer) {
+        return false;
     }
+    let question = if answer.echo_question { question } else { &[] };
+    let mut w = Writer { out, names: [0; MAX_NAMES], count: 0 };
+    w.out.extend_from_slice(&[0; HEADER_LEN]); // written once the sections are fitted
     if !question.is_empty() {
         w.out.extend_from_slice(question);
         w.remember(HEADER_LEN);
     }
-    for section in [&answer.answers, &answer.authorities, &answer.additionals] {
-        for rrs in section.iter() {
-            let ok = match rrs {
-                Rrs::Set(set) => w.rrset(set),
-                Rrs::Endpoints(picked) => w.endpoints(picked),
-                Rrs::Owned(_) => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
+    let kept = w.fitted_sections(answer, limit);
+    answer.keep(kept);
+    let rcode = u16::from(answer.metadata.response_code);
     if let Some(edns) = &answer.edns {
         w.opt(edns, answer.ecs.as_ref(), rcode);
     }
+    w.header(answer, !question.is_empty());
     w.out.len() <= limit
+}
+
+/// Whether every RRset of `answer` is one this encoder writes: zone RRsets whose data was
+/// prepared at load ([`WireSet`](crate::zone::WireSet)) and pool endpoints. Records made for
+/// this response (wildcard synthesis, CHAOS) are not.
+pub fn is_prepared(answer: &Answer<'_>) -> bool {
+    answer.sections().iter().flat_map(|s| s.iter()).all(|rrs| match rrs {
+        Rrs::Set(set) => set.wire.is_some(),
+        Rrs::Endpoints(_) => true,
+        Rrs::Owned(_) => false,
+    })
+}
+
+/// The length of our OPT record, client subnet included (RFC 6891 section 6.1.2: root name,
+/// type, class, TTL, RDLENGTH, then each option's code, length and data; RFC 7871 section 6).
+fn opt_len(answer: &Answer<'_>) -> usize {
+    let Some(edns) = &answer.edns else { return 0 };
+    let options: usize = edns.options().as_ref().iter().map(|(_, o)| 4 + usize::from(o.len())).sum();
+    let ecs = answer.ecs.as_ref().map_or(0, |s| 4 + 4 + usize::from(s.source_prefix()).div_ceil(8));
+    1 + 2 + 2 + 4 + 2 + options + ecs
 }
 
 fn count(section: &[Rrs<'_>]) -> u16 {
@@ -140,6 +90,77 @@ struct Writer<'b> {
 }
 
 impl Writer<'_> {
+    /// Writes the RRsets of every section that fit in `limit` with our OPT record after them,
+    /// and returns how many of each were written; once one RRset does not fit, the sections
+    /// after it get nothing (RFC 2181 section 9: whole RRsets, in order).
+    fn fitted_sections(&mut self, answer: &mut Answer<'_>, limit: usize) -> [usize; 3] {
+        let mut budget = limit.saturating_sub(opt_len(answer));
+        let mut kept = [0usize; 3];
+        if !self.fits(answer, limit, &mut budget) {
+            return kept;
+        }
+        // By index: leaving out the optional options changes the answer between two RRsets.
+        for (i, len) in answer.counts().into_iter().enumerate() {
+            for j in 0..len {
+                let (at, names) = (self.out.len(), self.count);
+                self.rrs(&answer.sections()[i][j]);
+                if !self.fits(answer, limit, &mut budget) {
+                    self.out.truncate(at);
+                    self.count = names; // names written past `at` are gone
+                    return kept;
+                }
+                kept[i] += 1;
+            }
+        }
+        kept
+    }
+
+    /// Whether what is written so far leaves room for our OPT record within `limit`, once the
+    /// optional options are left out if that is what it takes.
+    fn fits(&self, answer: &mut Answer<'_>, limit: usize, budget: &mut usize) -> bool {
+        if self.out.len() > *budget && answer.strip_optional_options() {
+            *budget = limit.saturating_sub(opt_len(answer));
+        }
+        self.out.len() <= *budget
+    }
+
+    fn rrs(&mut self, rrs: &Rrs<'_>) {
+        match rrs {
+            Rrs::Set(set) => self.rrset(set),
+            Rrs::Endpoints(picked) => self.endpoints(picked),
+            // Never here: `is_prepared` sends these to hickory's encoder.
+            Rrs::Owned(_) => {}
+        }
+    }
+
+    /// The header (RFC 1035 section 4.1.1), over the placeholder at the start of the message.
+    fn header(&mut self, answer: &Answer<'_>, has_question: bool) {
+        let meta = &answer.metadata;
+        let counts = [
+            u16::from(has_question),
+            count(&answer.answers),
+            count(&answer.authorities),
+            count(&answer.additionals) + u16::from(answer.edns.is_some()),
+        ];
+        let rcode = u16::from(meta.response_code);
+        let flags = (u16::from(meta.message_type == hickory_proto::op::MessageType::Response) << 15)
+            | (u16::from(u8::from(meta.op_code)) & 0xf) << 11
+            | u16::from(meta.authoritative) << 10
+            | u16::from(meta.truncation) << 9
+            | u16::from(meta.recursion_desired) << 8
+            | u16::from(meta.recursion_available) << 7
+            | u16::from(meta.authentic_data) << 5
+            | u16::from(meta.checking_disabled) << 4
+            | (rcode & 0xf);
+        let mut header = [0u8; HEADER_LEN];
+        header[..2].copy_from_slice(&meta.id.to_be_bytes());
+        header[2..4].copy_from_slice(&flags.to_be_bytes());
+        for (i, n) in counts.into_iter().enumerate() {
+            header[4 + 2 * i..6 + 2 * i].copy_from_slice(&n.to_be_bytes());
+        }
+        self.out[..HEADER_LEN].copy_from_slice(&header);
+    }
+
     fn remember(&mut self, at: usize) {
         if at <= MAX_POINTER && self.count < MAX_NAMES {
             self.names[self.count] = at as u16;
@@ -147,17 +168,16 @@ impl Writer<'_> {
         }
     }
 
-    fn rrset(&mut self, set: &Rrset) -> bool {
-        let Some(wire) = &set.wire else { return false };
+    fn rrset(&mut self, set: &Rrset) {
+        let Some(wire) = &set.wire else { return };
         for (record, rdata) in set.records.iter().zip(wire.rdata.iter()) {
             self.name(&wire.owner);
             self.fixed(u16::from(set.rtype), wire.class, record.ttl);
             self.rdata(set.rtype, rdata);
         }
-        true
     }
 
-    fn endpoints(&mut self, picked: &Picked<'_>) -> bool {
+    fn endpoints(&mut self, picked: &Picked<'_>) {
         for at in 0..picked.len() {
             let (Some(endpoint), Some(record)) = (picked.get(at), picked.record(at)) else { continue };
             self.name(picked.owner());
@@ -174,7 +194,6 @@ impl Writer<'_> {
                 }
             }
         }
-        true
     }
 
     fn fixed(&mut self, rtype: u16, class: u16, ttl: u32) {

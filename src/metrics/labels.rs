@@ -122,6 +122,36 @@ impl FailoverKind {
     }
 }
 
+/// Why a UDP datagram went unanswered before, or as, its answer was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// From source port 0, which no reply can reach.
+    SourcePortZero = 0,
+    /// From the unspecified address (0.0.0.0 or ::).
+    Unspecified = 1,
+    /// From the IPv4 limited broadcast address, 255.255.255.255.
+    Broadcast = 2,
+    /// From a multicast group (224.0.0.0/4, ff00::/8).
+    Multicast = 3,
+    /// The answer was made but the kernel refused to send it.
+    SendFailed = 4,
+}
+
+impl Dropped {
+    pub(super) const ALL: [Dropped; 5] =
+        [Dropped::SourcePortZero, Dropped::Unspecified, Dropped::Broadcast, Dropped::Multicast, Dropped::SendFailed];
+
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Dropped::SourcePortZero => "source_port_zero",
+            Dropped::Unspecified => "unspecified",
+            Dropped::Broadcast => "broadcast",
+            Dropped::Multicast => "multicast",
+            Dropped::SendFailed => "send_failed",
+        }
+    }
+}
+
 /// Which TCP connection limit refused a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpRefusal {

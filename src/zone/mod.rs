@@ -9,8 +9,10 @@ pub mod load;
 pub mod name;
 pub mod parse;
 mod set;
+mod wire_set;
 
 pub use set::Zones;
+pub use wire_set::WireSet;
 
 use std::collections::HashMap;
 
@@ -30,14 +32,14 @@ pub struct Rrset {
     /// answers skip measuring whether they fit a UDP datagram.
     pub wire_len: usize,
     /// The records' data encoded once, for the UDP encoder (`None`: hickory encodes them).
-    pub wire: Option<crate::dns::wire::WireSet>,
+    pub wire: Option<WireSet>,
 }
 
 impl Rrset {
     fn new(records: Vec<Record>) -> Self {
         let rtype = records[0].record_type();
         let wire_len = records.iter().map(uncompressed_len).sum();
-        let wire = crate::dns::wire::WireSet::of(&records);
+        let wire = WireSet::of(&records);
         Self { rtype, records: records.into_boxed_slice(), wire_len, wire }
     }
 }

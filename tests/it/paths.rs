@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use hickory_proto::op::Message;
-use meridian::dns::handler::{Answerer, Path};
+use meridian::dns::pipeline::{Answerer, Path};
 use meridian::dns::response::Salt;
 use meridian::metrics::Observers;
 
@@ -124,4 +124,44 @@ fn a_udp_answer_allocates_nothing_once_warm() {
     assert_eq!(geo_allocations, 0.0, "a geo answer with ECS");
     assert_eq!(static_allocations, 0.0, "a static answer");
     assert_eq!(negative_allocations, 0.0, "a negative answer");
+}
+
+/// The geo database is asked once per query: for a policy that does not locate the client
+/// (weighted), the answer stage locates it when the pool keeps analytics, and observe counts
+/// the country from that rather than looking the client up again; without analytics nobody
+/// asks.
+#[test]
+fn the_answer_stage_locates_the_client_once_for_analytics() {
+    use crate::steering::{LB_ZONE, REGIONS, test_db};
+    use crate::support::client::Q;
+    use hickory_proto::rr::RecordType;
+    use hickory_server::net::xfer::Protocol;
+    use meridian::analytics::Window;
+    use meridian::dns::pipeline::Limited;
+    use meridian::dns::pipeline::{Decoded, Parser, decode};
+    use meridian::dns::response::answer_query;
+    let dir = TempDir::new("located");
+    dir.write("lb.test.zone", LB_ZONE);
+    std::fs::write(dir.path().join("geo.mmdb"), test_db()).unwrap();
+    let pool = "[[pool]]\nname = \"www.lb.test.\"\npolicy = \"weighted\"\nregions = [\"alpha\", \"beta\"]\n";
+    let config = dir.write("meridian.toml", &format!("[[zone]]\nfile = \"lb.test.zone\"\n{REGIONS}{pool}"));
+    let query = Q::new("www.lb.test.", RecordType::A).ecs("198.51.100.0/24").bytes();
+    let source: SocketAddr = "192.0.2.200:5300".parse().unwrap();
+    for (observers, located) in [(Some(Observers::default()), true), (None, false)] {
+        let snapshot = crate::support::load_snapshot(&config, observers.as_ref());
+        let mut held = None;
+        let Decoded::Query(asked) = decode(&query, source, Protocol::Udp, Parser::Ours, &mut held) else { panic!() };
+        let answer = answer_query(&snapshot, &asked, Salt::default());
+        let steered = answer.steered.expect("the pool answered");
+        assert!(steered.decision.located.is_none(), "a weighted pool does not locate");
+        assert_eq!(steered.located.is_some(), located, "with analytics: {}", observers.is_some());
+        let Some(observers) = observers else { continue };
+        let prefix = steered.located.unwrap().prefix_len;
+        assert_eq!(prefix, 24, "the ECS subnet's network in the database");
+        // Observe takes the country from the answer: one query, counted for Germany.
+        meridian::dns::pipeline::observe(&observers, &snapshot, &asked, &answer, Limited::Sent);
+        let summary = observers.analytics.pool("www.lb.test.").summary(observers.tick(), Window::OneMinute);
+        let countries: Vec<(&str, u64)> = summary.countries.iter().map(|c| (c.code.as_str(), c.answers)).collect();
+        assert_eq!((summary.answers, countries), (1, vec![("DE", 1)]));
+    }
 }

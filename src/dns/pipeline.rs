@@ -1,0 +1,428 @@
+//! The answer pipeline: every query, over UDP or TCP, from the fuzz targets or from
+//! `meridian explain`, goes through the same stages, each a function of its own:
+//!
+//! ```text
+//!   message ─▶ screen ─▶ decode ─▶ answer ─▶ rate limit ─▶ observe ─▶ encode ─▶ response
+//!   (octets)   (UDP:     Decoded   Answer    Limited       (counters)  Encoded   (octets)
+//!              source)
+//! ```
+//!
+//! - [`screen`]: drops UDP datagrams from sources no answer can rightly go to.
+//! - [`decode`]: our parser for the common query shape, hickory's for the rest.
+//! - answer: [`response::answer_query`], pure: the snapshot and the query in, the answer out.
+//! - [`rate_limit`]: response rate limiting (UDP only) sends, slips or drops the answer.
+//! - [`observe`]: counts what goes out (a few atomic adds through handles resolved with the
+//!   snapshot); the place for dnstap.
+//! - [`encode`]: our encoder, which fits the answer to the client's size as it writes it,
+//!   or hickory's for the answers ours does not cover (`fallback.rs`), measuring likewise.
+//!
+//! Each stage's output is a small value the next takes, and [`Answerer`] chains them: a new
+//! stage (TSIG verification before answer, DNSSEC signing after it) is one more function and
+//! one more line there. hickory's `Catalog` is not used: it takes an async lock per lookup,
+//! and its EDNS and truncation handling differ from what we need.
+
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_proto::op::{Header, MessageType, Metadata, ResponseCode};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::Request;
+use tracing::debug;
+
+use super::fallback::{self, Fallback};
+use super::request::Asked;
+use super::response::{self, Answer, Salt};
+use super::rrl::{RateTable, Verdict};
+use super::wire;
+use crate::config::{RrlConfig, ServerConfig};
+use crate::metrics::{Dropped, Observers, Transport};
+use crate::snapshot::Snapshot;
+use crate::splitmix::splitmix64;
+
+/// Octets of a DNS header (RFC 1035 section 4.1.1).
+const HEADER_LEN: usize = 12;
+
+/// What answers requests, over UDP and TCP alike: the counters, the random seed and the rate
+/// limiting buckets the stages share.
+pub struct Answerer {
+    observers: Observers,
+    /// Seeds the random draws, so that two servers do not draw alike.
+    seed: u64,
+    /// Response rate limiting's buckets, used when the configuration turns it on.
+    rate_limits: RateTable,
+}
+
+/// Which parser reads a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parser {
+    /// Ours for the common shape ([`Asked::parse`]), hickory's for the rest.
+    Ours,
+    /// hickory's for every message.
+    Hickory,
+}
+
+/// Which encoder writes an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoder {
+    /// Ours ([`wire::encode`]), hickory's for the answers ours does not cover.
+    Ours,
+    /// hickory's for every answer.
+    Hickory,
+}
+
+/// The parser and encoder a query goes through: always [`Route::SERVING`] when serving; the
+/// others exist for the tests and fuzz targets that hold the paths to each other ([`Path`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Route {
+    parser: Parser,
+    encoder: Encoder,
+}
+
+impl Route {
+    const SERVING: Route = Route { parser: Parser::Ours, encoder: Encoder::Ours };
+}
+
+/// How a UDP datagram is read and written, for tests and fuzzing: the answers must not
+/// depend on it (byte for byte between `Fast` and `General`; record for record with
+/// `Hickory`, whose encoder compresses names less).
+#[cfg(any(test, feature = "fuzzing"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// As served: our parser and encoder, each falling back to hickory's.
+    Fast,
+    /// hickory's parser for every query, then our encoder as served.
+    General,
+    /// hickory's parser and encoder for everything.
+    Hickory,
+}
+
+#[cfg(any(test, feature = "fuzzing"))]
+impl Path {
+    fn route(self) -> Route {
+        match self {
+            Path::Fast => Route::SERVING,
+            Path::General => Route { parser: Parser::Hickory, encoder: Encoder::Ours },
+            Path::Hickory => Route { parser: Parser::Hickory, encoder: Encoder::Hickory },
+        }
+    }
+}
+
+/// Round-robin turns and random draws for one worker: no atomic shared between workers.
+pub struct Salts {
+    turn: u64,
+    seed: u64,
+}
+
+impl Salts {
+    pub fn take(&mut self) -> Salt {
+        self.turn = self.turn.wrapping_add(1);
+        Salt { turn: self.turn, random: splitmix64(self.turn ^ self.seed) }
+    }
+}
+
+impl Answerer {
+    pub fn new(observers: Observers) -> Self {
+        // std seeds RandomState from the OS: enough to spread load; nothing here needs
+        // cryptographic randomness.
+        let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64);
+        Self { observers, seed, rate_limits: RateTable::new(splitmix64(seed)) }
+    }
+
+    /// Salts for worker `worker`: its turns start apart from the other workers'.
+    pub fn salts(&self, worker: u64) -> Salts {
+        Salts { turn: splitmix64(worker ^ self.seed), seed: self.seed }
+    }
+
+    /// The counters the stages feed.
+    pub fn observers(&self) -> &Observers {
+        &self.observers
+    }
+
+    /// Before a batch of datagrams is answered: starts fetching the geo table's lines for
+    /// the client subnet of each, so that their lookups do not each wait on memory in turn
+    /// (see [`GeoDb::prefetch`](crate::geo::mmdb::GeoDb::prefetch)). Changes no answer.
+    pub fn prefetch<'m>(&self, snapshot: &Snapshot, datagrams: impl Iterator<Item = &'m [u8]>) {
+        const MOST: usize = 64;
+        let Some(geo) = snapshot.steering.geo.as_deref() else { return };
+        let mut subnets = [IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED); MOST];
+        let mut count = 0;
+        for datagram in datagrams.take(MOST) {
+            if let Some(address) = super::request::client_subnet_hint(datagram) {
+                subnets[count] = address;
+                count += 1;
+            }
+        }
+        geo.prefetch(&subnets[..count]);
+    }
+
+    /// Answers one UDP datagram from `source` into `out`; `false` means send nothing (a
+    /// source screened out, a response, bytes too short to hold a header, a dropped answer).
+    pub fn answer_udp(
+        &self,
+        snapshot: &Snapshot,
+        datagram: &[u8],
+        source: SocketAddr,
+        salt: Salt,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        out.clear();
+        if let Err(reason) = screen(source) {
+            self.observers.metrics.record_dropped(reason);
+            return false;
+        }
+        self.run(snapshot, datagram, source, Protocol::Udp, salt, Route::SERVING, out)
+    }
+
+    /// As [`Answerer::answer_udp`] (sources are not screened), the way `path` says: the
+    /// tests and fuzz targets hold the paths to each other.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn answer_udp_by(
+        &self,
+        snapshot: &Snapshot,
+        datagram: &[u8],
+        source: SocketAddr,
+        salt: Salt,
+        path: Path,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.run(snapshot, datagram, source, Protocol::Udp, salt, path.route(), out)
+    }
+
+    /// Answers one message received over TCP (without its length prefix) into `out`, as UDP
+    /// is answered but never rate limited and never truncated; `false` means send nothing.
+    pub fn answer_tcp(
+        &self,
+        snapshot: &Snapshot,
+        message: &[u8],
+        source: SocketAddr,
+        salt: Salt,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.run(snapshot, message, source, Protocol::Tcp, salt, Route::SERVING, out)
+    }
+
+    /// The stages, in order, for one message.
+    #[allow(clippy::too_many_arguments)] // the public wrappers above fix two of them
+    fn run(
+        &self,
+        snapshot: &Snapshot,
+        message: &[u8],
+        source: SocketAddr,
+        protocol: Protocol,
+        salt: Salt,
+        route: Route,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        out.clear(); // it may hold an earlier response, which a FORMERR header would not replace
+        let mut held = None;
+        // Matched by reference: the query (a few hundred octets) is read where it was decoded.
+        let decoded = decode(message, source, protocol, route.parser, &mut held);
+        let asked = match &decoded {
+            Decoded::Query(asked) => asked,
+            Decoded::Response => return false,
+            Decoded::Malformed => return format_error(message, out),
+        };
+        let mut answer = response::answer_query(snapshot, asked, salt);
+        let limited = rate_limit(&self.rate_limits, &snapshot.config.rrl, asked, &mut answer);
+        observe(&self.observers, snapshot, asked, &answer, limited);
+        if limited == Limited::Dropped {
+            return false;
+        }
+        let limit = size_limit(asked, &snapshot.config.server);
+        match encode(&mut answer, asked, limit, route.encoder, out) {
+            Encoded::Ours | Encoded::Hickory | Encoded::ServFail => true,
+            Encoded::Unreadable => format_error(message, out),
+        }
+    }
+}
+
+/// UDP sources no answer can rightly go to, as hickory's server refuses them
+/// (`sanitize_src_address`): port 0, which no socket sends from (RFC 768 gives it to a
+/// sender that expects no reply); the unspecified address, which only a host that does not
+/// yet know its own sends from; and broadcast and multicast groups (RFC 1122 section
+/// 3.2.1.3: a source address "MUST NOT" be broadcast or multicast), which an answer would be
+/// sent to in full, to many: a reflection waiting to happen.
+///
+/// # Errors
+/// The source is one of those, and why.
+pub fn screen(source: SocketAddr) -> Result<(), Dropped> {
+    if source.port() == 0 {
+        return Err(Dropped::SourcePortZero);
+    }
+    // A dual-stack socket shows IPv4 sources as ::ffff:a.b.c.d: judge them as IPv4.
+    match source.ip().to_canonical() {
+        ip if ip.is_unspecified() => Err(Dropped::Unspecified),
+        IpAddr::V4(v4) if v4.is_broadcast() => Err(Dropped::Broadcast),
+        ip if ip.is_multicast() => Err(Dropped::Multicast),
+        _ => Ok(()),
+    }
+}
+
+/// What the decode stage made of a message.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // boxed, the query would cost an allocation per message
+pub enum Decoded<'m> {
+    /// A query to answer.
+    Query(Asked<'m>),
+    /// A response (QR=1): never answered (RFC 1035 section 4.1.1: answering responses
+    /// invites reflection loops).
+    Response,
+    /// Not a message we can read: FORMERR when it has a header and is a query
+    /// ([`format_error`]).
+    Malformed,
+}
+
+/// Reads a message with `parser`. What our parser does not take goes to hickory's, whose
+/// request is kept in `held` for the query to borrow.
+pub fn decode<'m>(
+    message: &'m [u8],
+    source: SocketAddr,
+    protocol: Protocol,
+    parser: Parser,
+    held: &'m mut Option<Request>,
+) -> Decoded<'m> {
+    let ours = match parser {
+        Parser::Ours => Asked::parse(message, source.ip(), protocol),
+        Parser::Hickory => None,
+    };
+    let asked = match ours {
+        Some(asked) => asked,
+        None => match Request::from_bytes(message.to_vec(), source, protocol) {
+            Ok(request) => Asked::from_request(held.insert(request)),
+            Err(error) => {
+                debug!(%error, %source, "malformed query");
+                return Decoded::Malformed;
+            }
+        },
+    };
+    if response::is_response(&asked) {
+        return Decoded::Response;
+    }
+    Decoded::Query(asked)
+}
+
+/// What response rate limiting did with an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    /// Not limited: sent as it is.
+    Sent,
+    /// Over the rate: made empty with TC=1 ([`Answer::slip`]) and sent.
+    Slipped,
+    /// Over the rate: not sent.
+    Dropped,
+}
+
+/// Response rate limiting (`rrl.rs`), over UDP when the configuration turns it on. Over TCP
+/// the source address is proven by the handshake, so there is nothing to reflect (as Knot's
+/// mod-rrl).
+pub fn rate_limit(table: &RateTable, rrl: &RrlConfig, asked: &Asked<'_>, answer: &mut Answer<'_>) -> Limited {
+    if !rrl.enabled || asked.protocol != Protocol::Udp {
+        return Limited::Sent;
+    }
+    match table.verdict(rrl, asked.source, answer) {
+        Verdict::Send => Limited::Sent,
+        Verdict::Slip => {
+            answer.slip();
+            Limited::Slipped
+        }
+        Verdict::Drop => Limited::Dropped,
+    }
+}
+
+/// Counts the answer once rate limiting has ruled: what is dropped was not answered, and
+/// what is slipped carries no pool's records. A few atomic adds through handles resolved with
+/// the snapshot; the client was located by the answer stage, never here.
+pub fn observe(observers: &Observers, snapshot: &Snapshot, asked: &Asked<'_>, answer: &Answer<'_>, limited: Limited) {
+    match limited {
+        Limited::Sent => {}
+        Limited::Slipped => observers.metrics.record_rate_limited(false),
+        Limited::Dropped => return observers.metrics.record_rate_limited(true),
+    }
+    let transport = if asked.protocol == Protocol::Udp { Transport::Udp } else { Transport::Tcp };
+    let qtype = asked.question.as_ref().map_or(0, |q| u16::from(q.qtype));
+    let rcode = u16::from(answer.metadata.response_code);
+    observers.metrics.record_query(transport, qtype, rcode);
+    let Some(steered) = &answer.steered else { return };
+    let (pool, decision) = (steered.pool, &steered.decision);
+    if steered.from_ecs && decision.scope > 0 {
+        observers.metrics.record_ecs_tailored();
+    }
+    let Some(observer) = snapshot.observers.pool(pool.index) else { return };
+    observer.metrics.record_answer(decision.region, decision.endpoints.iter().map(|e| e.health));
+    let geo = snapshot.steering.geo.as_deref();
+    let place = geo.zip(steered.located.and_then(|l| l.location)).map(|(g, id)| g.location(id));
+    observer.analytics.record(
+        observers.tick(),
+        decision.region.and_then(|r| observer.region_slots.get(r).copied()),
+        decision.endpoints.iter().filter_map(|e| observer.endpoint_slots.get(e.health).copied()),
+        place.and_then(|p| p.country),
+        place.and_then(|p| p.continent),
+        rcode,
+    );
+}
+
+/// The largest response this request may get: over UDP min(the client's payload, counted
+/// as at least 512, and ours), 512 without EDNS (RFC 6891 sections 6.2.3 and 6.2.5); over
+/// TCP the two-octet length is the only limit (RFC 7766 section 8).
+pub fn size_limit(asked: &Asked<'_>, server: &ServerConfig) -> usize {
+    if asked.protocol != Protocol::Udp {
+        return usize::from(u16::MAX);
+    }
+    match &asked.edns {
+        Some(edns) => usize::from(edns.max_payload.max(512).min(server.max_udp_payload)),
+        None => 512,
+    }
+}
+
+/// Which encoder wrote the response, or why there is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoded {
+    /// Ours wrote it.
+    Ours,
+    /// hickory's wrote it (records made for this response, data not prepared at load).
+    Hickory,
+    /// hickory's could not: `out` holds a SERVFAIL header.
+    ServFail,
+    /// The question cannot be read back on its own: nothing written; answer FORMERR.
+    Unreadable,
+}
+
+/// Fits `answer` into `limit` octets and writes it into `out`, with the encoder that measured
+/// it: ours when it covers the answer, else hickory's. `answer` is left as it was sent
+/// (records left out, TC), for `explain` to show.
+pub fn encode(
+    answer: &mut Answer<'_>,
+    asked: &Asked<'_>,
+    limit: usize,
+    encoder: Encoder,
+    out: &mut Vec<u8>,
+) -> Encoded {
+    if encoder == Encoder::Ours && wire::encode(answer, asked.question_bytes, limit, out) {
+        return Encoded::Ours;
+    }
+    match fallback::encode(answer, asked, limit, out) {
+        Fallback::Written => Encoded::Hickory,
+        Fallback::Failed => Encoded::ServFail,
+        Fallback::Unreadable => Encoded::Unreadable,
+    }
+}
+
+/// A message we cannot read: FORMERR with its ID and opcode when it has a header and is a
+/// query; nothing when it is shorter than a header or is itself a response (RFC 1035
+/// section 4.1.1: answering responses invites reflection loops).
+pub fn format_error(message: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    if message.len() < HEADER_LEN {
+        return false;
+    }
+    let Ok(header) = Header::read(&mut BinDecoder::new(message)) else { return false };
+    if header.metadata.message_type == MessageType::Response {
+        return false;
+    }
+    let mut metadata = Metadata::response_from_request(&header.metadata);
+    metadata.response_code = ResponseCode::FormErr;
+    fallback::emit_header(&metadata, out)
+}
+
+#[cfg(test)]
+mod tests;
