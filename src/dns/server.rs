@@ -66,7 +66,7 @@ async fn bind_one(addr: SocketAddr, workers: usize) -> io::Result<Listener> {
     for _ in 0..attempts {
         let first = udp::bind_reuse_port(addr)?;
         let bound = first.local_addr()?;
-        match TcpListener::bind(bound).await {
+        match listen_tcp(bound) {
             Ok(tcp) => {
                 let mut sockets = vec![first];
                 for _ in 1..workers {
@@ -78,6 +78,21 @@ async fn bind_one(addr: SocketAddr, workers: usize) -> io::Result<Listener> {
         }
     }
     Err(last_error.unwrap_or_else(|| io::Error::other("no free port")))
+}
+
+/// Connections the kernel completes and queues for the accept loop before it drops new SYNs.
+/// tokio's default (1,024) overflowed when clients connected faster than the loop accepted
+/// for a moment (`TcpExtListenOverflows`), and each dropped SYN cost its client a one-second
+/// retransmission; the kernel caps this at `net.core.somaxconn` (4,096 since Linux 5.4).
+const TCP_BACKLOG: u32 = 4096;
+
+/// The TCP listener on `addr`, as `TcpListener::bind` makes it (`SO_REUSEADDR`) but with a
+/// backlog of [`TCP_BACKLOG`].
+fn listen_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(TCP_BACKLOG)
 }
 
 /// File descriptors the process needs beside TCP connections: listeners, UDP sockets, the
