@@ -11,7 +11,7 @@ use tracing::{error, info, warn};
 
 use crate::api;
 use crate::config::{ConfigError, Source};
-use crate::control::load::{self, LoadError, Prepared, Purpose};
+use crate::control::load::{self, ApiFiles, LoadError, Prepared};
 use crate::control::state::{self, Persisted, StateError, StateFile, StateLock};
 use crate::control::{Control, Controller, unix_now};
 use crate::dns::server;
@@ -57,21 +57,55 @@ pub async fn start(source: Source, path: Option<PathBuf>) -> Result<Running, App
     start_as(source, path, false).await
 }
 
-/// As [`start`]; with `drop_root`, a process started as root becomes `server.user` once every
-/// socket is bound and every file it needs as root is read (state directory, TLS key, token),
-/// before any task that serves or probes is spawned: no query is answered as root. Then,
-/// as the serving user, it proves it can write the state directory and locks it.
+/// As [`start`]; with `drop_root`, a process started as root binds every socket and reads
+/// the API's token and TLS files, then becomes `server.user`: the state directory (whose
+/// files that user controls), the saved changes, the zone files and the geo database are
+/// read only as that user (STYLE.md section 11), who first proves it can write the state
+/// directory and locks it. No task that serves or probes runs as root.
 ///
 /// # Errors
 /// As [`start`], a user that cannot be become (see `privileges::drop_root`), and a state
 /// directory that cannot be written or is held by another process.
 pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) -> Result<Running, AppError> {
     info!(version = env!("CARGO_PKG_VERSION"), "meridian starting");
+    let source = load::with_machine(source);
+    // The file alone says what is bound and who serves: saved API changes change neither.
+    let file = source.validate()?;
+    let api_files = match &file.api {
+        Some(api) => Some(
+            load::read_api_files(api)
+                .map_err(|problems| LoadError::Problems { origin: source.origin.clone(), problems })?,
+        ),
+        None => None,
+    };
+    server::raise_fd_limit(&file.server);
+    let listeners = server::bind(&file.server.listen, file.server.workers).await?;
+    let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
+    let api_listener = match &file.api {
+        Some(settings) => Some(api::bind(settings.listen).await?),
+        None => None,
+    };
     let state_dir = source.state_dir();
-    let (mut state, mut persisted) = open_state(state_dir.clone());
+    let identity = if drop_root {
+        if let Some(dir) = &state_dir {
+            StateFile::create_dir(dir)?; // root may create it; only the serving user reads it
+        }
+        crate::privileges::drop_root(file.server.user.as_deref(), state_dir.as_deref())?
+    } else {
+        crate::privileges::Identity::Unchanged { uid: current_uid() }
+    };
+    let (mut state, state_lock) = match &state_dir {
+        Some(dir) => {
+            let state = StateFile::open(dir)?;
+            let lock = state.claim(&identity.to_string())?;
+            (Some(state), Some(lock))
+        }
+        None => (None, None),
+    };
+    let mut persisted = read_saved(state.as_mut());
     let observers = Observers::default();
-    let prepared = load::prepare(source, &persisted.changes, Purpose::Start, Some(&observers), clock())?;
-    let Prepared { source, mut snapshot, table, changes, set_aside, rewrite_state, api } = prepared;
+    let prepared = load::prepare(source, &persisted.changes, ApiFiles::Skip, Some(&observers), clock())?;
+    let Prepared { source, mut snapshot, table, changes, set_aside, rewrite_state, .. } = prepared;
     for change in &set_aside {
         warn!(%change, "saved API change left out: the configuration file no longer allows it");
     }
@@ -83,19 +117,6 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     }
     log_loaded(&snapshot);
     let config = snapshot.config.clone();
-    server::raise_fd_limit(&config.server);
-    let listeners = server::bind(&config.server.listen, config.server.workers).await?;
-    let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
-    let api_listener = match &config.api {
-        Some(settings) => Some(api::bind(settings.listen).await?),
-        None => None,
-    };
-    let identity = if drop_root {
-        crate::privileges::drop_root(config.server.user.as_deref(), state_dir.as_deref())?
-    } else {
-        crate::privileges::Identity::Unchanged { uid: current_uid() }
-    };
-    let state_lock = state.as_ref().map(|file| file.claim(&identity.to_string())).transpose()?;
     snapshot.generation = 1;
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), observers.clone())?;
@@ -117,7 +138,7 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         cancel: cancel.clone(),
     };
     let (control, controller) = controller.spawn();
-    let api_addr = match (api_listener, api, &config.api) {
+    let api_addr = match (api_listener, api_files, &config.api) {
         (Some(listener), Some(api), Some(settings)) => {
             api::warn_without_token(api.token.as_deref(), &settings.token);
             let shared = api::Shared::new(store.clone(), control.clone(), observers, api.token, settings.limits);
@@ -162,26 +183,18 @@ impl Running {
     }
 }
 
-/// Opens the state directory and reads the saved changes. A state file that cannot be read
-/// or parsed is reported and moved aside, never deleted; the server then starts without it.
-fn open_state(dir: Option<PathBuf>) -> (Option<StateFile>, Persisted) {
+/// The saved changes of a claimed state directory. A state file that cannot be read or
+/// parsed is reported and moved aside, never deleted; the server then starts without it.
+fn read_saved(file: Option<&mut StateFile>) -> Persisted {
     let empty = Persisted { format: state::FORMAT, ..Default::default() };
-    let Some(dir) = dir else { return (None, empty) };
-    let mut file = match StateFile::open(&dir) {
-        Ok(file) => file,
-        Err(error) => {
-            // Claiming the directory fails next, with the reason, and the server stops.
-            error!(%error, "the state directory cannot be opened");
-            return (Some(StateFile::unusable(&dir)), empty);
-        }
-    };
+    let Some(file) = file else { return empty };
     match file.load() {
         Ok(persisted) => {
             let count = persisted.changes.count();
             if count > 0 {
                 info!(changes = count, path = %file.path().display(), "saved API changes loaded");
             }
-            (Some(file), persisted)
+            persisted
         }
         Err(error) => {
             let reason = if matches!(error, StateError::Corrupt { .. }) { "corrupt" } else { "unreadable" };
@@ -190,7 +203,7 @@ fn open_state(dir: Option<PathBuf>) -> (Option<StateFile>, Persisted) {
                 Ok(path) => warn!(path = %path.display(), "the state file is kept aside for the operator"),
                 Err(error) => error!(%error, "the state file cannot be moved aside; API changes will be refused"),
             }
-            (Some(file), empty)
+            empty
         }
     }
 }

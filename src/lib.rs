@@ -40,8 +40,9 @@
 //! - `fuzz`: the fuzz targets' bodies and properties, shared with the corpus replay test
 //!   (compiled with the `fuzzing` feature only).
 //!
-//! The pure core (`config`, `zone`, `geo`, `steering`, `health::state`, `health::table`, the
-//! answer stage of `dns`) knows nothing of sockets, tasks or the clock.
+//! The pure core (`config` but its `tls` file reader, `zone` but `load`, `geo`, `steering`,
+//! `health::state`, `health::table`, the answer stage of `dns`) knows nothing of sockets,
+//! tasks or the clock.
 
 pub mod analytics;
 pub mod api;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use meridian::app;
 use meridian::config::Source;
-use meridian::control::load::{self, Purpose};
+use meridian::control::load::{self, ApiFiles};
 use meridian::control::state::{Persisted, StateFile};
 use tracing_subscriber::EnvFilter;
 
@@ -116,11 +116,12 @@ fn serve(path: Option<PathBuf>, listen: &[String], api: Option<&str>) -> Result<
 
 /// Checks the file, the zones, database, token and API certificate it names, and the saved
 /// API changes laid over it, with the very function `serve` and a reload load with: the
-/// verdict is whether `serve` would start, and the warnings what it would set aside.
+/// verdict is whether `serve` would start on these files, and the warnings what it would set
+/// aside.
 fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
     let source = Source::read(&file)?;
     let saved = saved_changes(source.state_dir().as_deref())?;
-    let prepared = load::prepare(source, &saved.changes, Purpose::Start, None, clock())?;
+    let prepared = load::prepare(source, &saved.changes, ApiFiles::Read, None, clock())?;
     for change in &prepared.set_aside {
         println!(
             "warning: serve would set aside this saved API change (the configuration no longer allows it): {change}"
@@ -142,14 +143,15 @@ fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
 /// `serve` would set aside is a warning, as `serve` starts without it.
 fn saved_changes(dir: Option<&std::path::Path>) -> Result<Persisted, Box<dyn Error>> {
     let Some(dir) = dir else { return Ok(Persisted::default()) };
-    match std::fs::symlink_metadata(dir) {
+    // Followed as `serve` follows it when not started as root (as root, a link is refused).
+    match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             eprintln!("note: state_dir {} does not exist yet; serve creates it", dir.display());
             return Ok(Persisted::default());
         }
         Err(e) => return Err(format!("state_dir {}: {e}", dir.display()).into()),
         Ok(meta) if !meta.is_dir() => {
-            return Err(format!("state_dir {} is not a directory (a link is not followed)", dir.display()).into());
+            return Err(format!("state_dir {} is not a directory", dir.display()).into());
         }
         Ok(_) => {}
     }
@@ -171,7 +173,7 @@ fn explain(
     // started on this configuration gives (every endpoint in its initial health state).
     let source = read_source(config.as_deref())?;
     let saved = saved_changes(source.state_dir().as_deref())?;
-    let prepared = load::prepare(source, &saved.changes, Purpose::Reload, None, clock())?;
+    let prepared = load::prepare(source, &saved.changes, ApiFiles::Skip, None, clock())?;
     let explanation = meridian::explain::explain(&prepared.snapshot, name, rtype, client, ecs)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&explanation)?);

@@ -22,6 +22,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+
 use crate::geo::CONTINENTS;
 
 pub use bucket::{MAX_ENDPOINT_SLOTS, MAX_REGION_SLOTS, RING_BUCKETS};
@@ -65,16 +67,41 @@ impl Analytics {
 }
 
 /// The slot names of one pool, in slot order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Names {
     regions: Vec<String>,
     endpoints: Vec<String>,
 }
 
+/// Which names a slot is of.
+#[derive(Debug, Clone, Copy)]
+enum SlotKind {
+    Region,
+    Endpoint,
+}
+
+impl Names {
+    fn list(&self, kind: SlotKind) -> &Vec<String> {
+        match kind {
+            SlotKind::Region => &self.regions,
+            SlotKind::Endpoint => &self.endpoints,
+        }
+    }
+
+    fn list_mut(&mut self, kind: SlotKind) -> &mut Vec<String> {
+        match kind {
+            SlotKind::Region => &mut self.regions,
+            SlotKind::Endpoint => &mut self.endpoints,
+        }
+    }
+}
+
 /// One pool's counts over the last hour.
 pub struct PoolAnalytics {
     ring: Ring,
-    names: Mutex<Names>,
+    /// Replaced whole (copied) when the snapshot builder adds a name, so a summary for the
+    /// API never waits on the writer, nor the writer on it.
+    names: ArcSwap<Names>,
 }
 
 impl fmt::Debug for PoolAnalytics {
@@ -92,19 +119,34 @@ impl Default for PoolAnalytics {
 impl PoolAnalytics {
     /// Empty analytics, not kept in any [`Analytics`]. Allocates the ring (about 1.5 MB).
     pub fn new() -> Self {
-        Self { ring: Ring::new(), names: Mutex::default() }
+        Self { ring: Ring::new(), names: ArcSwap::default() }
     }
 
     /// The slot of region `name`: the same for the same name on every call. Past
-    /// [`MAX_REGION_SLOTS`] names, the shared overflow slot. Not hot: locks.
+    /// [`MAX_REGION_SLOTS`] names, the shared overflow slot. Not hot: copies the names when
+    /// `name` is new.
     pub fn region_slot(&self, name: &str) -> usize {
-        slot_of(&mut lock(&self.names).regions, name, MAX_REGION_SLOTS)
+        self.slot(name, MAX_REGION_SLOTS, SlotKind::Region)
     }
 
     /// The slot of an endpoint, labelled `region/address`: the same for the same label on
-    /// every call. Past [`MAX_ENDPOINT_SLOTS`] labels, the shared overflow slot. Not hot: locks.
+    /// every call. Past [`MAX_ENDPOINT_SLOTS`] labels, the shared overflow slot. Not hot:
+    /// copies the names when `label` is new.
     pub fn endpoint_slot(&self, label: &str) -> usize {
-        slot_of(&mut lock(&self.names).endpoints, label, MAX_ENDPOINT_SLOTS)
+        self.slot(label, MAX_ENDPOINT_SLOTS, SlotKind::Endpoint)
+    }
+
+    fn slot(&self, name: &str, capacity: usize, kind: SlotKind) -> usize {
+        if let Some(slot) = self.names.load().list(kind).iter().position(|n| n == name) {
+            return slot;
+        }
+        let mut slot = capacity;
+        self.names.rcu(|current| {
+            let mut next = Names::clone(current);
+            slot = slot_of(next.list_mut(kind), name, capacity);
+            next
+        });
+        slot
     }
 
     /// Counts one answer at `tick`: from the region in `region_slot` (`None` when no region
@@ -139,7 +181,7 @@ impl PoolAnalytics {
 
     /// The answers of the `window` ending at `now_tick`. Buckets the ring has reused for
     /// another tick, or is resetting, count as empty. Not hot: reads every bucket of the
-    /// window and locks the slot names.
+    /// window and loads the slot names (no lock).
     pub fn summary(&self, now_tick: u64, window: Window) -> Summary {
         let mut totals = Totals::default();
         let mut one = Totals::default();
@@ -149,7 +191,7 @@ impl PoolAnalytics {
                 totals.add(&one);
             }
         }
-        let names = lock(&self.names);
+        let names = self.names.load();
         totals.summarize(window, &names.regions, &names.endpoints)
     }
 }

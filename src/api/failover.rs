@@ -86,8 +86,9 @@ pub struct AutomaticFailover {
 #[utoipa::path(get, path = "/api/v1/lb/failover/status", tag = "failover",
     responses((status = 200, body = FailoverStatus), (status = 401, body = ErrorBody)))]
 pub async fn status(State(shared): State<Shared>) -> Json<FailoverStatus> {
-    let persisted = shared.0.control.persisted();
-    let snapshot = shared.0.store.load();
+    // One publication: the manual failovers, the health and the events all of one moment.
+    let published = shared.published();
+    let (persisted, snapshot) = (&published.persisted, &published.snapshot);
     let health = &snapshot.health;
     let mut automatic = Vec::new();
     for pool in &snapshot.steering.pools {
@@ -104,8 +105,7 @@ pub async fn status(State(shared): State<Shared>) -> Json<FailoverStatus> {
             });
         }
     }
-    let automatic_history = shared
-        .published()
+    let automatic_history = published
         .health
         .region_events()
         .map(|e| RegionEvent {

@@ -2,26 +2,28 @@
 //! server needs to run (the validated configuration, its zones and geo database built into a
 //! snapshot, the health table, and for a start the API's token and TLS configuration).
 //!
-//! `serve`, SIGHUP, `POST /api/v1/reload` and `check-config` all call [`prepare`], so
-//! `check-config`'s verdict is exactly whether `serve` would start, and what a reload would
-//! do: which saved changes it would set aside, by name. Reads files, never a clock: the
-//! instant the health table starts from is passed in.
+//! `serve`, SIGHUP, `POST /api/v1/reload`, `check-config` and `explain` all call [`prepare`],
+//! so `check-config`'s verdict on the files is the one `serve` and a reload reach, down to
+//! which saved changes they set aside, by name (binding, the serving user and the state
+//! directory's lock are `serve`'s alone). Reads files, never a clock: the instant the health
+//! table starts from is passed in.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::overlay::LaidOver;
-use crate::config::{ConfigError, Overlay, Problem, Source};
+use crate::config::{ApiConfig, ConfigError, Overlay, Problem, Source};
 use crate::health::table::HealthTable;
 use crate::metrics::Observers;
 use crate::snapshot::Snapshot;
 
-/// What is being prepared: a start reads what only a start uses (the API's token and TLS
-/// files, which a reload keeps as they are).
+/// Whether [`prepare`] reads the API's token and TLS files. `check-config` has them read
+/// as a start would; `serve` reads them first, as root, before it drops privileges and
+/// reads the rest ([`read_api_files`]); a reload keeps the running ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    Start,
-    Reload,
+pub enum ApiFiles {
+    Read,
+    Skip,
 }
 
 /// Everything a server runs on, checked and ready.
@@ -38,7 +40,8 @@ pub struct Prepared {
     pub set_aside: Vec<String>,
     /// Whether the state file must be rewritten (some saved changes made the file invalid).
     pub rewrite_state: bool,
-    /// The admin API's token and TLS configuration, for a start with `[api]`.
+    /// The admin API's token and TLS configuration, when asked for ([`ApiFiles::Read`])
+    /// and the configuration has `[api]`.
     pub api: Option<ApiStart>,
 }
 
@@ -65,35 +68,46 @@ fn lines(problems: &[Problem]) -> String {
     problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
 }
 
-/// Prepares `source` with the saved `changes` laid over it. The machine's CPU count (what
-/// `server.workers` defaults to) is read here, at the edge, and handed to validation.
+/// `source` with the machine's CPU count (what `server.workers` defaults to) handed to its
+/// validation: read here, at the edge, so that validation itself reads nothing.
+pub fn with_machine(mut source: Source) -> Source {
+    source.set_cpus(std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    source
+}
+
+/// Reads the API's token and its TLS certificate and key.
 ///
 /// # Errors
-/// The configuration is invalid on its own, or anything it names cannot be used; every
-/// problem found is reported together.
+/// Every file that cannot be used, together.
+pub fn read_api_files(api: &ApiConfig) -> Result<ApiStart, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let token = api.token.read().unwrap_or_else(|p| {
+        problems.push(p);
+        None
+    });
+    let tls =
+        api.tls.as_ref().and_then(|files| crate::config::tls::server_config(files).map_err(|p| problems.push(p)).ok());
+    if problems.is_empty() { Ok(ApiStart { token, tls }) } else { Err(problems) }
+}
+
+/// Prepares `source` with the saved `changes` laid over it.
+///
+/// # Errors
+/// The configuration is invalid on its own (then only its problems are known), or anything
+/// it names cannot be used: the API's files, zone files and the geo database together, then
+/// the pools (which need the zones).
 pub fn prepare(
     source: Source,
     changes: &Overlay,
-    purpose: Purpose,
+    api_files: ApiFiles,
     observers: Option<&Observers>,
     now: Instant,
 ) -> Result<Prepared, LoadError> {
-    let mut source = source;
-    source.set_cpus(std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let source = with_machine(source);
     let LaidOver { config, kept, left_out } = source.lay_over(changes)?;
     let mut problems = Vec::new();
-    let api = match (&config.api, purpose) {
-        (Some(api), Purpose::Start) => {
-            let token = api.token.read().unwrap_or_else(|p| {
-                problems.push(p);
-                None
-            });
-            let tls = api
-                .tls
-                .as_ref()
-                .and_then(|files| crate::config::tls::server_config(files).map_err(|p| problems.push(p)).ok());
-            Some(ApiStart { token, tls })
-        }
+    let api = match (&config.api, api_files) {
+        (Some(api), ApiFiles::Read) => read_api_files(api).map_err(|mut found| problems.append(&mut found)).ok(),
         _ => None,
     };
     let table = HealthTable::new(&config, now);

@@ -1,8 +1,9 @@
 //! The controller: the one writer. It owns the configuration, the saved API changes and the
 //! health table, and it alone publishes. Reloads (SIGHUP, the API), API changes, probe
 //! results and shutdown all arrive here, one at a time, so two changes can never interleave
-//! and none is lost: each is validated whole, written to the state file, and only then
-//! published and acknowledged.
+//! and none is lost: an API change is validated whole, written to the state file, and only
+//! then published and acknowledged; a probe result is applied to the health table, and a
+//! batch of them published once.
 //!
 //! What readers see is published as immutable values: the [`Snapshot`] queries read, and
 //! beside it a [`Published`] (the snapshot, the health table as of that moment, the saved
@@ -31,7 +32,7 @@ use crate::health::table::HealthTable;
 use crate::metrics::{FailoverKind, Observers};
 use crate::snapshot::{Snapshot, SnapshotStore};
 pub use health::ProbeOutcome;
-use load::{LoadError, Prepared, Purpose};
+use load::{ApiFiles, LoadError, Prepared};
 use state::{FailoverEvent, HISTORY_LEN, Persisted, StateFile};
 
 /// What the writer last published for the API: a snapshot and, consistent with it (endpoint
@@ -108,7 +109,9 @@ impl Control {
         answer.await.unwrap_or(Err(Refused::Stopped))
     }
 
-    /// Probes a region's endpoints now; their results also feed the health state.
+    /// Probes a region's endpoints now; their results are also queued for the health state
+    /// like any probe's (and dropped, as every old probe's, if a change restarts the probes
+    /// before they are applied).
     ///
     /// # Errors
     /// No such region.
@@ -284,12 +287,21 @@ impl Writer {
 
     /// Rebuilds everything from the files, with the API's changes laid over them.
     async fn reload(&mut self) -> Result<u64, LoadError> {
-        let source = match &self.own.path {
-            Some(path) => Source::read(path)?,
-            None => Source::embedded_default()?,
+        let (path, changes, observers) =
+            (self.own.path.clone(), self.own.persisted.changes.clone(), self.own.observers.clone());
+        // Reading zone files and a geo database takes a while: off the runtime's threads,
+        // which serve TCP and the API meanwhile. The writer waits; nothing else changes.
+        let loaded = tokio::task::spawn_blocking(move || {
+            let source = match &path {
+                Some(path) => Source::read(path)?,
+                None => Source::embedded_default()?,
+            };
+            load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())
+        });
+        let mut prepared = match loaded.await {
+            Ok(prepared) => prepared?,
+            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
         };
-        let observers = Some(&self.own.observers);
-        let mut prepared = load::prepare(source, &self.own.persisted.changes, Purpose::Reload, observers, clock())?;
         self.keep_restart_only(&mut prepared);
         for change in &prepared.set_aside {
             warn!(%change, "saved API change left out: the configuration file no longer allows it");

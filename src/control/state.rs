@@ -92,24 +92,28 @@ impl StateFile {
     /// # Errors
     /// The directory cannot be created.
     pub fn open(dir: &Path) -> Result<Self, StateError> {
-        if !dir.exists() {
-            let mut builder = fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).map_err(|source| StateError::Dir { dir: dir.into(), source })?;
-        }
+        Self::create_dir(dir)?;
         Ok(Self { dir: dir.to_path_buf(), blocked: false })
+    }
+
+    /// Creates `dir` (mode 0700, and its parents) when it is missing; reads nothing in it.
+    ///
+    /// # Errors
+    /// The directory cannot be created.
+    pub fn create_dir(dir: &Path) -> Result<(), StateError> {
+        if fs::symlink_metadata(dir).is_ok() {
+            return Ok(());
+        }
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|source| StateError::Dir { dir: dir.into(), source })
     }
 
     /// The state file of a directory that exists, without touching it (`check-config`).
     pub fn existing(dir: &Path) -> Self {
         Self { dir: dir.to_path_buf(), blocked: false }
-    }
-
-    /// A state directory that could not be opened: every save is refused.
-    pub fn unusable(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf(), blocked: true }
     }
 
     pub fn path(&self) -> PathBuf {
@@ -122,7 +126,7 @@ impl StateFile {
     /// The file exists but cannot be read, or is not a state file this build understands.
     pub fn load(&self) -> Result<Persisted, StateError> {
         let path = self.path();
-        let text = match fs::read(&path) {
+        let text = match read_limited(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(Persisted { format: FORMAT, ..Default::default() });
@@ -221,11 +225,7 @@ impl StateFile {
         let write = |e| StateError::Write { path: temporary.clone(), source: e };
         let mut text = serde_json::to_vec_pretty(state).map_err(|e| write(io::Error::other(e)))?;
         text.push(b'\n');
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary).map_err(write)?;
+        let mut file = open_no_follow(&temporary, true).map_err(write)?;
         file.write_all(&text).map_err(write)?;
         file.sync_all().map_err(write)?;
         drop(file);
@@ -233,6 +233,34 @@ impl StateFile {
         // The rename is durable only once the directory entry is.
         File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(|source| StateError::Write { path, source })
     }
+}
+
+/// The largest state file read: far more than any set of API changes takes (each is a few
+/// hundred octets), and a bound on what a file someone else put there can make us allocate.
+pub const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a regular file of at most [`MAX_STATE_BYTES`], without following a symbolic link
+/// at its name (nor blocking on a FIFO put there).
+fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_STATE_BYTES {
+        return Err(io::Error::other(format!("larger than {MAX_STATE_BYTES} octets")));
+    }
+    let mut text = Vec::new();
+    file.take(MAX_STATE_BYTES + 1).read_to_end(&mut text)?;
+    if text.len() as u64 > MAX_STATE_BYTES {
+        return Err(io::Error::other(format!("larger than {MAX_STATE_BYTES} octets")));
+    }
+    Ok(text)
 }
 
 /// Opens (creating, mode 0600) a file without following a symbolic link at its name: the
@@ -317,6 +345,31 @@ mod tests {
         let error = file.claim("tester").unwrap_err();
         assert!(matches!(error, StateError::Unusable { .. }), "{error}");
         assert_eq!(fs::read(&target).unwrap(), b"not ours");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_state_file_that_is_a_link_a_fifo_or_too_large_is_not_read() {
+        let dir = temp("hostile");
+        let file = StateFile::open(&dir).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", file.path()).unwrap();
+        assert!(matches!(file.load(), Err(StateError::Read { .. })), "a link is not followed");
+        fs::remove_file(file.path()).unwrap();
+        let fifo = std::ffi::CString::new(file.path().to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert!(matches!(file.load(), Err(StateError::Read { .. })), "a FIFO neither blocks nor is read");
+        fs::remove_file(file.path()).unwrap();
+        let big = File::create(file.path()).unwrap();
+        big.set_len(MAX_STATE_BYTES + 1).unwrap();
+        assert!(matches!(file.load(), Err(StateError::Read { .. })), "past the limit");
+        // A link planted as the temporary file is not written through either.
+        let target = dir.join("target");
+        fs::write(&target, b"keep").unwrap();
+        fs::remove_file(file.path()).unwrap();
+        std::os::unix::fs::symlink(&target, dir.join(format!("{STATE_FILE}.tmp"))).unwrap();
+        assert!(file.save(&Persisted::default()).is_err());
+        assert_eq!(fs::read(&target).unwrap(), b"keep");
         let _ = fs::remove_dir_all(&dir);
     }
 

@@ -525,8 +525,7 @@ fn check_config_and_serve_both_refuse_a_missing_token_file() {
         "{}",
         stderr(&checked)
     );
-    let served = run(&["serve", "--config", config.to_str().unwrap()], dir.path());
-    assert!(!served.status.success(), "{served:?}");
+    let served = refused(Command::new(BIN).args(["serve", "--config", config.to_str().unwrap()]), dir.path());
     assert!(stderr(&served).contains("no-such-token"), "{}", stderr(&served));
     // With the file there, both accept it.
     dir.write("no-such-token", "s3cret\n");
@@ -541,17 +540,19 @@ fn saved_changes_the_file_no_longer_allows_are_set_aside_alike_by_check_config_a
     // A saved region (written by hand, or by a build that allowed it) that makes the
     // configuration invalid once laid over the file; the weight still fits.
     std::fs::create_dir(dir.path().join("state")).unwrap();
-    dir.write(
-        "state/state.json",
-        r#"{"format":1,"changes":{"regions_added":[{"name":"c","endpoints":[{"address":"not-an-ip"}]}],
-            "weights":[{"region":"a","endpoint":"192.0.2.1","weight":7}]}}"#,
-    );
+    let saved = r#"{"format":1,"changes":{"regions_added":[{"name":"c","endpoints":[{"address":"not-an-ip"}]}],
+            "weights":[{"region":"a","endpoint":"192.0.2.1","weight":7}]}}"#;
+    dir.write("state/state.json", saved);
     let checked = run(&["check-config", config.to_str().unwrap()], dir.path());
     let out = String::from_utf8_lossy(&checked.stdout);
     assert!(checked.status.success(), "serve starts on it, so check-config passes it: {checked:?}");
     assert!(out.contains("would set aside") && out.contains("regions_added") && out.contains("not-an-ip"), "{out}");
     assert!(out.contains("1 saved API change(s) in force"), "the weight stays: {out}");
-    assert!(dir.path().join("state/state.json").exists(), "check-config changes nothing");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("state/state.json")).unwrap(),
+        saved,
+        "check-config changes nothing"
+    );
 
     let mut command = Command::new(BIN);
     command.env("MERIDIAN_TEST_TOKEN", TOKEN);
@@ -576,15 +577,19 @@ fn a_second_server_on_the_same_state_directory_is_refused() {
     let mut command = Command::new(BIN);
     command.env("MERIDIAN_TEST_TOKEN", TOKEN);
     let first = serve_command(command, &["serve", "--config", config.to_str().unwrap()], dir.path());
-    let second = Command::new(BIN)
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .current_dir(dir.path())
-        .env("MERIDIAN_TEST_TOKEN", TOKEN)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = wait_output(second, Duration::from_secs(20)).expect("the second server exits");
-    assert!(!output.status.success(), "{output:?}");
+    // A state file the second would set aside if it read it: it must not touch it before it
+    // holds the directory, so the refused server leaves it exactly as it is.
+    let garbled = "{ not json, written by hand while the first server runs";
+    dir.write("state/state.json", garbled);
+    let mut second = Command::new(BIN);
+    second.args(["serve", "--config", config.to_str().unwrap()]).env("MERIDIAN_TEST_TOKEN", TOKEN);
+    let output = refused(&mut second, dir.path());
+    assert_eq!(std::fs::read_to_string(dir.path().join("state/state.json")).unwrap(), garbled);
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("state"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("corrupt") || n.contains("rejected")), "{names:?}");
     let text = stderr(&output);
     assert!(text.contains("in use by another meridian process"), "{text}");
     assert!(text.contains(&dir.path().join("state").display().to_string()), "names the directory: {text}");
@@ -600,8 +605,7 @@ fn a_state_dir_that_is_not_a_directory_fails_check_config_and_serve() {
     let checked = run(&["check-config", config.to_str().unwrap()], dir.path());
     assert!(!checked.status.success(), "{checked:?}");
     assert!(stderr(&checked).contains("is not a directory"), "{}", stderr(&checked));
-    let served = run(&["serve", "--config", config.to_str().unwrap()], dir.path());
-    assert!(!served.status.success(), "{served:?}");
+    let served = refused(Command::new(BIN).args(["serve", "--config", config.to_str().unwrap()]), dir.path());
     assert!(stderr(&served).contains("state directory"), "{}", stderr(&served));
 }
 
@@ -621,22 +625,23 @@ fn a_state_dir_the_serving_user_cannot_write_stops_the_start_naming_dir_and_user
     let config = stateful_config(&dir, "private/state", None);
     let text = std::fs::read_to_string(&config).unwrap().replace("[server]\n", "[server]\nuser = \"nobody\"\n");
     std::fs::write(&config, text).unwrap();
-    let output = Command::new(BIN)
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .current_dir(dir.path())
-        .env("MERIDIAN_TEST_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    assert!(!output.status.success(), "{output:?}");
+    let mut command = Command::new(BIN);
+    command.args(["serve", "--config", config.to_str().unwrap()]).env("MERIDIAN_TEST_TOKEN", TOKEN);
+    let output = refused(&mut command, dir.path());
     let text = stderr(&output);
     assert!(text.contains("private/state") && text.contains("nobody") && text.contains("ermission denied"), "{text}");
 }
 
-/// The output of a child that must exit within `limit`; `None` (and the child killed) if not.
-fn wait_output(mut child: Child, limit: Duration) -> Option<Output> {
-    if wait_with_deadline(&mut child, limit).is_none() {
+/// The output of `meridian serve` that must refuse to start: it fails (within 20 s, rather
+/// than hanging the test should a regression let it serve) with a failing status.
+fn refused(command: &mut Command, dir: &std::path::Path) -> Output {
+    let mut child = command.current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    if wait_with_deadline(&mut child, Duration::from_secs(20)).is_none() {
         let _ = child.kill();
-        return None;
+        let output = child.wait_with_output().unwrap();
+        panic!("serve started when it must refuse: {}", stderr(&output));
     }
-    child.wait_with_output().ok()
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    output
 }

@@ -326,3 +326,33 @@ fn a_failed_region_moves_only_its_own_clients_in_a_geo_pool() {
         "127.0.0.1 (OC) stays"
     );
 }
+
+#[test]
+fn a_failback_delay_ends_on_the_writers_timer_without_another_probe() {
+    // One probe at start, the next 30 to 60 s later: only the writer's own timer can end the
+    // failback delay within the test's limit.
+    let target = HealthTarget::start();
+    let slow = format!(
+        "{{ type = \"http\", address = \"127.0.0.1\", port = {}, path = \"/health\", interval = \"60s\", \
+         timeout = \"500ms\", rise = 1, fall = 1, initial = \"down\" }}",
+        target.addr.port()
+    );
+    let regions = format!(
+        "[[region]]\nname = \"primary\"\nendpoints = [ {{ address = \"192.0.2.1\", check = {slow} }} ]\n\
+         [[region]]\nname = \"backup\"\nendpoints = [ {{ address = \"192.0.2.2\" }} ]\n"
+    );
+    let server =
+        server(&regions, "policy = \"priority\"\nregions = [\"primary\", \"backup\"]\nfailback_delay = \"1s\"");
+    let www = pool(&server.snapshot(), "www.lb.test.");
+    let held = server.wait_for_snapshot(LIMIT, "primary up, held back", |s| {
+        servable(s, "192.0.2.1") && s.health.is_held_back(www, 0)
+    });
+    let started = Instant::now();
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.2"], "the backup answers during the delay");
+    server.wait_for_snapshot(LIMIT, "the failback delay over", |s| {
+        s.generation > held.generation && !s.health.is_held_back(www, 0)
+    });
+    assert!(started.elapsed() < Duration::from_secs(5), "ended by the timer, not a probe");
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1"], "primary again");
+    assert_eq!(target.requests(), 1, "no other probe came in between");
+}

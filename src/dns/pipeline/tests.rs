@@ -248,7 +248,9 @@ fn what_the_encoder_measures_is_what_it_sends() {
     for payload in [None, Some(512), Some(600), Some(700), Some(800), Some(1232)] {
         for encoder in ENCODERS {
             let request = request("x.sub.example.test.", RecordType::A, payload, Protocol::Udp, |_| {});
-            let (answer, _, out) = encoded(&snap, &request, encoder);
+            let (answer, written_by, out) = encoded(&snap, &request, encoder);
+            let expected = if encoder == Encoder::Ours { Encoded::Ours } else { Encoded::Hickory };
+            assert_eq!(written_by, expected, "{encoder:?}, payload {payload:?}: no silent fallback");
             let limit = usize::from(payload.unwrap_or(512));
             assert!(out.len() <= limit, "{encoder:?}, payload {payload:?}: {} octets", out.len());
             let sent = Message::from_vec(&out).unwrap();

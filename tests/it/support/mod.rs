@@ -236,9 +236,9 @@ impl Drop for TestServer {
 /// in its initial state), loaded by the server's own loader.
 #[allow(clippy::disallowed_methods)] // the first health table's instant
 pub fn load_snapshot(path: &Path, observers: Option<&meridian::metrics::Observers>) -> meridian::snapshot::Snapshot {
-    use meridian::control::load::{Purpose, prepare};
+    use meridian::control::load::{ApiFiles, prepare};
     let source = Source::read(path).expect("a valid configuration");
-    let prepared = prepare(source, &Default::default(), Purpose::Reload, observers, std::time::Instant::now());
+    let prepared = prepare(source, &Default::default(), ApiFiles::Skip, observers, std::time::Instant::now());
     let mut snapshot = prepared.expect("the configuration loads").snapshot;
     snapshot.generation = 1;
     snapshot
