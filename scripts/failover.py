@@ -84,6 +84,8 @@ def target(port, root):
 def main():
     subprocess.run(["cargo", "build", "--release", "--quiet"], check=True)
     work = tempfile.mkdtemp(prefix="meridian-failover-")
+    # Started as root, Meridian reads its zones as server.user (nobody): let it in.
+    os.chmod(work, 0o755)
     open(os.path.join(work, "health"), "w").write("ok\n")
     open(os.path.join(work, "lb.test.zone"), "w").write(
         "$ORIGIN lb.test.\n$TTL 300\n@ SOA ns host 1 2 3 4 60\n@ NS ns\nns A 192.0.2.53\n")
