@@ -97,7 +97,7 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     let (mut state, state_lock) = match &state_dir {
         Some(dir) => {
             let state = StateFile::open(dir)?;
-            let lock = state.claim(&identity.to_string())?;
+            let lock = state.claim(&identity.to_string(), unix_now())?;
             (Some(state), Some(lock))
         }
         None => (None, None),

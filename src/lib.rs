@@ -6,6 +6,8 @@
 //! (`tests/it/layout.rs` fails on an import that points back up, or a module missing here).
 //!
 //! - `splitmix`: the SplitMix64 mixing step that steering, health, geo and DNS share.
+//! - `files`: reading the files a configuration names, safely when the reader is root: no
+//!   link followed where another user could plant one, regular files only, bounded sizes.
 //! - `clients`: a client's key (an IPv6 client by its /64) and per-client counts, for the
 //!   TCP server's and the API's limits.
 //! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
@@ -53,6 +55,7 @@ pub mod control;
 pub mod ctl;
 pub mod dns;
 pub mod explain;
+pub mod files;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzz;

@@ -120,7 +120,8 @@ impl TokenSource {
             Self::Inline(token) => Ok(Some(token.clone())),
             Self::File(path) => {
                 let fail = |why: String| Problem::new("api.token_file", why);
-                let text = std::fs::read_to_string(path)
+                // A token is tens of octets; a file of more is a mistake, not a token.
+                let text = crate::files::read_to_string(path, 64 * 1024)
                     .map_err(|e| fail(format!("cannot read the token file {}: {e}", path.display())))?;
                 let token = text.trim();
                 if token.is_empty() {

@@ -13,7 +13,6 @@ pub mod steering;
 pub mod tls;
 
 use std::fmt;
-use std::fs;
 use std::io;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
@@ -157,7 +156,8 @@ impl Source {
     /// # Errors
     /// The file cannot be read or is not TOML with known keys.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let text = crate::files::read_to_string(path, crate::files::SMALL_FILE)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_toml(&text, &base, &path.display().to_string())
     }

@@ -11,6 +11,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::{Problem, TlsFiles};
 
+/// A certificate chain or key file: a few kilobytes; a megabyte is far past any real one.
+const PEM_FILE_LIMIT: u64 = 1024 * 1024;
+
 /// Reads and checks the certificate and key, and builds the TLS configuration the API's
 /// listener serves with.
 /// HTTP/1.1 only, by ALPN: the API has no use for HTTP/2.
@@ -21,17 +24,20 @@ use super::{Problem, TlsFiles};
 pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, Problem> {
     let (cert, key) = (files.cert.display(), files.key.display());
     let fail = |at: &str, why: String| Problem::new(format!("api.{at}"), why);
-    let chain = CertificateDer::pem_file_iter(&files.cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+    // Read as root, possibly from a directory another user controls: see `crate::files`.
+    let cert_pem = crate::files::read(&files.cert, PEM_FILE_LIMIT)
+        .map_err(|e| fail("tls_cert", format!("cannot read {cert}: {e}")))?;
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| fail("tls_cert", format!("cannot read a PEM certificate chain from {cert}: {}", pem_error(&e))))?;
     if chain.is_empty() {
         return Err(fail("tls_cert", format!("{cert} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")));
     }
     // The parser's own message could quote a line of the key file: name the file only.
-    let private = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| match e {
-        rustls::pki_types::pem::Error::Io(e) => fail("tls_key", format!("cannot read {key}: {e}")),
-        _ => fail("tls_key", format!("{key} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)")),
-    })?;
+    let key_pem = crate::files::read(&files.key, PEM_FILE_LIMIT)
+        .map_err(|e| fail("tls_key", format!("cannot read {key}: {e}")))?;
+    let private = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|_| fail("tls_key", format!("{key} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)")))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -168,7 +168,7 @@ impl StateFile {
     /// # Errors
     /// The directory cannot be written (`Unusable`, naming the directory, user and reason),
     /// or another process holds it (`InUse`).
-    pub fn claim(&self, user: &str) -> Result<StateLock, StateError> {
+    pub fn claim(&self, user: &str, unix_secs: u64) -> Result<StateLock, StateError> {
         let unusable = |what: &str, e: io::Error| StateError::Unusable {
             dir: self.dir.clone(),
             user: user.to_owned(),
@@ -188,6 +188,7 @@ impl StateFile {
                 return Err(unusable("cannot lock the lock file", e));
             }
         }
+        self.clear_temporary(unix_secs).map_err(|e| unusable("cannot clear state.json.tmp", e))?;
         let probe = self.dir.join(PROBE_FILE);
         let mut file = open_no_follow(&probe, true).map_err(|e| unusable("cannot create a file", e))?;
         file.write_all(b"meridian\n").and_then(|()| file.sync_all()).map_err(|e| unusable("cannot write a file", e))?;
@@ -197,6 +198,25 @@ impl StateFile {
         File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(|e| unusable("cannot fsync the directory", e))?;
         fs::remove_file(&renamed).map_err(|e| unusable("cannot remove a file", e))?;
         Ok(StateLock { _file: lock })
+    }
+
+    /// What a save left behind at `state.json.tmp` when the process died or the disk filled
+    /// up: a regular file is a partial save and is removed (the state file itself is whole);
+    /// anything else there (a directory, a link, a FIFO) would make every save fail, so it is
+    /// moved aside as `state.json.tmp.unusable-<unix seconds>` for the operator, as an
+    /// unreadable state file is. Only once the directory is locked: it is ours.
+    fn clear_temporary(&self, unix_secs: u64) -> io::Result<()> {
+        let temporary = self.dir.join(format!("{STATE_FILE}.tmp"));
+        match fs::symlink_metadata(&temporary) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+            Ok(meta) if meta.is_file() => fs::remove_file(&temporary),
+            Ok(_) => {
+                let aside = self.dir.join(format!("{STATE_FILE}.tmp.unusable-{unix_secs}"));
+                tracing::error!(path = %temporary.display(), aside = %aside.display(), "not a file where saves write: moved aside");
+                fs::rename(&temporary, &aside)
+            }
+        }
     }
 
     /// Keeps the state file aside as `rejected` (saved changes the configuration file no
@@ -226,8 +246,13 @@ impl StateFile {
         let mut text = serde_json::to_vec_pretty(state).map_err(|e| write(io::Error::other(e)))?;
         text.push(b'\n');
         let mut file = open_no_follow(&temporary, true).map_err(write)?;
-        file.write_all(&text).map_err(write)?;
-        file.sync_all().map_err(write)?;
+        if let Err(e) = file.write_all(&text).and_then(|()| file.sync_all()) {
+            // A disk that filled up mid-write leaves half a file: remove it (the old state
+            // file is still whole), so that nothing partial lingers for the operator to find.
+            drop(file);
+            let _ = fs::remove_file(&temporary);
+            return Err(write(e));
+        }
         drop(file);
         fs::rename(&temporary, &path).map_err(|source| StateError::Write { path: path.clone(), source })?;
         // The rename is durable only once the directory entry is.
@@ -325,13 +350,29 @@ mod tests {
     fn a_claimed_directory_is_refused_to_a_second_claim_until_released() {
         let dir = temp("claim");
         let file = StateFile::open(&dir).unwrap();
-        let held = file.claim("tester").unwrap();
-        let error = StateFile::open(&dir).unwrap().claim("tester").unwrap_err();
+        let held = file.claim("tester", 1).unwrap();
+        let error = StateFile::open(&dir).unwrap().claim("tester", 1).unwrap_err();
         assert!(matches!(error, StateError::InUse { .. }), "{error}");
         assert!(error.to_string().contains(&dir.display().to_string()), "{error}");
         assert!(!dir.join(PROBE_FILE).exists() && !dir.join(format!("{PROBE_FILE}.renamed")).exists());
         drop(held);
-        assert!(file.claim("tester").is_ok(), "free once the first holder is gone");
+        assert!(file.claim("tester", 1).is_ok(), "free once the first holder is gone");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_claim_clears_what_a_failed_save_left_at_the_temporary_name() {
+        let dir = temp("temporary");
+        let file = StateFile::open(&dir).unwrap();
+        let temporary = dir.join(format!("{STATE_FILE}.tmp"));
+        fs::write(&temporary, b"{ \"format\": 1, \"chan").unwrap();
+        drop(file.claim("tester", 7).unwrap());
+        assert!(!temporary.exists(), "a partial save is removed");
+        fs::create_dir(&temporary).unwrap();
+        let held = file.claim("tester", 7).unwrap();
+        assert!(dir.join(format!("{STATE_FILE}.tmp.unusable-7")).is_dir(), "a directory is moved aside");
+        file.save(&Persisted { format: FORMAT, ..Default::default() }).expect("saves work again");
+        drop(held);
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -342,7 +383,7 @@ mod tests {
         let target = dir.join("elsewhere");
         fs::write(&target, b"not ours").unwrap();
         std::os::unix::fs::symlink(&target, dir.join(LOCK_FILE)).unwrap();
-        let error = file.claim("tester").unwrap_err();
+        let error = file.claim("tester", 1).unwrap_err();
         assert!(matches!(error, StateError::Unusable { .. }), "{error}");
         assert_eq!(fs::read(&target).unwrap(), b"not ours");
         let _ = fs::remove_dir_all(&dir);

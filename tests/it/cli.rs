@@ -645,3 +645,98 @@ fn refused(command: &mut Command, dir: &std::path::Path) -> Output {
     assert!(!output.status.success(), "{output:?}");
     output
 }
+
+#[test]
+fn a_save_that_fills_the_disk_answers_503_and_leaves_no_partial_file() {
+    let dir = TempDir::new("cli");
+    let config = stateful_config(&dir, "state", None);
+    // Files of at most 1 KiB (bash's `ulimit -f` counts KiB), with SIGXFSZ ignored so that a
+    // write past it fails with EFBIG, as a full disk fails one with ENOSPC.
+    let mut command = Command::new("bash");
+    command.args(["-c", "trap '' XFSZ; ulimit -f 1; exec \"$0\" \"$@\"", BIN]).env("MERIDIAN_TEST_TOKEN", TOKEN);
+    let served = serve_command(command, &["serve", "--config", config.to_str().unwrap()], dir.path());
+    let api = Api { addr: served.api() };
+    let endpoints: Vec<String> = (1..=40).map(|i| format!(r#"{{"address":"198.51.100.{i}"}}"#)).collect();
+    let big = format!(r#"{{"name":"big","endpoints":[{}]}}"#, endpoints.join(","));
+    let refused = api.post("/api/v1/lb/regions", &big);
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    let state = dir.path().join("state");
+    assert!(!state.join("state.json.tmp").exists(), "no partial state file is left behind");
+    assert_eq!(api.get("/api/v1/lb/regions/big").status, 404, "not made, since not saved");
+    // A change that fits is saved and made.
+    assert_eq!(api.patch("/api/v1/lb/regions/a/endpoints/192.0.2.1", r#"{"weight":3}"#).status, 200);
+    let saved = std::fs::read_to_string(state.join("state.json")).unwrap();
+    assert!(saved.contains("\"weight\": 3"), "{saved}");
+}
+
+#[test]
+fn a_directory_where_saves_write_is_moved_aside_at_start() {
+    let dir = TempDir::new("cli");
+    let config = stateful_config(&dir, "state", None);
+    std::fs::create_dir_all(dir.path().join("state/state.json.tmp")).unwrap();
+    let mut command = Command::new(BIN);
+    command.env("MERIDIAN_TEST_TOKEN", TOKEN);
+    let served = serve_command(command, &["serve", "--config", config.to_str().unwrap()], dir.path());
+    let api = Api { addr: served.api() };
+    let changed = api.patch("/api/v1/lb/regions/a/endpoints/192.0.2.1", r#"{"weight":3}"#);
+    assert_eq!(changed.status, 200, "saves work: {}", changed.body);
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("state"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    assert!(names.iter().any(|n| n.starts_with("state.json.tmp.unusable-")), "kept for the operator: {names:?}");
+}
+
+#[test]
+fn started_as_root_nothing_planted_in_the_state_directory_is_followed_read_or_written_by_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: nothing to plant against (CI runs as root and checks this)");
+        return;
+    }
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let outside = TempDir::new("victim");
+    let victim = outside.write("victim", "root's file, mode 0600\n");
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Saved changes the file rejects make the server rewrite the state file at start: the
+    // moment a planted state.json.tmp would be written through.
+    let rejected = r#"{"format":1,"changes":{"regions_added":[{"name":"c","endpoints":[{"address":"not-an-ip"}]}]}}"#;
+    type Plant = fn(&std::path::Path, &std::path::Path, &str);
+    let plants: [(&str, Plant); 4] = [
+        ("state.json.tmp linked to root's file", |state, victim, rejected| {
+            std::fs::write(state.join("state.json"), rejected).unwrap();
+            symlink(victim, state.join("state.json.tmp")).unwrap();
+        }),
+        ("state.json linked to /dev/zero", |state, _, _| symlink("/dev/zero", state.join("state.json")).unwrap()),
+        ("state.json linked to root's file", |state, victim, _| symlink(victim, state.join("state.json")).unwrap()),
+        ("state.json a FIFO", |state, _, _| {
+            let path = std::ffi::CString::new(state.join("state.json").to_str().unwrap()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        }),
+    ];
+    for (what, plant) in plants {
+        let dir = TempDir::new("cli");
+        let config = stateful_config(&dir, "state", None);
+        let text = std::fs::read_to_string(&config).unwrap().replace("[server]\n", "[server]\nuser = \"nobody\"\n");
+        std::fs::write(&config, text).unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        plant(&state, &victim, rejected);
+        std::os::unix::fs::lchown(&state, Some(65534), Some(65534)).unwrap(); // the serving user's
+        // check-config, run as root, neither hangs nor follows the plant.
+        let mut check = Command::new(BIN);
+        check.args(["check-config", config.to_str().unwrap()]).current_dir(dir.path());
+        let mut child = check.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let exited = wait_with_deadline(&mut child, Duration::from_secs(20));
+        let _ = child.kill();
+        assert!(exited.is_some(), "{what}: check-config hung");
+        // serve starts (the plant is set aside or refused as the serving user) and serves.
+        let mut command = Command::new(BIN);
+        command.env("MERIDIAN_TEST_TOKEN", TOKEN);
+        let served = serve_command(command, &["serve", "--config", config.to_str().unwrap()], dir.path());
+        assert!(!client::udp(served.addr, &Q::new("www.lb.test.", RecordType::A)).answers.is_empty(), "{what}");
+        drop(served);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's file, mode 0600\n", "{what}: written through");
+    }
+}
