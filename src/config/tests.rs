@@ -291,3 +291,32 @@ fn a_pool_name_that_is_not_a_domain_name_is_refused_with_a_clear_message() {
         assert!(message.len() < 400, "{name}: cut short: {message}");
     }
 }
+
+#[test]
+fn a_check_host_or_path_that_would_change_where_or_what_a_probe_asks_is_refused() {
+    let check = |fields: &str| {
+        format!(
+            "zones_dir = \"z\"\n[[region]]\nname = \"a\"\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
+             check = {{ type = \"http\", {fields} }}\n"
+        )
+    };
+    let long_path = format!("path = \"/{}\"", "p".repeat(3_000));
+    let bad = [
+        ("host = \"evil.example@www.example.com\"", "region[0].check.host"),
+        ("host = \"www.example.com/x\"", "region[0].check.host"),
+        ("host = \"www.example.com:8080\"", "region[0].check.host"),
+        (r#"host = "www.example.com\r\nX-Evil: 1""#, "region[0].check.host"),
+        ("host = \"\"", "region[0].check.host"),
+        (r#"path = "/health\u0000""#, "region[0].check.path"),
+        (r#"path = "/health HTTP/1.1\r\nX-Evil: 1""#, "region[0].check.path"),
+        (long_path.as_str(), "region[0].check.path"),
+    ];
+    for (fields, at) in bad {
+        let found = problems(&check(fields));
+        assert_eq!(found.iter().map(|p| p.at.as_str()).collect::<Vec<_>>(), [at], "{fields}");
+        assert!(!found[0].message.contains(['\0', '\r', '\n']) && found[0].message.len() < 300, "{found:?}");
+    }
+    let config = parse(&check("host = \"www.example.com.\", path = \"/health?full=1&x=%20\"")).unwrap();
+    let check = config.regions[0].endpoints[0].check.as_ref().unwrap();
+    assert_eq!((check.host.as_deref(), check.path.as_str()), (Some("www.example.com."), "/health?full=1&x=%20"));
+}
