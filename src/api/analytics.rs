@@ -11,6 +11,7 @@ use super::Shared;
 use super::error::{ApiError, ErrorBody, query_rejection};
 use super::regions::RttInfo;
 use crate::analytics::{Summary, Window};
+use crate::config::names::shown;
 use crate::config::overlay::same_pool;
 
 #[derive(Deserialize, IntoParams)]
@@ -74,7 +75,7 @@ pub async fn analytics(
     if let Some(wanted) = &q.pool
         && pools.is_empty()
     {
-        return Err(ApiError::not_found(format!("no pool {wanted:?}"), "pool"));
+        return Err(ApiError::not_found(format!("no pool {}", shown(wanted)), "pool"));
     }
     let tick = shared.0.observers.tick();
     let pools = pools

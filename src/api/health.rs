@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Body, ErrorBody, query_rejection};
 use super::{Shared, unix_of};
+use crate::config::names::shown;
 use crate::control::ProbeOutcome;
 
 #[derive(Deserialize, ToSchema)]
@@ -71,15 +72,15 @@ pub async fn history(
     if let Some(name) = &q.region
         && !regions.iter().any(|r| &r.name == name)
     {
-        return Err(ApiError::not_found(format!("no region {name:?}"), "region"));
+        return Err(ApiError::not_found(format!("no region {}", shown(name)), "region"));
     }
-    let wanted_endpoint = match &q.endpoint {
-        Some(text) => Some(
-            text.parse::<std::net::IpAddr>()
-                .map_err(|_| ApiError::bad_request(format!("{text:?} is not an IP address"), Some("endpoint")))?,
-        ),
-        None => None,
-    };
+    let wanted_endpoint =
+        match &q.endpoint {
+            Some(text) => Some(text.parse::<std::net::IpAddr>().map_err(|_| {
+                ApiError::bad_request(format!("{} is not an IP address", shown(text)), Some("endpoint"))
+            })?),
+            None => None,
+        };
     let mut events = Vec::new();
     let mut endpoint_seen = false;
     let wanted = |region: &str, address| {

@@ -13,6 +13,7 @@ use super::error::{ApiError, Body, ErrorBody, path_rejection};
 use super::status::Applied;
 use super::{Shared, unix_of};
 use crate::config::FileRegion;
+use crate::config::names::shown;
 use crate::config::overlay::StrategyChange;
 use crate::control::Change;
 use crate::geo::code_str;
@@ -150,7 +151,7 @@ pub async fn one(
         .regions
         .iter()
         .position(|r| r.name == region)
-        .ok_or_else(|| ApiError::not_found(format!("no region {region:?}"), "region"))?;
+        .ok_or_else(|| ApiError::not_found(format!("no region {}", shown(&region)), "region"))?;
     Ok(Json(region_info(snapshot, table, index)))
 }
 
@@ -192,7 +193,7 @@ fn endpoint_path(path: Result<Path<(String, String)>, PathRejection>) -> Result<
     let Path((region, endpoint)) = path.map_err(path_rejection)?;
     let address = endpoint
         .parse::<IpAddr>()
-        .map_err(|_| ApiError::unprocessable(format!("{endpoint:?} is not an IP address"), "endpoint"))?;
+        .map_err(|_| ApiError::unprocessable(format!("{} is not an IP address", shown(&endpoint)), "endpoint"))?;
     Ok((region, address))
 }
 

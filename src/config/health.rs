@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::file::{FileCheck, FileDuration, FileStatus};
+use super::names::shown;
 use super::{Problem, bounded};
 
 /// What a probe does.
@@ -173,6 +174,7 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
     if !path.starts_with('/') {
         problems.push(Problem::new(format!("{at}.path"), format!("{path:?} must start with /")));
     }
+    http_target(&path, file.host.as_deref(), at, problems);
     let method = file.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
     if !["GET", "HEAD", "POST", "OPTIONS"].contains(&method.as_str()) {
         problems
@@ -226,6 +228,36 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
         hold_down: secs(&file.hold_down, Duration::from_secs(60), "hold_down", problems),
     };
     (problems.len() == before).then_some(config)
+}
+
+/// The longest check path: a request line a target can be expected to read whole.
+const MAX_PATH_BYTES: usize = 2_048;
+
+/// Checks the path and `Host` a probe puts in its URL. Each goes into the request as written,
+/// so each must mean only itself: a host with `@`, `/` or `:` would point the URL at another
+/// server than the endpoint (reqwest would then resolve that one through DNS), and control
+/// characters or spaces in either have no place in a request line or a header.
+fn http_target(path: &str, host: Option<&str>, at: &str, problems: &mut Vec<Problem>) {
+    if path.len() > MAX_PATH_BYTES || !path.bytes().all(|b| b.is_ascii_graphic()) {
+        problems.push(Problem::new(
+            format!("{at}.path"),
+            format!("{} must be printable ASCII without spaces, at most {MAX_PATH_BYTES} bytes", shown(path)),
+        ));
+    }
+    let is_host_name = |h: &str| {
+        // A DNS name (RFC 1123 section 2.1), with '_' as some internal names have it.
+        (1..=253).contains(&h.len())
+            && h.split('.').all(|label| {
+                (1..=63).contains(&label.len())
+                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    };
+    if let Some(host) = host.filter(|h| !is_host_name(h.strip_suffix('.').unwrap_or(h))) {
+        problems.push(Problem::new(
+            format!("{at}.host"),
+            format!("{} is not a host name: letters, digits, '-' and '_' in dot-separated labels", shown(host)),
+        ));
+    }
 }
 
 pub fn manual_state(value: Option<&str>, at: &str, problems: &mut Vec<Problem>) -> ManualState {

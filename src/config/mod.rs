@@ -7,6 +7,7 @@
 pub mod api;
 mod file;
 pub mod health;
+pub mod names;
 pub mod overlay;
 pub mod rrl;
 pub mod steering;

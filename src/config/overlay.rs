@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::file::{FileConfig, FileCoordinates, FileDuration, FilePool, FileRegion};
+use super::names::{check_region_name, clipped_text, shown};
 use super::{Config, PolicyKind, Problem};
 
 /// Every change made through the API, in a form that survives a restart.
@@ -94,6 +95,9 @@ pub struct ManualFailover {
     #[serde(default)]
     pub since: u64,
 }
+
+/// How much of a saved change a message about it quotes.
+const SHOWN_CHANGE_CHARS: usize = 300;
 
 /// Why a change was not made: what the API answers with 404, 409 or 422.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,14 +184,16 @@ impl Overlay {
                 Some(i) => {
                     file.region.remove(i);
                 }
-                None => skipped.push(Problem::new("state.regions_removed", format!("no region {name:?} to remove"))),
+                None => {
+                    skipped.push(Problem::new("state.regions_removed", format!("no region {} to remove", shown(name))))
+                }
             }
         }
         for region in &self.regions_added {
             if file.region.iter().any(|r| r.name == region.name) {
                 skipped.push(Problem::new(
                     "state.regions_added",
-                    format!("region {:?} is now in the configuration file; the file's wins", region.name),
+                    format!("region {} is now in the configuration file; the file's wins", shown(&region.name)),
                 ));
             } else {
                 file.region.push(region.clone());
@@ -208,7 +214,7 @@ impl Overlay {
         for change in &self.strategies {
             match file.pool.iter_mut().find(|p| same_pool(&p.name, &change.pool)) {
                 Some(pool) => set_strategy(pool, change),
-                None => skipped.push(Problem::new("state.strategies", format!("no pool {:?}", change.pool))),
+                None => skipped.push(Problem::new("state.strategies", format!("no pool {}", shown(&change.pool)))),
             }
         }
         file
@@ -224,8 +230,10 @@ impl Overlay {
                 skipped.push(Problem::new(
                     "state.failovers",
                     format!(
-                        "{:?} to {:?} in pool {:?} would make a loop",
-                        failover.from_region, failover.to_region, failover.pool
+                        "{} to {} in pool {} would make a loop",
+                        shown(&failover.from_region),
+                        shown(&failover.to_region),
+                        shown(&failover.pool)
                     ),
                 ));
                 continue;
@@ -240,8 +248,10 @@ impl Overlay {
                 _ => skipped.push(Problem::new(
                     "state.failovers",
                     format!(
-                        "pool {:?} no longer has regions {:?} and {:?}",
-                        failover.pool, failover.from_region, failover.to_region
+                        "pool {} no longer has regions {} and {}",
+                        shown(&failover.pool),
+                        shown(&failover.from_region),
+                        shown(&failover.to_region)
                     ),
                 )),
             }
@@ -273,7 +283,10 @@ impl Overlay {
                     kept.$list.push(item.clone());
                     if !valid(&kept) {
                         kept.$list.pop();
-                        dropped.push(format!("{}: {}", stringify!($list), serde_json::to_string(item).unwrap_or_default()));
+                        // Logged and printed by check-config: cut short, since a state file
+                        // edited by hand may hold a value of any size.
+                        let item = serde_json::to_string(item).unwrap_or_default();
+                        dropped.push(format!("{}: {}", stringify!($list), clipped_text(&item, SHOWN_CHANGE_CHARS)));
                     }
                 }
             )*};
@@ -287,11 +300,11 @@ impl Overlay {
     /// # Errors
     /// A region of that name exists.
     pub fn add_region(&mut self, file: &FileConfig, region: FileRegion) -> Result<(), Refusal> {
-        if region.name.is_empty() {
-            return Err(Refusal::invalid("name", "a region needs a name".into()));
-        }
+        // Checked here as well as in validation, so the API refuses a bad name before
+        // anything else about the region, with the rule in the message.
+        check_region_name(&region.name).map_err(|message| Refusal::invalid("name", message))?;
         if self.merged(file).region.iter().any(|r| r.name == region.name) {
-            return Err(Refusal::conflict("name", format!("region {:?} already exists", region.name)));
+            return Err(Refusal::conflict("name", format!("region {} already exists", shown(&region.name))));
         }
         self.regions_removed.retain(|r| r != &region.name);
         // Keep the file's region out: the one added replaces it, whatever it said.
@@ -310,12 +323,12 @@ impl Overlay {
     pub fn remove_region(&mut self, file: &FileConfig, name: &str) -> Result<(), Refusal> {
         let merged = self.merged(file);
         if !merged.region.iter().any(|r| r.name == name) {
-            return Err(Refusal::not_found("region", format!("no region {name:?}")));
+            return Err(Refusal::not_found("region", format!("no region {}", shown(name))));
         }
         if let Some(pool) = merged.pool.iter().find(|p| p.regions.iter().any(|r| r == name)) {
             return Err(Refusal::conflict(
                 "region",
-                format!("pool {:?} still lists region {name:?}: take it out of the pool first", pool.name),
+                format!("pool {} still lists region {}: take it out of the pool first", shown(&pool.name), shown(name)),
             ));
         }
         let added = self.regions_added.len();
@@ -379,11 +392,11 @@ impl Overlay {
         if PolicyKind::parse(&change.strategy).is_none() {
             return Err(Refusal::invalid(
                 "strategy",
-                format!("{:?} is not one of {}", change.strategy, PolicyKind::NAMES.join(", ")),
+                format!("{} is not one of {}", shown(&change.strategy), PolicyKind::NAMES.join(", ")),
             ));
         }
         let Some(pool) = file.pool.iter().find(|p| same_pool(&p.name, &change.pool)) else {
-            return Err(Refusal::not_found("pool", format!("no pool {:?}", change.pool)));
+            return Err(Refusal::not_found("pool", format!("no pool {}", shown(&change.pool))));
         };
         let pool_name = pool.name.clone();
         // Parameters accumulate: a later change keeps what an earlier one set unless it sets it.
@@ -404,11 +417,14 @@ impl Overlay {
     pub fn trigger_failover(&mut self, file: &FileConfig, mut failover: ManualFailover) -> Result<(), Refusal> {
         let merged = self.merged(file);
         let Some(pool) = merged.pool.iter().find(|p| same_pool(&p.name, &failover.pool)) else {
-            return Err(Refusal::not_found("pool", format!("no pool {:?}", failover.pool)));
+            return Err(Refusal::not_found("pool", format!("no pool {}", shown(&failover.pool))));
         };
         for (field, region) in [("from_region", &failover.from_region), ("to_region", &failover.to_region)] {
             if !pool.regions.iter().any(|r| r == region) {
-                return Err(Refusal::not_found(field, format!("pool {:?} has no region {region:?}", pool.name)));
+                return Err(Refusal::not_found(
+                    field,
+                    format!("pool {} has no region {}", shown(&pool.name), shown(region)),
+                ));
             }
         }
         if failover.from_region == failover.to_region {
@@ -422,7 +438,11 @@ impl Overlay {
                 Some(f) if f.to_region == failover.from_region => {
                     return Err(Refusal::conflict(
                         "to_region",
-                        format!("{:?} is failed over to {:?}: this would make a loop", f.from_region, f.to_region),
+                        format!(
+                            "{} is failed over to {}: this would make a loop",
+                            shown(&f.from_region),
+                            shown(&f.to_region)
+                        ),
                     ));
                 }
                 Some(f) => next.clone_from(&f.to_region),
@@ -443,7 +463,7 @@ impl Overlay {
         let matches = |f: &ManualFailover| same_pool(&f.pool, pool) && from_region.is_none_or(|r| f.from_region == r);
         let cleared: Vec<ManualFailover> = self.failovers.iter().filter(|f| matches(f)).cloned().collect();
         if cleared.is_empty() {
-            return Err(Refusal::not_found("pool", format!("no manual failover in force for pool {pool:?}")));
+            return Err(Refusal::not_found("pool", format!("no manual failover in force for pool {}", shown(pool))));
         }
         self.failovers.retain(|f| !matches(f));
         Ok(cleared)
@@ -457,10 +477,10 @@ impl Overlay {
     fn check_endpoint(&self, file: &FileConfig, region: &str, endpoint: IpAddr) -> Result<(), Refusal> {
         let merged = self.merged(file);
         let Some(r) = merged.region.iter().find(|r| r.name == region) else {
-            return Err(Refusal::not_found("region", format!("no region {region:?}")));
+            return Err(Refusal::not_found("region", format!("no region {}", shown(region))));
         };
         if !r.endpoints.iter().any(|e| same_address(&e.address, endpoint)) {
-            return Err(Refusal::not_found("endpoint", format!("region {region:?} has no endpoint {endpoint}")));
+            return Err(Refusal::not_found("endpoint", format!("region {} has no endpoint {endpoint}", shown(region))));
         }
         Ok(())
     }
@@ -473,7 +493,7 @@ impl Overlay {
 }
 
 fn gone(at: &str, region: &str, endpoint: IpAddr) -> Problem {
-    Problem::new(at, format!("region {region:?} no longer has endpoint {endpoint}"))
+    Problem::new(at, format!("region {} no longer has endpoint {endpoint}", shown(region)))
 }
 
 fn find_endpoint<'f>(
@@ -730,6 +750,49 @@ mod tests {
         assert_eq!(dropped.len(), 1, "{dropped:?}");
         assert!(dropped[0].contains("-3"), "{dropped:?}");
         assert_eq!((kept.weights.len(), kept.regions_added.len()), (1, 1));
+    }
+
+    #[test]
+    fn saved_regions_with_names_outside_the_rule_are_set_aside_and_described_briefly() {
+        let source = source();
+        let mut saved = Overlay::default();
+        let huge = "x".repeat(10 << 20);
+        for name in ["c\0", "c\n", "c\u{202e}", "c/d", "..", huge.as_str()] {
+            saved.regions_added.push(region(name, "192.0.2.9"));
+        }
+        saved.regions_added.push(region("fine", "192.0.2.10"));
+        saved.regions_removed.push(huge.clone());
+        let laid = source.lay_over(&saved).unwrap();
+        let names: Vec<&str> = laid.config.regions.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "spare", "fine"]);
+        let kept = laid.kept.expect("the state file is rewritten without them");
+        assert_eq!(kept.regions_added.len(), 1);
+        assert_eq!(
+            laid.left_out.len(),
+            7,
+            "{:?}",
+            laid.left_out.iter().map(|l| &l[..l.len().min(80)]).collect::<Vec<_>>()
+        );
+        for line in &laid.left_out {
+            assert!(line.len() < 600, "each is described cut short: {} bytes", line.len());
+            assert!(!line.contains(['\0', '\n', '\u{202e}']), "and escaped: {line}");
+        }
+    }
+
+    #[test]
+    fn the_api_refuses_a_region_name_outside_the_rule_before_anything_else() {
+        let source = source();
+        let mut overlay = Overlay::default();
+        for name in ["", "c\0", "c\nd", "c\u{202e}", "c/d", ".", "..", &"c".repeat(64)] {
+            match overlay.add_region(&source.file, region(name, "not-an-address")) {
+                Err(Refusal::Invalid { field, message }) => {
+                    assert_eq!(field, "name");
+                    assert!(message.contains(crate::config::names::REGION_NAME_RULE), "{message}");
+                }
+                other => panic!("{name:?}: {other:?}"),
+            }
+        }
+        assert_eq!(overlay, Overlay::default(), "nothing kept");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 
 use super::file::{FileCoordinates, FilePool, FileRegion};
 use super::health::{self, CheckConfig, ManualState, WhenAllDown};
+use super::names::{check_region_name, clipped_text, shown};
 use super::{Problem, bounded};
 use crate::geo::{CONTINENTS, Coordinates, code, country_facts};
 use std::time::Duration;
@@ -133,8 +134,10 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
     let mut valid = Vec::new();
     for (i, region) in regions.into_iter().enumerate() {
         let at = format!("region[{i}]");
-        if region.name.is_empty() || !seen.insert(region.name.clone()) {
-            problems.push(Problem::new(format!("{at}.name"), format!("{:?} is empty or used twice", region.name)));
+        if let Err(message) = check_region_name(&region.name) {
+            problems.push(Problem::new(format!("{at}.name"), message));
+        } else if !seen.insert(region.name.clone()) {
+            problems.push(Problem::new(format!("{at}.name"), format!("{} is used twice", shown(&region.name))));
         }
         let location = region.location.and_then(|c| coordinates(c, &format!("{at}.location"), problems));
         let mut countries = Vec::new();
@@ -143,7 +146,7 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
                 Some(c) => countries.push(c),
                 None => problems.push(Problem::new(
                     format!("{at}.countries[{j}]"),
-                    format!("{c:?} is not an ISO 3166-1 alpha-2 country code"),
+                    format!("{} is not an ISO 3166-1 alpha-2 country code", shown(c)),
                 )),
             }
         }
@@ -153,7 +156,7 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
                 Some(c) => continents.push(c),
                 None => problems.push(Problem::new(
                     format!("{at}.continents[{j}]"),
-                    format!("{c:?} is not one of {}", CONTINENTS.join(", ")),
+                    format!("{} is not one of {}", shown(c), CONTINENTS.join(", ")),
                 )),
             }
         }
@@ -235,19 +238,27 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             Ok(mut name) => {
                 name.set_fqdn(true);
                 if !names.insert(name.to_lowercase()) {
-                    problems.push(Problem::new(format!("{at}.name"), format!("{:?} is used by two pools", pool.name)));
+                    problems.push(Problem::new(
+                        format!("{at}.name"),
+                        format!("{} is used by two pools", shown(&pool.name)),
+                    ));
                 }
                 name
             }
             Err(e) => {
-                problems.push(Problem::new(format!("{at}.name"), format!("{:?} is not a domain name: {e}", pool.name)));
+                // hickory's message may quote the bad label raw: escaped and cut like the name.
+                let why = clipped_text(&e.to_string(), 128);
+                problems.push(Problem::new(
+                    format!("{at}.name"),
+                    format!("{} is not a domain name: {why}", shown(&pool.name)),
+                ));
                 continue;
             }
         };
         let Some(policy) = PolicyKind::parse(&pool.policy) else {
             problems.push(Problem::new(
                 format!("{at}.policy"),
-                format!("{:?} is not one of {}", pool.policy, PolicyKind::NAMES.join(", ")),
+                format!("{} is not one of {}", shown(&pool.policy), PolicyKind::NAMES.join(", ")),
             ));
             continue;
         };
@@ -255,10 +266,11 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
         for (j, r) in pool.regions.iter().enumerate() {
             match region_index(r) {
                 Some(idx) if order.contains(&idx) => {
-                    problems.push(Problem::new(format!("{at}.regions[{j}]"), format!("{r:?} is listed twice")))
+                    problems.push(Problem::new(format!("{at}.regions[{j}]"), format!("{} is listed twice", shown(r))))
                 }
                 Some(idx) => order.push(idx),
-                None => problems.push(Problem::new(format!("{at}.regions[{j}]"), format!("no region is named {r:?}"))),
+                None => problems
+                    .push(Problem::new(format!("{at}.regions[{j}]"), format!("no region is named {}", shown(r)))),
             }
         }
         if pool.regions.is_empty() || pool.regions.len() > MAX_POOL_REGIONS {
@@ -287,7 +299,7 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
                 )),
                 (_, None) => problems.push(Problem::new(
                     format!("{at}.overrides[{j}].region"),
-                    format!("{:?} is not one of this pool's regions", o.region),
+                    format!("{} is not one of this pool's regions", shown(&o.region)),
                 )),
             }
         }
@@ -323,7 +335,7 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             None | Some("next") => 1,
             Some("spread") => bounded(pool.spill_regions, 2, 1..=8, format!("{at}.spill_regions"), problems) as usize,
             Some(other) => {
-                problems.push(Problem::new(format!("{at}.spill"), format!("{other:?} is not next or spread")));
+                problems.push(Problem::new(format!("{at}.spill"), format!("{} is not next or spread", shown(other))));
                 1
             }
         };

@@ -244,3 +244,79 @@ fn api_limits_have_defaults_and_bounds_and_tls_needs_both_files() {
         ("api.tls_cert", "missing: tls_key needs the certificate it belongs to")
     );
 }
+
+/// A configuration with one region named `name` (a TOML basic string's contents, so escapes
+/// such as `\u0000` are written as they are), in a pool.
+fn with_region_named(name: &str) -> String {
+    format!(
+        "zones_dir = \"z\"\n[[region]]\nname = \"{name}\"\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
+         [[pool]]\nname = \"www.example.test.\"\npolicy = \"priority\"\nregions = [\"{name}\"]\n"
+    )
+}
+
+#[test]
+fn a_region_name_outside_the_rule_fails_naming_the_field_and_the_rule() {
+    let long = "r".repeat(64);
+    let five_thousand = "r".repeat(5_000);
+    let bad =
+        [r"eu\u0000west", r"eu\nwest", r"eu\u202Ewest", "eu/west", "..", ".", "", "eu west", &long, &five_thousand];
+    for name in bad {
+        let found = problems(&with_region_named(name));
+        assert_eq!(found[0].at, "region[0].name", "{name}: {found:?}");
+        assert!(found[0].message.contains(names::REGION_NAME_RULE), "{name}: {found:?}");
+        assert!(found[0].message.len() < 300, "{name}: the message quotes the name cut short");
+    }
+    for name in ["eu-west", "EU_west.2", &"r".repeat(63)] {
+        let config = parse(&with_region_named(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(config.regions[0].name, name);
+    }
+}
+
+#[test]
+fn a_pool_name_that_is_not_a_domain_name_is_refused_with_a_clear_message() {
+    let pool = |name: &str| {
+        format!(
+            "zones_dir = \"z\"\n[[region]]\nname = \"a\"\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
+             [[pool]]\nname = \"{name}\"\npolicy = \"priority\"\nregions = [\"a\"]\n"
+        )
+    };
+    let five_thousand = "w".repeat(5_000);
+    let labels = "w.".repeat(200);
+    for name in [r"www\u0000.example.", r"www\n.example.", r"www\u202E.example.", &five_thousand, &labels] {
+        let found = problems(&pool(name));
+        assert_eq!(found[0].at, "pool[0].name", "{name}: {found:?}");
+        let message = &found[0].message;
+        assert!(message.contains("is not a domain name"), "{name}: {message}");
+        assert!(!message.contains(['\0', '\n', '\u{202e}']), "{name}: control characters escaped: {message:?}");
+        assert!(message.len() < 400, "{name}: cut short: {message}");
+    }
+}
+
+#[test]
+fn a_check_host_or_path_that_would_change_where_or_what_a_probe_asks_is_refused() {
+    let check = |fields: &str| {
+        format!(
+            "zones_dir = \"z\"\n[[region]]\nname = \"a\"\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
+             check = {{ type = \"http\", {fields} }}\n"
+        )
+    };
+    let long_path = format!("path = \"/{}\"", "p".repeat(3_000));
+    let bad = [
+        ("host = \"evil.example@www.example.com\"", "region[0].check.host"),
+        ("host = \"www.example.com/x\"", "region[0].check.host"),
+        ("host = \"www.example.com:8080\"", "region[0].check.host"),
+        (r#"host = "www.example.com\r\nX-Evil: 1""#, "region[0].check.host"),
+        ("host = \"\"", "region[0].check.host"),
+        (r#"path = "/health\u0000""#, "region[0].check.path"),
+        (r#"path = "/health HTTP/1.1\r\nX-Evil: 1""#, "region[0].check.path"),
+        (long_path.as_str(), "region[0].check.path"),
+    ];
+    for (fields, at) in bad {
+        let found = problems(&check(fields));
+        assert_eq!(found.iter().map(|p| p.at.as_str()).collect::<Vec<_>>(), [at], "{fields}");
+        assert!(!found[0].message.contains(['\0', '\r', '\n']) && found[0].message.len() < 300, "{found:?}");
+    }
+    let config = parse(&check("host = \"www.example.com.\", path = \"/health?full=1&x=%20\"")).unwrap();
+    let check = config.regions[0].endpoints[0].check.as_ref().unwrap();
+    assert_eq!((check.host.as_deref(), check.path.as_str()), (Some("www.example.com."), "/health?full=1&x=%20"));
+}

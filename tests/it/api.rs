@@ -550,3 +550,111 @@ fn api_changes_do_not_hold_back_a_probe_that_is_taking_an_endpoint_down() {
     });
     assert_eq!(answer(&server), ["198.51.100.1"], "region b answers for a");
 }
+
+/// Region names the rule refuses: NUL, line breaks, a bidirectional override, a path
+/// separator, dot segments, and names too long.
+fn bad_region_names() -> Vec<String> {
+    let mut names: Vec<String> =
+        ["c\0d", "c\nd", "c\r\nd", "ab\u{202e}cd", "c/d", "/", ".", "..", "c d", "caf\u{e9}"].map(String::from).into();
+    names.push("c".repeat(64));
+    names.push("c".repeat(5_000));
+    names
+}
+
+/// The rule's words, as every refusal of a bad name states them.
+const RULE: &str = "1 to 63 characters, each an ASCII letter, digit, '-', '_' or '.'";
+
+#[test]
+fn a_region_named_outside_the_rule_is_refused_with_422_and_the_rule_and_not_saved() {
+    let server = server();
+    let api = server.api();
+    let before = ok(&api.get("/api/v1/lb/status"))["generation"].clone();
+    for name in bad_region_names() {
+        let body = serde_json::json!({ "name": name, "endpoints": [{ "address": "192.0.2.9" }] }).to_string();
+        let reply = api.post("/api/v1/lb/regions", &body);
+        let shown = &reply.body[..reply.body.len().min(300)];
+        assert_eq!(reply.status, 422, "{name:?}: {shown}");
+        let (error, field) = reply.error();
+        assert_eq!(field, "name", "{name:?}: {shown}");
+        assert!(error.contains(RULE), "{name:?}: the rule is in the message: {error}");
+        assert!(error.len() < 300, "{name:?}: the name is quoted cut short: {error}");
+        assert!(!error.contains(['\0', '\n', '\r', '\u{202e}']), "{name:?}: quoted escaped: {error:?}");
+    }
+    assert_eq!(ok(&api.get("/api/v1/lb/status"))["generation"], before, "nothing changed");
+    assert_eq!(ok(&api.get("/api/v1/lb/regions")).as_array().unwrap().len(), 3);
+    let state = server.dir().join("state").join("state.json");
+    let saved = fs::read_to_string(&state).unwrap_or_default();
+    assert!(!saved.contains("192.0.2.9"), "nothing saved: {saved}");
+    let metrics = api.get("/metrics").body;
+    assert!(!metrics.contains(['\0', '\u{202e}']), "{metrics}");
+}
+
+#[test]
+fn saved_regions_named_outside_the_rule_are_set_aside_at_start_and_by_check_config() {
+    let mut server = server();
+    let state_dir = server.dir().join("state");
+    fs::create_dir_all(&state_dir).unwrap();
+    let mut added: Vec<serde_json::Value> = bad_region_names()
+        .into_iter()
+        .map(|name| serde_json::json!({ "name": name, "endpoints": [{ "address": "192.0.2.9" }] }))
+        .collect();
+    // One name of 10 MB, as a state file edited by hand may hold.
+    added.push(serde_json::json!({ "name": "x".repeat(10 << 20), "endpoints": [{ "address": "192.0.2.9" }] }));
+    let saved = serde_json::json!({
+        "format": 1,
+        "changes": {
+            "regions_added": added,
+            "weights": [{ "region": "a", "endpoint": "192.0.2.1", "weight": 7 }],
+        },
+    });
+    fs::write(state_dir.join("state.json"), saved.to_string()).unwrap();
+    let config = server.dir().join("meridian.toml");
+    let checked = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["check-config", config.to_str().unwrap()])
+        .current_dir(server.dir())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "serve starts on it, so check-config passes it: {checked:?}");
+    let set_aside: Vec<&str> = out.lines().filter(|l| l.contains("would set aside")).collect();
+    assert_eq!(set_aside.len(), 13, "each bad region is listed: {}", &out[..out.len().min(2_000)]);
+    assert!(set_aside.iter().all(|l| l.contains("regions_added") && l.len() < 1_000), "{set_aside:?}");
+    assert!(out.contains(r"c\u0000d") && out.contains(r"ab\u{202e}cd"), "named, escaped: {out}");
+    assert!(!out.contains(['\0', '\u{202e}']), "{out:?}");
+
+    server.restart();
+    assert_eq!(answer(&server), ["192.0.2.1", "192.0.2.2"], "the file's configuration is served");
+    let regions = ok(&server.api().get("/api/v1/lb/regions"));
+    let names: Vec<&str> = regions.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a", "b", "spare"]);
+    assert_eq!(regions[0]["endpoints"][0]["weight"], 7, "the change that fits stays in force");
+    let saved = fs::read_to_string(state_dir.join("state.json")).unwrap();
+    assert!(!saved.contains("192.0.2.9") && saved.len() < 10_000, "rewritten without them: {} bytes", saved.len());
+    let aside = fs::read_dir(&state_dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("state.json.rejected-"))
+        .count();
+    assert_eq!(aside, 1, "the old state is kept aside for the operator");
+}
+
+#[test]
+fn check_config_refuses_a_file_region_named_outside_the_rule_naming_the_field() {
+    let dir = crate::support::TempDir::new("names");
+    dir.write("lb.test.zone", LB_ZONE);
+    let config = dir.write(
+        "meridian.toml",
+        &format!(
+            "[[zone]]\nfile = \"lb.test.zone\"\n{}{POOL}",
+            REGIONS.replace("name = \"b\"", "name = \"b\\u202Eb\"")
+        ),
+    );
+    let checked = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["check-config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&checked.stderr);
+    assert!(!checked.status.success(), "{checked:?}");
+    assert!(err.contains("region[1].name") && err.contains(RULE) && err.contains(r"b\u{202e}b"), "{err}");
+    assert!(!err.contains('\u{202e}'), "{err:?}");
+}
