@@ -122,7 +122,6 @@ impl Refusal {
     }
 }
 
-/// Pool names compare without case and without the trailing dot.
 /// A configuration with saved API changes laid over it, and what had to be left out.
 #[derive(Debug)]
 pub struct LaidOver {
@@ -157,6 +156,7 @@ impl super::Source {
     }
 }
 
+/// Pool names compare without case and without the trailing dot.
 pub fn same_pool(a: &str, b: &str) -> bool {
     a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'))
 }
