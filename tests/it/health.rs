@@ -356,3 +356,56 @@ fn a_failback_delay_ends_on_the_writers_timer_without_another_probe() {
     assert_eq!(addresses(&ask(&server)), ["192.0.2.1"], "primary again");
     assert_eq!(target.requests(), 1, "no other probe came in between");
 }
+
+/// The resident set of this process in KiB, from /proc/self/status: the in-process server's
+/// memory is the test's.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("a VmRSS line");
+    line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmRSS in kB")
+}
+
+#[test]
+fn an_endless_body_is_judged_on_its_first_bytes_within_the_timeout_and_memory_stays_bounded() {
+    // The issue's case: interval 1 s, timeout 2 s, `body = "ok"`, a target streaming without
+    // end. One target never says "ok", the other says it first and then streams on.
+    let (without, with) = (HealthTarget::start(), HealthTarget::start());
+    without.set_body("");
+    for target in [&without, &with] {
+        target.set_endless(true);
+    }
+    let endless = |t: &HealthTarget| {
+        format!(
+            "{{ type = \"http\", address = \"127.0.0.1\", port = {}, path = \"/health\", interval = \"1s\", \
+             timeout = \"2s\", rise = 1, fall = 1, body = \"ok\" }}",
+            t.addr.port()
+        )
+    };
+    let regions = format!(
+        "[[region]]\nname = \"r\"\nendpoints = [ {{ address = \"192.0.2.1\", check = {} }}, {{ address = \"192.0.2.2\", check = {} }} ]\n",
+        endless(&without),
+        endless(&with)
+    );
+    let before = rss_kib();
+    let started = Instant::now();
+    let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
+    // Decided on the first 64 KiB, long before the 2 s timeout (plus slack for a loaded machine).
+    server.wait_for_snapshot(Duration::from_millis(1500), "the target without \"ok\" down", |s| {
+        !servable(s, "192.0.2.1")
+    });
+    assert!(started.elapsed() < Duration::from_millis(1500), "decided after {:?}", started.elapsed());
+    // Several probes of each; the memory is sampled all along, so a leak fails early instead of
+    // filling the machine.
+    let mut peak = before;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while with.requests() < 4 || without.requests() < 4 {
+        peak = peak.max(rss_kib());
+        assert!(peak < before + 50 * 1024, "RSS grew from {before} KiB to {peak} KiB");
+        assert!(Instant::now() < deadline, "no 4 probes of each target within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let snapshot = server.snapshot();
+    assert!(!servable(&snapshot, "192.0.2.1"), "no \"ok\" in the first bytes: down");
+    assert!(servable(&snapshot, "192.0.2.2"), "\"ok\" in the first bytes: up, whatever follows");
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.2"]);
+}
