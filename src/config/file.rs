@@ -99,6 +99,8 @@ pub struct FileCheck {
     #[serde(default)]
     pub expect: Vec<FileStatus>,
     pub body: Option<String>,
+    /// The most bytes of the body read to look for `body`; the default is 64 KiB.
+    pub max_body_bytes: Option<i64>,
     pub verify_tls: Option<bool>,
     pub interval: Option<FileDuration>,
     pub timeout: Option<FileDuration>,

@@ -28,6 +28,8 @@ pub struct CheckConfig {
     /// Accepted status codes, as inclusive ranges.
     pub expect: Vec<(u16, u16)>,
     pub body: Option<String>,
+    /// The most bytes of the body a probe reads looking for `body`.
+    pub max_body_bytes: usize,
     pub verify_tls: bool,
     pub interval: Duration,
     pub timeout: Duration,
@@ -140,6 +142,22 @@ fn flap_limit(value: Option<i64>, at: &str, problems: &mut Vec<Problem>) -> u32 
     bounded(value, 5, 1..=15, at, problems) as u32
 }
 
+/// The body bytes a probe reads looking for `body` unless told otherwise: a health page of a
+/// few lines fits many times over, while a target streaming without end costs each probe this
+/// much and no more. HAProxy's `tune.bufsize` (16 KiB) and Envoy's `response_buffer_size`
+/// (1 KiB) bound their body matches in the same way.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The most `max_body_bytes` may be: 64 probes at once, each holding at most this, stay far
+/// below what a server has; a health page larger than this is not a health page.
+const MAX_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+fn max_body_bytes(value: Option<i64>, at: &str, problems: &mut Vec<Problem>) -> usize {
+    let (default, most) = (DEFAULT_MAX_BODY_BYTES as i64, MAX_MAX_BODY_BYTES as i64);
+    // Within 1..=16 MiB, so the conversion cannot fail; the default stands in if it did.
+    usize::try_from(bounded(value, default, 1..=most, at, problems)).unwrap_or(DEFAULT_MAX_BODY_BYTES)
+}
+
 /// Validates a check; `at` is its path, e.g. `region[0].check`.
 pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<CheckConfig> {
     let before = problems.len();
@@ -215,6 +233,7 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
         method,
         expect,
         body: file.body.clone(),
+        max_body_bytes: max_body_bytes(file.max_body_bytes, &format!("{at}.max_body_bytes"), problems),
         verify_tls: file.verify_tls.unwrap_or(true),
         interval,
         timeout,
@@ -280,6 +299,33 @@ pub fn when_all_down(value: Option<&str>, at: &str, problems: &mut Vec<Problem>)
         Some(other) => {
             problems.push(Problem::new(at, format!("{other:?} is not one of fail_open, servfail, nodata")));
             WhenAllDown::FailOpen
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(extra: &str) -> (Option<CheckConfig>, Vec<Problem>) {
+        let file: FileCheck = toml::from_str(&format!("type = \"http\"\n{extra}")).expect("a check table");
+        let mut problems = Vec::new();
+        (check(&file, "region[0].check", &mut problems), problems)
+    }
+
+    #[test]
+    fn max_body_bytes_defaults_to_64_kib_and_is_bounded() {
+        assert_eq!(checked("").0.map(|c| c.max_body_bytes), Some(65_536));
+        for (value, expected) in [("1", 1), ("4096", 4096), ("16777216", 16 * 1024 * 1024)] {
+            let max = checked(&format!("max_body_bytes = {value}")).0.map(|c| c.max_body_bytes);
+            assert_eq!(max, Some(expected), "{value}");
+        }
+        for value in ["0", "-1", "16777217", "9223372036854775807"] {
+            let (config, problems) = checked(&format!("max_body_bytes = {value}"));
+            assert_eq!(config, None, "{value}");
+            assert_eq!(problems.len(), 1, "{value}: {problems:?}");
+            assert_eq!(problems[0].at, "region[0].check.max_body_bytes", "{value}");
+            assert!(problems[0].message.contains("is not within 1..=16777216"), "{value}: {problems:?}");
         }
     }
 }

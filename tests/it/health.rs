@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
+use meridian::config::FileCheck;
+use meridian::health::probe::{ProbeResult, Prober};
+use meridian::health::state::Observation;
+use meridian::health::table::Target;
 
 use crate::steering::LB_ZONE;
 use crate::support::client::{self, Q};
@@ -355,4 +359,151 @@ fn a_failback_delay_ends_on_the_writers_timer_without_another_probe() {
     assert!(started.elapsed() < Duration::from_secs(5), "ended by the timer, not a probe");
     assert_eq!(addresses(&ask(&server)), ["192.0.2.1"], "primary again");
     assert_eq!(target.requests(), 1, "no other probe came in between");
+}
+
+/// The resident set of this process in KiB, from /proc/self/status: the in-process server's
+/// memory is the test's.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("a VmRSS line");
+    line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmRSS in kB")
+}
+
+/// Set in the process [`an_endless_body_is_judged_on_its_first_bytes_within_the_timeout_and_memory_stays_bounded`]
+/// runs itself in.
+const ALONE: &str = "MERIDIAN_TEST_ALONE";
+
+#[test]
+fn an_endless_body_is_judged_on_its_first_bytes_within_the_timeout_and_memory_stays_bounded() {
+    // The resident set is the whole process's, and other tests run beside this one in this
+    // process: the test runs again, alone, in a process of its own.
+    if std::env::var_os(ALONE).is_none() {
+        let name = "health::an_endless_body_is_judged_on_its_first_bytes_within_the_timeout_and_memory_stays_bounded";
+        let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+            .args(["--exact", name, "--test-threads=1"])
+            .env(ALONE, "1")
+            .output()
+            .expect("the test binary runs");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains("1 passed"), "alone, it failed:\n{text}");
+        return;
+    }
+    // The issue's case: interval 1 s, timeout 2 s, `body = "ok"`, a target streaming without
+    // end. One target never says "ok", the other says it first and then streams on.
+    let (without, with) = (HealthTarget::start(), HealthTarget::start());
+    without.set_body("");
+    for target in [&without, &with] {
+        target.set_endless(true);
+    }
+    let endless = |t: &HealthTarget| {
+        format!(
+            "{{ type = \"http\", address = \"127.0.0.1\", port = {}, path = \"/health\", interval = \"1s\", \
+             timeout = \"2s\", rise = 1, fall = 1, body = \"ok\" }}",
+            t.addr.port()
+        )
+    };
+    let regions = format!(
+        "[[region]]\nname = \"r\"\nendpoints = [ {{ address = \"192.0.2.1\", check = {} }}, {{ address = \"192.0.2.2\", check = {} }} ]\n",
+        endless(&without),
+        endless(&with)
+    );
+    let before = rss_kib();
+    let started = Instant::now();
+    let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
+    // Decided on the first 64 KiB, long before the 2 s timeout (plus slack for a loaded machine).
+    server.wait_for_snapshot(Duration::from_millis(1500), "the target without \"ok\" down", |s| {
+        !servable(s, "192.0.2.1")
+    });
+    assert!(started.elapsed() < Duration::from_millis(1500), "decided after {:?}", started.elapsed());
+    // Several probes of each; the memory is sampled all along, so a leak fails early instead of
+    // filling the machine.
+    let mut peak = before;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while with.requests() < 4 || without.requests() < 4 {
+        peak = peak.max(rss_kib());
+        assert!(peak < before + 50 * 1024, "RSS grew from {before} KiB to {peak} KiB");
+        assert!(Instant::now() < deadline, "no 4 probes of each target within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let snapshot = server.snapshot();
+    assert!(!servable(&snapshot, "192.0.2.1"), "no \"ok\" in the first bytes: down");
+    assert!(servable(&snapshot, "192.0.2.2"), "\"ok\" in the first bytes: up, whatever follows");
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.2"]);
+}
+
+/// A prober of `target` with the check `{ type = "http", ... }` plus `extra` (TOML lines).
+fn prober(target: &HealthTarget, extra: &str) -> Prober {
+    let kind = if extra.contains("type =") { "" } else { "type = \"http\"\n" };
+    let text = format!("{kind}address = \"127.0.0.1\"\nport = {}\npath = \"/health\"\n{extra}", target.addr.port());
+    let file: FileCheck = toml::from_str(&text).expect("a check table");
+    let mut problems = Vec::new();
+    let check = meridian::config::health::check(&file, "check", &mut problems)
+        .unwrap_or_else(|| panic!("{text}: {problems:?}"));
+    Prober::new(Target { check, address: target.addr.ip() }).expect("a prober")
+}
+
+/// One probe, on a runtime of its own.
+fn probe(prober: &Prober) -> ProbeResult {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(prober.probe())
+}
+
+#[test]
+fn a_response_head_over_16_kib_fails_the_probe() {
+    let target = HealthTarget::start();
+    target.set_header_bytes(15_000);
+    let result = probe(&prober(&target, ""));
+    assert_eq!(result.observation, Observation::Ok, "a 15,000-byte header fits: {result:?}");
+    // Under hyper's default limit of about 400 KiB, which the probe used to have.
+    target.set_header_bytes(64 * 1024);
+    let result = probe(&prober(&target, ""));
+    assert_eq!(result.observation, Observation::Failed, "{result:?}");
+    assert!(result.detail.contains("response head over 16384 bytes"), "{result:?}");
+}
+
+#[test]
+fn redirects_are_judged_by_their_status_and_never_followed() {
+    let (redirecting, elsewhere) = (HealthTarget::start(), HealthTarget::start());
+    redirecting.set_status(302);
+    redirecting.set_location(&format!("http://127.0.0.1:{}/health", elsewhere.addr.port()));
+    let result = probe(&prober(&redirecting, ""));
+    assert_eq!((result.observation, result.detail.as_str()), (Observation::Ok, "HTTP 302"), "within 200-399");
+    let result = probe(&prober(&redirecting, "expect = [200]"));
+    assert_eq!((result.observation, result.detail.as_str()), (Observation::Failed, "HTTP 302"));
+    let result = probe(&prober(&redirecting, "body = \"ok\""));
+    assert_eq!(result.observation, Observation::Ok, "the redirect's own body holds \"ok\": {result:?}");
+    assert_eq!(elsewhere.requests(), 0, "the redirect was followed");
+}
+
+#[test]
+fn max_body_bytes_bounds_where_the_body_is_looked_for() {
+    let target = HealthTarget::start();
+    target.set_body(&format!("{}ok", "x".repeat(100)));
+    let result = probe(&prober(&target, "body = \"ok\"\nmax_body_bytes = 101"));
+    assert_eq!(result.observation, Observation::Failed, "{result:?}");
+    assert_eq!(result.detail, "HTTP 200, no \"ok\" in the first 101 bytes of the body");
+    let result = probe(&prober(&target, "body = \"ok\"\nmax_body_bytes = 102"));
+    assert_eq!(result.observation, Observation::Ok, "{result:?}");
+    let result = probe(&prober(&target, "body = \"nowhere\""));
+    assert_eq!(result.detail, "HTTP 200, body without \"nowhere\"", "the body ended first");
+}
+
+#[test]
+fn an_endless_body_is_not_read_at_all_without_a_body_check_and_bounded_over_https() {
+    let target = HealthTarget::start();
+    target.set_endless(true);
+    let started = Instant::now();
+    let result = probe(&prober(&target, "timeout = \"2s\""));
+    assert_eq!(result.observation, Observation::Ok, "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+
+    let tls = HealthTarget::start_tls();
+    tls.set_endless(true);
+    tls.set_body("");
+    let https = "type = \"https\"\nverify_tls = false\ntimeout = \"2s\"\nbody = \"ok\"";
+    let started = Instant::now();
+    let result = probe(&prober(&tls, https));
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}: {result:?}", started.elapsed());
+    assert_eq!(result.observation, Observation::Failed, "{result:?}");
+    assert_eq!(result.detail, "HTTP 200, no \"ok\" in the first 65536 bytes of the body");
 }

@@ -1,8 +1,9 @@
-//! `HealthTarget`: a real HTTP server on 127.0.0.1 whose status, delay and body the test sets.
+//! `HealthTarget`: a real HTTP server on 127.0.0.1 whose status, delay, body and headers the
+//! test sets, including hostile answers: an endless body, a huge header, a redirect.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -20,6 +21,12 @@ struct Settings {
     /// Told of each request, for [`HealthTarget::wait_for_requests`].
     request_came: Condvar,
     body: Mutex<String>,
+    /// Stream the body without end (no length; the body, then `x` until the client leaves).
+    endless: AtomicBool,
+    /// The size of an `x-padding` header added to each answer; 0 for none.
+    header_bytes: AtomicUsize,
+    /// A `location` header added to each answer.
+    location: Mutex<Option<String>>,
     user_agent: Mutex<String>,
     /// The server name a TLS client asked for.
     sni: Mutex<String>,
@@ -67,6 +74,7 @@ impl HealthTarget {
                 }
                 let Ok(stream) = stream else { continue };
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
                 let shared = shared.clone();
                 let tls = tls.clone();
                 thread::spawn(move || match tls {
@@ -107,6 +115,22 @@ impl HealthTarget {
 
     pub fn set_body(&self, body: &str) {
         *self.settings.body.lock().unwrap() = body.into();
+    }
+
+    /// Answers with the body, then `x` for ever, with no length: the answer ends only when the
+    /// client closes the connection.
+    pub fn set_endless(&self, endless: bool) {
+        self.settings.endless.store(endless, Ordering::SeqCst);
+    }
+
+    /// Adds an `x-padding` header of `bytes` bytes to each answer (0: none).
+    pub fn set_header_bytes(&self, bytes: usize) {
+        self.settings.header_bytes.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Adds `location: URL` to each answer (with a 3xx status, a redirect).
+    pub fn set_location(&self, url: &str) {
+        *self.settings.location.lock().unwrap() = Some(url.into());
     }
 
     /// How many requests it has had.
@@ -181,6 +205,28 @@ fn serve(mut stream: impl Read + Write, settings: &Settings) {
     }
     let status = settings.status.load(Ordering::SeqCst);
     let body = settings.body.lock().unwrap().clone();
-    let response = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-    let _ = stream.write_all(response.as_bytes());
+    let mut head = format!("HTTP/1.1 {status} X\r\nconnection: close\r\n");
+    let padding = settings.header_bytes.load(Ordering::SeqCst);
+    if padding > 0 {
+        head.push_str(&format!("x-padding: {}\r\n", "a".repeat(padding)));
+    }
+    if let Some(url) = settings.location.lock().unwrap().as_deref() {
+        head.push_str(&format!("location: {url}\r\n"));
+    }
+    if !settings.endless.load(Ordering::SeqCst) {
+        let _ = stream.write_all(format!("{head}content-length: {}\r\n\r\n{body}", body.len()).as_bytes());
+        return;
+    }
+    // No length and `connection: close`: the body ends when the connection does (RFC 9112
+    // section 6.3), so a client that reads it all reads for ever. A write fails (or times out,
+    // set by the caller) once the client has gone, and the thread ends.
+    if stream.write_all(format!("{head}\r\n{body}").as_bytes()).is_err() {
+        return;
+    }
+    let filler = vec![b'x'; 64 * 1024];
+    while !settings.stopped.load(Ordering::SeqCst) {
+        if stream.write_all(&filler).is_err() {
+            return;
+        }
+    }
 }
