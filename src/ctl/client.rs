@@ -40,6 +40,8 @@ impl Client {
             // The admin API is an internal address; a proxy from the environment would only be
             // a surprise (and would see the token).
             .no_proxy()
+            // The API never redirects: one that does is not the API, and must not get the token.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| CtlError::Client(innermost(&e)))?;
         Ok(Self { http, base, authorization, timeout })
@@ -60,7 +62,13 @@ impl Client {
         let fail = |e: reqwest::Error| self.transport_error(&url, &e);
         let response = builder.send().await.map_err(fail)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(fail)?;
+        let bytes = read_bounded(response).await.map_err(|e| match e {
+            Bounded::Transport(e) => fail(e),
+            Bounded::TooLarge => CtlError::NotJson {
+                url: url.to_string(),
+                reason: format!("an answer of more than {MAX_ANSWER_BYTES} octets"),
+            },
+        })?;
         if !status.is_success() {
             return Err(api_error(status, &bytes));
         }
@@ -162,6 +170,26 @@ fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
         deepest = source;
     }
     deepest.to_string()
+}
+
+/// The largest answer read: the API's largest (analytics of many pools) is far smaller.
+const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
+enum Bounded {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// The body of `response`, read chunk by chunk up to [`MAX_ANSWER_BYTES`].
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, Bounded> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Bounded::Transport)? {
+        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(Bounded::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
