@@ -23,6 +23,9 @@ use crate::snapshot::SnapshotStore;
 pub enum AppError {
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// Zone files and the geo database are read as the serving user: say which.
+    #[error("{source}\n(read as {user})")]
+    LoadAs { user: String, source: LoadError },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -85,7 +88,8 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         Some(settings) => Some(api::bind(settings.listen).await?),
         None => None,
     };
-    let state_dir = source.state_dir();
+    // Absolute, so that messages name the directory wherever the server was started.
+    let state_dir = source.state_dir().map(|dir| std::path::absolute(&dir).unwrap_or(dir));
     let identity = if drop_root {
         if let Some(dir) = &state_dir {
             StateFile::create_dir(dir)?; // root may create it; only the serving user reads it
@@ -94,17 +98,27 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     } else {
         crate::privileges::Identity::Unchanged { uid: current_uid() }
     };
+    let user = identity.to_string();
     let (mut state, state_lock) = match &state_dir {
         Some(dir) => {
-            let state = StateFile::open(dir)?;
-            let lock = state.claim(&identity.to_string(), unix_now())?;
+            let as_user = |e: StateError| StateError::As { user: user.clone(), source: Box::new(e) };
+            let state = StateFile::open(dir).map_err(as_user)?;
+            let lock = state.claim(&user, unix_now())?;
             (Some(state), Some(lock))
         }
         None => (None, None),
     };
+    if let Some(path) = &path {
+        // A reload reads the configuration again, as this user: say so now, not at the
+        // first SIGHUP.
+        if let Err(error) = crate::files::read(path, crate::files::SMALL_FILE) {
+            warn!(path = %path.display(), %user, %error, "the configuration file cannot be read as the serving user: reloads will fail");
+        }
+    }
     let mut persisted = read_saved(state.as_mut());
     let observers = Observers::default();
-    let prepared = load::prepare(source, &persisted.changes, ApiFiles::Skip, Some(&observers), clock())?;
+    let prepared = load::prepare(source, &persisted.changes, ApiFiles::Skip, Some(&observers), clock())
+        .map_err(|error| AppError::LoadAs { user: user.clone(), source: error })?;
     let Prepared { source, mut snapshot, table, changes, set_aside, rewrite_state, .. } = prepared;
     for change in &set_aside {
         warn!(%change, "saved API change left out: the configuration file no longer allows it");

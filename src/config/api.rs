@@ -64,7 +64,7 @@ impl fmt::Debug for FileApi {
 }
 
 /// `[api]` after validation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
     pub token: TokenSource,

@@ -332,9 +332,7 @@ impl Writer {
             warn!("listen addresses change only with a restart; keeping the bound ones");
             config.server.listen.clone_from(&running.server.listen);
         }
-        if config.api.as_ref().map(|a| (a.listen, &a.token)) != running.api.as_ref().map(|a| (a.listen, &a.token))
-            || config.state_dir != running.state_dir
-        {
+        if config.api != running.api || config.state_dir != running.state_dir {
             warn!("[api] and state_dir change only with a restart; keeping the running ones");
         }
         config.api.clone_from(&running.api);

@@ -57,6 +57,8 @@ pub struct FailoverEvent {
 pub enum StateError {
     #[error("cannot create the state directory {}: {source}", .dir.display())]
     Dir { dir: PathBuf, source: io::Error },
+    #[error("cannot reach the state directory {} (can every directory above it be entered?): {source}", .dir.display())]
+    Unreachable { dir: PathBuf, source: io::Error },
     #[error("cannot read {}: {source}", .path.display())]
     Read { path: PathBuf, source: io::Error },
     #[error("{} is not a valid state file: {message}", .path.display())]
@@ -69,6 +71,10 @@ pub enum StateError {
     Unusable { dir: PathBuf, user: String, reason: String },
     #[error("the state directory {} is in use by another meridian process (it holds {LOCK_FILE}); two servers on one state_dir would overwrite each other's changes", .dir.display())]
     InUse { dir: PathBuf },
+    /// What went wrong, and as which user (after root was dropped, the serving user's
+    /// rights are what count).
+    #[error("{source} (as {user})")]
+    As { user: String, source: Box<StateError> },
 }
 
 /// The exclusive lock on a state directory; released when dropped (or the process ends).
@@ -101,8 +107,13 @@ impl StateFile {
     /// # Errors
     /// The directory cannot be created.
     pub fn create_dir(dir: &Path) -> Result<(), StateError> {
-        if fs::symlink_metadata(dir).is_ok() {
-            return Ok(());
+        match fs::symlink_metadata(dir) {
+            Ok(_) => return Ok(()),
+            // It may well exist: one that cannot be reached is not one to create.
+            Err(source) if source.kind() != io::ErrorKind::NotFound => {
+                return Err(StateError::Unreachable { dir: dir.into(), source });
+            }
+            Err(_) => {}
         }
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true);
@@ -183,7 +194,10 @@ impl StateFile {
             if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
                 let e = io::Error::last_os_error();
                 if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                    return Err(StateError::InUse { dir: self.dir.clone() });
+                    return Err(StateError::As {
+                        user: user.to_owned(),
+                        source: Box::new(StateError::InUse { dir: self.dir.clone() }),
+                    });
                 }
                 return Err(unusable("cannot lock the lock file", e));
             }
@@ -352,7 +366,10 @@ mod tests {
         let file = StateFile::open(&dir).unwrap();
         let held = file.claim("tester", 1).unwrap();
         let error = StateFile::open(&dir).unwrap().claim("tester", 1).unwrap_err();
-        assert!(matches!(error, StateError::InUse { .. }), "{error}");
+        assert!(
+            matches!(&error, StateError::As { source, .. } if matches!(**source, StateError::InUse { .. })),
+            "{error}"
+        );
         assert!(error.to_string().contains(&dir.display().to_string()), "{error}");
         assert!(!dir.join(PROBE_FILE).exists() && !dir.join(format!("{PROBE_FILE}.renamed")).exists());
         drop(held);

@@ -630,6 +630,7 @@ fn a_state_dir_the_serving_user_cannot_write_stops_the_start_naming_dir_and_user
     let output = refused(&mut command, dir.path());
     let text = stderr(&output);
     assert!(text.contains("private/state") && text.contains("nobody") && text.contains("ermission denied"), "{text}");
+    assert!(text.contains("cannot reach the state directory"), "not 'cannot create': it exists: {text}");
 }
 
 /// The output of `meridian serve` that must refuse to start: it fails (within 20 s, rather
