@@ -16,11 +16,13 @@ pub use wire_set::WireSet;
 
 use std::collections::HashMap;
 
+use hickory_proto::ProtoError;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use name::{NameKey, key_of, label_count};
 use parse::Entry;
+use wire_set::rdata_of;
 
 /// The records of one name and type, with equal TTLs and no duplicates (RFC 2181 section 5).
 #[derive(Debug, Clone)]
@@ -36,11 +38,23 @@ pub struct Rrset {
 }
 
 impl Rrset {
-    fn new(records: Vec<Record>) -> Self {
-        let rtype = records[0].record_type();
-        let wire_len = records.iter().map(uncompressed_len).sum();
-        let wire = WireSet::of(&records);
+    /// An RRset of one name's records of one type, deduplicated, with their data encoded.
+    fn new(owner_len: usize, members: Vec<Member>) -> Self {
+        let first = &members[0].record;
+        let (rtype, name, class) = (first.record_type(), first.name.clone(), u16::from(first.dns_class));
+        let first_data = first.data.clone();
+        // Each record on its own: owner, type, class, TTL, RDLENGTH (RFC 1035 section 4.1.3).
+        let wire_len = members.iter().map(|m| owner_len + 10 + m.rdata.len()).sum();
+        let (records, rdata): (Vec<Record>, Vec<Box<[u8]>>) = members.into_iter().map(|m| (m.record, m.rdata)).unzip();
+        let wire = WireSet::new(&name, class, &first_data, rdata);
         Self { rtype, records: records.into_boxed_slice(), wire_len, wire }
+    }
+
+    /// The same records with another TTL.
+    fn with_ttl(&self, ttl: u32) -> Self {
+        let mut set = self.clone();
+        set.records.iter_mut().for_each(|r| r.ttl = ttl);
+        set
     }
 }
 
@@ -53,6 +67,14 @@ pub fn uncompressed_len(record: &Record) -> usize {
         Ok(()) => buf.len(),
         Err(_) => usize::from(u16::MAX),
     }
+}
+
+/// A record on its way into an RRset: the line it came from and its data in wire form,
+/// encoded once for the checks and the [`WireSet`].
+struct Member {
+    line: usize,
+    record: Record,
+    rdata: Box<[u8]>,
 }
 
 /// All data at one name. Empty for an empty non-terminal (RFC 8020).
@@ -143,15 +165,16 @@ impl Zone {
         let mut nodes = NameMap::default();
         for (key, entries) in by_name {
             check_cname_alone(&entries, &mut problems);
-            nodes.insert(key, Node { rrsets: group_rrsets(entries, &mut problems) });
+            let rrsets = group_rrsets(key.len(), entries, &mut problems);
+            nodes.insert(key, Node { rrsets });
         }
         add_empty_non_terminals(&mut nodes, &origin_key);
         let apex = nodes.get(&origin_key);
-        let soa = apex.and_then(|n| n.get(RecordType::SOA)).map(|set| set.records[0].clone());
+        let soa = apex.and_then(|n| n.get(RecordType::SOA)).cloned();
         if apex.and_then(|n| n.get(RecordType::NS)).is_none() {
             problems.push(ZoneProblem { line: None, message: format!("no NS records at the apex {origin}") });
         }
-        let Some(mut soa) = soa else {
+        let Some(soa) = soa else {
             problems.push(ZoneProblem { line: None, message: format!("no SOA record at the apex {origin}") });
             problems.sort_by_key(|p| p.line);
             return Err(problems);
@@ -160,11 +183,12 @@ impl Zone {
             problems.sort_by_key(|p| p.line);
             return Err(problems);
         }
-        if let RData::SOA(data) = &soa.data {
-            soa.ttl = soa.ttl.min(data.minimum);
-        }
+        let negative_soa = match &soa.records[0].data {
+            RData::SOA(data) => soa.with_ttl(soa.records[0].ttl.min(data.minimum)),
+            _ => soa,
+        };
         let origin_labels = label_count(&origin_key);
-        Ok(Self { origin, origin_key, origin_labels, nodes, negative_soa: Rrset::new(vec![soa]), record_count })
+        Ok(Self { origin, origin_key, origin_labels, nodes, negative_soa, record_count })
     }
 
     /// Makes a name exist (with no data) if it does not, with its empty non-terminals: a pool
@@ -266,25 +290,107 @@ fn check_cname_alone(entries: &[Entry], problems: &mut Vec<ZoneProblem>) {
 
 /// Groups one name's entries into RRsets sorted by type, dropping duplicate records and
 /// giving each set the TTL of its first record (RFC 2181 section 5.2 forbids differing TTLs).
-fn group_rrsets(entries: Vec<Entry>, problems: &mut Vec<ZoneProblem>) -> Vec<Rrset> {
-    let mut sets: Vec<Vec<Record>> = Vec::new();
+/// Records that cannot be encoded, and RRsets no message can hold, are refused.
+fn group_rrsets(owner_len: usize, entries: Vec<Entry>, problems: &mut Vec<ZoneProblem>) -> Vec<Rrset> {
+    let mut sets: Vec<Vec<Member>> = Vec::new();
     for Entry { line, mut record } in entries {
-        match sets.iter_mut().find(|set| set[0].record_type() == record.record_type()) {
+        let rdata = match rdata_of(&record.data) {
+            Ok(rdata) => rdata,
+            Err(e) => {
+                problems.push(ZoneProblem::at(line, unencodable(&record, &e)));
+                continue;
+            }
+        };
+        match sets.iter_mut().find(|set| set[0].record.record_type() == record.record_type()) {
             Some(set) => {
-                if set[0].record_type() == RecordType::SOA {
+                if set[0].record.record_type() == RecordType::SOA {
                     problems.push(ZoneProblem::at(line, format!("a second SOA at {}", record.name)));
                     continue;
                 }
-                record.ttl = set[0].ttl;
-                if !set.iter().any(|r| r.data == record.data) {
-                    set.push(record);
+                record.ttl = set[0].record.ttl;
+                if !set.iter().any(|m| m.record.data == record.data) {
+                    set.push(Member { line, record, rdata });
                 }
             }
-            None => sets.push(vec![record]),
+            None => sets.push(vec![Member { line, record, rdata }]),
         }
     }
-    sets.sort_by_key(|set| u16::from(set[0].record_type()));
-    sets.into_iter().map(Rrset::new).collect()
+    sets.retain(|set| match too_big(owner_len, set) {
+        Some(problem) => {
+            problems.push(problem);
+            false
+        }
+        None => true,
+    });
+    sets.sort_by_key(|set| u16::from(set[0].record.record_type()));
+    sets.into_iter().map(|set| Rrset::new(owner_len, set)).collect()
+}
+
+/// Why a record's data cannot be put on the wire, in the operator's terms.
+fn unencodable(record: &Record, error: &ProtoError) -> String {
+    let (rtype, name) = (record.record_type(), &record.name);
+    match error {
+        // RFC 1035 section 3.3: "<character-string> is a single length octet followed by
+        // that number of characters."
+        ProtoError::CharacterDataTooLong { len, .. } => format!(
+            "the {rtype} data of {name} holds a string of {len} octets: a string is at most 255 \
+             (RFC 1035 section 3.3); split it into several quoted strings"
+        ),
+        // The encoder stops at 65,535 octets, all that RDLENGTH can count (section 3.2.1).
+        ProtoError::MaxBufferSizeExceeded(_) => format!(
+            "the {rtype} data of {name} is over 65,535 octets, more than its 16-bit length can count \
+             (RFC 1035 section 3.2.1)"
+        ),
+        other => format!("the {rtype} data of {name} cannot be encoded: {other}"),
+    }
+}
+
+/// The most octets of a DNS message: over TCP its length is a 16-bit prefix (RFC 1035
+/// section 4.2.2), and UDP carries less.
+const MAX_MESSAGE_LEN: usize = 65_535;
+
+/// An RRset that no response can hold, even alone and compressed as far as it could be:
+/// the header, the question for its own name, and each record with its owner as a 2-octet
+/// pointer (RFC 1035 section 4.1.4) and every name in its data that may be compressed counted
+/// as one too. RFC 2181 section 9 lets a server drop RRsets that do not fit, never part of
+/// one, so such a set is answered TC=1 with no data forever, over UDP and TCP alike. The
+/// problem names the line of the record that takes the set over the limit.
+fn too_big(owner_len: usize, set: &[Member]) -> Option<ZoneProblem> {
+    const HEADER_LEN: usize = 12;
+    let mut len = HEADER_LEN + owner_len + 4; // question: QNAME, QTYPE, QCLASS (section 4.1.2)
+    let mut over = None;
+    for member in set {
+        len += 2 + 10 + smallest_rdata(member.record.record_type(), &member.rdata);
+        if len > MAX_MESSAGE_LEN && over.is_none() {
+            over = Some(member.line);
+        }
+    }
+    let first = &set[0].record;
+    over.map(|line| {
+        ZoneProblem::at(
+            line,
+            format!(
+                "the {} RRset of {} ({} records) cannot be sent: its smallest response is {len} octets, \
+                 over the {MAX_MESSAGE_LEN} of a DNS message (RFC 1035 section 4.2.2)",
+                first.record_type(),
+                first.name,
+                set.len()
+            ),
+        )
+    })
+}
+
+/// The fewest octets this data can take in a message: names the encoder may compress (RFC
+/// 3597 section 4: those of the RFC 1035 types) as a pointer at best.
+fn smallest_rdata(rtype: RecordType, rdata: &[u8]) -> usize {
+    const POINTER_LEN: usize = 2;
+    match rtype {
+        RecordType::NS | RecordType::CNAME | RecordType::PTR => rdata.len().min(POINTER_LEN),
+        RecordType::MX => 2 + rdata.len().saturating_sub(2).min(POINTER_LEN),
+        // MNAME and RNAME as pointers, then five 32-bit numbers (section 3.3.13).
+        RecordType::SOA => rdata.len().min(2 * POINTER_LEN + 20),
+        _ => rdata.len(),
+    }
 }
 
 /// Every name between a record's owner and the origin exists, if only as an empty

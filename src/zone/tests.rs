@@ -118,3 +118,51 @@ fn an_mx_whose_generic_target_has_fewer_labels_than_the_origin_is_answered() {
     let target = NameKey::new(&mx.exchange);
     assert!(!is_at_or_below(target.as_bytes(), &zone.origin_key));
 }
+
+/// A zone with `extra` after the SOA and NS; problems of the build (syntax errors panic).
+fn problems_with(extra: &str) -> Vec<ZoneProblem> {
+    let text = format!("$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n{extra}");
+    zone(&text).err().unwrap_or_default()
+}
+
+#[test]
+fn strings_over_255_octets_are_refused_with_their_line() {
+    // RFC 1035 section 3.3: a character-string has one length octet.
+    let (fits, over) = ("s".repeat(255), "s".repeat(256));
+    assert_eq!(problems_with(&format!("x TXT \"{fits}\"\nh HINFO {fits} b\n")), []);
+    for record in [format!("x TXT a \"{over}\""), format!("h HINFO a {over}")] {
+        let problems = problems_with(&format!("ok A 192.0.2.1\n{record}\n"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, Some(6));
+        assert!(problems[0].message.contains("a string of 256 octets"), "{problems:?}");
+    }
+}
+
+#[test]
+fn rdata_over_65535_octets_is_refused_with_its_line() {
+    // RDLENGTH is 16 bits (RFC 1035 section 3.2.1): 257 strings of 1 + 255 octets hold 65,792.
+    let strings = vec![format!("\"{}\"", "t".repeat(255)); 257].join(" ");
+    let problems = problems_with(&format!("x TXT {strings}\n"));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].line, Some(5));
+    assert!(problems[0].message.contains("the TXT data of x.example.test. is over 65,535 octets"), "{problems:?}");
+}
+
+#[test]
+fn an_rrset_whose_smallest_response_exceeds_65535_octets_is_refused() {
+    // Header 12, question 18 + 4, then 16 octets per A record (pointer, type, class, TTL,
+    // RDLENGTH, address): 4,093 records make 65,522 octets, the 4,094th 65,538.
+    let records = |n: u32| (0..n).map(|i| format!("big A 10.{}.{}.1\n", i / 256, i % 256)).collect::<String>();
+    assert_eq!(problems_with(&records(4093)), []);
+    let problems = problems_with(&records(4094));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].line, Some(4 + 4094), "the line of the record that takes it over");
+    assert!(problems[0].message.contains("the A RRset of big.example.test. (4094 records) cannot be sent"));
+    assert!(problems[0].message.contains("smallest response is 65538 octets"), "{problems:?}");
+    // Names in NS data may be compressed to a pointer, so they count as 2 octets at most.
+    // 4,600 records of at least 14 octets fit (64,434 octets), 4,700 do not (65,834).
+    let targets = |n: u32| (0..n).map(|i| format!("sub NS ns{i}.sub\n")).collect::<String>();
+    assert_eq!(problems_with(&targets(4600)), []);
+    let problems = problems_with(&targets(4700));
+    assert!(problems.iter().any(|p| p.message.contains("the NS RRset of sub.example.test.")), "{problems:?}");
+}
