@@ -166,3 +166,27 @@ fn an_rrset_whose_smallest_response_exceeds_65535_octets_is_refused() {
     let problems = problems_with(&targets(4700));
     assert!(problems.iter().any(|p| p.message.contains("the NS RRset of sub.example.test.")), "{problems:?}");
 }
+
+#[test]
+fn rrsets_keep_file_order_and_drop_duplicates_whatever_their_number() {
+    // Duplicates come in any order and case (names in data compare without regard to case,
+    // RFC 4343); strings in TXT data are compared as written.
+    let mut text = String::new();
+    for i in 0..3000 {
+        text.push_str(&format!("many A 10.0.{}.{}\n", i / 250, i % 250));
+        if i % 3 == 0 {
+            text.push_str(&format!("many A 10.0.{}.{}\n", i / 500, i % 250));
+        }
+    }
+    text.push_str("mx MX 10 Mail.example.test.\nmx MX 10 mail.EXAMPLE.test.\nmx MX 20 mail.example.test.\n");
+    text.push_str("t TXT \"A\"\nt TXT \"a\"\nt TXT \"A\"\n");
+    let zone = zone(&format!("$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n{text}")).unwrap();
+    let data = |name: &str, rtype| {
+        let Lookup::Exact(node) = zone.lookup(&key(name), rtype) else { panic!("{name}") };
+        node.get(rtype).unwrap().records.iter().map(|r| r.data.to_string()).collect::<Vec<_>>()
+    };
+    let expected: Vec<String> = (0..3000).map(|i| format!("10.0.{}.{}", i / 250, i % 250)).collect();
+    assert_eq!(data("many.example.test.", RecordType::A), expected);
+    assert_eq!(data("mx.example.test.", RecordType::MX), ["10 mail.example.test.", "20 mail.example.test."]);
+    assert_eq!(data("t.example.test.", RecordType::TXT), ["A", "a"]);
+}
