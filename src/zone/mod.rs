@@ -141,9 +141,12 @@ impl Zone {
     pub fn build(origin: Name, entries: Vec<Entry>) -> Result<Self, Vec<ZoneProblem>> {
         let mut problems = Vec::new();
         let origin_key = key_of(&origin);
-        let mut by_name: HashMap<Box<[u8]>, Vec<Entry>> = HashMap::new();
         let mut record_count = 0;
-        for entry in entries {
+        // Each entry's name key, sorted so that a name's entries are together in file order:
+        // a sort of small pairs, rather than a map of growing vectors of whole records that
+        // made a large zone's load take several times its final size.
+        let mut order: Vec<(Box<[u8]>, usize)> = Vec::with_capacity(entries.len());
+        for (at, entry) in entries.iter().enumerate() {
             let key = key_of(&entry.record.name);
             if !is_at_or_below(&key, &origin_key) {
                 problems.push(ZoneProblem::at(
@@ -160,14 +163,23 @@ impl Zone {
                 continue;
             }
             record_count += 1;
-            by_name.entry(key).or_default().push(entry);
+            order.push((key, at));
         }
-        let mut nodes = NameMap::default();
-        for (key, entries) in by_name {
-            check_cname_alone(&entries, &mut problems);
-            let rrsets = group_rrsets(key.len(), entries, &mut problems);
+        order.sort_unstable();
+        let names = 1 + order.windows(2).filter(|pair| pair[0].0 != pair[1].0).count();
+        let mut nodes = NameMap::with_capacity_and_hasher(names, Default::default());
+        let mut entries: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
+        let mut order = order.into_iter().peekable();
+        while let Some((key, first)) = order.next() {
+            let mut group: Vec<Entry> = entries[first].take().into_iter().collect();
+            while let Some((_, at)) = order.next_if(|(next, _)| *next == key) {
+                group.extend(entries[at].take());
+            }
+            check_cname_alone(&group, &mut problems);
+            let rrsets = group_rrsets(key.len(), group, &mut problems);
             nodes.insert(key, Node { rrsets });
         }
+        drop(entries);
         add_empty_non_terminals(&mut nodes, &origin_key);
         let apex = nodes.get(&origin_key);
         let soa = apex.and_then(|n| n.get(RecordType::SOA)).cloned();
@@ -324,34 +336,47 @@ fn group_rrsets(owner_len: usize, entries: Vec<Entry>, problems: &mut Vec<ZonePr
     sets.into_iter().map(|set| Rrset::new(owner_len, set.members)).collect()
 }
 
-/// An RRset still being filled: its records in file order, and the hashes of their data, so that
-/// dropping a duplicate takes one lookup rather than a scan of the set (which made a name
-/// with 100,000 records take 27 s to load).
+/// An RRset still being filled: its records in file order and, once it holds more than a
+/// few, the hashes of their data, so that dropping a duplicate takes one lookup rather than a
+/// scan of the set (which made a name with 100,000 records take 27 s to load).
 struct OpenRrset {
     members: Vec<Member>,
     /// The hash of each record's data to the first member with data of that hash.
     seen: HashMap<u64, usize, rustc_hash::FxBuildHasher>,
 }
 
+/// Up to this many records, a scan finds a duplicate faster than a map is built.
+const SCAN_MAX: usize = 8;
+
 impl OpenRrset {
     fn new(first: Member) -> Self {
-        let mut seen = HashMap::default();
-        seen.insert(hash_of(&first.record.data), 0);
-        Self { members: vec![first], seen }
+        Self { members: vec![first], seen: HashMap::default() }
     }
 
     /// Adds a record unless one with equal data is there (RFC 2181 section 5: an RRset holds
     /// no duplicates). Equal data is compared as hickory does, names without regard to case,
     /// and hashed alike (`Name`'s hash folds case too).
     fn insert(&mut self, member: Member) {
-        let hash = hash_of(&member.record.data);
+        let data = &member.record.data;
+        if self.members.len() < SCAN_MAX {
+            if !self.members.iter().any(|m| m.record.data == *data) {
+                self.members.push(member);
+            }
+            return;
+        }
+        if self.seen.is_empty() {
+            for (at, m) in self.members.iter().enumerate() {
+                self.seen.entry(hash_of(&m.record.data)).or_insert(at);
+            }
+        }
+        let hash = hash_of(data);
         match self.seen.get(&hash) {
             None => {
                 self.seen.insert(hash, self.members.len());
             }
             // Two different data of one hash are rare: only then is the set scanned.
-            Some(&at) if self.members[at].record.data != member.record.data => {
-                if self.members.iter().any(|m| m.record.data == member.record.data) {
+            Some(&at) if self.members[at].record.data != *data => {
+                if self.members.iter().any(|m| m.record.data == *data) {
                     return;
                 }
             }
