@@ -317,9 +317,6 @@ impl Writer {
             }
         }
         let generation = self.install(snapshot, table).await;
-        // The old zones were freed as the new snapshot replaced them (or are, as the last
-        // query holding them ends): give their pages back (see the function).
-        crate::zone::load::return_freed_memory();
         // Analytics of pools the configuration no longer has are dropped (about 1.5 MB each).
         let pools: Vec<String> = self.own.config.pools.iter().map(|p| p.name.to_string()).collect();
         self.own.observers.analytics.retain(|name| pools.iter().any(|p| p == name));

@@ -55,16 +55,17 @@ fn rrsets_drop_duplicates_and_share_the_first_ttl() {
     let zone = zone(ZONE).unwrap();
     let Lookup::Exact(node) = zone.lookup(&key("www.example.test."), RecordType::A) else { panic!("www") };
     let set = node.get(RecordType::A).unwrap();
-    assert_eq!(set.records.len(), 2, "the duplicate record is dropped (RFC 2181 section 5)");
-    assert!(set.records.iter().all(|r| r.ttl == 3600), "one TTL per RRset (RFC 2181 section 5.2)");
+    assert_eq!(set.len(), 2, "the duplicate record is dropped (RFC 2181 section 5)");
+    assert_eq!(set.ttl, 3600, "one TTL per RRset (RFC 2181 section 5.2)");
+    assert!(set.decoded().iter().all(|r| r.ttl == 3600));
     assert!(set.wire_len >= 2 * (17 + 10 + 4));
 }
 
 #[test]
 fn negative_soa_ttl_is_the_smaller_of_ttl_and_minimum() {
-    assert_eq!(zone(ZONE).unwrap().negative_soa.records[0].ttl, 300);
+    assert_eq!(zone(ZONE).unwrap().negative_soa.kept()[0].ttl, 300);
     let long_minimum = ZONE.replace("1 2 3 4 300", "1 2 3 4 86400");
-    assert_eq!(zone(&long_minimum).unwrap().negative_soa.records[0].ttl, 3600);
+    assert_eq!(zone(&long_minimum).unwrap().negative_soa.kept()[0].ttl, 3600);
 }
 
 #[test]
@@ -114,7 +115,7 @@ fn an_mx_whose_generic_target_has_fewer_labels_than_the_origin_is_answered() {
     // RFC 3597 lets RDATA hold any wire name: here one label of the octets "\x01a\x01b".
     let zone = zone("$ORIGIN a.b.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\n@ MX \\# 8 0001 040161016200\n").unwrap();
     let Lookup::Exact(apex) = zone.lookup(&key("a.b."), RecordType::MX) else { panic!("apex") };
-    let RData::MX(mx) = &apex.get(RecordType::MX).unwrap().records[0].data else { panic!("MX") };
+    let RData::MX(mx) = &apex.get(RecordType::MX).unwrap().kept()[0].data else { panic!("MX") };
     let target = NameKey::new(&mx.exchange);
     assert!(!is_at_or_below(target.as_bytes(), &zone.origin_key));
 }
@@ -183,10 +184,32 @@ fn rrsets_keep_file_order_and_drop_duplicates_whatever_their_number() {
     let zone = zone(&format!("$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n{text}")).unwrap();
     let data = |name: &str, rtype| {
         let Lookup::Exact(node) = zone.lookup(&key(name), rtype) else { panic!("{name}") };
-        node.get(rtype).unwrap().records.iter().map(|r| r.data.to_string()).collect::<Vec<_>>()
+        node.get(rtype).unwrap().decoded().iter().map(|r| r.data.to_string()).collect::<Vec<_>>()
     };
     let expected: Vec<String> = (0..3000).map(|i| format!("10.0.{}.{}", i / 250, i % 250)).collect();
     assert_eq!(data("many.example.test.", RecordType::A), expected);
     assert_eq!(data("mx.example.test.", RecordType::MX), ["10 mail.example.test.", "20 mail.example.test."]);
     assert_eq!(data("t.example.test.", RecordType::TXT), ["A", "a"]);
+}
+
+#[test]
+fn addresses_and_text_are_held_in_wire_form_and_decode_to_what_was_loaded() {
+    let text = "$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\nWWW A 192.0.2.1\nwww A 192.0.2.2\n\
+                www AAAA 2001:db8::1\nwww TXT \"a b\" c\nwww MX 10 mail\n";
+    let file = parse(text, None).unwrap();
+    let mut loaded: Vec<Record> = file.entries.iter().skip(2).map(|e| e.record.clone()).collect();
+    loaded.sort_by_key(|r| u16::from(r.record_type())); // sets are sorted by type code
+    let zone = Zone::build(file.origin.unwrap(), file.entries).unwrap();
+    let Lookup::Exact(node) = zone.lookup(&key("www.example.test."), RecordType::A) else { panic!("www") };
+    let mut decoded = Vec::new();
+    for set in &node.rrsets {
+        let is_address_or_text = matches!(set.rtype, RecordType::A | RecordType::AAAA | RecordType::TXT);
+        assert_eq!(set.is_wire_only(), is_address_or_text, "{}", set.rtype);
+        assert_eq!(set.kept().is_empty(), is_address_or_text, "{}", set.rtype);
+        assert_eq!(set.wire.as_ref().unwrap().rdata().count(), set.len());
+        decoded.extend(set.decoded());
+    }
+    assert_eq!(decoded, loaded, "owner (with its case), class, TTL and data");
+    let shown = |records: &[Record]| records.iter().map(|r| r.name.to_string()).collect::<Vec<_>>();
+    assert_eq!(shown(&decoded), shown(&loaded), "owner names as loaded, case included");
 }

@@ -5,8 +5,8 @@
 //! reads it, and nothing here knows of `dns`.
 
 use hickory_proto::ProtoError;
-use hickory_proto::rr::{Name, RData};
-use hickory_proto::serialize::binary::BinEncodable;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, Restrict};
 
 /// The record data of an RRset, encoded once with every name uncompressed.
 #[derive(Debug, Clone)]
@@ -14,19 +14,63 @@ pub struct WireSet {
     /// The owner name as loaded (its case kept).
     pub owner: Box<[u8]>,
     pub class: u16,
-    pub rdata: Box<[Box<[u8]>]>,
+    /// Each record's RDLENGTH (RFC 1035 section 4.1.3) and data, one after another: one
+    /// allocation per RRset rather than one per record.
+    rdata: Box<[u8]>,
 }
 
 impl WireSet {
     /// The wire form of an RRset from its records' data encoded by [`rdata_of`], or `None`
     /// for a type whose data may hold names compressed against each other (the encoder
     /// leaves those to hickory).
-    pub(super) fn new(owner: &Name, class: u16, first: &RData, rdata: Vec<Box<[u8]>>) -> Option<Self> {
+    pub(super) fn new(owner: &Name, class: u16, first: &RData, rdata: &[Box<[u8]>]) -> Option<Self> {
         if !is_prepared(first) {
             return None;
         }
         let owner = owner.to_bytes().ok()?.into_boxed_slice();
-        Some(Self { owner, class, rdata: rdata.into_boxed_slice() })
+        let mut all = Vec::with_capacity(rdata.iter().map(|r| 2 + r.len()).sum());
+        for data in rdata {
+            // `rdata_of` refuses data over 65,535 octets, so the length fits.
+            all.extend_from_slice(&u16::try_from(data.len()).ok()?.to_be_bytes());
+            all.extend_from_slice(data);
+        }
+        Some(Self { owner, class, rdata: all.into_boxed_slice() })
+    }
+
+    /// Each record's data, in order.
+    pub fn rdata(&self) -> Rdata<'_> {
+        Rdata { rest: &self.rdata }
+    }
+
+    /// The records as hickory's, decoded from the wire form; data that does not decode (it
+    /// was encoded by hickory, so none should) is left out.
+    pub(super) fn decode(&self, rtype: RecordType, ttl: u32) -> Vec<Record> {
+        let Ok(owner) = Name::from_bytes(&self.owner) else { return Vec::new() };
+        let decode = |data: &[u8]| {
+            let mut decoder = BinDecoder::new(data);
+            let length = Restrict::new(u16::try_from(data.len()).ok()?);
+            let data = RData::read(&mut decoder, rtype, length).ok()?;
+            let mut record = Record::from_rdata(owner.clone(), ttl, data);
+            record.dns_class = DNSClass::from(self.class);
+            Some(record)
+        };
+        self.rdata().filter_map(decode).collect()
+    }
+}
+
+/// The records' data of a [`WireSet`], without allocating.
+pub struct Rdata<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Rdata<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (length, rest) = self.rest.split_first_chunk::<2>()?;
+        let (data, rest) = rest.split_at_checked(usize::from(u16::from_be_bytes(*length)))?;
+        self.rest = rest;
+        Some(data)
     }
 }
 
