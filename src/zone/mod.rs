@@ -53,9 +53,7 @@ impl Rrset {
         let (rtype, ttl, class, len) = (first.record_type(), first.ttl, u16::from(first.dns_class), members.len());
         // Each record on its own: owner, type, class, TTL, RDLENGTH (RFC 1035 section 4.1.3).
         let wire_len = members.iter().map(|m| owner_len + 10 + m.rdata.len()).sum();
-        let rdata: Vec<Box<[u8]>> = members.iter().map(|m| m.rdata.clone()).collect();
-        let wire = WireSet::new(&first.name, class, &first.data, &rdata);
-        drop(rdata);
+        let wire = WireSet::new(&first.name, class, &first.data, members.iter().map(|m| &m.rdata[..]));
         let is_wire_only = wire.is_some() && matches!(rtype, RecordType::A | RecordType::AAAA | RecordType::TXT);
         let kept = match is_wire_only {
             true => Box::default(),

@@ -1,7 +1,7 @@
 //! `Zones`: every zone we serve, found by the longest origin that encloses a name.
 
-use super::name::NameKey;
 use super::load::return_freed_memory;
+use super::name::NameKey;
 use super::{NameMap, Zone};
 
 /// The served zones, keyed by origin.

@@ -23,12 +23,17 @@ impl WireSet {
     /// The wire form of an RRset from its records' data encoded by [`rdata_of`], or `None`
     /// for a type whose data may hold names compressed against each other (the encoder
     /// leaves those to hickory).
-    pub(super) fn new(owner: &Name, class: u16, first: &RData, rdata: &[Box<[u8]>]) -> Option<Self> {
+    pub(super) fn new<'a>(
+        owner: &Name,
+        class: u16,
+        first: &RData,
+        rdata: impl Iterator<Item = &'a [u8]> + Clone,
+    ) -> Option<Self> {
         if !is_prepared(first) {
             return None;
         }
         let owner = owner.to_bytes().ok()?.into_boxed_slice();
-        let mut all = Vec::with_capacity(rdata.iter().map(|r| 2 + r.len()).sum());
+        let mut all = Vec::with_capacity(rdata.clone().map(|r| 2 + r.len()).sum());
         for data in rdata {
             // `rdata_of` refuses data over 65,535 octets, so the length fits.
             all.extend_from_slice(&u16::try_from(data.len()).ok()?.to_be_bytes());
