@@ -107,6 +107,7 @@ pub fn explain(
     let mut answer = response::answer_query(snapshot, &asked, Salt::default());
     let limit = pipeline::size_limit(&asked, &snapshot.config.server);
     pipeline::encode(&mut answer, &asked, limit, Encoder::Ours, &mut Vec::new());
+    answer.decode_wire_only(); // to show every record as text
     Ok(describe(snapshot, &qname, qtype, client, subnet, &answer))
 }
 

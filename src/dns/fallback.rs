@@ -45,6 +45,8 @@ pub enum Fallback {
 /// that encoder into `out`.
 pub fn encode(answer: &mut Answer<'_>, asked: &Asked<'_>, limit: usize, out: &mut Vec<u8>) -> Fallback {
     out.clear();
+    // hickory's encoder reads hickory's records, which addresses and text are not kept as.
+    answer.decode_wire_only();
     let question = if answer.echo_question { asked.question_bytes } else { &[] };
     fit(answer, question, limit);
     let edns = answer.edns_with_ecs();

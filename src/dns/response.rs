@@ -40,12 +40,29 @@ pub enum Rrs<'s> {
 }
 
 impl<'s> Rrs<'s> {
+    /// The records as hickory's, borrowed. A zone RRset held in wire form alone (A, AAAA,
+    /// TXT: see [`Rrset::kept`]) has none to lend: the paths that need hickory's records for
+    /// every RRset (its encoder, `explain`) call [`Answer::decode_wire_only`] first, and
+    /// counts come from [`Rrs::len`].
     pub fn records<'a>(&'a self) -> RrsRecords<'a, 's> {
         match self {
-            Rrs::Set(set) => RrsRecords::Slice(set.records.iter()),
+            Rrs::Set(set) => RrsRecords::Slice(set.kept().iter()),
             Rrs::Owned(records) => RrsRecords::Slice(records.iter()),
             Rrs::Endpoints(picked) => RrsRecords::Endpoints(picked, 0),
         }
+    }
+
+    /// How many records: what the header counts.
+    pub fn len(&self) -> usize {
+        match self {
+            Rrs::Set(set) => set.len(),
+            Rrs::Owned(records) => records.len(),
+            Rrs::Endpoints(picked) => picked.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -170,6 +187,21 @@ impl<'s> Answer<'s> {
         self.authorities.truncate(kept[1]);
         self.additionals.truncate(kept[2]);
         self.metadata.truncation |= truncated;
+    }
+
+    /// Replaces each zone RRset held in wire form alone with its records decoded, so that
+    /// [`Rrs::records`] lends every record: for hickory's encoder and `explain`, which read
+    /// them all. It allocates, which the UDP encoder's path never does.
+    pub fn decode_wire_only(&mut self) {
+        for section in [&mut self.answers, &mut self.authorities, &mut self.additionals] {
+            for rrs in section.iter_mut() {
+                if let Rrs::Set(set) = rrs
+                    && set.is_wire_only()
+                {
+                    *rrs = Rrs::Owned(set.decoded());
+                }
+            }
+        }
     }
 
     /// How many RRsets each section holds.
@@ -396,7 +428,7 @@ fn resolve<'s>(
             return response.authorities.push(Rrs::Set(&zone.negative_soa));
         };
         response.answers.push(rrs(cname, synthesised, &owner));
-        let RData::CNAME(CNAME(next)) = &cname.records[0].data else {
+        let Some(RData::CNAME(CNAME(next))) = cname.kept().first().map(|r| &r.data) else {
             return;
         };
         key = NameKey::new(next);
@@ -466,7 +498,7 @@ fn steer<'s>(
         // (RFC 2308 section 2.2). An outage's NODATA is cached no longer than the failover
         // TTL, so resolvers see the recovery soon.
         if decision.all_down {
-            let soa = zone.negative_soa.records.iter().map(|r| {
+            let soa = zone.negative_soa.kept().iter().map(|r| {
                 let mut r = r.clone();
                 r.ttl = r.ttl.min(pool.failover_ttl_secs);
                 r
@@ -485,12 +517,15 @@ fn rrs<'s>(set: &'s Rrset, synthesised: bool, owner: &dyn Fn() -> Name) -> Rrs<'
         return Rrs::Set(set);
     }
     let owner = owner();
-    let rename = |record: &Record| {
-        let mut record = record.clone();
-        record.name = owner.clone();
-        record
-    };
-    Rrs::Owned(set.records.iter().map(rename).collect())
+    Rrs::Owned(
+        set.decoded()
+            .into_iter()
+            .map(|mut record| {
+                record.name = owner.clone();
+                record
+            })
+            .collect(),
+    )
 }
 
 /// A CNAME whose target already owns a CNAME in the answer closes a loop: stop there.
@@ -507,7 +542,8 @@ fn referral<'s>(response: &mut Answer<'s>, zone: &'s Zone, cut: &'s Node) {
     response.authorities.push(Rrs::Set(ns));
     // In-domain glue (at or below the cut) first: without it the referral cannot be
     // followed. Sibling glue elsewhere in this zone follows, and may be left out.
-    let cut_name = NameKey::new(&ns.records[0].name);
+    let Some(cut) = ns.kept().first() else { return };
+    let cut_name = NameKey::new(&cut.name);
     add_addresses(response, zone, ns, cut_name.as_bytes());
     response.required_additionals = response.additionals.len();
     add_addresses(response, zone, ns, &zone.origin_key);
@@ -523,7 +559,7 @@ fn additional_for<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset)
 
 /// Adds the A and AAAA RRsets of the targets of `set` that lie at or below `within`.
 fn add_addresses<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset, within: &[u8]) {
-    for record in set.records.iter() {
+    for record in set.kept() {
         let target = match &record.data {
             RData::NS(ns) => &ns.0,
             RData::MX(mx) => &mx.exchange,

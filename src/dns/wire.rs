@@ -79,7 +79,7 @@ fn opt_len(answer: &Answer<'_>) -> usize {
 }
 
 fn count(section: &[Rrs<'_>]) -> u16 {
-    section.iter().map(|rrs| rrs.records().count()).sum::<usize>() as u16
+    section.iter().map(Rrs::len).sum::<usize>() as u16
 }
 
 struct Writer<'b> {
@@ -170,9 +170,9 @@ impl Writer<'_> {
 
     fn rrset(&mut self, set: &Rrset) {
         let Some(wire) = &set.wire else { return };
-        for (record, rdata) in set.records.iter().zip(wire.rdata.iter()) {
+        for rdata in wire.rdata() {
             self.name(&wire.owner);
-            self.fixed(u16::from(set.rtype), wire.class, record.ttl);
+            self.fixed(u16::from(set.rtype), wire.class, set.ttl);
             self.rdata(set.rtype, rdata);
         }
     }

@@ -33,7 +33,21 @@ pub fn load_all(sources: &[ZoneSource]) -> Result<Vec<Zone>, Vec<Problem>> {
             }
         }
     }
+    return_freed_memory();
     if problems.is_empty() { Ok(zones) } else { Err(problems) }
+}
+
+/// Hands the heap's free pages back to the system. A zone is built from many small
+/// allocations (the file's text, its parsed records, the tree), and glibc keeps what is freed
+/// among what stays, in the arena of the thread that built it: without this, a 250,000-record
+/// zone left its loading peak as RSS, and each reload, built on another blocking thread, added
+/// to it. Called after a load, and when the zones a reload replaced are dropped.
+pub fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own free lists; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// The files a source stands for: itself, or a directory's `*.zone` files in name order.

@@ -16,17 +16,28 @@ pub use wire_set::WireSet;
 
 use std::collections::HashMap;
 
+use hickory_proto::ProtoError;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use name::{NameKey, key_of, label_count};
 use parse::Entry;
+use wire_set::rdata_of;
 
 /// The records of one name and type, with equal TTLs and no duplicates (RFC 2181 section 5).
+///
+/// Addresses and text, the bulk of a large zone, are held in wire form alone: a hickory
+/// `Record` takes 272 octets before its data, which made a 250,000-record zone take 3.8 times
+/// the memory Knot DNS takes. Other types are also kept as hickory's records, for the answer
+/// path reads into them (CNAME, NS, MX and SRV targets, the SOA) or hickory encodes them.
 #[derive(Debug, Clone)]
 pub struct Rrset {
     pub rtype: RecordType,
-    pub records: Box<[Record]>,
+    /// The TTL of every record (RFC 2181 section 5.2).
+    pub ttl: u32,
+    len: usize,
+    /// hickory's records, when kept (see above); empty otherwise.
+    kept: Box<[Record]>,
     /// Octets the records take on the wire, each encoded on its own: an upper bound on what
     /// they take in a message (where names compress against earlier ones too), so that most
     /// answers skip measuring whether they fit a UDP datagram.
@@ -36,11 +47,57 @@ pub struct Rrset {
 }
 
 impl Rrset {
-    fn new(records: Vec<Record>) -> Self {
-        let rtype = records[0].record_type();
-        let wire_len = records.iter().map(uncompressed_len).sum();
-        let wire = WireSet::of(&records);
-        Self { rtype, records: records.into_boxed_slice(), wire_len, wire }
+    /// An RRset of one name's records of one type, deduplicated, with their data encoded.
+    fn new(owner_len: usize, members: Vec<Member>) -> Self {
+        let first = &members[0].record;
+        let (rtype, ttl, class, len) = (first.record_type(), first.ttl, u16::from(first.dns_class), members.len());
+        // Each record on its own: owner, type, class, TTL, RDLENGTH (RFC 1035 section 4.1.3).
+        let wire_len = members.iter().map(|m| owner_len + 10 + m.rdata.len()).sum();
+        let wire = WireSet::new(&first.name, class, &first.data, members.iter().map(|m| &m.rdata[..]));
+        let is_wire_only = wire.is_some() && matches!(rtype, RecordType::A | RecordType::AAAA | RecordType::TXT);
+        let kept = match is_wire_only {
+            true => Box::default(),
+            false => members.into_iter().map(|m| m.record).collect(),
+        };
+        Self { rtype, ttl, len, kept, wire_len, wire }
+    }
+
+    /// How many records the set holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never true of a built zone's sets: an RRset has at least one record.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// hickory's records of the set, when they are kept: for every type but A, AAAA and TXT
+    /// (see [`Rrset`]); empty for those, whose records [`Rrset::decoded`] makes.
+    pub fn kept(&self) -> &[Record] {
+        &self.kept
+    }
+
+    /// Whether the records are held in wire form alone (see [`Rrset::kept`]).
+    pub fn is_wire_only(&self) -> bool {
+        self.kept.len() != self.len
+    }
+
+    /// Every record of the set as hickory's, decoded from wire form where not kept. It
+    /// allocates: for the paths off the UDP encoder (hickory's encoder, wildcards, explain).
+    pub fn decoded(&self) -> Vec<Record> {
+        match &self.wire {
+            Some(wire) if self.is_wire_only() => wire.decode(self.rtype, self.ttl),
+            _ => self.kept.to_vec(),
+        }
+    }
+
+    /// The same records with another TTL.
+    fn with_ttl(&self, ttl: u32) -> Self {
+        let mut set = self.clone();
+        set.ttl = ttl;
+        set.kept.iter_mut().for_each(|r| r.ttl = ttl);
+        set
     }
 }
 
@@ -53,6 +110,14 @@ pub fn uncompressed_len(record: &Record) -> usize {
         Ok(()) => buf.len(),
         Err(_) => usize::from(u16::MAX),
     }
+}
+
+/// A record on its way into an RRset: the line it came from and its data in wire form,
+/// encoded once for the checks and the [`WireSet`].
+struct Member {
+    line: usize,
+    record: Record,
+    rdata: Box<[u8]>,
 }
 
 /// All data at one name. Empty for an empty non-terminal (RFC 8020).
@@ -119,9 +184,12 @@ impl Zone {
     pub fn build(origin: Name, entries: Vec<Entry>) -> Result<Self, Vec<ZoneProblem>> {
         let mut problems = Vec::new();
         let origin_key = key_of(&origin);
-        let mut by_name: HashMap<Box<[u8]>, Vec<Entry>> = HashMap::new();
         let mut record_count = 0;
-        for entry in entries {
+        // Each entry's name key, sorted so that a name's entries are together in file order:
+        // a sort of small pairs, rather than a map of growing vectors of whole records that
+        // made a large zone's load take several times its final size.
+        let mut order: Vec<(Box<[u8]>, usize)> = Vec::with_capacity(entries.len());
+        for (at, entry) in entries.iter().enumerate() {
             let key = key_of(&entry.record.name);
             if !is_at_or_below(&key, &origin_key) {
                 problems.push(ZoneProblem::at(
@@ -138,20 +206,30 @@ impl Zone {
                 continue;
             }
             record_count += 1;
-            by_name.entry(key).or_default().push(entry);
+            order.push((key, at));
         }
-        let mut nodes = NameMap::default();
-        for (key, entries) in by_name {
-            check_cname_alone(&entries, &mut problems);
-            nodes.insert(key, Node { rrsets: group_rrsets(entries, &mut problems) });
+        order.sort_unstable();
+        let names = 1 + order.windows(2).filter(|pair| pair[0].0 != pair[1].0).count();
+        let mut nodes = NameMap::with_capacity_and_hasher(names, Default::default());
+        let mut entries: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
+        let mut order = order.into_iter().peekable();
+        while let Some((key, first)) = order.next() {
+            let mut group: Vec<Entry> = entries[first].take().into_iter().collect();
+            while let Some((_, at)) = order.next_if(|(next, _)| *next == key) {
+                group.extend(entries[at].take());
+            }
+            check_cname_alone(&group, &mut problems);
+            let rrsets = group_rrsets(key.len(), group, &mut problems);
+            nodes.insert(key, Node { rrsets });
         }
+        drop(entries);
         add_empty_non_terminals(&mut nodes, &origin_key);
         let apex = nodes.get(&origin_key);
-        let soa = apex.and_then(|n| n.get(RecordType::SOA)).map(|set| set.records[0].clone());
+        let soa = apex.and_then(|n| n.get(RecordType::SOA)).cloned();
         if apex.and_then(|n| n.get(RecordType::NS)).is_none() {
             problems.push(ZoneProblem { line: None, message: format!("no NS records at the apex {origin}") });
         }
-        let Some(mut soa) = soa else {
+        let Some(soa) = soa else {
             problems.push(ZoneProblem { line: None, message: format!("no SOA record at the apex {origin}") });
             problems.sort_by_key(|p| p.line);
             return Err(problems);
@@ -160,11 +238,12 @@ impl Zone {
             problems.sort_by_key(|p| p.line);
             return Err(problems);
         }
-        if let RData::SOA(data) = &soa.data {
-            soa.ttl = soa.ttl.min(data.minimum);
-        }
+        let negative_soa = match soa.kept().first().map(|r| &r.data) {
+            Some(RData::SOA(data)) => soa.with_ttl(soa.ttl.min(data.minimum)),
+            _ => soa,
+        };
         let origin_labels = label_count(&origin_key);
-        Ok(Self { origin, origin_key, origin_labels, nodes, negative_soa: Rrset::new(vec![soa]), record_count })
+        Ok(Self { origin, origin_key, origin_labels, nodes, negative_soa, record_count })
     }
 
     /// Makes a name exist (with no data) if it does not, with its empty non-terminals: a pool
@@ -266,25 +345,160 @@ fn check_cname_alone(entries: &[Entry], problems: &mut Vec<ZoneProblem>) {
 
 /// Groups one name's entries into RRsets sorted by type, dropping duplicate records and
 /// giving each set the TTL of its first record (RFC 2181 section 5.2 forbids differing TTLs).
-fn group_rrsets(entries: Vec<Entry>, problems: &mut Vec<ZoneProblem>) -> Vec<Rrset> {
-    let mut sets: Vec<Vec<Record>> = Vec::new();
+/// Records that cannot be encoded, and RRsets no message can hold, are refused.
+fn group_rrsets(owner_len: usize, entries: Vec<Entry>, problems: &mut Vec<ZoneProblem>) -> Vec<Rrset> {
+    let mut sets: Vec<OpenRrset> = Vec::new();
     for Entry { line, mut record } in entries {
-        match sets.iter_mut().find(|set| set[0].record_type() == record.record_type()) {
-            Some(set) => {
-                if set[0].record_type() == RecordType::SOA {
-                    problems.push(ZoneProblem::at(line, format!("a second SOA at {}", record.name)));
-                    continue;
-                }
-                record.ttl = set[0].ttl;
-                if !set.iter().any(|r| r.data == record.data) {
-                    set.push(record);
+        let rdata = match rdata_of(&record.data) {
+            Ok(rdata) => rdata,
+            Err(e) => {
+                problems.push(ZoneProblem::at(line, unencodable(&record, &e)));
+                continue;
+            }
+        };
+        let rtype = record.record_type();
+        let Some(set) = sets.iter_mut().find(|set| set.members[0].record.record_type() == rtype) else {
+            sets.push(OpenRrset::new(Member { line, record, rdata }));
+            continue;
+        };
+        if rtype == RecordType::SOA {
+            problems.push(ZoneProblem::at(line, format!("a second SOA at {}", record.name)));
+            continue;
+        }
+        record.ttl = set.members[0].record.ttl;
+        set.insert(Member { line, record, rdata });
+    }
+    sets.retain(|set| match too_big(owner_len, &set.members) {
+        Some(problem) => {
+            problems.push(problem);
+            false
+        }
+        None => true,
+    });
+    sets.sort_by_key(|set| u16::from(set.members[0].record.record_type()));
+    sets.into_iter().map(|set| Rrset::new(owner_len, set.members)).collect()
+}
+
+/// An RRset still being filled: its records in file order and, once it holds more than a
+/// few, the hashes of their data, so that dropping a duplicate takes one lookup rather than a
+/// scan of the set (which made a name with 100,000 records take 27 s to load).
+struct OpenRrset {
+    members: Vec<Member>,
+    /// The hash of each record's data to the first member with data of that hash.
+    seen: HashMap<u64, usize, rustc_hash::FxBuildHasher>,
+}
+
+/// Up to this many records, a scan finds a duplicate faster than a map is built.
+const SCAN_MAX: usize = 8;
+
+impl OpenRrset {
+    fn new(first: Member) -> Self {
+        Self { members: vec![first], seen: HashMap::default() }
+    }
+
+    /// Adds a record unless one with equal data is there (RFC 2181 section 5: an RRset holds
+    /// no duplicates). Equal data is compared as hickory does, names without regard to case,
+    /// and hashed alike (`Name`'s hash folds case too).
+    fn insert(&mut self, member: Member) {
+        let data = &member.record.data;
+        if self.members.len() < SCAN_MAX {
+            if !self.members.iter().any(|m| m.record.data == *data) {
+                self.members.push(member);
+            }
+            return;
+        }
+        if self.seen.is_empty() {
+            for (at, m) in self.members.iter().enumerate() {
+                self.seen.entry(hash_of(&m.record.data)).or_insert(at);
+            }
+        }
+        let hash = hash_of(data);
+        match self.seen.get(&hash) {
+            None => {
+                self.seen.insert(hash, self.members.len());
+            }
+            // Two different data of one hash are rare: only then is the set scanned.
+            Some(&at) if self.members[at].record.data != *data => {
+                if self.members.iter().any(|m| m.record.data == *data) {
+                    return;
                 }
             }
-            None => sets.push(vec![record]),
+            Some(_) => return,
+        }
+        self.members.push(member);
+    }
+}
+
+fn hash_of(data: &RData) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(data)
+}
+
+/// Why a record's data cannot be put on the wire, in the operator's terms.
+fn unencodable(record: &Record, error: &ProtoError) -> String {
+    let (rtype, name) = (record.record_type(), &record.name);
+    match error {
+        // RFC 1035 section 3.3: "<character-string> is a single length octet followed by
+        // that number of characters."
+        ProtoError::CharacterDataTooLong { len, .. } => format!(
+            "the {rtype} data of {name} holds a string of {len} octets: a string is at most 255 \
+             (RFC 1035 section 3.3); split it into several quoted strings"
+        ),
+        // The encoder stops at 65,535 octets, all that RDLENGTH can count (section 3.2.1).
+        ProtoError::MaxBufferSizeExceeded(_) => format!(
+            "the {rtype} data of {name} is over 65,535 octets, more than its 16-bit length can count \
+             (RFC 1035 section 3.2.1)"
+        ),
+        other => format!("the {rtype} data of {name} cannot be encoded: {other}"),
+    }
+}
+
+/// The most octets of a DNS message: over TCP its length is a 16-bit prefix (RFC 1035
+/// section 4.2.2), and UDP carries less.
+const MAX_MESSAGE_LEN: usize = 65_535;
+
+/// An RRset that no response can hold, even alone and compressed as far as it could be:
+/// the header, the question for its own name, and each record with its owner as a 2-octet
+/// pointer (RFC 1035 section 4.1.4) and every name in its data that may be compressed counted
+/// as one too. RFC 2181 section 9 lets a server drop RRsets that do not fit, never part of
+/// one, so such a set is answered TC=1 with no data forever, over UDP and TCP alike. The
+/// problem names the line of the record that takes the set over the limit.
+fn too_big(owner_len: usize, set: &[Member]) -> Option<ZoneProblem> {
+    const HEADER_LEN: usize = 12;
+    let mut len = HEADER_LEN + owner_len + 4; // question: QNAME, QTYPE, QCLASS (section 4.1.2)
+    let mut over = None;
+    for member in set {
+        len += 2 + 10 + smallest_rdata(member.record.record_type(), &member.rdata);
+        if len > MAX_MESSAGE_LEN && over.is_none() {
+            over = Some(member.line);
         }
     }
-    sets.sort_by_key(|set| u16::from(set[0].record_type()));
-    sets.into_iter().map(Rrset::new).collect()
+    let first = &set[0].record;
+    over.map(|line| {
+        ZoneProblem::at(
+            line,
+            format!(
+                "the {} RRset of {} ({} records) cannot be sent: its smallest response is {len} octets, \
+                 over the {MAX_MESSAGE_LEN} of a DNS message (RFC 1035 section 4.2.2)",
+                first.record_type(),
+                first.name,
+                set.len()
+            ),
+        )
+    })
+}
+
+/// The fewest octets this data can take in a message: names the encoder may compress (RFC
+/// 3597 section 4: those of the RFC 1035 types) as a pointer at best.
+fn smallest_rdata(rtype: RecordType, rdata: &[u8]) -> usize {
+    const POINTER_LEN: usize = 2;
+    match rtype {
+        RecordType::NS | RecordType::CNAME | RecordType::PTR => rdata.len().min(POINTER_LEN),
+        RecordType::MX => 2 + rdata.len().saturating_sub(2).min(POINTER_LEN),
+        // MNAME and RNAME as pointers, then five 32-bit numbers (section 3.3.13).
+        RecordType::SOA => rdata.len().min(2 * POINTER_LEN + 20),
+        _ => rdata.len(),
+    }
 }
 
 /// Every name between a record's owner and the origin exists, if only as an empty

@@ -1,5 +1,6 @@
 //! `Zones`: every zone we serve, found by the longest origin that encloses a name.
 
+use super::load::return_freed_memory;
 use super::name::NameKey;
 use super::{NameMap, Zone};
 
@@ -53,5 +54,18 @@ impl Zones {
 
     pub fn is_empty(&self) -> bool {
         self.by_origin.is_empty()
+    }
+}
+
+/// The zones of a replaced snapshot are freed where its last reader lets go of it (the
+/// writer, or a worker still answering from it): their pages go back to the system there and
+/// then, rather than stay with the allocator as RSS (see [`return_freed_memory`]).
+impl Drop for Zones {
+    fn drop(&mut self) {
+        let zones = std::mem::take(&mut self.by_origin);
+        if !zones.is_empty() {
+            drop(zones);
+            return_freed_memory();
+        }
     }
 }

@@ -55,16 +55,17 @@ fn rrsets_drop_duplicates_and_share_the_first_ttl() {
     let zone = zone(ZONE).unwrap();
     let Lookup::Exact(node) = zone.lookup(&key("www.example.test."), RecordType::A) else { panic!("www") };
     let set = node.get(RecordType::A).unwrap();
-    assert_eq!(set.records.len(), 2, "the duplicate record is dropped (RFC 2181 section 5)");
-    assert!(set.records.iter().all(|r| r.ttl == 3600), "one TTL per RRset (RFC 2181 section 5.2)");
+    assert_eq!(set.len(), 2, "the duplicate record is dropped (RFC 2181 section 5)");
+    assert_eq!(set.ttl, 3600, "one TTL per RRset (RFC 2181 section 5.2)");
+    assert!(set.decoded().iter().all(|r| r.ttl == 3600));
     assert!(set.wire_len >= 2 * (17 + 10 + 4));
 }
 
 #[test]
 fn negative_soa_ttl_is_the_smaller_of_ttl_and_minimum() {
-    assert_eq!(zone(ZONE).unwrap().negative_soa.records[0].ttl, 300);
+    assert_eq!(zone(ZONE).unwrap().negative_soa.kept()[0].ttl, 300);
     let long_minimum = ZONE.replace("1 2 3 4 300", "1 2 3 4 86400");
-    assert_eq!(zone(&long_minimum).unwrap().negative_soa.records[0].ttl, 3600);
+    assert_eq!(zone(&long_minimum).unwrap().negative_soa.kept()[0].ttl, 3600);
 }
 
 #[test]
@@ -114,7 +115,101 @@ fn an_mx_whose_generic_target_has_fewer_labels_than_the_origin_is_answered() {
     // RFC 3597 lets RDATA hold any wire name: here one label of the octets "\x01a\x01b".
     let zone = zone("$ORIGIN a.b.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\n@ MX \\# 8 0001 040161016200\n").unwrap();
     let Lookup::Exact(apex) = zone.lookup(&key("a.b."), RecordType::MX) else { panic!("apex") };
-    let RData::MX(mx) = &apex.get(RecordType::MX).unwrap().records[0].data else { panic!("MX") };
+    let RData::MX(mx) = &apex.get(RecordType::MX).unwrap().kept()[0].data else { panic!("MX") };
     let target = NameKey::new(&mx.exchange);
     assert!(!is_at_or_below(target.as_bytes(), &zone.origin_key));
+}
+
+/// A zone with `extra` after the SOA and NS; problems of the build (syntax errors panic).
+fn problems_with(extra: &str) -> Vec<ZoneProblem> {
+    let text = format!("$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n{extra}");
+    zone(&text).err().unwrap_or_default()
+}
+
+#[test]
+fn strings_over_255_octets_are_refused_with_their_line() {
+    // RFC 1035 section 3.3: a character-string has one length octet.
+    let (fits, over) = ("s".repeat(255), "s".repeat(256));
+    assert_eq!(problems_with(&format!("x TXT \"{fits}\"\nh HINFO {fits} b\n")), []);
+    for record in [format!("x TXT a \"{over}\""), format!("h HINFO a {over}")] {
+        let problems = problems_with(&format!("ok A 192.0.2.1\n{record}\n"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, Some(6));
+        assert!(problems[0].message.contains("a string of 256 octets"), "{problems:?}");
+    }
+}
+
+#[test]
+fn rdata_over_65535_octets_is_refused_with_its_line() {
+    // RDLENGTH is 16 bits (RFC 1035 section 3.2.1): 257 strings of 1 + 255 octets hold 65,792.
+    let strings = vec![format!("\"{}\"", "t".repeat(255)); 257].join(" ");
+    let problems = problems_with(&format!("x TXT {strings}\n"));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].line, Some(5));
+    assert!(problems[0].message.contains("the TXT data of x.example.test. is over 65,535 octets"), "{problems:?}");
+}
+
+#[test]
+fn an_rrset_whose_smallest_response_exceeds_65535_octets_is_refused() {
+    // Header 12, question 18 + 4, then 16 octets per A record (pointer, type, class, TTL,
+    // RDLENGTH, address): 4,093 records make 65,522 octets, the 4,094th 65,538.
+    let records = |n: u32| (0..n).map(|i| format!("big A 10.{}.{}.1\n", i / 256, i % 256)).collect::<String>();
+    assert_eq!(problems_with(&records(4093)), []);
+    let problems = problems_with(&records(4094));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].line, Some(4 + 4094), "the line of the record that takes it over");
+    assert!(problems[0].message.contains("the A RRset of big.example.test. (4094 records) cannot be sent"));
+    assert!(problems[0].message.contains("smallest response is 65538 octets"), "{problems:?}");
+    // Names in NS data may be compressed to a pointer, so they count as 2 octets at most.
+    // 4,600 records of at least 14 octets fit (64,434 octets), 4,700 do not (65,834).
+    let targets = |n: u32| (0..n).map(|i| format!("sub NS ns{i}.sub\n")).collect::<String>();
+    assert_eq!(problems_with(&targets(4600)), []);
+    let problems = problems_with(&targets(4700));
+    assert!(problems.iter().any(|p| p.message.contains("the NS RRset of sub.example.test.")), "{problems:?}");
+}
+
+#[test]
+fn rrsets_keep_file_order_and_drop_duplicates_whatever_their_number() {
+    // Duplicates come in any order and case (names in data compare without regard to case,
+    // RFC 4343); strings in TXT data are compared as written.
+    let mut text = String::new();
+    for i in 0..3000 {
+        text.push_str(&format!("many A 10.0.{}.{}\n", i / 250, i % 250));
+        if i % 3 == 0 {
+            text.push_str(&format!("many A 10.0.{}.{}\n", i / 500, i % 250));
+        }
+    }
+    text.push_str("mx MX 10 Mail.example.test.\nmx MX 10 mail.EXAMPLE.test.\nmx MX 20 mail.example.test.\n");
+    text.push_str("t TXT \"A\"\nt TXT \"a\"\nt TXT \"A\"\n");
+    let zone = zone(&format!("$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n{text}")).unwrap();
+    let data = |name: &str, rtype| {
+        let Lookup::Exact(node) = zone.lookup(&key(name), rtype) else { panic!("{name}") };
+        node.get(rtype).unwrap().decoded().iter().map(|r| r.data.to_string()).collect::<Vec<_>>()
+    };
+    let expected: Vec<String> = (0..3000).map(|i| format!("10.0.{}.{}", i / 250, i % 250)).collect();
+    assert_eq!(data("many.example.test.", RecordType::A), expected);
+    assert_eq!(data("mx.example.test.", RecordType::MX), ["10 mail.example.test.", "20 mail.example.test."]);
+    assert_eq!(data("t.example.test.", RecordType::TXT), ["A", "a"]);
+}
+
+#[test]
+fn addresses_and_text_are_held_in_wire_form_and_decode_to_what_was_loaded() {
+    let text = "$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\nWWW A 192.0.2.1\nwww A 192.0.2.2\n\
+                www AAAA 2001:db8::1\nwww TXT \"a b\" c\nwww MX 10 mail\n";
+    let file = parse(text, None).unwrap();
+    let mut loaded: Vec<Record> = file.entries.iter().skip(2).map(|e| e.record.clone()).collect();
+    loaded.sort_by_key(|r| u16::from(r.record_type())); // sets are sorted by type code
+    let zone = Zone::build(file.origin.unwrap(), file.entries).unwrap();
+    let Lookup::Exact(node) = zone.lookup(&key("www.example.test."), RecordType::A) else { panic!("www") };
+    let mut decoded = Vec::new();
+    for set in &node.rrsets {
+        let is_address_or_text = matches!(set.rtype, RecordType::A | RecordType::AAAA | RecordType::TXT);
+        assert_eq!(set.is_wire_only(), is_address_or_text, "{}", set.rtype);
+        assert_eq!(set.kept().is_empty(), is_address_or_text, "{}", set.rtype);
+        assert_eq!(set.wire.as_ref().unwrap().rdata().count(), set.len());
+        decoded.extend(set.decoded());
+    }
+    assert_eq!(decoded, loaded, "owner (with its case), class, TTL and data");
+    let shown = |records: &[Record]| records.iter().map(|r| r.name.to_string()).collect::<Vec<_>>();
+    assert_eq!(shown(&decoded), shown(&loaded), "owner names as loaded, case included");
 }

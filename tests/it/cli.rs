@@ -106,6 +106,21 @@ fn bad_zone_files_are_reported_with_file_and_line() {
         ("an unknown type", format!("{SOA}www IN BOGUS 1\n"), "z.zone:6: \"BOGUS\" is not a record type"),
         ("a class other than IN", format!("{SOA}www CH A 192.0.2.1\n"), "z.zone:6: class CH is not served"),
         ("a relative name without an origin", "$TTL 300\nwww IN A 192.0.2.1\n".to_owned(), "z.zone:2: relative name"),
+        // Records that could never be sent (RFC 1035 sections 2.3.4, 3.3 and 4.2.2).
+        (
+            "a TXT string over 255 octets",
+            format!("{SOA}www IN TXT ok \"{}\"\n", "s".repeat(256)),
+            "z.zone:6: the TXT data of www.example.test. holds a string of 256 octets",
+        ),
+        ("a label over 63 octets", format!("{SOA}{} IN A 192.0.2.1\n", "l".repeat(64)), "z.zone:6: \"llll"),
+        (
+            "an RRset no response can hold",
+            format!(
+                "{SOA}{}",
+                (0..4094).map(|i| format!("www IN A 10.0.{}.{}\n", i / 256, i % 256)).collect::<String>()
+            ),
+            "z.zone:4099: the A RRset of www.example.test. (4094 records) cannot be sent",
+        ),
     ];
     for (what, zone, message) in cases {
         let output = check_zone(&zone);

@@ -17,7 +17,7 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 fn records(section: &[Rrs<'_>]) -> usize {
-    Answer::records(section).count()
+    section.iter().map(Rrs::len).sum()
 }
 
 #[test]
@@ -319,6 +319,8 @@ fn only_missing_in_domain_glue_truncates_a_referral() {
         let request = request("x.sub.example.test.", RecordType::A, None, Protocol::Udp, |_| {});
         let (answer, _, _) = encoded(&snap, &request, encoder);
         assert!(records(&answer.additionals) < 25, "{encoder:?}: sibling glue was left out");
+        let mut answer = answer;
+        answer.decode_wire_only(); // glue addresses are held in wire form
         assert_eq!(answer.additionals[0].records().next().unwrap().name.to_string(), "ns.sub.example.test.");
         assert!(!answer.metadata.truncation, "{encoder:?}: RFC 9471: sibling glue is optional");
     }

@@ -64,7 +64,7 @@ fn udp(name: &str, rtype: RecordType) -> Request {
 }
 
 fn count(section: &[Rrs<'_>]) -> usize {
-    Answer::records(section).count()
+    section.iter().map(Rrs::len).sum()
 }
 
 pub(crate) const ZONE: &str =

@@ -110,3 +110,25 @@ fn other_common_types_parse() {
         ]
     );
 }
+
+#[test]
+fn names_over_255_octets_and_labels_over_63_are_refused_with_their_line() {
+    // RFC 1035 section 2.3.4: labels of 63 octets or less, names of 255 or less. Labels of
+    // 63, 61, 61, 61 and "t" take 64 + 3 * 62 + 2 + 1 = 255 octets; "x" more makes 256, as
+    // does a relative 64 + 3 octets in front of the 189 of the origin.
+    let label = |n: usize| "l".repeat(n);
+    let longest = format!("{}.{}.{}.{}.t.", label(63), label(61), label(61), label(61));
+    assert_eq!(records(&format!("$TTL 60\n{longest} A 192.0.2.1\n")).len(), 1, "255 octets fit");
+    let cases = [
+        format!("$TTL 60\n{}.t. A 192.0.2.1\n", label(64)),
+        format!("$TTL 60\nx{longest} A 192.0.2.1\n"),
+        format!("$ORIGIN {}.{}.{}.t.\n$TTL 60\n{}.xy A 192.0.2.1\n", label(61), label(61), label(61), label(63)),
+        format!("$ORIGIN t.\n$TTL 60\nx CNAME x{longest}\n"),
+        format!("$ORIGIN t.\n$TTL 60\nx MX 10 {}.t.\n", label(64)),
+    ];
+    for text in cases {
+        let e = error(&text);
+        assert_eq!(e.line, text.lines().count(), "{e:?}");
+        assert!(e.message.contains("exceed"), "{e:?}");
+    }
+}
