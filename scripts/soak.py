@@ -208,9 +208,9 @@ def main():
     binary = os.path.abspath(args.binary)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     work = args.out or tempfile.mkdtemp(prefix="meridian-soak.")
+    os.makedirs(work, exist_ok=True)
     # Started as root, Meridian reads its zones, database and state as server.user (nobody).
     os.chmod(work, 0o755)
-    os.makedirs(work, exist_ok=True)
     dns_port, api_port, health_port = free_port(), free_port(), free_port()
     health = Health(health_port)
     generation = 0
