@@ -83,7 +83,12 @@ impl Client {
         if error.is_timeout() {
             CtlError::Timeout { url, secs: self.timeout.as_secs() }
         } else if error.is_connect() {
-            CtlError::Connect { url, reason: innermost(error) }
+            let reason = innermost(error);
+            // rustls says "invalid peer certificate: ...": the server answered, TLS refused it.
+            if reason.contains("certificate") {
+                return CtlError::Certificate { url, reason };
+            }
+            CtlError::Connect { url, reason }
         } else {
             CtlError::Transport { url, reason: innermost(error) }
         }

@@ -178,6 +178,9 @@ pub enum CtlError {
     Client(String),
     #[error("cannot connect to the API at {url}: {reason} (is the server's [api] listening there? see --api)")]
     Connect { url: String, reason: String },
+    /// TLS refused the server's certificate: a `--cacert` matter, not a listening one.
+    #[error("the API at {url} presented a certificate that cannot be trusted: {reason}{}", certificate_hint(.reason))]
+    Certificate { url: String, reason: String },
     #[error("no answer from the API at {url} within {secs}s (see --timeout)")]
     Timeout { url: String, secs: u64 },
     #[error("the request to {url} failed: {reason}")]
@@ -398,6 +401,16 @@ fn print(text: &str) -> Result<(), CtlError> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         written => written.map_err(CtlError::Output),
+    }
+}
+
+/// What to do about a refused certificate, where the reason says.
+fn certificate_hint(reason: &str) -> &'static str {
+    if reason.contains("CaUsedAsEndEntity") {
+        " (it is a CA certificate, CA:TRUE, which TLS refuses as a server's own: make the API's \
+         certificate with `-addext basicConstraints=critical,CA:FALSE`, as the README's recipe does)"
+    } else {
+        " (see --cacert: the certificate, or the CA that signed it, in PEM)"
     }
 }
 

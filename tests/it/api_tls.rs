@@ -244,3 +244,59 @@ fn no_token_right_or_wrong_reaches_the_log_or_an_error_even_at_trace_level() {
     assert!(!output.status.success() && stderr.contains("not valid TOML"), "{stderr}");
     assert!(!stderr.contains(SECRET), "{stderr}");
 }
+
+/// The README's recipe for the API's certificate, run as written in `dir`: the `openssl req`
+/// command of the shell block under "Over HTTPS", continuation lines included.
+fn readme_recipe(dir: &std::path::Path) -> Output {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme.split("Over HTTPS with a self-signed certificate:").nth(1).expect("the README's HTTPS recipe");
+    let block = block.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("its shell block");
+    let openssl: String = block
+        .split_inclusive('\n')
+        .skip_while(|l| !l.starts_with("openssl req"))
+        .scan(true, |more, line| {
+            let this = (*more).then(|| line.to_owned());
+            *more = line.trim_end().ends_with('\\');
+            this
+        })
+        .collect();
+    assert!(openssl.contains("-keyout api-key.pem -out api-cert.pem"), "{openssl}");
+    Command::new("sh").arg("-c").arg(openssl.trim_end()).current_dir(dir).output().expect("run openssl")
+}
+
+#[test]
+fn the_readmes_certificate_recipe_works_with_ctl_and_a_ca_certificate_is_named_as_such() {
+    let dir = TempDir::new("recipe");
+    let made = readme_recipe(dir.path());
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+    let files = [("cert.pem", read("api-cert.pem")), ("key.pem", read("api-key.pem"))];
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    let server =
+        TestServer::with_config("", &[("example.test.zone", TEST_ZONE)], &format!("{API_TOML}{TLS_TOML}"), &files);
+    let url = format!("https://{}", server.api().addr);
+    let cacert = dir.path().join("api-cert.pem");
+    let output = ctl(&["--api", &url, "--cacert", cacert.to_str().unwrap(), "--token", TOKEN, "status"]);
+    assert!(output.status.success(), "the README's recipe: {}", String::from_utf8_lossy(&output.stderr));
+
+    // What OpenSSL 3 makes without the basicConstraints line: a CA certificate, which rustls
+    // refuses as a server's own. ctl says so, and does not send the operator to --api.
+    let ca = TempDir::new("recipe-ca");
+    let script = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj /CN=meridian \
+                  -addext subjectAltName=IP:127.0.0.1 -addext basicConstraints=critical,CA:TRUE \
+                  -keyout api-key.pem -out api-cert.pem";
+    let made = Command::new("sh").arg("-c").arg(script).current_dir(ca.path()).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let read = |name: &str| std::fs::read(ca.path().join(name)).unwrap();
+    let files = [("cert.pem", read("api-cert.pem")), ("key.pem", read("api-key.pem"))];
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    let server =
+        TestServer::with_config("", &[("example.test.zone", TEST_ZONE)], &format!("{API_TOML}{TLS_TOML}"), &files);
+    let url = format!("https://{}", server.api().addr);
+    let cacert = ca.path().join("api-cert.pem");
+    let output = ctl(&["--api", &url, "--cacert", cacert.to_str().unwrap(), "--token", TOKEN, "status"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("CA certificate") && stderr.contains("CA:FALSE"), "{stderr}");
+    assert!(!stderr.contains("listening"), "{stderr}");
+}
