@@ -17,27 +17,21 @@
 //! from the compiled-in country table.
 
 use std::collections::HashMap;
-use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use maxminddb::{MaxMindDbError, Reader, WithinOptions};
 use serde::Deserialize;
 
-use super::file::{MAX_DATABASE_BYTES, read_database};
+use super::file::read_database;
 use super::{Coordinates, Location, code, country_facts};
 
 /// Why a geo database could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {
-    #[error("cannot read geo database {}: {source}", .path.display())]
-    File { path: PathBuf, source: io::Error },
-    #[error("geo database {} is not a regular file", .path.display())]
-    NotAFile { path: PathBuf },
-    #[error("geo database {} is {size} octets, more than the {MAX_DATABASE_BYTES} a database may be", .path.display())]
-    TooLarge { path: PathBuf, size: u64 },
-    #[error("geo database {} changed while it was read (still being written?); reload once it is complete", .path.display())]
-    Changed { path: PathBuf },
+    /// The file itself: missing, not a regular file, too large, or changed while read.
+    #[error(transparent)]
+    File(#[from] super::file::ReadError),
     /// Also what a file cut short or still being written gives: its metadata, at the end, is
     /// missing.
     #[error("geo database {} is not a whole MaxMind DB (cut short, or still being written?): {source}", .path.display())]
@@ -137,7 +131,7 @@ impl GeoDb {
     ///
     /// # Errors
     /// The file cannot be read, is not a regular file, is larger than
-    /// [`MAX_DATABASE_BYTES`], changed while it was read, is not a MaxMind DB (a file cut
+    /// [`MAX_DATABASE_BYTES`](super::file::MAX_DATABASE_BYTES), changed while it was read, is not a MaxMind DB (a file cut
     /// short or half written is not), or a record cannot be decoded.
     pub fn open(path: &Path) -> Result<Self, GeoError> {
         Self::from_bytes(read_database(path)?, path)
