@@ -17,31 +17,59 @@
 //! The parent is the only directory checked: a path through a directory another user
 //! controls higher up is the operator's to avoid, as it is for every daemon started as root.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::path::Path;
 
 /// The configuration file, and the token file.
 pub const SMALL_FILE: u64 = 16 * 1024 * 1024;
 
-/// Reads a regular file of at most `limit` octets (see the module's rules).
+/// Why a file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error("not a regular file")]
+    NotAFile,
+    #[error("{size} octets, larger than the {limit} octets allowed")]
+    TooLarge { size: u64, limit: u64 },
+    /// Its size or modification time moved while it was read: a copy still under way.
+    #[error("changed while it was read (still being written?)")]
+    Changed,
+}
+
+impl From<ReadError> for io::Error {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Io(e) => e,
+            other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+        }
+    }
+}
+
+/// Reads a regular file of at most `limit` octets whole (see the module's rules), in one
+/// allocation whose failure is an error, and refuses a file that changed while it was read.
 ///
 /// # Errors
 /// The file cannot be opened or read, is a link where links are not followed, is not a
-/// regular file, or is larger than `limit`.
-pub fn read(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+/// regular file, is larger than `limit`, or changed while read.
+pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let file = open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    let before = file.metadata()?;
+    if !before.is_file() {
+        return Err(ReadError::NotAFile);
     }
-    if meta.len() > limit {
-        return Err(too_large(limit));
+    if before.len() > limit {
+        return Err(ReadError::TooLarge { size: before.len(), limit });
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(limit + 1).read_to_end(&mut bytes)?;
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(usize::try_from(before.len()).unwrap_or(usize::MAX)).map_err(io::Error::other)?;
+    (&file).take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        return Err(too_large(limit)); // it grew while being read
+        return Err(ReadError::TooLarge { size: bytes.len() as u64, limit }); // it grew while being read
+    }
+    if !is_unchanged(&file, &before, bytes.len()) {
+        return Err(ReadError::Changed);
     }
     Ok(bytes)
 }
@@ -50,12 +78,16 @@ pub fn read(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 ///
 /// # Errors
 /// As [`read`], and text that is not UTF-8.
-pub fn read_to_string(path: &Path, limit: u64) -> io::Result<String> {
-    String::from_utf8(read(path, limit)?).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+pub fn read_to_string(path: &Path, limit: u64) -> Result<String, ReadError> {
+    String::from_utf8(read(path, limit)?)
+        .map_err(|_| ReadError::Io(io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text")))
 }
 
-fn too_large(limit: u64) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("larger than the {limit} octets allowed"))
+/// Whether `file` still has the size and modification time of `before`, and `read` octets
+/// were read of it.
+fn is_unchanged(file: &File, before: &Metadata, read: usize) -> bool {
+    let Ok(after) = file.metadata() else { return false };
+    read as u64 == before.len() && after.len() == before.len() && after.modified().ok() == before.modified().ok()
 }
 
 fn open(path: &Path) -> io::Result<File> {
@@ -117,6 +149,23 @@ mod tests {
         assert!(error.to_string().contains("larger than the 9 octets"), "{error}");
         assert!(read(&dir, 100).is_err(), "a directory is not a regular file");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_that_grows_or_shrinks_while_read_counts_as_changed() {
+        use std::io::Write;
+        let dir = temp("changed");
+        let path = dir.join("db.mmdb");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let mut file = OpenOptions::new().read(true).append(true).open(&path).unwrap();
+        let before = file.metadata().unwrap();
+        assert!(is_unchanged(&file, &before, 10));
+        assert!(!is_unchanged(&file, &before, 4), "fewer octets read than the size said");
+        file.write_all(b"more").unwrap();
+        assert!(!is_unchanged(&file, &before, 10), "grown");
+        file.set_len(3).unwrap();
+        assert!(!is_unchanged(&file, &before, 10), "cut short");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

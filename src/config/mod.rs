@@ -158,7 +158,7 @@ impl Source {
     /// The file cannot be read or is not TOML with known keys.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
         let text = crate::files::read_to_string(path, crate::files::SMALL_FILE)
-            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+            .map_err(|e| ConfigError::Read { path: path.into(), source: e.into() })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_toml(&text, &base, &path.display().to_string())
     }

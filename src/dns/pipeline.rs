@@ -165,8 +165,8 @@ impl Answerer {
         salt: Salt,
         out: &mut Vec<u8>,
     ) -> bool {
-        out.clear();
         if let Err(reason) = screen(source) {
+            out.clear(); // as `run` leaves it when it sends nothing
             self.observers.metrics.record_dropped(reason);
             return false;
         }

@@ -4,9 +4,10 @@
 //! cut short it leaves pages that fault with SIGBUS at the next lookup that touches them.
 //! Must not be called on the query path: it blocks on the disk.
 
-use std::fs::{File, Metadata, OpenOptions};
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
+
+use crate::files;
 
 /// Why the geo database file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -26,46 +27,21 @@ pub enum ReadError {
 pub const MAX_DATABASE_BYTES: u64 = 1 << 30;
 
 /// Reads the file at `path` whole, if it is a regular file of at most
-/// [`MAX_DATABASE_BYTES`] that keeps its size and modification time while it is read.
+/// [`MAX_DATABASE_BYTES`] that keeps its size and modification time while it is read
+/// (`crate::files`, which also keeps `check-config` run as root from following a planted link).
 pub(super) fn read_database(path: &Path) -> Result<Vec<u8>, ReadError> {
-    let file_error = |source| ReadError::Io { path: path.into(), source };
-    let mut options = OpenOptions::new();
-    options.read(true);
-    // A FIFO at the path would block the open, and with it the reload, until a writer came.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = options.open(path).map_err(file_error)?;
-    let before = file.metadata().map_err(file_error)?;
-    if !before.is_file() {
-        return Err(ReadError::NotAFile { path: path.into() });
-    }
-    if before.len() > MAX_DATABASE_BYTES {
-        return Err(ReadError::TooLarge { path: path.into(), size: before.len() });
-    }
-    let mut bytes = Vec::new();
-    // The size is known and below the limit: one allocation, its failure an error.
-    bytes.try_reserve_exact(before.len() as usize).map_err(|e| file_error(io::Error::other(e)))?;
-    (&file).take(MAX_DATABASE_BYTES + 1).read_to_end(&mut bytes).map_err(file_error)?;
-    if bytes.len() as u64 > MAX_DATABASE_BYTES {
-        return Err(ReadError::TooLarge { path: path.into(), size: bytes.len() as u64 });
-    }
-    // A copy under way shows as a length or time that moved while the file was read.
-    if !is_unchanged(&file, &before, bytes.len()) {
-        return Err(ReadError::Changed { path: path.into() });
-    }
-    Ok(bytes)
-}
-
-/// Whether `file` still has the size and modification time of `before`, and `read` octets
-/// were read of it.
-fn is_unchanged(file: &File, before: &Metadata, read: usize) -> bool {
-    let Ok(after) = file.metadata() else { return false };
-    read as u64 == before.len() && after.len() == before.len() && after.modified().ok() == before.modified().ok()
+    let path_buf = || path.to_path_buf();
+    files::read(path, MAX_DATABASE_BYTES).map_err(|error| match error {
+        files::ReadError::Io(source) => ReadError::Io { path: path_buf(), source },
+        files::ReadError::NotAFile => ReadError::NotAFile { path: path_buf() },
+        files::ReadError::TooLarge { size, .. } => ReadError::TooLarge { path: path_buf(), size },
+        files::ReadError::Changed => ReadError::Changed { path: path_buf() },
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
+    use std::fs::File;
 
     use super::*;
 
@@ -106,22 +82,6 @@ mod tests {
         // SAFETY: mkfifo reads a NUL-terminated path that lives across the call.
         assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0, "mkfifo");
         assert!(matches!(read_database(&fifo), Err(ReadError::NotAFile { .. })));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_file_that_grows_or_shrinks_while_read_counts_as_changed() {
-        let dir = temp("changed");
-        let path = dir.join("db.mmdb");
-        std::fs::write(&path, b"0123456789").unwrap();
-        let mut file = OpenOptions::new().read(true).append(true).open(&path).unwrap();
-        let before = file.metadata().unwrap();
-        assert!(is_unchanged(&file, &before, 10));
-        assert!(!is_unchanged(&file, &before, 4), "fewer octets read than the size said");
-        file.write_all(b"more").unwrap();
-        assert!(!is_unchanged(&file, &before, 10), "grown");
-        file.set_len(3).unwrap();
-        assert!(!is_unchanged(&file, &before, 10), "cut short");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

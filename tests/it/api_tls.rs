@@ -264,19 +264,25 @@ fn readme_recipe(dir: &std::path::Path) -> Output {
     Command::new("sh").arg("-c").arg(openssl.trim_end()).current_dir(dir).output().expect("run openssl")
 }
 
-#[test]
-fn the_readmes_certificate_recipe_works_with_ctl_and_a_ca_certificate_is_named_as_such() {
-    let dir = TempDir::new("recipe");
-    let made = readme_recipe(dir.path());
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+/// `meridian ctl status` over HTTPS against a server serving `api-cert.pem` and `api-key.pem`
+/// of `dir`, trusting `api-cert.pem`.
+fn ctl_status_with_certificate_of(dir: &std::path::Path) -> Output {
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
     let files = [("cert.pem", read("api-cert.pem")), ("key.pem", read("api-key.pem"))];
     let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
     let server =
         TestServer::with_config("", &[("example.test.zone", TEST_ZONE)], &format!("{API_TOML}{TLS_TOML}"), &files);
     let url = format!("https://{}", server.api().addr);
-    let cacert = dir.path().join("api-cert.pem");
-    let output = ctl(&["--api", &url, "--cacert", cacert.to_str().unwrap(), "--token", TOKEN, "status"]);
+    let cacert = dir.join("api-cert.pem");
+    ctl(&["--api", &url, "--cacert", cacert.to_str().unwrap(), "--token", TOKEN, "status"])
+}
+
+#[test]
+fn the_readmes_certificate_recipe_works_with_ctl_and_a_ca_certificate_is_named_as_such() {
+    let dir = TempDir::new("recipe");
+    let made = readme_recipe(dir.path());
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let output = ctl_status_with_certificate_of(dir.path());
     assert!(output.status.success(), "the README's recipe: {}", String::from_utf8_lossy(&output.stderr));
 
     // What OpenSSL 3 makes without the basicConstraints line: a CA certificate, which rustls
@@ -287,14 +293,7 @@ fn the_readmes_certificate_recipe_works_with_ctl_and_a_ca_certificate_is_named_a
                   -keyout api-key.pem -out api-cert.pem";
     let made = Command::new("sh").arg("-c").arg(script).current_dir(ca.path()).output().unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let read = |name: &str| std::fs::read(ca.path().join(name)).unwrap();
-    let files = [("cert.pem", read("api-cert.pem")), ("key.pem", read("api-key.pem"))];
-    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-    let server =
-        TestServer::with_config("", &[("example.test.zone", TEST_ZONE)], &format!("{API_TOML}{TLS_TOML}"), &files);
-    let url = format!("https://{}", server.api().addr);
-    let cacert = ca.path().join("api-cert.pem");
-    let output = ctl(&["--api", &url, "--cacert", cacert.to_str().unwrap(), "--token", TOKEN, "status"]);
+    let output = ctl_status_with_certificate_of(ca.path());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("CA certificate") && stderr.contains("CA:FALSE"), "{stderr}");

@@ -575,11 +575,8 @@ fn saved_changes_the_file_no_longer_allows_are_set_aside_alike_by_check_config_a
     let region = Api { addr: served.api() }.get("/api/v1/lb/regions/a").json();
     assert_eq!(region["endpoints"][0]["weight"], 7, "the change that fits is in force: {region}");
     assert_eq!(region["endpoints"].as_array().map(Vec::len), Some(1), "{region}");
-    let aside: Vec<String> = std::fs::read_dir(dir.path().join("state"))
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with("state.json.rejected-"))
-        .collect();
+    let aside: Vec<String> =
+        names_in(&dir.path().join("state")).into_iter().filter(|n| n.starts_with("state.json.rejected-")).collect();
     assert_eq!(aside.len(), 1, "the old state is kept aside for the operator");
     let saved = std::fs::read_to_string(dir.path().join("state/state.json")).unwrap();
     assert!(!saved.contains("not-an-ip") && saved.contains("\"weight\": 7"), "{saved}");
@@ -600,10 +597,7 @@ fn a_second_server_on_the_same_state_directory_is_refused() {
     second.args(["serve", "--config", config.to_str().unwrap()]).env("MERIDIAN_TEST_TOKEN", TOKEN);
     let output = refused(&mut second, dir.path());
     assert_eq!(std::fs::read_to_string(dir.path().join("state/state.json")).unwrap(), garbled);
-    let names: Vec<String> = std::fs::read_dir(dir.path().join("state"))
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .collect();
+    let names = names_in(&dir.path().join("state"));
     assert!(!names.iter().any(|n| n.contains("corrupt") || n.contains("rejected")), "{names:?}");
     let text = stderr(&output);
     assert!(text.contains("in use by another meridian process"), "{text}");
@@ -696,10 +690,7 @@ fn a_directory_where_saves_write_is_moved_aside_at_start() {
     let api = Api { addr: served.api() };
     let changed = api.patch("/api/v1/lb/regions/a/endpoints/192.0.2.1", r#"{"weight":3}"#);
     assert_eq!(changed.status, 200, "saves work: {}", changed.body);
-    let names: Vec<String> = std::fs::read_dir(dir.path().join("state"))
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .collect();
+    let names = names_in(&dir.path().join("state"));
     assert!(names.iter().any(|n| n.starts_with("state.json.tmp.unusable-")), "kept for the operator: {names:?}");
 }
 
@@ -755,4 +746,9 @@ fn started_as_root_nothing_planted_in_the_state_directory_is_followed_read_or_wr
         drop(served);
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's file, mode 0600\n", "{what}: written through");
     }
+}
+
+/// The names of the entries of `dir`.
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()?.file_name().into_string().ok()).collect()
 }
