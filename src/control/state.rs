@@ -73,7 +73,7 @@ pub enum StateError {
     InUse { dir: PathBuf },
     /// What went wrong, and as which user (after root was dropped, the serving user's
     /// rights are what count).
-    #[error("{source} (as {user})")]
+    #[error("{source}; the server runs as {user}")]
     As { user: String, source: Box<StateError> },
 }
 
