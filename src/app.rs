@@ -94,7 +94,7 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         if let Some(dir) = &state_dir {
             StateFile::create_dir(dir)?; // root may create it; only the serving user reads it
         }
-        crate::privileges::drop_root(file.server.user.as_deref(), state_dir.as_deref())?
+        crate::privileges::drop_root(file.server.user.as_deref(), state_dir.as_deref(), path.is_none())?
     } else {
         crate::privileges::Identity::Unchanged { uid: current_uid() }
     };
@@ -138,6 +138,7 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         info!(%addr, "listening on UDP and TCP");
     }
     let cancel = CancellationToken::new();
+    let api_credentials = api_files.map(|files| Arc::new(arc_swap::ArcSwap::from_pointee(files)));
     tokio::spawn(advance_ticks(observers.tick.clone(), cancel.child_token()));
     let controller = Controller {
         observers: observers.clone(),
@@ -150,13 +151,22 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         persisted,
         state,
         cancel: cancel.clone(),
+        api_credentials: api_credentials.clone(),
     };
     let (control, controller) = controller.spawn();
-    let api_addr = match (api_listener, api_files, &config.api) {
-        (Some(listener), Some(api), Some(settings)) => {
-            api::warn_without_token(api.token.as_deref(), &settings.token);
-            let shared = api::Shared::new(store.clone(), control.clone(), observers, api.token, settings.limits);
-            Some(api::serve(listener, api.tls, shared, cancel.child_token())?)
+    let api_addr = match (api_listener, api_credentials, &config.api) {
+        (Some(listener), Some(credentials), Some(settings)) => {
+            api::warn_without_token(credentials.load().token.as_deref(), &settings.token);
+            let tls = credentials.load().tls.is_some();
+            let shared = api::Shared::new(
+                store.clone(),
+                control.clone(),
+                observers,
+                credentials,
+                settings.limits,
+                settings.lockout_exempt.clone(),
+            );
+            Some(api::serve(listener, tls, shared, cancel.child_token())?)
         }
         _ => None,
     };

@@ -13,7 +13,7 @@ use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
 use hickory_server::net::xfer::Protocol;
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dns::pipeline::{self, Decoded, Encoder, Parser};
 use crate::dns::response::{self, Answer, Salt};
@@ -35,8 +35,14 @@ pub enum ExplainError {
 }
 
 /// What the server would answer, and why.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Explanation {
+    /// Whose answer this is: `live` (a running server's, with its health, drains, failovers
+    /// and API changes) or `offline` (from a configuration file, every endpoint in its initial
+    /// health state).
+    pub source: String,
+    /// The snapshot generation that answered, when live.
+    pub generation: Option<u64>,
     pub name: String,
     pub rtype: String,
     #[schema(value_type = String)]
@@ -52,14 +58,14 @@ pub struct Explanation {
 }
 
 /// The steering part of an explanation.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SteeringStep {
     pub pool: String,
-    pub policy: &'static str,
+    pub policy: String,
     /// The address steering used and where it came from ("ecs" or "source").
     #[schema(value_type = String)]
     pub located_address: IpAddr,
-    pub address_from: &'static str,
+    pub address_from: String,
     pub database_network_prefix: Option<u8>,
     pub country: Option<String>,
     pub continent: Option<String>,
@@ -68,12 +74,18 @@ pub struct SteeringStep {
     pub region: Option<String>,
     #[schema(value_type = Vec<String>)]
     pub endpoints: Vec<IpAddr>,
+    /// The TTL the answer's records are sent with: the pool's `ttl`, or its `failover_ttl`
+    /// while a failover is in force or the pool fails open.
     pub ttl: u32,
+    /// `ttl` is the failover TTL.
+    pub failover_ttl: bool,
+    /// The pool has no endpoint of the family asked for in any region: NODATA by design.
+    pub no_endpoint_of_family: bool,
     pub scope: u8,
 }
 
 /// Explains the answer to `name`/`rtype` for a client at `client`, optionally behind a
-/// resolver that sends `ecs`.
+/// resolver that sends `ecs`, from `snapshot` as it is (`source` says whose it is).
 ///
 /// # Errors
 /// A bad name, type or subnet.
@@ -111,6 +123,11 @@ pub fn explain(
     Ok(describe(snapshot, &qname, qtype, client, subnet, &answer))
 }
 
+/// How a family is named to people.
+fn family_name(qtype: RecordType) -> &'static str {
+    if qtype == RecordType::AAAA { "IPv6" } else { "IPv4" }
+}
+
 fn describe(
     snapshot: &Snapshot,
     qname: &Name,
@@ -125,23 +142,35 @@ fn describe(
         let d = s.decision;
         let place =
             d.located.and_then(|l| l.location).zip(snapshot.steering.geo.as_deref()).map(|(id, geo)| *geo.location(id));
+        let failover_ttl = d.endpoints.failover;
+        let mut reason = reason_text(d.reason, s.pool, d.region);
+        if d.no_endpoint_of_family {
+            reason.push_str(&format!(
+                "; the pool has no {} endpoint in any region: NODATA by design, not an outage",
+                family_name(qtype)
+            ));
+        }
         SteeringStep {
             pool: s.pool.name.to_string(),
-            policy: s.pool.policy.name(),
+            policy: s.pool.policy.name().to_owned(),
             located_address: s.client,
-            address_from: if s.from_ecs { "ecs" } else { "source" },
+            address_from: (if s.from_ecs { "ecs" } else { "source" }).to_owned(),
             database_network_prefix: d.located.map(|l| l.prefix_len),
             country: place.and_then(|p| p.country).map(|c| code_str(&c).to_owned()),
             continent: place.and_then(|p| p.continent).map(|c| code_str(&c).to_owned()),
             coordinates: place.and_then(|p| p.coordinates).map(|c| (round2(c.lat), round2(c.lon))),
-            reason: reason_text(d.reason, s.pool, d.region),
+            reason,
             region: d.region.map(|r| s.pool.regions[r].name.clone()),
             endpoints: d.endpoints.iter().map(|e| e.address).collect(),
-            ttl: s.pool.ttl_secs,
+            ttl: if failover_ttl { s.pool.failover_ttl_secs.min(s.pool.ttl_secs) } else { s.pool.ttl_secs },
+            failover_ttl,
+            no_endpoint_of_family: d.no_endpoint_of_family,
             scope: d.scope,
         }
     });
     Explanation {
+        source: "offline".to_owned(),
+        generation: None,
         name: qname.to_string(),
         rtype: qtype.to_string(),
         client,
@@ -190,7 +219,11 @@ fn reason_text(reason: Reason, pool: &crate::steering::Pool, region: Option<usiz
 impl Explanation {
     /// The explanation as text for a terminal.
     pub fn to_text(&self) -> String {
-        let mut out = format!("query     {} {} from {}", self.name, self.rtype, self.client);
+        let mut out = String::new();
+        if let Some(generation) = self.generation {
+            out.push_str(&format!("source    {} (snapshot generation {generation})\n", self.source));
+        }
+        out.push_str(&format!("query     {} {} from {}", self.name, self.rtype, self.client));
         if let Some(ecs) = &self.ecs {
             out.push_str(&format!(" with ECS {ecs}"));
         }
@@ -200,7 +233,8 @@ impl Explanation {
             if self.authoritative { ", authoritative" } else { "" }
         ));
         if let Some(s) = &self.steering {
-            out.push_str(&format!("pool      {} (policy {}, ttl {} s)\n", s.pool, s.policy, s.ttl));
+            let ttl = if s.failover_ttl { " (the failover TTL: health is unsettled)" } else { "" };
+            out.push_str(&format!("pool      {} (policy {}, ttl {} s{ttl})\n", s.pool, s.policy, s.ttl));
             out.push_str(&format!("client    {} (from {})\n", s.located_address, s.address_from));
             match s.database_network_prefix {
                 Some(prefix) => {

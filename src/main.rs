@@ -42,11 +42,19 @@ enum Command {
         /// Configuration file.
         file: PathBuf,
     },
-    /// Print the answer a client would get, and every step of why.
+    /// Print the answer a client would get, and every step of why: the running server's
+    /// (asked through its admin API, as `ctl` does), or with --offline or --config, the
+    /// answer a server started on a configuration file would give.
     Explain {
-        /// Configuration file; without it, the embedded default is used.
+        /// Configuration file for an offline answer; without it, the embedded default. Given
+        /// without --api, the answer is offline, from this file.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Answer from the configuration file, without asking a running server.
+        #[arg(long)]
+        offline: bool,
+        #[command(flatten)]
+        connection: meridian::ctl::ApiArgs,
         /// The address the query comes from (the resolver's, or the client's without ECS).
         #[arg(long)]
         client: IpAddr,
@@ -79,8 +87,9 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Serve { config, listen, api } => serve(config, &listen, api.as_deref()),
         Command::CheckConfig { file } => check_config(file),
-        Command::Explain { config, client, ecs, json, name, rtype } => {
-            explain(config, client, ecs.as_deref(), json, &name, &rtype)
+        Command::Explain { config, offline, connection, client, ecs, json, name, rtype } => {
+            let asked = Asked { client, ecs: ecs.as_deref(), name: &name, rtype: &rtype };
+            explain(config, offline, &connection, &asked, json)
         }
         Command::Ctl(args) => meridian::ctl::run(args).map_err(Into::into),
     };
@@ -161,22 +170,65 @@ fn saved_changes(dir: Option<&std::path::Path>) -> Result<Persisted, Box<dyn Err
     }))
 }
 
+/// What `explain` is asked.
+struct Asked<'a> {
+    client: IpAddr,
+    ecs: Option<&'a str>,
+    name: &'a str,
+    rtype: &'a str,
+}
+
+/// The running server's answer when one is asked and answers; else the offline answer from
+/// the file, said plainly on stderr. A server named with --api (or MERIDIAN_API) must answer;
+/// the default address is only tried.
 fn explain(
     config: Option<PathBuf>,
-    client: IpAddr,
-    ecs: Option<&str>,
+    offline: bool,
+    connection: &meridian::ctl::ApiArgs,
+    asked: &Asked<'_>,
     json: bool,
-    name: &str,
-    rtype: &str,
 ) -> Result<(), Box<dyn Error>> {
+    use meridian::ctl::CtlError;
+    let explicit = connection.api.is_some();
+    let mut not_live = None;
+    if !offline && (explicit || config.is_none()) {
+        let request = meridian::ctl::explain_request(asked.name, asked.rtype, asked.client, asked.ecs);
+        match meridian::ctl::fetch(connection, &request) {
+            Ok(answer) => {
+                let explanation: meridian::explain::Explanation = serde_json::from_value(answer)
+                    .map_err(|e| format!("the answer of the API at {} is not an explanation: {e}", connection.url()))?;
+                return print_explanation(&explanation, json);
+            }
+            Err(error @ (CtlError::Connect { .. } | CtlError::Timeout { .. } | CtlError::Token(_))) if !explicit => {
+                not_live = Some(error.to_string());
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
     // The server's own loader, saved API changes included, so the answer is the one a server
-    // started on this configuration gives (every endpoint in its initial health state).
+    // started now on this configuration would give (every endpoint in its initial health state).
+    let file =
+        config.as_ref().map_or_else(|| "the embedded default configuration".to_owned(), |p| p.display().to_string());
     let source = read_source(config.as_deref())?;
     let saved = saved_changes(source.state_dir().as_deref())?;
     let prepared = load::prepare(source, &saved.changes, ApiFiles::Skip, None, clock())?;
-    let explanation = meridian::explain::explain(&prepared.snapshot, name, rtype, client, ecs)?;
+    let why = match not_live {
+        Some(reason) => format!("no running server answered ({reason}); "),
+        None => String::new(),
+    };
+    eprintln!(
+        "note: {why}this is an offline answer from {file} and its {} saved API change(s), with every endpoint in \
+         its initial health state: live health, drains and failovers are not known (ask the running server with \
+         --api and a token, as ctl does)",
+        prepared.changes.count()
+    );
+    let explanation = meridian::explain::explain(&prepared.snapshot, asked.name, asked.rtype, asked.client, asked.ecs)?;
+    print_explanation(&explanation, json)
+}
+
+fn print_explanation(explanation: &meridian::explain::Explanation, json: bool) -> Result<(), Box<dyn Error>> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&explanation)?);
+        println!("{}", serde_json::to_string_pretty(explanation)?);
     } else {
         print!("{}", explanation.to_text());
     }

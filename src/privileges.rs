@@ -53,13 +53,78 @@ impl std::fmt::Display for Identity {
     }
 }
 
+/// Whom a server started as root serves as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServeAs {
+    /// `server.user`, or [`DEFAULT_USER`].
+    Named(String),
+    /// The developer who ran it from a checkout, by uid, and why.
+    Invoker { uid: u32, why: String },
+}
+
+/// How the process was started, as far as choosing its user goes: read by
+/// [`Invocation::read`], decided on by [`choose_user`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// The state directory is the embedded default configuration's (`./state`).
+    pub embedded_state_dir: bool,
+    /// The state directory lies inside the working directory.
+    pub state_dir_in_working_dir: bool,
+    /// A service manager started the process (systemd sets `INVOCATION_ID`).
+    pub service_manager: bool,
+    /// `SUDO_UID`, when sudo started the process.
+    pub sudo_uid: Option<u32>,
+    /// The owner of the working directory.
+    pub working_dir_owner: Option<u32>,
+}
+
+impl Invocation {
+    /// Reads the environment and the working directory: an edge. `state_dir` is absolute.
+    pub fn read(state_dir: Option<&Path>, embedded: bool) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let cwd = std::env::current_dir().ok();
+        let inside = match (state_dir, &cwd) {
+            (Some(dir), Some(cwd)) => dir.starts_with(cwd),
+            _ => false,
+        };
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self {
+            embedded_state_dir: embedded && state_dir.is_some(),
+            state_dir_in_working_dir: inside,
+            service_manager: var("INVOCATION_ID").is_some() || var("NOTIFY_SOCKET").is_some(),
+            sudo_uid: var("SUDO_UID").and_then(|v| v.parse().ok()),
+            working_dir_owner: cwd.and_then(|d| std::fs::metadata(d).ok()).map(|m| m.uid()),
+        }
+    }
+}
+
+/// Whom to serve as once root is dropped. `server.user` when set; otherwise, run by hand from
+/// a checkout (the embedded default's `./state`, or a state directory inside the working
+/// directory with no service manager), the developer who ran it (sudo's invoker, else the
+/// owner of the working directory), so that their checkout's files are not handed to
+/// `nobody`; else [`DEFAULT_USER`]. Never root. Pure.
+pub fn choose_user(configured: Option<&str>, how: &Invocation) -> ServeAs {
+    if let Some(name) = configured {
+        return ServeAs::Named(name.to_owned());
+    }
+    let by_hand = how.embedded_state_dir || (how.state_dir_in_working_dir && !how.service_manager);
+    let invoker = how.sudo_uid.filter(|&uid| uid != 0).or(how.working_dir_owner.filter(|&uid| uid != 0));
+    match invoker {
+        Some(uid) if by_hand => {
+            let why = if how.sudo_uid == Some(uid) { "who ran sudo" } else { "who owns the working directory" };
+            ServeAs::Invoker { uid, why: why.to_owned() }
+        }
+        _ => ServeAs::Named(DEFAULT_USER.to_owned()),
+    }
+}
+
 /// When running as root, becomes `user` (or [`DEFAULT_USER`]): its primary group only, then
 /// its uid, and checks that root cannot be had back. The state directory, created by root
 /// with mode 0700, is handed to the user first, so that API changes can still be saved.
 ///
 /// # Errors
 /// An unknown user, a user with uid 0, or a failed call; the caller must not serve then.
-pub fn drop_root(user: Option<&str>, state_dir: Option<&Path>) -> Result<Identity, PrivilegeError> {
+pub fn drop_root(user: Option<&str>, state_dir: Option<&Path>, embedded: bool) -> Result<Identity, PrivilegeError> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
     if euid != 0 {
@@ -68,8 +133,28 @@ pub fn drop_root(user: Option<&str>, state_dir: Option<&Path>) -> Result<Identit
         }
         return Ok(Identity::Unchanged { uid: euid });
     }
-    let name = user.unwrap_or(DEFAULT_USER);
-    let (uid, gid) = lookup(name)?;
+    let (name, uid, gid) = match choose_user(user, &Invocation::read(state_dir, embedded)) {
+        ServeAs::Named(name) => {
+            let (uid, gid) = lookup(&name)?;
+            (name, uid, gid)
+        }
+        ServeAs::Invoker { uid, why } => match lookup_uid(uid) {
+            Some((name, gid)) if gid != 0 => {
+                info!(
+                    user = %name,
+                    uid,
+                    "started as root by hand from a checkout: serving as {name}, {why}, rather than handing the \
+                     checkout's state directory to {DEFAULT_USER} (set server.user to choose)"
+                );
+                (name, uid, gid)
+            }
+            _ => {
+                let (uid, gid) = lookup(DEFAULT_USER)?;
+                (DEFAULT_USER.to_owned(), uid, gid)
+            }
+        },
+    };
+    let name = name.as_str();
     // The root group is as good as root on most systems (RHEL's `operator` has gid 0).
     if uid == 0 || gid == 0 {
         return Err(PrivilegeError::Root(name.to_owned()));
@@ -121,6 +206,23 @@ fn lookup(name: &str) -> Result<(u32, u32), PrivilegeError> {
             return Err(missing());
         }
         Ok((entry.pw_uid, entry.pw_gid))
+    }
+}
+
+/// The name and primary gid of `uid`, from the system's user database.
+fn lookup_uid(uid: u32) -> Option<(String, u32)> {
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: as in `lookup`: getpwuid_r writes into `entry` and `buffer`, both alive for the
+    // call, and sets `found` to `entry` or to null; pw_name then points into `buffer`.
+    unsafe {
+        let mut entry: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let status = libc::getpwuid_r(uid, &mut entry, buffer.as_mut_ptr(), buffer.len(), &mut found);
+        if status != 0 || found.is_null() || entry.pw_name.is_null() {
+            return None;
+        }
+        let name = std::ffi::CStr::from_ptr(entry.pw_name).to_str().ok()?.to_owned();
+        Some((name, entry.pw_gid))
     }
 }
 
@@ -188,6 +290,31 @@ fn hand_over(dir: &Path, uid: u32, gid: u32) -> Result<(), (String, std::io::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn by_hand_from_a_checkout_serves_as_the_developer_never_root() {
+        let named = |name: &str| ServeAs::Named(name.to_owned());
+        let checkout =
+            Invocation { state_dir_in_working_dir: true, working_dir_owner: Some(1000), ..Default::default() };
+        assert_eq!(
+            choose_user(None, &checkout),
+            ServeAs::Invoker { uid: 1000, why: "who owns the working directory".into() }
+        );
+        let sudo = Invocation { sudo_uid: Some(1001), ..checkout.clone() };
+        assert_eq!(choose_user(None, &sudo), ServeAs::Invoker { uid: 1001, why: "who ran sudo".into() });
+        // server.user always wins; a service manager's start is not by hand...
+        assert_eq!(choose_user(Some("meridian"), &sudo), named("meridian"));
+        let service = Invocation { service_manager: true, ..checkout.clone() };
+        assert_eq!(choose_user(None, &service), named(DEFAULT_USER));
+        // ... unless the state directory is the embedded default's ./state, a checkout's.
+        let embedded = Invocation { embedded_state_dir: true, ..service };
+        assert!(matches!(choose_user(None, &embedded), ServeAs::Invoker { uid: 1000, .. }));
+        // A state directory elsewhere, or a checkout root owns: nobody, as before.
+        let elsewhere = Invocation { state_dir_in_working_dir: false, ..checkout.clone() };
+        assert_eq!(choose_user(None, &elsewhere), named(DEFAULT_USER));
+        let roots = Invocation { working_dir_owner: Some(0), sudo_uid: Some(0), ..checkout };
+        assert_eq!(choose_user(None, &roots), named(DEFAULT_USER));
+    }
 
     #[test]
     fn users_are_looked_up_and_unknown_ones_named() {

@@ -16,7 +16,8 @@ use super::{ApiError, Shared, clock};
 
 pub async fn require_token(State(shared): State<Shared>, request: Request, next: Next) -> Response {
     // The listener always sets it; without it (a router served some other way) no address counts.
-    let client = request.extensions().get::<Client>().map(|client| client.0.ip());
+    // An exempt address (loopback by default: the operator's own) is never locked out.
+    let client = request.extensions().get::<Client>().map(|client| client.0.ip()).filter(|&ip| shared.may_lock_out(ip));
     let now = clock();
     if let Some(wait) = client.and_then(|client| shared.lockout().refused_for(client, now)) {
         return too_many(wait);
@@ -27,7 +28,8 @@ pub async fn require_token(State(shared): State<Shared>, request: Request, next:
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
-    match (&shared.0.token, given) {
+    let credentials = shared.0.credentials.load();
+    match (&credentials.token, given) {
         (Some(token), Some(given)) if same(token.as_bytes(), given.as_bytes()) => next.run(request).await,
         (None, _) => unauthorized("no API token is configured on the server: set api.token_env, token_file or token"),
         (_, None) => failed(&shared, client, "send Authorization: Bearer <token>"),

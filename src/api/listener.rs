@@ -36,6 +36,7 @@ use tracing::{debug, warn};
 use super::ApiError;
 use crate::clients::{self, PerClient};
 use crate::config::ApiLimits;
+use crate::control::load::ApiCredentials;
 
 /// The address a request came from, in its extensions.
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +45,8 @@ pub struct Client(pub SocketAddr);
 /// What every connection is served with.
 struct Serving {
     router: Router,
-    tls: Option<TlsAcceptor>,
+    /// Over TLS: the certificate and key in force when a connection arrives.
+    tls: Option<ApiCredentials>,
     http: http1::Builder,
     header_timeout: Duration,
     request_timeout: Duration,
@@ -55,7 +57,7 @@ struct Serving {
 pub async fn run(
     listener: TcpListener,
     router: Router,
-    tls: Option<TlsAcceptor>,
+    tls: Option<ApiCredentials>,
     limits: ApiLimits,
     cancel: CancellationToken,
 ) {
@@ -139,9 +141,10 @@ async fn serve_connection(
     serving: Arc<Serving>,
 ) {
     let _ = stream.set_nodelay(true);
-    let Some(tls) = &serving.tls else {
+    let Some(config) = serving.tls.as_ref().and_then(|credentials| credentials.load().tls.clone()) else {
         return serve_http(stream, client, &serving).await;
     };
+    let tls = TlsAcceptor::from(config);
     match tokio::time::timeout(serving.header_timeout, tls.accept(stream)).await {
         Ok(Ok(stream)) => serve_http(stream, client, &serving).await,
         Ok(Err(error)) => debug!(%client, %error, "admin API: TLS handshake failed"),

@@ -26,7 +26,8 @@ pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
                 (_, Some(report)) => report.status.into(),
                 (_, None) => EndpointState::Up,
             };
-            let servable = snapshot.health.is_servable(index);
+            // Weight 0 keeps an endpoint configured but out of every answer.
+            let servable = endpoint.weight > 0 && snapshot.health.is_servable(index);
             EndpointGauge { endpoint: EndpointLabel { region: &region.name, address }, state, servable }
         })
         .collect();

@@ -30,11 +30,11 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post, put};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{ApiLimits, TokenSource};
+use crate::control::load::ApiCredentials;
 use crate::control::{Control, Published};
 use crate::metrics::Observers;
 use crate::snapshot::SnapshotStore;
@@ -49,9 +49,12 @@ struct Inner {
     store: Arc<SnapshotStore>,
     control: Control,
     observers: Observers,
-    /// `None`: no token is configured, and every authenticated route answers 401.
-    token: Option<String>,
+    /// The token (`None`: none is configured, and every authenticated route answers 401) and
+    /// the TLS configuration, as a reload last read them.
+    credentials: ApiCredentials,
     limits: ApiLimits,
+    /// Networks never locked out for failed authentications (`api.lockout_exempt`).
+    lockout_exempt: Vec<ipnet::IpNet>,
     lockout: Mutex<lockout::Lockout>,
     started: Instant,
 }
@@ -61,12 +64,27 @@ impl Shared {
         store: Arc<SnapshotStore>,
         control: Control,
         observers: Observers,
-        token: Option<String>,
+        credentials: ApiCredentials,
         limits: ApiLimits,
+        lockout_exempt: Vec<ipnet::IpNet>,
     ) -> Self {
         let lockout = lockout::Lockout::new(limits.max_failed_auth, limits.failed_auth_window, lockout::CAPACITY);
         let lockout = Mutex::new(lockout);
-        Self(Arc::new(Inner { store, control, observers, token, limits, lockout, started: clock() }))
+        Self(Arc::new(Inner {
+            store,
+            control,
+            observers,
+            credentials,
+            limits,
+            lockout_exempt,
+            lockout,
+            started: clock(),
+        }))
+    }
+
+    /// Whether failed authentications from `client` may lock it out.
+    fn may_lock_out(&self, client: std::net::IpAddr) -> bool {
+        !self.0.lockout_exempt.iter().any(|net| net.contains(&client))
     }
 
     /// The failed-authentication table. Held for a lookup or an insert, never across an
@@ -112,19 +130,20 @@ pub fn warn_without_token(token: Option<&str>, source: &TokenSource) {
     }
 }
 
-/// Serves the API on `listener` (over TLS with `tls`) until `cancel`; returns the bound address.
+/// Serves the API on `listener` (over TLS when `tls`, with the certificate in force at each
+/// connection) until `cancel`; returns the bound address.
 ///
 /// # Errors
 /// The listener's address cannot be read.
 pub fn serve(
     listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: bool,
     shared: Shared,
     cancel: CancellationToken,
 ) -> Result<SocketAddr, StartError> {
     let addr = listener.local_addr().map_err(StartError::Address)?;
-    let tls = tls.map(TlsAcceptor::from);
-    let (limits, scheme) = (shared.0.limits, if tls.is_some() { "https" } else { "http" });
+    let (limits, scheme) = (shared.0.limits, if tls { "https" } else { "http" });
+    let tls = tls.then(|| shared.0.credentials.clone());
     tokio::spawn(listener::run(listener, router(shared), tls, limits, cancel));
     info!(%scheme, %addr, "admin API listening");
     Ok(addr)

@@ -53,7 +53,7 @@ pub struct EndpointInfo {
     pub health: &'static str,
     /// "auto", "drain" or "force_up".
     pub manual: &'static str,
-    /// Whether answers may carry it now.
+    /// Whether answers may carry it now: its health allows it and its weight is above 0.
     pub servable: bool,
     /// Seconds since the Unix epoch when `health` last changed (or the server started).
     pub since: u64,
@@ -102,7 +102,8 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
                 check: e.check.as_ref().map(|c| format!("{:?}", c.kind).to_lowercase()),
                 health: report.map_or(Status::Up, |r| r.status).as_str(),
                 manual: e.state.as_str(),
-                servable: snapshot.health.is_servable(first + j),
+                // Weight 0 keeps an endpoint configured but out of every answer.
+                servable: e.weight > 0 && snapshot.health.is_servable(first + j),
                 since: report.map_or(0, |r| unix_of(r.since)),
                 rtt: RttInfo::of(report.map_or(&RttStats::default(), |r| r.rtt)),
             }

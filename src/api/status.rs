@@ -150,7 +150,12 @@ pub async fn explain(
     let Query(q) = query.map_err(query_rejection)?;
     let snapshot = shared.0.store.load();
     let rtype = q.rtype.as_deref().unwrap_or("A");
-    crate::explain::explain(&snapshot, &q.name, rtype, q.client, q.ecs.as_deref()).map(Json).map_err(|e| {
+    let live = |mut explanation: Explanation| {
+        explanation.source = "live".to_owned();
+        explanation.generation = Some(snapshot.generation);
+        Json(explanation)
+    };
+    crate::explain::explain(&snapshot, &q.name, rtype, q.client, q.ecs.as_deref()).map(live).map_err(|e| {
         let field = match e {
             ExplainError::Name(_) => "name",
             ExplainError::Type(_) => "type",

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::{Problem, bounded, secs};
@@ -47,6 +48,9 @@ pub struct FileApi {
     /// Failed authentications from one address within the window before it is refused.
     pub max_failed_auth: Option<u32>,
     pub failed_auth_window_secs: Option<u64>,
+    /// Networks whose failed authentications never lock them out (default: loopback), so
+    /// that an operator on the machine is not locked out of their own server.
+    pub lockout_exempt: Option<Vec<String>>,
 }
 
 impl fmt::Debug for FileApi {
@@ -71,6 +75,9 @@ pub struct ApiConfig {
     /// `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
     pub limits: ApiLimits,
+    /// Failed authentications from these networks are counted in metrics but never lock the
+    /// address out.
+    pub lockout_exempt: Vec<IpNet>,
 }
 
 /// The certificate chain and key the API serves HTTPS with.
@@ -181,7 +188,27 @@ pub(super) fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem
             return None;
         }
     };
-    Some(ApiConfig { listen, token, tls, limits })
+    let lockout_exempt = validate_exempt(api.lockout_exempt.as_deref(), problems)?;
+    Some(ApiConfig { listen, token, tls, limits, lockout_exempt })
+}
+
+/// The default: loopback, IPv4 and IPv6.
+pub const DEFAULT_LOCKOUT_EXEMPT: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+
+fn validate_exempt(given: Option<&[String]>, problems: &mut Vec<Problem>) -> Option<Vec<IpNet>> {
+    let default: Vec<String> = DEFAULT_LOCKOUT_EXEMPT.iter().map(|s| (*s).to_owned()).collect();
+    let mut networks = Vec::new();
+    let before = problems.len();
+    for (i, text) in given.unwrap_or(&default).iter().enumerate() {
+        match text.parse::<IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from)) {
+            Ok(net) => networks.push(net.trunc()),
+            Err(_) => problems.push(Problem::new(
+                format!("api.lockout_exempt[{i}]"),
+                format!("{text:?} is not a network such as 192.0.2.0/24, 2001:db8::/32 or an address"),
+            )),
+        }
+    }
+    (problems.len() == before).then_some(networks)
 }
 
 /// Defaults fit an API a few people and scripts use: 64 KiB bodies, 16 KiB heads, 256

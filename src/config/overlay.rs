@@ -505,6 +505,23 @@ fn find_endpoint<'f>(
     region.endpoints.iter_mut().find(|e| same_address(&e.address, address))
 }
 
+impl StrategyParameters {
+    /// The pool keys a strategy change can set (`set_strategy` below sets each).
+    pub const FIELDS: [&'static str; 11] = [
+        "regions",
+        "max_answers",
+        "hash_prefix_v4",
+        "hash_prefix_v6",
+        "latency_margin_pct",
+        "latency_margin",
+        "failback_delay",
+        "fallback_location",
+        "spill",
+        "spill_regions",
+        "when_all_down",
+    ];
+}
+
 fn set_strategy(pool: &mut FilePool, change: &StrategyChange) {
     let p = change.parameters.clone();
     pool.policy.clone_from(&change.strategy);

@@ -45,6 +45,10 @@ pub struct Prepared {
     pub api: Option<ApiStart>,
 }
 
+/// The admin API's credentials as the API reads them: replaced whole by a reload that could
+/// read the files again, lock-free for the API to read.
+pub type ApiCredentials = Arc<arc_swap::ArcSwap<ApiStart>>;
+
 /// What the admin API needs from files, read before root is dropped.
 pub struct ApiStart {
     /// `None`: no token configured; every authenticated route answers 401.

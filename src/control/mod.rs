@@ -160,6 +160,9 @@ pub struct Controller {
     /// Stops the API and other tasks started beside the DNS server.
     pub cancel: CancellationToken,
     pub observers: Observers,
+    /// The API's token and TLS configuration, when it serves: a reload reads their files
+    /// again and replaces them.
+    pub api_credentials: Option<load::ApiCredentials>,
 }
 
 /// The controller as it runs: what it owns, the probes it started and where their results
@@ -289,6 +292,8 @@ impl Writer {
     async fn reload(&mut self) -> Result<u64, LoadError> {
         let (path, changes, observers) =
             (self.own.path.clone(), self.own.persisted.changes.clone(), self.own.observers.clone());
+        // `[api]` is restart-only: its token and TLS files are read again from the running paths.
+        let api = self.own.api_credentials.as_ref().and(self.own.config.api.clone());
         // Reading zone files and a geo database takes a while: off the runtime's threads,
         // which serve TCP and the API meanwhile. The writer waits; nothing else changes.
         let loaded = tokio::task::spawn_blocking(move || {
@@ -296,10 +301,11 @@ impl Writer {
                 Some(path) => Source::read(path)?,
                 None => Source::embedded_default()?,
             };
-            load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())
+            let prepared = load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())?;
+            Ok::<_, LoadError>((prepared, api.as_ref().map(load::read_api_files)))
         });
-        let mut prepared = match loaded.await {
-            Ok(prepared) => prepared?,
+        let (mut prepared, credentials) = match loaded.await {
+            Ok(loaded) => loaded?,
             Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
         };
         self.keep_restart_only(&mut prepared);
@@ -317,10 +323,40 @@ impl Writer {
             }
         }
         let generation = self.install(snapshot, table).await;
+        self.renew_api_credentials(credentials);
         // Analytics of pools the configuration no longer has are dropped (about 1.5 MB each).
         let pools: Vec<String> = self.own.config.pools.iter().map(|p| p.name.to_string()).collect();
         self.own.observers.analytics.retain(|name| pools.iter().any(|p| p == name));
         Ok(generation)
+    }
+
+    /// Puts the API's token and TLS files as a reload read them in force. Files the serving
+    /// user cannot read (kept readable by root alone, read at start before root was dropped)
+    /// or that are broken leave the running credentials in place, with a warning: the rest of
+    /// the reload stands. Neither the token nor a key is ever logged.
+    fn renew_api_credentials(&self, read: Option<Result<load::ApiStart, Vec<Problem>>>) {
+        let (Some(running), Some(read)) = (&self.own.api_credentials, read) else { return };
+        match read {
+            Ok(fresh) => {
+                let token_changed = running.load().token != fresh.token;
+                let tls = fresh.tls.is_some();
+                running.store(Arc::new(fresh));
+                info!(
+                    token_changed,
+                    tls_reread = tls,
+                    "reload read the admin API's token and TLS files again; new requests and connections use them"
+                );
+            }
+            Err(problems) => {
+                let problems = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                warn!(
+                    %problems,
+                    "reload could not read the admin API's token or TLS files again: the API keeps the ones in force \
+                     (files only root can read are read at start alone: restart, or let the serving user read them, \
+                     e.g. with systemd's LoadCredential=)"
+                );
+            }
+        }
     }
 
     /// Listen addresses, `[api]` and `state_dir` change only with a restart: a reload keeps
@@ -524,7 +560,26 @@ impl FieldMap {
     }
 
     fn invalid_problems(self, problems: Vec<Problem>) -> Refused {
-        Refused::Invalid(problems.into_iter().map(|p| Problem::new(self.field(&p.at), p.message)).collect())
+        Refused::Invalid(problems.into_iter().map(|p| self.problem(p)).collect())
+    }
+
+    /// A problem as the request's sender should read it. A strategy change can make a part of
+    /// the pool it never sent invalid (an override in the file naming a region the new
+    /// regions leave out): that is said as the file's, with what would resolve it.
+    fn problem(self, p: Problem) -> Problem {
+        let inner = p.at.split_once("].").filter(|(head, _)| head.starts_with("pool[")).map(|(_, rest)| rest);
+        match (self, inner) {
+            (Self::Strategy, Some(inner)) if !is_strategy_field(inner) => {
+                let field = if p.message.contains("region") { "parameters.regions" } else { "strategy" };
+                let message = format!(
+                    "conflicts with the pool's {inner} in the configuration file: {}; keep what it names in the \
+                     change (e.g. the region in `regions`), or change the file and reload",
+                    p.message
+                );
+                Problem::new(field, message)
+            }
+            _ => Problem::new(self.field(&p.at), p.message),
+        }
     }
 
     fn invalid(self, error: ConfigError) -> Refused {
@@ -533,6 +588,13 @@ impl FieldMap {
             other => Refused::Invalid(vec![Problem::new("", other.to_string())]),
         }
     }
+}
+
+/// Whether a pool's configuration key (`regions`, `overrides[0].region`, ...) is one a
+/// strategy change can set, so a problem with it is the change's own.
+fn is_strategy_field(inner: &str) -> bool {
+    let key = inner.split(['[', '.']).next().unwrap_or(inner);
+    key == "policy" || crate::config::overlay::StrategyParameters::FIELDS.contains(&key)
 }
 
 /// Seconds since the Unix epoch, for the state file and the API: an edge.

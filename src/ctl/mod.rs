@@ -28,9 +28,22 @@ pub const DEFAULT_API: &str = "http://127.0.0.1:8053";
 /// the token.
 #[derive(Args)]
 pub struct CtlArgs {
-    /// The admin API's base URL (a bare HOST:PORT means http).
-    #[arg(long, global = true, env = "MERIDIAN_API", default_value = DEFAULT_API, value_name = "URL")]
-    pub api: String,
+    #[command(flatten)]
+    pub connection: ApiArgs,
+    /// Print the API's JSON answer as it is, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+/// Where the admin API is and how to reach it: shared by `ctl` and `explain`. None of these
+/// carries the token into an error or a log.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The admin API's base URL (a bare HOST:PORT means http) [default: http://127.0.0.1:8053].
+    #[arg(long, global = true, env = "MERIDIAN_API", value_name = "URL")]
+    pub api: Option<String>,
     /// The API token (default: $MERIDIAN_API_TOKEN). Prefer --token-file: arguments show in `ps`.
     #[arg(long, global = true, value_name = "TOKEN", conflicts_with = "token_file")]
     pub token: Option<String>,
@@ -41,15 +54,17 @@ pub struct CtlArgs {
     /// (a self-signed certificate, or a private CA).
     #[arg(long, global = true, env = "MERIDIAN_API_CACERT", value_name = "PATH")]
     pub cacert: Option<PathBuf>,
-    /// Print the API's JSON answer as it is, for scripts.
-    #[arg(long, global = true)]
-    pub json: bool,
     /// Give up on a request after this many seconds.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30,
         value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
-    #[command(subcommand)]
-    pub command: CtlCommand,
+}
+
+impl ApiArgs {
+    /// The API's base URL as given, or the default.
+    pub fn url(&self) -> &str {
+        self.api.as_deref().unwrap_or(DEFAULT_API)
+    }
 }
 
 /// What to ask the API.
@@ -232,6 +247,8 @@ pub enum View {
     History,
     Analytics,
     Reloaded,
+    /// `meridian explain` prints it itself.
+    Explained,
 }
 
 impl Request {
@@ -335,6 +352,7 @@ pub fn render(view: &View, answer: &Value) -> String {
         View::History => render::history(answer),
         View::Analytics => render::analytics(answer),
         View::Reloaded => render::reloaded(answer),
+        View::Explained => serde_json::to_string_pretty(answer).unwrap_or_default() + "\n",
     }
 }
 
@@ -343,18 +361,8 @@ pub fn render(view: &View, answer: &Value) -> String {
 /// # Errors
 /// No token, a bad `--api`, no connection or answer, or an error answer from the API.
 pub fn run(args: CtlArgs) -> Result<(), CtlError> {
-    let base = client::base_url(&args.api)?;
-    let token = token(&args, |name| std::env::var(name).ok())?;
-    let roots = match &args.cacert {
-        Some(path) => Some(client::roots(path)?),
-        None => None,
-    };
     let request = request_of(&args.command);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CtlError::Runtime)?;
-    let answer = runtime.block_on(async {
-        let client = Client::new(base, &token, roots, Duration::from_secs(args.timeout))?;
-        client.send(&request).await
-    })?;
+    let answer = fetch(&args.connection, &request)?;
     let text = if args.json {
         let mut text = serde_json::to_string_pretty(&answer).unwrap_or_else(|_| answer.to_string());
         text.push('\n');
@@ -365,9 +373,37 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
     print(&text)
 }
 
+/// Sends one request to the API `connection` names (a current-thread runtime for it) and
+/// returns its JSON answer.
+///
+/// # Errors
+/// No token, a bad `--api`, no connection or answer, or an error answer from the API.
+pub fn fetch(connection: &ApiArgs, request: &Request) -> Result<Value, CtlError> {
+    let base = client::base_url(connection.url())?;
+    let token = token(connection, |name| std::env::var(name).ok())?;
+    let roots = match &connection.cacert {
+        Some(path) => Some(client::roots(path)?),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CtlError::Runtime)?;
+    runtime.block_on(async {
+        let client = Client::new(base, &token, roots, Duration::from_secs(connection.timeout))?;
+        client.send(request).await
+    })
+}
+
+/// The request `meridian explain` makes of a running server.
+pub fn explain_request(name: &str, rtype: &str, client: std::net::IpAddr, ecs: Option<&str>) -> Request {
+    Request::new(Method::GET, &["lb", "explain"], View::Explained)
+        .query("name", Some(name.to_owned()))
+        .query("type", Some(rtype.to_owned()))
+        .query("client", Some(client.to_string()))
+        .query("ecs", ecs.map(str::to_owned))
+}
+
 /// The token from the first of --token, --token-file, `MERIDIAN_API_TOKEN` and
 /// `MERIDIAN_API_TOKEN_FILE` that is set; `env` reads the environment.
-fn token(args: &CtlArgs, env: impl Fn(&str) -> Option<String>) -> Result<String, CtlError> {
+fn token(args: &ApiArgs, env: impl Fn(&str) -> Option<String>) -> Result<String, CtlError> {
     let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
     if let Some(token) = given(args.token.clone()) {
         return Ok(token.trim().to_owned());

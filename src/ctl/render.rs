@@ -98,7 +98,10 @@ pub fn regions(regions: &Value) -> String {
                 text(&endpoint["weight"]),
                 text(&endpoint["health"]),
                 text(&endpoint["manual"]),
-                yes_no(&endpoint["servable"]),
+                match (yes_no(&endpoint["servable"]), endpoint["weight"].as_u64()) {
+                    (no, Some(0)) if no == "no" => "no (weight 0)".to_owned(),
+                    (servable, _) => servable,
+                },
                 ms(&endpoint["rtt"]["avg_ms"]),
                 ms(&endpoint["rtt"]["p95_ms"]),
             ]);

@@ -106,7 +106,7 @@ fn global_flags_go_before_or_after_the_command() {
     let after = parse(&["status", "--json", "--timeout", "5", "--api", "http://[::1]:9000"]).unwrap();
     for ctl in [before, after] {
         assert!(ctl.json);
-        assert_eq!((ctl.timeout, ctl.api.as_str()), (5, "http://[::1]:9000"));
+        assert_eq!((ctl.connection.timeout, ctl.connection.url()), (5, "http://[::1]:9000"));
     }
     assert!(parse(&["status", "--timeout", "0"]).is_err());
     assert!(parse(&["status", "--token", "t", "--token-file", "f"]).is_err());
@@ -128,7 +128,7 @@ fn the_token_comes_from_flags_before_the_environment() {
             _ => None,
         }
     };
-    let token_of = |args: &[&str], env| token(&parse(args).unwrap(), env).map_err(|e| e.to_string());
+    let token_of = |args: &[&str], env| token(&parse(args).unwrap().connection, env).map_err(|e| e.to_string());
     let both = || env(Some("from-env"), Some(file_arg.to_owned()));
     assert_eq!(token_of(&["--token", "flag", "status"], both()), Ok("flag".to_owned()));
     assert_eq!(

@@ -348,7 +348,11 @@ pub fn observe(observers: &Observers, snapshot: &Snapshot, asked: &Asked<'_>, an
         observers.metrics.record_ecs_tailored();
     }
     let Some(observer) = snapshot.observers.pool(pool.index) else { return };
-    observer.metrics.record_answer(decision.region, decision.endpoints.iter().map(|e| e.health));
+    if decision.no_endpoint_of_family {
+        observer.metrics.record_no_family();
+    } else {
+        observer.metrics.record_answer(decision.region, decision.endpoints.iter().map(|e| e.health));
+    }
     let geo = snapshot.steering.geo.as_deref();
     let place = geo.zip(steered.located.and_then(|l| l.location)).map(|(g, id)| g.location(id));
     observer.analytics.record(

@@ -22,6 +22,8 @@ pub(super) struct AnswerCounters {
     regions: BTreeMap<(String, String), Counter>,
     /// pool.
     all_down: BTreeMap<String, Counter>,
+    /// pool: NODATA because the pool has no endpoint of the family asked for.
+    no_family: BTreeMap<String, Counter>,
 }
 
 /// The answer counters, read by the page and extended by the snapshot builder without a lock.
@@ -64,7 +66,8 @@ impl AnswerCounters {
             }
         }
         let all_down = self.all_down.get(pool)?.clone();
-        Some(PoolHandles { regions: region_counters.into(), endpoints: endpoints.into(), all_down })
+        let no_family = self.no_family.get(pool)?.clone();
+        Some(PoolHandles { regions: region_counters.into(), endpoints: endpoints.into(), all_down, no_family })
     }
 
     /// Adds counters at zero for the labels of a pool not seen before.
@@ -76,6 +79,7 @@ impl AnswerCounters {
             }
         }
         self.all_down.entry(pool.to_owned()).or_default();
+        self.no_family.entry(pool.to_owned()).or_default();
     }
 
     pub(super) fn render(&self, page: &mut Page) {
@@ -92,6 +96,15 @@ impl AnswerCounters {
         let name = "meridian_pool_all_down_answers_total";
         page.family(name, Kind::Counter, "Answers given with no region able to serve (failing open or empty).");
         for (pool, n) in &self.all_down {
+            page.sample(name, &[("pool", pool)], load(n));
+        }
+        let name = "meridian_pool_no_family_answers_total";
+        page.family(
+            name,
+            Kind::Counter,
+            "NODATA answers by design: the pool has no endpoint of the family asked for (AAAA to an IPv4-only pool).",
+        );
+        for (pool, n) in &self.no_family {
             page.sample(name, &[("pool", pool)], load(n));
         }
     }
@@ -113,9 +126,16 @@ pub struct PoolHandles {
     /// By global endpoint index; `None` for endpoints not in this pool.
     endpoints: Box<[Option<Counter>]>,
     all_down: Counter,
+    no_family: Counter,
 }
 
 impl PoolHandles {
+    /// Counts one NODATA answer given because the pool has no endpoint of the family asked
+    /// for: by design, neither a region's answer nor an outage. Hot path: one atomic add.
+    pub fn record_no_family(&self) {
+        self.no_family.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts one answer of this pool: from region `region` (its index in the pool's regions),
     /// or `None` when no region could serve; with these endpoints (global endpoint indexes).
     ///

@@ -175,6 +175,9 @@ pub struct Decision<'s> {
     pub located: Option<Located>,
     /// No endpoint of the pool could be served.
     pub all_down: bool,
+    /// The pool has no endpoint of the family asked for in any region (AAAA to an IPv4-only
+    /// pool): NODATA by design, not an outage. `region` is the policy's choice for the client.
+    pub no_endpoint_of_family: bool,
 }
 
 /// Up to [`MAX_ANSWERS`] endpoints of one region, without allocating: the region's
@@ -312,6 +315,19 @@ pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
         order = order.fail_over(&pool.failovers);
     }
     let family = q.family as usize;
+    if pool.all_endpoints[family].is_empty() {
+        // Nothing of this family anywhere: the same NODATA for every client, so it depends on
+        // no part of the client's address (scope 0, RFC 7871 section 7.2.1).
+        return Decision {
+            region: order.iter().next().map(usize::from),
+            endpoints: Picked::new(&[], &pool.name_wire),
+            scope: 0,
+            reason: first_reason,
+            located: policy.located,
+            all_down: false,
+            no_endpoint_of_family: true,
+        };
+    }
     // With `spill = "spread"`, the clients of a first choice that cannot serve are spread over
     // the next `spill_regions` choices by their subnet, rather than all sent to the next one.
     let mut spill: [Option<(usize, u8, Picked<'s>)>; MAX_SPILL] = [None; MAX_SPILL];
@@ -380,6 +396,7 @@ fn chosen<'s>(
         reason,
         located: policy.located,
         all_down: false,
+        no_endpoint_of_family: false,
     }
 }
 
@@ -395,7 +412,7 @@ fn all_down<'s>(pool: &'s Pool, q: &Query<'_>, reason: Reason, located: Option<L
         all.iter().enumerate().filter(|(_, e)| wanted(e)).for_each(|(i, _)| endpoints.push(i));
         endpoints.failover = true;
     }
-    Decision { region: None, endpoints, scope: 0, reason, located, all_down: !all.is_empty() }
+    Decision { region: None, endpoints, scope: 0, reason, located, all_down: true, no_endpoint_of_family: false }
 }
 
 /// One arm per policy and no `_ =>`, so a new policy does not compile until handled.

@@ -46,7 +46,8 @@ fn wait_for_close(stream: &mut TcpStream, started: Instant) -> Duration {
 
 #[test]
 fn eleven_bad_tokens_then_429_even_with_the_right_token_while_another_address_is_served() {
-    let server = server("");
+    // Loopback is exempt by default (the operator's own address): exempt nothing here.
+    let server = server("lockout_exempt = []");
     let api = server.api();
     for n in 1..=10 {
         let reply = api.send("GET", STATUS, None, Some(&format!("wrong-{n}")));
@@ -70,7 +71,7 @@ fn eleven_bad_tokens_then_429_even_with_the_right_token_while_another_address_is
 
 #[test]
 fn the_refusal_ends_when_its_window_has_passed() {
-    let server = server("max_failed_auth = 2\nfailed_auth_window_secs = 1");
+    let server = server("max_failed_auth = 2\nfailed_auth_window_secs = 1\nlockout_exempt = []");
     let api = server.api();
     assert_eq!(api.send("GET", STATUS, None, Some("wrong")).status, 401);
     assert_eq!(api.send("GET", STATUS, None, Some("wrong")).status, 401);

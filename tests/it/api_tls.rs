@@ -186,7 +186,7 @@ fn no_token_right_or_wrong_reaches_the_log_or_an_error_even_at_trace_level() {
         "meridian.toml",
         &format!(
             "[server]\nlisten = [\"127.0.0.1:0\"]\n[[zone]]\nfile = \"example.test.zone\"\n\
-             [api]\nlisten = \"127.0.0.1:0\"\nmax_failed_auth = 5\n{TLS_TOML}"
+             [api]\nlisten = \"127.0.0.1:0\"\nmax_failed_auth = 5\nlockout_exempt = []\n{TLS_TOML}"
         ),
     );
     let served = Traced::start(&config, SECRET);

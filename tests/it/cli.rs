@@ -512,6 +512,47 @@ fn started_as_root_it_serves_as_an_unprivileged_user_and_still_saves_changes() {
     }
 }
 
+/// The uid of a user of the system, by name.
+fn uid_of(user: &str) -> u32 {
+    let output = Command::new("id").args(["-u", user]).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn started_as_root_by_hand_from_a_checkout_it_serves_as_the_checkouts_owner() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: nothing to drop (CI runs as root and checks this)");
+        return;
+    }
+    // A developer's checkout (owned by `daemon` here), its state directory inside it: run by
+    // hand, the server serves as the checkout's owner; under a service manager, as nobody.
+    for (service_manager, user) in [(false, "daemon"), (true, "nobody")] {
+        let dir = TempDir::new("checkout");
+        let path = stateful_config(&dir, "state", None);
+        let owner = uid_of("daemon");
+        std::os::unix::fs::chown(dir.path(), Some(owner), Some(owner)).unwrap();
+        let mut command = Command::new(BIN);
+        command.env("MERIDIAN_TEST_TOKEN", TOKEN).env_remove("SUDO_UID").env_remove("NOTIFY_SOCKET");
+        if service_manager {
+            command.env("INVOCATION_ID", "0123456789abcdef");
+        } else {
+            command.env_remove("INVOCATION_ID");
+        }
+        let served = serve_command(command, &["serve", "--config", path.to_str().unwrap()], dir.path());
+        let pid = served.child.id();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ids(pid, "Uid:")[1] == 0 {
+            assert!(Instant::now() < deadline, "still root 10 s after starting");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(ids(pid, "Uid:"), [uid_of(user); 4], "service manager {service_manager}");
+        use std::os::unix::fs::MetadataExt;
+        let state = std::fs::metadata(dir.path().join("state")).unwrap();
+        assert_eq!(state.uid(), uid_of(user), "the state directory is {user}'s");
+    }
+}
+
 /// A configuration with a state directory, an admin API whose token is read from
 /// `token_file` (when given), and one priority pool over region `a`.
 fn stateful_config(dir: &TempDir, state_dir: &str, token_file: Option<&str>) -> std::path::PathBuf {

@@ -20,6 +20,7 @@ mod health;
 mod layout;
 mod malformed;
 mod metrics;
+mod operator;
 mod paths;
 mod reload;
 mod rrl;
