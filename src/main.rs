@@ -77,10 +77,19 @@ enum Command {
 /// Hickory logs a line per request at info; keep it to warnings unless RUST_LOG says more.
 const DEFAULT_LOG: &str = "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn";
 
+/// The client commands (`ctl`, `explain`) print their own errors: a library's log line of the
+/// same failure (rustls-platform-verifier logs a refused certificate at ERROR) would say it
+/// twice, in another voice.
+const CLIENT_LOG: &str = "warn,rustls_platform_verifier=off";
+
 fn main() -> ExitCode {
     steady_heap();
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
+    let default = match cli.command {
+        Some(Command::Ctl(_) | Command::Explain { .. }) => CLIENT_LOG,
+        _ => DEFAULT_LOG,
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let ansi = std::io::stderr().is_terminal();
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
     let command = cli.command.unwrap_or(Command::Serve { config: None, listen: Vec::new(), api: None });
