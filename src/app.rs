@@ -81,6 +81,17 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         ),
         None => None,
     };
+    // Read as root, as the API's files are: the serving user may not be able to.
+    let cluster_credentials = match file.cluster.as_ref().and_then(|c| c.credentials_file.as_ref()) {
+        Some(path) => Some(crate::files::read_to_string(path, 64 * 1024).map_err(|e| LoadError::Problems {
+            origin: source.origin.clone(),
+            problems: vec![crate::config::Problem::new(
+                "cluster.credentials_file",
+                format!("cannot read {}: {e}", path.display()),
+            )],
+        })?),
+        None => None,
+    };
     server::raise_fd_limit(&file.server);
     let listeners = server::bind(&file.server.listen, file.server.workers).await?;
     let addrs = listeners.iter().map(server::Listener::local_addr).collect::<io::Result<Vec<_>>>()?;
@@ -139,6 +150,7 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     }
     let cancel = CancellationToken::new();
     let api_credentials = api_files.map(|files| Arc::new(arc_swap::ArcSwap::from_pointee(files)));
+    let cluster = config.cluster.clone().map(|settings| (settings, crate::control::shared::SharedLog::new()));
     tokio::spawn(advance_ticks(observers.tick.clone(), cancel.child_token()));
     let controller = Controller {
         observers: observers.clone(),
@@ -152,8 +164,21 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         state,
         cancel: cancel.clone(),
         api_credentials: api_credentials.clone(),
+        shared_log: cluster.as_ref().map(|(_, (log, _))| log.clone()),
     };
     let (control, controller) = controller.spawn();
+    let cluster_status = Arc::new(crate::cluster::Status::default());
+    if let Some((settings, (_, writes))) = cluster {
+        let run = crate::cluster::run(
+            settings,
+            cluster_credentials,
+            control.clone(),
+            writes,
+            cluster_status.clone(),
+            cancel.child_token(),
+        );
+        tokio::spawn(run);
+    }
     let api_addr = match (api_listener, api_credentials, &config.api) {
         (Some(listener), Some(credentials), Some(settings)) => {
             api::warn_without_token(credentials.load().token.as_deref(), &settings.token);

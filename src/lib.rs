@@ -34,7 +34,10 @@
 //! - `explain`: `meridian explain`, running the server's own answer path.
 //! - `control`: the one writer: the controller task that owns the configuration, the saved
 //!   changes and the health table, takes reloads, API changes, probe results and shutdown,
-//!   and publishes; the one way to load (`load`); the state file (`state`).
+//!   and publishes; the one way to load (`load`); the state file (`state`); the shared log
+//!   of changes as the writer asks for its writes (`shared`).
+//! - `cluster`: the NATS JetStream edge of a cluster of instances: serves the writer's
+//!   shared-log writes (compare-and-set on a revision) and hands it newer shared values.
 //! - `api`: the admin REST API (axum), one file per resource, and its OpenAPI document.
 //! - `ctl`: `meridian ctl`, a client of the admin API: one request per command, its answer as
 //!   tables (`render`, `table`) or as JSON.
@@ -51,6 +54,7 @@ pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod clients;
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod ctl;

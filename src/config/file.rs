@@ -28,6 +28,8 @@ pub struct FileConfig {
     pub api: Option<super::api::FileApi>,
     /// `[rrl]`: response rate limiting; off when absent.
     pub rrl: Option<super::rrl::FileRrl>,
+    /// `[cluster]`: shared changes and health through NATS; off when absent.
+    pub cluster: Option<super::cluster::FileCluster>,
 }
 
 /// `[geoip]`: the MaxMind-format database.

@@ -5,6 +5,7 @@
 //! with the path of the offending key, and all of them are reported at once.
 
 pub mod api;
+pub mod cluster;
 mod file;
 pub mod health;
 pub mod names;
@@ -52,6 +53,8 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     pub api: Option<ApiConfig>,
     pub rrl: RrlConfig,
+    /// `[cluster]`: `None` for a standalone instance.
+    pub cluster: Option<cluster::ClusterConfig>,
 }
 
 /// `[server]` after validation.
@@ -293,8 +296,10 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
     let state_dir = file.state_dir.map(|dir| base.join(dir));
     let api = file.api.and_then(|api| api::validate_api(api, base, &mut problems));
     let rrl = rrl::validate_rrl(file.rrl.unwrap_or_default(), &mut problems);
+    let cluster =
+        file.cluster.and_then(|c| cluster::validate_cluster(c, server.identity.as_deref(), base, &mut problems));
     if problems.is_empty() {
-        Ok(Config { server, zones, geoip, regions, pools, state_dir, api, rrl })
+        Ok(Config { server, zones, geoip, regions, pools, state_dir, api, rrl, cluster })
     } else {
         Err(problems)
     }

@@ -11,6 +11,7 @@
 
 mod health;
 pub mod load;
+pub mod shared;
 pub mod state;
 
 use std::net::IpAddr;
@@ -77,6 +78,11 @@ pub enum Command {
     Reload(oneshot::Sender<Result<u64, String>>),
     Change(Change, oneshot::Sender<Result<u64, Refused>>),
     Probe(String, oneshot::Sender<Result<Vec<ProbeOutcome>, Refused>>),
+    /// The shared log's value at a revision, as the cluster edge read it.
+    Remote {
+        revision: u64,
+        value: Vec<u8>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -121,6 +127,12 @@ impl Control {
         answer.await.unwrap_or(Err(Refused::Stopped))
     }
 
+    /// Hands the writer the shared log's value at `revision` (the cluster edge's watch): it is
+    /// applied when newer than what is in force.
+    pub async fn remote(&self, revision: u64, value: Vec<u8>) {
+        let _ = self.send(Command::Remote { revision, value }).await;
+    }
+
     /// Stops serving, within the grace period.
     pub async fn shutdown(&self) {
         let (reply, answer) = oneshot::channel();
@@ -163,6 +175,8 @@ pub struct Controller {
     /// The API's token and TLS configuration, when it serves: a reload reads their files
     /// again and replaces them.
     pub api_credentials: Option<load::ApiCredentials>,
+    /// With `[cluster]`: where changes are written before they are made.
+    pub shared_log: Option<shared::SharedLog>,
 }
 
 /// The controller as it runs: what it owns, the probes it started and where their results
@@ -241,6 +255,7 @@ impl Writer {
                 let _ = reply.send(result);
             }
             Command::Probe(region, reply) => self.probe(&region, reply),
+            Command::Remote { revision, value } => self.apply_remote(revision, &value).await,
             Command::Shutdown(_) => unreachable!("handled by run"),
         }
     }
@@ -373,13 +388,56 @@ impl Writer {
         }
         config.api.clone_from(&running.api);
         config.state_dir.clone_from(&running.state_dir);
+        if config.cluster != running.cluster {
+            warn!("[cluster] changes only with a restart; keeping the running one");
+            config.cluster.clone_from(&running.cluster);
+        }
         if config.server.tcp != running.server.tcp {
             crate::dns::server::raise_fd_limit(&config.server); // new TCP limits apply to new connections
         }
     }
 
-    /// Validates a change whole, saves it, then publishes it; nothing is half-applied.
+    /// Validates a change whole, saves it (with a cluster, first writes it to the shared log
+    /// against the revision it was validated on), then publishes it; nothing is half-applied.
+    /// A write that loses a race to another instance is validated again on the state that
+    /// won, and made or refused on it.
     async fn change(&mut self, change: Change) -> Result<u64, Refused> {
+        const RACES: usize = 8;
+        for _ in 0..RACES {
+            let mut staged = self.stage(change.clone())?;
+            if let Some(log) = &self.own.shared_log {
+                let mut value = staged.persisted.clone();
+                value.revision = None;
+                let bytes = serde_json::to_vec(&value).map_err(|e| Refused::Unsaved(e.to_string()))?;
+                match log.write(bytes, self.own.persisted.revision).await {
+                    Ok(revision) => staged.persisted.revision = Some(revision),
+                    Err(shared::LogError::Conflict { latest }) => {
+                        if let Some((revision, value)) = latest {
+                            self.apply_remote(revision, &value).await;
+                        }
+                        continue;
+                    }
+                    Err(shared::LogError::Unavailable(why)) => {
+                        warn!(%why, "an API change could not be written to the cluster's shared log; not made");
+                        return Err(Refused::Unsaved(format!(
+                            "the cluster's shared log cannot be written ({why}); nothing was changed"
+                        )));
+                    }
+                }
+            }
+            return self.commit(staged).await;
+        }
+        Err(Refused::Refusal(Refusal::Conflict {
+            field: String::new(),
+            message: format!(
+                "other instances changed the shared state {RACES} times while this change was made: send it again"
+            ),
+        }))
+    }
+
+    /// The change laid over the changes in force, validated whole and built into a snapshot;
+    /// nothing is saved or published yet.
+    fn stage(&self, change: Change) -> Result<Staged, Refused> {
         let mut persisted = self.own.persisted.clone();
         let changes = &mut persisted.changes;
         let file = &self.own.source.file;
@@ -426,19 +484,75 @@ impl Writer {
         let snapshot =
             self.own.store.load().rebuild(Arc::new(config), observers).map_err(|p| kind.invalid_problems(p))?;
         let table = HealthTable::new(&snapshot.config, clock());
-        if let Some(state) = &self.own.state {
-            state.save(&persisted).map_err(|e| {
+        Ok(Staged { persisted, snapshot, table, triggered })
+    }
+
+    /// Saves a staged change locally and publishes it; its generation.
+    async fn commit(&mut self, staged: Staged) -> Result<u64, Refused> {
+        let Staged { persisted, snapshot, table, triggered } = staged;
+        if let Some(state) = &self.own.state
+            && let Err(e) = state.save(&persisted)
+        {
+            if self.own.shared_log.is_none() {
                 error!(error = %e, "an API change could not be saved; not made");
-                Refused::Unsaved(e.to_string())
-            })?;
+                return Err(Refused::Unsaved(e.to_string()));
+            }
+            // The shared log holds it: this instance serves it, and catches up from the log
+            // after a restart.
+            error!(error = %e, "an API change in the cluster's shared log could not be saved locally");
         }
         self.own.persisted = persisted;
         let generation = self.install(snapshot, table).await;
         if let Some(pool) = triggered {
             self.own.observers.metrics.record_failover(&pool, FailoverKind::Manual);
         }
-        info!(generation, "API change applied");
+        info!(generation, revision = self.own.persisted.revision, "API change applied");
         Ok(generation)
+    }
+
+    /// The shared log's value at `revision`, applied when newer than what is in force: laid
+    /// over this instance's file through the same validation as a change of its own (what no
+    /// longer fits is left out, with a warning), saved locally, then published.
+    async fn apply_remote(&mut self, revision: u64, value: &[u8]) {
+        if self.own.persisted.revision.is_some_and(|applied| applied >= revision) {
+            return;
+        }
+        let mut remote: Persisted = match serde_json::from_slice(value) {
+            Ok(remote) => remote,
+            Err(error) => {
+                error!(revision, %error, "the cluster's shared changes cannot be read; keeping the state in force");
+                return;
+            }
+        };
+        remote.revision = Some(revision);
+        let (mut config, skipped) = match self.own.source.validate_with(&remote.changes) {
+            Ok(validated) => validated,
+            Err(error) => {
+                error!(revision, %error, "the cluster's shared changes do not fit this instance's configuration; keeping the state in force");
+                return;
+            }
+        };
+        for problem in &skipped {
+            warn!(revision, change = %problem, "a shared change does not fit this instance's configuration: left out");
+        }
+        config.server.listen.clone_from(&self.own.config.server.listen);
+        let snapshot = match self.own.store.load().rebuild(Arc::new(config), Some(&self.own.observers)) {
+            Ok(snapshot) => snapshot,
+            Err(problems) => {
+                let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                error!(revision, problems = %problems.join("; "), "the cluster's shared changes cannot be served here; keeping the state in force");
+                return;
+            }
+        };
+        let table = HealthTable::new(&snapshot.config, clock());
+        if let Some(state) = &self.own.state
+            && let Err(error) = state.save(&remote)
+        {
+            error!(%error, "the cluster's shared changes could not be saved locally; serving them");
+        }
+        self.own.persisted = remote;
+        let generation = self.install(snapshot, table).await;
+        info!(revision, generation, "shared changes applied");
     }
 
     /// Publishes `snapshot` one generation on, with `table` taking over the health of the
@@ -521,6 +635,15 @@ fn record(history: &mut Vec<FailoverEvent>, failover: &ManualFailover, action: &
         from_region: failover.from_region.clone(),
         to_region: failover.to_region.clone(),
     });
+}
+
+/// A change validated and built, not yet saved or published.
+struct Staged {
+    persisted: Persisted,
+    snapshot: Snapshot,
+    table: HealthTable,
+    /// The pool a manual failover was triggered in, for its metric.
+    triggered: Option<String>,
 }
 
 /// How the configuration paths of a change's problems map to the fields of its request.

@@ -37,6 +37,10 @@ pub struct Persisted {
     /// Manual failovers triggered and cleared, oldest first.
     #[serde(default)]
     pub failover_history: Vec<FailoverEvent>,
+    /// With `[cluster]`: the revision of the shared log these changes are (absent in the
+    /// log's own values, and for a standalone instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
 }
 
 /// A manual failover triggered or cleared.

@@ -141,16 +141,16 @@ fn serve_refuses_to_start_on_a_bad_configuration() {
 }
 
 /// A `meridian serve` child process, killed on drop.
-struct Served {
-    child: Child,
-    addr: SocketAddr,
+pub struct Served {
+    pub child: Child,
+    pub addr: SocketAddr,
     /// Listening addresses logged after the first: (is the admin API, address).
     more: mpsc::Receiver<(bool, SocketAddr)>,
 }
 
 impl Served {
     /// The admin API's address, once it is logged.
-    fn api(&self) -> SocketAddr {
+    pub fn api(&self) -> SocketAddr {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -175,7 +175,7 @@ fn serve(args: &[&str], dir: &std::path::Path) -> Served {
 }
 
 /// As [`serve`], with a command prepared by the caller (its environment, say).
-fn serve_command(mut command: Command, args: &[&str], dir: &std::path::Path) -> Served {
+pub fn serve_command(mut command: Command, args: &[&str], dir: &std::path::Path) -> Served {
     let mut child = command
         .args(args)
         .current_dir(dir)

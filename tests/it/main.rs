@@ -11,6 +11,7 @@ mod api;
 mod api_security;
 mod api_tls;
 mod cli;
+mod cluster;
 mod ctl;
 mod differential;
 mod dns;

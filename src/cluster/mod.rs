@@ -1,0 +1,245 @@
+//! The cluster edge: this instance's connection to NATS JetStream, where the instances of one
+//! load balancer share their API changes (issue: one control plane).
+//!
+//! The changes in force are one value in a key-value bucket, written with compare-and-set on
+//! the revision they were validated on: the writer (`control`) asks for each write through
+//! [`crate::control::shared::SharedLog`], and this edge answers with the new revision, a lost
+//! race (with the value that won) or unavailability. A watch on the key hands every newer value
+//! to the writer, which validates and applies it as it would a change of its own. Nothing here
+//! is on the answer path: DNS answers never wait on NATS, and while NATS cannot be reached the
+//! instance serves its last applied state (kept in its state file) and refuses writes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv};
+use async_nats::{ConnectOptions, ServerAddr};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::config::cluster::ClusterConfig;
+use crate::control::Control;
+use crate::control::shared::{LogError, LogWrite};
+
+/// The key whose value is the whole state of the shared changes.
+pub const CHANGES_KEY: &str = "changes";
+
+/// Values kept per key: the log an operator can read back with `nats kv history`.
+const HISTORY: i64 = 64;
+
+/// How long one JetStream operation may take; shorter than the writer's own deadline, so a
+/// write is answered by this edge before the writer gives up on it.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The largest value accepted from the bucket, as the state file's own limit.
+const MAX_VALUE: usize = 16 << 20;
+
+/// What the API and metrics show of the cluster connection; written by this edge only.
+#[derive(Debug, Default)]
+pub struct Status {
+    /// Connected to a NATS server, with the bucket open.
+    pub connected: AtomicBool,
+    /// The last revision of the shared changes seen in the bucket.
+    pub revision: AtomicU64,
+}
+
+/// Connects to NATS and serves the shared log until `cancel`: answers `writes` and hands the
+/// bucket's newer values to `control`. `credentials` is the content of the credentials file,
+/// read before root was dropped.
+pub async fn run(
+    config: ClusterConfig,
+    credentials: Option<String>,
+    control: Control,
+    mut writes: mpsc::Receiver<LogWrite>,
+    status: Arc<Status>,
+    cancel: CancellationToken,
+) {
+    let servers: Vec<ServerAddr> = config.nats.iter().filter_map(|url| url.parse().ok()).collect();
+    let options = match credentials.as_deref().map(ConnectOptions::with_credentials).transpose() {
+        Ok(options) => options.unwrap_or_default(),
+        Err(error) => {
+            error!(%error, "cluster.credentials_file cannot be used: not connecting; API changes are refused");
+            return refuse_all(&mut writes, "the NATS credentials cannot be used", &cancel).await;
+        }
+    };
+    let options = options
+        .name(format!("meridian {}", config.name))
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(OPERATION_TIMEOUT)
+        .request_timeout(Some(OPERATION_TIMEOUT));
+    let client = match options.connect(servers).await {
+        Ok(client) => client,
+        Err(error) => {
+            error!(%error, "cannot set up the NATS connection; API changes are refused");
+            return refuse_all(&mut writes, "no NATS connection", &cancel).await;
+        }
+    };
+    let context = jetstream::new(client.clone());
+    // Until the bucket is open, writes are refused and the state file's changes are served.
+    let store = tokio::select! {
+        store = open_bucket(&context, &config.bucket, &mut writes) => store,
+        () = cancel.cancelled() => return,
+    };
+    status.connected.store(true, Ordering::Relaxed);
+    info!(bucket = %config.bucket, name = %config.name, "cluster: the shared changes' bucket is open");
+    seed(&store, &control).await;
+    let watcher = tokio::spawn(watch(store.clone(), control.clone(), status.clone(), cancel.clone()));
+    loop {
+        tokio::select! {
+            write = writes.recv() => match write {
+                Some(write) => {
+                    let result = self::write(&store, write.value, write.after).await;
+                    let _ = write.reply.send(result);
+                }
+                None => break,
+            },
+            () = cancel.cancelled() => break,
+        }
+        status
+            .connected
+            .store(client.connection_state() == async_nats::connection::State::Connected, Ordering::Relaxed);
+    }
+    watcher.abort();
+}
+
+/// Opens (or creates) the bucket, retrying until it can; writes asked meanwhile are refused.
+async fn open_bucket(context: &jetstream::Context, bucket: &str, writes: &mut mpsc::Receiver<LogWrite>) -> kv::Store {
+    let mut wait = Duration::from_millis(100);
+    let mut warned = false;
+    loop {
+        let attempt = tokio::time::timeout(OPERATION_TIMEOUT, async {
+            match context.get_key_value(bucket).await {
+                Ok(store) => Ok(store),
+                Err(_) => {
+                    let config = kv::Config { bucket: bucket.to_owned(), history: HISTORY, ..Default::default() };
+                    context.create_key_value(config).await.map_err(|e| e.to_string())
+                }
+            }
+        })
+        .await;
+        match attempt {
+            Ok(Ok(store)) => return store,
+            Ok(Err(error)) if !warned => {
+                warn!(%error, "cluster: the shared changes' bucket cannot be opened yet; serving the last applied state");
+                warned = true;
+            }
+            Err(_) if !warned => {
+                warn!("cluster: NATS does not answer yet; serving the last applied state");
+                warned = true;
+            }
+            _ => {}
+        }
+        let deadline = tokio::time::sleep(wait);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => break,
+                Some(write) = writes.recv() => {
+                    let _ = write.reply.send(Err(LogError::Unavailable("not connected to NATS".into())));
+                }
+            }
+        }
+        wait = (wait * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// An instance whose state file holds changes made before the cluster existed puts them in
+/// an empty bucket, so that they are not lost; in a bucket that has a value it does nothing.
+async fn seed(store: &kv::Store, control: &Control) {
+    let local = control.persisted();
+    if local.revision.is_some() || local.changes == crate::config::Overlay::default() {
+        return;
+    }
+    let mut value = (*local).clone();
+    value.revision = None;
+    let Ok(bytes) = serde_json::to_vec(&value) else { return };
+    if let Ok(Ok(revision)) = tokio::time::timeout(OPERATION_TIMEOUT, store.create(CHANGES_KEY, bytes.into())).await {
+        info!(revision, "cluster: this instance's saved changes seeded the empty shared log");
+    }
+}
+
+/// One compare-and-set write: `after` is the revision it was validated on (`None`: the key
+/// must not exist yet).
+async fn write(store: &kv::Store, value: Vec<u8>, after: Option<u64>) -> Result<u64, LogError> {
+    let written = tokio::time::timeout(OPERATION_TIMEOUT, async {
+        match after {
+            Some(revision) => store.update(CHANGES_KEY, value.into(), revision).await.map_err(|e| match e.kind() {
+                kv::UpdateErrorKind::WrongLastRevision => None,
+                _ => Some(e.to_string()),
+            }),
+            None => store.create(CHANGES_KEY, value.into()).await.map_err(|e| match e.kind() {
+                kv::CreateErrorKind::AlreadyExists => None,
+                _ => Some(e.to_string()),
+            }),
+        }
+    })
+    .await;
+    match written {
+        Ok(Ok(revision)) => Ok(revision),
+        Ok(Err(None)) => Err(LogError::Conflict { latest: latest(store).await }),
+        Ok(Err(Some(why))) => Err(LogError::Unavailable(why)),
+        Err(_) => {
+            Err(LogError::Unavailable(format!("NATS did not acknowledge within {} s", OPERATION_TIMEOUT.as_secs())))
+        }
+    }
+}
+
+/// The key's latest revision and value, when it can be read.
+async fn latest(store: &kv::Store) -> Option<(u64, Vec<u8>)> {
+    match tokio::time::timeout(OPERATION_TIMEOUT, store.entry(CHANGES_KEY)).await {
+        Ok(Ok(Some(entry))) if entry.value.len() <= MAX_VALUE => Some((entry.revision, entry.value.to_vec())),
+        _ => None,
+    }
+}
+
+/// Hands every value of the key, the latest first, to the writer; reconnects the watch when
+/// it ends (NATS restarted, say).
+async fn watch(store: kv::Store, control: Control, status: Arc<Status>, cancel: CancellationToken) {
+    let mut wait = Duration::from_millis(100);
+    while !cancel.is_cancelled() {
+        match store.watch_with_history(CHANGES_KEY).await {
+            Ok(mut entries) => {
+                wait = Duration::from_millis(100);
+                while let Some(entry) = entries.next().await {
+                    let Ok(entry) = entry else { break };
+                    if entry.operation != kv::Operation::Put {
+                        continue;
+                    }
+                    if entry.value.len() > MAX_VALUE {
+                        error!(
+                            revision = entry.revision,
+                            bytes = entry.value.len(),
+                            "cluster: a shared value over 16 MiB is ignored"
+                        );
+                        continue;
+                    }
+                    status.revision.fetch_max(entry.revision, Ordering::Relaxed);
+                    control.remote(entry.revision, entry.value.to_vec()).await;
+                }
+            }
+            Err(error) => warn!(%error, "cluster: cannot watch the shared changes; retrying"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = cancel.cancelled() => return,
+        }
+        wait = (wait * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Without a connection: every write is refused until `cancel`.
+async fn refuse_all(writes: &mut mpsc::Receiver<LogWrite>, why: &str, cancel: &CancellationToken) {
+    loop {
+        tokio::select! {
+            write = writes.recv() => match write {
+                Some(write) => { let _ = write.reply.send(Err(LogError::Unavailable(why.to_owned()))); }
+                None => return,
+            },
+            () = cancel.cancelled() => return,
+        }
+    }
+}

