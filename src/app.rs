@@ -155,7 +155,9 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     let api_addr = match (api_listener, api_files, &config.api) {
         (Some(listener), Some(api), Some(settings)) => {
             api::warn_without_token(api.token.as_deref(), &settings.token);
-            let shared = api::Shared::new(store.clone(), control.clone(), observers, api.token, settings.limits);
+            let degraded = settings.healthz_degraded_status;
+            let shared =
+                api::Shared::new(store.clone(), control.clone(), observers, api.token, settings.limits, degraded);
             Some(api::serve(listener, api.tls, shared, cancel.child_token())?)
         }
         _ => None,

@@ -21,7 +21,8 @@
 //!   queries read (`table`, `history`, `view`), and the probes that feed it (`probe`,
 //!   `prober`), which send their results to the controller and publish nothing.
 //! - `steering`: pools, the policies and `decide`, over an immutable `health::view::HealthView`;
-//!   the latency policy's choice of region (`latency`).
+//!   the latency policy's choice of region (`latency`); which of a pool's regions can answer
+//!   now (`servable`).
 //! - `analytics`: per-pool answer shares (regions, endpoints, countries, continents, RCODEs)
 //!   over sliding windows of 1 min, 15 min and 1 h, in a ring of 10-second buckets.
 //! - `metrics`: the process-lifetime Prometheus registry, per-pool handles resolved with each
@@ -34,7 +35,9 @@
 //! - `explain`: `meridian explain`, running the server's own answer path.
 //! - `control`: the one writer: the controller task that owns the configuration, the saved
 //!   changes and the health table, takes reloads, API changes, probe results and shutdown,
-//!   and publishes; the one way to load (`load`); the state file (`state`).
+//!   and publishes; the one way to load (`load`); the state file (`state`); each pool's
+//!   servable regions as published, and the one log line when a pool goes down or comes
+//!   back (`pools`).
 //! - `api`: the admin REST API (axum), one file per resource, and its OpenAPI document.
 //! - `ctl`: `meridian ctl`, a client of the admin API: one request per command, its answer as
 //!   tables (`render`, `table`) or as JSON.

@@ -52,6 +52,8 @@ struct Inner {
     /// `None`: no token is configured, and every authenticated route answers 401.
     token: Option<String>,
     limits: ApiLimits,
+    /// The status of `/healthz` while a pool is down (`api.healthz_degraded_status`).
+    healthz_degraded_status: axum::http::StatusCode,
     lockout: Mutex<lockout::Lockout>,
     started: Instant,
 }
@@ -63,10 +65,15 @@ impl Shared {
         observers: Observers,
         token: Option<String>,
         limits: ApiLimits,
+        healthz_degraded_status: u16,
     ) -> Self {
         let lockout = lockout::Lockout::new(limits.max_failed_auth, limits.failed_auth_window, lockout::CAPACITY);
         let lockout = Mutex::new(lockout);
-        Self(Arc::new(Inner { store, control, observers, token, limits, lockout, started: clock() }))
+        // The configuration allows 200 and 503 only; anything else is taken as 200.
+        let healthz_degraded_status =
+            axum::http::StatusCode::from_u16(healthz_degraded_status).unwrap_or(axum::http::StatusCode::OK);
+        let started = clock();
+        Self(Arc::new(Inner { store, control, observers, token, limits, healthz_degraded_status, lockout, started }))
     }
 
     /// The failed-authentication table. Held for a lookup or an insert, never across an

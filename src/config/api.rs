@@ -47,6 +47,8 @@ pub struct FileApi {
     /// Failed authentications from one address within the window before it is refused.
     pub max_failed_auth: Option<u32>,
     pub failed_auth_window_secs: Option<u64>,
+    /// The HTTP status of `/healthz` while a pool is down: 200 (the default) or 503.
+    pub healthz_degraded_status: Option<i64>,
 }
 
 impl fmt::Debug for FileApi {
@@ -59,6 +61,7 @@ impl fmt::Debug for FileApi {
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("healthz_degraded_status", &self.healthz_degraded_status)
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +74,8 @@ pub struct ApiConfig {
     /// `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
     pub limits: ApiLimits,
+    /// The HTTP status `/healthz` answers with while a pool is down: 200 or 503.
+    pub healthz_degraded_status: u16,
 }
 
 /// The certificate chain and key the API serves HTTPS with.
@@ -146,6 +151,17 @@ impl fmt::Debug for TokenSource {
 
 pub(super) fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem>) -> Option<ApiConfig> {
     let limits = validate_limits(&api, problems);
+    // Load balancers that health-check DNS servers take anything but 2xx as "take me out":
+    // the operator chooses whether a down pool should (503) or should not (200).
+    let healthz_degraded_status = match api.healthz_degraded_status {
+        None => 200,
+        Some(status @ (200 | 503)) => status as u16,
+        Some(other) => {
+            let message = format!("{other} is not 200 or 503 (the status /healthz answers while a pool is down)");
+            problems.push(Problem::new("api.healthz_degraded_status", message));
+            200
+        }
+    };
     let listen_text = api.listen.as_deref().unwrap_or(DEFAULT_API_LISTEN);
     let listen = match listen_text.parse::<SocketAddr>() {
         Ok(addr) => addr,
@@ -181,7 +197,7 @@ pub(super) fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem
             return None;
         }
     };
-    Some(ApiConfig { listen, token, tls, limits })
+    Some(ApiConfig { listen, token, tls, limits, healthz_degraded_status })
 }
 
 /// Defaults fit an API a few people and scripts use: 64 KiB bodies, 16 KiB heads, 256
