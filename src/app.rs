@@ -190,6 +190,7 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
                 credentials,
                 settings.limits,
                 settings.lockout_exempt.clone(),
+                settings.healthz_degraded_status,
             );
             Some(api::serve(listener, tls, shared, cancel.child_token())?)
         }

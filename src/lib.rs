@@ -21,7 +21,8 @@
 //!   queries read (`table`, `history`, `view`), and the probes that feed it (`probe`,
 //!   `prober`), which send their results to the controller and publish nothing.
 //! - `steering`: pools, the policies and `decide`, over an immutable `health::view::HealthView`;
-//!   the latency policy's choice of region (`latency`).
+//!   the latency policy's choice of region (`latency`); which of a pool's regions can answer
+//!   now (`servable`).
 //! - `analytics`: per-pool answer shares (regions, endpoints, countries, continents, RCODEs)
 //!   over sliding windows of 1 min, 15 min and 1 h, in a ring of 10-second buckets.
 //! - `metrics`: the process-lifetime Prometheus registry, per-pool handles resolved with each
@@ -35,7 +36,8 @@
 //! - `control`: the one writer: the controller task that owns the configuration, the saved
 //!   changes and the health table, takes reloads, API changes, probe results and shutdown,
 //!   and publishes; the one way to load (`load`); the state file (`state`); the shared log
-//!   of changes as the writer asks for its writes (`shared`).
+//!   of changes as the writer asks for its writes (`shared`); each pool's servable regions as
+//!   published, and the one log line when a pool goes down or comes back (`pools`).
 //! - `cluster`: the NATS JetStream edge of a cluster of instances: serves the writer's
 //!   shared-log writes (compare-and-set on a revision) and hands it newer shared values.
 //! - `api`: the admin REST API (axum), one file per resource, and its OpenAPI document.

@@ -7,16 +7,26 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use meridian::app;
 use meridian::config::Source;
 use meridian::control::load::{self, ApiFiles};
 use meridian::control::state::{Persisted, StateFile};
 use tracing_subscriber::EnvFilter;
 
+/// The version, the commit and the build date (`build.rs`): what `--version` prints.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MERIDIAN_COMMIT"),
+    ", built ",
+    env!("MERIDIAN_BUILD_DATE"),
+    ")"
+);
+
 /// An authoritative GeoDNS load balancer.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "meridian", version = VERSION, about)]
 struct Cli {
     /// Without a subcommand, `serve` on the embedded default configuration.
     #[command(subcommand)]
@@ -39,7 +49,7 @@ enum Command {
     },
     /// Check a configuration and every zone file it names, then exit.
     CheckConfig {
-        /// Configuration file.
+        /// The configuration file to check (as `serve --config` would read it).
         file: PathBuf,
     },
     /// Print the answer a client would get, and every step of why: the running server's
@@ -72,6 +82,17 @@ enum Command {
     },
     /// Ask a running server's admin API: status, regions, drains, failovers, history, reload.
     Ctl(meridian::ctl::CtlArgs),
+    /// Print a shell completion script (e.g. `meridian completions bash > /etc/bash_completion.d/meridian`).
+    Completions {
+        /// The shell the script is for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (`meridian man | man -l -`), or write a page per command to a directory.
+    Man {
+        /// Write meridian.1 and a page per subcommand (meridian-serve.1, ...) into this directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Hickory logs a line per request at info; keep it to warnings unless RUST_LOG says more.
@@ -101,6 +122,12 @@ fn main() -> ExitCode {
             explain(config, offline, &connection, &asked, json)
         }
         Command::Ctl(args) => meridian::ctl::run(args).map_err(Into::into),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "meridian", &mut script);
+            print(&script)
+        }
+        Command::Man { out } => man(out.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -242,6 +269,30 @@ fn print_explanation(explanation: &meridian::explain::Explanation, json: bool) -
         print!("{}", explanation.to_text());
     }
     Ok(())
+}
+
+/// The man page on standard output, or every command's page written into `out`.
+fn man(out: Option<&std::path::Path>) -> Result<(), Box<dyn Error>> {
+    let command = Cli::command();
+    let Some(dir) = out else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command).render(&mut page)?;
+        return print(&page);
+    };
+    let written = std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(command, dir));
+    written.map_err(|e| format!("cannot write man pages in {}: {e}", dir.display()))?;
+    println!("man pages written in {}", dir.display());
+    Ok(())
+}
+
+/// Writes generated text to standard output; a reader that went away (`| head`) is not an error.
+fn print(bytes: &[u8]) -> Result<(), Box<dyn Error>> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// `main` is an edge: it reads the clock for the health table the checks start from.

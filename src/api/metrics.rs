@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 
 use super::{Shared, clock};
 use crate::config::ManualState;
-use crate::metrics::{CONTENT_TYPE, EndpointGauge, EndpointLabel, EndpointState, Gauges};
+use crate::metrics::{CONTENT_TYPE, EndpointGauge, EndpointLabel, EndpointState, Gauges, PoolGauge};
 
 /// The metrics page.
 #[utoipa::path(get, path = "/metrics", tag = "status", security(()),
@@ -17,6 +17,7 @@ pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     let (table, snapshot) = (&*published.health, &*published.snapshot);
     let config = &snapshot.config;
     let addresses: Vec<String> = config.endpoints().map(|(_, _, e)| e.address.to_string()).collect();
+    let now = clock();
     let endpoints: Vec<EndpointGauge<'_>> = config
         .endpoints()
         .zip(&addresses)
@@ -28,14 +29,22 @@ pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
             };
             // Weight 0 keeps an endpoint configured but out of every answer.
             let servable = endpoint.weight > 0 && snapshot.health.is_servable(index);
-            EndpointGauge { endpoint: EndpointLabel { region: &region.name, address }, state, servable }
+            let held_down = table.endpoint(index).and_then(|r| r.held_until).is_some_and(|until| now < until);
+            let endpoint = EndpointLabel { region: &region.name, address };
+            EndpointGauge { endpoint, state, servable, held_down }
         })
+        .collect();
+    let pools: Vec<PoolGauge<'_>> = published
+        .pools
+        .iter()
+        .map(|p| PoolGauge { pool: &p.pool, regions: p.regions, servable_regions: p.servable_regions })
         .collect();
     let gauges = Gauges {
         generation: snapshot.generation,
         endpoints: &endpoints,
+        pools: &pools,
         version: env!("CARGO_PKG_VERSION"),
-        uptime: clock().saturating_duration_since(shared.0.started),
+        uptime: now.saturating_duration_since(shared.0.started),
     };
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], shared.0.observers.metrics.render(&gauges))
 }

@@ -55,6 +55,8 @@ struct Inner {
     limits: ApiLimits,
     /// Networks never locked out for failed authentications (`api.lockout_exempt`).
     lockout_exempt: Vec<ipnet::IpNet>,
+    /// The status of `/healthz` while a pool is down (`api.healthz_degraded_status`).
+    healthz_degraded_status: axum::http::StatusCode,
     lockout: Mutex<lockout::Lockout>,
     started: Instant,
 }
@@ -67,9 +69,13 @@ impl Shared {
         credentials: ApiCredentials,
         limits: ApiLimits,
         lockout_exempt: Vec<ipnet::IpNet>,
+        healthz_degraded_status: u16,
     ) -> Self {
         let lockout = lockout::Lockout::new(limits.max_failed_auth, limits.failed_auth_window, lockout::CAPACITY);
         let lockout = Mutex::new(lockout);
+        // The configuration allows 200 and 503 only; anything else is taken as 200.
+        let healthz_degraded_status =
+            axum::http::StatusCode::from_u16(healthz_degraded_status).unwrap_or(axum::http::StatusCode::OK);
         Self(Arc::new(Inner {
             store,
             control,
@@ -77,6 +83,7 @@ impl Shared {
             credentials,
             limits,
             lockout_exempt,
+            healthz_degraded_status,
             lockout,
             started: clock(),
         }))

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,15 +17,24 @@ use crate::steering::{Family, Pool};
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
+    /// "ok", or "degraded" while some pool has no region that can serve.
     pub status: &'static str,
     pub generation: u64,
+    /// The pools no region of which can serve now (their answers follow `when_all_down`).
+    pub pools_down: Vec<String>,
 }
 
-/// Liveness, without a token: the server answers and which snapshot it serves.
+/// Liveness, without a token: the server answers, which snapshot it serves, and whether every
+/// pool can serve. 200 even when degraded, unless `api.healthz_degraded_status = 503`.
 #[utoipa::path(get, path = "/healthz", tag = "status", security(()),
-    responses((status = 200, body = Health)))]
-pub async fn healthz(State(shared): State<Shared>) -> Json<Health> {
-    Json(Health { status: "ok", generation: shared.0.store.load().generation })
+    responses((status = 200, body = Health, description = "ok, or degraded by default"),
+        (status = 503, body = Health, description = "degraded, with healthz_degraded_status = 503")))]
+pub async fn healthz(State(shared): State<Shared>) -> (StatusCode, Json<Health>) {
+    let published = shared.published();
+    let pools_down: Vec<String> = published.pools.iter().filter(|p| !p.is_up()).map(|p| p.pool.clone()).collect();
+    let (code, status) =
+        if pools_down.is_empty() { (StatusCode::OK, "ok") } else { (shared.0.healthz_degraded_status, "degraded") };
+    (code, Json(Health { status, generation: published.snapshot.generation, pools_down }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -54,7 +64,8 @@ pub struct PoolStatus {
     pub failover_ttl_in_force: bool,
     /// The regions in pool order, with the endpoints each can answer with now.
     pub answer_set: Vec<RegionAnswer>,
-    /// No region can serve: the pool fails open (or answers as `when_all_down` says).
+    /// No region can serve (regions failed over from by hand are never tried): the pool fails
+    /// open (or answers as `when_all_down` says).
     pub all_down: bool,
 }
 
@@ -119,7 +130,8 @@ fn pool_status(snapshot: &Snapshot, pool: &Pool) -> PoolStatus {
         policy: pool.policy.name(),
         ttl: pool.ttl_secs,
         failover_ttl_in_force: health.is_short_ttl(pool.index),
-        all_down: !answer_set.iter().any(|r| r.can_serve),
+        // Not `any(can_serve)`: a region failed over from by hand is never tried.
+        all_down: crate::steering::servable_regions(pool, health) == 0,
         answer_set,
     }
 }

@@ -51,6 +51,8 @@ pub struct FileApi {
     /// Networks whose failed authentications never lock them out (default: loopback), so
     /// that an operator on the machine is not locked out of their own server.
     pub lockout_exempt: Option<Vec<String>>,
+    /// The HTTP status of `/healthz` while a pool is down: 200 (the default) or 503.
+    pub healthz_degraded_status: Option<i64>,
 }
 
 impl fmt::Debug for FileApi {
@@ -63,6 +65,7 @@ impl fmt::Debug for FileApi {
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("healthz_degraded_status", &self.healthz_degraded_status)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +81,8 @@ pub struct ApiConfig {
     /// Failed authentications from these networks are counted in metrics but never lock the
     /// address out.
     pub lockout_exempt: Vec<IpNet>,
+    /// The HTTP status `/healthz` answers with while a pool is down: 200 or 503.
+    pub healthz_degraded_status: u16,
 }
 
 /// The certificate chain and key the API serves HTTPS with.
@@ -153,6 +158,17 @@ impl fmt::Debug for TokenSource {
 
 pub(super) fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem>) -> Option<ApiConfig> {
     let limits = validate_limits(&api, problems);
+    // Load balancers that health-check DNS servers take anything but 2xx as "take me out":
+    // the operator chooses whether a down pool should (503) or should not (200).
+    let healthz_degraded_status = match api.healthz_degraded_status {
+        None => 200,
+        Some(status @ (200 | 503)) => status as u16,
+        Some(other) => {
+            let message = format!("{other} is not 200 or 503 (the status /healthz answers while a pool is down)");
+            problems.push(Problem::new("api.healthz_degraded_status", message));
+            200
+        }
+    };
     let listen_text = api.listen.as_deref().unwrap_or(DEFAULT_API_LISTEN);
     let listen = match listen_text.parse::<SocketAddr>() {
         Ok(addr) => addr,
@@ -189,7 +205,7 @@ pub(super) fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem
         }
     };
     let lockout_exempt = validate_exempt(api.lockout_exempt.as_deref(), problems)?;
-    Some(ApiConfig { listen, token, tls, limits, lockout_exempt })
+    Some(ApiConfig { listen, token, tls, limits, lockout_exempt, healthz_degraded_status })
 }
 
 /// The default: loopback, IPv4 and IPv6.

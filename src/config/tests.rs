@@ -245,6 +245,21 @@ fn api_limits_have_defaults_and_bounds_and_tls_needs_both_files() {
     );
 }
 
+#[test]
+fn healthz_degraded_status_is_200_by_default_and_only_200_or_503() {
+    let status = |extra: &str| {
+        parse(&format!("zones_dir = \"z\"\n[api]\n{extra}")).map(|c| c.api.unwrap().healthz_degraded_status)
+    };
+    assert_eq!(status("").unwrap(), 200);
+    assert_eq!(status("healthz_degraded_status = 503").unwrap(), 503);
+    assert_eq!(status("healthz_degraded_status = 200").unwrap(), 200);
+    let found = problems("zones_dir = \"z\"\n[api]\nhealthz_degraded_status = 500\n");
+    assert_eq!(
+        (found[0].at.as_str(), found[0].message.as_str()),
+        ("api.healthz_degraded_status", "500 is not 200 or 503 (the status /healthz answers while a pool is down)")
+    );
+}
+
 /// A configuration with one region named `name` (a TOML basic string's contents, so escapes
 /// such as `\u0000` are written as they are), in a pool.
 fn with_region_named(name: &str) -> String {

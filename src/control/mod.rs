@@ -11,13 +11,14 @@
 
 mod health;
 pub mod load;
+pub mod pools;
 pub mod shared;
 pub mod state;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot};
@@ -34,15 +35,19 @@ use crate::metrics::{FailoverKind, Observers};
 use crate::snapshot::{Snapshot, SnapshotStore};
 pub use health::ProbeOutcome;
 use load::{ApiFiles, LoadError, Prepared};
+use pools::PoolServing;
 use state::{FailoverEvent, HISTORY_LEN, Persisted, StateFile};
 
 /// What the writer last published for the API: a snapshot and, consistent with it (endpoint
-/// indexes shift when a region comes or goes), the health table and the saved changes.
+/// indexes shift when a region comes or goes), the health table, the saved changes, and
+/// whether each pool can serve.
 #[derive(Debug)]
 pub struct Published {
     pub snapshot: Arc<Snapshot>,
     pub health: Arc<HealthTable>,
     pub persisted: Arc<Persisted>,
+    /// Each of the snapshot's pools, in pool order: its regions that can serve.
+    pub pools: Arc<[PoolServing]>,
 }
 
 /// A change an operator asks for through the API.
@@ -191,16 +196,26 @@ struct Writer {
 /// Probe results taken in one go before publishing: a burst of results publishes once.
 const REPORTS_PER_PUBLISH: usize = 256;
 
+/// How often the writer notes that it is turning (`meridian_writer_heartbeat_timestamp_seconds`),
+/// even with nothing to do: a heartbeat that stops means a writer stuck in a command, and then
+/// no health change, API change or reload is applied.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
 impl Controller {
     /// Starts the controller task (which starts the health checks); the handle sends it
     /// commands and reads what it publishes. The store must hold the first snapshot, built
     /// with `table`'s view.
     pub fn spawn(self) -> (Control, tokio::task::JoinHandle<()>) {
         let (commands, inbox) = mpsc::channel(64);
+        let snapshot = self.store.load();
+        let pools: Arc<[PoolServing]> = pools::of(&snapshot).into();
+        pools::log_flips(&[], &pools); // a pool that starts with no region able to serve
+        self.observers.metrics.record_writer_heartbeat(unix_now());
         let first = Published {
-            snapshot: self.store.load(),
+            snapshot,
             health: Arc::new(self.table.clone()),
             persisted: Arc::new(self.persisted.clone()),
+            pools,
         };
         let published = Arc::new(ArcSwap::from_pointee(first));
         let writer = Writer { own: self, probes: None, reports: None, published: published.clone() };
@@ -212,6 +227,8 @@ impl Controller {
 impl Writer {
     async fn run(mut self, mut inbox: mpsc::Receiver<Command>) {
         self.start_probes();
+        let mut heartbeat = time::interval(HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
         loop {
             let wake = self.own.table.next_change(clock());
             tokio::select! {
@@ -234,6 +251,7 @@ impl Writer {
                     self.publish_health();
                 }
                 () = sleep_until(wake) => self.publish_health(),
+                _ = heartbeat.tick() => self.own.observers.metrics.record_writer_heartbeat(unix_now()),
             }
         }
         self.shutdown().await;
@@ -277,13 +295,23 @@ impl Writer {
     }
 
     /// The one place anything is published: first what the API reads, then the snapshot
-    /// (whose `watch` tells waiters), so a waiter that sees the generation sees both.
+    /// (whose `watch` tells waiters), so a waiter that sees the generation sees both. A pool
+    /// that goes down or comes back with this snapshot is logged here, once.
     fn publish(&mut self, snapshot: Arc<Snapshot>) {
         let changed = !Arc::ptr_eq(&snapshot, &self.own.store.load());
+        let before = self.published.load().pools.clone();
+        let pools = if changed {
+            let after: Arc<[PoolServing]> = pools::of(&snapshot).into();
+            pools::log_flips(&before, &after);
+            after
+        } else {
+            before
+        };
         self.published.store(Arc::new(Published {
             snapshot: snapshot.clone(),
             health: Arc::new(self.own.table.clone()),
             persisted: Arc::new(self.own.persisted.clone()),
+            pools,
         }));
         if changed {
             self.own.store.publish(snapshot);

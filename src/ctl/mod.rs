@@ -79,18 +79,22 @@ pub enum CtlCommand {
     },
     /// Stop answering with an endpoint, even when its pool fails open.
     Drain {
+        /// The endpoint: its region, a slash, its address (eu/192.0.2.10, eu/2001:db8::10).
         #[arg(value_name = "REGION/ADDRESS", value_parser = EndpointRef::parse)]
         endpoint: EndpointRef,
     },
     /// Put a drained endpoint back under its health checks.
     Undrain {
+        /// The endpoint: its region, a slash, its address (eu/192.0.2.10, eu/2001:db8::10).
         #[arg(value_name = "REGION/ADDRESS", value_parser = EndpointRef::parse)]
         endpoint: EndpointRef,
     },
     /// Set an endpoint's weight (0 takes it out of rotation).
     Weight {
+        /// The endpoint: its region, a slash, its address (eu/192.0.2.10, eu/2001:db8::10).
         #[arg(value_name = "REGION/ADDRESS", value_parser = EndpointRef::parse)]
         endpoint: EndpointRef,
+        /// Its share of its region's answers, relative to the others' weights (0: none).
         weight: u32,
     },
     /// Change a pool's policy (geo, nearest, weighted, round_robin, random, hash, priority, latency).
@@ -98,6 +102,7 @@ pub enum CtlCommand {
         /// The pool's name (www.example.com.).
         #[arg(long)]
         pool: String,
+        /// The policy: geo, nearest, weighted, round_robin, random, hash, priority or latency.
         strategy: String,
         /// The pool's regions, in order, comma-separated.
         #[arg(long, value_delimiter = ',', value_name = "REGION,...")]
@@ -107,9 +112,13 @@ pub enum CtlCommand {
     /// with --clear, end manual failovers.
     Failover(FailoverArgs),
     /// Probe every checked endpoint of a region now (results count towards their health).
-    Check { region: String },
+    Check {
+        /// The region whose endpoints are probed.
+        region: String,
+    },
     /// Health transitions of endpoints, newest first.
     History {
+        /// Only this region's endpoints.
         #[arg(long)]
         region: Option<String>,
         /// Only this endpoint (its IP address).

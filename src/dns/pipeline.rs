@@ -355,6 +355,7 @@ pub fn observe(observers: &Observers, snapshot: &Snapshot, asked: &Asked<'_>, an
     }
     let geo = snapshot.steering.geo.as_deref();
     let place = geo.zip(steered.located.and_then(|l| l.location)).map(|(g, id)| g.location(id));
+    observer.metrics.record_country(place.and_then(|p| p.country));
     observer.analytics.record(
         observers.tick(),
         decision.region.and_then(|r| observer.region_slots.get(r).copied()),

@@ -87,6 +87,8 @@ pub struct RegionEvent {
 pub struct EndpointReport<'t> {
     pub status: Status,
     pub since: Instant,
+    /// When a hold after flapping ends, if one was set (it may have ended already).
+    pub held_until: Option<Instant>,
     pub manual: ManualState,
     /// Its probe target (index into [`HealthTable::targets`]), if it is checked.
     pub target: Option<usize>,
@@ -326,6 +328,7 @@ impl HealthTable {
         self.slots.get(endpoint).map(|s| EndpointReport {
             status: s.health.status(),
             since: s.health.since(),
+            held_until: s.health.held_until(),
             manual: s.manual,
             target: s.target,
             history: &s.history,

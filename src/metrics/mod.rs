@@ -20,7 +20,7 @@ mod slots;
 mod text;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use health::SharedHealthSeries;
@@ -39,6 +39,8 @@ use crate::analytics::rcode::{RCODE_SLOTS, rcode_label, rcode_slot};
 pub struct Gauges<'a> {
     pub generation: u64,
     pub endpoints: &'a [EndpointGauge<'a>],
+    /// Every pool of the current snapshot.
+    pub pools: &'a [PoolGauge<'a>],
     /// The `version` label of `meridian_build_info`, e.g. `env!("CARGO_PKG_VERSION")`.
     pub version: &'a str,
     pub uptime: Duration,
@@ -51,6 +53,18 @@ pub struct EndpointGauge<'a> {
     pub state: EndpointState,
     /// Whether queries may be answered with it now.
     pub servable: bool,
+    /// Held down after flapping: kept down, whatever its probes say, until the hold ends.
+    pub held_down: bool,
+}
+
+/// One pool's regions in the current snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolGauge<'a> {
+    pub pool: &'a str,
+    /// Regions the pool lists.
+    pub regions: usize,
+    /// Regions that could answer now; 0: the pool is down.
+    pub servable_regions: usize,
 }
 
 type QueryCounters = [[[AtomicU64; RCODE_SLOTS]; QTYPE_SLOTS]; Transport::ALL.len()];
@@ -71,6 +85,10 @@ pub struct Registry {
     tcp_timeouts: [AtomicU64; TcpTimeout::ALL.len()],
     /// Reloads that succeeded, then failed.
     reloads: [AtomicU64; 2],
+    /// The last reload failed: the server runs a configuration other than its file's.
+    last_reload_failed: AtomicBool,
+    /// Unix seconds of the writer's last heartbeat (0: none yet).
+    writer_heartbeat: AtomicU64,
     /// Requests to the admin API refused for a missing or wrong token.
     api_auth_failures: AtomicU64,
     answers: SharedAnswerCounters,
@@ -101,6 +119,8 @@ impl Registry {
             tcp_refused: [const { AtomicU64::new(0) }; TcpRefusal::ALL.len()],
             tcp_timeouts: [const { AtomicU64::new(0) }; TcpTimeout::ALL.len()],
             reloads: [const { AtomicU64::new(0) }; 2],
+            last_reload_failed: AtomicBool::new(false),
+            writer_heartbeat: AtomicU64::new(0),
             api_auth_failures: AtomicU64::new(0),
             answers: SharedAnswerCounters::default(),
             health: SharedHealthSeries::default(),
@@ -180,9 +200,16 @@ impl Registry {
         self.health.record_failover(pool, kind);
     }
 
-    /// Counts a reload (SIGHUP or API), successful or not.
+    /// Counts a reload (SIGHUP or API), successful or not; the last one's result stays
+    /// shown until the next.
     pub fn record_reload(&self, ok: bool) {
         self.reloads[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+        self.last_reload_failed.store(!ok, Ordering::Relaxed);
+    }
+
+    /// Notes that the writer turned at `unix_secs` (it does so every few seconds, idle or not).
+    pub fn record_writer_heartbeat(&self, unix_secs: u64) {
+        self.writer_heartbeat.store(unix_secs, Ordering::Relaxed);
     }
 
     /// Counts a request to the admin API refused for a missing or wrong token.
@@ -202,6 +229,7 @@ impl Registry {
         self.render_tcp(&mut page);
         self.answers.render(&mut page);
         render_endpoints(&mut page, state.endpoints);
+        render_pools(&mut page, state.pools);
         self.health.render(&mut page);
         page.finish()
     }
@@ -221,6 +249,20 @@ impl Registry {
         for (result, n) in ["ok", "error"].into_iter().zip(&self.reloads) {
             page.sample(name, &[("result", result)], n.load(Ordering::Relaxed));
         }
+        let name = "meridian_config_last_reload_successful";
+        page.family(
+            name,
+            Kind::Gauge,
+            "0 when the last reload was rejected: the server still runs the configuration it had, not its file's.",
+        );
+        page.sample(name, &[], u64::from(!self.last_reload_failed.load(Ordering::Relaxed)));
+        let name = "meridian_writer_heartbeat_timestamp_seconds";
+        page.family(
+            name,
+            Kind::Gauge,
+            "Unix time the writer last turned; it turns every 10 s, so an older value means it is stuck and no health change, API change or reload is applied.",
+        );
+        page.sample(name, &[], self.writer_heartbeat.load(Ordering::Relaxed));
         let name = "meridian_api_auth_failures_total";
         page.family(name, Kind::Counter, "Admin API requests refused for a missing or wrong token.");
         page.sample(name, &[], self.api_auth_failures.load(Ordering::Relaxed));
@@ -300,6 +342,40 @@ fn render_endpoints(page: &mut Page, endpoints: &[EndpointGauge<'_>]) {
             let labels = [("region", e.endpoint.region), ("endpoint", e.endpoint.address), ("state", state.as_str())];
             page.sample(name, &labels, u64::from(e.state == state));
         }
+    }
+    let name = "meridian_endpoint_held_down";
+    page.family(
+        name,
+        Kind::Gauge,
+        "1 while the endpoint is held down after flapping (flap_limit falls in flap_window).",
+    );
+    for e in &sorted {
+        page.sample(name, &[("region", e.endpoint.region), ("endpoint", e.endpoint.address)], u64::from(e.held_down));
+    }
+}
+
+/// `meridian_pool_up`, `meridian_pool_servable_regions` and `meridian_pool_regions`, by pool.
+fn render_pools(page: &mut Page, pools: &[PoolGauge<'_>]) {
+    let mut sorted: Vec<&PoolGauge<'_>> = pools.iter().collect();
+    sorted.sort_by_key(|p| p.pool);
+    let name = "meridian_pool_up";
+    page.family(
+        name,
+        Kind::Gauge,
+        "1 if some region of the pool can answer, 0 if none can (answers follow when_all_down).",
+    );
+    for p in &sorted {
+        page.sample(name, &[("pool", p.pool)], u64::from(p.servable_regions > 0));
+    }
+    let name = "meridian_pool_servable_regions";
+    page.family(name, Kind::Gauge, "Regions of the pool that can answer now (not down, drained or failed over from).");
+    for p in &sorted {
+        page.sample(name, &[("pool", p.pool)], p.servable_regions as u64);
+    }
+    let name = "meridian_pool_regions";
+    page.family(name, Kind::Gauge, "Regions the pool lists.");
+    for p in &sorted {
+        page.sample(name, &[("pool", p.pool)], p.regions as u64);
     }
 }
 

@@ -13,6 +13,38 @@ use super::text::{Kind, Page};
 
 type Counter = Arc<AtomicU64>;
 
+/// Country slots: `AA` to `ZZ`, then unknown (no database, an address it does not place, or
+/// a place without a country).
+const COUNTRY_SLOTS: usize = 26 * 26 + 1;
+
+/// One pool's answers by the client's country, by slot: a fixed array, so an answer costs one
+/// atomic add and no lookup.
+#[derive(Debug)]
+pub(super) struct CountryCounters([AtomicU64; COUNTRY_SLOTS]);
+
+impl Default for CountryCounters {
+    fn default() -> Self {
+        Self([const { AtomicU64::new(0) }; COUNTRY_SLOTS])
+    }
+}
+
+/// `AA` is 0, ..., `ZZ` 675; anything but two uppercase ASCII letters is unknown (676).
+fn country_slot(country: Option<[u8; 2]>) -> usize {
+    match country {
+        Some([a @ b'A'..=b'Z', b @ b'A'..=b'Z']) => usize::from(a - b'A') * 26 + usize::from(b - b'A'),
+        _ => COUNTRY_SLOTS - 1,
+    }
+}
+
+/// The `country` label of a slot.
+fn country_label(slot: usize) -> String {
+    if slot >= COUNTRY_SLOTS - 1 {
+        return "unknown".to_owned();
+    }
+    let letter = |n: usize| char::from(b'A' + n as u8);
+    [letter(slot / 26), letter(slot % 26)].iter().collect()
+}
+
 /// Every answer counter ever resolved, by its labels. Sorted, so the page is too.
 #[derive(Debug, Default, Clone)]
 pub(super) struct AnswerCounters {
@@ -24,6 +56,8 @@ pub(super) struct AnswerCounters {
     all_down: BTreeMap<String, Counter>,
     /// pool: NODATA because the pool has no endpoint of the family asked for.
     no_family: BTreeMap<String, Counter>,
+    /// pool.
+    countries: BTreeMap<String, Arc<CountryCounters>>,
 }
 
 /// The answer counters, read by the page and extended by the snapshot builder without a lock.
@@ -67,7 +101,9 @@ impl AnswerCounters {
         }
         let all_down = self.all_down.get(pool)?.clone();
         let no_family = self.no_family.get(pool)?.clone();
-        Some(PoolHandles { regions: region_counters.into(), endpoints: endpoints.into(), all_down, no_family })
+        let countries = self.countries.get(pool)?.clone();
+        let endpoints = endpoints.into();
+        Some(PoolHandles { regions: region_counters.into(), endpoints, all_down, no_family, countries })
     }
 
     /// Adds counters at zero for the labels of a pool not seen before.
@@ -80,6 +116,7 @@ impl AnswerCounters {
         }
         self.all_down.entry(pool.to_owned()).or_default();
         self.no_family.entry(pool.to_owned()).or_default();
+        self.countries.entry(pool.to_owned()).or_default();
     }
 
     pub(super) fn render(&self, page: &mut Page) {
@@ -107,6 +144,14 @@ impl AnswerCounters {
         for (pool, n) in &self.no_family {
             page.sample(name, &[("pool", pool)], load(n));
         }
+        let name = "meridian_pool_country_answers_total";
+        page.family(name, Kind::Counter, "Answers per pool by the client's country (ISO 3166-1 alpha-2, or unknown).");
+        for (pool, counters) in &self.countries {
+            // Only the countries seen: a pool's page stays as long as its audience is wide.
+            for (slot, n) in counters.0.iter().enumerate().filter(|(_, n)| load(n) > 0) {
+                page.sample(name, &[("pool", pool), ("country", &country_label(slot))], load(n));
+            }
+        }
     }
 }
 
@@ -127,6 +172,7 @@ pub struct PoolHandles {
     endpoints: Box<[Option<Counter>]>,
     all_down: Counter,
     no_family: Counter,
+    countries: Arc<CountryCounters>,
 }
 
 impl PoolHandles {
@@ -154,5 +200,11 @@ impl PoolHandles {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Counts one answer of this pool to a client in `country` (uppercase ISO 3166-1 alpha-2;
+    /// anything else, or `None`, counts as unknown). Hot path: one relaxed atomic add.
+    pub fn record_country(&self, country: Option<[u8; 2]>) {
+        self.countries.0[country_slot(country)].fetch_add(1, Ordering::Relaxed);
     }
 }

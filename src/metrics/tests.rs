@@ -179,7 +179,7 @@ fn check_histograms(parsed: &Parsed) {
 }
 
 fn gauges<'a>(endpoints: &'a [EndpointGauge<'a>]) -> Gauges<'a> {
-    Gauges { generation: 7, endpoints, version: "0.1.0", uptime: Duration::from_millis(1500) }
+    Gauges { generation: 7, endpoints, pools: &[], version: "0.1.0", uptime: Duration::from_millis(1500) }
 }
 
 fn ep<'a>(region: &'a str, address: &'a str) -> EndpointLabel<'a> {
@@ -329,8 +329,8 @@ fn the_whole_page_parses_strictly() {
     registry.record_reload(true);
     registry.record_api_auth_failure();
     let endpoints = [
-        EndpointGauge { endpoint: us1, state: EndpointState::Down, servable: false },
-        EndpointGauge { endpoint: eu1, state: EndpointState::Degraded, servable: true },
+        EndpointGauge { endpoint: us1, state: EndpointState::Down, servable: false, held_down: false },
+        EndpointGauge { endpoint: eu1, state: EndpointState::Degraded, servable: true, held_down: false },
     ];
     let text = registry.render(&gauges(&endpoints));
     let page = parse(&text);
@@ -453,4 +453,49 @@ fn the_test_parser_refuses_what_a_strict_scraper_would() {
         assert!(std::panic::catch_unwind(|| parse(&page)).is_err(), "accepted {page:?}");
     }
     parse(&format!("{head}x{{a=\"\\\\\\\"\\n\"}} 1\n{histogram}h_bucket{{le=\"+Inf\"}} 1\nh_sum 0.5\nh_count 1\n"));
+}
+
+#[test]
+fn pools_reloads_heartbeat_holds_and_countries_are_shown() {
+    let registry = Registry::new();
+    let page = parse(&registry.render(&gauges(&[])));
+    assert_eq!(page.value("meridian_config_last_reload_successful", &[]), Some(1.0), "no reload yet: the file's");
+    assert_eq!(page.value("meridian_writer_heartbeat_timestamp_seconds", &[]), Some(0.0));
+    for family in ["meridian_pool_up", "meridian_pool_servable_regions", "meridian_endpoint_held_down"] {
+        assert!(page.types.contains_key(family), "{family} declared before any pool or endpoint");
+    }
+    registry.record_reload(false);
+    registry.record_writer_heartbeat(1_700_000_000);
+    let handles = registry.pool_handles("b.example.", &two_regions());
+    for country in [Some(*b"DE"), Some(*b"DE"), Some(*b"US"), None, Some(*b"d1")] {
+        handles.record_country(country);
+    }
+    let pools = [
+        PoolGauge { pool: "b.example.", regions: 2, servable_regions: 0 },
+        PoolGauge { pool: "a.example.", regions: 3, servable_regions: 2 },
+    ];
+    let endpoints = [EndpointGauge {
+        endpoint: ep("eu", "192.0.2.1"),
+        state: EndpointState::Down,
+        servable: false,
+        held_down: true,
+    }];
+    let state = Gauges { pools: &pools, ..gauges(&endpoints) };
+    let page = parse(&registry.render(&state));
+    assert_eq!(page.value("meridian_config_last_reload_successful", &[]), Some(0.0));
+    assert_eq!(page.value("meridian_writer_heartbeat_timestamp_seconds", &[]), Some(1_700_000_000.0));
+    let up: Vec<(&str, f64)> =
+        page.named("meridian_pool_up").iter().map(|s| (s.labels[0].1.as_str(), s.value)).collect();
+    assert_eq!(up, [("a.example.", 1.0), ("b.example.", 0.0)], "sorted by pool");
+    assert_eq!(page.value("meridian_pool_servable_regions", &[("pool", "a.example.")]), Some(2.0));
+    assert_eq!(page.value("meridian_pool_regions", &[("pool", "a.example.")]), Some(3.0));
+    assert_eq!(page.value("meridian_endpoint_held_down", &[("region", "eu"), ("endpoint", "192.0.2.1")]), Some(1.0));
+    let country = |c| page.value("meridian_pool_country_answers_total", &[("pool", "b.example."), ("country", c)]);
+    assert_eq!(
+        (country("DE"), country("US"), country("unknown"), country("FR")),
+        (Some(2.0), Some(1.0), Some(2.0), None)
+    );
+    registry.record_reload(true);
+    let page = parse(&registry.render(&gauges(&[])));
+    assert_eq!(page.value("meridian_config_last_reload_successful", &[]), Some(1.0), "until the next good reload");
 }

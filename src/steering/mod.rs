@@ -14,6 +14,7 @@ mod nearest;
 mod priority;
 mod random;
 mod round_robin;
+mod servable;
 mod weighted;
 
 use std::net::IpAddr;
@@ -21,6 +22,7 @@ use std::net::IpAddr;
 use hickory_proto::rr::{Name, Record};
 
 pub use build::Steering;
+pub use servable::{can_serve, servable_regions};
 
 use crate::config::{PolicyKind, WhenAllDown};
 use crate::geo::mmdb::{GeoDb, Located, LocationId};

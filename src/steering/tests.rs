@@ -18,9 +18,9 @@ const ZONE: &str = "$ORIGIN lb.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\
 
 /// Steering for one pool named `p.lb.test.` over the given regions.
 /// Steering and the health view its queries read (every endpoint up until a test says not).
-struct Setup {
-    steering: Steering,
-    health: HealthView,
+pub(super) struct Setup {
+    pub(super) steering: Steering,
+    pub(super) health: HealthView,
 }
 
 impl std::ops::Deref for Setup {
@@ -31,7 +31,7 @@ impl std::ops::Deref for Setup {
     }
 }
 
-fn steering(regions: &str, pool: &str, geo: Option<GeoDb>) -> Setup {
+pub(super) fn steering(regions: &str, pool: &str, geo: Option<GeoDb>) -> Setup {
     let geoip = if geo.is_some() { "[geoip]\ndatabase = \"unused.mmdb\"\n" } else { "" };
     let toml = format!("zones_dir = \"z\"\n{geoip}{regions}\n[[pool]]\nname = \"p.lb.test.\"\n{pool}\n");
     let config = Config::from_toml(&toml, Path::new(""), "test").expect("valid test configuration");
@@ -42,7 +42,7 @@ fn steering(regions: &str, pool: &str, geo: Option<GeoDb>) -> Setup {
     Setup { steering, health: HealthView::all_up(endpoints) }
 }
 
-fn region(name: &str, extra: &str, endpoints: &[(&str, u32)]) -> String {
+pub(super) fn region(name: &str, extra: &str, endpoints: &[(&str, u32)]) -> String {
     let list: Vec<String> = endpoints.iter().map(|(a, w)| format!("{{ address = \"{a}\", weight = {w} }}")).collect();
     format!("[[region]]\nname = \"{name}\"\n{extra}\nendpoints = [ {} ]\n", list.join(", "))
 }

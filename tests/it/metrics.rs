@@ -165,3 +165,33 @@ fn analytics_show_where_answers_went_and_who_asked() {
     assert_eq!(all["window"], "15m");
     assert_eq!(all["pools"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn client_countries_a_rejected_reload_and_the_writer_heartbeat_show_on_the_page() {
+    let started = meridian::control::unix_now();
+    let server = server();
+    let api = server.api();
+    for subnet in ["198.51.100.0/24", "198.51.100.0/24", "203.0.113.0/24"] {
+        client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A).ecs(subnet));
+    }
+    let m = parse(&api.get("/metrics").body);
+    let country =
+        |m: &Samples, c| value(m, "meridian_pool_country_answers_total", &[("pool", "www.lb.test."), ("country", c)]);
+    assert_eq!((country(&m, "DE"), country(&m, "US")), (2.0, 1.0));
+    let heartbeat = value(&m, "meridian_writer_heartbeat_timestamp_seconds", &[]);
+    let now = meridian::control::unix_now();
+    assert!((started as f64..=now as f64).contains(&heartbeat), "{started} <= {heartbeat} <= {now}");
+    assert_eq!(value(&m, "meridian_config_last_reload_successful", &[]), 1.0);
+
+    let path = server.dir().join("meridian.toml");
+    let good = std::fs::read_to_string(&path).unwrap();
+    server.write("meridian.toml", &format!("{good}\n[server\n")); // not TOML: rejected
+    assert_eq!(api.post("/api/v1/reload", "").status, 422);
+    let m = parse(&api.get("/metrics").body);
+    assert_eq!(value(&m, "meridian_config_last_reload_successful", &[]), 0.0, "the file is not what is served");
+    assert_eq!(value(&m, "meridian_reloads_total", &[("result", "error")]), 1.0);
+    server.write("meridian.toml", &good);
+    assert_eq!(api.post("/api/v1/reload", "").status, 200);
+    let m = parse(&api.get("/metrics").body);
+    assert_eq!(value(&m, "meridian_config_last_reload_successful", &[]), 1.0);
+}

@@ -103,7 +103,7 @@ fn through_the_pipeline(query: &[u8], forged: &[(&str, &str)]) {
     }
     let real = SocketAddr::from((Ipv4Addr::LOCALHOST, 5300));
     assert!(answerer.answer_udp(&snapshot, query, real, Salt::default(), &mut out));
-    let gauges = Gauges { generation: 1, endpoints: &[], version: "test", uptime: Duration::ZERO };
+    let gauges = Gauges { generation: 1, endpoints: &[], pools: &[], version: "test", uptime: Duration::ZERO };
     let page = answerer.observers().metrics.render(&gauges);
     for (from, reason) in forged {
         assert_eq!(dropped(&page, reason), 1, "{from}: {reason}");

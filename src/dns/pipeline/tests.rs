@@ -134,7 +134,13 @@ fn observe_counts_what_rate_limiting_let_out() {
     let asked = Asked::from_request(&request);
     let answer = response::answer_query(&snap, &asked, Salt::default());
     let page = |observers: &Observers| {
-        let gauges = crate::metrics::Gauges { generation: 1, endpoints: &[], version: "t", uptime: Default::default() };
+        let gauges = crate::metrics::Gauges {
+            generation: 1,
+            endpoints: &[],
+            pools: &[],
+            version: "t",
+            uptime: Default::default(),
+        };
         observers.metrics.render(&gauges)
     };
     let answered = "meridian_queries_total{transport=\"udp\",qtype=\"A\",rcode=\"NOERROR\"}";
@@ -337,7 +343,8 @@ fn a_screened_source_is_counted_and_not_answered() {
         assert!(!answerer.answer_udp(&snap, &query, addr(source), Salt::default(), &mut out), "{source}");
         assert!(out.is_empty(), "{source}");
     }
-    let gauges = crate::metrics::Gauges { generation: 1, endpoints: &[], version: "t", uptime: Default::default() };
+    let gauges =
+        crate::metrics::Gauges { generation: 1, endpoints: &[], pools: &[], version: "t", uptime: Default::default() };
     let page = answerer.observers().metrics.render(&gauges);
     for reason in ["source_port_zero", "unspecified", "broadcast", "multicast"] {
         assert!(page.contains(&format!("meridian_dropped_total{{reason=\"{reason}\"}} 1")), "{reason}:\n{page}");
