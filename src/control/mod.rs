@@ -24,6 +24,7 @@ use tokio::time;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::config::names::plain_path;
 use crate::config::overlay::{ManualFailover, Refusal, StrategyChange};
 use crate::config::{Config, ConfigError, FileRegion, Problem, Source};
 use crate::dns::server::DnsServer;
@@ -509,16 +510,19 @@ impl FieldMap {
         }
     }
 
+    /// The request field of a problem at the configuration path `at`; a problem outside the
+    /// request keeps its path, names and all (`region[1] "b".endpoints[0]`).
     fn field(self, at: &str) -> String {
-        let inner = match at.split_once("].") {
+        let plain = plain_path(at);
+        let inner = match plain.split_once("].") {
             Some((head, rest)) if head.starts_with("region[") || head.starts_with("pool[") => rest,
-            _ => at,
+            _ => &plain,
         };
         match self {
             Self::Region => inner.to_owned(),
             Self::Weight if inner.ends_with(".weight") => "weight".into(),
             Self::Strategy if inner == "policy" => "strategy".into(),
-            Self::Strategy if at.starts_with("pool[") => format!("parameters.{inner}"),
+            Self::Strategy if plain.starts_with("pool[") => format!("parameters.{inner}"),
             _ => at.to_owned(),
         }
     }
@@ -536,7 +540,13 @@ impl FieldMap {
 }
 
 /// Seconds since the Unix epoch, for the state file and the API: an edge.
-#[allow(clippy::disallowed_methods)]
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    unix_now_millis() / 1000
+}
+
+/// Milliseconds since the Unix epoch, for the API's times: an edge.
+#[allow(clippy::disallowed_methods)]
+pub fn unix_now_millis() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
