@@ -76,8 +76,8 @@ pub struct SteeringStep {
     pub endpoints: Vec<IpAddr>,
     /// The TTL the answer's records are sent with: the pool's `ttl`, or its `failover_ttl`
     /// while a failover is in force or the pool fails open.
-    pub ttl: u32,
-    /// `ttl` is the failover TTL.
+    pub ttl_secs: u32,
+    /// `ttl_secs` is the failover TTL.
     pub failover_ttl: bool,
     /// The pool has no endpoint of the family asked for in any region: NODATA by design.
     pub no_endpoint_of_family: bool,
@@ -162,7 +162,7 @@ fn describe(
             reason,
             region: d.region.map(|r| s.pool.regions[r].name.clone()),
             endpoints: d.endpoints.iter().map(|e| e.address).collect(),
-            ttl: if failover_ttl { s.pool.failover_ttl_secs.min(s.pool.ttl_secs) } else { s.pool.ttl_secs },
+            ttl_secs: if failover_ttl { s.pool.failover_ttl_secs.min(s.pool.ttl_secs) } else { s.pool.ttl_secs },
             failover_ttl,
             no_endpoint_of_family: d.no_endpoint_of_family,
             scope: d.scope,
@@ -234,7 +234,7 @@ impl Explanation {
         ));
         if let Some(s) = &self.steering {
             let ttl = if s.failover_ttl { " (the failover TTL: health is unsettled)" } else { "" };
-            out.push_str(&format!("pool      {} (policy {}, ttl {} s{ttl})\n", s.pool, s.policy, s.ttl));
+            out.push_str(&format!("pool      {} (policy {}, ttl {} s{ttl})\n", s.pool, s.policy, s.ttl_secs));
             out.push_str(&format!("client    {} (from {})\n", s.located_address, s.address_from));
             match s.database_network_prefix {
                 Some(prefix) => {

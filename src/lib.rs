@@ -6,6 +6,7 @@
 //! (`tests/it/layout.rs` fails on an import that points back up, or a module missing here).
 //!
 //! - `splitmix`: the SplitMix64 mixing step that steering, health, geo and DNS share.
+//! - `timestamp`: times since the Unix epoch as RFC 3339 in UTC, and back, for the API and `ctl`.
 //! - `files`: reading the files a configuration names, safely when the reader is root: no
 //!   link followed where another user could plant one, regular files only, bounded sizes.
 //! - `clients`: a client's key (an IPv6 client by its /64) and per-client counts, for the
@@ -73,4 +74,5 @@ pub mod privileges;
 pub mod snapshot;
 pub mod splitmix;
 pub mod steering;
+pub mod timestamp;
 pub mod zone;

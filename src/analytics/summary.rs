@@ -8,6 +8,7 @@ use serde::{Serialize, Serializer};
 
 use super::bucket::{Bucket, CONTINENT_COUNTERS, COUNTRY_COUNTERS, ENDPOINT_COUNTERS, NO_REGION, REGION_COUNTERS};
 use super::rcode::{RCODE_SLOTS, rcode_label};
+use crate::config::names::shown;
 use crate::geo::CONTINENTS;
 
 /// A sliding window, ending with the current (partial) bucket.
@@ -49,7 +50,7 @@ impl fmt::Display for Window {
 
 /// A window that is not `1m`, `15m` or `1h`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a window: use 1m, 15m or 1h")]
+#[error("{} is not a window: use 1m, 15m or 1h", shown(.0))]
 pub struct WindowError(pub String);
 
 impl FromStr for Window {

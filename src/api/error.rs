@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
+use crate::config::names::plain_serde;
 use crate::config::overlay::Refusal;
 use crate::control::Refused;
 
@@ -113,7 +114,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(_) => {
             // "Failed to deserialize the JSON body into the target type: endpoints[0]: unknown field `x`, ..."
             let detail = text.split_once("target type: ").map_or(text.as_str(), |(_, rest)| rest);
-            ApiError::unprocessable(detail, &field_of(detail))
+            ApiError::unprocessable(plain_serde(detail, "an object"), &field_of(detail))
         }
         JsonRejection::JsonSyntaxError(_) => ApiError::bad_request(format!("malformed JSON: {text}"), None),
         JsonRejection::MissingJsonContentType(_) => {
@@ -154,7 +155,7 @@ pub fn path_rejection(rejection: PathRejection) -> ApiError {
 pub fn query_rejection(rejection: QueryRejection) -> ApiError {
     let text = rejection.body_text();
     let detail = text.split_once("string: ").map_or(text.as_str(), |(_, rest)| rest);
-    ApiError::bad_request(detail, Some(&field_of(detail)))
+    ApiError::bad_request(plain_serde(detail, "an object"), Some(&field_of(detail)))
 }
 
 pub async fn not_found() -> ApiError {

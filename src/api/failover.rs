@@ -7,10 +7,9 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, Body, ErrorBody};
 use super::status::Applied;
-use super::{Shared, unix_of};
+use super::{Shared, timestamp_of, timestamp_of_unix};
 use crate::config::overlay::ManualFailover;
 use crate::control::Change;
-use crate::control::state::FailoverEvent;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -52,19 +51,44 @@ pub async fn clear(State(shared): State<Shared>, Body(body): Body<ClearBody>) ->
 #[derive(Serialize, ToSchema)]
 pub struct FailoverStatus {
     /// Manual failovers in force.
-    pub manual: Vec<ManualFailover>,
+    pub manual: Vec<ManualFailoverInfo>,
     /// Regions health has taken out of a pool now, and where their clients go.
     pub automatic: Vec<AutomaticFailover>,
     /// Manual failovers triggered and cleared, oldest first.
-    pub history: Vec<FailoverEvent>,
+    pub history: Vec<ManualFailoverEvent>,
     /// Regions health took out of pools and gave back, oldest first (since start; the last 200).
     pub automatic_history: Vec<RegionEvent>,
 }
 
+/// A manual failover in force.
+#[derive(Serialize, ToSchema)]
+pub struct ManualFailoverInfo {
+    pub pool: String,
+    pub from_region: String,
+    pub to_region: String,
+    /// When it was triggered: RFC 3339 in UTC, to the second; absent when not known.
+    #[schema(format = DateTime)]
+    pub since: Option<String>,
+}
+
+/// A manual failover triggered or cleared.
+#[derive(Serialize, ToSchema)]
+pub struct ManualFailoverEvent {
+    /// When: RFC 3339 in UTC, to the second; absent when not known.
+    #[schema(format = DateTime)]
+    pub at: Option<String>,
+    pub pool: String,
+    /// "trigger" or "clear".
+    pub action: String,
+    pub from_region: String,
+    pub to_region: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct RegionEvent {
-    /// Seconds since the Unix epoch.
-    pub at: u64,
+    /// When: RFC 3339 in UTC, to the millisecond.
+    #[schema(format = DateTime)]
+    pub at: String,
     pub pool: String,
     pub region: String,
     /// "failed over" (it could no longer serve) or "recovered".
@@ -109,16 +133,33 @@ pub async fn status(State(shared): State<Shared>) -> Json<FailoverStatus> {
         .health
         .region_events()
         .map(|e| RegionEvent {
-            at: unix_of(e.at),
+            at: timestamp_of(e.at),
             pool: e.pool.clone(),
             region: e.region.clone(),
             event: if e.servable { "recovered" } else { "failed over" },
         })
         .collect();
-    Json(FailoverStatus {
-        manual: persisted.changes.failovers.clone(),
-        automatic,
-        history: persisted.failover_history.clone(),
-        automatic_history,
-    })
+    let manual = persisted
+        .changes
+        .failovers
+        .iter()
+        .map(|f| ManualFailoverInfo {
+            pool: f.pool.clone(),
+            from_region: f.from_region.clone(),
+            to_region: f.to_region.clone(),
+            since: timestamp_of_unix(f.since),
+        })
+        .collect();
+    let history = persisted
+        .failover_history
+        .iter()
+        .map(|e| ManualFailoverEvent {
+            at: timestamp_of_unix(e.at),
+            pool: e.pool.clone(),
+            action: e.action.clone(),
+            from_region: e.from_region.clone(),
+            to_region: e.to_region.clone(),
+        })
+        .collect();
+    Json(FailoverStatus { manual, automatic, history, automatic_history })
 }

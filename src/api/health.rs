@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Body, ErrorBody, query_rejection};
-use super::{Shared, unix_of};
+use super::{Shared, timestamp_of};
 use crate::config::names::shown;
 use crate::control::ProbeOutcome;
 
@@ -46,8 +46,9 @@ pub struct HistoryQuery {
 pub struct HistoryEvent {
     pub region: String,
     pub endpoint: String,
-    /// Seconds since the Unix epoch.
-    pub at: u64,
+    /// When: RFC 3339 in UTC, to the millisecond ("2026-12-02T14:26:26.123Z").
+    #[schema(format = DateTime)]
+    pub at: String,
     pub from: &'static str,
     pub to: &'static str,
     /// What the probe saw: "HTTP 503", "connection refused"...
@@ -89,19 +90,23 @@ pub async fn history(
     for (index, region, endpoint) in snapshot.config.endpoints().filter(|(_, r, e)| wanted(&r.name, e.address)) {
         endpoint_seen = true;
         let Some(report) = table.endpoint(index) else { continue };
-        events.extend(report.history.events().map(|e| HistoryEvent {
-            region: region.name.clone(),
-            endpoint: endpoint.address.to_string(),
-            at: unix_of(e.at),
-            from: e.from.as_str(),
-            to: e.to.as_str(),
-            detail: e.detail.clone(),
-        }));
+        events.extend(report.history.events().map(|e| (e.at, e, region, endpoint)));
     }
     if wanted_endpoint.is_some() && !endpoint_seen {
         return Err(ApiError::not_found("no such endpoint", "endpoint"));
     }
-    events.sort_by_key(|e| std::cmp::Reverse(e.at));
+    events.sort_by_key(|&(at, ..)| std::cmp::Reverse(at));
     events.truncate(limit);
+    let events = events
+        .into_iter()
+        .map(|(at, e, region, endpoint)| HistoryEvent {
+            region: region.name.clone(),
+            endpoint: endpoint.address.to_string(),
+            at: timestamp_of(at),
+            from: e.from.as_str(),
+            to: e.to.as_str(),
+            detail: e.detail.clone(),
+        })
+        .collect();
     Ok(Json(events))
 }

@@ -193,7 +193,15 @@ fn clock() -> Instant {
     Instant::now()
 }
 
-/// Seconds since the Unix epoch of an instant in the past.
-fn unix_of(at: Instant) -> u64 {
-    crate::control::unix_now().saturating_sub(clock().saturating_duration_since(at).as_secs())
+/// An instant in the past as the API writes times: RFC 3339 in UTC, to the millisecond (the
+/// wall clock now, less the time since).
+fn timestamp_of(at: Instant) -> String {
+    let ago = u64::try_from(clock().saturating_duration_since(at).as_millis()).unwrap_or(u64::MAX);
+    crate::timestamp::rfc3339_millis(crate::control::unix_now_millis().saturating_sub(ago))
+}
+
+/// Seconds since the Unix epoch, as the state file keeps them, as the API writes times: RFC
+/// 3339 in UTC; 0 (a saved change from before times were kept) is no time.
+fn timestamp_of_unix(unix_secs: u64) -> Option<String> {
+    (unix_secs > 0).then(|| crate::timestamp::rfc3339(unix_secs))
 }

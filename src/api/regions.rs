@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, Body, ErrorBody, path_rejection};
 use super::status::Applied;
-use super::{Shared, unix_of};
+use super::{Shared, timestamp_of};
 use crate::config::FileRegion;
 use crate::config::names::shown;
 use crate::config::overlay::StrategyChange;
@@ -55,8 +55,9 @@ pub struct EndpointInfo {
     pub manual: &'static str,
     /// Whether answers may carry it now: its health allows it and its weight is above 0.
     pub servable: bool,
-    /// Seconds since the Unix epoch when `health` last changed (or the server started).
-    pub since: u64,
+    /// When `health` last changed (or the server started): RFC 3339 in UTC, to the millisecond.
+    #[schema(format = DateTime)]
+    pub since: Option<String>,
     pub rtt: RttInfo,
 }
 
@@ -99,12 +100,12 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
                 address: e.address.to_string(),
                 weight: e.weight,
                 backup: e.backup,
-                check: e.check.as_ref().map(|c| format!("{:?}", c.kind).to_lowercase()),
+                check: e.check.as_ref().map(|c| c.kind.as_str().to_owned()),
                 health: report.map_or(Status::Up, |r| r.status).as_str(),
                 manual: e.state.as_str(),
                 // Weight 0 keeps an endpoint configured but out of every answer.
                 servable: e.weight > 0 && snapshot.health.is_servable(first + j),
-                since: report.map_or(0, |r| unix_of(r.since)),
+                since: report.map(|r| timestamp_of(r.since)),
                 rtt: RttInfo::of(report.map_or(&RttStats::default(), |r| r.rtt)),
             }
         })

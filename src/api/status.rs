@@ -59,7 +59,8 @@ pub struct ZoneStatus {
 pub struct PoolStatus {
     pub name: String,
     pub policy: &'static str,
-    pub ttl: u32,
+    /// The TTL answers carry while the pool is healthy, in seconds.
+    pub ttl_secs: u32,
     /// Whether answers carry the failover TTL now (an endpoint unhealthy, or a recent change).
     pub failover_ttl_in_force: bool,
     /// The regions in pool order, with the endpoints each can answer with now.
@@ -128,7 +129,7 @@ fn pool_status(snapshot: &Snapshot, pool: &Pool) -> PoolStatus {
     PoolStatus {
         name: pool.name.to_string(),
         policy: pool.policy.name(),
-        ttl: pool.ttl_secs,
+        ttl_secs: pool.ttl_secs,
         failover_ttl_in_force: health.is_short_ttl(pool.index),
         // Not `any(can_serve)`: a region failed over from by hand is never tried.
         all_down: crate::steering::servable_regions(pool, health) == 0,

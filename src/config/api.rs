@@ -11,7 +11,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::{Problem, bounded, secs};
+use super::names::shown;
+use super::{Problem, bounded, bounded_in, secs};
 
 /// The address the admin API listens on by default.
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8053";
@@ -173,7 +174,10 @@ pub(super) fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem
     let listen = match listen_text.parse::<SocketAddr>() {
         Ok(addr) => addr,
         Err(_) => {
-            problems.push(Problem::new("api.listen", format!("{listen_text:?} is not ADDR:PORT (IPv6 as [::1]:8053)")));
+            problems.push(Problem::new(
+                "api.listen",
+                format!("{} is not ADDR:PORT (IPv6 as [::1]:8053)", shown(listen_text)),
+            ));
             return None;
         }
     };
@@ -231,8 +235,10 @@ fn validate_exempt(given: Option<&[String]>, problems: &mut Vec<Problem>) -> Opt
 /// connections and 32 from one client, 10 s for a head, 30 s for a request, 10 failed
 /// authentications a minute.
 fn validate_limits(api: &FileApi, problems: &mut Vec<Problem>) -> ApiLimits {
-    let max_body_bytes = bounded(api.max_body_bytes, 65_536, 1_024..=16 << 20, "api.max_body_bytes", problems);
-    let max_header_bytes = bounded(api.max_header_bytes, 16_384, 1_024..=1 << 20, "api.max_header_bytes", problems);
+    let max_body_bytes =
+        bounded_in(api.max_body_bytes, 65_536, 1_024..=16 << 20, " bytes", "api.max_body_bytes", problems);
+    let max_header_bytes =
+        bounded_in(api.max_header_bytes, 16_384, 1_024..=1 << 20, " bytes", "api.max_header_bytes", problems);
     let max_connections = bounded(api.max_connections, 256, 1..=65_536, "api.max_connections", problems);
     let per_client =
         bounded(api.max_connections_per_client, 32, 1..=65_536, "api.max_connections_per_client", problems);

@@ -3,8 +3,13 @@
 //! Every struct denies unknown fields, so a misspelt key is an error rather than a silently
 //! ignored setting. Validation into [`super::Config`] happens in `mod.rs`.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use super::names::shown;
 
 /// The whole TOML document.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -71,7 +76,7 @@ pub struct FileRegion {
 }
 
 /// A duration: seconds as a number, or text such as "500ms", "5s", "2m", "1h".
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 #[serde(untagged)]
 pub enum FileDuration {
     Secs(i64),
@@ -79,11 +84,80 @@ pub enum FileDuration {
 }
 
 /// An HTTP status code or a range of them: `200` or `"200-299"`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 #[serde(untagged)]
 pub enum FileStatus {
     Code(i64),
     Range(String),
+}
+
+/// As the operator wrote it: a number as it is, text quoted.
+impl fmt::Display for FileDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Secs(secs) => write!(f, "{secs}"),
+            Self::Text(text) => f.write_str(&shown(text)),
+        }
+    }
+}
+
+/// As the operator wrote it: a number as it is, text quoted.
+impl fmt::Display for FileStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(code) => write!(f, "{code}"),
+            Self::Range(text) => f.write_str(&shown(text)),
+        }
+    }
+}
+
+/// A number or a string, read by hand rather than as an untagged enum, whose error ("data did
+/// not match any variant of untagged enum FileDuration") names a Rust type instead of what
+/// the setting takes.
+struct NumberOrText<T> {
+    expecting: &'static str,
+    number: fn(i64) -> T,
+    text: fn(String) -> T,
+}
+
+impl<T> Visitor<'_> for NumberOrText<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<T, E> {
+        Ok((self.number)(n))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<T, E> {
+        i64::try_from(n).map(self.number).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(n), &self))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        Ok((self.text)(text.to_owned()))
+    }
+}
+
+impl<'de> Deserialize<'de> for FileDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NumberOrText {
+            expecting: "a duration: a whole number of seconds, or text such as \"500ms\", \"5s\", \"2m\" or \"1h\"",
+            number: Self::Secs,
+            text: Self::Text,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for FileStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NumberOrText {
+            expecting: "an HTTP status code such as 200, or a range such as \"200-299\"",
+            number: Self::Code,
+            text: Self::Range,
+        })
+    }
 }
 
 /// `check = { type = "http", ... }`

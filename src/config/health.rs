@@ -1,11 +1,12 @@
 //! Validation of health checks and manual states (`check = {...}`, `state = "drain"`).
 
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use super::file::{FileCheck, FileDuration, FileStatus};
-use super::names::shown;
-use super::{Problem, bounded};
+use super::names::{shown, shown_duration};
+use super::{Problem, bounded, bounded_in};
 
 /// What a probe does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -13,6 +14,17 @@ pub enum CheckKind {
     Tcp,
     Http,
     Https,
+}
+
+impl CheckKind {
+    /// The kind as written in the configuration and shown by the API: `tcp`, `http` or `https`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CheckKind::Tcp => "tcp",
+            CheckKind::Http => "http",
+            CheckKind::Https => "https",
+        }
+    }
 }
 
 /// A validated health check.
@@ -83,7 +95,11 @@ const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Parses "500ms", "5s", "2m", "1h" or a number of seconds, up to a week.
 pub fn duration(value: &FileDuration, at: &str, problems: &mut Vec<Problem>) -> Option<Duration> {
     let parsed = match value {
-        FileDuration::Secs(s) => u64::try_from(*s).ok().map(Duration::from_secs),
+        FileDuration::Secs(s) if *s < 0 => {
+            problems.push(Problem::new(at, format!("{s} is negative: a duration is 0 seconds or more")));
+            return None;
+        }
+        FileDuration::Secs(s) => u64::try_from(*s).ok().and_then(|s| s.checked_mul(1_000)),
         FileDuration::Text(text) => {
             let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
             let (number, unit) = text.split_at(split);
@@ -94,18 +110,28 @@ pub fn duration(value: &FileDuration, at: &str, problems: &mut Vec<Problem>) -> 
                 "h" => Some(3_600_000),
                 _ => None,
             };
-            let n: Option<u64> = number.parse().ok();
-            n.zip(unit_ms).and_then(|(n, ms)| n.checked_mul(ms)).map(Duration::from_millis)
+            let Some((n, ms)) = number.parse::<u64>().ok().zip(unit_ms) else {
+                problems.push(Problem::new(
+                    at,
+                    format!(
+                        "{value} is not a duration: write a whole number and a unit (ms, s, m or h), such as \"500ms\", \"5s\", \"2m\" or \"1h\""
+                    ),
+                ));
+                return None;
+            };
+            // Past u64 milliseconds is past a week all the same.
+            Some(n.saturating_mul(ms))
         }
     };
-    let parsed = parsed.filter(|d| *d <= MAX_DURATION);
-    if parsed.is_none() {
+    let parsed = parsed.map_or(Duration::MAX, Duration::from_millis);
+    if parsed > MAX_DURATION {
         problems.push(Problem::new(
             at,
-            format!("{value:?} is not a duration of at most a week, such as \"500ms\", \"5s\" or 5"),
+            format!("{value} is longer than a week ({}), the longest a duration may be", shown_duration(MAX_DURATION)),
         ));
+        return None;
     }
-    parsed
+    Some(parsed)
 }
 
 /// An optional duration with its default; a bad one is reported and the default used.
@@ -113,21 +139,25 @@ pub fn duration_or(value: Option<&FileDuration>, default: Duration, at: &str, pr
     value.and_then(|v| duration(v, at, problems)).unwrap_or(default)
 }
 
+/// The status codes HTTP defines (RFC 9110 section 15).
+const STATUS_CODES: RangeInclusive<u16> = 100..=599;
+
 fn statuses(list: &[FileStatus], at: &str, problems: &mut Vec<Problem>) -> Vec<(u16, u16)> {
     let mut ranges = Vec::new();
+    let code = |n: i64| u16::try_from(n).ok().filter(|c| STATUS_CODES.contains(c));
     for (i, status) in list.iter().enumerate() {
-        let range = match status {
-            FileStatus::Code(c) => u16::try_from(*c).ok().map(|c| (c, c)),
+        let (range, rule) = match status {
+            FileStatus::Code(c) => (code(*c).map(|c| (c, c)), "an HTTP status code is 100 to 599"),
             FileStatus::Range(text) => {
-                text.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+                let ends =
+                    text.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+                let range = ends.and_then(|(a, b): (i64, i64)| Some((code(a)?, code(b)?))).filter(|(a, b)| a <= b);
+                (range, "a range is FIRST-LAST, both 100 to 599 and FIRST no greater than LAST, such as \"200-299\"")
             }
         };
-        match range.filter(|(a, b)| (100..=599).contains(a) && (100..=599).contains(b) && a <= b) {
+        match range {
             Some(r) => ranges.push(r),
-            None => problems.push(Problem::new(
-                format!("{at}[{i}]"),
-                format!("{status:?} is not a status code or range such as \"200-299\""),
-            )),
+            None => problems.push(Problem::new(format!("{at}[{i}]"), format!("{status} is not a status code: {rule}"))),
         }
     }
     ranges
@@ -155,7 +185,7 @@ const MAX_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 fn max_body_bytes(value: Option<i64>, at: &str, problems: &mut Vec<Problem>) -> usize {
     let (default, most) = (DEFAULT_MAX_BODY_BYTES as i64, MAX_MAX_BODY_BYTES as i64);
     // Within 1..=16 MiB, so the conversion cannot fail; the default stands in if it did.
-    usize::try_from(bounded(value, default, 1..=most, at, problems)).unwrap_or(DEFAULT_MAX_BODY_BYTES)
+    usize::try_from(bounded_in(value, default, 1..=most, " bytes", at, problems)).unwrap_or(DEFAULT_MAX_BODY_BYTES)
 }
 
 /// Validates a check; `at` is its path, e.g. `region[0].check`.
@@ -166,7 +196,8 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
         "http" => CheckKind::Http,
         "https" => CheckKind::Https,
         other => {
-            problems.push(Problem::new(format!("{at}.type"), format!("{other:?} is not one of tcp, http, https")));
+            problems
+                .push(Problem::new(format!("{at}.type"), format!("{} is not one of tcp, http, https", shown(other))));
             CheckKind::Tcp
         }
     };
@@ -177,26 +208,28 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
     let port = match file.port.unwrap_or(default_port) {
         p @ 1..=65535 => p as u16,
         p => {
-            problems.push(Problem::new(format!("{at}.port"), format!("{p} is not a port")));
+            problems.push(Problem::new(format!("{at}.port"), format!("{p} is not a port: 1 to 65535")));
             0
         }
     };
     let address = file.address.as_ref().and_then(|a| match a.parse() {
         Ok(ip) => Some(ip),
         Err(_) => {
-            problems.push(Problem::new(format!("{at}.address"), format!("{a:?} is not an IP address")));
+            problems.push(Problem::new(format!("{at}.address"), format!("{} is not an IP address", shown(a))));
             None
         }
     });
     let path = file.path.clone().unwrap_or_else(|| "/".into());
     if !path.starts_with('/') {
-        problems.push(Problem::new(format!("{at}.path"), format!("{path:?} must start with /")));
+        problems.push(Problem::new(format!("{at}.path"), format!("{} does not start with /", shown(&path))));
     }
     http_target(&path, file.host.as_deref(), at, problems);
     let method = file.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
     if !["GET", "HEAD", "POST", "OPTIONS"].contains(&method.as_str()) {
-        problems
-            .push(Problem::new(format!("{at}.method"), format!("{method:?} is not one of GET, HEAD, POST, OPTIONS")));
+        problems.push(Problem::new(
+            format!("{at}.method"),
+            format!("{} is not one of GET, HEAD, POST, OPTIONS", shown(&method)),
+        ));
     }
     let mut expect = statuses(&file.expect, &format!("{at}.expect"), problems);
     if expect.is_empty() {
@@ -207,19 +240,12 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
     };
     let interval = secs(&file.interval, Duration::from_secs(5), "interval", problems);
     let timeout = secs(&file.timeout, Duration::from_secs(2), "timeout", problems);
-    if interval < Duration::from_millis(50) || timeout.is_zero() || timeout > interval.max(Duration::from_secs(1)) * 4 {
-        problems.push(Problem::new(
-            at,
-            format!(
-                "interval {interval:?} must be at least 50ms and timeout {timeout:?} between 0 and a few intervals"
-            ),
-        ));
-    }
+    interval_and_timeout(file, (interval, timeout), at, problems);
     let initial_up = match file.initial.as_deref() {
         None | Some("up") => true,
         Some("down") => false,
         Some(other) => {
-            problems.push(Problem::new(format!("{at}.initial"), format!("{other:?} is not up or down")));
+            problems.push(Problem::new(format!("{at}.initial"), format!("{} is not one of up, down", shown(other))));
             true
         }
     };
@@ -247,6 +273,58 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
         hold_down: secs(&file.hold_down, Duration::from_secs(60), "hold_down", problems),
     };
     (problems.len() == before).then_some(config)
+}
+
+/// The shortest interval between probes: shorter, and probes are load rather than checks.
+const MIN_INTERVAL: Duration = Duration::from_millis(50);
+
+/// A probe's timeout is at most this many intervals (of at least a second), so that a target
+/// that stops answering holds a few probes at once, not a pile of them.
+const TIMEOUT_INTERVALS: u32 = 4;
+
+/// Checks the interval and the timeout against each other; the messages quote the values as
+/// written and state the limits with their numbers.
+fn interval_and_timeout(
+    file: &FileCheck,
+    (interval, timeout): (Duration, Duration),
+    at: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let written = |value: &Option<FileDuration>, parsed: Duration| match value {
+        Some(value) => value.to_string(),
+        None => format!("{} (the default)", shown_duration(parsed)),
+    };
+    if interval < MIN_INTERVAL {
+        problems.push(Problem::new(
+            format!("{at}.interval"),
+            format!(
+                "{} is shorter than {}, the shortest interval between probes",
+                written(&file.interval, interval),
+                shown_duration(MIN_INTERVAL)
+            ),
+        ));
+    }
+    let longest = interval.max(Duration::from_secs(1)) * TIMEOUT_INTERVALS;
+    if timeout.is_zero() {
+        problems.push(Problem::new(
+            format!("{at}.timeout"),
+            format!("{} leaves a probe no time: a timeout is longer than 0", written(&file.timeout, timeout)),
+        ));
+    } else if timeout > longest {
+        let rule = if interval >= Duration::from_secs(1) {
+            format!("{TIMEOUT_INTERVALS} intervals of {}", shown_duration(interval))
+        } else {
+            format!("{TIMEOUT_INTERVALS} × 1s, for an interval under 1s")
+        };
+        problems.push(Problem::new(
+            format!("{at}.timeout"),
+            format!(
+                "{} is longer than {} ({rule}), the longest a timeout may be",
+                written(&file.timeout, timeout),
+                shown_duration(longest)
+            ),
+        ));
+    }
 }
 
 /// The longest check path: a request line a target can be expected to read whole.
@@ -285,7 +363,7 @@ pub fn manual_state(value: Option<&str>, at: &str, problems: &mut Vec<Problem>) 
         Some("drain") => ManualState::Drain,
         Some("force_up") => ManualState::ForceUp,
         Some(other) => {
-            problems.push(Problem::new(at, format!("{other:?} is not one of auto, drain, force_up")));
+            problems.push(Problem::new(at, format!("{} is not one of auto, drain, force_up", shown(other))));
             ManualState::Auto
         }
     }
@@ -297,7 +375,7 @@ pub fn when_all_down(value: Option<&str>, at: &str, problems: &mut Vec<Problem>)
         Some("servfail") => WhenAllDown::ServFail,
         Some("nodata") => WhenAllDown::NoData,
         Some(other) => {
-            problems.push(Problem::new(at, format!("{other:?} is not one of fail_open, servfail, nodata")));
+            problems.push(Problem::new(at, format!("{} is not one of fail_open, servfail, nodata", shown(other))));
             WhenAllDown::FailOpen
         }
     }
@@ -325,7 +403,7 @@ mod tests {
             assert_eq!(config, None, "{value}");
             assert_eq!(problems.len(), 1, "{value}: {problems:?}");
             assert_eq!(problems[0].at, "region[0].check.max_body_bytes", "{value}");
-            assert!(problems[0].message.contains("is not within 1..=16777216"), "{value}: {problems:?}");
+            assert_eq!(problems[0].message, format!("{value} is outside the range 1 to 16777216 bytes"));
         }
     }
 }

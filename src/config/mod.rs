@@ -27,6 +27,7 @@ pub use api::{ApiConfig, ApiLimits, DEFAULT_API_LISTEN, TlsFiles, TokenSource};
 pub use file::{FileCheck, FileConfig, FileCoordinates, FileDuration, FileEndpoint, FileRegion, FileStatus};
 use file::{FileServer, FileZone};
 pub use health::{CheckConfig, CheckKind, ManualState, WhenAllDown};
+use names::shown;
 pub use overlay::Overlay;
 pub use rrl::RrlConfig;
 pub use steering::{EndpointConfig, PolicyKind, PoolConfig, RegionConfig};
@@ -123,9 +124,9 @@ pub enum ConfigError {
 }
 
 /// A TOML error without the text of a `token = ...` line it may quote (the API token must
-/// never reach a log line or an API answer).
+/// never reach a log line or an API answer), and in the file's words rather than Rust's.
 fn redacted(error: &toml::de::Error) -> String {
-    let text = error.to_string();
+    let text = names::plain_serde(&error.to_string(), "a table");
     text.lines()
         .map(|line| match line.find("token") {
             Some(at) if line[at..].contains('=') => format!("{}token = <redacted>", &line[..at]),
@@ -314,14 +315,22 @@ fn validate_server(server: FileServer, cpus: usize, problems: &mut Vec<Problem>)
     if let Some(identity) = &server.identity {
         // It travels as one TXT character-string (RFC 1035 section 3.3), at most 255 octets.
         if identity.is_empty() || identity.len() > 255 {
-            problems.push(Problem::new("server.identity", format!("{identity:?} must be 1 to 255 bytes long")));
+            problems.push(Problem::new(
+                "server.identity",
+                format!(
+                    "{} is {} bytes long: an identity is 1 to 255 bytes (one TXT string)",
+                    shown(identity),
+                    identity.len()
+                ),
+            ));
         }
     }
     let max_udp_payload = match server.max_udp_payload {
         None => DEFAULT_MAX_UDP_PAYLOAD,
         Some(n @ 512..=4096) => n as u16,
         Some(n) => {
-            problems.push(Problem::new("server.max_udp_payload", format!("{n} is not within 512..=4096")));
+            problems
+                .push(Problem::new("server.max_udp_payload", format!("{n} is outside the range 512 to 4096 bytes")));
             DEFAULT_MAX_UDP_PAYLOAD
         }
     };
@@ -358,6 +367,7 @@ fn validate_tcp(server: &FileServer, problems: &mut Vec<Problem>) -> TcpLimits {
     }
 }
 
+/// A setting in whole seconds within `range`, or `default` when unset (see [`bounded`]).
 pub(crate) fn secs(
     value: Option<u64>,
     default: u64,
@@ -365,7 +375,7 @@ pub(crate) fn secs(
     at: &str,
     problems: &mut Vec<Problem>,
 ) -> Duration {
-    Duration::from_secs(bounded(value, default, range, at, problems))
+    Duration::from_secs(bounded_in(value, default, range, " seconds", at, problems))
 }
 
 /// A setting within `range`, or `default` when unset; one out of range is reported and the
@@ -377,9 +387,23 @@ pub(crate) fn bounded<T: PartialOrd + Copy + fmt::Display>(
     at: impl Into<String>,
     problems: &mut Vec<Problem>,
 ) -> T {
+    bounded_in(value, default, range, "", at, problems)
+}
+
+/// [`bounded`], with the unit the range is in for the message: "0 is outside the range 1 to
+/// 300 seconds".
+pub(crate) fn bounded_in<T: PartialOrd + Copy + fmt::Display>(
+    value: Option<T>,
+    default: T,
+    range: RangeInclusive<T>,
+    unit: &str,
+    at: impl Into<String>,
+    problems: &mut Vec<Problem>,
+) -> T {
     let value = value.unwrap_or(default);
     if !range.contains(&value) {
-        problems.push(Problem::new(at, format!("{value} is not within {}..={}", range.start(), range.end())));
+        let (start, end) = (range.start(), range.end());
+        problems.push(Problem::new(at, format!("{value} is outside the range {start} to {end}{unit}")));
         return default;
     }
     value
@@ -390,11 +414,13 @@ fn parse_listen(addrs: &[String], at: &str, problems: &mut Vec<Problem>) -> Vec<
     for (i, text) in addrs.iter().enumerate() {
         match text.parse::<SocketAddr>() {
             Ok(addr) if listen.contains(&addr) => {
-                problems.push(Problem::new(format!("{at}[{i}]"), format!("{text:?} is listed twice")))
+                problems.push(Problem::new(format!("{at}[{i}]"), format!("{} is listed twice", shown(text))))
             }
             Ok(addr) => listen.push(addr),
-            Err(_) => problems
-                .push(Problem::new(format!("{at}[{i}]"), format!("{text:?} is not ADDR:PORT (IPv6 as [::1]:53)"))),
+            Err(_) => problems.push(Problem::new(
+                format!("{at}[{i}]"),
+                format!("{} is not ADDR:PORT (IPv6 as [::1]:53)", shown(text)),
+            )),
         }
     }
     if addrs.is_empty() {
@@ -411,7 +437,7 @@ fn validate_zone(i: usize, zone: FileZone, base: &Path, problems: &mut Vec<Probl
             Some(name)
         }
         Err(e) => {
-            problems.push(Problem::new(format!("{at}.origin"), format!("{text:?} is not a domain name: {e}")));
+            problems.push(Problem::new(format!("{at}.origin"), names::not_a_domain_name(text, &e.to_string())));
             None
         }
     });

@@ -3,7 +3,8 @@
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::{Problem, bounded};
+use super::names::shown;
+use super::{Problem, bounded, bounded_in};
 
 /// `[rrl]` as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -44,18 +45,20 @@ impl Default for RrlConfig {
 /// (BIND's `slip 2`), prefixes of /24 and /56.
 pub fn validate_rrl(rrl: FileRrl, problems: &mut Vec<Problem>) -> RrlConfig {
     // At most 65,536 a second: the table counts time in 1/65,536ths of a second.
-    let rate = bounded(rrl.rate, 20, 1..=65_536, "rrl.rate", problems);
+    let rate = bounded_in(rrl.rate, 20, 1..=65_536, " responses a second", "rrl.rate", problems);
     let burst = bounded(rrl.burst, rate, 1..=1_000_000, "rrl.burst", problems);
     let slip = bounded(rrl.slip, 2, 0..=10, "rrl.slip", problems);
-    let ipv4_prefix = bounded(rrl.ipv4_prefix, 24, 8..=32, "rrl.ipv4_prefix", problems);
-    let ipv6_prefix = bounded(rrl.ipv6_prefix, 56, 16..=128, "rrl.ipv6_prefix", problems);
+    let ipv4_prefix = bounded_in(rrl.ipv4_prefix, 24, 8..=32, " bits", "rrl.ipv4_prefix", problems);
+    let ipv6_prefix = bounded_in(rrl.ipv6_prefix, 56, 16..=128, " bits", "rrl.ipv6_prefix", problems);
     let mut exempt = Vec::new();
     for (i, text) in rrl.exempt.unwrap_or_default().iter().enumerate() {
         // A bare address is its own /32 or /128.
         match text.parse::<IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from)) {
             Ok(net) => exempt.push(net.trunc()),
-            Err(_) => problems
-                .push(Problem::new(format!("rrl.exempt[{i}]"), format!("{text:?} is not an address or CIDR prefix"))),
+            Err(_) => problems.push(Problem::new(
+                format!("rrl.exempt[{i}]"),
+                format!("{} is not an address or CIDR prefix such as 192.0.2.0/24", shown(text)),
+            )),
         }
     }
     RrlConfig { enabled: rrl.enabled.unwrap_or(false), rate, burst, slip, ipv4_prefix, ipv6_prefix, exempt }

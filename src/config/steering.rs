@@ -1,7 +1,7 @@
 //! Validation of `[geoip]`, `[[region]]` and `[[pool]]`: names resolved to indexes, addresses,
 //! codes and coordinates checked, every problem named with its path.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -10,13 +10,16 @@ use ipnet::IpNet;
 
 use super::file::{FileCoordinates, FilePool, FileRegion};
 use super::health::{self, CheckConfig, ManualState, WhenAllDown};
-use super::names::{check_region_name, clipped_text, shown};
-use super::{Problem, bounded};
+use super::names::{check_region_name, item_path, not_a_domain_name, shown};
+use super::{Problem, bounded, bounded_in};
 use crate::geo::{CONTINENTS, Coordinates, code, country_facts};
 use std::time::Duration;
 
 /// The most regions one pool may list: decisions order them on the stack.
 pub const MAX_POOL_REGIONS: usize = 32;
+
+/// The largest weight an endpoint may have.
+const MAX_WEIGHT: i64 = 1_000_000;
 
 /// A region after validation.
 #[derive(Debug, Clone)]
@@ -123,21 +126,30 @@ pub fn validate_geoip(database: Option<String>, base: &Path) -> Option<PathBuf> 
 fn coordinates(c: FileCoordinates, at: &str, problems: &mut Vec<Problem>) -> Option<Coordinates> {
     let ok = (-90.0..=90.0).contains(&c.lat) && (-180.0..=180.0).contains(&c.lon);
     if !ok {
-        problems.push(Problem::new(at, format!("lat {} lon {} is not a point on Earth", c.lat, c.lon)));
+        problems.push(Problem::new(
+            at,
+            format!("lat {} lon {} is not a point on Earth: lat is -90 to 90, lon -180 to 180", c.lat, c.lon),
+        ));
         return None;
     }
     Some(Coordinates { lat: c.lat, lon: c.lon })
 }
 
 pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -> Vec<RegionConfig> {
-    let mut seen = HashSet::new();
+    let mut seen = HashMap::new();
     let mut valid = Vec::new();
     for (i, region) in regions.into_iter().enumerate() {
-        let at = format!("region[{i}]");
-        if let Err(message) = check_region_name(&region.name) {
+        let named = check_region_name(&region.name);
+        let at = item_path("region", i, named.is_ok().then_some(region.name.as_str()));
+        if let Err(message) = named {
             problems.push(Problem::new(format!("{at}.name"), message));
-        } else if !seen.insert(region.name.clone()) {
-            problems.push(Problem::new(format!("{at}.name"), format!("{} is used twice", shown(&region.name))));
+        } else if let Some(first) = seen.get(&region.name) {
+            problems.push(Problem::new(
+                format!("{at}.name"),
+                format!("{} is also the name of region[{first}]: region names are unique", shown(&region.name)),
+            ));
+        } else {
+            seen.insert(region.name.clone(), i);
         }
         let location = region.location.and_then(|c| coordinates(c, &format!("{at}.location"), problems));
         let mut countries = Vec::new();
@@ -162,15 +174,20 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
         }
         let bias_km = region.bias_km.unwrap_or(0.0);
         if !bias_km.is_finite() || bias_km.abs() > 20_000.0 {
-            problems.push(Problem::new(format!("{at}.bias_km"), format!("{bias_km} is not within -20000..=20000")));
+            problems.push(Problem::new(
+                format!("{at}.bias_km"),
+                format!("{bias_km} is outside the range -20000 to 20000 kilometres"),
+            ));
         }
         let region_check = region.check.as_ref().and_then(|c| health::check(c, &format!("{at}.check"), problems));
         let region_state = health::manual_state(region.state.as_deref(), &format!("{at}.state"), problems);
         let endpoints = validate_endpoints(&region, &at, region_check.as_ref(), region_state, problems);
         let min_healthy = region.min_healthy.unwrap_or(0.0);
         if !(0.0..=1000.0).contains(&min_healthy) {
-            problems
-                .push(Problem::new(format!("{at}.min_healthy"), format!("{min_healthy} is not a count or a fraction")));
+            problems.push(Problem::new(
+                format!("{at}.min_healthy"),
+                format!("{min_healthy} is neither a count of endpoints (1 to 1000) nor a fraction of them (0 to 1)"),
+            ));
         }
         valid.push(RegionConfig {
             name: region.name,
@@ -196,24 +213,27 @@ fn validate_endpoints(
         problems.push(Problem::new(format!("{at}.endpoints"), "a region needs at least one endpoint"));
     }
     let mut endpoints = Vec::new();
+    let addresses: Vec<Option<IpAddr>> = region.endpoints.iter().map(|e| e.address.parse().ok()).collect();
     for (j, e) in region.endpoints.iter().enumerate() {
-        let at = format!("{at}.endpoints[{j}]");
-        let address = match e.address.parse::<IpAddr>() {
-            Ok(a) => a,
-            Err(_) => {
-                problems.push(Problem::new(format!("{at}.address"), format!("{:?} is not an IP address", e.address)));
-                continue;
-            }
+        let Some(address) = addresses[j] else {
+            let at = item_path(&format!("{at}.endpoints"), j, None);
+            problems.push(Problem::new(format!("{at}.address"), format!("{} is not an IP address", shown(&e.address))));
+            continue;
         };
+        let at = item_path(&format!("{at}.endpoints"), j, Some(&address.to_string()));
         let weight = match e.weight.unwrap_or(1) {
-            w @ 0..=1_000_000 => w as u32,
+            w @ 0..=MAX_WEIGHT => w as u32,
             w => {
-                problems.push(Problem::new(format!("{at}.weight"), format!("{w} is not within 0..=1000000")));
+                problems
+                    .push(Problem::new(format!("{at}.weight"), format!("{w} is outside the range 0 to {MAX_WEIGHT}")));
                 continue;
             }
         };
-        if endpoints.iter().any(|x: &EndpointConfig| x.address == address) {
-            problems.push(Problem::new(format!("{at}.address"), format!("{address} is listed twice")));
+        if let Some(first) = addresses[..j].iter().position(|a| *a == Some(address)) {
+            problems.push(Problem::new(
+                format!("{at}.address"),
+                format!("{address} is also endpoints[{first}]: a region lists an address once"),
+            ));
         }
         let check = match &e.check {
             Some(c) => health::check(c, &format!("{at}.check"), problems),
@@ -230,28 +250,26 @@ fn validate_endpoints(
 
 pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: &mut Vec<Problem>) -> Vec<PoolConfig> {
     let region_index = |name: &str| regions.iter().position(|r| r.name == name);
-    let mut names = HashSet::new();
+    let mut names = HashMap::new();
     let mut valid = Vec::new();
     for (i, pool) in pools.into_iter().enumerate() {
-        let at = format!("pool[{i}]");
-        let name = match Name::from_ascii(&pool.name) {
+        let parsed = Name::from_ascii(&pool.name);
+        let at = item_path("pool", i, parsed.is_ok().then_some(pool.name.as_str()));
+        let name = match parsed {
             Ok(mut name) => {
                 name.set_fqdn(true);
-                if !names.insert(name.to_lowercase()) {
+                if let Some(first) = names.get(&name.to_lowercase()) {
                     problems.push(Problem::new(
                         format!("{at}.name"),
-                        format!("{} is used by two pools", shown(&pool.name)),
+                        format!("{} is also the name of pool[{first}]: pool names are unique", shown(&pool.name)),
                     ));
+                } else {
+                    names.insert(name.to_lowercase(), i);
                 }
                 name
             }
             Err(e) => {
-                // hickory's message may quote the bad label raw: escaped and cut like the name.
-                let why = clipped_text(&e.to_string(), 128);
-                problems.push(Problem::new(
-                    format!("{at}.name"),
-                    format!("{} is not a domain name: {why}", shown(&pool.name)),
-                ));
+                problems.push(Problem::new(format!("{at}.name"), not_a_domain_name(&pool.name, &e.to_string())));
                 continue;
             }
         };
@@ -274,15 +292,20 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             }
         }
         if pool.regions.is_empty() || pool.regions.len() > MAX_POOL_REGIONS {
-            problems
-                .push(Problem::new(format!("{at}.regions"), format!("a pool lists 1 to {MAX_POOL_REGIONS} regions")));
+            problems.push(Problem::new(
+                format!("{at}.regions"),
+                format!("{} regions are listed: a pool lists 1 to {MAX_POOL_REGIONS}", pool.regions.len()),
+            ));
         }
         if policy == PolicyKind::Nearest {
             for &idx in &order {
                 if regions[idx].location.is_none() {
                     problems.push(Problem::new(
                         format!("{at}.policy"),
-                        format!("nearest needs a location for region {:?}", regions[idx].name),
+                        format!(
+                            "nearest needs a location for each region, and region {} has none: add location = {{ lat = ..., lon = ... }}",
+                            shown(&regions[idx].name)
+                        ),
                     ));
                 }
             }
@@ -295,7 +318,7 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
                 (Ok(net), Some(idx)) => overrides.push((net.trunc(), idx)),
                 (Err(_), _) => problems.push(Problem::new(
                     format!("{at}.overrides[{j}].subnet"),
-                    format!("{:?} is not a subnet such as 198.51.100.0/24", o.subnet),
+                    format!("{} is not a subnet such as 198.51.100.0/24", shown(&o.subnet)),
                 )),
                 (_, None) => problems.push(Problem::new(
                     format!("{at}.overrides[{j}].region"),
@@ -305,16 +328,18 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
         }
         let fallback_location =
             pool.fallback_location.and_then(|c| coordinates(c, &format!("{at}.fallback_location"), problems));
-        let ttl_secs = bounded(pool.ttl, 30, 0..=86_400, format!("{at}.ttl"), problems) as u32;
+        let ttl_secs = bounded_in(pool.ttl, 30, 0..=86_400, " seconds", format!("{at}.ttl"), problems) as u32;
         let max_answers = bounded(pool.max_answers, 8, 1..=16, format!("{at}.max_answers"), problems) as usize;
-        let hash_prefix_v4 = bounded(pool.hash_prefix_v4, 24, 0..=32, format!("{at}.hash_prefix_v4"), problems) as u8;
-        let hash_prefix_v6 = bounded(pool.hash_prefix_v6, 56, 0..=128, format!("{at}.hash_prefix_v6"), problems) as u8;
+        let hash_prefix_v4 =
+            bounded_in(pool.hash_prefix_v4, 24, 0..=32, " bits", format!("{at}.hash_prefix_v4"), problems) as u8;
+        let hash_prefix_v6 =
+            bounded_in(pool.hash_prefix_v6, 56, 0..=128, " bits", format!("{at}.hash_prefix_v6"), problems) as u8;
         let ecs_max_scope_v4 =
-            bounded(pool.ecs_max_scope_v4, 32, 0..=32, format!("{at}.ecs_max_scope_v4"), problems) as u8;
+            bounded_in(pool.ecs_max_scope_v4, 32, 0..=32, " bits", format!("{at}.ecs_max_scope_v4"), problems) as u8;
         let ecs_max_scope_v6 =
-            bounded(pool.ecs_max_scope_v6, 128, 0..=128, format!("{at}.ecs_max_scope_v6"), problems) as u8;
+            bounded_in(pool.ecs_max_scope_v6, 128, 0..=128, " bits", format!("{at}.ecs_max_scope_v6"), problems) as u8;
         let failover_ttl_secs =
-            bounded(pool.failover_ttl, 5, 0..=86_400, format!("{at}.failover_ttl"), problems) as u32;
+            bounded_in(pool.failover_ttl, 5, 0..=86_400, " seconds", format!("{at}.failover_ttl"), problems) as u32;
         let failover_ttl_hold = health::duration_or(
             pool.failover_ttl_hold.as_ref(),
             Duration::from_secs(60),
@@ -324,7 +349,8 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
         let when_all_down =
             health::when_all_down(pool.when_all_down.as_deref(), &format!("{at}.when_all_down"), problems);
         let latency_margin_pct =
-            bounded(pool.latency_margin_pct, 20, 0..=100, format!("{at}.latency_margin_pct"), problems) as f64;
+            bounded_in(pool.latency_margin_pct, 20, 0..=100, " percent", format!("{at}.latency_margin_pct"), problems)
+                as f64;
         let latency_margin = health::duration_or(
             pool.latency_margin.as_ref(),
             Duration::from_millis(5),
@@ -335,7 +361,8 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             None | Some("next") => 1,
             Some("spread") => bounded(pool.spill_regions, 2, 1..=8, format!("{at}.spill_regions"), problems) as usize,
             Some(other) => {
-                problems.push(Problem::new(format!("{at}.spill"), format!("{} is not next or spread", shown(other))));
+                problems
+                    .push(Problem::new(format!("{at}.spill"), format!("{} is not one of next, spread", shown(other))));
                 1
             }
         };

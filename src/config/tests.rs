@@ -143,7 +143,7 @@ fn regions_and_pools_validate_into_indexes() {
 }
 
 #[test]
-fn bad_regions_and_pools_are_named_with_their_paths() {
+fn bad_regions_and_pools_are_named_with_their_paths_and_names() {
     let found = problems(
         "zones_dir = \"z\"\n[[region]]\nname = \"eu\"\nlocation = { lat = 95.0, lon = 0.0 }\ncountries = [\"XX\"]\n\
          continents = [\"EU\", \"MARS\"]\nendpoints = [ { address = \"300.1.1.1\" }, { address = \"192.0.2.1\", weight = -1 } ]\n\
@@ -151,27 +151,208 @@ fn bad_regions_and_pools_are_named_with_their_paths() {
          [[pool]]\nname = \"q.test.\"\npolicy = \"geo\"\nregions = [\"eu\", \"us\"]\nttl = -5\nmax_answers = 0\n\
          overrides = [ { subnet = \"nonsense\", region = \"eu\" }, { subnet = \"10.0.0.0/8\", region = \"ap\" } ]\n",
     );
-    let at: Vec<&str> = found.iter().map(|p| p.at.as_str()).collect();
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
     assert_eq!(
-        at,
+        lines,
         [
-            "region[0].location",
-            "region[0].countries[0]",
-            "region[0].continents[1]",
-            "region[0].endpoints[0].address",
-            "region[0].endpoints[1].weight",
-            "pool[0].policy",
-            "pool[1].regions[1]",
-            "pool[1].overrides[0].subnet",
-            "pool[1].overrides[1].region",
-            "pool[1].ttl",
-            "pool[1].max_answers",
-            "pool[1].policy",
+            r#"region[0] "eu".location: lat 95 lon 0 is not a point on Earth: lat is -90 to 90, lon -180 to 180"#,
+            r#"region[0] "eu".countries[0]: "XX" is not an ISO 3166-1 alpha-2 country code"#,
+            r#"region[0] "eu".continents[1]: "MARS" is not one of AF, AN, AS, EU, NA, OC, SA"#,
+            r#"region[0] "eu".endpoints[0].address: "300.1.1.1" is not an IP address"#,
+            r#"region[0] "eu".endpoints[1] "192.0.2.1".weight: -1 is outside the range 0 to 1000000"#,
+            r#"pool[0] "p.test.".policy: "fastest" is not one of geo, nearest, weighted, round_robin, random, hash, priority, latency"#,
+            r#"pool[1] "q.test.".regions[1]: no region is named "us""#,
+            r#"pool[1] "q.test.".overrides[0].subnet: "nonsense" is not a subnet such as 198.51.100.0/24"#,
+            r#"pool[1] "q.test.".overrides[1].region: "ap" is not one of this pool's regions"#,
+            r#"pool[1] "q.test.".ttl: -5 is outside the range 0 to 86400 seconds"#,
+            r#"pool[1] "q.test.".max_answers: 0 is outside the range 1 to 16"#,
+            r#"pool[1] "q.test.".policy: geo needs a geo database: add [geoip] database = "...""#,
         ],
-        "{found:#?}"
     );
-    assert!(found[5].message.contains("\"fastest\" is not one of geo, nearest"), "{}", found[5].message);
-    assert!(found[11].message.contains("needs a geo database"), "{}", found[11].message);
+}
+
+#[test]
+fn names_that_break_their_rule_or_repeat_are_left_out_of_paths_or_point_at_the_first() {
+    let found = problems(
+        "zones_dir = \"z\"\n\
+         [[region]]\nname = \"eu\"\nendpoints = [ { address = \"192.0.2.1\" }, { address = \"192.0.2.1\" } ]\n\
+         [[region]]\nname = \"eu\"\nendpoints = [ { address = \"192.0.2.2\" } ]\n\
+         [[region]]\nname = \"a b\"\nendpoints = [ { address = \"192.0.2.3\", weight = 2000000 } ]\n\
+         [[pool]]\nname = \"www.test.\"\npolicy = \"priority\"\nregions = [\"eu\"]\n\
+         [[pool]]\nname = \"WWW.test\"\npolicy = \"priority\"\nregions = [\"eu\"]\n\
+         [[pool]]\nname = \"bad..name\"\npolicy = \"priority\"\nregions = [\"eu\"]\n",
+    );
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines[0],
+        r#"region[0] "eu".endpoints[1] "192.0.2.1".address: 192.0.2.1 is also endpoints[0]: a region lists an address once"#
+    );
+    assert_eq!(lines[1], r#"region[1] "eu".name: "eu" is also the name of region[0]: region names are unique"#);
+    assert!(lines[2].starts_with(r#"region[2].name: "a b" is not a region name"#), "{}", lines[2]);
+    assert_eq!(lines[3], r#"region[2].endpoints[0] "192.0.2.3".weight: 2000000 is outside the range 0 to 1000000"#);
+    assert_eq!(lines[4], r#"pool[1] "WWW.test".name: "WWW.test" is also the name of pool[0]: pool names are unique"#);
+    assert!(lines[5].starts_with(r#"pool[2].name: "bad..name" is not a domain name"#), "{}", lines[5]);
+    assert_eq!(lines.len(), 6, "{lines:#?}");
+}
+
+/// A configuration with one region whose check has `fields`, for the messages of checks.
+fn with_check(fields: &str) -> String {
+    format!(
+        "zones_dir = \"z\"\n[[region]]\nname = \"ap\"\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
+         check = {{ type = \"http\", {fields} }}\n"
+    )
+}
+
+/// The one problem of a check with `fields`, as `check-config` prints it.
+fn check_problem(fields: &str) -> String {
+    let found = problems(&with_check(fields));
+    assert_eq!(found.len(), 1, "{fields}: {found:#?}");
+    found[0].to_string()
+}
+
+#[test]
+fn durations_are_quoted_as_written_with_the_forms_and_limit_they_may_take() {
+    let cases = [
+        (
+            r#"interval = "2 seconds""#,
+            r#"region[0] "ap".check.interval: "2 seconds" is not a duration: write a whole number and a unit (ms, s, m or h), such as "500ms", "5s", "2m" or "1h""#,
+        ),
+        (
+            r#"interval = "1.5s""#,
+            r#"region[0] "ap".check.interval: "1.5s" is not a duration: write a whole number and a unit (ms, s, m or h), such as "500ms", "5s", "2m" or "1h""#,
+        ),
+        ("hold_down = -5", r#"region[0] "ap".check.hold_down: -5 is negative: a duration is 0 seconds or more"#),
+        (
+            r#"hold_down = "169h""#,
+            r#"region[0] "ap".check.hold_down: "169h" is longer than a week (168h), the longest a duration may be"#,
+        ),
+        (
+            "flap_window = 9223372036854775807",
+            r#"region[0] "ap".check.flap_window: 9223372036854775807 is longer than a week (168h), the longest a duration may be"#,
+        ),
+    ];
+    for (fields, expected) in cases {
+        assert_eq!(check_problem(fields), expected);
+    }
+}
+
+#[test]
+fn status_codes_are_quoted_as_written_with_the_rule() {
+    let range_rule = r#"a range is FIRST-LAST, both 100 to 599 and FIRST no greater than LAST, such as "200-299""#;
+    let cases = [
+        (
+            "expect = [999]",
+            "region[0] \"ap\".check.expect[0]: 999 is not a status code: an HTTP status code is 100 to 599".to_owned(),
+        ),
+        (
+            r#"expect = [200, "300-200"]"#,
+            format!(r#"region[0] "ap".check.expect[1]: "300-200" is not a status code: {range_rule}"#),
+        ),
+        (
+            r#"degraded_status = ["2xx"]"#,
+            format!(r#"region[0] "ap".check.degraded_status[0]: "2xx" is not a status code: {range_rule}"#),
+        ),
+    ];
+    for (fields, expected) in cases {
+        assert_eq!(check_problem(fields), expected);
+    }
+}
+
+#[test]
+fn an_interval_or_timeout_out_of_bounds_states_the_limit_with_its_numbers() {
+    let cases = [
+        (
+            r#"interval = "2s", timeout = "10s""#,
+            r#"region[0] "ap".check.timeout: "10s" is longer than 8s (4 intervals of 2s), the longest a timeout may be"#,
+        ),
+        (
+            r#"interval = "200ms", timeout = 5"#,
+            r#"region[0] "ap".check.timeout: 5 is longer than 4s (4 × 1s, for an interval under 1s), the longest a timeout may be"#,
+        ),
+        (
+            r#"interval = "10ms""#,
+            r#"region[0] "ap".check.interval: "10ms" is shorter than 50ms, the shortest interval between probes"#,
+        ),
+        (
+            r#"timeout = "0ms""#,
+            r#"region[0] "ap".check.timeout: "0ms" leaves a probe no time: a timeout is longer than 0"#,
+        ),
+    ];
+    for (fields, expected) in cases {
+        assert_eq!(check_problem(fields), expected);
+    }
+    let config = parse(&with_check(r#"interval = "2s", timeout = "8s""#)).expect("8s is 4 intervals of 2s");
+    assert_eq!(config.regions[0].endpoints[0].check.as_ref().map(|c| c.timeout), Some(Duration::from_secs(8)));
+}
+
+#[test]
+fn numbers_out_of_range_state_the_range_with_its_unit() {
+    let found = problems(
+        "zones_dir = \"z\"\n[server]\ntcp_query_timeout_secs = 0\nmax_udp_payload = 100\nworkers = 0\n\
+         [api]\nmax_body_bytes = 10\n[rrl]\nipv4_prefix = 33\n",
+    );
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "server.max_udp_payload: 100 is outside the range 512 to 4096 bytes",
+            "server.tcp_query_timeout_secs: 0 is outside the range 1 to 300 seconds",
+            "server.workers: 0 is outside the range 1 to 256",
+            "api.max_body_bytes: 10 is outside the range 1024 to 16777216 bytes",
+            "rrl.ipv4_prefix: 33 is outside the range 8 to 32 bits",
+        ]
+    );
+}
+
+#[test]
+fn type_errors_name_what_the_setting_takes_not_rust_types() {
+    let cases = [
+        (
+            "[[pool]]\nname = \"a.test.\"\npolicy = \"geo\"\nregions = []\nttl = \"30\"\n",
+            r#"invalid type: string "30", expected an integer"#,
+        ),
+        (
+            "[[region]]\nname = \"a\"\ncheck = { type = \"tcp\", interval = 2.5 }\n",
+            r#"invalid type: floating point `2.5`, expected a duration: a whole number of seconds, or text such as "500ms", "5s", "2m" or "1h""#,
+        ),
+        (
+            "[[region]]\nname = \"a\"\ncheck = { type = \"http\", expect = [true] }\n",
+            r#"invalid type: boolean `true`, expected an HTTP status code such as 200, or a range such as "200-299""#,
+        ),
+        ("[[region]]\nname = \"a\"\ncheck = 5\n", "invalid type: integer `5`, expected a table"),
+        ("[rrl]\nipv4_prefix = 300\n", "invalid value: integer `300`, expected a whole number from 0 to 255"),
+        ("[rrl]\nrate = -1\n", "invalid value: integer `-1`, expected a whole number from 0 to 4294967295"),
+        ("[server]\nlisten = \"127.0.0.1:53\"\n", r#"invalid type: string "127.0.0.1:53", expected an array"#),
+    ];
+    for (toml, expected) in cases {
+        let error = parse(&format!("zones_dir = \"z\"\n{toml}")).unwrap_err().to_string();
+        assert!(error.contains(expected), "{toml}: {error}");
+        for rust in
+            ["i64", "u64", "u32", "u8", "f64", "FileDuration", "FileStatus", "FileCheck", "untagged", "sequence"]
+        {
+            assert!(!error.contains(rust), "{toml}: {error}");
+        }
+    }
+}
+
+#[test]
+fn no_message_shows_rust_debug_text() {
+    let found = problems(
+        "zones_dir = \"z\"\n[server]\nlisten = [\"x\"]\nidentity = \"\"\n[[zone]]\nfile = \"a\"\norigin = \"a..b\"\n\
+         [[region]]\nname = \"r\"\nbias_km = 1e9\nmin_healthy = -1.0\nstate = \"off\"\n\
+         endpoints = [ { address = \"192.0.2.1\", state = \"up\" } ]\n\
+         check = { type = \"icmp\", port = 0, address = \"x\", path = \"h\", method = \"PUT\", initial = \"maybe\",\
+         interval = \"1d\", timeout = -1, expect = [1, \"a-b\"], rise = 0, flap_limit = 16 }\n\
+         [[pool]]\nname = \"p.test.\"\npolicy = \"weighted\"\nregions = [\"r\"]\nwhen_all_down = \"panic\"\n\
+         spill = \"all\"\nlatency_margin = \"fast\"\n[api]\nlisten = \"nowhere\"\n[rrl]\nexempt = [\"x\"]\n",
+    );
+    assert!(found.len() >= 20, "{found:#?}");
+    for problem in &found {
+        let line = problem.to_string();
+        for debug in ["Text(", "Code(", "Range(", "Secs(", "Some(", "..=", "{ ", "Duration"] {
+            assert!(!line.contains(debug), "{line}");
+        }
+    }
 }
 
 #[test]
@@ -181,7 +362,7 @@ fn huge_durations_are_refused_not_overflowed() {
             "zones_dir = \"z\"\n[[region]]\nname = \"r\"\ncheck = {{ type = \"tcp\", interval = {interval} }}\n\
              endpoints = [ {{ address = \"192.0.2.1\" }} ]\n"
         ));
-        assert!(found.iter().any(|p| p.at == "region[0].check.interval"), "{interval}: {found:?}");
+        assert!(found.iter().any(|p| p.at == r#"region[0] "r".check.interval"#), "{interval}: {found:?}");
     }
 }
 
@@ -237,7 +418,7 @@ fn api_limits_have_defaults_and_bounds_and_tls_needs_both_files() {
             "api.tls_key",
         ]
     );
-    assert!(found[1].message.contains("0 is not within 1..=65536"), "{:?}", found[1]);
+    assert_eq!(found[1].message, "0 is outside the range 1 to 65536", "{:?}", found[1]);
     let found = problems("zones_dir = \"z\"\n[api]\ntls_key = \"key.pem\"\n");
     assert_eq!(
         (found[0].at.as_str(), found[0].message.as_str()),
@@ -317,14 +498,14 @@ fn a_check_host_or_path_that_would_change_where_or_what_a_probe_asks_is_refused(
     };
     let long_path = format!("path = \"/{}\"", "p".repeat(3_000));
     let bad = [
-        ("host = \"evil.example@www.example.com\"", "region[0].check.host"),
-        ("host = \"www.example.com/x\"", "region[0].check.host"),
-        ("host = \"www.example.com:8080\"", "region[0].check.host"),
-        (r#"host = "www.example.com\r\nX-Evil: 1""#, "region[0].check.host"),
-        ("host = \"\"", "region[0].check.host"),
-        (r#"path = "/health\u0000""#, "region[0].check.path"),
-        (r#"path = "/health HTTP/1.1\r\nX-Evil: 1""#, "region[0].check.path"),
-        (long_path.as_str(), "region[0].check.path"),
+        ("host = \"evil.example@www.example.com\"", r#"region[0] "a".check.host"#),
+        ("host = \"www.example.com/x\"", r#"region[0] "a".check.host"#),
+        ("host = \"www.example.com:8080\"", r#"region[0] "a".check.host"#),
+        (r#"host = "www.example.com\r\nX-Evil: 1""#, r#"region[0] "a".check.host"#),
+        ("host = \"\"", r#"region[0] "a".check.host"#),
+        (r#"path = "/health\u0000""#, r#"region[0] "a".check.path"#),
+        (r#"path = "/health HTTP/1.1\r\nX-Evil: 1""#, r#"region[0] "a".check.path"#),
+        (long_path.as_str(), r#"region[0] "a".check.path"#),
     ];
     for (fields, at) in bad {
         let found = problems(&check(fields));

@@ -8,6 +8,7 @@ use tracing::{debug, info, warn};
 
 use super::Refused;
 use crate::config::Config;
+use crate::config::names::shown;
 use crate::config::overlay::Refusal;
 use crate::health::probe::ProbeResult;
 use crate::health::prober::{self, Report};
@@ -72,7 +73,7 @@ pub(super) fn probe_region(
     reply: oneshot::Sender<Result<Vec<ProbeOutcome>, Refused>>,
 ) {
     let Some(index) = config.regions.iter().position(|r| r.name == region) else {
-        let refusal = Refusal::NotFound { field: "region".into(), message: format!("no region {region:?}") };
+        let refusal = Refusal::NotFound { field: "region".into(), message: format!("no region {}", shown(region)) };
         let _ = reply.send(Err(Refused::Refusal(refusal)));
         return;
     };

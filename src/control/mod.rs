@@ -26,6 +26,7 @@ use tokio::time;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::config::names::plain_path;
 use crate::config::overlay::{ManualFailover, Refusal, StrategyChange};
 use crate::config::{Config, ConfigError, FileRegion, Problem, Source};
 use crate::dns::server::DnsServer;
@@ -696,16 +697,19 @@ impl FieldMap {
         }
     }
 
+    /// The request field of a problem at the configuration path `at`; a problem outside the
+    /// request keeps its path, names and all (`region[1] "b".endpoints[0]`).
     fn field(self, at: &str) -> String {
-        let inner = match at.split_once("].") {
+        let plain = plain_path(at);
+        let inner = match plain.split_once("].") {
             Some((head, rest)) if head.starts_with("region[") || head.starts_with("pool[") => rest,
-            _ => at,
+            _ => &plain,
         };
         match self {
             Self::Region => inner.to_owned(),
             Self::Weight if inner.ends_with(".weight") => "weight".into(),
             Self::Strategy if inner == "policy" => "strategy".into(),
-            Self::Strategy if at.starts_with("pool[") => format!("parameters.{inner}"),
+            Self::Strategy if plain.starts_with("pool[") => format!("parameters.{inner}"),
             _ => at.to_owned(),
         }
     }
@@ -718,7 +722,8 @@ impl FieldMap {
     /// the pool it never sent invalid (an override in the file naming a region the new
     /// regions leave out): that is said as the file's, with what would resolve it.
     fn problem(self, p: Problem) -> Problem {
-        let inner = p.at.split_once("].").filter(|(head, _)| head.starts_with("pool[")).map(|(_, rest)| rest);
+        let plain = plain_path(&p.at);
+        let inner = plain.split_once("].").filter(|(head, _)| head.starts_with("pool[")).map(|(_, rest)| rest);
         match (self, inner) {
             (Self::Strategy, Some(inner)) if !is_strategy_field(inner) => {
                 let field = if p.message.contains("region") { "parameters.regions" } else { "strategy" };
@@ -749,7 +754,13 @@ fn is_strategy_field(inner: &str) -> bool {
 }
 
 /// Seconds since the Unix epoch, for the state file and the API: an edge.
-#[allow(clippy::disallowed_methods)]
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    unix_now_millis() / 1000
+}
+
+/// Milliseconds since the Unix epoch, for the API's times: an edge.
+#[allow(clippy::disallowed_methods)]
+pub fn unix_now_millis() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -11,9 +11,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::config::Overlay;
+use crate::config::names::plain_serde;
 
 /// The name of the state file inside `state_dir`.
 pub const STATE_FILE: &str = "state.json";
@@ -43,8 +43,9 @@ pub struct Persisted {
     pub revision: Option<u64>,
 }
 
-/// A manual failover triggered or cleared.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// A manual failover triggered or cleared, as the state file keeps it (the API writes its time
+/// as RFC 3339).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverEvent {
     /// Seconds since the Unix epoch.
@@ -148,8 +149,10 @@ impl StateFile {
             }
             Err(source) => return Err(StateError::Read { path, source }),
         };
-        let state: Persisted = serde_json::from_slice(&text)
-            .map_err(|e| StateError::Corrupt { path: path.clone(), message: e.to_string() })?;
+        let state: Persisted = serde_json::from_slice(&text).map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            message: plain_serde(&e.to_string(), "an object"),
+        })?;
         if state.format != FORMAT {
             return Err(StateError::Corrupt {
                 path,

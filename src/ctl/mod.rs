@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 
 use client::Client;
 
+use crate::config::names::shown;
+
 /// The API address when neither `--api` nor `MERIDIAN_API` gives one.
 pub const DEFAULT_API: &str = "http://127.0.0.1:8053";
 
@@ -178,7 +180,7 @@ impl EndpointRef {
             Some((region, address)) if !region.is_empty() && !address.is_empty() => {
                 Ok(Self { region: region.to_owned(), address: address.to_owned() })
             }
-            _ => Err(format!("{text:?} is not REGION/ADDRESS, e.g. eu/192.0.2.1 or eu/2001:db8::1")),
+            _ => Err(format!("{} is not REGION/ADDRESS, e.g. eu/192.0.2.1 or eu/2001:db8::1", shown(text))),
         }
     }
 }
@@ -194,7 +196,7 @@ impl fmt::Display for EndpointRef {
 pub enum CtlError {
     #[error("{0}")]
     Token(String),
-    #[error("--api {url:?} is not usable: {reason}")]
+    #[error("--api {} is not usable: {reason}", shown(.url))]
     Url { url: String, reason: String },
     #[error("--cacert {}: {reason}", .path.display())]
     CaCert { path: PathBuf, reason: String },

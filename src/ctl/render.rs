@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::table::Table;
+use crate::timestamp::{parse_rfc3339, rfc3339};
 
 /// How many countries `analytics` lists per pool.
 const TOP_COUNTRIES: usize = 10;
@@ -40,7 +41,7 @@ pub fn status(status: &Value) -> String {
         let name = text(&pool["name"]);
         let regions = list(&pool["answer_set"]);
         if regions.is_empty() {
-            table.row([name.clone(), text(&pool["policy"]), text(&pool["ttl"]), dash(), dash(), dash()]);
+            table.row([name.clone(), text(&pool["policy"]), ttl(pool), dash(), dash(), dash()]);
         }
         for (i, region) in regions.iter().enumerate() {
             let first = |v: String| if i == 0 { v } else { String::new() };
@@ -51,7 +52,7 @@ pub fn status(status: &Value) -> String {
             table.row([
                 first(name.clone()),
                 first(text(&pool["policy"])),
-                first(text(&pool["ttl"])),
+                first(ttl(pool)),
                 text(&region["region"]),
                 yes_no(&region["can_serve"]),
                 endpoints,
@@ -262,6 +263,11 @@ fn pool_analytics(pool: &Value, window: &str) -> String {
     out
 }
 
+/// A pool's TTL in seconds (`ttl` from servers before the unit was in the name).
+fn ttl(pool: &Value) -> String {
+    text(if pool["ttl_secs"].is_null() { &pool["ttl"] } else { &pool["ttl_secs"] })
+}
+
 /// A titled table, or the title and "none".
 fn section(title: &str, table: &Table) -> String {
     if table.is_empty() { format!("{title}: none\n") } else { format!("{title}:\n{table}") }
@@ -307,29 +313,16 @@ fn percent(value: &Value) -> String {
     value.as_f64().map_or_else(dash, |share| format!("{:.1}%", share * 100.0))
 }
 
-/// Unix seconds as RFC 3339 in UTC; 0 (never) as `-`.
+/// A time as the API writes it (RFC 3339) as people read it: `2026-12-02 14:26:26 UTC`, in
+/// UTC whatever offset it came with. Seconds since the Unix epoch, as servers before RFC 3339
+/// wrote them, read the same way (0 was never); anything else prints as it is, or `-`.
 fn time(value: &Value) -> String {
-    value.as_u64().filter(|&secs| secs > 0).map_or_else(dash, rfc3339)
-}
-
-/// Seconds since the Unix epoch as an RFC 3339 UTC timestamp, `1970-01-01T00:00:00Z`.
-///
-/// The date is Howard Hinnant's `civil_from_days`, in unsigned arithmetic since every day here is
-/// on or after 1970-01-01: days are counted in 400-year eras of 146097 days from 0000-03-01, so
-/// that February, with its leap day, ends each year.
-pub fn rfc3339(unix_secs: u64) -> String {
-    let (days, secs) = (unix_secs / 86_400, unix_secs % 86_400);
-    let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
-    let year = era * 400 + year_of_era + u64::from(month <= 2);
-    let (hour, minute, second) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+    let readable = |unix_secs: u64| rfc3339(unix_secs).replacen('T', " ", 1).replace('Z', " UTC");
+    match value {
+        Value::String(written) => parse_rfc3339(written).map_or_else(|| written.clone(), |ms| readable(ms / 1000)),
+        Value::Number(n) => n.as_u64().filter(|&secs| secs > 0).map_or_else(dash, readable),
+        _ => dash(),
+    }
 }
 
 /// An uptime as "3d 4h 5m 6s", leaving out leading zero units.

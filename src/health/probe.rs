@@ -30,6 +30,7 @@ use tokio_rustls::TlsConnector;
 
 use super::state::Observation;
 use super::table::Target;
+use crate::config::names::{shown, shown_duration};
 use crate::config::{CheckConfig, CheckKind};
 
 /// The `User-Agent` of every HTTP probe.
@@ -117,7 +118,7 @@ impl Prober {
         };
         let (ok, status, detail) = tokio::time::timeout(check.timeout, exchange)
             .await
-            .unwrap_or_else(|_| (false, None, format!("timed out after {:?}", check.timeout)));
+            .unwrap_or_else(|_| (false, None, format!("timed out after {}", shown_duration(check.timeout))));
         let rtt = started.elapsed();
         let in_ranges = |ranges: &[(u16, u16)], code: u16| ranges.iter().any(|(a, b)| (*a..=*b).contains(&code));
         let observation = match status {
@@ -148,7 +149,7 @@ impl Http {
         // SNI carries `host`; without one, the address (rustls then sends no SNI, RFC 6066
         // section 3: "Literal IPv4 and IPv6 addresses are not permitted in HostName").
         let server_name = match &check.host {
-            Some(host) => ServerName::try_from(host.clone()).map_err(|e| format!("host {host:?}: {e}")),
+            Some(host) => ServerName::try_from(host.clone()).map_err(|e| format!("host {}: {e}", shown(host))),
             None => Ok(ServerName::from(socket.ip())),
         };
         Self {
@@ -208,7 +209,7 @@ impl Http {
             .body(String::new());
         let request = match request {
             Ok(request) => request,
-            Err(e) => return (false, None, format!("cannot send {} {:?}: {e}", self.method, self.path)),
+            Err(e) => return (false, None, format!("cannot send {} {}: {e}", self.method, shown(&self.path))),
         };
         let answered = async {
             match sender.send_request(request).await {
@@ -238,11 +239,11 @@ async fn judge(response: hyper::Response<Incoming>, check: &CheckConfig) -> Outc
     let mut scan = BodyScan::new(needle.as_bytes(), check.max_body_bytes);
     match scan_body(response.into_body(), &mut scan).await {
         Ok(Scan::Found) => (true, Some(code), format!("HTTP {code}")),
-        Ok(Scan::Searching) => (false, Some(code), format!("HTTP {code}, body without {needle:?}")),
+        Ok(Scan::Searching) => (false, Some(code), format!("HTTP {code}, body without {}", shown(needle))),
         Ok(Scan::LimitReached) => (
             false,
             Some(code),
-            format!("HTTP {code}, no {needle:?} in the first {} bytes of the body", check.max_body_bytes),
+            format!("HTTP {code}, no {} in the first {} bytes of the body", shown(needle), check.max_body_bytes),
         ),
         Err(e) => (false, Some(code), format!("HTTP {code}, body: {}", describe(&e))),
     }

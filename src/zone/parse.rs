@@ -15,6 +15,8 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecoder, Restrict};
 use hickory_proto::serialize::txt::{Parser, parse_ttl};
 
+use crate::config::names::{clipped_text, shown};
+
 /// One record and the line it starts on.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -189,7 +191,7 @@ impl State {
                 let [arg] = args else {
                     return err(line, "$TTL takes one TTL");
                 };
-                let ttl = parse_ttl(arg.text).or_else(|_| err(line, format!("{:?} is not a TTL", arg.text)))?;
+                let ttl = parse_ttl(arg.text).or_else(|_| err(line, format!("{} is not a TTL", shown(arg.text))))?;
                 self.default_ttl = Some(ttl);
             }
             "$INCLUDE" => return err(line, "$INCLUDE is not supported: list each file in the configuration"),
@@ -204,10 +206,11 @@ impl State {
             return self.origin.clone().map_or_else(|| err(line, "'@' used before any $ORIGIN"), Ok);
         }
         if !text.ends_with('.') && self.origin.is_none() {
-            return err(line, format!("relative name {text:?} and no $ORIGIN in force"));
+            return err(line, format!("relative name {} and no $ORIGIN in force", shown(text)));
         }
-        Name::parse(text, self.origin.as_ref())
-            .or_else(|e| err(line, format!("{text:?} is not a valid domain name: {e}")))
+        Name::parse(text, self.origin.as_ref()).or_else(|e| {
+            err(line, format!("{} is not a valid domain name: {}", shown(text), clipped_text(&e.to_string(), 128)))
+        })
     }
 
     fn record(&mut self, raw: &RawEntry<'_>) -> Result<Record, SyntaxError> {
@@ -227,13 +230,14 @@ impl State {
             }
             let upper = token.text.to_ascii_uppercase();
             if ttl.is_none() && upper.starts_with(|c: char| c.is_ascii_digit()) {
-                ttl = Some(parse_ttl(token.text).or_else(|_| err(line, format!("{:?} is not a TTL", token.text)))?);
+                ttl =
+                    Some(parse_ttl(token.text).or_else(|_| err(line, format!("{} is not a TTL", shown(token.text))))?);
             } else if class.is_none() && is_class(&upper) {
                 class = Some(upper);
             } else {
                 rtype = Some(parse_type(&upper).ok_or_else(|| SyntaxError {
                     line,
-                    message: format!("{:?} is not a record type, class or TTL", token.text),
+                    message: format!("{} is not a record type, class or TTL", shown(token.text)),
                 })?);
                 break;
             }
@@ -318,7 +322,7 @@ fn hex(tokens: &[Token<'_>], line: usize) -> Result<Vec<u8>, SyntaxError> {
         .chunks(2)
         .map(|pair| match (nibble(pair[0]), nibble(pair[1])) {
             (Some(high), Some(low)) => Ok(high << 4 | low),
-            _ => err(line, format!("{:?} is not hex", String::from_utf8_lossy(pair))),
+            _ => err(line, format!("{} is not hex", shown(&String::from_utf8_lossy(pair)))),
         })
         .collect()
 }
@@ -328,7 +332,7 @@ fn generic_rdata(rtype: RecordType, tokens: &[Token<'_>], line: usize) -> Result
     let Some((len, rest)) = tokens.split_first() else {
         return err(line, "\\# needs a length");
     };
-    let len: u16 = len.text.parse().or_else(|_| err(line, format!("{:?} is not an RDATA length", len.text)))?;
+    let len: u16 = len.text.parse().or_else(|_| err(line, format!("{} is not an RDATA length", shown(len.text))))?;
     let data = hex(rest, line)?;
     if data.len() != usize::from(len) {
         return err(line, format!("\\# says {len} octets but {} follow", data.len()));
@@ -349,7 +353,7 @@ fn ds_rdata(tokens: &[Token<'_>], line: usize) -> Result<RData, SyntaxError> {
     };
     let number = |t: &Token<'_>, max: u32| match t.text.parse::<u32>() {
         Ok(n) if n <= max => Ok(n),
-        _ => err(line, format!("{:?} is not a number up to {max}", t.text)),
+        _ => err(line, format!("{} is not a number up to {max}", shown(t.text))),
     };
     let mut data = Vec::new();
     data.extend_from_slice(&(number(tag, 65535)? as u16).to_be_bytes());

@@ -365,6 +365,131 @@ fn probes_on_demand_feed_health_and_its_history() {
     assert_eq!(none.status, 404);
 }
 
+/// Whether `text` is an RFC 3339 time as the API writes them, checked character by character
+/// (not by the parser the server shares): `2026-12-02T14:26:26Z`, or with `.123` milliseconds.
+fn is_rfc3339_utc(text: &str) -> bool {
+    let shape = match text.len() {
+        20 => "dddd-dd-ddTdd:dd:ddZ",
+        24 => "dddd-dd-ddTdd:dd:dd.dddZ",
+        _ => return false,
+    };
+    let fits = text.bytes().zip(shape.bytes()).all(|(c, s)| if s == b'd' { c.is_ascii_digit() } else { c == s });
+    let field = |from: usize| text[from..from + 2].parse::<u32>().unwrap_or(99);
+    fits && (1..=12).contains(&field(5))
+        && (1..=31).contains(&field(8))
+        && field(11) < 24
+        && field(14) < 60
+        && field(17) < 60
+}
+
+/// Checks every time in `value` (found at `path`): a key naming a point in time (`at`, `since`,
+/// `..._at`) holds an RFC 3339 UTC string from within `window` (Unix milliseconds), no number
+/// anywhere looks like Unix seconds or milliseconds of these years, and a number whose key
+/// names a duration says its unit (`_secs`, `_ms`). Returns how many times it checked.
+fn check_times(path: &str, value: &serde_json::Value, window: (u64, u64), units: bool) -> usize {
+    use serde_json::Value;
+    let mut checked = 0;
+    match value {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                checked += check_times(&format!("{path}[{i}]"), item, window, units);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                let at = format!("{path}.{key}");
+                if matches!(key.as_str(), "at" | "since") || key.ends_with("_at") {
+                    let text = item.as_str().unwrap_or_else(|| panic!("{at} is not an RFC 3339 string: {item}"));
+                    assert!(is_rfc3339_utc(text), "{at}: {text:?} is not RFC 3339 in UTC");
+                    let millis = meridian::timestamp::parse_rfc3339(text).expect("the server's parser reads it");
+                    assert!((window.0..=window.1).contains(&millis), "{at}: {text} is not the time of this test");
+                    checked += 1;
+                }
+                let is_duration = ["ttl", "uptime", "timeout", "interval", "hold", "delay", "rtt", "age"]
+                    .iter()
+                    .any(|word| key.contains(word));
+                if units && is_duration && item.is_number() {
+                    assert!(
+                        ["_secs", "_ms"].iter().any(|unit| key.ends_with(unit)),
+                        "{at}: a duration without its unit"
+                    );
+                }
+                checked += check_times(&at, item, window, units);
+            }
+        }
+        Value::Number(n) => {
+            let n = n.as_f64().unwrap_or_default();
+            let unix_like = (1.0e9..1.0e10).contains(&n) || (1.0e12..1.0e13).contains(&n);
+            assert!(!unix_like, "{path}: {n} looks like a raw Unix time");
+        }
+        _ => {}
+    }
+    checked
+}
+
+#[test]
+fn every_time_the_api_gives_is_rfc3339_in_utc_and_every_duration_names_its_unit() {
+    let unix_millis = || {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970");
+        u64::try_from(since.as_millis()).expect("milliseconds fit")
+    };
+    let started = unix_millis() - 1_000; // whole seconds of the state file round down
+    let target = HealthTarget::start();
+    let check = format!(
+        "check = {{ type = \"http\", address = \"127.0.0.1\", port = {}, interval = \"1h\", timeout = \"2s\", rise = 1, fall = 1 }}\n",
+        target.addr.port()
+    );
+    let regions = REGIONS.replacen("name = \"a\"\n", &format!("name = \"a\"\n{check}"), 1);
+    let server = TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &format!("{API_TOML}{regions}{POOL}"), &[]);
+    let api = server.api();
+    // Something to show at every time there is: a health transition and the failover it makes,
+    // a manual failover triggered, cleared and triggered again.
+    target.set_status(503);
+    ok(&api.post("/api/v1/lb/health/check", r#"{"region":"a"}"#));
+    server.wait_for_snapshot(Duration::from_secs(5), "region a down", |s| !servable(s, "192.0.2.1"));
+    let failover = r#"{"pool":"www.lb.test.","from_region":"b","to_region":"a"}"#;
+    ok(&api.post("/api/v1/lb/failover/trigger", failover));
+    ok(&api.post("/api/v1/lb/failover/clear", r#"{"pool":"www.lb.test."}"#));
+    ok(&api.post("/api/v1/lb/failover/trigger", failover));
+    let mut times = 0;
+    for route in [
+        "/healthz",
+        "/api/v1/lb/status",
+        "/api/v1/lb/regions",
+        "/api/v1/lb/regions/a",
+        "/api/v1/lb/health/history",
+        "/api/v1/lb/failover/status",
+        "/api/v1/lb/analytics?window=1h",
+        "/api/v1/lb/explain?name=www.lb.test.&client=192.0.2.99",
+    ] {
+        let answer = ok(&api.get(route));
+        times += check_times(route, &answer, (started, unix_millis()), true);
+    }
+    let probed = ok(&api.post("/api/v1/lb/health/check", r#"{"region":"a"}"#));
+    times += check_times("/api/v1/lb/health/check", &probed, (started, unix_millis()), true);
+    // The 4 endpoints' since, a's 2 again, the history's 2 transitions, the automatic
+    // failover, the manual one in force and the 3 manual events.
+    assert_eq!(times, 4 + 2 + 2 + 1 + 1 + 3, "times checked");
+    let history = ok(&api.get("/api/v1/lb/health/history"));
+    let at = history[0]["at"].as_str().unwrap();
+    assert_eq!(at.len(), 24, "a transition is timed to the millisecond: {at}");
+    let status = ok(&api.get("/api/v1/lb/failover/status"));
+    let since = status["manual"][0]["since"].as_str().unwrap();
+    assert_eq!(since.len(), 20, "a manual failover is kept to the second: {since}");
+    // The OpenAPI document says so.
+    let doc = ok(&api.get("/api/v1/openapi.json"));
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in
+        [("HistoryEvent", "at"), ("EndpointInfo", "since"), ("RegionEvent", "at"), ("ManualFailoverInfo", "since")]
+    {
+        assert_eq!(
+            schemas[schema]["properties"][field]["format"], "date-time",
+            "{schema}.{field}: {}",
+            schemas[schema]
+        );
+    }
+}
+
 #[test]
 fn reload_through_the_api_changes_answers_or_is_refused_with_check_configs_message() {
     let zone = |note: &str| format!("{LB_ZONE}note TXT \"{note}\"\n");

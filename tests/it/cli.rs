@@ -54,7 +54,7 @@ fn check_config_reports_every_problem_with_its_path_and_value() {
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(err.contains("server.listen[0]: \"127.0.0.1\" is not ADDR:PORT"), "{err}");
-    assert!(err.contains("server.max_udp_payload: 100 is not within 512..=4096"), "{err}");
+    assert!(err.contains("server.max_udp_payload: 100 is outside the range 512 to 4096 bytes"), "{err}");
     // The zone file is checked only once the configuration itself is valid.
     let config =
         dir.write("meridian.toml", "[[zone]]\nfile = \"missing.zone\"\n[[zone]]\nfile = \"also-missing.zone\"\n");
@@ -62,6 +62,58 @@ fn check_config_reports_every_problem_with_its_path_and_value() {
     assert!(err.contains("zone[0].file: cannot read"), "{err}");
     assert!(err.contains("missing.zone: No such file or directory"), "{err}");
     assert!(err.contains("zone[1].file: cannot read"), "{err}");
+}
+
+#[test]
+fn check_config_quotes_values_as_written_states_limits_and_names_regions_and_pools() {
+    let dir = TempDir::new("cli");
+    let config = dir.write(
+        "meridian.toml",
+        r#"zones_dir = "zones"
+[[region]]
+name = "eu"
+endpoints = [ { address = "192.0.2.1", weight = -2 } ]
+check = { type = "http", interval = "2 seconds", expect = [999, "300-200"] }
+[[region]]
+name = "ap"
+endpoints = [ { address = "192.0.2.2" } ]
+check = { type = "http", interval = "2s", timeout = "10s" }
+[[pool]]
+name = "www.example.test."
+policy = "priority"
+regions = ["eu", "ap"]
+ttl = 99999999
+"#,
+    );
+    let output = run(&["check-config", config.to_str().unwrap()], dir.path());
+    assert!(!output.status.success());
+    let expected = format!(
+        r#"error: 6 problem(s) in {}:
+  region[0] "eu".check.expect[0]: 999 is not a status code: an HTTP status code is 100 to 599
+  region[0] "eu".check.expect[1]: "300-200" is not a status code: a range is FIRST-LAST, both 100 to 599 and FIRST no greater than LAST, such as "200-299"
+  region[0] "eu".check.interval: "2 seconds" is not a duration: write a whole number and a unit (ms, s, m or h), such as "500ms", "5s", "2m" or "1h"
+  region[0] "eu".endpoints[0] "192.0.2.1".weight: -2 is outside the range 0 to 1000000
+  region[1] "ap".check.timeout: "10s" is longer than 8s (4 intervals of 2s), the longest a timeout may be
+  pool[0] "www.example.test.".ttl: 99999999 is outside the range 0 to 86400 seconds
+"#,
+        config.display()
+    );
+    assert_eq!(stderr(&output), expected);
+
+    // A value of the wrong type names what the setting takes, not a Rust type.
+    let config = dir.write(
+        "meridian.toml",
+        r#"zones_dir = "zones"
+[[region]]
+name = "eu"
+endpoints = [ { address = "192.0.2.1" } ]
+check = { type = "tcp", interval = 2.5 }
+"#,
+    );
+    let err = stderr(&run(&["check-config", config.to_str().unwrap()], dir.path()));
+    let expected = r#"invalid type: floating point `2.5`, expected a duration: a whole number of seconds, or text such as "500ms", "5s", "2m" or "1h""#;
+    assert!(err.ends_with(&format!("{expected}\n")), "{err}");
+    assert!(!err.contains("FileDuration") && !err.contains("untagged"), "{err}");
 }
 
 #[test]
@@ -240,9 +292,15 @@ fn check_config_refuses_pools_outside_the_zones_or_over_zone_data() {
     let output = run(&["check-config", config.to_str().unwrap()], dir.path());
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(err.contains("pool[0].name: www.example.org. is not inside any served zone"), "{err}");
-    assert!(err.contains("pool[1].name: taken.example.test. already has A records"), "{err}");
-    assert!(err.contains("pool[2].name: x.sub.example.test. is at or below a delegation"), "{err}");
+    assert!(
+        err.contains(r#"pool[0] "www.example.org.".name: www.example.org. is not inside any served zone"#),
+        "{err}"
+    );
+    assert!(err.contains(r#"pool[1] "taken.example.test.".name: taken.example.test. already has A records"#), "{err}");
+    assert!(
+        err.contains(r#"pool[2] "x.sub.example.test.".name: x.sub.example.test. is at or below a delegation"#),
+        "{err}"
+    );
     assert!(!err.contains("pool[3]"), "{err}");
 }
 

@@ -211,15 +211,20 @@ fn check_and_history_show_a_probe_taking_an_endpoint_down() {
 
     let history = ok(&ctl(&server, &["history", "--region", "a", "--limit", "5"]));
     let lines: Vec<&str> = history.lines().collect();
-    assert!(lines[0].starts_with("TIME                  REGION  ENDPOINT   FROM  TO    DETAIL"), "{history}");
+    assert!(lines[0].starts_with("TIME                     REGION  ENDPOINT   FROM  TO    DETAIL"), "{history}");
     let first = lines[1];
-    // 2026-01-02T03:04:05Z: the time as RFC 3339 in UTC.
-    let time = first.split_whitespace().next().unwrap();
-    assert_eq!((time.len(), &time[10..11], &time[19..]), (20, "T", "Z"), "{history}");
+    // "2026-01-02 03:04:05 UTC": the API's RFC 3339 time as people read it.
+    let time = &first[..23];
+    let separators = [4, 7, 10, 13, 16, 19, 20, 21, 22];
+    assert!(time.bytes().enumerate().all(|(i, b)| separators.contains(&i) || b.is_ascii_digit()), "{history}");
+    assert_eq!((&time[4..5], &time[10..11], &time[13..14], &time[19..]), ("-", " ", ":", " UTC"), "{history}");
     assert!(first.contains("  a       192.0.2.1  up    down  ") && first.contains("503"), "{history}");
     let json = ok(&ctl(&server, &["history", "--json", "--endpoint", "192.0.2.1"]));
     let events: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(events[0]["to"], "down", "{json}");
+    // The table shows the very time the API gave, to the second.
+    let at = events[0]["at"].as_str().expect("an RFC 3339 string");
+    assert_eq!(format!("{} {} UTC", &at[..10], &at[11..19]), time, "{json}");
 }
 
 #[test]

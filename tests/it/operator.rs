@@ -66,7 +66,7 @@ fn explain_asks_the_running_server_and_shows_the_ttl_it_sends() {
     let server = server(&target, "");
     let live = explain_live(&server, "A");
     assert_eq!((live["source"].as_str(), live["steering"]["region"].as_str()), (Some("live"), Some("us")), "{live}");
-    assert_eq!(live["steering"]["ttl"], 30, "{live}");
+    assert_eq!(live["steering"]["ttl_secs"], 30, "{live}");
 
     target.set_status(503);
     server.wait_for_snapshot(LIMIT, "us down", |s| !servable(s, "192.0.2.1"));
@@ -74,8 +74,11 @@ fn explain_asks_the_running_server_and_shows_the_ttl_it_sends() {
     assert_eq!(sent.answers.len(), 1);
     let live = explain_live(&server, "A");
     assert_eq!(live["steering"]["region"], "eu", "the live decision: {live}");
-    assert_eq!(live["steering"]["ttl"], u64::from(sent.answers[0].ttl), "the TTL actually sent: {live}");
-    assert_eq!((live["steering"]["ttl"].as_u64(), live["steering"]["failover_ttl"].as_bool()), (Some(5), Some(true)));
+    assert_eq!(live["steering"]["ttl_secs"], u64::from(sent.answers[0].ttl), "the TTL actually sent: {live}");
+    assert_eq!(
+        (live["steering"]["ttl_secs"].as_u64(), live["steering"]["failover_ttl"].as_bool()),
+        (Some(5), Some(true))
+    );
     let answers: Vec<String> = sent.answers.iter().map(ToString::to_string).collect();
     assert_eq!(live["answers"], serde_json::json!(answers));
     let url = url(&server);
