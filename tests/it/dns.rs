@@ -6,7 +6,7 @@ use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
 use crate::support::TestServer;
-use crate::support::client::{self, Q, SILENCE_WAIT};
+use crate::support::client::{self, Q};
 
 fn names(records: &[Record]) -> Vec<String> {
     records.iter().map(|r| format!("{} {}", r.name.to_lowercase(), r.record_type())).collect()
@@ -211,7 +211,7 @@ fn a_response_gets_no_answer() {
     let server = TestServer::start();
     let mut bytes = Q::new("www.example.test.", RecordType::A).bytes();
     bytes[2] |= 0x80; // QR=1
-    assert_eq!(client::udp_exchange(server.addr, &bytes, SILENCE_WAIT), None);
+    assert_eq!(client::udp_unanswered(server.addr, &bytes), None);
     assert_eq!(client::udp(server.addr, &Q::new("www.example.test.", RecordType::A)).answers.len(), 2);
 }
 

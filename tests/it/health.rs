@@ -17,10 +17,10 @@ use crate::support::client::{self, Q};
 use crate::support::target::HealthTarget;
 use crate::support::{TestServer, degraded, pool, servable};
 
-const LIMIT: Duration = Duration::from_secs(5);
+pub const LIMIT: Duration = Duration::from_secs(5);
 
 /// A check on `target` that reacts within a few hundred milliseconds.
-fn check(target: &HealthTarget, extra: &str) -> String {
+pub fn check(target: &HealthTarget, extra: &str) -> String {
     format!(
         "{{ type = \"http\", address = \"127.0.0.1\", port = {}, path = \"/health\", interval = \"100ms\", \
          timeout = \"500ms\", rise = 2, fall = 2 {extra} }}",
@@ -28,12 +28,15 @@ fn check(target: &HealthTarget, extra: &str) -> String {
     )
 }
 
-fn server(regions: &str, pool: &str) -> TestServer {
+/// A server for `regions` with the pool `www.lb.test.` (`pool`: its policy, regions, more
+/// settings, and more pools after it).
+pub fn server(regions: &str, pool: &str) -> TestServer {
     let toml = format!("{regions}\n[[pool]]\nname = \"www.lb.test.\"\nfailover_ttl = 5\nttl = 30\n{pool}\n");
     TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &toml, &[])
 }
 
-fn addresses(reply: &Message) -> Vec<String> {
+/// The A records of a reply, sorted.
+pub fn addresses(reply: &Message) -> Vec<String> {
     let mut list: Vec<String> = reply
         .answers
         .iter()
@@ -47,7 +50,7 @@ fn addresses(reply: &Message) -> Vec<String> {
 }
 
 /// The pool's answer to a client on 127.0.0.1, over UDP.
-fn ask(server: &TestServer) -> Message {
+pub fn ask(server: &TestServer) -> Message {
     client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A))
 }
 
@@ -182,11 +185,13 @@ fn a_hanging_target_does_not_slow_the_others() {
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
     // The slow target hangs for its whole 2 s timeout; the fast one keeps its 100 ms pace.
-    // Successful probes publish nothing: the wait is on the fast target's own count.
+    // Successful probes publish nothing: the waits are on the targets' own counts.
+    slow.wait_for_requests(1, LIMIT, "first probe of the hanging target");
     let before = fast.requests();
     let started = Instant::now();
     fast.wait_for_requests(before + 10, Duration::from_secs(3), "10 probes of the fast target");
     assert!(started.elapsed() < Duration::from_millis(1900), "10 probes took {:?}", started.elapsed());
+    assert_eq!(slow.requests(), 1, "the hanging target's one probe was still hanging all along");
     drop(server);
 }
 

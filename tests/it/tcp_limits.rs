@@ -3,7 +3,7 @@
 //! clients are answered; idle and slow connections are
 //! closed by their timeouts; shutdown closes what is open; the metrics count all of it.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -47,26 +47,11 @@ fn is_answered(stream: &mut TcpStream, id: u16) -> bool {
     client::tcp_recv(stream).and_then(|reply| Message::from_vec(&reply).ok()).is_some_and(|m| m.metadata.id == id)
 }
 
-/// Reads until the server closes `stream` (EOF or a reset), within `within`; panics if data
-/// comes or the deadline passes. Returns how long it took.
-fn wait_for_close(stream: &mut TcpStream, within: Duration) -> Duration {
-    let started = Instant::now();
-    stream.set_read_timeout(Some(within)).expect("timeout");
-    let mut buf = [0u8; 512];
-    match stream.read(&mut buf) {
-        Ok(0) => {}
-        Ok(n) => panic!("{n} octets came instead of a close"),
-        Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => {}
-        Err(e) => panic!("not closed within {within:?}: {e}"),
-    }
-    started.elapsed()
-}
-
 /// A connection past a limit: accepted by the kernel, then closed by the server with no
 /// answer to the query sent on it.
 fn assert_refused(mut stream: TcpStream, what: &str) {
     let _ = stream.write_all(&framed(&query(0xbad))); // the server may have closed already
-    let took = wait_for_close(&mut stream, ANSWER_WAIT);
+    let took = client::wait_for_close(&mut stream, ANSWER_WAIT, what);
     assert!(took < ANSWER_WAIT, "{what}: closed after {took:?}");
 }
 
@@ -97,7 +82,7 @@ fn past_the_total_limit_the_connection_idle_longest_makes_room_while_udp_is_serv
     // so a few addresses holding idle connections cannot keep everyone else out.
     let mut sixth = connect_from("127.0.0.4", server.addr);
     assert!(is_answered(&mut sixth, 6), "the sixth connection");
-    wait_for_close(&mut held[0], CLOSE_WAIT);
+    client::wait_for_close(&mut held[0], CLOSE_WAIT, "the connection idle longest, for the sixth");
     assert_udp_answered(&server);
     // The others are still served; each answer makes it the most recently idle.
     for (i, stream) in held.iter_mut().enumerate().skip(1) {
@@ -106,7 +91,7 @@ fn past_the_total_limit_the_connection_idle_longest_makes_room_while_udp_is_serv
     // So a seventh makes the sixth, now idle longest, give way.
     let mut seventh = connect_from("127.0.0.4", server.addr);
     assert!(is_answered(&mut seventh, 7), "the seventh connection");
-    wait_for_close(&mut sixth, CLOSE_WAIT);
+    client::wait_for_close(&mut sixth, CLOSE_WAIT, "the sixth, for the seventh");
     assert!(held.iter_mut().skip(1).all(|s| is_answered(s, 50)), "the held connections are still served");
 }
 
@@ -129,7 +114,7 @@ fn a_connection_idle_after_its_answer_is_closed_after_the_idle_timeout() {
     let server = TestServer::with_server_toml("tcp_idle_timeout_secs = 1\ntcp_query_timeout_secs = 30");
     let mut stream = client::tcp_connect(server.addr);
     assert!(is_answered(&mut stream, 1));
-    let took = wait_for_close(&mut stream, CLOSE_WAIT);
+    let took = client::wait_for_close(&mut stream, CLOSE_WAIT, "the idle connection");
     assert!(took >= Duration::from_millis(800), "closed after {took:?}, before the idle timeout");
 }
 
@@ -157,7 +142,7 @@ fn a_slow_loris_is_closed_after_the_query_timeout_while_others_are_answered() {
         sent += 1;
     }
     for (what, stream) in [("half a prefix", &mut half_prefix), ("a trickled message", &mut trickle)] {
-        wait_for_close(stream, CLOSE_WAIT);
+        client::wait_for_close(stream, CLOSE_WAIT, what);
         let took = started.elapsed();
         assert!(took >= Duration::from_millis(800) && took < Duration::from_secs(10), "{what}: closed after {took:?}");
     }
@@ -196,8 +181,8 @@ fn shutdown_closes_open_connections_within_the_grace_period() {
     drop(server); // shuts down, as SIGTERM does
     let took = started.elapsed();
     assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
-    wait_for_close(&mut idle, Duration::from_secs(1));
-    wait_for_close(&mut partial, Duration::from_secs(1));
+    client::wait_for_close(&mut idle, Duration::from_secs(1), "the idle connection at shutdown");
+    client::wait_for_close(&mut partial, Duration::from_secs(1), "the partial query at shutdown");
 }
 
 #[test]
@@ -230,7 +215,7 @@ fn metrics_count_open_refused_and_timed_out_connections() {
     // A fifth in all is served, and the connection idle longest closed to make room for it.
     held.push(connect_from("127.0.0.4", server.addr));
     assert!(is_answered(&mut held[4], 4), "a fifth in all");
-    wait_for_close(&mut held[0], CLOSE_WAIT);
+    client::wait_for_close(&mut held[0], CLOSE_WAIT, "the connection idle longest, for the fifth");
     held.remove(0);
     eventually(CLOSE_WAIT, "four open", || metric("meridian_tcp_connections") == 4);
     assert_eq!(metric("meridian_tcp_timeouts_total{kind=\"evicted\"}"), 1);
@@ -238,12 +223,12 @@ fn metrics_count_open_refused_and_timed_out_connections() {
     assert_eq!(metric("meridian_tcp_refused_total{reason=\"total\"}"), 0);
     // The four time out idle; then a slow one times out within its query.
     for stream in &mut held {
-        wait_for_close(stream, CLOSE_WAIT);
+        client::wait_for_close(stream, CLOSE_WAIT, "an idle connection");
     }
     eventually(CLOSE_WAIT, "no connection open", || metric("meridian_tcp_connections") == 0);
     let mut slow = client::tcp_connect(server.addr);
     slow.write_all(&[0]).unwrap();
-    wait_for_close(&mut slow, CLOSE_WAIT);
+    client::wait_for_close(&mut slow, CLOSE_WAIT, "the slow query");
     eventually(CLOSE_WAIT, "no connection open", || metric("meridian_tcp_connections") == 0);
     assert_eq!(metric("meridian_tcp_timeouts_total{kind=\"idle\"}"), 4);
     assert_eq!(metric("meridian_tcp_timeouts_total{kind=\"query\"}"), 1);

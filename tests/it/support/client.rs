@@ -1,17 +1,15 @@
 //! A DNS client over real sockets, with a deadline on every read.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 /// How long a test waits for an answer that should come.
 pub const ANSWER_WAIT: Duration = Duration::from_secs(3);
-/// How long a test waits to be sure no answer comes.
-pub const SILENCE_WAIT: Duration = Duration::from_millis(300);
 
 /// A query to build: the defaults are a plain `IN` query with EDNS (payload 1232), RD clear.
 #[derive(Clone, Debug)]
@@ -123,6 +121,41 @@ pub fn udp_exchange(addr: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Ve
     }
 }
 
+/// Sends a datagram that must get no reply, then a follow-up query on the same socket, and
+/// returns the first datagram back if it is not the follow-up's answer: `None` means the
+/// datagram went unanswered.
+///
+/// No wait for silence can be long enough to be sure; the follow-up makes it certain instead.
+/// The server answers a socket's datagrams in the order they came (one client address and
+/// port reach one of its sockets, whose thread answers what it reads in order), so a reply
+/// to the first datagram, however late, would come back before the follow-up's answer.
+///
+/// # Panics
+/// When the follow-up is not answered within [`ANSWER_WAIT`].
+pub fn udp_unanswered(addr: SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client socket");
+    socket.connect(addr).expect("connect");
+    socket.set_read_timeout(Some(ANSWER_WAIT)).expect("timeout");
+    socket.send(bytes).expect("send");
+    // An ID the first datagram does not have, so that a reply to it cannot pass for the
+    // follow-up's answer; the root is outside every test zone and always answered (REFUSED).
+    let id = match bytes {
+        [a, b, ..] => !u16::from_be_bytes([*a, *b]),
+        _ => 0x6e72,
+    };
+    let follow_up = Q { id, ..Q::new(".", RecordType::SOA) }.no_edns();
+    socket.send(&follow_up.bytes()).expect("send the follow-up");
+    let mut buf = vec![0u8; 65535];
+    let n =
+        socket.recv(&mut buf).unwrap_or_else(|e| panic!("no reply to the follow-up query within {ANSWER_WAIT:?}: {e}"));
+    let reply = &buf[..n];
+    let is_follow_up = Message::from_vec(reply).is_ok_and(|m| {
+        m.metadata.id == id
+            && m.queries.first().is_some_and(|q| q.name().is_root() && q.query_type() == RecordType::SOA)
+    });
+    (!is_follow_up).then(|| reply.to_vec())
+}
+
 /// Sends a query over UDP and parses the reply; panics if none comes.
 pub fn udp(addr: SocketAddr, q: &Q) -> Message {
     let reply = udp_exchange(addr, &q.bytes(), ANSWER_WAIT).unwrap_or_else(|| panic!("no UDP reply to {q:?}"));
@@ -163,6 +196,24 @@ pub fn tcp_recv(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
     stream.read_exact(&mut buf).ok()?;
     Some(buf)
+}
+
+/// Reads until the server closes `stream` (EOF or a reset), within `within`, and returns how
+/// long that took. A read timeout is not a close.
+///
+/// # Panics
+/// When data comes instead, or the deadline passes: names `what`.
+pub fn wait_for_close(stream: &mut TcpStream, within: Duration, what: &str) -> Duration {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(within)).expect("timeout");
+    let mut buf = [0u8; 512];
+    match stream.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!("{what}: {n} octets came instead of a close"),
+        Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => {}
+        Err(e) => panic!("{what}: not closed within {within:?}: {e}"),
+    }
+    started.elapsed()
 }
 
 /// Sends a query over a new TCP connection and parses the reply.

@@ -1,5 +1,7 @@
 //! `HealthTarget`: a real HTTP server on 127.0.0.1 whose status, delay, body and headers the
-//! test sets, including hostile answers: an endless body, a huge header, a redirect.
+//! test sets, including hostile answers: an endless body, a huge header, a redirect. It
+//! records what it is asked (method, Host, User-Agent, SNI) and how many requests it holds
+//! at once.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -28,6 +30,12 @@ struct Settings {
     /// A `location` header added to each answer.
     location: Mutex<Option<String>>,
     user_agent: Mutex<String>,
+    /// The method and `Host` header of the last request.
+    method: Mutex<String>,
+    host: Mutex<String>,
+    /// Requests read and not yet answered, and the most there have been at once.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
     /// The server name a TLS client asked for.
     sni: Mutex<String>,
 }
@@ -153,6 +161,22 @@ impl HealthTarget {
         self.settings.user_agent.lock().unwrap().clone()
     }
 
+    /// The method of the last request ("GET", "HEAD"...).
+    pub fn last_method(&self) -> String {
+        self.settings.method.lock().unwrap().clone()
+    }
+
+    /// The `Host` header of the last request.
+    pub fn last_host(&self) -> String {
+        self.settings.host.lock().unwrap().clone()
+    }
+
+    /// The most requests it has held at once: read whole and not yet answered (a hanging or
+    /// delayed answer holds its request).
+    pub fn most_in_flight(&self) -> usize {
+        self.settings.most_in_flight.load(Ordering::SeqCst)
+    }
+
     /// The server name (SNI) of the last TLS handshake.
     pub fn last_server_name(&self) -> String {
         self.settings.sni.lock().unwrap().clone()
@@ -184,14 +208,20 @@ fn serve(mut stream: impl Read + Write, settings: &Settings) {
             return;
         }
     }
+    let text = String::from_utf8_lossy(&request);
+    // Recorded before the request is counted, so a test woken by the count reads them.
+    *settings.method.lock().unwrap() = text.split(' ').next().unwrap_or_default().to_owned();
+    for (name, slot) in [("host", &settings.host), ("user-agent", &settings.user_agent)] {
+        if let Some(value) = header(&text, name) {
+            *slot.lock().unwrap() = value.to_owned();
+        }
+    }
+    // Counted from here until just before the answer is written: within the time the
+    // client waits, so the most at once is never more than the client had in flight.
+    let held = settings.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    settings.most_in_flight.fetch_max(held, Ordering::SeqCst);
     *settings.requests.lock().unwrap() += 1;
     settings.request_came.notify_all();
-    let text = String::from_utf8_lossy(&request);
-    if let Some(ua) =
-        text.lines().find_map(|l| l.strip_prefix("user-agent: ").or_else(|| l.strip_prefix("User-Agent: ")))
-    {
-        *settings.user_agent.lock().unwrap() = ua.trim().to_owned();
-    }
     // Hang until the test lets go (bounded: the probe's own timeout closes its side first).
     for _ in 0..500 {
         if !settings.hang.load(Ordering::SeqCst) {
@@ -203,6 +233,7 @@ fn serve(mut stream: impl Read + Write, settings: &Settings) {
     if delay > 0 {
         thread::sleep(Duration::from_millis(delay));
     }
+    settings.in_flight.fetch_sub(1, Ordering::SeqCst);
     let status = settings.status.load(Ordering::SeqCst);
     let body = settings.body.lock().unwrap().clone();
     let mut head = format!("HTTP/1.1 {status} X\r\nconnection: close\r\n");
@@ -229,4 +260,12 @@ fn serve(mut stream: impl Read + Write, settings: &Settings) {
             return;
         }
     }
+}
+
+/// The value of the header `name` (any case) in a request head.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|line| {
+        let (field, value) = line.split_once(':')?;
+        field.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
 }
