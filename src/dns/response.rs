@@ -9,7 +9,7 @@
 
 use hickory_proto::op::{Edns, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsOption, NSIDPayload};
-use hickory_proto::rr::rdata::{CNAME, TXT};
+use hickory_proto::rr::rdata::{CNAME, HTTPS, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use std::net::IpAddr;
@@ -550,20 +550,39 @@ fn referral<'s>(response: &mut Answer<'s>, zone: &'s Zone, cut: &'s Node) {
 }
 
 /// Additional section processing (RFC 1034 section 3.6, RFC 1035 section 3.3): addresses of
-/// the name servers, mail exchangers and service targets that live in this zone.
+/// the name servers, mail exchangers and service targets that live in this zone. For SVCB
+/// and HTTPS, RFC 9460 section 4.1: "authoritative DNS servers SHOULD return A, AAAA, and
+/// SVCB records in the Additional section for any TargetNames that are in the zone" (the
+/// RRset of the answer's own type there, as Knot does). A pool name holds no A or AAAA in its
+/// zone, so addresses steered per client never go there (section 4.4 leaves out what would
+/// not suit every client).
 fn additional_for<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset) {
-    if matches!(set.rtype, RecordType::NS | RecordType::MX | RecordType::SRV) {
-        add_addresses(response, zone, set, &zone.origin_key);
+    match set.rtype {
+        RecordType::NS | RecordType::MX | RecordType::SRV => {
+            add_at_targets(response, zone, set, &zone.origin_key, &[RecordType::A, RecordType::AAAA]);
+        }
+        RecordType::SVCB | RecordType::HTTPS => {
+            add_at_targets(response, zone, set, &zone.origin_key, &[RecordType::A, RecordType::AAAA, set.rtype]);
+        }
+        _ => {}
     }
 }
 
 /// Adds the A and AAAA RRsets of the targets of `set` that lie at or below `within`.
 fn add_addresses<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset, within: &[u8]) {
+    add_at_targets(response, zone, set, within, &[RecordType::A, RecordType::AAAA]);
+}
+
+/// Adds the RRsets of `types` owned by the targets of `set` that lie at or below `within`,
+/// each once and none already in the answer. A TargetName of "." names no other host (RFC
+/// 9460 section 2.5: the owner itself, or no service at all).
+fn add_at_targets<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset, within: &[u8], types: &[RecordType]) {
     for record in set.kept() {
         let target = match &record.data {
             RData::NS(ns) => &ns.0,
             RData::MX(mx) => &mx.exchange,
             RData::SRV(srv) => &srv.target,
+            RData::SVCB(svcb) | RData::HTTPS(HTTPS(svcb)) if !svcb.target_name.is_root() => &svcb.target_name,
             _ => continue,
         };
         let key = NameKey::new(target);
@@ -573,12 +592,12 @@ fn add_addresses<'s>(response: &mut Answer<'s>, zone: &'s Zone, set: &'s Rrset, 
         let Some(node) = zone.node(key.as_bytes()) else {
             continue;
         };
-        for rtype in [RecordType::A, RecordType::AAAA] {
-            if let Some(addresses) = node.get(rtype) {
-                let seen = response.additionals.iter().any(|r| matches!(r, Rrs::Set(s) if std::ptr::eq(*s, addresses)));
-                if !seen {
-                    response.additionals.push(Rrs::Set(addresses));
-                }
+        for &rtype in types {
+            let Some(found) = node.get(rtype) else { continue };
+            let is_in =
+                |section: &Section<'_>| section.iter().any(|r| matches!(r, Rrs::Set(s) if std::ptr::eq(*s, found)));
+            if !is_in(&response.additionals) && !is_in(&response.answers) {
+                response.additionals.push(Rrs::Set(found));
             }
         }
     }

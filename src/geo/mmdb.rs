@@ -434,7 +434,8 @@ mod table_tests {
 
     /// The flattened IPv4 table must say what the tree says, for every address tried: the
     /// same location, and a scope no longer than the database network's whose whole block
-    /// has that location.
+    /// has that location. Tried: `tries` addresses at random, then the edges, where a scan
+    /// off by one lands in the neighbouring range.
     fn agrees(db: &GeoDb, tries: u64) {
         let mut state = 7;
         let mut batch = Vec::new();
@@ -443,12 +444,35 @@ mod table_tests {
             batch.push(state as u32);
             // As the UDP workers do: the batch's lines prefetched, then each looked up.
             if batch.len() == 32 || i + 1 == tries {
-                db.prefetch(&batch.iter().map(|&a| IpAddr::V4(Ipv4Addr::from(a))).collect::<Vec<_>>());
+                prefetch_v4(db, &batch);
                 batch.drain(..).for_each(|a| agrees_at(db, a));
             }
         }
-        let edges = ["0.0.0.0", "255.255.255.255", "255.255.240.0", "0.0.15.255"].map(|a| a.parse().unwrap());
-        db.prefetch(&edges);
+        let edges = edges(db);
+        prefetch_v4(db, &edges);
+        edges.into_iter().for_each(|a| agrees_at(db, a));
+    }
+
+    /// The ends of the address space, of the index's first and last /20 and /16, and the
+    /// first address of each range with the last one before it: of every range of a small
+    /// table, of some thousands spread over a large one.
+    fn edges(db: &GeoDb) -> Vec<u32> {
+        let ip = |s: &str| u32::from(s.parse::<Ipv4Addr>().unwrap());
+        let mut edges: Vec<u32> = ["0.0.0.0", "0.0.15.255", "0.0.16.0", "0.0.255.255", "0.1.0.0"]
+            .into_iter()
+            .chain(["255.254.255.255", "255.255.0.0", "255.255.239.255", "255.255.240.0", "255.255.255.255"])
+            .map(ip)
+            .collect();
+        let step = (db.v4.len() / 4096).max(1);
+        for range in db.v4.ranges.iter().step_by(step) {
+            edges.push(range.start);
+            edges.extend(range.start.checked_sub(1));
+        }
+        edges
+    }
+
+    fn prefetch_v4(db: &GeoDb, addrs: &[u32]) {
+        db.prefetch(&addrs.iter().map(|&a| IpAddr::V4(Ipv4Addr::from(a))).collect::<Vec<_>>());
     }
 
     fn agrees_at(db: &GeoDb, addr: u32) {

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use hickory_proto::rr::rdata::NULL;
+use hickory_proto::rr::rdata::{HTTPS, NULL};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecoder, Restrict};
 use hickory_proto::serialize::txt::{Parser, parse_ttl};
@@ -294,9 +294,20 @@ impl State {
         let (_, sets): (Name, BTreeMap<_, _>) = parsed.or_else(|e| err(line, format!("bad {rtype} RDATA: {e}")))?;
         let record = sets.into_values().next().and_then(|set| set.records_without_rrsigs().next().cloned());
         match record {
-            Some(record) => Ok(record.data),
+            Some(record) => self.qualify_target(record.data, tokens, line),
             None => err(line, format!("bad {rtype} RDATA")),
         }
+    }
+
+    /// hickory reads the TargetName of SVCB and HTTPS as written, without the origin, and a
+    /// relative one then goes out as if absolute (`web` as `web.`). RFC 9460 section 2.1 makes
+    /// it a <domain-name> of RFC 1035 section 5.1, relative to the origin like any other, so
+    /// it is read again here.
+    fn qualify_target(&self, mut data: RData, tokens: &[Token<'_>], line: usize) -> Result<RData, SyntaxError> {
+        if let (RData::SVCB(svcb) | RData::HTTPS(HTTPS(svcb)), Some(target)) = (&mut data, tokens.get(1)) {
+            svcb.target_name = self.name(target.text, line)?;
+        }
+        Ok(data)
     }
 }
 

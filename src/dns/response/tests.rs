@@ -113,3 +113,24 @@ fn chaos_identity_and_refusal() {
         request("version.bind.", RecordType::TXT, None, Protocol::Udp, |m| m.queries[0].query_class = DNSClass::CH);
     assert_eq!(self::answer(&snap, &version, Salt::default()).unwrap().metadata.response_code, ResponseCode::Refused);
 }
+
+/// RFC 9460 section 4.1: an SVCB or HTTPS answer carries the A, AAAA and same-type RRsets of
+/// its TargetNames in the zone; a "." target (the owner, or no service) and a target outside
+/// the zone add nothing, and nothing goes in twice.
+#[test]
+fn svcb_and_https_answers_carry_their_targets_addresses() {
+    let zone = "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.1\n\
+                web A 192.0.2.2\nweb AAAA 2001:db8::2\nweb HTTPS 1 . alpn=h2\nalt HTTPS 0 web\n\
+                me HTTPS 1 me alpn=h2\nme A 192.0.2.3\nsvc SVCB 1 web alpn=h2\nsvc SVCB 2 web port=8443\nsvc SVCB 3 other.example. alpn=h3\n";
+    let snap = snapshot(zone);
+    let additional = |name: &str, rtype: RecordType| {
+        let mut answer = answer(&snap, &udp(name, rtype), Salt::default()).unwrap();
+        answer.decode_wire_only();
+        Answer::records(&answer.additionals).map(|r| format!("{} {}", r.name, r.record_type())).collect::<Vec<_>>()
+    };
+    let web = ["web.example.test. A", "web.example.test. AAAA"];
+    assert_eq!(additional("alt.example.test.", RecordType::HTTPS), [web[0], web[1], "web.example.test. HTTPS"]);
+    assert_eq!(additional("svc.example.test.", RecordType::SVCB), web, "two records with one target: added once");
+    assert_eq!(additional("web.example.test.", RecordType::HTTPS), Vec::<String>::new(), "\".\": nothing");
+    assert_eq!(additional("me.example.test.", RecordType::HTTPS), ["me.example.test. A"], "not the answer again");
+}

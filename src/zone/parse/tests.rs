@@ -111,6 +111,24 @@ fn other_common_types_parse() {
     );
 }
 
+/// RFC 9460 section 2.1: a TargetName is a domain name like any other in a master file,
+/// relative to the origin unless it ends in a dot; "." stays the root (RFC 9460 section 2.5).
+#[test]
+fn a_relative_svcb_or_https_target_is_relative_to_the_origin() {
+    let entries = records(
+        "$ORIGIN t.\n$TTL 60\nalt HTTPS 0 web\nsvc SVCB 1 web.other. alpn=h2\nweb HTTPS 1 . alpn=h2\n\
+         $ORIGIN sub.t.\nx SVCB 2 svc port=53\n",
+    );
+    let targets: Vec<String> = entries
+        .iter()
+        .map(|e| match &e.record.data {
+            RData::SVCB(svcb) | RData::HTTPS(HTTPS(svcb)) => svcb.target_name.to_string(),
+            other => panic!("not SVCB or HTTPS: {other:?}"),
+        })
+        .collect();
+    assert_eq!(targets, ["web.t.", "web.other.", ".", "svc.sub.t."]);
+}
+
 #[test]
 fn names_over_255_octets_and_labels_over_63_are_refused_with_their_line() {
     // RFC 1035 section 2.3.4: labels of 63 octets or less, names of 255 or less. Labels of
