@@ -151,6 +151,13 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     let cancel = CancellationToken::new();
     let api_credentials = api_files.map(|files| Arc::new(arc_swap::ArcSwap::from_pointee(files)));
     let cluster = config.cluster.clone().map(|settings| (settings, crate::control::shared::SharedLog::new()));
+    let (own_votes, own_votes_out) = match &cluster {
+        Some(_) => {
+            let (sender, receiver) = tokio::sync::mpsc::channel(1024);
+            (Some(sender), Some(receiver))
+        }
+        None => (None, None),
+    };
     tokio::spawn(advance_ticks(observers.tick.clone(), cancel.child_token()));
     let controller = Controller {
         observers: observers.clone(),
@@ -165,15 +172,17 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         cancel: cancel.clone(),
         api_credentials: api_credentials.clone(),
         shared_log: cluster.as_ref().map(|(_, (log, _))| log.clone()),
+        own_votes,
     };
     let (control, controller) = controller.spawn();
     let cluster_status = Arc::new(crate::cluster::Status::default());
-    if let Some((settings, (_, writes))) = cluster {
+    if let (Some((settings, (_, writes))), Some(own_votes)) = (cluster, own_votes_out) {
         let run = crate::cluster::run(
             settings,
             cluster_credentials,
             control.clone(),
             writes,
+            own_votes,
             cluster_status.clone(),
             cancel.child_token(),
         );

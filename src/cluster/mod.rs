@@ -22,7 +22,7 @@ use tracing::{error, info, warn};
 
 use crate::config::cluster::ClusterConfig;
 use crate::control::Control;
-use crate::control::shared::{LogError, LogWrite};
+use crate::control::shared::{LogError, LogWrite, OwnVote};
 
 /// The key whose value is the whole state of the shared changes.
 pub const CHANGES_KEY: &str = "changes";
@@ -54,6 +54,7 @@ pub async fn run(
     credentials: Option<String>,
     control: Control,
     mut writes: mpsc::Receiver<LogWrite>,
+    own_votes: mpsc::Receiver<OwnVote>,
     status: Arc<Status>,
     cancel: CancellationToken,
 ) {
@@ -78,11 +79,17 @@ pub async fn run(
             return refuse_all(&mut writes, "no NATS connection", &cancel).await;
         }
     };
+    let subject = format!("meridian.{}.votes", config.bucket);
+    let voting =
+        tokio::spawn(votes(client.clone(), subject, config.name.clone(), own_votes, control.clone(), cancel.clone()));
     let context = jetstream::new(client.clone());
     // Until the bucket is open, writes are refused and the state file's changes are served.
     let store = tokio::select! {
         store = open_bucket(&context, &config.bucket, &mut writes) => store,
-        () = cancel.cancelled() => return,
+        () = cancel.cancelled() => {
+            voting.abort();
+            return;
+        }
     };
     status.connected.store(true, Ordering::Relaxed);
     info!(bucket = %config.bucket, name = %config.name, "cluster: the shared changes' bucket is open");
@@ -104,6 +111,78 @@ pub async fn run(
             .store(client.connection_state() == async_nats::connection::State::Connected, Ordering::Relaxed);
     }
     watcher.abort();
+    voting.abort();
+}
+
+/// A vote as it travels between instances on the votes subject.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct VoteMessage {
+    vantage: String,
+    /// "region/address".
+    endpoint: String,
+    down: bool,
+    /// "up", "degraded" or "down".
+    status: String,
+    rtt_ms: Option<f64>,
+}
+
+/// The largest vote message read; anything larger is not one of ours.
+const MAX_VOTE_BYTES: usize = 1024;
+
+/// Publishes this instance's votes and hands the other vantage points' to the writer.
+async fn votes(
+    client: async_nats::Client,
+    subject: String,
+    name: String,
+    mut own: mpsc::Receiver<OwnVote>,
+    control: Control,
+    cancel: CancellationToken,
+) {
+    let mut wait = Duration::from_millis(100);
+    let mut subscriber = loop {
+        match client.subscribe(subject.clone()).await {
+            Ok(subscriber) => break subscriber,
+            Err(error) => {
+                warn!(%error, "cluster: cannot subscribe to the health votes; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = cancel.cancelled() => return,
+                }
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            vote = own.recv() => {
+                let Some(vote) = vote else { return };
+                let message = VoteMessage {
+                    vantage: name.clone(),
+                    endpoint: vote.endpoint.to_string(),
+                    down: vote.down,
+                    status: vote.status.to_owned(),
+                    rtt_ms: vote.rtt_ms,
+                };
+                if let Ok(bytes) = serde_json::to_vec(&message) {
+                    // Without a connection the client buffers a little, then refuses: a vote
+                    // lost is replaced by the next probe's.
+                    let _ = tokio::time::timeout(OPERATION_TIMEOUT, client.publish(subject.clone(), bytes.into())).await;
+                }
+            }
+            message = subscriber.next() => {
+                let Some(message) = message else { return };
+                if message.payload.len() > MAX_VOTE_BYTES {
+                    continue;
+                }
+                let Ok(vote) = serde_json::from_slice::<VoteMessage>(&message.payload) else { continue };
+                let plausible = vote.vantage.len() <= 64 && vote.endpoint.len() <= 512 && vote.vantage != name;
+                if plausible {
+                    control.vote(vote.vantage, vote.endpoint, vote.down);
+                }
+            }
+            () = cancel.cancelled() => return,
+        }
+    }
 }
 
 /// Opens (or creates) the bucket, retrying until it can; writes asked meanwhile are refused.

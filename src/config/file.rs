@@ -274,6 +274,9 @@ pub struct FileServer {
     pub workers: Option<u64>,
     /// The user to serve as when started as root (default "nobody"); never root itself.
     pub user: Option<String>,
+    /// The local address health probes are sent from (default: the system's choice): on a
+    /// host with several addresses, the one the targets should see.
+    pub probe_source: Option<String>,
 }
 
 /// `[[zone]]`: one RFC 1035 master file.

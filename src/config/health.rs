@@ -31,6 +31,8 @@ impl CheckKind {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CheckConfig {
     pub kind: CheckKind,
+    /// The local address probes are sent from (`server.probe_source`); `None`: any.
+    pub source: Option<IpAddr>,
     /// The address to probe instead of the endpoint's.
     pub address: Option<IpAddr>,
     pub port: u16,
@@ -252,6 +254,7 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
     let degraded_rtt = file.degraded_rtt.as_ref().and_then(|v| duration(v, &format!("{at}.degraded_rtt"), problems));
     let config = CheckConfig {
         kind,
+        source: None, // set from server.probe_source once the regions are validated
         address,
         port,
         path,

@@ -70,6 +70,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Who to serve as when started as root (`None`: `privileges::DEFAULT_USER`).
     pub user: Option<String>,
+    /// The local address health probes are sent from.
+    pub probe_source: Option<std::net::IpAddr>,
 }
 
 /// What one TCP client may hold, and for how long (RFC 7766 sections 6.2 and 10).
@@ -284,7 +286,12 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
         }
     }
     let geoip = steering::validate_geoip(file.geoip.map(|g| g.database), base);
-    let regions = steering::validate_regions(file.region, &mut problems);
+    let mut regions = steering::validate_regions(file.region, &mut problems);
+    if let Some(source) = server.probe_source {
+        for check in regions.iter_mut().flat_map(|r| r.endpoints.iter_mut()).filter_map(|e| e.check.as_mut()) {
+            check.source = Some(source);
+        }
+    }
     let pools = steering::validate_pools(file.pool, &regions, &mut problems);
     if geoip.is_none()
         && let Some(pool) = pools.iter().find(|p| p.policy.needs_geo())
@@ -340,7 +347,26 @@ fn validate_server(server: FileServer, cpus: usize, problems: &mut Vec<Problem>)
     if server.user.as_deref().is_some_and(|u| u.is_empty() || u.contains('\0')) {
         problems.push(Problem::new("server.user", "must be a user name"));
     }
-    ServerConfig { listen, identity: server.identity, max_udp_payload, tcp, shutdown_grace, workers, user: server.user }
+    let probe_source = server.probe_source.as_deref().and_then(|text| match text.parse() {
+        Ok(address) => Some(address),
+        Err(_) => {
+            problems.push(Problem::new(
+                "server.probe_source",
+                format!("{text:?} is not an IP address of this host, such as 192.0.2.10 or 2001:db8::10"),
+            ));
+            None
+        }
+    });
+    ServerConfig {
+        listen,
+        identity: server.identity,
+        max_udp_payload,
+        tcp,
+        shutdown_grace,
+        workers,
+        user: server.user,
+        probe_source,
+    }
 }
 
 /// The TCP limits. A per-client limit left unset follows a total set below it; one set above

@@ -89,6 +89,12 @@ pub enum Command {
         revision: u64,
         value: Vec<u8>,
     },
+    /// Another vantage point's vote on an endpoint ("region/address"), as it arrived.
+    Vote {
+        vantage: String,
+        endpoint: String,
+        down: bool,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -139,6 +145,12 @@ impl Control {
         let _ = self.send(Command::Remote { revision, value }).await;
     }
 
+    /// Hands the writer another vantage point's vote; dropped when the writer is busy, as a
+    /// newer vote follows within a probe interval.
+    pub fn vote(&self, vantage: String, endpoint: String, down: bool) {
+        let _ = self.commands.try_send(Command::Vote { vantage, endpoint, down });
+    }
+
     /// Stops serving, within the grace period.
     pub async fn shutdown(&self) {
         let (reply, answer) = oneshot::channel();
@@ -183,12 +195,20 @@ pub struct Controller {
     pub api_credentials: Option<load::ApiCredentials>,
     /// With `[cluster]`: where changes are written before they are made.
     pub shared_log: Option<shared::SharedLog>,
+    /// With `[cluster]`: where this instance's votes go for the other instances.
+    pub own_votes: Option<mpsc::Sender<shared::OwnVote>>,
 }
 
 /// The controller as it runs: what it owns, the probes it started and where their results
 /// arrive, and where it publishes for the API.
 struct Writer {
     own: Controller,
+    /// The other vantage points' latest votes (with `[cluster]`).
+    votes: crate::health::quorum::Votes,
+    /// Whether no other vantage point has a fresh vote (with `[cluster]`).
+    isolated: bool,
+    /// When every endpoint is judged again, as votes age out (with `[cluster]`).
+    next_judgement: Instant,
     probes: Option<HealthTasks>,
     reports: Option<mpsc::Receiver<Report>>,
     published: Arc<ArcSwap<Published>>,
@@ -219,7 +239,15 @@ impl Controller {
             pools,
         };
         let published = Arc::new(ArcSwap::from_pointee(first));
-        let writer = Writer { own: self, probes: None, reports: None, published: published.clone() };
+        let writer = Writer {
+            own: self,
+            votes: crate::health::quorum::Votes::default(),
+            isolated: false,
+            next_judgement: clock(),
+            probes: None,
+            reports: None,
+            published: published.clone(),
+        };
         let task = tokio::spawn(writer.run(inbox));
         (Control { commands, published }, task)
     }
@@ -231,7 +259,16 @@ impl Writer {
         let mut heartbeat = time::interval(HEARTBEAT);
         heartbeat.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
         loop {
-            let wake = self.own.table.next_change(clock());
+            let mut wake = self.own.table.next_change(clock());
+            if self.own.config.cluster.is_some() {
+                // Votes age out: judge again every second, however busy the writer is.
+                if clock() >= self.next_judgement {
+                    self.next_judgement = clock() + Duration::from_secs(1);
+                    self.judge_all();
+                    self.publish_health();
+                }
+                wake = Some(wake.map_or(self.next_judgement, |w| w.min(self.next_judgement)));
+            }
             tokio::select! {
                 biased;
                 command = inbox.recv() => match command {
@@ -275,6 +312,15 @@ impl Writer {
             }
             Command::Probe(region, reply) => self.probe(&region, reply),
             Command::Remote { revision, value } => self.apply_remote(revision, &value).await,
+            Command::Vote { vantage, endpoint, down } => {
+                self.own.observers.metrics.record_cluster_report(&vantage);
+                self.votes.record(&endpoint, &vantage, down, clock());
+                if let Some(index) = self.own.table.index_of(&endpoint)
+                    && self.judge(index)
+                {
+                    self.publish_health();
+                }
+            }
             Command::Shutdown(_) => unreachable!("handled by run"),
         }
     }
@@ -283,7 +329,80 @@ impl Writer {
     /// latency policy re-choose from the RTTs it moved; publishes nothing.
     fn observe(&mut self, (target, result, at): Report) {
         health::apply(&mut self.own.table, target, &result, at, &self.own.observers.metrics);
+        if self.own.config.cluster.is_some() {
+            let rtt_ms = (result.observation != crate::health::state::Observation::Failed)
+                .then_some(result.rtt.as_secs_f64() * 1e3);
+            for endpoint in self.own.table.endpoints_of_target(target) {
+                self.share_vote(endpoint, rtt_ms);
+                self.judge(endpoint);
+            }
+        }
         crate::steering::latency::steer(&mut self.own.table, &self.own.config);
+    }
+
+    /// Sends this instance's vote on an endpoint to the cluster edge; dropped when the edge
+    /// is behind (the next probe votes again).
+    fn share_vote(&self, endpoint: usize, rtt_ms: Option<f64>) {
+        let (Some(out), Some((name, _))) = (&self.own.own_votes, self.own.table.name_of(endpoint)) else { return };
+        let status = self.own.table.endpoint(endpoint).map_or(crate::health::state::Status::Up, |r| r.status);
+        let vote = shared::OwnVote {
+            endpoint: name.clone(),
+            down: self.own.table.own_down(endpoint),
+            status: status.as_str(),
+            rtt_ms,
+        };
+        let _ = out.try_send(vote);
+    }
+
+    /// Applies the vantage points' quorum to one checked endpoint; whether what answers
+    /// follow changed (then logged).
+    fn judge(&mut self, endpoint: usize) -> bool {
+        let Some(cluster) = &self.own.config.cluster else { return false };
+        let Some((name, true)) = self.own.table.name_of(endpoint) else { return false };
+        let own: std::sync::Arc<str> = std::sync::Arc::from(cluster.name.as_str());
+        let now = clock();
+        let own_down = self.own.table.own_down(endpoint);
+        let verdict = self.votes.verdict(name, &own, own_down, cluster.health_quorum, cluster.report_max_age, now);
+        let name = name.clone();
+        let changed = self.own.table.set_verdict(endpoint, Some(verdict.down), now);
+        if changed {
+            let by: Vec<&str> = verdict.down_votes.iter().map(|v| &**v).collect();
+            let word = if verdict.down { "down" } else { "up" };
+            info!(
+                endpoint = %name,
+                down_votes = %by.join(", "),
+                voters = verdict.voters,
+                needed = verdict.needed,
+                own_view = verdict.own_view,
+                "cluster verdict: {word}: {} of {} vantage points say down",
+                by.len(),
+                verdict.voters
+            );
+        }
+        changed
+    }
+
+    /// Judges every checked endpoint again (votes age out) and notes whether this instance
+    /// hears from no other vantage point.
+    fn judge_all(&mut self) {
+        let Some(cluster) = &self.own.config.cluster else { return };
+        let heard = self.votes.members(cluster.report_max_age, clock());
+        let others = heard.iter().filter(|(v, _)| **v != *cluster.name).count();
+        let isolated = others == 0;
+        if isolated != self.isolated {
+            self.isolated = isolated;
+            if isolated {
+                warn!(
+                    "cluster: no other vantage point reported within report_max_age: health is this instance's own view"
+                );
+            } else {
+                info!(members = others + 1, "cluster: other vantage points report again: health is decided by quorum");
+            }
+        }
+        self.own.observers.metrics.set_cluster(isolated, others + 1);
+        for endpoint in 0..self.own.table.len() {
+            self.judge(endpoint);
+        }
     }
 
     /// Publishes the health table for the API, and a new snapshot when the view queries
@@ -535,6 +654,9 @@ impl Writer {
         if let Some(pool) = triggered {
             self.own.observers.metrics.record_failover(&pool, FailoverKind::Manual);
         }
+        if let Some(revision) = self.own.persisted.revision {
+            self.own.observers.metrics.set_cluster_revision(revision);
+        }
         info!(generation, revision = self.own.persisted.revision, "API change applied");
         Ok(generation)
     }
@@ -581,6 +703,7 @@ impl Writer {
         }
         self.own.persisted = remote;
         let generation = self.install(snapshot, table).await;
+        self.own.observers.metrics.set_cluster_revision(revision);
         info!(revision, generation, "shared changes applied");
     }
 

@@ -61,3 +61,16 @@ impl SharedLog {
         }
     }
 }
+
+/// This instance's vote on an endpoint, after one of its probes: the cluster edge publishes
+/// it for the other instances.
+#[derive(Debug, Clone)]
+pub struct OwnVote {
+    /// "region/address".
+    pub endpoint: std::sync::Arc<str>,
+    pub down: bool,
+    /// "up", "degraded" or "down", as this instance's thresholds say.
+    pub status: &'static str,
+    /// The probe's round trip in milliseconds, when it answered.
+    pub rtt_ms: Option<f64>,
+}

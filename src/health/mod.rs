@@ -5,6 +5,7 @@
 pub mod history;
 pub mod probe;
 pub mod prober;
+pub mod quorum;
 pub mod state;
 pub mod table;
 pub mod view;

@@ -112,7 +112,7 @@ impl Prober {
         let check = &self.target.check;
         let exchange = async {
             match &self.http {
-                None => tcp(SocketAddr::new(self.target.address, check.port)).await,
+                None => tcp(SocketAddr::new(self.target.address, check.port), check.source).await,
                 Some(http) => http.exchange(check).await,
             }
         };
@@ -131,8 +131,16 @@ impl Prober {
     }
 }
 
-async fn tcp(addr: SocketAddr) -> Outcome {
-    match TcpStream::connect(addr).await {
+/// A TCP connection to `addr`, from `source` when given (`server.probe_source`).
+async fn connect(addr: SocketAddr, source: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else { return TcpStream::connect(addr).await };
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
+async fn tcp(addr: SocketAddr, source: Option<std::net::IpAddr>) -> Outcome {
+    match connect(addr, source).await {
         Ok(_) => (true, None, "connected".into()), // closed at once: nothing is read
         Err(e) => (false, None, e.to_string()),
     }
@@ -165,7 +173,7 @@ impl Http {
     /// Connects (always to the target's address, whatever `host` says), shakes hands over TLS
     /// for `https`, and asks.
     async fn exchange(&self, check: &CheckConfig) -> Outcome {
-        let stream = match TcpStream::connect(self.socket).await {
+        let stream = match connect(self.socket, check.source).await {
             Ok(stream) => stream,
             Err(e) => return (false, None, e.to_string()),
         };

@@ -35,6 +35,21 @@ struct Slot {
     /// result changes them, so that publishing the table stays cheap (`Arc::make_mut`).
     history: Arc<History>,
     rtt: Arc<RttStats>,
+    /// With a cluster: whether the vantage points' quorum says down (`None`: standalone, or
+    /// not judged yet; this instance's own status decides).
+    verdict: Option<bool>,
+}
+
+impl Slot {
+    /// The status answers follow: the cluster's verdict where there is one, else this
+    /// instance's own (a degraded endpoint the quorum keeps up stays degraded).
+    fn effective(&self) -> Status {
+        match (self.verdict, self.health.status()) {
+            (Some(true), _) => Status::Down,
+            (Some(false), Status::Down) => Status::Up,
+            (_, status) => status,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +165,7 @@ impl HealthTable {
                     name: format!("{}/{}", region.name, endpoint.address).into(),
                     history: Arc::default(),
                     rtt: Arc::default(),
+                    verdict: None,
                 });
             }
             regions.push((first..slots.len(), region.min_healthy));
@@ -183,6 +199,7 @@ impl HealthTable {
                 slot.health = previous.health.clone();
                 slot.history = previous.history.clone();
                 slot.rtt = previous.rtt.clone();
+                slot.verdict = previous.verdict;
             }
         }
         // A pool keeps its short-TTL hold, its latency choice and its regions' failback delays,
@@ -246,6 +263,70 @@ impl HealthTable {
             }
         }
         self.track_recoveries(&before, now);
+        self.note_region_changes(&before, now);
+        changes.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Sets the cluster's verdict on an endpoint (`Some(down)`); whether the status answers
+    /// follow changed. Region failovers it causes are recorded as a probe result's are.
+    pub fn set_verdict(&mut self, endpoint: usize, verdict: Option<bool>, now: Instant) -> bool {
+        let Some(slot) = self.slots.get(endpoint) else { return false };
+        if slot.verdict == verdict {
+            return false;
+        }
+        let was = slot.effective();
+        let before = self.servable_regions();
+        self.slots[endpoint].verdict = verdict;
+        let changed = self.slots[endpoint].effective() != was;
+        if changed {
+            for pool in &mut self.pools {
+                if pool.endpoints.contains(&endpoint) {
+                    pool.changed_at = Some(now);
+                }
+            }
+        }
+        self.track_recoveries(&before, now);
+        self.note_region_changes(&before, now);
+        changed
+    }
+
+    /// This instance's own status of an endpoint, its vote: down or not.
+    pub fn own_down(&self, endpoint: usize) -> bool {
+        self.slots.get(endpoint).is_some_and(|s| s.health.status() == Status::Down)
+    }
+
+    /// The status answers follow (the cluster's verdict, else this instance's own).
+    pub fn effective_status(&self, endpoint: usize) -> Option<Status> {
+        self.slots.get(endpoint).map(Slot::effective)
+    }
+
+    /// An endpoint's "region/address" name, and whether it is checked.
+    pub fn name_of(&self, endpoint: usize) -> Option<(&Arc<str>, bool)> {
+        self.slots.get(endpoint).map(|s| (&s.name, s.target.is_some()))
+    }
+
+    /// The index of the endpoint named "region/address".
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.slots.iter().position(|s| &*s.name == name)
+    }
+
+    /// The endpoints (indexes) a target checks.
+    pub fn endpoints_of_target(&self, target: usize) -> Vec<usize> {
+        self.slots.iter().enumerate().filter(|(_, s)| s.target == Some(target)).map(|(i, _)| i).collect()
+    }
+
+    /// How many endpoints the table has.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the table has no endpoint.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Records a region event for each pool region whose servability differs from `before`.
+    fn note_region_changes(&mut self, before: &[Vec<bool>], now: Instant) {
         let after = self.servable_regions();
         for (p, pool) in self.pools.iter().enumerate() {
             for (r, name) in pool.region_names.iter().enumerate() {
@@ -260,7 +341,6 @@ impl HealthTable {
                 }
             }
         }
-        changes.into_iter().map(|(_, c)| c).collect()
     }
 
     /// Notes when a pool's region becomes servable again after it could not serve, for
@@ -304,7 +384,7 @@ impl HealthTable {
     pub fn region_rtts(&self, pool: usize) -> Vec<Option<Duration>> {
         let Some(pool) = self.pools.get(pool) else { return Vec::new() };
         let fastest = |range: &std::ops::Range<usize>| {
-            let up = self.slots[range.clone()].iter().filter(|s| s.health.status() != Status::Down);
+            let up = self.slots[range.clone()].iter().filter(|s| s.effective() != Status::Down);
             up.filter_map(|s| s.rtt.ewma).min()
         };
         pool.regions.iter().map(fastest).collect()
@@ -345,8 +425,8 @@ impl HealthTable {
                 ManualState::Drain => EndpointView { servable: false, degraded: false, drained: true },
                 ManualState::ForceUp => EndpointView { servable: true, degraded: false, drained: false },
                 ManualState::Auto => EndpointView {
-                    servable: slot.health.status() != Status::Down,
-                    degraded: slot.health.status() == Status::Degraded,
+                    servable: slot.effective() != Status::Down,
+                    degraded: slot.effective() == Status::Degraded,
                     drained: false,
                 },
             })
@@ -362,18 +442,19 @@ impl HealthTable {
                 *min_healthy > 0.0 && (servable as f64) < needed
             })
             .collect();
-        let short_ttl =
-            self.pools
-                .iter()
-                .map(|pool| {
-                    // Endpoints under a manual state are what the operator wants; only checked ones count.
-                    let unhealthy = pool.endpoints.iter().any(|&i| {
-                        self.slots[i].manual == ManualState::Auto && self.slots[i].health.status() != Status::Up
-                    });
-                    let recent = pool.changed_at.is_some_and(|at| now < at + pool.hold);
-                    unhealthy || recent
-                })
-                .collect();
+        let short_ttl = self
+            .pools
+            .iter()
+            .map(|pool| {
+                // Endpoints under a manual state are what the operator wants; only checked ones count.
+                let unhealthy = pool
+                    .endpoints
+                    .iter()
+                    .any(|&i| self.slots[i].manual == ManualState::Auto && self.slots[i].effective() != Status::Up);
+                let recent = pool.changed_at.is_some_and(|at| now < at + pool.hold);
+                unhealthy || recent
+            })
+            .collect();
         let preferred = self.pools.iter().map(|p| p.preferred.map(|r| r as u8)).collect();
         let held_back = self
             .pools
@@ -403,7 +484,7 @@ fn region_servable(slots: &[Slot], range: std::ops::Range<usize>) -> bool {
     slots[range].iter().any(|s| match s.manual {
         ManualState::Drain => false,
         ManualState::ForceUp => true,
-        ManualState::Auto => s.health.status() != Status::Down,
+        ManualState::Auto => s.effective() != Status::Down,
     })
 }
 

@@ -93,7 +93,23 @@ pub struct Registry {
     api_auth_failures: AtomicU64,
     answers: SharedAnswerCounters,
     health: SharedHealthSeries,
+    cluster: ClusterSeries,
 }
+
+/// The cluster's series, shown once the instance is part of one.
+#[derive(Default)]
+struct ClusterSeries {
+    enabled: AtomicBool,
+    isolated: AtomicBool,
+    members: AtomicU64,
+    revision: AtomicU64,
+    /// Votes received, by vantage point; copied on a new vantage point (at most
+    /// [`MAX_VANTAGE_SERIES`]), never locked.
+    reports: arc_swap::ArcSwap<std::collections::BTreeMap<String, std::sync::Arc<AtomicU64>>>,
+}
+
+/// The most vantage points counted by name; the rest count as "other".
+const MAX_VANTAGE_SERIES: usize = 64;
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -124,6 +140,7 @@ impl Registry {
             api_auth_failures: AtomicU64::new(0),
             answers: SharedAnswerCounters::default(),
             health: SharedHealthSeries::default(),
+            cluster: ClusterSeries::default(),
         }
     }
 
@@ -212,6 +229,37 @@ impl Registry {
         self.writer_heartbeat.store(unix_secs, Ordering::Relaxed);
     }
 
+    /// The cluster as the writer sees it: whether no other vantage point reports, and how many
+    /// do (this instance included).
+    pub fn set_cluster(&self, isolated: bool, members: usize) {
+        self.cluster.enabled.store(true, Ordering::Relaxed);
+        self.cluster.isolated.store(isolated, Ordering::Relaxed);
+        self.cluster.members.store(members as u64, Ordering::Relaxed);
+    }
+
+    /// The revision of the shared changes this instance applied.
+    pub fn set_cluster_revision(&self, revision: u64) {
+        self.cluster.enabled.store(true, Ordering::Relaxed);
+        self.cluster.revision.store(revision, Ordering::Relaxed);
+    }
+
+    /// Counts one vote received from `vantage`.
+    pub fn record_cluster_report(&self, vantage: &str) {
+        if let Some(counter) = self.cluster.reports.load().get(vantage) {
+            counter.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let label = if self.cluster.reports.load().len() < MAX_VANTAGE_SERIES { vantage } else { "other" };
+        self.cluster.reports.rcu(|current| {
+            let mut next = (**current).clone();
+            next.entry(label.to_owned()).or_default();
+            next
+        });
+        if let Some(counter) = self.cluster.reports.load().get(label) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Counts a request to the admin API refused for a missing or wrong token.
     pub fn record_api_auth_failure(&self) {
         self.api_auth_failures.fetch_add(1, Ordering::Relaxed);
@@ -231,7 +279,29 @@ impl Registry {
         render_endpoints(&mut page, state.endpoints);
         render_pools(&mut page, state.pools);
         self.health.render(&mut page);
+        self.render_cluster(&mut page);
         page.finish()
+    }
+
+    fn render_cluster(&self, page: &mut Page) {
+        let cluster = &self.cluster;
+        if !cluster.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        let name = "meridian_cluster_isolated";
+        page.family(name, Kind::Gauge, "1 while no other vantage point reports: health is this instance's own view.");
+        page.sample(name, &[], u64::from(cluster.isolated.load(Ordering::Relaxed)));
+        let name = "meridian_cluster_members";
+        page.family(name, Kind::Gauge, "Vantage points heard from within report_max_age, this instance included.");
+        page.sample(name, &[], cluster.members.load(Ordering::Relaxed));
+        let name = "meridian_cluster_revision";
+        page.family(name, Kind::Gauge, "Revision of the shared changes this instance applied.");
+        page.sample(name, &[], cluster.revision.load(Ordering::Relaxed));
+        let name = "meridian_cluster_reports_total";
+        page.family(name, Kind::Counter, "Health votes received from other vantage points.");
+        for (vantage, n) in cluster.reports.load().iter() {
+            page.sample(name, &[("vantage", vantage)], n.load(Ordering::Relaxed));
+        }
     }
 
     fn render_process(&self, page: &mut Page, state: &Gauges<'_>) {

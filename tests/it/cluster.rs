@@ -12,6 +12,7 @@ use crate::steering::LB_ZONE;
 use crate::support::TempDir;
 use crate::support::client;
 use crate::support::http::{Api, TOKEN};
+use crate::support::target::HealthTarget;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meridian");
 
@@ -88,14 +89,19 @@ const REGIONS: &str = "[[region]]\nname = \"a\"\nendpoints = [ { address = \"192
 
 impl Instance {
     pub fn start(name: &str, nats: &[String]) -> Self {
+        Self::start_with(name, nats, REGIONS, "")
+    }
+
+    /// An instance with `regions` (regions and pools) and `server` (more of `[server]`).
+    pub fn start_with(name: &str, nats: &[String], regions: &str, server: &str) -> Self {
         let dir = TempDir::new(&format!("cluster-{name}"));
-        let config = Self::configure(&dir, name, nats);
+        let config = Self::configure(&dir, name, nats, regions, server);
         let served = Self::serve(&dir, &config);
         let api = Api { addr: served.api() };
         Self { served, api, dir }
     }
 
-    fn configure(dir: &TempDir, name: &str, nats: &[String]) -> PathBuf {
+    fn configure(dir: &TempDir, name: &str, nats: &[String], regions: &str, server: &str) -> PathBuf {
         // Started as root, the server reads its files as nobody.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -104,9 +110,9 @@ impl Instance {
         dir.write(
             "meridian.toml",
             &format!(
-                "state_dir = \"state\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n[[zone]]\nfile = \"lb.test.zone\"\n\
+                "state_dir = \"state\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n{server}\n[[zone]]\nfile = \"lb.test.zone\"\n\
                  [api]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\
-                 [cluster]\nname = \"{name}\"\nnats = [{}]\n{REGIONS}",
+                 [cluster]\nname = \"{name}\"\nnats = [{}]\nreport_max_age = \"2s\"\n{regions}",
                 servers.join(", ")
             ),
         )
@@ -236,5 +242,82 @@ fn without_nats_answers_go_on_writes_get_503_and_the_instances_converge_when_it_
     assert_eq!(change_when_connected(&two, path, ""), 200);
     for instance in [&one, &two] {
         assert!(within(Duration::from_secs(5), || instance.answer() == ["192.0.2.1", "192.0.2.2"]), "converged");
+    }
+}
+
+/// Region `a` (192.0.2.1, checked on `target` every 200 ms, down after 2 failures) first,
+/// then `b`.
+fn checked_regions(target: &HealthTarget) -> String {
+    format!(
+        "[[region]]\nname = \"a\"\nendpoints = [ {{ address = \"192.0.2.1\", check = {{ type = \"http\", \
+         address = \"127.0.0.1\", port = {}, path = \"/health\", interval = \"200ms\", timeout = \"150ms\", \
+         rise = 1, fall = 2 }} }} ]\n\
+         [[region]]\nname = \"b\"\nendpoints = [ {{ address = \"198.51.100.1\" }} ]\n\
+         [[pool]]\nname = \"www.lb.test.\"\npolicy = \"priority\"\nregions = [\"a\", \"b\"]\n",
+        target.addr.port()
+    )
+}
+
+/// Three instances probing `target` from 127.0.0.1, 127.0.0.2 and 127.0.0.3.
+fn three_vantage_points(nats: &Nats, target: &HealthTarget) -> [Instance; 3] {
+    let servers = [nats.url()];
+    let regions = checked_regions(target);
+    ["eu-1", "us-1", "ap-1"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            Instance::start_with(name, &servers, &regions, &format!("probe_source = \"127.0.0.{}\"", i + 1))
+        })
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap_or_else(|_| unreachable!())
+}
+
+/// Whether every instance hears the two others (its metrics say so).
+fn all_hear_each_other(instances: &[Instance]) -> bool {
+    instances.iter().all(|i| i.api.get("/metrics").body.contains("\nmeridian_cluster_members 3\n"))
+}
+
+#[test]
+fn a_target_failing_for_one_vantage_point_only_stays_in_every_instances_answers() {
+    let Some(nats) = Nats::start() else { return };
+    let target = HealthTarget::start();
+    let instances = three_vantage_points(&nats, &target);
+    assert!(within(Duration::from_secs(20), || all_hear_each_other(&instances)), "the votes flow");
+    target.refuse_from(Some("127.0.0.2".parse().unwrap()));
+    // us-1 sees the target down (its own view)...
+    let own_view =
+        |instance: &Instance| instance.api.get("/api/v1/lb/regions/a").json()["endpoints"][0]["health"].clone();
+    assert!(within(Duration::from_secs(5), || own_view(&instances[1]) == "down"), "{}", own_view(&instances[1]));
+    // ...and no instance moves a client: 1 of 3 is no quorum.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        for instance in &instances {
+            assert_eq!(instance.answer(), ["192.0.2.1"], "no false failover");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_target_failing_for_every_vantage_point_leaves_every_instances_answers_in_time() {
+    let Some(nats) = Nats::start() else { return };
+    let target = HealthTarget::start();
+    let instances = three_vantage_points(&nats, &target);
+    assert!(within(Duration::from_secs(20), || all_hear_each_other(&instances)), "the votes flow");
+    for instance in &instances {
+        assert_eq!(instance.answer(), ["192.0.2.1"]);
+    }
+    target.set_status(503);
+    let failed = Instant::now();
+    // interval x fall + 1 s: 0.2 x 2 + 1.
+    let limit = Duration::from_millis(1_400);
+    for instance in &instances {
+        assert!(
+            within(limit.saturating_sub(failed.elapsed()), || instance.answer() == ["198.51.100.1"]),
+            "{:?} {:?} after the failure",
+            instance.answer(),
+            failed.elapsed()
+        );
     }
 }

@@ -38,6 +38,9 @@ struct Settings {
     most_in_flight: AtomicUsize,
     /// The server name a TLS client asked for.
     sni: Mutex<String>,
+    /// Connections from this address are closed unanswered: a target that fails for one
+    /// vantage point only.
+    refuse_from: Mutex<Option<std::net::IpAddr>>,
 }
 
 /// A health endpoint served by the test itself.
@@ -81,6 +84,10 @@ impl HealthTarget {
                     return; // drops the listener: connections are refused from now on
                 }
                 let Ok(stream) = stream else { continue };
+                let refused = *shared.refuse_from.lock().unwrap();
+                if refused.is_some() && stream.peer_addr().ok().map(|p| p.ip()) == refused {
+                    continue; // closed unanswered
+                }
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                 let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
                 let shared = shared.clone();
@@ -106,6 +113,11 @@ impl HealthTarget {
             }
         });
         Self { addr, settings }
+    }
+
+    /// Closes connections from `address` unanswered (`None`: answers everyone).
+    pub fn refuse_from(&self, address: Option<std::net::IpAddr>) {
+        *self.settings.refuse_from.lock().unwrap() = address;
     }
 
     pub fn set_status(&self, status: u16) {
