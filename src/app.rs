@@ -143,6 +143,9 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     log_loaded(&snapshot);
     let config = snapshot.config.clone();
     snapshot.generation = 1;
+    if config.cluster.is_some() {
+        snapshot.cluster_revision = persisted.revision;
+    }
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), observers.clone())?;
     for addr in &addrs {
@@ -151,6 +154,7 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     let cancel = CancellationToken::new();
     let api_credentials = api_files.map(|files| Arc::new(arc_swap::ArcSwap::from_pointee(files)));
     let cluster = config.cluster.clone().map(|settings| (settings, crate::control::shared::SharedLog::new()));
+    let cluster_status = cluster.as_ref().map(|_| Arc::new(crate::control::shared::ClusterStatus::default()));
     let (own_votes, own_votes_out) = match &cluster {
         Some(_) => {
             let (sender, receiver) = tokio::sync::mpsc::channel(1024);
@@ -173,10 +177,12 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         api_credentials: api_credentials.clone(),
         shared_log: cluster.as_ref().map(|(_, (log, _))| log.clone()),
         own_votes,
+        cluster_status: cluster_status.clone(),
     };
     let (control, controller) = controller.spawn();
-    let cluster_status = Arc::new(crate::cluster::Status::default());
-    if let (Some((settings, (_, writes))), Some(own_votes)) = (cluster, own_votes_out) {
+    if let (Some((settings, (_, writes))), Some(own_votes), Some(cluster_status)) =
+        (cluster, own_votes_out, cluster_status)
+    {
         let run = crate::cluster::run(
             settings,
             cluster_credentials,

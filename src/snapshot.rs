@@ -29,6 +29,9 @@ pub struct Snapshot {
     pub observers: Arc<PoolObservers>,
     /// What the health checks say; replaced on its own when health changes.
     pub health: Arc<HealthView>,
+    /// With `[cluster]`: the revision of the shared changes in force (`CH TXT
+    /// revision.meridian.` answers it, so `dig` can compare instances).
+    pub cluster_revision: Option<u64>,
 }
 
 impl Snapshot {
@@ -84,7 +87,8 @@ impl Snapshot {
             zones.ensure_name(&pool.name);
         }
         let health = Arc::new(health);
-        Ok(Self { generation, config, zones: Arc::new(zones), steering: Arc::new(steering), observers, health })
+        let zones = Arc::new(zones);
+        Ok(Self { generation, config, zones, steering: Arc::new(steering), observers, health, cluster_revision: None })
     }
 
     /// A snapshot for another configuration over the same zones and geo database (an API
@@ -104,6 +108,7 @@ impl Snapshot {
             steering: Arc::new(steering),
             observers,
             health: self.health.clone(),
+            cluster_revision: self.cluster_revision,
         })
     }
 
@@ -116,6 +121,7 @@ impl Snapshot {
             steering: self.steering.clone(),
             observers: self.observers.clone(),
             health: Arc::new(health),
+            cluster_revision: self.cluster_revision,
         }
     }
 }

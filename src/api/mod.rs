@@ -11,6 +11,7 @@
 
 mod analytics;
 mod auth;
+mod cluster;
 mod error;
 mod failover;
 mod health;
@@ -174,6 +175,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/lb/failover/status", get(failover::status))
         .route("/api/v1/lb/explain", get(status::explain))
         .route("/api/v1/lb/analytics", get(analytics::analytics))
+        .route("/api/v1/cluster", get(cluster::cluster))
         .route("/api/v1/reload", post(status::reload))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route_layer(axum::middleware::from_fn_with_state(shared.clone(), auth::require_token));

@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         super::failover::status,
         super::status::explain,
         super::analytics::analytics,
+        super::cluster::cluster,
         super::metrics::metrics,
         super::status::reload,
         document,

@@ -10,7 +10,7 @@
 //! instance serves its last applied state (kept in its state file) and refuses writes.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
@@ -37,14 +37,7 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 /// The largest value accepted from the bucket, as the state file's own limit.
 const MAX_VALUE: usize = 16 << 20;
 
-/// What the API and metrics show of the cluster connection; written by this edge only.
-#[derive(Debug, Default)]
-pub struct Status {
-    /// Connected to a NATS server, with the bucket open.
-    pub connected: AtomicBool,
-    /// The last revision of the shared changes seen in the bucket.
-    pub revision: AtomicU64,
-}
+pub use crate::control::shared::ClusterStatus as Status;
 
 /// Connects to NATS and serves the shared log until `cancel`: answers `writes` and hands the
 /// bucket's newer values to `control`. `credentials` is the content of the credentials file,

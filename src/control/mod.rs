@@ -49,6 +49,8 @@ pub struct Published {
     pub persisted: Arc<Persisted>,
     /// Each of the snapshot's pools, in pool order: its regions that can serve.
     pub pools: Arc<[PoolServing]>,
+    /// With `[cluster]`: the members heard from, and the connection's state.
+    pub cluster: Option<(Arc<shared::ClusterView>, Arc<shared::ClusterStatus>)>,
 }
 
 /// A change an operator asks for through the API.
@@ -197,6 +199,8 @@ pub struct Controller {
     pub shared_log: Option<shared::SharedLog>,
     /// With `[cluster]`: where this instance's votes go for the other instances.
     pub own_votes: Option<mpsc::Sender<shared::OwnVote>>,
+    /// With `[cluster]`: the connection's state, as its edge keeps it.
+    pub cluster_status: Option<Arc<shared::ClusterStatus>>,
 }
 
 /// The controller as it runs: what it owns, the probes it started and where their results
@@ -237,6 +241,7 @@ impl Controller {
             health: Arc::new(self.table.clone()),
             persisted: Arc::new(self.persisted.clone()),
             pools,
+            cluster: self.cluster_status.clone().map(|status| (Arc::default(), status)),
         };
         let published = Arc::new(ArcSwap::from_pointee(first));
         let writer = Writer {
@@ -382,6 +387,14 @@ impl Writer {
         changed
     }
 
+    /// The cluster's members as the API shows them.
+    fn cluster_view(&self) -> Arc<shared::ClusterView> {
+        let Some(cluster) = &self.own.config.cluster else { return Arc::default() };
+        let mut members = self.votes.members(cluster.report_max_age, clock());
+        members.retain(|(v, _)| **v != *cluster.name);
+        Arc::new(shared::ClusterView { members, isolated: self.isolated })
+    }
+
     /// Judges every checked endpoint again (votes age out) and notes whether this instance
     /// hears from no other vantage point.
     fn judge_all(&mut self) {
@@ -432,6 +445,7 @@ impl Writer {
             health: Arc::new(self.own.table.clone()),
             persisted: Arc::new(self.own.persisted.clone()),
             pools,
+            cluster: self.own.cluster_status.clone().map(|status| (self.cluster_view(), status)),
         }));
         if changed {
             self.own.store.publish(snapshot);
@@ -722,6 +736,7 @@ impl Writer {
         table.carry_over(&self.own.table);
         snapshot.health = Arc::new(table.view(clock()));
         snapshot.generation = self.own.store.load().generation + 1;
+        snapshot.cluster_revision = self.own.persisted.revision;
         let generation = snapshot.generation;
         self.own.table = table;
         self.own.config = snapshot.config.clone();

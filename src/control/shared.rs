@@ -3,9 +3,28 @@
 //! unavailability. The cluster edge (`crate::cluster`) serves these writes over NATS JetStream;
 //! the writer never touches the network itself, and DNS answers never wait on it.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
+
+/// The cluster connection as its edge sees it; written by the edge only, read by the API.
+#[derive(Debug, Default)]
+pub struct ClusterStatus {
+    /// Connected to a NATS server, with the bucket open.
+    pub connected: AtomicBool,
+    /// The last revision of the shared changes seen in the bucket.
+    pub revision: AtomicU64,
+}
+
+/// The cluster as the writer last published it for the API.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    /// The other vantage points with a fresh vote, and when each was last heard from.
+    pub members: Vec<(std::sync::Arc<str>, Instant)>,
+    /// No other vantage point reports: health is this instance's own view.
+    pub isolated: bool,
+}
 
 /// How long a write may take before it is answered as unavailable (and nothing changes).
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -142,6 +142,8 @@ pub enum CtlCommand {
     },
     /// Re-read the configuration, zone files and geo database.
     Reload,
+    /// The cluster: NATS connection, the revision of shared changes applied, members heard.
+    Cluster,
 }
 
 /// `ctl failover`'s flags: none (status), --pool --from --to (trigger), or --pool --clear.
@@ -260,6 +262,7 @@ pub enum View {
     Reloaded,
     /// `meridian explain` prints it itself.
     Explained,
+    Cluster,
 }
 
 impl Request {
@@ -312,6 +315,7 @@ pub fn request_of(command: &CtlCommand) -> Request {
             .query("pool", pool.clone())
             .query("window", window.clone()),
         C::Reload => Request::new(Method::POST, &["reload"], View::Reloaded),
+        C::Cluster => Request::new(Method::GET, &["cluster"], View::Cluster),
     }
 }
 
@@ -363,6 +367,7 @@ pub fn render(view: &View, answer: &Value) -> String {
         View::History => render::history(answer),
         View::Analytics => render::analytics(answer),
         View::Reloaded => render::reloaded(answer),
+        View::Cluster => render::cluster(answer),
         View::Explained => serde_json::to_string_pretty(answer).unwrap_or_default() + "\n",
     }
 }

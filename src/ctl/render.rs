@@ -334,3 +334,32 @@ fn uptime(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// `ctl cluster`: the connection and revision on one line, then the members heard from.
+pub fn cluster(cluster: &Value) -> String {
+    let connected =
+        if cluster["connected"].as_bool() == Some(true) { "connected to NATS" } else { "NOT connected to NATS" };
+    let mut out = format!(
+        "cluster member {}: {connected}, bucket {}, revision {} applied (log at {}), health by {} of the vantage points\n",
+        text(&cluster["name"]),
+        text(&cluster["bucket"]),
+        text(&cluster["applied_revision"]),
+        text(&cluster["log_revision"]),
+        text(&cluster["health_quorum"]),
+    );
+    if cluster["isolated"].as_bool() == Some(true) {
+        out.push_str("isolated: no other vantage point reports; health is this instance's own view\n");
+    }
+    let members = list(&cluster["members"]);
+    if members.is_empty() {
+        out.push_str("no other member heard from\n");
+        return out;
+    }
+    let mut table = Table::new(&["MEMBER", "LAST REPORT", "AGE-MS"]).right(&["AGE-MS"]);
+    for member in members {
+        table.row([text(&member["name"]), text(&member["last_report"]), text(&member["age_ms"])]);
+    }
+    out.push('\n');
+    out.push_str(&table.to_string());
+    out
+}

@@ -278,7 +278,11 @@ pub fn answer_query<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -
     let Ok(ecs) = asked.ecs else { return response.rcode(ResponseCode::FormErr) };
     match question.qclass {
         DNSClass::IN => {}
-        DNSClass::CH => return chaos(response, question, server),
+        DNSClass::CH => {
+            // 0 until this instance applied a revision of the shared log; none standalone.
+            let revision = snapshot.config.cluster.as_ref().map(|_| snapshot.cluster_revision.unwrap_or(0));
+            return chaos(response, question, server, revision);
+        }
         _ => return response.rcode(ResponseCode::Refused),
     }
     if matches!(question.qtype, RecordType::AXFR | RecordType::IXFR) {
@@ -365,16 +369,28 @@ fn not_authoritative(mut response: Answer<'_>) -> Answer<'_> {
 }
 
 /// CHAOS class: `id.server` and `hostname.bind` TXT give the identity (RFC 4892 section 2);
+/// in a cluster, `revision.meridian` TXT the revision of the shared changes in force;
 /// anything else is refused, never ignored.
-fn chaos<'s>(mut response: Answer<'s>, question: &Question<'_>, server: &ServerConfig) -> Answer<'s> {
+fn chaos<'s>(
+    mut response: Answer<'s>,
+    question: &Question<'_>,
+    server: &ServerConfig,
+    revision: Option<u64>,
+) -> Answer<'s> {
     const ID_NAMES: [&[u8]; 2] = [b"\x02id\x06server\x00", b"\x08hostname\x04bind\x00"];
-    let is_id_name = ID_NAMES.contains(&question.key.as_bytes());
-    let identity = server.identity.as_ref().filter(|_| is_id_name);
-    let Some(identity) = identity.filter(|_| matches!(question.qtype, RecordType::TXT | RecordType::ANY)) else {
+    const REVISION: &[u8] = b"\x08revision\x08meridian\x00";
+    let text = if ID_NAMES.contains(&question.key.as_bytes()) {
+        server.identity.clone()
+    } else if question.key.as_bytes() == REVISION {
+        revision.map(|r| r.to_string())
+    } else {
+        None
+    };
+    let Some(identity) = text.filter(|_| matches!(question.qtype, RecordType::TXT | RecordType::ANY)) else {
         return response.rcode(ResponseCode::Refused);
     };
     let owner = question.hickory_name();
-    let mut record = Record::from_rdata(owner, 0, RData::TXT(TXT::new(vec![identity.clone()])));
+    let mut record = Record::from_rdata(owner, 0, RData::TXT(TXT::new(vec![identity])));
     record.dns_class = DNSClass::CH;
     // Not zone data, so not authoritative: Knot and NSD leave AA clear here too.
     response.answers.push(Rrs::Owned(vec![record]));

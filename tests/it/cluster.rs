@@ -321,3 +321,48 @@ fn a_target_failing_for_every_vantage_point_leaves_every_instances_answers_in_ti
         );
     }
 }
+
+/// `CH TXT revision.meridian.` of an instance: the revision of the shared changes it applied.
+fn revision(instance: &Instance) -> String {
+    let q =
+        client::Q::new("revision.meridian.", hickory_proto::rr::RecordType::TXT).class(hickory_proto::rr::DNSClass::CH);
+    let reply = client::udp(instance.addr(), &q);
+    reply.answers.first().map(|r| r.data.to_string()).unwrap_or_default()
+}
+
+#[test]
+fn every_instance_shows_the_revision_it_applied_and_the_members_it_hears() {
+    let Some(nats) = Nats::start() else { return };
+    let target = HealthTarget::start();
+    let instances = three_vantage_points(&nats, &target);
+    assert_eq!(change_when_connected(&instances[0], DRAIN_1, ""), 200);
+    let applied = instances[0].api.get("/api/v1/cluster").json();
+    let revision_0 = applied["applied_revision"].as_u64().unwrap();
+    assert!(revision_0 > 0 && applied["connected"] == true, "{applied}");
+    // dig can compare instances: every one answers the same revision once it applied it.
+    for instance in &instances {
+        assert!(
+            within(Duration::from_secs(2), || revision(instance) == revision_0.to_string()),
+            "{}",
+            revision(instance)
+        );
+    }
+    assert!(within(Duration::from_secs(20), || all_hear_each_other(&instances)));
+    let url = format!("http://{}", instances[1].api.addr);
+    let output = Command::new(BIN)
+        .args(["ctl", "--api", &url, "--token", TOKEN, "cluster"])
+        .env_remove("MERIDIAN_API")
+        .output()
+        .expect("run meridian ctl");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(text.starts_with("cluster member us-1: connected to NATS, bucket meridian, revision "), "{text}");
+    assert!(text.contains("\neu-1 ") && text.contains("\nap-1 ") && !text.contains("isolated"), "{text}");
+    // A standalone instance has no cluster to show, and refuses the revision question.
+    let standalone =
+        crate::support::TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], crate::support::API_TOML, &[]);
+    assert_eq!(standalone.api().get("/api/v1/cluster").status, 404);
+    let q =
+        client::Q::new("revision.meridian.", hickory_proto::rr::RecordType::TXT).class(hickory_proto::rr::DNSClass::CH);
+    assert_eq!(client::udp(standalone.addr, &q).metadata.response_code, hickory_proto::op::ResponseCode::Refused);
+}
