@@ -180,7 +180,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn region_names_follow_one_rule() {
+    fn region_names_are_1_to_63_ascii_letters_digits_dashes_underscores_or_dots_never_dot_or_dot_dot() {
         let long = "a".repeat(MAX_REGION_NAME);
         let too_long = "a".repeat(MAX_REGION_NAME + 1);
         let good = ["eu-west", "a", "US_EAST.1", "0", "a..b", "...", "-x", long.as_str()];

@@ -152,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn valid_options_parse() {
+    fn client_subnet_options_parse_to_their_address_and_source_prefix() {
         let v4 = parse(&option(1, 24, 0, &[198, 51, 100])).unwrap();
         assert_eq!(v4, ClientSubnet { address: "198.51.100.0".parse().unwrap(), source_prefix: 24 });
         let v6 = parse(&option(2, 48, 0, &[0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00])).unwrap();
@@ -162,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn malformed_options_are_rejected() {
+    fn malformed_client_subnet_options_are_refused_naming_their_fault() {
         let cases = [
             (option(3, 24, 0, &[1, 2, 3]), EcsError::Family(3)),
             (option(1, 33, 0, &[1, 2, 3, 4, 5]), EcsError::SourceTooLong(33)),

@@ -181,7 +181,7 @@ mod tests {
     const SECOND: u64 = TICKS_PER_SECOND;
 
     #[test]
-    fn a_burst_then_the_rate() {
+    fn a_key_is_admitted_its_burst_at_once_then_at_the_rate() {
         let table = RateTable::new(1);
         let t0 = 10 * SECOND;
         // A burst of 5 at once, then nothing more within the same instant.

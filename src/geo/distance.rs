@@ -19,7 +19,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn known_distances() {
+    fn distances_are_great_circle_kilometres_between_known_places() {
         let dublin = Coordinates { lat: 53.35, lon: -6.26 };
         let new_york = Coordinates { lat: 40.71, lon: -74.01 };
         let d = km(dublin, new_york);

@@ -67,7 +67,7 @@ mod tests {
     }
 
     #[test]
-    fn separation_keeps_answers_off_the_other_overrides() {
+    fn a_clients_separation_is_the_prefix_that_keeps_its_answer_clear_of_every_other_override() {
         let map =
             Overrides::new(vec![("198.51.100.128/25".parse().unwrap(), 1), ("2001:db8::/32".parse().unwrap(), 2)]);
         // 198.51.100.5 shares 24 bits with the override: its answer holds for its /25 only.

@@ -92,7 +92,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn history_keeps_the_last_events() {
+    fn history_keeps_the_last_32_events_and_drops_older_ones() {
         let t0 = Instant::now();
         let mut history = History::default();
         for i in 0..40u64 {
@@ -109,8 +109,9 @@ mod tests {
     }
 
     #[test]
-    fn rtt_statistics() {
+    fn rtt_stats_keep_min_max_last_mean_and_p95_and_none_before_a_sample() {
         let mut stats = RttStats::default();
+        assert_eq!((stats.mean(), stats.p95(), stats.min), (None, None, None));
         for ms in [10u64, 20, 30, 40, 1000] {
             stats.add(Duration::from_millis(ms));
         }
@@ -119,10 +120,21 @@ mod tests {
         assert_eq!(stats.last, Some(Duration::from_millis(1000)));
         assert_eq!(stats.p95(), Some(Duration::from_millis(1000)));
         assert_eq!(stats.mean(), Some(Duration::from_millis(220)));
-        assert_eq!(RttStats::default().mean(), None);
+    }
+
+    #[test]
+    fn the_moving_average_weighs_each_new_rtt_by_0_3() {
+        let mut stats = RttStats::default();
+        for ms in [10u64, 20, 30, 40, 1000] {
+            stats.add(Duration::from_millis(ms));
+        }
         // 10, then 0.7*10+0.3*20 = 13, 18.1, 24.67, 317.27 ms
         let ewma = stats.ewma.unwrap().as_secs_f64() * 1000.0;
         assert!((ewma - 317.27).abs() < 0.1, "{ewma}");
+    }
+
+    #[test]
+    fn p95_is_the_nearest_rank_over_the_last_64_samples() {
         let mut many = RttStats::default();
         (1..=100u64).for_each(|ms| many.add(Duration::from_millis(ms)));
         // The window holds 37..=100: its 95th percentile by nearest rank is the 61st, 97.

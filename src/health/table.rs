@@ -512,34 +512,69 @@ mod table_tests {
         assert_eq!(t.targets().len(), 1, "one probe for three endpoints behind one health URL");
     }
 
-    #[test]
-    fn manual_states_min_healthy_and_short_ttls() {
+    /// Region a: min_healthy 0.5 over two checked endpoints (each its own target) and one
+    /// forced up; region b drained; a priority pool over both, with a 10 s short-TTL hold.
+    fn manual_states_table() -> HealthTable {
         let regions = format!(
             "[[region]]\nname = \"a\"\nmin_healthy = 0.5\ncheck = {CHECK}\nendpoints = [ {{ address = \"192.0.2.1\" }}, \
              {{ address = \"192.0.2.2\", check = {} }}, {{ address = \"192.0.2.3\", state = \"force_up\" }} ]\n\
              [[region]]\nname = \"b\"\nstate = \"drain\"\nendpoints = [ {{ address = \"192.0.2.4\" }} ]\n",
             CHECK.replace("port = 9", "port = 10")
         );
-        let mut t = table(&regions, "policy = \"priority\"\nregions = [\"a\", \"b\"]\nfailover_ttl_hold = \"10s\"");
+        table(&regions, "policy = \"priority\"\nregions = [\"a\", \"b\"]\nfailover_ttl_hold = \"10s\"")
+    }
+
+    /// Both checked endpoints of [`manual_states_table`]'s region a fail at `at`.
+    fn fail_both_checked(t: &mut HealthTable, at: Instant) {
+        t.observe(0, Observation::Failed, Duration::ZERO, "refused", at);
+        t.observe(1, Observation::Failed, Duration::ZERO, "refused", at);
+    }
+
+    #[test]
+    fn a_forced_up_endpoint_stays_servable_and_a_drained_regions_endpoints_never_are() {
+        let mut t = manual_states_table();
         let t0 = Instant::now();
         let view = t.view(t0);
         assert!(view.is_servable(0) && view.is_servable(1) && view.is_servable(2));
         assert!(!view.is_servable(3), "drained with its region");
-        assert!(!view.is_short_ttl(0));
-        // Both checked endpoints fail: 1 of 3 servable is below half, so region a is down.
-        t.observe(0, Observation::Failed, Duration::ZERO, "refused", t0);
-        t.observe(1, Observation::Failed, Duration::ZERO, "refused", t0);
+        fail_both_checked(&mut t, t0);
         let view = t.view(t0);
-        assert!(!view.is_servable(0) && !view.is_servable(1) && view.is_servable(2));
-        assert!(view.is_region_down(0));
-        assert!(view.is_short_ttl(0), "an endpoint is down");
+        assert!(!view.is_servable(0) && !view.is_servable(1), "the checked endpoints are down");
+        assert!(view.is_servable(2), "forced up: checks ignored");
+    }
+
+    #[test]
+    fn a_region_with_fewer_servable_endpoints_than_min_healthy_is_down_until_they_return() {
+        let mut t = manual_states_table();
+        let t0 = Instant::now();
+        assert!(!t.view(t0).is_region_down(0));
+        // 1 of 3 servable is below half.
+        fail_both_checked(&mut t, t0);
+        assert!(t.view(t0).is_region_down(0));
+        t.observe(0, Observation::Ok, Duration::from_millis(3), "connected", t0 + Duration::from_secs(1));
+        assert!(!t.view(t0 + Duration::from_secs(2)).is_region_down(0), "2 of 3 again");
+    }
+
+    #[test]
+    fn ttls_are_short_while_an_endpoint_is_down_and_for_failover_ttl_hold_after_the_last_change() {
+        let mut t = manual_states_table();
+        let t0 = Instant::now();
+        assert!(!t.view(t0).is_short_ttl(0));
+        fail_both_checked(&mut t, t0);
+        assert!(t.view(t0).is_short_ttl(0), "an endpoint is down");
         t.observe(0, Observation::Ok, Duration::from_millis(3), "connected", t0 + Duration::from_secs(1));
         t.observe(1, Observation::Ok, Duration::from_millis(3), "connected", t0 + Duration::from_secs(1));
-        let view = t.view(t0 + Duration::from_secs(2));
-        assert!(!view.is_region_down(0));
-        assert!(view.is_short_ttl(0), "within failover_ttl_hold of the change");
+        assert!(t.view(t0 + Duration::from_secs(2)).is_short_ttl(0), "within failover_ttl_hold of the change");
         assert!(!t.view(t0 + Duration::from_secs(12)).is_short_ttl(0), "the hold is over");
         assert_eq!(t.next_change(t0 + Duration::from_secs(2)), Some(t0 + Duration::from_secs(11)));
+    }
+
+    #[test]
+    fn an_endpoints_report_holds_its_transitions_and_last_rtt() {
+        let mut t = manual_states_table();
+        let t0 = Instant::now();
+        fail_both_checked(&mut t, t0);
+        t.observe(0, Observation::Ok, Duration::from_millis(3), "connected", t0 + Duration::from_secs(1));
         let report = t.endpoint(0).unwrap();
         assert_eq!(report.history.events().map(|e| e.detail.as_str()).collect::<Vec<_>>(), ["refused", "connected"]);
         assert_eq!(report.rtt.last, Some(Duration::from_millis(3)));

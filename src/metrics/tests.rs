@@ -456,19 +456,35 @@ fn the_test_parser_refuses_what_a_strict_scraper_would() {
 }
 
 #[test]
-fn pools_reloads_heartbeat_holds_and_countries_are_shown() {
+fn the_last_reload_shows_as_successful_until_one_is_rejected_and_again_after_a_good_one() {
+    let registry = Registry::new();
+    let reload = |registry: &Registry| {
+        parse(&registry.render(&gauges(&[]))).value("meridian_config_last_reload_successful", &[])
+    };
+    assert_eq!(reload(&registry), Some(1.0), "no reload yet: the file's");
+    registry.record_reload(false);
+    assert_eq!(reload(&registry), Some(0.0));
+    registry.record_reload(true);
+    assert_eq!(reload(&registry), Some(1.0), "until the next good reload");
+}
+
+#[test]
+fn the_writer_heartbeat_is_the_unix_time_last_recorded_and_0_before() {
+    let registry = Registry::new();
+    let heartbeat = |registry: &Registry| {
+        parse(&registry.render(&gauges(&[]))).value("meridian_writer_heartbeat_timestamp_seconds", &[])
+    };
+    assert_eq!(heartbeat(&registry), Some(0.0));
+    registry.record_writer_heartbeat(1_700_000_000);
+    assert_eq!(heartbeat(&registry), Some(1_700_000_000.0));
+}
+
+#[test]
+fn pools_show_up_or_down_and_their_regions_sorted_by_pool_and_held_down_endpoints_show() {
     let registry = Registry::new();
     let page = parse(&registry.render(&gauges(&[])));
-    assert_eq!(page.value("meridian_config_last_reload_successful", &[]), Some(1.0), "no reload yet: the file's");
-    assert_eq!(page.value("meridian_writer_heartbeat_timestamp_seconds", &[]), Some(0.0));
     for family in ["meridian_pool_up", "meridian_pool_servable_regions", "meridian_endpoint_held_down"] {
         assert!(page.types.contains_key(family), "{family} declared before any pool or endpoint");
-    }
-    registry.record_reload(false);
-    registry.record_writer_heartbeat(1_700_000_000);
-    let handles = registry.pool_handles("b.example.", &two_regions());
-    for country in [Some(*b"DE"), Some(*b"DE"), Some(*b"US"), None, Some(*b"d1")] {
-        handles.record_country(country);
     }
     let pools = [
         PoolGauge { pool: "b.example.", regions: 2, servable_regions: 0 },
@@ -482,20 +498,26 @@ fn pools_reloads_heartbeat_holds_and_countries_are_shown() {
     }];
     let state = Gauges { pools: &pools, ..gauges(&endpoints) };
     let page = parse(&registry.render(&state));
-    assert_eq!(page.value("meridian_config_last_reload_successful", &[]), Some(0.0));
-    assert_eq!(page.value("meridian_writer_heartbeat_timestamp_seconds", &[]), Some(1_700_000_000.0));
     let up: Vec<(&str, f64)> =
         page.named("meridian_pool_up").iter().map(|s| (s.labels[0].1.as_str(), s.value)).collect();
     assert_eq!(up, [("a.example.", 1.0), ("b.example.", 0.0)], "sorted by pool");
     assert_eq!(page.value("meridian_pool_servable_regions", &[("pool", "a.example.")]), Some(2.0));
     assert_eq!(page.value("meridian_pool_regions", &[("pool", "a.example.")]), Some(3.0));
     assert_eq!(page.value("meridian_endpoint_held_down", &[("region", "eu"), ("endpoint", "192.0.2.1")]), Some(1.0));
+}
+
+#[test]
+fn answers_count_by_client_country_with_unknown_for_none_or_a_malformed_code() {
+    let registry = Registry::new();
+    let handles = registry.pool_handles("b.example.", &two_regions());
+    for country in [Some(*b"DE"), Some(*b"DE"), Some(*b"US"), None, Some(*b"d1")] {
+        handles.record_country(country);
+    }
+    let page = parse(&registry.render(&gauges(&[])));
     let country = |c| page.value("meridian_pool_country_answers_total", &[("pool", "b.example."), ("country", c)]);
     assert_eq!(
         (country("DE"), country("US"), country("unknown"), country("FR")),
-        (Some(2.0), Some(1.0), Some(2.0), None)
+        (Some(2.0), Some(1.0), Some(2.0), None),
+        "only countries seen"
     );
-    registry.record_reload(true);
-    let page = parse(&registry.render(&gauges(&[])));
-    assert_eq!(page.value("meridian_config_last_reload_successful", &[]), Some(1.0), "until the next good reload");
 }

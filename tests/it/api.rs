@@ -1,6 +1,8 @@
 //! The admin API over real HTTP: authentication, every route, every class of bad request, and
-//! changes that show in DNS answers right after their 2xx and survive a restart.
+//! changes that show in DNS answers right after their 2xx and survive a restart (restarts
+//! themselves: `restart.rs`).
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -13,26 +15,26 @@ use crate::support::http::{Api, TOKEN};
 use crate::support::target::HealthTarget;
 use crate::support::{API_TOML, TestServer, servable};
 
-const REGIONS: &str = "[[region]]\nname = \"a\"\nendpoints = [ { address = \"192.0.2.1\" }, { address = \"192.0.2.2\" } ]\n\
+pub const REGIONS: &str = "[[region]]\nname = \"a\"\nendpoints = [ { address = \"192.0.2.1\" }, { address = \"192.0.2.2\" } ]\n\
                        [[region]]\nname = \"b\"\nendpoints = [ { address = \"198.51.100.1\" } ]\n\
                        [[region]]\nname = \"spare\"\nendpoints = [ { address = \"203.0.113.1\" } ]\n";
-const POOL: &str =
+pub const POOL: &str =
     "[[pool]]\nname = \"www.lb.test.\"\npolicy = \"priority\"\nregions = [\"a\", \"b\"]\nmax_answers = 8\n";
 
 fn server_with(more: &str) -> TestServer {
     TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &format!("{API_TOML}{REGIONS}{more}{POOL}"), &[])
 }
 
-fn server() -> TestServer {
+pub fn server() -> TestServer {
     server_with("")
 }
 
 /// The A records the pool answers with, sorted.
-fn answer(server: &TestServer) -> Vec<String> {
+pub fn answer(server: &TestServer) -> Vec<String> {
     client::a_records(server.addr, "www.lb.test.")
 }
 
-fn ok(reply: &crate::support::http::Reply) -> serde_json::Value {
+pub fn ok(reply: &crate::support::http::Reply) -> serde_json::Value {
     assert!((200..300).contains(&reply.status), "expected 2xx, got {} {}", reply.status, reply.body);
     reply.json()
 }
@@ -96,13 +98,7 @@ fn the_openapi_document_lists_every_route() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
     let paths = doc["paths"].as_object().unwrap();
     for &(method, path, _) in ROUTES {
-        let template = path
-            .split('?')
-            .next()
-            .unwrap()
-            .replace("/regions/a/endpoints/192.0.2.1", "/regions/{region}/endpoints/{endpoint}")
-            .replace("/regions/a", "/regions/{region}")
-            .replace("/regions/spare", "/regions/{region}");
+        let template = template(path);
         let entry = paths.get(&template).unwrap_or_else(|| panic!("{template} is not documented"));
         assert!(entry.get(method.to_lowercase()).is_some(), "{method} {template} is not documented");
     }
@@ -517,43 +513,6 @@ fn reload_through_the_api_changes_answers_or_is_refused_with_check_configs_messa
 }
 
 #[test]
-fn changes_survive_a_restart_and_a_corrupt_state_file_is_kept_aside() {
-    let mut server = server();
-    let api = server.api();
-    ok(&api.post("/api/v1/lb/regions", r#"{"name":"c","endpoints":[{"address":"192.0.2.77"}]}"#));
-    ok(&api.put(
-        "/api/v1/lb/strategy",
-        r#"{"pool":"www.lb.test.","strategy":"priority","parameters":{"regions":["c","a"]}}"#,
-    ));
-    ok(&api.delete("/api/v1/lb/regions/spare"));
-    server.restart();
-    assert_eq!(answer(&server), ["192.0.2.77"]);
-    let names: Vec<String> = ok(&server.api().get("/api/v1/lb/regions"))
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(names, ["a", "b", "c"]);
-
-    let state = server.dir().join("state").join("state.json");
-    fs::write(&state, b"{ \"format\": 1, \"changes\": { \"regions_added\": [ ").unwrap();
-    server.restart();
-    assert_eq!(answer(&server), ["192.0.2.1", "192.0.2.2"], "the configuration alone is served");
-    let aside: Vec<_> = fs::read_dir(server.dir().join("state"))
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("state.json.corrupt-"))
-        .collect();
-    assert_eq!(aside.len(), 1, "the corrupt file is kept aside");
-    assert!(fs::read_to_string(aside[0].path()).unwrap().contains("regions_added"));
-    // And new changes are saved again.
-    ok(&server.api().post("/api/v1/lb/regions/a/endpoints/192.0.2.1/drain", ""));
-    server.restart();
-    assert_eq!(answer(&server), ["192.0.2.2"]);
-}
-
-#[test]
 fn concurrent_api_writes_are_all_applied_and_saved() {
     let mut server = server();
     let api: Api = server.api();
@@ -607,17 +566,65 @@ fn a_failover_loop_and_a_change_that_would_switch_off_a_failover_are_refused() {
 
 #[test]
 fn without_a_configured_token_every_route_but_healthz_and_metrics_answers_401() {
-    let toml =
-        "state_dir = \"state\"\n[api]\nlisten = \"127.0.0.1:0\"\ntoken_env = \"MERIDIAN_TEST_NO_SUCH_VARIABLE\"\n";
+    // 54 refusals from one address, none of them the client's fault: nothing may lock it out.
+    let toml = "state_dir = \"state\"\n[api]\nlisten = \"127.0.0.1:0\"\n\
+                token_env = \"MERIDIAN_TEST_NO_SUCH_VARIABLE\"\nlockout_exempt = []\n";
     let server = TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], &format!("{toml}{REGIONS}{POOL}"), &[]);
     let api = server.api();
     assert_eq!(api.send("GET", "/healthz", None, None).status, 200);
     assert_eq!(api.send("GET", "/metrics", None, None).status, 200);
-    for token in [None, Some(TOKEN), Some("")] {
-        let reply = api.send("GET", "/api/v1/lb/status", None, token);
-        assert_eq!(reply.status, 401, "{token:?}: {}", reply.body);
-        assert!(reply.error().0.contains("no API token is configured"), "{}", reply.body);
+    let before = ok(&api.send("GET", "/healthz", None, None))["generation"].clone();
+    for &(method, path, body) in ROUTES {
+        let body = Some(body).filter(|b| !b.is_empty());
+        for token in [None, Some(TOKEN), Some("")] {
+            let reply = api.send(method, path, body, token);
+            assert_eq!(reply.status, 401, "{method} {path} with {token:?}: {}", reply.body);
+            assert!(reply.error().0.contains("no API token is configured"), "{method} {path}: {}", reply.body);
+        }
     }
+    // Refused before the handler: no change was made, no reload run.
+    assert_eq!(ok(&api.send("GET", "/healthz", None, None))["generation"], before);
+    assert_eq!(answer(&server), ["192.0.2.1", "192.0.2.2"]);
+}
+
+/// The router's routes, as (method, path template), read from `src/api/mod.rs`: every
+/// `.route("PATH", get(..).post(..))` but the two that need no token.
+fn router_routes() -> BTreeSet<(String, String)> {
+    let source = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/mod.rs")).unwrap();
+    let mut routes = BTreeSet::new();
+    for line in source.lines() {
+        let Some(rest) = line.trim().strip_prefix(".route(\"") else { continue };
+        let (path, handlers) = rest.split_once('"').expect("a quoted path");
+        if path == "/healthz" || path == "/metrics" {
+            continue;
+        }
+        let methods: Vec<&str> = ["get", "post", "put", "patch", "delete"]
+            .into_iter()
+            .filter(|m| handlers.contains(&format!(" {m}(")) || handlers.contains(&format!(".{m}(")))
+            .collect();
+        assert!(!methods.is_empty(), "no method in {line}");
+        routes.extend(methods.into_iter().map(|m| (m.to_uppercase(), path.to_owned())));
+    }
+    routes
+}
+
+/// A path of [`ROUTES`] as the router writes it: its query left out, its segments named.
+fn template(path: &str) -> String {
+    path.split('?')
+        .next()
+        .unwrap()
+        .replace("/regions/a/endpoints/192.0.2.1", "/regions/{region}/endpoints/{endpoint}")
+        .replace("/regions/a", "/regions/{region}")
+        .replace("/regions/spare", "/regions/{region}")
+}
+
+#[test]
+fn the_route_list_the_tests_use_is_every_authenticated_route_of_the_router() {
+    let listed: BTreeSet<(String, String)> =
+        ROUTES.iter().map(|&(method, path, _)| (method.to_owned(), template(path))).collect();
+    let routed = router_routes();
+    assert!(routed.len() >= 17, "the router was read: {routed:?}");
+    assert_eq!(listed, routed, "ROUTES (left) and the router in src/api/mod.rs (right)");
 }
 
 #[test]

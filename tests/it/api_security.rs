@@ -22,7 +22,7 @@ pub fn request(method: &str, path: &str, token: Option<&str>) -> Vec<u8> {
     format!("{method} {path} HTTP/1.1\r\nHost: meridian\r\nConnection: close\r\n{auth}\r\n").into_bytes()
 }
 
-fn connect(addr: SocketAddr) -> TcpStream {
+pub fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect to the API");
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     stream
@@ -30,7 +30,7 @@ fn connect(addr: SocketAddr) -> TcpStream {
 
 /// Reads until the server closes the connection; how long that took. A read that times out
 /// means the server kept it open, and fails the test.
-fn wait_for_close(stream: &mut TcpStream, started: Instant) -> Duration {
+pub fn wait_for_close(stream: &mut TcpStream, started: Instant) -> Duration {
     let mut buffer = [0; 4096];
     loop {
         match stream.read(&mut buffer) {
@@ -67,6 +67,27 @@ fn eleven_bad_tokens_then_429_even_with_the_right_token_while_another_address_is
     assert!(metrics.body.contains("\nmeridian_api_auth_failures_total 10\n"), "{}", metrics.body);
     let other = api.raw_from(IpAddr::from([127, 0, 0, 2]), &request("GET", STATUS, Some(TOKEN)));
     assert_eq!(other.status, 200, "another address is served: {}", other.body);
+}
+
+#[test]
+fn successes_neither_count_toward_the_lockout_nor_reset_the_count() {
+    let server = server("max_failed_auth = 4\nlockout_exempt = []");
+    let api = server.api();
+    // Three failures with a success after each: six requests, more than the limit, yet the
+    // successes are served (they do not count) and the failures go on adding up (the
+    // successes do not reset them).
+    for n in 1..=3 {
+        let failed = api.send("GET", STATUS, None, Some(&format!("wrong-{n}")));
+        assert_eq!(failed.status, 401, "failure {n}: {}", failed.body);
+        let served = api.get(STATUS);
+        assert_eq!(served.status, 200, "the success after failure {n}: {}", served.body);
+    }
+    // The fourth failure reaches the limit: it is answered 401, and from then on the address
+    // is refused, the right token too.
+    let fourth = api.send("GET", STATUS, None, Some("wrong-4"));
+    assert_eq!(fourth.status, 401, "{}", fourth.body);
+    let refused = api.get(STATUS);
+    assert_eq!(refused.status, 429, "locked out exactly when the failures alone reach 4: {}", refused.body);
 }
 
 #[test]

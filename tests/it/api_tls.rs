@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::api_security::request;
+use crate::api_security::{connect, request, wait_for_close};
 use crate::support::http::{TOKEN, exchange};
 use crate::support::tls::SelfSigned;
 use crate::support::{API_TOML, TEST_ZONE, TempDir, TestServer};
@@ -63,6 +63,36 @@ fn a_reload_puts_a_new_certificate_in_force_for_new_connections() {
     server.write("key.pem", &new.key_pem);
     server.reload().expect("reload");
     assert_eq!((trusting(&old_pem), trusting(&new_pem)), (false, true), "the new certificate, after the reload");
+}
+
+#[test]
+fn a_tls_handshake_not_finished_within_the_header_timeout_is_cut_off() {
+    let cert = SelfSigned::new();
+    let server = TestServer::with_config(
+        "",
+        &[("example.test.zone", TEST_ZONE)],
+        &format!("{API_TOML}header_timeout_secs = 1\n{TLS_TOML}"),
+        &[("cert.pem", cert.cert_pem.as_bytes()), ("key.pem", cert.key_pem.as_bytes())],
+    );
+    let addr = server.api().addr;
+    // A real ClientHello, of which the server is sent the first half only.
+    let mut hello = Vec::new();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    rustls::ClientConnection::new(cert.client(), name).unwrap().write_tls(&mut hello).unwrap();
+    assert!(hello.len() > 100 && hello[0] == 0x16, "a TLS handshake record: {hello:02x?}");
+    let started = Instant::now();
+    let mut silent = connect(addr);
+    let mut half = connect(addr);
+    half.write_all(&hello[..hello.len() / 2]).unwrap();
+    for (what, stream) in [("a client that sends nothing", &mut silent), ("half a ClientHello", &mut half)] {
+        let closed = wait_for_close(stream, started);
+        assert!(
+            closed >= Duration::from_millis(900) && closed < Duration::from_secs(3),
+            "{what}: closed after {closed:?}, not at the 1 s header timeout"
+        );
+    }
+    // The listener serves on: a handshake that finishes is answered.
+    assert_eq!(cert.https(addr, &request("GET", "/healthz", None)).0.status, 200);
 }
 
 /// `meridian ctl` with nothing from this process's environment.

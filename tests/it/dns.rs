@@ -149,6 +149,88 @@ fn cname_loop_ends_after_each_cname_once() {
     assert_eq!(names(&reply.answers), ["loop1.example.test. CNAME", "loop2.example.test. CNAME"]);
 }
 
+/// A server of the test zone and the two zones beside it whose CNAMEs lead into it.
+fn three_zones() -> TestServer {
+    TestServer::with_zones("identity = \"meridian-test\"", &crate::support::all_zones())
+}
+
+/// The SOA in the authority section: its owner and TTL.
+fn soa_of(message: &Message) -> (String, u32) {
+    let soa = message.authorities.iter().find(|r| r.record_type() == RecordType::SOA);
+    let soa = soa.unwrap_or_else(|| panic!("an SOA in the authority section: {message:?}"));
+    (soa.name.to_lowercase().to_string(), soa.ttl)
+}
+
+#[test]
+fn a_cname_into_another_served_zone_is_followed_into_that_zone() {
+    let server = three_zones();
+    for (name, expected) in [
+        ("into.second.test.", &["into.second.test. CNAME", "www.example.test. A", "www.example.test. A"][..]),
+        (
+            "chain.second.test.",
+            &[
+                "chain.second.test. CNAME",
+                "alias2.example.test. CNAME",
+                "alias.example.test. CNAME",
+                "www.example.test. A",
+                "www.example.test. A",
+            ],
+        ),
+        ("wild.second.test.", &["wild.second.test. CNAME", "anything.wild.example.test. A"]),
+    ] {
+        for (transport, reply) in [
+            ("UDP", client::udp(server.addr, &Q::new(name, RecordType::A))),
+            ("TCP", client::tcp(server.addr, &Q::new(name, RecordType::A))),
+        ] {
+            assert_eq!(names(&reply.answers), expected, "{name} over {transport}");
+            assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{name} over {transport}");
+            assert!(reply.metadata.authoritative, "{name} over {transport}: every record is ours");
+            assert!(reply.authorities.is_empty(), "{name} over {transport}: {reply:?}");
+        }
+    }
+}
+
+#[test]
+fn a_cname_chain_through_several_zones_and_back_is_followed_and_a_loop_through_them_ends() {
+    let server = three_zones();
+    let reply = client::udp(server.addr, &Q::new("there.second.test.", RecordType::A));
+    assert_eq!(names(&reply.answers), ["there.second.test. CNAME", "hop.third.test. CNAME", "back.second.test. A"]);
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    let reply = client::udp(server.addr, &Q::new("loop.second.test.", RecordType::A));
+    assert_eq!(names(&reply.answers), ["loop.second.test. CNAME", "loop.third.test. CNAME"], "each CNAME once");
+}
+
+#[test]
+fn across_zones_the_rcode_and_the_soa_are_those_of_the_last_name() {
+    let server = three_zones();
+    // RFC 6604 section 2.1: the RCODE is the last name's; the SOA is its zone's (example.test.,
+    // negative TTL 600), not the zone asked about (second.test., negative TTL 300).
+    let reply = client::udp(server.addr, &Q::new("missing.second.test.", RecordType::A));
+    assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(names(&reply.answers), ["missing.second.test. CNAME"]);
+    assert_eq!(soa_of(&reply), ("example.test.".to_owned(), 600));
+    // A name that exists there without the type asked: NODATA, with that zone's SOA.
+    let reply = client::udp(server.addr, &Q::new("mailer.second.test.", RecordType::TXT));
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(names(&reply.answers), ["mailer.second.test. CNAME"]);
+    assert_eq!(soa_of(&reply), ("example.test.".to_owned(), 600));
+    assert!(reply.metadata.authoritative);
+}
+
+#[test]
+fn across_zones_a_target_outside_every_zone_ends_the_chain_and_one_below_a_cut_gets_a_referral() {
+    let server = three_zones();
+    let reply = client::udp(server.addr, &Q::new("away.second.test.", RecordType::A));
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(names(&reply.answers), ["away.second.test. CNAME", "outside.example.test. CNAME"]);
+    assert!(reply.authorities.is_empty(), "{reply:?}");
+    let reply = client::udp(server.addr, &Q::new("referred.second.test.", RecordType::A));
+    assert_eq!(names(&reply.answers), ["referred.second.test. CNAME"]);
+    assert_eq!(names(&reply.authorities), ["sub.example.test. NS", "sub.example.test. NS"]);
+    assert!(names(&reply.additionals).contains(&"ns.sub.example.test. A".to_owned()), "glue: {reply:?}");
+    assert!(reply.metadata.authoritative, "the CNAME is ours, so AA stays set");
+}
+
 #[test]
 fn name_at_or_below_a_delegation_gets_a_referral_with_glue_and_no_aa() {
     let server = TestServer::start();

@@ -153,7 +153,7 @@ fn a_degraded_endpoint_is_served_only_when_no_healthy_one_remains() {
 }
 
 #[test]
-fn tcp_checks_and_drained_and_backup_endpoints() {
+fn the_backup_serves_only_once_a_tcp_check_takes_the_primary_down_and_a_drained_endpoint_never_does() {
     let (a, b) = (HealthTarget::start(), HealthTarget::start());
     let tcp = |t: &HealthTarget| {
         format!(
@@ -196,12 +196,12 @@ fn a_hanging_target_does_not_slow_the_others() {
 }
 
 #[test]
-fn a_body_mismatch_fails_and_a_slow_answer_degrades() {
+fn an_answer_without_the_expected_body_takes_the_endpoint_out_until_it_has_it_again() {
     let (a, b) = (HealthTarget::start(), HealthTarget::start());
     let regions = format!(
         "[[region]]\nname = \"r\"\nendpoints = [ {{ address = \"192.0.2.1\", check = {} }}, {{ address = \"192.0.2.2\", check = {} }} ]\n",
         check(&a, ", body = \"ok\""),
-        check(&b, ", degraded_rtt = \"150ms\"")
+        check(&b, "")
     );
     let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
     assert_eq!(addresses(&ask(&server)), ["192.0.2.1", "192.0.2.2"], "both");
@@ -209,9 +209,23 @@ fn a_body_mismatch_fails_and_a_slow_answer_degrades() {
     server.wait_for_snapshot(LIMIT, "192.0.2.1 down", |s| !servable(s, "192.0.2.1"));
     assert_eq!(addresses(&ask(&server)), ["192.0.2.2"], "a out on its body");
     a.set_body("ok");
+    server.wait_for_snapshot(LIMIT, "192.0.2.1 up again", |s| servable(s, "192.0.2.1"));
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1", "192.0.2.2"], "a back with its body");
+}
+
+#[test]
+fn an_answer_slower_than_degraded_rtt_leaves_the_endpoint_out_while_a_healthy_one_remains() {
+    let (a, b) = (HealthTarget::start(), HealthTarget::start());
+    let regions = format!(
+        "[[region]]\nname = \"r\"\nendpoints = [ {{ address = \"192.0.2.1\", check = {} }}, {{ address = \"192.0.2.2\", check = {} }} ]\n",
+        check(&a, ""),
+        check(&b, ", degraded_rtt = \"150ms\"")
+    );
+    let server = server(&regions, "policy = \"priority\"\nregions = [\"r\"]");
+    assert_eq!(addresses(&ask(&server)), ["192.0.2.1", "192.0.2.2"], "both");
     b.set_delay(Duration::from_millis(300));
     // b answers 200 but slowly: degraded, so the healthy a alone is served.
-    server.wait_for_snapshot(Duration::from_secs(8), "a healthy again and b degraded", |s| {
+    server.wait_for_snapshot(Duration::from_secs(8), "b degraded, a healthy", |s| {
         servable(s, "192.0.2.1") && !degraded(s, "192.0.2.1") && degraded(s, "192.0.2.2")
     });
     assert_eq!(addresses(&ask(&server)), ["192.0.2.1"], "slow b left out");

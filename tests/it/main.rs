@@ -29,6 +29,7 @@ mod operator;
 mod paths;
 mod pool_health;
 mod reload;
+mod restart;
 mod rrl;
 mod steering;
 mod support;

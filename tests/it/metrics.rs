@@ -167,22 +167,32 @@ fn analytics_show_where_answers_went_and_who_asked() {
 }
 
 #[test]
-fn client_countries_a_rejected_reload_and_the_writer_heartbeat_show_on_the_page() {
-    let started = meridian::control::unix_now();
+fn answers_are_counted_by_the_clients_country() {
     let server = server();
-    let api = server.api();
     for subnet in ["198.51.100.0/24", "198.51.100.0/24", "203.0.113.0/24"] {
         client::udp(server.addr, &Q::new("www.lb.test.", RecordType::A).ecs(subnet));
     }
-    let m = parse(&api.get("/metrics").body);
-    let country =
-        |m: &Samples, c| value(m, "meridian_pool_country_answers_total", &[("pool", "www.lb.test."), ("country", c)]);
-    assert_eq!((country(&m, "DE"), country(&m, "US")), (2.0, 1.0));
+    let m = parse(&server.api().get("/metrics").body);
+    let country = |c| value(&m, "meridian_pool_country_answers_total", &[("pool", "www.lb.test."), ("country", c)]);
+    assert_eq!((country("DE"), country("US")), (2.0, 1.0));
+}
+
+#[test]
+fn the_writer_heartbeat_is_the_unix_time_of_its_last_turn() {
+    let started = meridian::control::unix_now();
+    let server = server();
+    let m = parse(&server.api().get("/metrics").body);
     let heartbeat = value(&m, "meridian_writer_heartbeat_timestamp_seconds", &[]);
     let now = meridian::control::unix_now();
     assert!((started as f64..=now as f64).contains(&heartbeat), "{started} <= {heartbeat} <= {now}");
-    assert_eq!(value(&m, "meridian_config_last_reload_successful", &[]), 1.0);
+}
 
+#[test]
+fn config_last_reload_successful_is_0_after_a_rejected_reload_until_a_good_one() {
+    let server = server();
+    let api = server.api();
+    let m = parse(&api.get("/metrics").body);
+    assert_eq!(value(&m, "meridian_config_last_reload_successful", &[]), 1.0);
     let path = server.dir().join("meridian.toml");
     let good = std::fs::read_to_string(&path).unwrap();
     server.write("meridian.toml", &format!("{good}\n[server\n")); // not TOML: rejected

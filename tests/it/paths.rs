@@ -12,14 +12,17 @@ use meridian::dns::response::Salt;
 use meridian::metrics::Observers;
 
 use crate::differential::{Transport, corpus};
-use crate::support::{TEST_ZONE, TempDir};
+use crate::support::{TempDir, all_zones};
 
 #[test]
 fn fast_and_general_paths_answer_byte_for_byte_alike() {
     let dir = TempDir::new("paths");
-    dir.write("example.test.zone", TEST_ZONE);
-    let config =
-        dir.write("meridian.toml", "[server]\nidentity = \"meridian-test\"\n[[zone]]\nfile = \"example.test.zone\"\n");
+    let mut toml = "[server]\nidentity = \"meridian-test\"\n".to_owned();
+    for (file, text) in all_zones() {
+        dir.write(file, text);
+        toml.push_str(&format!("[[zone]]\nfile = \"{file}\"\n"));
+    }
+    let config = dir.write("meridian.toml", &toml);
     let snapshot = crate::support::load_snapshot(&config, None);
     let answerer = Answerer::new(Observers::default());
     let source: SocketAddr = "127.0.0.1:5300".parse().unwrap();

@@ -1,6 +1,7 @@
 //! Response rate limiting over real UDP: a flood from one /24 is limited (some answers
-//! slipped as empty TC=1 responses, the rest dropped) while other prefixes, other responses
-//! and exempt prefixes are answered in full.
+//! slipped as empty TC=1 responses, the rest dropped; `slip = 0` drops them all, `slip = 1`
+//! slips them all) while other prefixes, other responses and exempt prefixes are answered in
+//! full.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -15,7 +16,12 @@ use crate::support::{API_TOML, TestServer};
 /// A server limiting 5 identical responses a second (burst 5) to a /24, every 2nd limited
 /// response slipped, 127.0.2.0/24 exempt.
 fn limited() -> TestServer {
-    let rrl = "[rrl]\nenabled = true\nrate = 5\nslip = 2\nexempt = [\"127.0.2.0/24\"]\n";
+    limiting(2)
+}
+
+/// As [`limited`], with every `slip`-th limited response slipped (0: none, all dropped).
+fn limiting(slip: u32) -> TestServer {
+    let rrl = format!("[rrl]\nenabled = true\nrate = 5\nslip = {slip}\nexempt = [\"127.0.2.0/24\"]\n");
     TestServer::with_config(
         "workers = 2",
         &[("example.test.zone", crate::support::TEST_ZONE)],
@@ -30,26 +36,41 @@ struct Outcome {
     full: usize,
     slipped: usize,
     silent: usize,
-    /// From the first query sent to the last reply read.
+    /// From the first query sent to the follow-up's answer, when every query was handled.
     elapsed: Duration,
 }
 
-/// Sends every query at once from `from`, then reads replies until none has come for 1 s
-/// (or 10 s in all); each reply must answer one of the queries, once.
+/// The ID of the query sent after a burst; the burst's are 1000 and up.
+const FOLLOW_UP_ID: u16 = 0xf00d;
+
+/// Sends every query at once from `from`, then a follow-up query on the same socket, and
+/// reads replies until the follow-up's answer; each reply must answer one of the queries,
+/// once. The server answers one socket's datagrams in the order they came, so every reply the
+/// burst gets comes before the follow-up's answer: what has not come by then never will. The
+/// follow-up (the root's SOA, REFUSED) is the first of its kind from the prefix, so it is
+/// never limited.
 fn burst(server: SocketAddr, from: IpAddr, queries: &[Vec<u8>]) -> Outcome {
     let socket = UdpSocket::bind(SocketAddr::new(from, 0)).expect("bind a client address on loopback");
-    socket.set_read_timeout(Some(Duration::from_millis(1000))).unwrap();
+    socket.set_read_timeout(Some(crate::support::client::ANSWER_WAIT)).unwrap();
     let started = Instant::now();
     for query in queries {
         socket.send_to(query, server).unwrap();
     }
+    let follow_up = Q { id: FOLLOW_UP_ID, ..Q::new(".", RecordType::SOA) }.no_edns();
+    socket.send_to(&follow_up.bytes(), server).unwrap();
     let mut waiting: HashSet<u16> = queries.iter().map(|q| u16::from_be_bytes([q[0], q[1]])).collect();
     assert_eq!(waiting.len(), queries.len(), "distinct IDs");
+    assert!(!waiting.contains(&FOLLOW_UP_ID));
     let mut outcome = Outcome::default();
     let mut buf = [0u8; 4096];
-    while !waiting.is_empty() && started.elapsed() < Duration::from_secs(10) {
-        let Ok(len) = socket.recv(&mut buf) else { break };
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(10), "no answer to the follow-up within 10 s: {outcome:?}");
+        let len = socket.recv(&mut buf).unwrap_or_else(|e| panic!("no reply within the wait ({e}): {outcome:?}"));
         let reply = Message::from_vec(&buf[..len]).expect("a reply that parses");
+        if reply.metadata.id == FOLLOW_UP_ID {
+            assert!(!reply.metadata.truncation, "the follow-up is not limited: {reply:?}");
+            break;
+        }
         assert!(waiting.remove(&reply.metadata.id), "a reply to a query of ours, once: {}", reply.metadata.id);
         if reply.metadata.truncation {
             assert!(reply.answers.is_empty() && reply.authorities.is_empty(), "a slipped reply is empty: {reply:?}");
@@ -59,8 +80,8 @@ fn burst(server: SocketAddr, from: IpAddr, queries: &[Vec<u8>]) -> Outcome {
             assert!(!reply.answers.is_empty() || !reply.authorities.is_empty(), "{reply:?}");
             outcome.full += 1;
         }
-        outcome.elapsed = started.elapsed();
     }
+    outcome.elapsed = started.elapsed();
     outcome.silent = waiting.len();
     outcome
 }
@@ -82,6 +103,13 @@ fn ip(text: &str) -> IpAddr {
 /// At most the burst plus the rate over the time the flood took (and one for rounding).
 fn most_allowed(outcome: &Outcome) -> usize {
     5 + (5.0 * outcome.elapsed.as_secs_f64()).ceil() as usize + 1
+}
+
+/// `meridian_rrl_limited_total{action}` on a metrics page.
+fn held_back(page: &str, action: &str) -> usize {
+    let line = format!("meridian_rrl_limited_total{{action=\"{action}\"}} ");
+    let found = page.lines().find_map(|l| l.strip_prefix(line.as_str())).unwrap_or_else(|| panic!("{line} in {page}"));
+    found.trim().parse().unwrap()
 }
 
 #[test]
@@ -107,13 +135,7 @@ fn a_flood_from_one_prefix_is_limited_while_others_are_answered_in_full() {
 
     // The metrics count what was held back.
     let page = server.api().get("/metrics").body;
-    let count = |action: &str| -> usize {
-        let line = format!("meridian_rrl_limited_total{{action=\"{action}\"}} ");
-        let found =
-            page.lines().find_map(|l| l.strip_prefix(line.as_str())).unwrap_or_else(|| panic!("{line} in {page}"));
-        found.trim().parse().unwrap()
-    };
-    assert_eq!((count("dropped"), count("slipped")), (limited.silent, limited.slipped));
+    assert_eq!((held_back(&page, "dropped"), held_back(&page, "slipped")), (limited.silent, limited.slipped));
     // A dropped response was not answered: the query counters leave it out (205 A queries
     // sent in all, from the flood, the other prefix and the exempt one).
     let answered = page
@@ -168,4 +190,24 @@ fn tcp_is_never_rate_limited() {
     }
     let page = server.api().get("/metrics").body;
     assert!(page.contains("meridian_rrl_limited_total{action=\"dropped\"} 0"), "{page}");
+}
+
+#[test]
+fn with_slip_0_every_limited_response_is_dropped() {
+    let server = limiting(0);
+    let outcome = burst(server.addr, ip("127.0.5.1"), &queries(60, |_| "www.example.test.".into(), RecordType::A));
+    assert!((5..=most_allowed(&outcome)).contains(&outcome.full), "{outcome:?}");
+    assert_eq!((outcome.slipped, outcome.silent), (0, 60 - outcome.full), "none slipped, the rest dropped");
+    let page = server.api().get("/metrics").body;
+    assert_eq!((held_back(&page, "dropped"), held_back(&page, "slipped")), (outcome.silent, 0));
+}
+
+#[test]
+fn with_slip_1_every_limited_response_is_truncated() {
+    let server = limiting(1);
+    let outcome = burst(server.addr, ip("127.0.6.1"), &queries(60, |_| "www.example.test.".into(), RecordType::A));
+    assert!((5..=most_allowed(&outcome)).contains(&outcome.full), "{outcome:?}");
+    assert_eq!((outcome.slipped, outcome.silent), (60 - outcome.full, 0), "all slipped with TC=1, none dropped");
+    let page = server.api().get("/metrics").body;
+    assert_eq!((held_back(&page, "dropped"), held_back(&page, "slipped")), (0, outcome.slipped));
 }

@@ -235,3 +235,60 @@ fn metrics_count_open_refused_and_timed_out_connections() {
     assert_eq!(metric("meridian_tcp_refused_total{reason=\"per_client\"}"), 1, "counted once each");
     assert_eq!(metric("meridian_tcp_timeouts_total{kind=\"evicted\"}"), 1);
 }
+
+/// `meridian serve` (the real binary, whose process limits are its own) started with the
+/// open-files limit `soft` and `hard`, `tcp_max_connections = max`, in a directory the serving
+/// user can read (started as root, it serves as `nobody`).
+fn serve_with_open_files_limit(dir: &crate::support::TempDir, soft: u64, hard: u64, max: u32) -> crate::cli::Served {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir.write("example.test.zone", TEST_ZONE);
+    let config = dir.write(
+        "meridian.toml",
+        &format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nworkers = 1\ntcp_max_connections = {max}\n\
+             tcp_max_connections_per_client = {max}\n[[zone]]\nfile = \"example.test.zone\"\n"
+        ),
+    );
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"));
+    let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    // SAFETY: setrlimit is async-signal-safe and reads only `limit`, a copy owned by the closure.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    crate::cli::serve_command(command, &["serve", "--config", config.to_str().unwrap()], dir.path())
+}
+
+/// The soft and hard open-files limits of a process, from `/proc/PID/limits`.
+fn open_files_limit(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("the server's limits");
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or_else(|| panic!("{limits}"));
+    let numbers: Vec<u64> = line.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    (numbers[0], numbers[1])
+}
+
+#[test]
+fn the_open_files_limit_is_raised_to_the_hard_limit_when_tcp_max_connections_needs_it() {
+    let dir = crate::support::TempDir::new("nofile");
+    // 1,000 connections need more than 128 descriptors: the soft limit goes up to the hard one
+    // by the time the server listens.
+    let served = serve_with_open_files_limit(&dir, 128, 4096, 1000);
+    assert_eq!(open_files_limit(served.child.id()), (4096, 4096), "raised to the hard limit");
+    // And it takes what the old soft limit could not: 200 connections at once, each answered.
+    let mut open: Vec<TcpStream> = (0..200).map(|_| client::tcp_connect(served.addr)).collect();
+    for (i, stream) in open.iter_mut().enumerate() {
+        assert!(is_answered(stream, i as u16), "connection {i} of 200, past the old soft limit of 128");
+    }
+    drop(open);
+    drop(served);
+    // 10 connections fit in 512 descriptors: the limit is left as it was.
+    let served = serve_with_open_files_limit(&dir, 512, 4096, 10);
+    assert_eq!(open_files_limit(served.child.id()), (512, 4096), "left alone when it is enough");
+}

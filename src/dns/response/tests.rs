@@ -105,7 +105,7 @@ fn refusal_outside_our_zones_carries_extended_error_not_authoritative() {
 }
 
 #[test]
-fn chaos_identity_and_refusal() {
+fn chaos_id_server_is_answered_with_the_identity_and_other_chaos_names_are_refused() {
     let snap = snapshot(ZONE);
     let id = request("id.server.", RecordType::TXT, None, Protocol::Udp, |m| m.queries[0].query_class = DNSClass::CH);
     let answer = answer(&snap, &id, Salt::default()).unwrap();

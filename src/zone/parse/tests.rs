@@ -11,7 +11,7 @@ fn error(text: &str) -> SyntaxError {
 }
 
 #[test]
-fn directives_relative_names_and_owner_inheritance() {
+fn relative_names_take_the_origin_blank_owners_the_last_one_and_missing_ttls_the_default() {
     let entries = records(
         "$ORIGIN example.test.\n$TTL 1h\n@ IN SOA ns1 host ( 1 2 3\n 4 5 ) ; comment\n  IN NS ns1\nwww 60 A 192.0.2.1\n\tAAAA 2001:db8::1\nmail.other. IN 30 A 192.0.2.2\n",
     );
@@ -40,7 +40,7 @@ fn txt_keeps_multiple_quoted_strings_with_spaces_and_semicolons() {
 }
 
 #[test]
-fn generic_rdata_serves_unknown_and_known_types() {
+fn the_rfc_3597_generic_form_reads_unknown_and_known_types() {
     let entries =
         records("$ORIGIN t.\n$TTL 60\nx TYPE65280 \\# 3 abcdef\ny A \\# 4 C0000201\nz TYPE1 \\# 4 c0 00 02 02\n");
     assert!(matches!(&entries[0].record.data, RData::Unknown { rdata, .. } if rdata.anything == [0xab, 0xcd, 0xef]));
@@ -57,7 +57,7 @@ fn ds_is_kept_as_opaque_rdata() {
 }
 
 #[test]
-fn errors_name_the_line() {
+fn syntax_errors_name_their_line_and_fault() {
     let cases = [
         ("$ORIGIN t.\n$TTL 60\nx IN\n", 3, "no record type"),
         ("$ORIGIN t.\n$TTL 60\n\nx A 1.2.3\n", 4, "bad A RDATA"),
@@ -91,7 +91,7 @@ fn the_given_origin_is_used_without_origin_directive() {
 }
 
 #[test]
-fn other_common_types_parse() {
+fn hinfo_naptr_sshfp_tlsa_svcb_and_https_records_parse_as_their_types() {
     let entries = records(
         "$ORIGIN t.\n$TTL 60\nh HINFO \"x86\" \"linux\"\nn NAPTR 100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:a@t!\" .\n\
          s SSHFP 1 1 0123456789abcdef0123456789abcdef01234567\n_443._tcp TLSA 3 1 1 0123456789abcdef\n\

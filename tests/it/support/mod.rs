@@ -23,6 +23,18 @@ use meridian::snapshot::Snapshot;
 /// empty non-terminal, a wildcard, a TXT RRset too big for 512 octets, and most types.
 pub const TEST_ZONE: &str = include_str!("../../fixtures/example.test.zone");
 
+/// The zones served beside the test zone where CNAMEs from one served zone into another are
+/// tested: chains from `second.test.` into `example.test.`, and through `third.test.` and back.
+pub const OTHER_ZONES: [(&str, &str); 2] = [
+    ("second.test.zone", include_str!("../../fixtures/second.test.zone")),
+    ("third.test.zone", include_str!("../../fixtures/third.test.zone")),
+];
+
+/// The test zone and [`OTHER_ZONES`], as [`TestServer::with_zones`] takes them.
+pub fn all_zones() -> Vec<(&'static str, &'static str)> {
+    std::iter::once(("example.test.zone", TEST_ZONE)).chain(OTHER_ZONES).collect()
+}
+
 /// An admin API on a free port with the test token, and a state directory.
 pub const API_TOML: &str =
     "state_dir = \"state\"\n[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"test-token-0123456789\"\n";
