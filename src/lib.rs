@@ -34,7 +34,8 @@
 //! - `explain`: `meridian explain`, running the server's own answer path.
 //! - `control`: the one writer: the controller task that owns the configuration, the saved
 //!   changes and the health table, takes reloads, API changes, probe results and shutdown,
-//!   and publishes; the one way to load (`load`); the state file (`state`).
+//!   and publishes; the one way to load (`load`), and the threads reloads take turns on
+//!   (`loader`); the state file (`state`).
 //! - `api`: the admin REST API (axum), one file per resource, and its OpenAPI document.
 //! - `ctl`: `meridian ctl`, a client of the admin API: one request per command, its answer as
 //!   tables (`render`, `table`) or as JSON.

@@ -11,6 +11,7 @@
 
 mod health;
 pub mod load;
+mod loader;
 pub mod state;
 
 use std::net::IpAddr;
@@ -33,6 +34,7 @@ use crate::metrics::{FailoverKind, Observers};
 use crate::snapshot::{Snapshot, SnapshotStore};
 pub use health::ProbeOutcome;
 use load::{ApiFiles, LoadError, Prepared};
+use loader::Loaders;
 use state::{FailoverEvent, HISTORY_LEN, Persisted, StateFile};
 
 /// What the writer last published for the API: a snapshot and, consistent with it (endpoint
@@ -169,6 +171,8 @@ struct Writer {
     probes: Option<HealthTasks>,
     reports: Option<mpsc::Receiver<Report>>,
     published: Arc<ArcSwap<Published>>,
+    /// The threads reloads are built on, in turns (see `loader`).
+    loaders: Loaders,
 }
 
 /// Probe results taken in one go before publishing: a burst of results publishes once.
@@ -186,7 +190,13 @@ impl Controller {
             persisted: Arc::new(self.persisted.clone()),
         };
         let published = Arc::new(ArcSwap::from_pointee(first));
-        let writer = Writer { own: self, probes: None, reports: None, published: published.clone() };
+        let writer = Writer {
+            own: self,
+            probes: None,
+            reports: None,
+            published: published.clone(),
+            loaders: Loaders::default(),
+        };
         let task = tokio::spawn(writer.run(inbox));
         (Control { commands, published }, task)
     }
@@ -289,19 +299,18 @@ impl Writer {
     async fn reload(&mut self) -> Result<u64, LoadError> {
         let (path, changes, observers) =
             (self.own.path.clone(), self.own.persisted.changes.clone(), self.own.observers.clone());
-        // Reading zone files and a geo database takes a while: off the runtime's threads,
-        // which serve TCP and the API meanwhile. The writer waits; nothing else changes.
-        let loaded = tokio::task::spawn_blocking(move || {
-            let source = match &path {
-                Some(path) => Source::read(path)?,
-                None => Source::embedded_default()?,
-            };
-            load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())
-        });
-        let mut prepared = match loaded.await {
-            Ok(prepared) => prepared?,
-            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
-        };
+        // Reading zone files and a geo database takes a while: off the runtime's threads, on
+        // the loading thread whose turn it is. The writer waits; nothing else changes.
+        let mut prepared = self
+            .loaders
+            .run(move || {
+                let source = match &path {
+                    Some(path) => Source::read(path)?,
+                    None => Source::embedded_default()?,
+                };
+                load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())
+            })
+            .await?;
         self.keep_restart_only(&mut prepared);
         for change in &prepared.set_aside {
             warn!(%change, "saved API change left out: the configuration file no longer allows it");
