@@ -36,9 +36,10 @@
 //! - `explain`: `meridian explain`, running the server's own answer path.
 //! - `control`: the one writer: the controller task that owns the configuration, the saved
 //!   changes and the health table, takes reloads, API changes, probe results and shutdown,
-//!   and publishes; the one way to load (`load`); the state file (`state`); the shared log
-//!   of changes as the writer asks for its writes (`shared`); each pool's servable regions as
-//!   published, and the one log line when a pool goes down or comes back (`pools`).
+//!   and publishes; the one way to load (`load`), and the threads reloads take turns on
+//!   (`loader`); the state file (`state`); the shared log of changes as the writer asks for
+//!   its writes (`shared`); each pool's servable regions as published, and the one log line
+//!   when a pool goes down or comes back (`pools`).
 //! - `cluster`: the NATS JetStream edge of a cluster of instances: serves the writer's
 //!   shared-log writes (compare-and-set on a revision) and hands it newer shared values.
 //! - `api`: the admin REST API (axum), one file per resource, and its OpenAPI document.

@@ -4,16 +4,16 @@ use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
 use super::{Shared, clock, timestamp_of};
 use crate::config::cluster::Quorum;
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Default)]
 pub struct ClusterInfo {
+    /// Whether this instance is part of a cluster (`[cluster]`); the rest is empty when not.
+    pub clustered: bool,
     /// This instance, also its vantage name.
     pub name: String,
     pub bucket: String,
@@ -42,17 +42,13 @@ pub struct Member {
     pub age_ms: u64,
 }
 
-/// The cluster: its connection, the revision applied, and the members heard from.
-#[utoipa::path(get, path = "/api/v1/cluster", tag = "cluster",
-    responses((status = 200, body = ClusterInfo), (status = 404, body = ErrorBody)))]
-pub async fn cluster(State(shared): State<Shared>) -> Result<Json<ClusterInfo>, ApiError> {
+/// The cluster: its connection, the revision applied, and the members heard from
+/// (`clustered: false` for a standalone instance).
+#[utoipa::path(get, path = "/api/v1/cluster", tag = "cluster", responses((status = 200, body = ClusterInfo)))]
+pub async fn cluster(State(shared): State<Shared>) -> Json<ClusterInfo> {
     let published = shared.published();
     let (Some(settings), Some((view, status))) = (&published.snapshot.config.cluster, &published.cluster) else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "this instance is not part of a cluster (no [cluster])",
-            None,
-        ));
+        return Json(ClusterInfo::default());
     };
     let now = clock();
     let members = view
@@ -64,7 +60,8 @@ pub async fn cluster(State(shared): State<Shared>) -> Result<Json<ClusterInfo>, 
             age_ms: u64::try_from(now.saturating_duration_since(*at).as_millis()).unwrap_or(u64::MAX),
         })
         .collect();
-    Ok(Json(ClusterInfo {
+    Json(ClusterInfo {
+        clustered: true,
         name: settings.name.clone(),
         bucket: settings.bucket.clone(),
         nats: settings.nats.clone(),
@@ -79,5 +76,5 @@ pub async fn cluster(State(shared): State<Shared>) -> Result<Json<ClusterInfo>, 
         report_max_age_ms: u64::try_from(settings.report_max_age.as_millis()).unwrap_or(u64::MAX),
         isolated: view.isolated,
         members,
-    }))
+    })
 }

@@ -11,6 +11,7 @@
 
 mod health;
 pub mod load;
+mod loader;
 pub mod pools;
 pub mod shared;
 pub mod state;
@@ -36,6 +37,7 @@ use crate::metrics::{FailoverKind, Observers};
 use crate::snapshot::{Snapshot, SnapshotStore};
 pub use health::ProbeOutcome;
 use load::{ApiFiles, LoadError, Prepared};
+use loader::Loaders;
 use pools::PoolServing;
 use state::{FailoverEvent, HISTORY_LEN, Persisted, StateFile};
 
@@ -216,6 +218,8 @@ struct Writer {
     probes: Option<HealthTasks>,
     reports: Option<mpsc::Receiver<Report>>,
     published: Arc<ArcSwap<Published>>,
+    /// The threads reloads are built on, in turns (see `loader`).
+    loaders: Loaders,
 }
 
 /// Probe results taken in one go before publishing: a burst of results publishes once.
@@ -252,6 +256,7 @@ impl Controller {
             probes: None,
             reports: None,
             published: published.clone(),
+            loaders: Loaders::default(),
         };
         let task = tokio::spawn(writer.run(inbox));
         (Control { commands, published }, task)
@@ -471,20 +476,19 @@ impl Writer {
             (self.own.path.clone(), self.own.persisted.changes.clone(), self.own.observers.clone());
         // `[api]` is restart-only: its token and TLS files are read again from the running paths.
         let api = self.own.api_credentials.as_ref().and(self.own.config.api.clone());
-        // Reading zone files and a geo database takes a while: off the runtime's threads,
-        // which serve TCP and the API meanwhile. The writer waits; nothing else changes.
-        let loaded = tokio::task::spawn_blocking(move || {
-            let source = match &path {
-                Some(path) => Source::read(path)?,
-                None => Source::embedded_default()?,
-            };
-            let prepared = load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())?;
-            Ok::<_, LoadError>((prepared, api.as_ref().map(load::read_api_files)))
-        });
-        let (mut prepared, credentials) = match loaded.await {
-            Ok(loaded) => loaded?,
-            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
-        };
+        // Reading zone files and a geo database takes a while: off the runtime's threads, on
+        // the loading thread whose turn it is. The writer waits; nothing else changes.
+        let (mut prepared, credentials) = self
+            .loaders
+            .run(move || {
+                let source = match &path {
+                    Some(path) => Source::read(path)?,
+                    None => Source::embedded_default()?,
+                };
+                let prepared = load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())?;
+                Ok::<_, LoadError>((prepared, api.as_ref().map(load::read_api_files)))
+            })
+            .await?;
         self.keep_restart_only(&mut prepared);
         for change in &prepared.set_aside {
             warn!(%change, "saved API change left out: the configuration file no longer allows it");

@@ -337,6 +337,9 @@ mod tests;
 
 /// `ctl cluster`: the connection and revision on one line, then the members heard from.
 pub fn cluster(cluster: &Value) -> String {
+    if cluster["clustered"].as_bool() == Some(false) {
+        return "standalone: this instance is not part of a cluster (no [cluster] in its configuration)\n".to_owned();
+    }
     let connected =
         if cluster["connected"].as_bool() == Some(true) { "connected to NATS" } else { "NOT connected to NATS" };
     let mut out = format!(

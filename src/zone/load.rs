@@ -41,7 +41,9 @@ pub fn load_all(sources: &[ZoneSource]) -> Result<Vec<Zone>, Vec<Problem>> {
 /// allocations (the file's text, its parsed records, the tree), and glibc keeps what is freed
 /// among what stays, in the arena of the thread that built it: without this, a 250,000-record
 /// zone left its loading peak as RSS, and each reload, built on another blocking thread, added
-/// to it. Called after a load, and when the zones a reload replaced are dropped.
+/// to it. Called after a load, and when the zones a reload replaced are dropped. What a trim
+/// cannot return, free space sharing pages with live blocks, reloads avoid by building each
+/// zone in an arena the live zone is not in (the controller's loading threads take turns).
 pub fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks glibc's own free lists; it is thread-safe.

@@ -57,6 +57,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/lb/failover/status", ""),
     ("GET", "/api/v1/lb/explain?name=www.lb.test.&client=192.0.2.99", ""),
     ("GET", "/api/v1/lb/analytics?window=1h", ""),
+    ("GET", "/api/v1/cluster", ""),
     ("POST", "/api/v1/reload", ""),
     ("GET", "/api/v1/openapi.json", ""),
 ];

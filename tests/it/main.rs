@@ -36,3 +36,4 @@ mod support;
 mod tcp;
 mod tcp_limits;
 mod udp_edge;
+mod zone_memory;
