@@ -59,7 +59,19 @@ pub async fn run(
             return refuse_all(&mut writes, "the NATS credentials cannot be used", &cancel).await;
         }
     };
+    // A watch through a connection that was lost can take its consumer's heartbeat timeout
+    // (about 10 s) to notice; after a reconnection it is started again at once.
+    let reconnected = Arc::new(tokio::sync::Notify::new());
+    let notify = reconnected.clone();
     let options = options
+        .event_callback(move |event| {
+            let notify = notify.clone();
+            async move {
+                if matches!(event, async_nats::Event::Connected) {
+                    notify.notify_waiters();
+                }
+            }
+        })
         .name(format!("meridian {}", config.name))
         .retry_on_initial_connect()
         .max_reconnects(None)
@@ -78,7 +90,7 @@ pub async fn run(
     let context = jetstream::new(client.clone());
     // Until the bucket is open, writes are refused and the state file's changes are served.
     let store = tokio::select! {
-        store = open_bucket(&context, &config.bucket, &mut writes) => store,
+        store = open_bucket(&context, &config.bucket, config.replicas, &mut writes) => store,
         () = cancel.cancelled() => {
             voting.abort();
             return;
@@ -87,7 +99,7 @@ pub async fn run(
     status.connected.store(true, Ordering::Relaxed);
     info!(bucket = %config.bucket, name = %config.name, "cluster: the shared changes' bucket is open");
     seed(&store, &control).await;
-    let watcher = tokio::spawn(watch(store.clone(), control.clone(), status.clone(), cancel.clone()));
+    let watcher = tokio::spawn(watch(store.clone(), control.clone(), status.clone(), reconnected, cancel.clone()));
     loop {
         tokio::select! {
             write = writes.recv() => match write {
@@ -179,7 +191,12 @@ async fn votes(
 }
 
 /// Opens (or creates) the bucket, retrying until it can; writes asked meanwhile are refused.
-async fn open_bucket(context: &jetstream::Context, bucket: &str, writes: &mut mpsc::Receiver<LogWrite>) -> kv::Store {
+async fn open_bucket(
+    context: &jetstream::Context,
+    bucket: &str,
+    replicas: usize,
+    writes: &mut mpsc::Receiver<LogWrite>,
+) -> kv::Store {
     let mut wait = Duration::from_millis(100);
     let mut warned = false;
     loop {
@@ -187,7 +204,12 @@ async fn open_bucket(context: &jetstream::Context, bucket: &str, writes: &mut mp
             match context.get_key_value(bucket).await {
                 Ok(store) => Ok(store),
                 Err(_) => {
-                    let config = kv::Config { bucket: bucket.to_owned(), history: HISTORY, ..Default::default() };
+                    let config = kv::Config {
+                        bucket: bucket.to_owned(),
+                        history: HISTORY,
+                        num_replicas: replicas,
+                        ..Default::default()
+                    };
                     context.create_key_value(config).await.map_err(|e| e.to_string())
                 }
             }
@@ -270,14 +292,37 @@ async fn latest(store: &kv::Store) -> Option<(u64, Vec<u8>)> {
 
 /// Hands every value of the key, the latest first, to the writer; reconnects the watch when
 /// it ends (NATS restarted, say).
-async fn watch(store: kv::Store, control: Control, status: Arc<Status>, cancel: CancellationToken) {
+async fn watch(
+    store: kv::Store,
+    control: Control,
+    status: Arc<Status>,
+    reconnected: Arc<tokio::sync::Notify>,
+    cancel: CancellationToken,
+) {
     let mut wait = Duration::from_millis(100);
     while !cancel.is_cancelled() {
         match store.watch_with_history(CHANGES_KEY).await {
             Ok(mut entries) => {
                 wait = Duration::from_millis(100);
-                while let Some(entry) = entries.next().await {
-                    let Ok(entry) = entry else { break };
+                // A watch can stall unnoticed while JetStream elects a new leader for the
+                // bucket (a NATS node stopped): the latest value is also read every 2 s.
+                let mut check = tokio::time::interval(Duration::from_secs(2));
+                loop {
+                    let entry = tokio::select! {
+                        entry = entries.next() => entry,
+                        // The latest value comes again first: applying it twice is a no-op.
+                        () = reconnected.notified() => break,
+                        _ = check.tick() => {
+                            if let Some((revision, value)) = latest(&store).await
+                                && revision > status.revision.load(Ordering::Relaxed)
+                            {
+                                status.revision.fetch_max(revision, Ordering::Relaxed);
+                                control.remote(revision, value).await;
+                            }
+                            continue;
+                        }
+                    };
+                    let Some(Ok(entry)) = entry else { break };
                     if entry.operation != kv::Operation::Put {
                         continue;
                     }

@@ -28,6 +28,9 @@ pub struct FileCluster {
     pub health_quorum: Option<toml::Value>,
     /// A vantage point's report older than this does not vote.
     pub report_max_age: Option<FileDuration>,
+    /// Copies JetStream keeps of the shared changes (default 3 with three or more NATS
+    /// servers listed, else 1); at most the NATS cluster's size.
+    pub replicas: Option<i64>,
 }
 
 /// How many vantage points must say down for an endpoint to be down.
@@ -62,6 +65,7 @@ pub struct ClusterConfig {
     pub bucket: String,
     pub health_quorum: Quorum,
     pub report_max_age: Duration,
+    pub replicas: usize,
 }
 
 /// The bucket's name when none is given.
@@ -129,6 +133,16 @@ pub fn validate_cluster(
             .push(Problem::new("cluster.report_max_age", format!("{report_max_age:?} is not between 100ms and 1h")));
     }
     let credentials_file = cluster.credentials_file.map(|file| base.join(file));
+    let replicas = match cluster.replicas {
+        None if nats.len() >= 3 => 3,
+        None => 1,
+        Some(n @ 1..=5) => n as usize,
+        Some(n) => {
+            problems
+                .push(Problem::new("cluster.replicas", format!("{n} is outside the range 1 to 5 (JetStream's limit)")));
+            1
+        }
+    };
     (problems.len() == before).then_some(ClusterConfig {
         name,
         nats,
@@ -136,6 +150,7 @@ pub fn validate_cluster(
         bucket,
         health_quorum,
         report_max_age,
+        replicas,
     })
 }
 
