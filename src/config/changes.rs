@@ -480,7 +480,7 @@ struct Trouble {
 }
 
 impl Trouble {
-    /// Problems count before changes left out.
+    /// How bad it is, to compare: invalid values first, then changes left out.
     fn weight(&self) -> (usize, usize) {
         (self.problems.len(), self.skipped.len())
     }
