@@ -196,7 +196,7 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     }
     let api_addr = match (api_listener, api_credentials, &config.api) {
         (Some(listener), Some(credentials), Some(settings)) => {
-            api::warn_without_token(credentials.load().token.as_deref(), &settings.token);
+            api::log_tokens(&credentials.load().tokens, &settings.tokens);
             let tls = credentials.load().tls.is_some();
             let shared = api::Shared::new(
                 store.clone(),

@@ -13,8 +13,8 @@
 //!   TCP server's and the API's limits.
 //! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
 //! - `config`: the TOML as written (`file`) and its validated meaning (`Config`), the API
-//!   changes laid over it (`overlay`), the region-name rule (`names`), and the API's TLS files
-//!   read (`tls`).
+//!   changes laid over it (`overlay`) and each one's id, stamp, overrides and revert
+//!   (`changes`), the region-name rule (`names`), and the API's TLS files read (`tls`).
 //! - `zone`: RFC 1035 master files parsed (`parse`), read from disk (`load`) and built into
 //!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`), each RRset's data
 //!   encoded once for the response encoder (`WireSet`).

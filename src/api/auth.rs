@@ -1,8 +1,10 @@
 //! Bearer-token authentication: no session, the token checked on every request in constant
 //! time, and never logged or echoed. An address that fails too often gets 429 until its
-//! window passes, whatever it sends (see `lockout`).
+//! window passes, whatever it sends (see `lockout`). The name of the token that matched goes
+//! with the request ([`TokenName`]), so a change records who made it.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -14,7 +16,12 @@ use tracing::warn;
 use super::listener::Client;
 use super::{ApiError, Shared, clock};
 
-pub async fn require_token(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+/// The name of the token a request was authenticated with (`[[api.token]]`'s `name`, or
+/// "default"): a request extension every authenticated handler can take.
+#[derive(Debug, Clone)]
+pub struct TokenName(pub Arc<str>);
+
+pub async fn require_token(State(shared): State<Shared>, mut request: Request, next: Next) -> Response {
     // The listener always sets it; without it (a router served some other way) no address counts.
     // An exempt address (loopback by default: the operator's own) is never locked out.
     let client = request.extensions().get::<Client>().map(|client| client.0.ip()).filter(|&ip| shared.may_lock_out(ip));
@@ -29,11 +36,25 @@ pub async fn require_token(State(shared): State<Shared>, request: Request, next:
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     let credentials = shared.0.credentials.load();
-    match (&credentials.token, given) {
-        (Some(token), Some(given)) if same(token.as_bytes(), given.as_bytes()) => next.run(request).await,
-        (None, _) => unauthorized("no API token is configured on the server: set api.token_env, token_file or token"),
-        (_, None) => failed(&shared, client, "send Authorization: Bearer <token>"),
-        (_, Some(_)) => failed(&shared, client, "the token is not valid"),
+    if credentials.tokens.is_empty() {
+        return unauthorized(
+            "no API token is configured on the server: set api.token_env, token_file or token, or [[api.token]]",
+        );
+    }
+    let Some(given) = given else { return failed(&shared, client, "send Authorization: Bearer <token>") };
+    // Every token is compared, so that the time taken does not tell which one came close.
+    let mut matched = None;
+    for token in &credentials.tokens {
+        if same(token.secret.as_bytes(), given.as_bytes()) && matched.is_none() {
+            matched = Some(TokenName(token.name.as_str().into()));
+        }
+    }
+    match matched {
+        Some(name) => {
+            request.extensions_mut().insert(name);
+            next.run(request).await
+        }
+        None => failed(&shared, client, "the token is not valid"),
     }
 }
 

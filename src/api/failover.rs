@@ -1,10 +1,11 @@
 //! Manual failovers, and the failovers health has made.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::auth::TokenName;
 use super::error::{ApiError, Body, ErrorBody};
 use super::status::Applied;
 use super::{Shared, timestamp_of, timestamp_of_unix};
@@ -24,10 +25,14 @@ pub struct TriggerBody {
 #[utoipa::path(post, path = "/api/v1/lb/failover/trigger", tag = "failover", request_body = TriggerBody,
     responses((status = 200, body = Applied), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
-pub async fn trigger(State(shared): State<Shared>, Body(body): Body<TriggerBody>) -> Result<Json<Applied>, ApiError> {
-    let failover =
-        ManualFailover { pool: body.pool, from_region: body.from_region, to_region: body.to_region, since: 0 };
-    let generation = shared.0.control.change(Change::TriggerFailover(failover)).await?;
+pub async fn trigger(
+    State(shared): State<Shared>,
+    Extension(token): Extension<TokenName>,
+    Body(body): Body<TriggerBody>,
+) -> Result<Json<Applied>, ApiError> {
+    let TriggerBody { pool, from_region, to_region } = body;
+    let failover = ManualFailover { pool, from_region, to_region, since: 0, stamp: Default::default() };
+    let generation = shared.0.control.change(Change::TriggerFailover(failover), &token.0).await?;
     Ok(Json(Applied { generation }))
 }
 
@@ -42,9 +47,13 @@ pub struct ClearBody {
 /// Ends manual failovers of a pool.
 #[utoipa::path(post, path = "/api/v1/lb/failover/clear", tag = "failover", request_body = ClearBody,
     responses((status = 200, body = Applied), (status = 404, body = ErrorBody)))]
-pub async fn clear(State(shared): State<Shared>, Body(body): Body<ClearBody>) -> Result<Json<Applied>, ApiError> {
+pub async fn clear(
+    State(shared): State<Shared>,
+    Extension(token): Extension<TokenName>,
+    Body(body): Body<ClearBody>,
+) -> Result<Json<Applied>, ApiError> {
     let change = Change::ClearFailover { pool: body.pool, from_region: body.from_region };
-    let generation = shared.0.control.change(change).await?;
+    let generation = shared.0.control.change(change, &token.0).await?;
     Ok(Json(Applied { generation }))
 }
 

@@ -11,6 +11,7 @@
 
 mod analytics;
 mod auth;
+mod changes;
 mod cluster;
 mod error;
 mod failover;
@@ -29,13 +30,13 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, patch, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::{ApiLimits, TokenSource};
-use crate::control::load::ApiCredentials;
+use crate::config::{ApiLimits, NamedToken};
+use crate::control::load::{ApiCredentials, ApiToken};
 use crate::control::{Control, Published};
 use crate::metrics::Observers;
 use crate::snapshot::SnapshotStore;
@@ -128,13 +129,18 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
 }
 
-/// Warns at start when no token is configured; the token itself is never logged.
-pub fn warn_without_token(token: Option<&str>, source: &TokenSource) {
-    if token.is_none() {
+/// Says at start which tokens the API takes, by name, and warns when it takes none; a token
+/// itself is never logged.
+pub fn log_tokens(read: &[ApiToken], configured: &[NamedToken]) {
+    if read.is_empty() {
+        let sources: Vec<String> = configured.iter().map(|t| format!("{} ({:?})", t.name, t.source)).collect();
         warn!(
-            source = ?source,
+            sources = %sources.join(", "),
             "the admin API has no token: every route but /healthz and /metrics answers 401 until one is set"
         );
+    } else {
+        let names: Vec<&str> = read.iter().map(|t| t.name.as_str()).collect();
+        info!(tokens = %names.join(", "), "the admin API takes these tokens, by name");
     }
 }
 
@@ -176,6 +182,8 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/lb/explain", get(status::explain))
         .route("/api/v1/lb/analytics", get(analytics::analytics))
         .route("/api/v1/cluster", get(cluster::cluster))
+        .route("/api/v1/changes", get(changes::list))
+        .route("/api/v1/changes/{id}", delete(changes::revert))
         .route("/api/v1/reload", post(status::reload))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route_layer(axum::middleware::from_fn_with_state(shared.clone(), auth::require_token));

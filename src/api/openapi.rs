@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Meridian admin API", description = "Status, regions, strategies, health, failover and reload of a Meridian GeoDNS server. Every route but /healthz and /metrics needs `Authorization: Bearer <token>`."),
+    info(title = "Meridian admin API", description = "Status, regions, strategies, health, failover, the changes log and reload of a Meridian GeoDNS server. Every route but /healthz and /metrics needs `Authorization: Bearer <token>`."),
     paths(
         super::status::healthz,
         super::status::status,
@@ -29,6 +29,8 @@ use utoipa::{Modify, OpenApi};
         super::analytics::analytics,
         super::cluster::cluster,
         super::metrics::metrics,
+        super::changes::list,
+        super::changes::revert,
         super::status::reload,
         document,
     ),

@@ -4,17 +4,18 @@ use std::net::IpAddr;
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::auth::TokenName;
 use super::error::{ApiError, Body, ErrorBody, path_rejection};
 use super::status::Applied;
 use super::{Shared, timestamp_of};
 use crate::config::FileRegion;
 use crate::config::names::shown;
-use crate::config::overlay::StrategyChange;
+use crate::config::overlay::{StrategyChange, StrategyParameters};
 use crate::control::Change;
 use crate::geo::code_str;
 use crate::health::history::RttStats;
@@ -165,9 +166,10 @@ pub async fn one(
         (status = 422, body = ErrorBody)))]
 pub async fn add(
     State(shared): State<Shared>,
+    Extension(token): Extension<TokenName>,
     Body(region): Body<FileRegion>,
 ) -> Result<(StatusCode, Json<Applied>), ApiError> {
-    let generation = shared.0.control.change(Change::AddRegion(Box::new(region))).await?;
+    let generation = shared.0.control.change(Change::AddRegion(Box::new(region)), &token.0).await?;
     Ok((StatusCode::CREATED, Json(Applied { generation })))
 }
 
@@ -177,10 +179,11 @@ pub async fn add(
     responses((status = 200, body = Applied), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn remove(
     State(shared): State<Shared>,
+    Extension(token): Extension<TokenName>,
     region: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Applied>, ApiError> {
     let Path(region) = region.map_err(path_rejection)?;
-    let generation = shared.0.control.change(Change::RemoveRegion(region)).await?;
+    let generation = shared.0.control.change(Change::RemoveRegion(region), &token.0).await?;
     Ok(Json(Applied { generation }))
 }
 
@@ -206,11 +209,13 @@ fn endpoint_path(path: Result<Path<(String, String)>, PathRejection>) -> Result<
     responses((status = 200, body = Applied), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_weight(
     State(shared): State<Shared>,
+    Extension(token): Extension<TokenName>,
     path: Result<Path<(String, String)>, PathRejection>,
     Body(body): Body<WeightBody>,
 ) -> Result<Json<Applied>, ApiError> {
     let (region, endpoint) = endpoint_path(path)?;
-    let generation = shared.0.control.change(Change::SetWeight { region, endpoint, weight: body.weight }).await?;
+    let change = Change::SetWeight { region, endpoint, weight: body.weight };
+    let generation = shared.0.control.change(change, &token.0).await?;
     Ok(Json(Applied { generation }))
 }
 
@@ -220,9 +225,10 @@ pub async fn set_weight(
     responses((status = 200, body = Applied), (status = 404, body = ErrorBody)))]
 pub async fn drain(
     State(shared): State<Shared>,
+    Extension(token): Extension<TokenName>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<Applied>, ApiError> {
-    set_drained(shared, path, true).await
+    set_drained(shared, &token, path, true).await
 }
 
 /// Puts a drained endpoint back under its health checks.
@@ -231,28 +237,45 @@ pub async fn drain(
     responses((status = 200, body = Applied), (status = 404, body = ErrorBody)))]
 pub async fn undrain(
     State(shared): State<Shared>,
+    Extension(token): Extension<TokenName>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<Applied>, ApiError> {
-    set_drained(shared, path, false).await
+    set_drained(shared, &token, path, false).await
 }
 
 async fn set_drained(
     shared: Shared,
+    token: &TokenName,
     path: Result<Path<(String, String)>, PathRejection>,
     drained: bool,
 ) -> Result<Json<Applied>, ApiError> {
     let (region, endpoint) = endpoint_path(path)?;
-    let generation = shared.0.control.change(Change::SetDrained { region, endpoint, drained }).await?;
+    let generation = shared.0.control.change(Change::SetDrained { region, endpoint, drained }, &token.0).await?;
     Ok(Json(Applied { generation }))
 }
 
+/// A pool's policy and its parameters, changed by hand.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyBody {
+    /// The pool's name, e.g. "www.lb.example." (the trailing dot may be left out).
+    pub pool: String,
+    /// One of geo, nearest, weighted, round_robin, random, hash, priority, latency.
+    pub strategy: String,
+    #[serde(default)]
+    pub parameters: StrategyParameters,
+}
+
 /// Changes a pool's policy, and optionally its parameters (absent ones stay as they are).
-#[utoipa::path(put, path = "/api/v1/lb/strategy", tag = "pools", request_body = StrategyChange,
+#[utoipa::path(put, path = "/api/v1/lb/strategy", tag = "pools", request_body = StrategyBody,
     responses((status = 200, body = Applied), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_strategy(
     State(shared): State<Shared>,
-    Body(change): Body<StrategyChange>,
+    Extension(token): Extension<TokenName>,
+    Body(body): Body<StrategyBody>,
 ) -> Result<Json<Applied>, ApiError> {
-    let generation = shared.0.control.change(Change::SetStrategy(change)).await?;
+    let StrategyBody { pool, strategy, parameters } = body;
+    let change = StrategyChange { pool, strategy, parameters, stamp: Default::default() };
+    let generation = shared.0.control.change(Change::SetStrategy(change), &token.0).await?;
     Ok(Json(Applied { generation }))
 }

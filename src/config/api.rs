@@ -10,21 +10,23 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
-use super::names::shown;
+use super::names::{REGION_NAME_RULE, check_region_name, shown};
 use super::{Problem, bounded, bounded_in, secs};
 
 /// The address the admin API listens on by default.
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8053";
 
-/// `[api]` as written. One token source at most. `Debug` leaves the token out, so no log line
-/// or error can show it.
+/// `[api]` as written. One source at most for the token named "default", and any number of
+/// named ones. `Debug` leaves the token out, so no log line or error can show it.
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileApi {
     pub listen: Option<String>,
-    /// The bearer token itself (prefer `token_file` or `token_env`: a config file is often world-readable).
-    pub token: Option<String>,
+    /// The bearer token itself (prefer `token_file` or `token_env`: a config file is often
+    /// world-readable), or `[[api.token]]` tables: tokens with names.
+    pub token: Option<FileToken>,
     /// A file holding the token (surrounding whitespace ignored).
     pub token_file: Option<String>,
     /// An environment variable holding the token.
@@ -60,7 +62,7 @@ impl fmt::Debug for FileApi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileApi")
             .field("listen", &self.listen)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token", &self.token)
             .field("token_file", &self.token_file)
             .field("token_env", &self.token_env)
             .field("tls_cert", &self.tls_cert)
@@ -71,11 +73,70 @@ impl fmt::Debug for FileApi {
     }
 }
 
+/// `token` in `[api]`: the token itself, or `[[api.token]]` tables. `Debug` shows no token.
+#[derive(Clone)]
+pub enum FileToken {
+    Inline(String),
+    Named(Vec<FileNamedToken>),
+}
+
+/// `[[api.token]]`: a token with a name, which every change made with it is recorded under.
+/// It holds no token, only where to find one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileNamedToken {
+    pub name: String,
+    /// A file holding the token (surrounding whitespace ignored).
+    pub file: Option<String>,
+    /// An environment variable holding it.
+    pub env: Option<String>,
+}
+
+impl fmt::Debug for FileToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Inline(<redacted>)"),
+            Self::Named(tokens) => f.debug_tuple("Named").field(tokens).finish(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FileToken {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TokenOrTables;
+        impl<'de> Visitor<'de> for TokenOrTables {
+            type Value = FileToken;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the token as a string, or [[api.token]] tables each with a name and a file or env")
+            }
+
+            fn visit_str<E: de::Error>(self, token: &str) -> Result<FileToken, E> {
+                Ok(FileToken::Inline(token.to_owned()))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FileToken, A::Error> {
+                let mut tokens = Vec::new();
+                while let Some(token) = seq.next_element()? {
+                    tokens.push(token);
+                }
+                Ok(FileToken::Named(tokens))
+            }
+        }
+        deserializer.deserialize_any(TokenOrTables)
+    }
+}
+
+/// The name of the token `token`, `token_file` or `token_env` gives.
+pub const DEFAULT_TOKEN_NAME: &str = "default";
+
 /// `[api]` after validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
-    pub token: TokenSource,
+    /// Every token the API takes, by name: "default" (`token`, `token_file`, `token_env` or,
+    /// without any token configured, `MERIDIAN_API_TOKEN`), then `[[api.token]]` in order.
+    pub tokens: Vec<NamedToken>,
     /// `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
     pub limits: ApiLimits,
@@ -112,6 +173,25 @@ impl Default for ApiLimits {
     }
 }
 
+/// A token the API takes: its name, and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedToken {
+    pub name: String,
+    pub source: TokenSource,
+    /// Where the configuration gives it, for messages: "api.token_file", "api.token[1].file".
+    pub at: String,
+}
+
+impl NamedToken {
+    /// Reads the token, as [`TokenSource::read`] does.
+    ///
+    /// # Errors
+    /// A token file that cannot be read or is empty.
+    pub fn read(&self) -> Result<Option<String>, Problem> {
+        self.source.read(&self.at)
+    }
+}
+
 /// Where the API's bearer token comes from. Read when the API starts (an edge), never logged:
 /// `Debug` shows where it comes from, not what it is.
 #[derive(Clone, PartialEq, Eq)]
@@ -122,17 +202,17 @@ pub enum TokenSource {
 }
 
 impl TokenSource {
-    /// Reads the token from where the configuration says; `None` when the environment
-    /// variable is unset or empty (every authenticated route then answers 401). The token
+    /// Reads the token from where the configuration says (`at`, for messages); `None` when
+    /// the environment variable is unset or empty (the token is then not taken). The token
     /// itself is never logged or put in a message.
     ///
     /// # Errors
     /// A token file that cannot be read or is empty.
-    pub fn read(&self) -> Result<Option<String>, Problem> {
+    pub fn read(&self, at: &str) -> Result<Option<String>, Problem> {
         match self {
             Self::Inline(token) => Ok(Some(token.clone())),
             Self::File(path) => {
-                let fail = |why: String| Problem::new("api.token_file", why);
+                let fail = |why: String| Problem::new(at, why);
                 // A token is tens of octets; a file of more is a mistake, not a token.
                 let text = crate::files::read_to_string(path, 64 * 1024)
                     .map_err(|e| fail(format!("cannot read the token file {}: {e}", path.display())))?;
@@ -193,23 +273,79 @@ pub(super) fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem
             return None;
         }
     };
-    let token = match (api.token, api.token_file, api.token_env) {
+    let (inline, named) = match api.token {
+        Some(FileToken::Inline(token)) => (Some(token), Vec::new()),
+        Some(FileToken::Named(named)) => (None, named),
+        None => (None, Vec::new()),
+    };
+    let default = match (inline, api.token_file, api.token_env) {
         (Some(token), None, None) if token.trim().is_empty() => {
             problems.push(Problem::new("api.token", "is empty"));
             return None;
         }
-        (Some(token), None, None) => TokenSource::Inline(token.trim().to_owned()),
-        (None, Some(file), None) => TokenSource::File(base.join(file)),
-        (None, None, Some(name)) if !name.is_empty() => TokenSource::Env(name),
-        (None, None, None) => TokenSource::Env("MERIDIAN_API_TOKEN".into()),
+        (Some(token), None, None) => Some((TokenSource::Inline(token.trim().to_owned()), "api.token")),
+        (None, Some(file), None) => Some((TokenSource::File(base.join(file)), "api.token_file")),
+        (None, None, Some(name)) if !name.is_empty() => Some((TokenSource::Env(name), "api.token_env")),
+        // Named tokens only: those, and no token from the environment the operator did not ask for.
+        (None, None, None) if !named.is_empty() => None,
+        (None, None, None) => Some((TokenSource::Env("MERIDIAN_API_TOKEN".into()), "api.token_env")),
         _ => {
             problems
                 .push(Problem::new("api", "give one of token, token_file or token_env (or none: MERIDIAN_API_TOKEN)"));
             return None;
         }
     };
+    let mut tokens: Vec<NamedToken> = default
+        .map(|(source, at)| NamedToken { name: DEFAULT_TOKEN_NAME.into(), source, at: at.into() })
+        .into_iter()
+        .collect();
+    let before = problems.len();
+    for (i, token) in named.into_iter().enumerate() {
+        if let Some(token) = validate_named(i, token, &tokens, base, problems) {
+            tokens.push(token);
+        }
+    }
     let lockout_exempt = validate_exempt(api.lockout_exempt.as_deref(), problems)?;
-    Some(ApiConfig { listen, token, tls, limits, lockout_exempt, healthz_degraded_status })
+    (problems.len() == before).then_some(ApiConfig {
+        listen,
+        tokens,
+        tls,
+        limits,
+        lockout_exempt,
+        healthz_degraded_status,
+    })
+}
+
+/// `[[api.token]]` number `i`: a name of its own (the rule region names follow: it goes into
+/// log lines, the API's answers and the state file), and one of a file or an environment
+/// variable.
+fn validate_named(
+    i: usize,
+    token: FileNamedToken,
+    earlier: &[NamedToken],
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<NamedToken> {
+    let at = format!("api.token[{i}]");
+    if check_region_name(&token.name).is_err() {
+        let message = format!("{} is not a token name: a token name is {REGION_NAME_RULE}", shown(&token.name));
+        problems.push(Problem::new(format!("{at}.name"), message));
+        return None;
+    }
+    if earlier.iter().any(|t| t.name == token.name) {
+        let message = format!("{} names another token too: each token has a name of its own", shown(&token.name));
+        problems.push(Problem::new(format!("{at}.name"), message));
+        return None;
+    }
+    let (source, at) = match (token.file, token.env) {
+        (Some(file), None) => (TokenSource::File(base.join(file)), format!("{at}.file")),
+        (None, Some(env)) if !env.is_empty() => (TokenSource::Env(env), format!("{at}.env")),
+        _ => {
+            problems.push(Problem::new(at, "give one of file or env: where the token is"));
+            return None;
+        }
+    };
+    Some(NamedToken { name: token.name, source, at })
 }
 
 /// The default: loopback, IPv4 and IPv6.

@@ -5,6 +5,7 @@
 //! with the path of the offending key, and all of them are reported at once.
 
 pub mod api;
+pub mod changes;
 pub mod cluster;
 mod file;
 pub mod health;
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 
-pub use api::{ApiConfig, ApiLimits, DEFAULT_API_LISTEN, TlsFiles, TokenSource};
+pub use api::{ApiConfig, ApiLimits, DEFAULT_API_LISTEN, DEFAULT_TOKEN_NAME, NamedToken, TlsFiles, TokenSource};
 pub use file::{FileCheck, FileConfig, FileCoordinates, FileDuration, FileEndpoint, FileRegion, FileStatus};
 use file::{FileServer, FileZone};
 pub use health::{CheckConfig, CheckKind, ManualState, WhenAllDown};

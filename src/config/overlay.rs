@@ -10,20 +10,22 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::changes::{AddedRegion, RemovedRegion, Stamp};
 use super::file::{FileConfig, FileCoordinates, FileDuration, FilePool, FileRegion};
 use super::names::{check_region_name, clipped_text, shown};
 use super::{Config, PolicyKind, Problem};
 
-/// Every change made through the API, in a form that survives a restart.
+/// Every change made through the API, in a form that survives a restart. Each entry carries
+/// the stamp of the change that last set it (`changes`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Overlay {
     /// Regions added, in the order added; they follow the file's regions.
     #[serde(default)]
-    pub regions_added: Vec<FileRegion>,
+    pub regions_added: Vec<AddedRegion>,
     /// Regions of the file taken out.
     #[serde(default)]
-    pub regions_removed: Vec<String>,
+    pub regions_removed: Vec<RemovedRegion>,
     #[serde(default)]
     pub weights: Vec<WeightChange>,
     #[serde(default)]
@@ -41,6 +43,8 @@ pub struct WeightChange {
     pub region: String,
     pub endpoint: IpAddr,
     pub weight: i64,
+    #[serde(default)]
+    pub stamp: Stamp,
 }
 
 /// An endpoint drained (`drain`) or put back under its checks (`auto`) by hand.
@@ -50,10 +54,12 @@ pub struct EndpointStateChange {
     pub region: String,
     pub endpoint: IpAddr,
     pub state: String,
+    #[serde(default)]
+    pub stamp: Stamp,
 }
 
 /// A pool's policy and its parameters, changed by hand.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StrategyChange {
     /// The pool's name, e.g. "www.lb.example." (the trailing dot may be left out).
@@ -62,6 +68,8 @@ pub struct StrategyChange {
     pub strategy: String,
     #[serde(default)]
     pub parameters: StrategyParameters,
+    #[serde(default)]
+    pub stamp: Stamp,
 }
 
 /// Pool settings a strategy change may set alongside the policy; absent ones stay as they are.
@@ -94,6 +102,8 @@ pub struct ManualFailover {
     /// Seconds since the Unix epoch when it was triggered.
     #[serde(default)]
     pub since: u64,
+    #[serde(default)]
+    pub stamp: Stamp,
 }
 
 /// How much of a saved change a message about it quotes.
@@ -179,7 +189,7 @@ impl Overlay {
     /// Lays the changes over `file`. Changes that no longer fit what the file says (an
     /// endpoint the file has since dropped, say) are left out, each reported in `skipped`.
     pub fn apply(&self, mut file: FileConfig, skipped: &mut Vec<Problem>) -> FileConfig {
-        for name in &self.regions_removed {
+        for RemovedRegion { name, .. } in &self.regions_removed {
             match file.region.iter().position(|r| &r.name == name) {
                 Some(i) => {
                     file.region.remove(i);
@@ -189,7 +199,7 @@ impl Overlay {
                 }
             }
         }
-        for region in &self.regions_added {
+        for AddedRegion { region, .. } in &self.regions_added {
             if file.region.iter().any(|r| r.name == region.name) {
                 skipped.push(Problem::new(
                     "state.regions_added",
@@ -306,13 +316,13 @@ impl Overlay {
         if self.merged(file).region.iter().any(|r| r.name == region.name) {
             return Err(Refusal::conflict("name", format!("region {} already exists", shown(&region.name))));
         }
-        self.regions_removed.retain(|r| r != &region.name);
+        self.regions_removed.retain(|r| r.name != region.name);
         // Keep the file's region out: the one added replaces it, whatever it said.
         if file.region.iter().any(|r| r.name == region.name) {
-            self.regions_removed.push(region.name.clone());
+            self.regions_removed.push(RemovedRegion::new(region.name.clone()));
         }
         self.forget_region(&region.name);
-        self.regions_added.push(region);
+        self.regions_added.push(AddedRegion::new(region));
         Ok(())
     }
 
@@ -331,11 +341,12 @@ impl Overlay {
                 format!("pool {} still lists region {}: take it out of the pool first", shown(&pool.name), shown(name)),
             ));
         }
-        let added = self.regions_added.len();
-        self.regions_added.retain(|r| r.name != name);
-        let in_file = file.region.iter().any(|r| r.name == name);
-        if (self.regions_added.len() == added || in_file) && !self.regions_removed.iter().any(|r| r == name) {
-            self.regions_removed.push(name.to_owned());
+        self.regions_added.retain(|r| r.region.name != name);
+        // The region is in the file, or it was added: a file's region is kept out by a removal
+        // of this change's own (even one a replacement had made), an added one by dropping it.
+        self.regions_removed.retain(|r| r.name != name);
+        if file.region.iter().any(|r| r.name == name) {
+            self.regions_removed.push(RemovedRegion::new(name.to_owned()));
         }
         self.forget_region(name);
         Ok(())
@@ -354,7 +365,7 @@ impl Overlay {
     ) -> Result<(), Refusal> {
         self.check_endpoint(file, region, endpoint)?;
         self.weights.retain(|w| !(w.region == region && w.endpoint == endpoint));
-        self.weights.push(WeightChange { region: region.into(), endpoint, weight });
+        self.weights.push(WeightChange { region: region.into(), endpoint, weight, stamp: Stamp::default() });
         Ok(())
     }
 
@@ -380,7 +391,8 @@ impl Overlay {
             (false, true) => "auto",
             (false, false) => return Ok(()),
         };
-        self.endpoint_states.push(EndpointStateChange { region: region.into(), endpoint, state: state.into() });
+        let stamp = Stamp::default();
+        self.endpoint_states.push(EndpointStateChange { region: region.into(), endpoint, state: state.into(), stamp });
         Ok(())
     }
 
@@ -405,7 +417,8 @@ impl Overlay {
             None => change.parameters,
         };
         self.strategies.retain(|s| !same_pool(&s.pool, &pool_name));
-        self.strategies.push(StrategyChange { pool: pool_name, strategy: change.strategy, parameters });
+        let stamp = Stamp::default();
+        self.strategies.push(StrategyChange { pool: pool_name, strategy: change.strategy, parameters, stamp });
         Ok(())
     }
 
@@ -431,6 +444,7 @@ impl Overlay {
             return Err(Refusal::invalid("to_region", "a region cannot fail over to itself".into()));
         }
         failover.pool.clone_from(&pool.name);
+        failover.stamp = Stamp::default();
         // Refuse a loop (a to b while b goes to a): it would leave neither region any clients.
         let mut next = failover.to_region.clone();
         for _ in 0..=self.failovers.len() {
@@ -628,6 +642,7 @@ mod tests {
             pool: pool.into(),
             strategy: s.into(),
             parameters: StrategyParameters::default(),
+            stamp: Stamp::default(),
         };
         assert!(matches!(overlay.set_strategy(file, strategy("nope.example.", "geo")), Err(Refusal::NotFound { .. })));
         assert!(matches!(
@@ -639,6 +654,7 @@ mod tests {
             from_region: from.into(),
             to_region: to.into(),
             since: 0,
+            stamp: Stamp::default(),
         };
         assert!(matches!(overlay.trigger_failover(file, failover("a", "spare")), Err(Refusal::NotFound { .. })));
         assert!(matches!(overlay.trigger_failover(file, failover("a", "a")), Err(Refusal::Invalid { .. })));
@@ -661,6 +677,7 @@ mod tests {
                     pool: "www.example.com".into(),
                     strategy: "priority".into(),
                     parameters: StrategyParameters { max_answers: Some(1), ..Default::default() },
+                    stamp: Stamp::default(),
                 },
             )
             .unwrap();
@@ -672,6 +689,7 @@ mod tests {
                     from_region: "a".into(),
                     to_region: "b".into(),
                     since: 5,
+                    stamp: Stamp::default(),
                 },
             )
             .unwrap();
@@ -698,13 +716,19 @@ mod tests {
     fn changes_the_file_no_longer_fits_are_skipped_and_reported() {
         let source = source();
         let mut overlay = Overlay::default();
-        overlay.weights.push(WeightChange { region: "a".into(), endpoint: ip("192.0.2.77"), weight: 2 });
-        overlay.regions_removed.push("gone".into());
+        overlay.weights.push(WeightChange {
+            region: "a".into(),
+            endpoint: ip("192.0.2.77"),
+            weight: 2,
+            stamp: Stamp::default(),
+        });
+        overlay.regions_removed.push(RemovedRegion::new("gone".into()));
         overlay.failovers.push(ManualFailover {
             pool: "www.example.com".into(),
             from_region: "a".into(),
             to_region: "spare".into(),
             since: 0,
+            stamp: Stamp::default(),
         });
         let (config, skipped) = source.validate_with(&overlay).unwrap();
         assert_eq!(skipped.len(), 3, "{skipped:?}");
@@ -737,7 +761,7 @@ mod tests {
         overlay.remove_region(&source.file, "spare").unwrap();
         overlay.add_region(&source.file, region("spare", "192.0.2.10")).unwrap();
         overlay.remove_region(&source.file, "spare").unwrap();
-        assert_eq!(overlay.regions_removed, ["spare"]);
+        assert_eq!(overlay.regions_removed, [RemovedRegion::new("spare".into())]);
         let (_, skipped) = source.validate_with(&overlay).unwrap();
         assert!(skipped.is_empty(), "{skipped:?}");
     }
@@ -751,6 +775,7 @@ mod tests {
             from_region: from.into(),
             to_region: to.into(),
             since: 0,
+            stamp: Stamp::default(),
         };
         overlay.failovers = vec![failover("a", "a"), failover("a", "b"), failover("b", "a")];
         let (config, skipped) = source.validate_with(&overlay).unwrap();
@@ -762,9 +787,19 @@ mod tests {
     fn pruning_keeps_the_changes_the_file_still_allows() {
         let source = source();
         let mut overlay = Overlay::default();
-        overlay.weights.push(WeightChange { region: "a".into(), endpoint: ip("192.0.2.1"), weight: 5 });
-        overlay.weights.push(WeightChange { region: "a".into(), endpoint: ip("192.0.2.2"), weight: -3 });
-        overlay.regions_added.push(region("c", "192.0.2.9"));
+        overlay.weights.push(WeightChange {
+            region: "a".into(),
+            endpoint: ip("192.0.2.1"),
+            weight: 5,
+            stamp: Stamp::default(),
+        });
+        overlay.weights.push(WeightChange {
+            region: "a".into(),
+            endpoint: ip("192.0.2.2"),
+            weight: -3,
+            stamp: Stamp::default(),
+        });
+        overlay.regions_added.push(AddedRegion::new(region("c", "192.0.2.9")));
         assert!(source.validate_with(&overlay).is_err());
         let (kept, dropped) = overlay.prune(|o| source.validate_with(o).is_ok());
         assert_eq!(dropped.len(), 1, "{dropped:?}");
@@ -778,10 +813,10 @@ mod tests {
         let mut saved = Overlay::default();
         let huge = "x".repeat(10 << 20);
         for name in ["c\0", "c\n", "c\u{202e}", "c/d", "..", huge.as_str()] {
-            saved.regions_added.push(region(name, "192.0.2.9"));
+            saved.regions_added.push(AddedRegion::new(region(name, "192.0.2.9")));
         }
-        saved.regions_added.push(region("fine", "192.0.2.10"));
-        saved.regions_removed.push(huge.clone());
+        saved.regions_added.push(AddedRegion::new(region("fine", "192.0.2.10")));
+        saved.regions_removed.push(RemovedRegion::new(huge.clone()));
         let laid = source.lay_over(&saved).unwrap();
         let names: Vec<&str> = laid.config.regions.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "spare", "fine"]);

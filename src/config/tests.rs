@@ -382,6 +382,50 @@ fn the_api_token_never_shows_in_errors_or_debug_output() {
 }
 
 #[test]
+fn api_tokens_may_be_named_beside_the_default_one() {
+    let names = |text: &str| {
+        let api = parse(text).unwrap().api.expect("[api]");
+        api.tokens.into_iter().map(|t| (t.name, t.source, t.at)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names("zones_dir = \"z\"\n[api]\n"),
+        [("default".into(), TokenSource::Env("MERIDIAN_API_TOKEN".into()), "api.token_env".into())],
+        "no token configured: the environment's, as before"
+    );
+    let both = "zones_dir = \"z\"\n[api]\ntoken_file = \"/etc/t\"\n\
+                [[api.token]]\nname = \"ops\"\nfile = \"/etc/ops\"\n[[api.token]]\nname = \"ci\"\nenv = \"CI_TOKEN\"\n";
+    assert_eq!(
+        names(both),
+        [
+            ("default".into(), TokenSource::File("/etc/t".into()), "api.token_file".into()),
+            ("ops".into(), TokenSource::File("/etc/ops".into()), "api.token[0].file".into()),
+            ("ci".into(), TokenSource::Env("CI_TOKEN".into()), "api.token[1].env".into()),
+        ]
+    );
+    let named_only = "zones_dir = \"z\"\n[api]\n[[api.token]]\nname = \"ops\"\nfile = \"/etc/ops\"\n";
+    assert_eq!(names(named_only).len(), 1, "named tokens alone: no token from MERIDIAN_API_TOKEN");
+
+    let bad = "zones_dir = \"z\"\n[api]\ntoken_env = \"T\"\n\
+               [[api.token]]\nname = \"default\"\nfile = \"a\"\n\
+               [[api.token]]\nname = \"a b\"\nfile = \"b\"\n\
+               [[api.token]]\nname = \"c\"\nfile = \"c\"\nenv = \"C\"\n\
+               [[api.token]]\nname = \"d\"\n";
+    let found: Vec<String> = problems(bad).iter().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        [
+            r#"api.token[0].name: "default" names another token too: each token has a name of its own"#.to_owned(),
+            format!(r#"api.token[1].name: "a b" is not a token name: a token name is {}"#, names::REGION_NAME_RULE),
+            "api.token[2]: give one of file or env: where the token is".to_owned(),
+            "api.token[3]: give one of file or env: where the token is".to_owned(),
+        ]
+    );
+    let error = parse("zones_dir = \"z\"\n[api]\n[[api.token]]\nname = \"x\"\ntoken = \"s3cret\"\n").unwrap_err();
+    assert!(error.to_string().contains("unknown field `token`"), "no token inline in a named table: {error}");
+    assert!(!error.to_string().contains("s3cret"), "{error}");
+}
+
+#[test]
 fn api_limits_have_defaults_and_bounds_and_tls_needs_both_files() {
     let config = parse("zones_dir = \"z\"\n[api]\n").unwrap();
     let api = config.api.expect("[api]");

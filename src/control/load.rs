@@ -51,10 +51,23 @@ pub type ApiCredentials = Arc<arc_swap::ArcSwap<ApiStart>>;
 
 /// What the admin API needs from files, read before root is dropped.
 pub struct ApiStart {
-    /// `None`: no token configured; every authenticated route answers 401.
-    pub token: Option<String>,
+    /// The tokens it takes; none: every authenticated route answers 401.
+    pub tokens: Vec<ApiToken>,
     /// `None`: plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// A token as read, with its name. `Debug` shows the name alone.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub name: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiToken").field("name", &self.name).finish_non_exhaustive()
+    }
 }
 
 /// Why a source cannot be run.
@@ -79,19 +92,31 @@ pub fn with_machine(mut source: Source) -> Source {
     source
 }
 
-/// Reads the API's token and its TLS certificate and key.
+/// Reads the API's tokens and its TLS certificate and key. A token from an environment
+/// variable that is unset is not taken.
 ///
 /// # Errors
-/// Every file that cannot be used, together.
+/// Every file that cannot be used, together, and two names given one token (the changes it
+/// makes could not say which).
 pub fn read_api_files(api: &ApiConfig) -> Result<ApiStart, Vec<Problem>> {
     let mut problems = Vec::new();
-    let token = api.token.read().unwrap_or_else(|p| {
-        problems.push(p);
-        None
-    });
+    let mut tokens: Vec<ApiToken> = Vec::new();
+    for named in &api.tokens {
+        match named.read() {
+            Ok(Some(secret)) => match tokens.iter().find(|t| t.secret == secret) {
+                Some(same) => problems.push(Problem::new(
+                    named.at.clone(),
+                    format!("token {} is token {} too: give each name a token of its own", named.name, same.name),
+                )),
+                None => tokens.push(ApiToken { name: named.name.clone(), secret }),
+            },
+            Ok(None) => {}
+            Err(problem) => problems.push(problem),
+        }
+    }
     let tls =
         api.tls.as_ref().and_then(|files| crate::config::tls::server_config(files).map_err(|p| problems.push(p)).ok());
-    if problems.is_empty() { Ok(ApiStart { token, tls }) } else { Err(problems) }
+    if problems.is_empty() { Ok(ApiStart { tokens, tls }) } else { Err(problems) }
 }
 
 /// Prepares `source` with the saved `changes` laid over it.

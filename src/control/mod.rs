@@ -27,9 +27,10 @@ use tokio::time;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::names::plain_path;
+use crate::config::changes::Stamp;
+use crate::config::names::{clipped_text, plain_path};
 use crate::config::overlay::{ManualFailover, Refusal, StrategyChange};
-use crate::config::{Config, ConfigError, FileRegion, Problem, Source};
+use crate::config::{Config, ConfigError, FileConfig, FileRegion, Problem, Source};
 use crate::dns::server::DnsServer;
 use crate::health::prober::{self, HealthTasks, Report};
 use crate::health::table::HealthTable;
@@ -42,13 +43,15 @@ use pools::PoolServing;
 use state::{FailoverEvent, HISTORY_LEN, Persisted, StateFile};
 
 /// What the writer last published for the API: a snapshot and, consistent with it (endpoint
-/// indexes shift when a region comes or goes), the health table, the saved changes, and
-/// whether each pool can serve.
+/// indexes shift when a region comes or goes), the health table, the saved changes, the
+/// configuration file they are laid over, and whether each pool can serve.
 #[derive(Debug)]
 pub struct Published {
     pub snapshot: Arc<Snapshot>,
     pub health: Arc<HealthTable>,
     pub persisted: Arc<Persisted>,
+    /// The configuration file as written, as last read: what each change overrides.
+    pub file: Arc<FileConfig>,
     /// Each of the snapshot's pools, in pool order: its regions that can serve.
     pub pools: Arc<[PoolServing]>,
     /// With `[cluster]`: the members heard from, and the connection's state.
@@ -60,11 +63,24 @@ pub struct Published {
 pub enum Change {
     AddRegion(Box<FileRegion>),
     RemoveRegion(String),
-    SetWeight { region: String, endpoint: IpAddr, weight: i64 },
-    SetDrained { region: String, endpoint: IpAddr, drained: bool },
+    SetWeight {
+        region: String,
+        endpoint: IpAddr,
+        weight: i64,
+    },
+    SetDrained {
+        region: String,
+        endpoint: IpAddr,
+        drained: bool,
+    },
     SetStrategy(StrategyChange),
     TriggerFailover(ManualFailover),
-    ClearFailover { pool: String, from_region: Option<String> },
+    ClearFailover {
+        pool: String,
+        from_region: Option<String>,
+    },
+    /// Takes out every setting of the change with this id: they follow the file again.
+    Revert(u64),
 }
 
 /// Why a change was not made.
@@ -86,7 +102,8 @@ pub enum Refused {
 #[allow(clippy::large_enum_variant)] // a few a minute; boxing would buy nothing
 pub enum Command {
     Reload(oneshot::Sender<Result<u64, String>>),
-    Change(Change, oneshot::Sender<Result<u64, Refused>>),
+    /// A change, and the name of the token that asked for it.
+    Change(Change, String, oneshot::Sender<Result<u64, Refused>>),
     Probe(String, oneshot::Sender<Result<Vec<ProbeOutcome>, Refused>>),
     /// The shared log's value at a revision, as the cluster edge read it.
     Remote {
@@ -121,13 +138,14 @@ impl Control {
         answer.await.unwrap_or_else(|_| Err("the server is stopping".into()))
     }
 
-    /// Makes a change; the generation that serves it once it is saved and published.
+    /// Makes a change, recorded as made with the token named `token`; the generation that
+    /// serves it once it is saved and published.
     ///
     /// # Errors
     /// See [`Refused`]; nothing was changed.
-    pub async fn change(&self, change: Change) -> Result<u64, Refused> {
+    pub async fn change(&self, change: Change, token: &str) -> Result<u64, Refused> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Change(change, reply)).await.map_err(|_| Refused::Stopped)?;
+        self.send(Command::Change(change, token.to_owned(), reply)).await.map_err(|_| Refused::Stopped)?;
         answer.await.unwrap_or(Err(Refused::Stopped))
     }
 
@@ -215,6 +233,8 @@ struct Writer {
     isolated: bool,
     /// When every endpoint is judged again, as votes age out (with `[cluster]`).
     next_judgement: Instant,
+    /// `own.source.file`, shared with what is published (read again only by a reload).
+    file: Arc<FileConfig>,
     probes: Option<HealthTasks>,
     reports: Option<mpsc::Receiver<Report>>,
     published: Arc<ArcSwap<Published>>,
@@ -240,16 +260,19 @@ impl Controller {
         let pools: Arc<[PoolServing]> = pools::of(&snapshot).into();
         pools::log_flips(&[], &pools); // a pool that starts with no region able to serve
         self.observers.metrics.record_writer_heartbeat(unix_now());
+        let file = Arc::new(self.source.file.clone());
         let first = Published {
             snapshot,
             health: Arc::new(self.table.clone()),
             persisted: Arc::new(self.persisted.clone()),
+            file: file.clone(),
             pools,
             cluster: self.cluster_status.clone().map(|status| (Arc::default(), status)),
         };
         let published = Arc::new(ArcSwap::from_pointee(first));
         let writer = Writer {
             own: self,
+            file,
             votes: crate::health::quorum::Votes::default(),
             isolated: false,
             next_judgement: clock(),
@@ -316,8 +339,8 @@ impl Writer {
                 }
                 let _ = reply.send(result.map_err(|e| e.to_string()));
             }
-            Command::Change(change, reply) => {
-                let result = self.change(change).await;
+            Command::Change(change, token, reply) => {
+                let result = self.change(change, &token).await;
                 let _ = reply.send(result);
             }
             Command::Probe(region, reply) => self.probe(&region, reply),
@@ -449,6 +472,7 @@ impl Writer {
             snapshot: snapshot.clone(),
             health: Arc::new(self.own.table.clone()),
             persisted: Arc::new(self.own.persisted.clone()),
+            file: self.file.clone(),
             pools,
             cluster: self.own.cluster_status.clone().map(|status| (self.cluster_view(), status)),
         }));
@@ -494,7 +518,9 @@ impl Writer {
             warn!(%change, "saved API change left out: the configuration file no longer allows it");
         }
         let Prepared { source, snapshot, table, changes, rewrite_state, .. } = prepared;
+        log_shadowed(&changes, &self.own.source.file, &source.file);
         self.own.source = source;
+        self.file = Arc::new(self.own.source.file.clone());
         if rewrite_state {
             // The file no longer allows some saved changes: keep the old state aside and save
             // the rest, so that later changes are checked against what is in force.
@@ -519,11 +545,14 @@ impl Writer {
         let (Some(running), Some(read)) = (&self.own.api_credentials, read) else { return };
         match read {
             Ok(fresh) => {
-                let token_changed = running.load().token != fresh.token;
+                let tokens_changed = running.load().tokens != fresh.tokens;
+                let names: Vec<&str> = fresh.tokens.iter().map(|t| t.name.as_str()).collect();
+                let names = names.join(", ");
                 let tls = fresh.tls.is_some();
                 running.store(Arc::new(fresh));
                 info!(
-                    token_changed,
+                    tokens_changed,
+                    tokens = %names,
                     tls_reread = tls,
                     "reload read the admin API's token and TLS files again; new requests and connections use them"
                 );
@@ -567,10 +596,10 @@ impl Writer {
     /// against the revision it was validated on), then publishes it; nothing is half-applied.
     /// A write that loses a race to another instance is validated again on the state that
     /// won, and made or refused on it.
-    async fn change(&mut self, change: Change) -> Result<u64, Refused> {
-        const RACES: usize = 8;
+    async fn change(&mut self, change: Change, token: &str) -> Result<u64, Refused> {
+        const RACES: usize = 32;
         for _ in 0..RACES {
-            let mut staged = self.stage(change.clone())?;
+            let mut staged = self.stage(change.clone(), token)?;
             if let Some(log) = &self.own.shared_log {
                 let mut value = staged.persisted.clone();
                 value.revision = None;
@@ -601,15 +630,18 @@ impl Writer {
         }))
     }
 
-    /// The change laid over the changes in force, validated whole and built into a snapshot;
-    /// nothing is saved or published yet.
-    fn stage(&self, change: Change) -> Result<Staged, Refused> {
+    /// The change laid over the changes in force, its new settings stamped with the next id,
+    /// the time and `token`'s name, validated whole and built into a snapshot; nothing is
+    /// saved or published yet.
+    fn stage(&self, change: Change, token: &str) -> Result<Staged, Refused> {
         let mut persisted = self.own.persisted.clone();
         let changes = &mut persisted.changes;
         let file = &self.own.source.file;
         let refused = Refused::Refusal;
         let kind = FieldMap::of(&change);
+        let now = unix_now();
         let mut triggered = None;
+        let mut reverted = None;
         match change {
             Change::AddRegion(region) => changes.add_region(file, *region).map_err(refused)?,
             Change::RemoveRegion(name) => {
@@ -623,7 +655,7 @@ impl Writer {
             }
             Change::SetStrategy(strategy) => changes.set_strategy(file, strategy).map_err(refused)?,
             Change::TriggerFailover(mut failover) => {
-                failover.since = unix_now();
+                failover.since = now;
                 changes.trigger_failover(file, failover).map_err(refused)?;
                 let f = changes.failovers.last().cloned().expect("just added");
                 record(&mut persisted.failover_history, &f, "trigger");
@@ -634,6 +666,15 @@ impl Writer {
                     record(&mut persisted.failover_history, &f, "clear");
                 }
             }
+            Change::Revert(id) => {
+                *changes = self.own.source.revert(changes, id).map_err(refused)?;
+                reverted = Some(id);
+            }
+        }
+        let id = persisted.last_change_id + 1;
+        let stamp = persisted.changes.stamp_new(id, now, token);
+        if stamp.is_some() {
+            persisted.last_change_id = id;
         }
         let (mut config, skipped) = self.own.source.validate_with(&persisted.changes).map_err(|e| kind.invalid(e))?;
         // A change must not quietly switch off another (a pool's regions changed under a
@@ -650,12 +691,12 @@ impl Writer {
         let snapshot =
             self.own.store.load().rebuild(Arc::new(config), observers).map_err(|p| kind.invalid_problems(p))?;
         let table = HealthTable::new(&snapshot.config, clock());
-        Ok(Staged { persisted, snapshot, table, triggered })
+        Ok(Staged { persisted, snapshot, table, triggered, stamp, reverted, token: token.to_owned() })
     }
 
     /// Saves a staged change locally and publishes it; its generation.
     async fn commit(&mut self, staged: Staged) -> Result<u64, Refused> {
-        let Staged { persisted, snapshot, table, triggered } = staged;
+        let Staged { persisted, snapshot, table, triggered, stamp, reverted, token } = staged;
         if let Some(state) = &self.own.state
             && let Err(e) = state.save(&persisted)
         {
@@ -675,7 +716,14 @@ impl Writer {
         if let Some(revision) = self.own.persisted.revision {
             self.own.observers.metrics.set_cluster_revision(revision);
         }
-        info!(generation, revision = self.own.persisted.revision, "API change applied");
+        let revision = self.own.persisted.revision;
+        match (stamp, reverted) {
+            (Some(stamp), _) => {
+                info!(generation, revision, change = stamp.id, %token, summary = %stamp.summary, "API change applied");
+            }
+            (None, Some(id)) => info!(generation, revision, change = id, %token, "API change reverted"),
+            (None, None) => info!(generation, revision, %token, "API change applied"),
+        }
         Ok(generation)
     }
 
@@ -694,6 +742,7 @@ impl Writer {
             }
         };
         remote.revision = Some(revision);
+        remote.number_changes();
         let (mut config, skipped) = match self.own.source.validate_with(&remote.changes) {
             Ok(validated) => validated,
             Err(error) => {
@@ -795,6 +844,26 @@ fn clock() -> Instant {
     Instant::now()
 }
 
+/// Warns of each setting a reload finds changed in the file (`before` to `after`) while a
+/// saved change overrides it: the edit does not show in the answers, and the operator should
+/// hear why, and how to let the file's value through.
+fn log_shadowed(changes: &crate::config::Overlay, before: &FileConfig, after: &FileConfig) {
+    // A whole region is a long value: cut short, as other quoted values are.
+    let shown = |value: &serde_json::Value| clipped_text(&value.to_string(), 300);
+    for shadowed in changes.shadowed(before, after) {
+        warn!(
+            change = shadowed.stamp.id,
+            summary = %shadowed.stamp.summary,
+            setting = %shadowed.setting,
+            file_before = %shown(&shadowed.before),
+            file_now = %shown(&shadowed.after),
+            in_force = %shown(&shadowed.change),
+            "the configuration file changed a setting that a saved API change overrides: the change still \
+             decides it (meridian ctl revert <change> lets the file's value through)"
+        );
+    }
+}
+
 fn record(history: &mut Vec<FailoverEvent>, failover: &ManualFailover, action: &str) {
     if history.len() >= HISTORY_LEN {
         history.remove(0);
@@ -815,6 +884,12 @@ struct Staged {
     table: HealthTable,
     /// The pool a manual failover was triggered in, for its metric.
     triggered: Option<String>,
+    /// What the change set, for the log (none: it only took settings out).
+    stamp: Option<Stamp>,
+    /// The id of the change it reverted.
+    reverted: Option<u64>,
+    /// The name of the token that asked for it.
+    token: String,
 }
 
 /// How the configuration paths of a change's problems map to the fields of its request.

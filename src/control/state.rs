@@ -34,6 +34,10 @@ pub struct Persisted {
     pub format: u32,
     #[serde(default)]
     pub changes: Overlay,
+    /// The highest change id ever given in this state: the next change gets the one after,
+    /// so an id is never given twice, not even after its change is reverted.
+    #[serde(default)]
+    pub last_change_id: u64,
     /// Manual failovers triggered and cleared, oldest first.
     #[serde(default)]
     pub failover_history: Vec<FailoverEvent>,
@@ -41,6 +45,14 @@ pub struct Persisted {
     /// log's own values, and for a standalone instance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<u64>,
+}
+
+impl Persisted {
+    /// Gives an id to every saved change that has none (one saved by a build from before
+    /// changes had ids), after the highest given so far.
+    pub fn number_changes(&mut self) {
+        self.changes.number_unnumbered(&mut self.last_change_id);
+    }
 }
 
 /// A manual failover triggered or cleared, as the state file keeps it (the API writes its time
@@ -159,6 +171,8 @@ impl StateFile {
                 message: format!("format {} is not {FORMAT}, the one this build reads", state.format),
             });
         }
+        let mut state = state;
+        state.number_changes();
         Ok(state)
     }
 
@@ -338,7 +352,8 @@ mod tests {
         let file = StateFile::open(&dir.join("nested")).unwrap();
         assert_eq!(file.load().unwrap(), Persisted { format: FORMAT, ..Default::default() });
         let mut state = Persisted { format: FORMAT, ..Default::default() };
-        state.changes.regions_removed.push("spare".into());
+        state.changes.regions_removed.push(crate::config::changes::RemovedRegion::new("spare".into()));
+        state.number_changes();
         file.save(&state).unwrap();
         assert_eq!(file.load().unwrap(), state);
         assert!(!dir.join("nested").join("state.json.tmp").exists());
@@ -348,6 +363,22 @@ mod tests {
             let mode = fs::metadata(dir.join("nested")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o700);
         }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_state_file_from_before_change_ids_loads_with_ids_given() {
+        let dir = temp("before-ids");
+        let file = StateFile::open(&dir).unwrap();
+        let saved = r#"{ "format": 1, "changes": { "regions_removed": ["spare"],
+            "weights": [ { "region": "a", "endpoint": "192.0.2.1", "weight": 0 } ] } }"#;
+        fs::write(file.path(), saved).unwrap();
+        let state = file.load().unwrap();
+        assert_eq!(state.last_change_id, 2);
+        assert_eq!((state.changes.regions_removed[0].stamp.id, state.changes.weights[0].stamp.id), (1, 2));
+        assert_eq!(state.changes.weights[0].stamp.summary, "weight of a/192.0.2.1 set to 0");
+        file.save(&state).unwrap();
+        assert_eq!(file.load().unwrap(), state, "saved with them, read back the same");
         let _ = fs::remove_dir_all(&dir);
     }
 

@@ -140,6 +140,19 @@ pub enum CtlCommand {
         #[arg(long)]
         window: Option<String>,
     },
+    /// API changes in force: id, time, the token's name and what each did; with --diff,
+    /// each against the configuration file's settings it overrides.
+    Changes {
+        /// Show each change as a diff against the configuration file.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Revert an API change (its id from `ctl changes`): its settings follow the file again.
+    Revert {
+        /// The change's id.
+        #[arg(value_name = "ID")]
+        id: u64,
+    },
     /// Re-read the configuration, zone files and geo database.
     Reload,
     /// The cluster: NATS connection, the revision of shared changes applied, members heard.
@@ -259,6 +272,10 @@ pub enum View {
     Checks,
     History,
     Analytics,
+    /// The changes in force: a table, or (`diff`) each against the file.
+    Changes {
+        diff: bool,
+    },
     Reloaded,
     /// `meridian explain` prints it itself.
     Explained,
@@ -314,6 +331,11 @@ pub fn request_of(command: &CtlCommand) -> Request {
         C::Analytics { pool, window } => Request::new(Method::GET, &["lb", "analytics"], View::Analytics)
             .query("pool", pool.clone())
             .query("window", window.clone()),
+        C::Changes { diff } => Request::new(Method::GET, &["changes"], View::Changes { diff: *diff }),
+        C::Revert { id } => {
+            let what = format!("change {id} reverted: its settings follow the configuration file");
+            Request::new(Method::DELETE, &["changes", &id.to_string()], View::Applied(what))
+        }
         C::Reload => Request::new(Method::POST, &["reload"], View::Reloaded),
         C::Cluster => Request::new(Method::GET, &["cluster"], View::Cluster),
     }
@@ -366,6 +388,8 @@ pub fn render(view: &View, answer: &Value) -> String {
         View::Checks => render::checks(answer),
         View::History => render::history(answer),
         View::Analytics => render::analytics(answer),
+        View::Changes { diff: false } => render::changes(answer),
+        View::Changes { diff: true } => render::changes_diff(answer),
         View::Reloaded => render::reloaded(answer),
         View::Cluster => render::cluster(answer),
         View::Explained => serde_json::to_string_pretty(answer).unwrap_or_default() + "\n",

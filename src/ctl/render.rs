@@ -268,6 +268,47 @@ fn ttl(pool: &Value) -> String {
     text(if pool["ttl_secs"].is_null() { &pool["ttl"] } else { &pool["ttl_secs"] })
 }
 
+/// `ctl changes`: one row per change in force, oldest first.
+pub fn changes(changes: &Value) -> String {
+    let mut table = Table::new(&["ID", "TIME", "TOKEN", "SUMMARY"]).right(&["ID"]);
+    for change in list(changes) {
+        table.row([text(&change["id"]), time(&change["at"]), text(&change["token"]), text(&change["summary"])]);
+    }
+    if table.is_empty() {
+        return "no API changes in force: the configuration file decides every setting\n".to_owned();
+    }
+    table.to_string()
+}
+
+/// `ctl changes --diff`: each change as a hunk against the configuration file, a setting's
+/// value in the file on a `-` line and the change's on a `+` line (a line left out where there
+/// is nothing: a region the file does not have, one the change removed). Values are JSON.
+pub fn changes_diff(changes: &Value) -> String {
+    let changes = list(changes);
+    if changes.is_empty() {
+        return "no API changes in force: the configuration file decides every setting\n".to_owned();
+    }
+    let mut out = "--- the configuration file\n+++ with the API changes in force\n".to_owned();
+    for change in changes {
+        out.push_str(&format!(
+            "@@ change {} at {} by {}: {}\n",
+            text(&change["id"]),
+            time(&change["at"]),
+            text(&change["token"]),
+            text(&change["summary"])
+        ));
+        for setting in list(&change["overrides"]) {
+            let name = text(&setting["setting"]);
+            for (sign, value) in [('-', &setting["file"]), ('+', &setting["change"])] {
+                if !value.is_null() {
+                    out.push_str(&format!("{sign}{name} = {value}\n"));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A titled table, or the title and "none".
 fn section(title: &str, table: &Table) -> String {
     if table.is_empty() { format!("{title}: none\n") } else { format!("{title}:\n{table}") }

@@ -67,9 +67,22 @@ fn each_command_makes_its_request() {
         (&["analytics", "--window", "1h"], "GET /api/v1/lb/analytics?window=1h"),
         (&["analytics", "--pool", "www.", "--window", "1m"], "GET /api/v1/lb/analytics?pool=www.&window=1m"),
         (&["reload"], "POST /api/v1/reload"),
+        (&["changes"], "GET /api/v1/changes"),
+        (&["changes", "--diff"], "GET /api/v1/changes"),
+        (&["revert", "7"], "DELETE /api/v1/changes/7"),
     ];
     for (args, expected) in cases {
         assert_eq!(request(args), *expected, "{args:?}");
+    }
+}
+
+#[test]
+fn changes_show_as_a_table_or_a_diff_and_revert_takes_a_number() {
+    let view = |args: &[&str]| request_of(&parse(args).unwrap().command).view;
+    assert_eq!(view(&["changes"]), View::Changes { diff: false });
+    assert_eq!(view(&["changes", "--diff"]), View::Changes { diff: true });
+    for bad in [&["revert"][..], &["revert", "x"], &["revert", "-1"], &["revert", "1", "2"]] {
+        assert!(parse(bad).is_err(), "{bad:?} was accepted");
     }
 }
 

@@ -58,13 +58,16 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/lb/explain?name=www.lb.test.&client=192.0.2.99", ""),
     ("GET", "/api/v1/lb/analytics?window=1h", ""),
     ("GET", "/api/v1/cluster", ""),
+    ("GET", "/api/v1/changes", ""),
+    // Change 1 is the region added above.
+    ("DELETE", "/api/v1/changes/1", ""),
     ("POST", "/api/v1/reload", ""),
     ("GET", "/api/v1/openapi.json", ""),
 ];
 
 #[test]
 fn every_route_but_healthz_needs_the_token_and_answers_with_it() {
-    // 72 refusals from one address: above the failed-authentication limit's default.
+    // 80 refusals from one address: above the failed-authentication limit's default.
     let server = TestServer::with_config(
         "",
         &[("lb.test.zone", LB_ZONE)],
@@ -617,6 +620,7 @@ fn template(path: &str) -> String {
         .replace("/regions/a/endpoints/192.0.2.1", "/regions/{region}/endpoints/{endpoint}")
         .replace("/regions/a", "/regions/{region}")
         .replace("/regions/spare", "/regions/{region}")
+        .replace("/changes/1", "/changes/{id}")
 }
 
 #[test]

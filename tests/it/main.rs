@@ -10,6 +10,7 @@ static ALLOCATOR: support::alloc::Counting = support::alloc::Counting;
 mod api;
 mod api_security;
 mod api_tls;
+mod changes;
 mod cli;
 mod cluster;
 mod contrib;

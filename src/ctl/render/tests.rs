@@ -199,3 +199,36 @@ fn missing_fields_print_as_dashes() {
     );
     assert_eq!(applied("x", &json!(null)), "x (generation -)\n");
 }
+
+#[test]
+fn changes_list_as_a_table_and_as_a_diff_against_the_file() {
+    let answer = json!([
+        {"id": 3, "at": "2026-12-02T14:26:26Z", "token": "ops", "summary": "weight of a/192.0.2.1 set to 0",
+         "overrides": [{"setting": "region a endpoint 192.0.2.1 weight", "file": 1, "change": 0}]},
+        {"id": 12, "at": null, "token": null, "summary": "region c added (1 endpoint)",
+         "overrides": [{"setting": "region c", "file": null, "change": {"name": "c"}}]},
+        {"id": 13, "at": "2026-12-02T14:30:00Z", "token": "ci", "summary": "region spare removed",
+         "overrides": [{"setting": "region spare", "file": {"name": "spare"}, "change": null}]}
+    ]);
+    assert_eq!(
+        changes(&answer),
+        "ID  TIME                     TOKEN  SUMMARY\n\
+         \x203  2026-12-02 14:26:26 UTC  ops    weight of a/192.0.2.1 set to 0\n\
+         12  -                        -      region c added (1 endpoint)\n\
+         13  2026-12-02 14:30:00 UTC  ci     region spare removed\n"
+    );
+    assert_eq!(
+        changes_diff(&answer),
+        "--- the configuration file\n+++ with the API changes in force\n\
+         @@ change 3 at 2026-12-02 14:26:26 UTC by ops: weight of a/192.0.2.1 set to 0\n\
+         -region a endpoint 192.0.2.1 weight = 1\n\
+         +region a endpoint 192.0.2.1 weight = 0\n\
+         @@ change 12 at - by -: region c added (1 endpoint)\n\
+         +region c = {\"name\":\"c\"}\n\
+         @@ change 13 at 2026-12-02 14:30:00 UTC by ci: region spare removed\n\
+         -region spare = {\"name\":\"spare\"}\n"
+    );
+    let none = json!([]);
+    assert!(changes(&none).starts_with("no API changes in force"));
+    assert!(changes_diff(&none).starts_with("no API changes in force"));
+}
