@@ -144,6 +144,16 @@ fn describe(
             d.located.and_then(|l| l.location).zip(snapshot.steering.geo.as_deref()).map(|(id, geo)| *geo.location(id));
         let failover_ttl = d.endpoints.failover;
         let mut reason = reason_text(d.reason, s.pool, d.region);
+        if d.all_down {
+            use crate::config::WhenAllDown;
+            reason = match s.pool.when_all_down {
+                WhenAllDown::FailOpen => "no region of the pool can serve: failing open, with every endpoint not \
+                                          drained or at weight 0, at the failover TTL"
+                    .to_owned(),
+                WhenAllDown::ServFail => "no region of the pool can serve: SERVFAIL (when_all_down)".to_owned(),
+                WhenAllDown::NoData => "no region of the pool can serve: NODATA (when_all_down)".to_owned(),
+            };
+        }
         if d.no_endpoint_of_family {
             reason.push_str(&format!(
                 "; the pool has no {} endpoint in any region: NODATA by design, not an outage",
@@ -209,7 +219,8 @@ fn reason_text(reason: Reason, pool: &crate::steering::Pool, region: Option<usiz
         }
         Reason::NextInOrder { position } => {
             format!(
-                "the policy's first choice had no servable endpoint of this family; choice {} is {region}",
+                "the policy's earlier choices cannot serve (down, drained, failed over from, or no endpoint of \
+                 this family); its choice {} is {region}",
                 position + 1
             )
         }
@@ -233,7 +244,7 @@ impl Explanation {
             if self.authoritative { ", authoritative" } else { "" }
         ));
         if let Some(s) = &self.steering {
-            let ttl = if s.failover_ttl { " (the failover TTL: health is unsettled)" } else { "" };
+            let ttl = if s.failover_ttl { ", the failover TTL while health is unsettled" } else { "" };
             out.push_str(&format!("pool      {} (policy {}, ttl {} s{ttl})\n", s.pool, s.policy, s.ttl_secs));
             out.push_str(&format!("client    {} (from {})\n", s.located_address, s.address_from));
             match s.database_network_prefix {

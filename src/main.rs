@@ -26,27 +26,34 @@ const VERSION: &str = concat!(
 
 /// An authoritative GeoDNS load balancer.
 #[derive(Parser)]
-#[command(name = "meridian", version = VERSION, about)]
+#[command(name = "meridian", version = VERSION, about, args_conflicts_with_subcommands = true)]
 struct Cli {
-    /// Without a subcommand, `serve` on the embedded default configuration.
+    /// Without a subcommand: `serve`, with these options (the embedded default configuration
+    /// without --config).
+    #[command(flatten)]
+    serve: ServeArgs,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// `serve`'s options, also taken without the subcommand.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Configuration file; without it, the embedded default is used.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// ADDR:PORT to listen on (UDP and TCP); repeatable; replaces server.listen.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Vec<String>,
+    /// ADDR:PORT for the admin API; replaces api.listen (and turns the API on).
+    #[arg(long, value_name = "ADDR:PORT")]
+    api: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve DNS over UDP and TCP until SIGTERM or SIGINT.
-    Serve {
-        /// Configuration file; without it, the embedded default is used.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// ADDR:PORT to listen on (UDP and TCP); repeatable; replaces server.listen.
-        #[arg(long, value_name = "ADDR:PORT")]
-        listen: Vec<String>,
-        /// ADDR:PORT for the admin API; replaces api.listen (and turns the API on).
-        #[arg(long, value_name = "ADDR:PORT")]
-        api: Option<String>,
-    },
+    Serve(ServeArgs),
     /// Check a configuration and every zone file it names, then exit.
     CheckConfig {
         /// The configuration file to check (as `serve --config` would read it).
@@ -113,9 +120,9 @@ fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let ansi = std::io::stderr().is_terminal();
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
-    let command = cli.command.unwrap_or(Command::Serve { config: None, listen: Vec::new(), api: None });
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
     let result = match command {
-        Command::Serve { config, listen, api } => serve(config, &listen, api.as_deref()),
+        Command::Serve(ServeArgs { config, listen, api }) => serve(config, &listen, api.as_deref()),
         Command::CheckConfig { file } => check_config(file),
         Command::Explain { config, offline, connection, client, ecs, json, name, rtype } => {
             let asked = Asked { client, ecs: ecs.as_deref(), name: &name, rtype: &rtype };
@@ -235,8 +242,15 @@ fn explain(
                     .map_err(|e| format!("the answer of the API at {} is not an explanation: {e}", connection.url()))?;
                 return print_explanation(&explanation, json);
             }
-            Err(error @ (CtlError::Connect { .. } | CtlError::Timeout { .. } | CtlError::Token(_))) if !explicit => {
-                not_live = Some(error.to_string());
+            Err(CtlError::Token(_)) if !explicit => {
+                not_live = Some(
+                    "no API token is set (--token-file, --token, MERIDIAN_API_TOKEN_FILE or MERIDIAN_API_TOKEN), so \
+                     no running server was asked"
+                        .to_owned(),
+                );
+            }
+            Err(error @ (CtlError::Connect { .. } | CtlError::Timeout { .. })) if !explicit => {
+                not_live = Some(format!("no server answered at {}: {error}", connection.url()));
             }
             Err(error) => return Err(error.into()),
         }
@@ -248,12 +262,11 @@ fn explain(
     let source = read_source(config.as_deref())?;
     let saved = saved_changes(source.state_dir().as_deref())?;
     let prepared = load::prepare(source, &saved.changes, ApiFiles::Skip, None, clock())?;
-    let why = match not_live {
-        Some(reason) => format!("no running server answered ({reason}); "),
-        None => String::new(),
-    };
+    if let Some(reason) = not_live {
+        eprintln!("note: {reason}");
+    }
     eprintln!(
-        "note: {why}this is an offline answer from {file} and its {} saved API change(s), with every endpoint in \
+        "note: this is an offline answer from {file} and its {} saved API change(s), with every endpoint in \
          its initial health state: live health, drains and failovers are not known (ask the running server with \
          --api and a token, as ctl does)",
         prepared.changes.count()

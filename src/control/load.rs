@@ -99,6 +99,31 @@ pub fn with_machine(mut source: Source) -> Source {
 /// Every file that cannot be used, together, and two names given one token (the changes it
 /// makes could not say which).
 pub fn read_api_files(api: &ApiConfig) -> Result<ApiStart, Vec<Problem>> {
+    match reread_api_files(api) {
+        ApiReread { tokens: Ok(tokens), tls: Ok(tls) } => Ok(ApiStart { tokens, tls }),
+        ApiReread { tokens, tls } => {
+            Err(tokens.err().into_iter().flatten().chain(tls.err().into_iter().flatten()).collect())
+        }
+    }
+}
+
+/// The API's tokens and its TLS configuration, each read on its own: a reload puts in force
+/// whichever could be read (a rotated token file is not held back by a key only root reads).
+pub struct ApiReread {
+    pub tokens: Result<Vec<ApiToken>, Vec<Problem>>,
+    pub tls: Result<Option<Arc<rustls::ServerConfig>>, Vec<Problem>>,
+}
+
+/// Reads the API's tokens and its TLS certificate and key, each on its own.
+pub fn reread_api_files(api: &ApiConfig) -> ApiReread {
+    ApiReread { tokens: read_tokens(api), tls: read_tls(api) }
+}
+
+fn read_tls(api: &ApiConfig) -> Result<Option<Arc<rustls::ServerConfig>>, Vec<Problem>> {
+    api.tls.as_ref().map(crate::config::tls::server_config).transpose().map_err(|p| vec![p])
+}
+
+fn read_tokens(api: &ApiConfig) -> Result<Vec<ApiToken>, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut tokens: Vec<ApiToken> = Vec::new();
     for named in &api.tokens {
@@ -114,9 +139,7 @@ pub fn read_api_files(api: &ApiConfig) -> Result<ApiStart, Vec<Problem>> {
             Err(problem) => problems.push(problem),
         }
     }
-    let tls =
-        api.tls.as_ref().and_then(|files| crate::config::tls::server_config(files).map_err(|p| problems.push(p)).ok());
-    if problems.is_empty() { Ok(ApiStart { tokens, tls }) } else { Err(problems) }
+    if problems.is_empty() { Ok(tokens) } else { Err(problems) }
 }
 
 /// Prepares `source` with the saved `changes` laid over it.

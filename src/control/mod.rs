@@ -510,7 +510,7 @@ impl Writer {
                     None => Source::embedded_default()?,
                 };
                 let prepared = load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())?;
-                Ok::<_, LoadError>((prepared, api.as_ref().map(load::read_api_files)))
+                Ok::<_, LoadError>((prepared, api.as_ref().map(load::reread_api_files)))
             })
             .await?;
         self.keep_restart_only(&mut prepared);
@@ -541,32 +541,42 @@ impl Writer {
     /// user cannot read (kept readable by root alone, read at start before root was dropped)
     /// or that are broken leave the running credentials in place, with a warning: the rest of
     /// the reload stands. Neither the token nor a key is ever logged.
-    fn renew_api_credentials(&self, read: Option<Result<load::ApiStart, Vec<Problem>>>) {
+    fn renew_api_credentials(&self, read: Option<load::ApiReread>) {
         let (Some(running), Some(read)) = (&self.own.api_credentials, read) else { return };
-        match read {
-            Ok(fresh) => {
-                let tokens_changed = running.load().tokens != fresh.tokens;
-                let names: Vec<&str> = fresh.tokens.iter().map(|t| t.name.as_str()).collect();
-                let names = names.join(", ");
-                let tls = fresh.tls.is_some();
-                running.store(Arc::new(fresh));
-                info!(
-                    tokens_changed,
-                    tokens = %names,
-                    tls_reread = tls,
-                    "reload read the admin API's token and TLS files again; new requests and connections use them"
-                );
+        let current = running.load_full();
+        let unreadable = |what: &str, problems: &[Problem]| {
+            let problems = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            warn!(
+                %problems,
+                "reload could not read the admin API's {what} again: the API keeps the one in force (files only \
+                 root can read are read at start alone: restart, or let the serving user read them, e.g. with \
+                 systemd's LoadCredential=)"
+            );
+        };
+        let tokens = match read.tokens {
+            Ok(tokens) => {
+                let names: Vec<&str> = tokens.iter().map(|t| t.name.as_str()).collect();
+                let changed = current.tokens != tokens;
+                info!(changed, tokens = %names.join(", "), "reload read the admin API's tokens again; new requests use them");
+                tokens
             }
             Err(problems) => {
-                let problems = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-                warn!(
-                    %problems,
-                    "reload could not read the admin API's token or TLS files again: the API keeps the ones in force \
-                     (files only root can read are read at start alone: restart, or let the serving user read them, \
-                     e.g. with systemd's LoadCredential=)"
-                );
+                unreadable("tokens", &problems);
+                current.tokens.clone()
             }
-        }
+        };
+        let tls = match read.tls {
+            Ok(Some(tls)) => {
+                info!("reload read the admin API's TLS certificate and key again; new connections use them");
+                Some(tls)
+            }
+            Ok(None) => None,
+            Err(problems) => {
+                unreadable("TLS certificate and key", &problems);
+                current.tls.clone()
+            }
+        };
+        running.store(Arc::new(load::ApiStart { tokens, tls }));
     }
 
     /// Listen addresses, `[api]` and `state_dir` change only with a restart: a reload keeps

@@ -299,7 +299,7 @@ fn no_token_right_or_wrong_reaches_the_log_or_an_error_even_at_trace_level() {
 /// command of the shell block under "Over HTTPS", continuation lines included.
 fn readme_recipe(dir: &std::path::Path) -> Output {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let block = readme.split("Over HTTPS with a self-signed certificate:").nth(1).expect("the README's HTTPS recipe");
+    let block = readme.split("Over HTTPS with a self-signed certificate").nth(1).expect("the README's HTTPS recipe");
     let block = block.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("its shell block");
     let openssl: String = block
         .split_inclusive('\n')

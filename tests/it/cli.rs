@@ -874,3 +874,14 @@ fn started_as_root_nothing_planted_in_the_state_directory_is_followed_read_or_wr
 fn names_in(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()?.file_name().into_string().ok()).collect()
 }
+
+#[test]
+fn without_the_subcommand_the_options_of_serve_are_taken_as_the_synopsis_says() {
+    // `meridian [serve] [--config FILE] [--listen ADDR:PORT]...`
+    let dir = TempDir::new("cli");
+    let path = stateful_config(&dir, "state", None);
+    let mut command = Command::new(BIN);
+    command.env("MERIDIAN_TEST_TOKEN", TOKEN);
+    let served = serve_command(command, &["--config", path.to_str().unwrap(), "--listen", "127.0.0.1:0"], dir.path());
+    assert!(!client::udp(served.addr, &Q::new("www.lb.test.", RecordType::A)).answers.is_empty());
+}

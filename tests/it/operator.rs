@@ -84,8 +84,15 @@ fn explain_asks_the_running_server_and_shows_the_ttl_it_sends() {
     let url = url(&server);
     let text = ok(&meridian(&["explain", "--api", &url, "--token", TOKEN, "--client", "127.0.0.1", "www.lb.test."]));
     assert!(text.starts_with("source    live (snapshot generation "), "{text}");
-    assert!(text.contains("ttl 5 s (the failover TTL"), "{text}");
+    assert!(text.contains("ttl 5 s, the failover TTL while health is unsettled)"), "{text}");
 
+    // With eu drained too, no region can serve: the pool fails open, and explain says so
+    // rather than name a region.
+    assert_eq!(server.api().post("/api/v1/lb/regions/eu/endpoints/198.51.100.1/drain", "").status, 200);
+    let live = explain_live(&server, "A");
+    let reason = live["steering"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("no region of the pool can serve: failing open"), "{reason}");
+    assert_eq!(server.api().post("/api/v1/lb/regions/eu/endpoints/198.51.100.1/undrain", "").status, 200);
     // From the file alone, the answer is the one a fresh start gives, and it says so.
     let config = server.dir().join("meridian.toml");
     let offline = meridian(&["explain", "--config", config.to_str().unwrap(), "--client", "127.0.0.1", "www.lb.test."]);
@@ -217,4 +224,28 @@ fn a_strategy_change_that_conflicts_with_the_files_override_says_so() {
             && !error.contains("parameters.overrides"),
         "{error}"
     );
+}
+
+#[test]
+fn a_token_file_is_rotated_by_a_reload_even_when_the_tls_key_cannot_be_read_again() {
+    use crate::api_security::request;
+    use crate::support::tls::SelfSigned;
+    let cert = SelfSigned::new();
+    let toml =
+        "[api]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"token\"\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n";
+    let files: &[(&str, &[u8])] = &[
+        ("token", b"old-token-0123456789\n"),
+        ("cert.pem", cert.cert_pem.as_bytes()),
+        ("key.pem", cert.key_pem.as_bytes()),
+    ];
+    let mut server = TestServer::with_config("", &[("lb.test.zone", LB_ZONE)], toml, files);
+    let addr = server.api().addr;
+    let status = |token: &str| cert.https(addr, &request("GET", "/api/v1/lb/status", Some(token))).0.status;
+    assert_eq!((status("old-token-0123456789"), status("new-token-0123456789")), (200, 401));
+    // The key is now unusable (as one only root can read is to the serving user), the token
+    // file rotated: the token is renewed, the certificate and key in force are kept.
+    server.write("key.pem", "not a key\n");
+    server.write("token", "new-token-0123456789\n");
+    server.reload().expect("the reload stands");
+    assert_eq!((status("old-token-0123456789"), status("new-token-0123456789")), (401, 200), "over the kept TLS");
 }
