@@ -55,6 +55,9 @@ pub struct Explanation {
     /// The SCOPE PREFIX-LENGTH of the ECS option in the answer, when the query had one.
     pub ecs_scope: Option<u8>,
     pub steering: Option<SteeringStep>,
+    /// With `[cluster]`, live only: the vantage points' votes on the pool's checked endpoints.
+    #[serde(default)]
+    pub votes: Vec<String>,
 }
 
 /// The steering part of an explanation.
@@ -192,6 +195,7 @@ fn describe(
         authority: lines(&answer.authorities),
         ecs_scope,
         steering,
+        votes: Vec::new(),
     }
 }
 
@@ -273,6 +277,9 @@ impl Explanation {
             } else {
                 out.push_str("ecs scope 0 (not steered by a client subnet)\n");
             }
+        }
+        for line in &self.votes {
+            out.push_str(&format!("votes     {line}\n"));
         }
         for line in &self.answers {
             out.push_str(&format!("answer    {line}\n"));

@@ -60,6 +60,43 @@ pub struct EndpointInfo {
     #[schema(format = DateTime)]
     pub since: Option<String>,
     pub rtt: RttInfo,
+    /// With `[cluster]`: the vantage points' votes on it; `health` is this instance's own view,
+    /// and answers follow the votes.
+    pub votes: Option<VotesInfo>,
+}
+
+/// The vantage points' votes on an endpoint.
+#[derive(Serialize, ToSchema)]
+pub struct VotesInfo {
+    /// What answers follow: "down" or "up".
+    pub verdict: &'static str,
+    /// The vantage points saying down.
+    pub down_votes: Vec<String>,
+    /// Vantage points with a fresh vote, this instance included.
+    pub voters: usize,
+    /// Down votes needed for down.
+    pub needed: usize,
+    /// Too few votes for the quorum: this instance's own view decides.
+    pub own_view: bool,
+    /// Since when the verdict stands (RFC 3339).
+    #[schema(format = DateTime)]
+    pub since: String,
+    /// "down: 2 of 3 vantage points say down (eu-1, us-1)".
+    pub text: String,
+}
+
+impl VotesInfo {
+    pub fn of(votes: &crate::health::table::VoteSummary) -> Self {
+        Self {
+            verdict: if votes.down { "down" } else { "up" },
+            down_votes: votes.down_votes.iter().map(ToString::to_string).collect(),
+            voters: votes.voters,
+            needed: votes.needed,
+            own_view: votes.own_view,
+            since: super::timestamp_of(votes.since),
+            text: votes.text(),
+        }
+    }
 }
 
 /// Probe round-trip times in milliseconds, over the last 64 probes (avg, p95) or since start.
@@ -108,6 +145,7 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
                 servable: e.weight > 0 && snapshot.health.is_servable(first + j),
                 since: report.map(|r| timestamp_of(r.since)),
                 rtt: RttInfo::of(report.map_or(&RttStats::default(), |r| r.rtt)),
+                votes: report.and_then(|r| r.votes).map(VotesInfo::of),
             }
         })
         .collect();

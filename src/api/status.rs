@@ -161,14 +161,16 @@ pub async fn explain(
     query: Result<Query<ExplainQuery>, QueryRejection>,
 ) -> Result<Json<Explanation>, ApiError> {
     let Query(q) = query.map_err(query_rejection)?;
-    let snapshot = shared.0.store.load();
+    let published = shared.published();
+    let snapshot = &published.snapshot;
     let rtype = q.rtype.as_deref().unwrap_or("A");
     let live = |mut explanation: Explanation| {
         explanation.source = "live".to_owned();
         explanation.generation = Some(snapshot.generation);
+        explanation.votes = votes_of(&published, explanation.steering.as_ref().map(|s| s.pool.as_str()));
         Json(explanation)
     };
-    crate::explain::explain(&snapshot, &q.name, rtype, q.client, q.ecs.as_deref()).map(live).map_err(|e| {
+    crate::explain::explain(snapshot, &q.name, rtype, q.client, q.ecs.as_deref()).map(live).map_err(|e| {
         let field = match e {
             ExplainError::Name(_) => "name",
             ExplainError::Type(_) => "type",
@@ -177,6 +179,30 @@ pub async fn explain(
         };
         ApiError::unprocessable(e.to_string(), field)
     })
+}
+
+/// With `[cluster]`: the vantage points' votes on each checked endpoint of the pool, one line
+/// each ("eu/192.0.2.1 down: 2 of 3 vantage points say down (eu-1, us-1) since ...").
+fn votes_of(published: &crate::control::Published, pool: Option<&str>) -> Vec<String> {
+    let snapshot = &published.snapshot;
+    let Some(pool) = pool.and_then(|name| snapshot.steering.pools.iter().find(|p| p.name.to_string() == name)) else {
+        return Vec::new();
+    };
+    snapshot
+        .config
+        .endpoints()
+        .filter(|(_, region, _)| pool.regions.iter().any(|r| r.name == region.name))
+        .filter_map(|(index, region, endpoint)| {
+            let votes = published.health.endpoint(index)?.votes?;
+            Some(format!(
+                "{}/{} {} since {}",
+                region.name,
+                endpoint.address,
+                votes.text(),
+                super::timestamp_of(votes.since)
+            ))
+        })
+        .collect()
 }
 
 #[derive(Serialize, ToSchema)]

@@ -398,6 +398,15 @@ impl Writer {
         let verdict = self.votes.verdict(name, &own, own_down, cluster.health_quorum, cluster.report_max_age, now);
         let name = name.clone();
         let changed = self.own.table.set_verdict(endpoint, Some(verdict.down), now);
+        let summary = crate::health::table::VoteSummary {
+            down: verdict.down,
+            down_votes: verdict.down_votes.clone(),
+            voters: verdict.voters,
+            needed: verdict.needed,
+            own_view: verdict.own_view,
+            since: now,
+        };
+        self.own.table.set_votes(endpoint, summary);
         if changed {
             let by: Vec<&str> = verdict.down_votes.iter().map(|v| &**v).collect();
             let word = if verdict.down { "down" } else { "up" };

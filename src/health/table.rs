@@ -38,6 +38,40 @@ struct Slot {
     /// With a cluster: whether the vantage points' quorum says down (`None`: standalone, or
     /// not judged yet; this instance's own status decides).
     verdict: Option<bool>,
+    /// With a cluster: the votes behind the verdict, for the API and explain.
+    votes: Option<Arc<VoteSummary>>,
+}
+
+/// The vantage points' votes on one endpoint, as the API and `explain` show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoteSummary {
+    pub down: bool,
+    /// The vantage points saying down.
+    pub down_votes: Vec<Arc<str>>,
+    /// Vantage points with a fresh vote, this instance included.
+    pub voters: usize,
+    /// Down votes needed.
+    pub needed: usize,
+    /// Too few votes: this instance's own view decides.
+    pub own_view: bool,
+    /// Since when the verdict has been `down` (or up).
+    pub since: Instant,
+}
+
+impl VoteSummary {
+    /// "down: 2 of 3 vantage points (eu-1, us-1)".
+    pub fn text(&self) -> String {
+        let names: Vec<&str> = self.down_votes.iter().map(|v| &**v).collect();
+        let word = if self.down { "down" } else { "up" };
+        let mut text = format!("{word}: {} of {} vantage points say down", names.len(), self.voters);
+        if !names.is_empty() {
+            text.push_str(&format!(" ({})", names.join(", ")));
+        }
+        if self.own_view {
+            text.push_str("; too few votes for the quorum, this instance's own view decides");
+        }
+        text
+    }
 }
 
 impl Slot {
@@ -109,6 +143,8 @@ pub struct EndpointReport<'t> {
     pub target: Option<usize>,
     pub history: &'t History,
     pub rtt: &'t RttStats,
+    /// With a cluster: the votes behind the verdict answers follow.
+    pub votes: Option<&'t VoteSummary>,
 }
 
 /// A change of one endpoint, for logs and history.
@@ -166,6 +202,7 @@ impl HealthTable {
                     history: Arc::default(),
                     rtt: Arc::default(),
                     verdict: None,
+                    votes: None,
                 });
             }
             regions.push((first..slots.len(), region.min_healthy));
@@ -200,6 +237,7 @@ impl HealthTable {
                 slot.history = previous.history.clone();
                 slot.rtt = previous.rtt.clone();
                 slot.verdict = previous.verdict;
+                slot.votes.clone_from(&previous.votes);
             }
         }
         // A pool keeps its short-TTL hold, its latency choice and its regions' failback delays,
@@ -288,6 +326,21 @@ impl HealthTable {
         self.track_recoveries(&before, now);
         self.note_region_changes(&before, now);
         changed
+    }
+
+    /// Records the votes behind an endpoint's verdict (its `since` kept while the verdict is
+    /// the same).
+    pub fn set_votes(&mut self, endpoint: usize, mut votes: VoteSummary) {
+        let Some(slot) = self.slots.get_mut(endpoint) else { return };
+        if let Some(previous) = &slot.votes {
+            if previous.down == votes.down {
+                votes.since = previous.since;
+            }
+            if **previous == votes {
+                return;
+            }
+        }
+        slot.votes = Some(Arc::new(votes));
     }
 
     /// This instance's own status of an endpoint, its vote: down or not.
@@ -413,6 +466,7 @@ impl HealthTable {
             target: s.target,
             history: &s.history,
             rtt: &s.rtt,
+            votes: s.votes.as_deref(),
         })
     }
 

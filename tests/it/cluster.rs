@@ -339,6 +339,18 @@ fn a_target_failing_for_one_vantage_point_only_stays_in_every_instances_answers(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The API and explain show the votes: up, one of three saying down.
+    let votes = instances[0].api.get("/api/v1/lb/regions/a").json()["endpoints"][0]["votes"].clone();
+    assert_eq!((votes["verdict"].as_str(), votes["voters"].as_u64()), (Some("up"), Some(3)), "{votes}");
+    assert_eq!(votes["down_votes"], serde_json::json!(["us-1"]), "{votes}");
+    let url = format!("http://{}", instances[0].api.addr);
+    let output = Command::new(BIN)
+        .args(["explain", "--api", &url, "--token", TOKEN, "--client", "127.0.0.1", "www.lb.test."])
+        .env_remove("MERIDIAN_API")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("votes     a/192.0.2.1 up: 1 of 3 vantage points say down (us-1) since "), "{text}");
 }
 
 #[test]
