@@ -34,7 +34,7 @@ pub struct FileConfig {
     /// `[rrl]`: response rate limiting; off when absent.
     pub rrl: Option<super::rrl::FileRrl>,
     /// `[cluster]`: shared changes and health through NATS; off when absent.
-    pub cluster: Option<super::cluster::FileCluster>,
+    pub cluster: Option<FileCluster>,
 }
 
 /// `[geoip]`: the MaxMind-format database.
@@ -288,4 +288,25 @@ pub struct FileZone {
     pub zones_dir: Option<String>,
     /// Overrides the origin; otherwise `$ORIGIN` or the owner of the first (SOA) record.
     pub origin: Option<String>,
+}
+
+/// `[cluster]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCluster {
+    /// This instance, also its vantage name (default: `server.identity`).
+    pub name: Option<String>,
+    /// One or more servers of one NATS cluster.
+    pub nats: Option<Vec<String>>,
+    /// NATS credentials (a `.creds` file of a JWT and an NKey seed).
+    pub credentials_file: Option<String>,
+    /// The key-value bucket of shared changes.
+    pub bucket: Option<String>,
+    /// `"majority"`, a count (`2`) or a fraction (`"0.5"`) of the vantage points heard from.
+    pub health_quorum: Option<toml::Value>,
+    /// A vantage point's report older than this does not vote.
+    pub report_max_age: Option<FileDuration>,
+    /// Copies JetStream keeps of the shared changes (default 3 with three or more NATS
+    /// servers listed, else 1); at most the NATS cluster's size.
+    pub replicas: Option<i64>,
 }

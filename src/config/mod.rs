@@ -12,6 +12,7 @@ pub mod health;
 pub mod names;
 pub mod overlay;
 pub mod rrl;
+mod stamp;
 pub mod steering;
 pub mod tls;
 

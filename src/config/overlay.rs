@@ -10,9 +10,9 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::changes::{AddedRegion, RemovedRegion, Stamp};
 use super::file::{FileConfig, FileCoordinates, FileDuration, FilePool, FileRegion};
 use super::names::{check_region_name, clipped_text, shown};
+use super::stamp::{AddedRegion, RemovedRegion, Stamp};
 use super::{Config, PolicyKind, Problem};
 
 /// Every change made through the API, in a form that survives a restart. Each entry carries
