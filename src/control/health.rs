@@ -50,9 +50,9 @@ pub(super) fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult
         metrics.record_transition(label(&change.endpoint), change.transition.to.into());
         let t = change.transition;
         if t.held {
-            warn!(endpoint = %change.endpoint, from = ?t.from, to = ?t.to, detail = %result.detail, "endpoint flapping: held down");
+            warn!(endpoint = %change.endpoint, from = %t.from.as_str(), to = %t.to.as_str(), detail = %result.detail, "endpoint flapping: held down");
         } else {
-            info!(endpoint = %change.endpoint, from = ?t.from, to = ?t.to, detail = %result.detail, rtt = ?result.rtt, "endpoint health changed");
+            info!(endpoint = %change.endpoint, from = %t.from.as_str(), to = %t.to.as_str(), detail = %result.detail, rtt = ?result.rtt, "endpoint health changed");
         }
     }
 }

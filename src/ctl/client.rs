@@ -90,7 +90,12 @@ impl Client {
             }
             CtlError::Connect { url, reason }
         } else {
-            CtlError::Transport { url, reason: innermost(error) }
+            let mut reason = innermost(error);
+            // A TLS server read as plain HTTP answers with a handshake record, not a status line.
+            if url.starts_with("http://") && reason.contains("invalid HTTP version") {
+                reason.push_str("; the API may speak HTTPS: give --api https://...");
+            }
+            CtlError::Transport { url, reason }
         }
     }
 }

@@ -129,6 +129,12 @@ fn ctl_status_works_over_https_with_cacert_and_refuses_an_untrusted_certificate(
     let output = ctl(&["--api", &url, "--cacert", missing.to_str().unwrap(), "--token", TOKEN, "status"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--cacert") && stderr.contains("none.pem"), "{stderr}");
+
+    // http:// to the TLS port: the error suggests https.
+    let plain_url = url.replace("https://", "http://");
+    let output = ctl(&["--api", &plain_url, "--token", TOKEN, "--timeout", "20", "status"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("give --api https://"), "{stderr}");
 }
 
 #[test]

@@ -193,13 +193,13 @@ fn transitions_are_logged_at_info_and_single_probes_are_not() {
     let served = Logging::start(&config);
     // fall = 2: two failed probes, then the transition; rise = 2 the same way back.
     let mut log = served.wait_for_line(
-        &[" INFO ", "endpoint health changed", "r/192.0.2.1", "to=Down", "HTTP 503"],
+        &[" INFO ", "endpoint health changed", "r/192.0.2.1", "to=down", "HTTP 503"],
         Duration::from_secs(10),
         "transition to down logged at info",
     );
     target.set_status(200);
     log.extend(served.wait_for_line(
-        &[" INFO ", "endpoint health changed", "r/192.0.2.1", "to=Up"],
+        &[" INFO ", "endpoint health changed", "r/192.0.2.1", "to=up"],
         Duration::from_secs(10),
         "transition back up logged at info",
     ));
