@@ -492,7 +492,14 @@ impl Writer {
 
     /// Starts probing the table's targets; their results come to this writer.
     fn start_probes(&mut self) {
-        match prober::start(self.own.table.targets()) {
+        // Each instance of a cluster spreads its probes by its own name; standalone, by none.
+        let seed = self
+            .own
+            .config
+            .cluster
+            .as_ref()
+            .map_or(0, |c| c.name.bytes().fold(0u64, |h, b| crate::splitmix::splitmix64(h ^ u64::from(b))));
+        match prober::start(self.own.table.targets(), seed) {
             Ok((tasks, reports)) => {
                 self.probes = Some(tasks);
                 self.reports = Some(reports);

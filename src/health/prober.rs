@@ -34,18 +34,19 @@ pub struct HealthTasks {
     results: mpsc::Sender<Report>,
 }
 
-/// Starts probing every target; the writer receives their results on the returned channel.
+/// Starts probing every target, spread over their intervals by `seed` (see `probe_loop`); the
+/// writer receives their results on the returned channel.
 ///
 /// # Errors
 /// An HTTP client cannot be built.
-pub fn start(targets: &[Target]) -> Result<(HealthTasks, mpsc::Receiver<Report>), ProbeError> {
+pub fn start(targets: &[Target], seed: u64) -> Result<(HealthTasks, mpsc::Receiver<Report>), ProbeError> {
     let cancel = CancellationToken::new();
     let mut probes = JoinSet::new();
     let (results, inbox) = mpsc::channel(REPORTS_QUEUED);
     let limit = Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES));
     for (i, target) in targets.iter().enumerate() {
         let prober = Prober::new(target.clone())?;
-        probes.spawn(probe_loop(i, prober, limit.clone(), results.clone(), cancel.clone()));
+        probes.spawn(probe_loop(i, seed, prober, limit.clone(), results.clone(), cancel.clone()));
     }
     if !targets.is_empty() {
         info!(targets = targets.len(), "health checks started");
@@ -92,6 +93,7 @@ pub async fn probe_now(targets: &[(usize, Target)]) -> Result<Vec<Report>, Probe
 /// jitter so targets sharing an interval do not fire together.
 async fn probe_loop(
     index: usize,
+    seed: u64,
     prober: Prober,
     limit: Arc<Semaphore>,
     results: mpsc::Sender<Report>,
@@ -100,7 +102,9 @@ async fn probe_loop(
     let interval = prober.target().check.interval;
     // The first probe runs at once; the second comes between half an interval and one
     // interval later, spread by target so that targets sharing an interval do not fire together.
-    let jitter = interval.mul_f64(0.5 + (splitmix64(index as u64) % 1000) as f64 / 2000.0);
+    // `seed` differs between the instances of a cluster, so that their probes of one target
+    // are spread over the interval rather than arriving together.
+    let jitter = interval.mul_f64(0.5 + (splitmix64(index as u64 ^ seed) % 1000) as f64 / 2000.0);
     let mut ticks = time::interval_at(time::Instant::now() + jitter, interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut first = true;
