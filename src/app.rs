@@ -83,13 +83,10 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     };
     // Read as root, as the API's files are: the serving user may not be able to.
     let cluster_credentials = match file.cluster.as_ref().and_then(|c| c.credentials_file.as_ref()) {
-        Some(path) => Some(crate::files::read_to_string(path, 64 * 1024).map_err(|e| LoadError::Problems {
-            origin: source.origin.clone(),
-            problems: vec![crate::config::Problem::new(
-                "cluster.credentials_file",
-                format!("cannot read {}: {e}", path.display()),
-            )],
-        })?),
+        Some(path) => Some(
+            load::read_cluster_credentials(path)
+                .map_err(|problem| LoadError::Problems { origin: source.origin.clone(), problems: vec![problem] })?,
+        ),
         None => None,
     };
     server::raise_fd_limit(&file.server);

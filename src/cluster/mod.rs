@@ -63,12 +63,20 @@ pub async fn run(
     // (about 10 s) to notice; after a reconnection it is started again at once.
     let reconnected = Arc::new(tokio::sync::Notify::new());
     let notify = reconnected.clone();
+    let events_status = status.clone();
     let options = options
         .event_callback(move |event| {
-            let notify = notify.clone();
+            let (notify, status) = (notify.clone(), events_status.clone());
             async move {
-                if matches!(event, async_nats::Event::Connected) {
-                    notify.notify_waiters();
+                match event {
+                    async_nats::Event::Connected => {
+                        status.connected.store(status.bucket_open.load(Ordering::Relaxed), Ordering::Relaxed);
+                        notify.notify_waiters();
+                    }
+                    async_nats::Event::Disconnected | async_nats::Event::Closed => {
+                        status.connected.store(false, Ordering::Relaxed);
+                    }
+                    _ => {}
                 }
             }
         })
@@ -96,6 +104,7 @@ pub async fn run(
             return;
         }
     };
+    status.bucket_open.store(true, Ordering::Relaxed);
     status.connected.store(true, Ordering::Relaxed);
     info!(bucket = %config.bucket, name = %config.name, "cluster: the shared changes' bucket is open");
     seed(&store, &control).await;

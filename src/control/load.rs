@@ -142,6 +142,15 @@ fn read_tokens(api: &ApiConfig) -> Result<Vec<ApiToken>, Vec<Problem>> {
     if problems.is_empty() { Ok(tokens) } else { Err(problems) }
 }
 
+/// The NATS credentials file `[cluster]` names, read as `serve` reads it at start.
+///
+/// # Errors
+/// It cannot be read (a problem at `cluster.credentials_file`).
+pub fn read_cluster_credentials(path: &std::path::Path) -> Result<String, Problem> {
+    crate::files::read_to_string(path, 64 * 1024)
+        .map_err(|e| Problem::new("cluster.credentials_file", format!("cannot read {}: {e}", path.display())))
+}
+
 /// Prepares `source` with the saved `changes` laid over it.
 ///
 /// # Errors
@@ -162,6 +171,13 @@ pub fn prepare(
         (Some(api), ApiFiles::Read) => read_api_files(api).map_err(|mut found| problems.append(&mut found)).ok(),
         _ => None,
     };
+    // The cluster's credentials, read where the API's files are (serve reads them as root).
+    let credentials = config.cluster.as_ref().and_then(|c| c.credentials_file.as_ref());
+    if let (Some(path), ApiFiles::Read) = (credentials, api_files)
+        && let Err(problem) = read_cluster_credentials(path)
+    {
+        problems.push(problem);
+    }
     let table = HealthTable::new(&config, now);
     let view = table.view(now);
     let snapshot = Snapshot::load(0, Arc::new(config), view, observers).map_err(|mut found| {

@@ -233,6 +233,10 @@ struct Writer {
     isolated: bool,
     /// When every endpoint is judged again, as votes age out (with `[cluster]`).
     next_judgement: Instant,
+    /// When the writer started, and whether isolation was said: an instance hears no one
+    /// in its first moments, which is no news.
+    started: Instant,
+    isolation_warned: bool,
     /// `own.source.file`, shared with what is published (read again only by a reload).
     file: Arc<FileConfig>,
     probes: Option<HealthTasks>,
@@ -274,7 +278,10 @@ impl Controller {
             own: self,
             file,
             votes: crate::health::quorum::Votes::default(),
-            isolated: false,
+            // Until the others are heard; said in the log only once report_max_age has passed.
+            isolated: true,
+            isolation_warned: false,
+            started: clock(),
             next_judgement: clock(),
             probes: None,
             reports: None,
@@ -439,16 +446,16 @@ impl Writer {
         let heard = self.votes.members(cluster.report_max_age, clock());
         let others = heard.iter().filter(|(v, _)| **v != *cluster.name).count();
         let isolated = others == 0;
-        if isolated != self.isolated {
-            self.isolated = isolated;
-            if isolated {
-                warn!(
-                    "cluster: no other vantage point reported within report_max_age: health is this instance's own view"
-                );
-            } else {
-                info!(members = others + 1, "cluster: other vantage points report again: health is decided by quorum");
-            }
+        let settled = clock().saturating_duration_since(self.started) > cluster.report_max_age;
+        if isolated && settled && !self.isolation_warned {
+            self.isolation_warned = true;
+            warn!("cluster: no other vantage point reported within report_max_age: health is this instance's own view");
         }
+        if !isolated && self.isolated {
+            self.isolation_warned = false;
+            info!(members = others + 1, "cluster: other vantage points report: health is decided by quorum");
+        }
+        self.isolated = isolated;
         self.own.observers.metrics.set_cluster(isolated, others + 1);
         for endpoint in 0..self.own.table.len() {
             self.judge(endpoint);

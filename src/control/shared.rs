@@ -13,6 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 pub struct ClusterStatus {
     /// Connected to a NATS server, with the bucket open.
     pub connected: AtomicBool,
+    /// The bucket was opened (once it is, `connected` follows the connection).
+    pub bucket_open: AtomicBool,
     /// The last revision of the shared changes seen in the bucket.
     pub revision: AtomicU64,
 }

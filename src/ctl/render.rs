@@ -110,6 +110,12 @@ pub fn regions(regions: &Value) -> String {
         if region["down"].as_bool() == Some(true) {
             notes.push_str(&format!("region {name} is down: fewer servable endpoints than its min_healthy\n"));
         }
+        // In a cluster HEALTH is this instance's own view and SERVABLE follows the votes.
+        for endpoint in endpoints.iter() {
+            if let Some(votes) = endpoint["votes"]["text"].as_str() {
+                notes.push_str(&format!("votes on {name}/{}: {votes}\n", text(&endpoint["address"])));
+            }
+        }
     }
     if table.is_empty() {
         return "no regions\n".to_owned();
@@ -383,12 +389,15 @@ pub fn cluster(cluster: &Value) -> String {
     }
     let connected =
         if cluster["connected"].as_bool() == Some(true) { "connected to NATS" } else { "NOT connected to NATS" };
+    let log = match cluster["log_revision"].as_u64() {
+        Some(0) => "log not read yet".to_owned(),
+        _ => format!("log at {}", text(&cluster["log_revision"])),
+    };
     let mut out = format!(
-        "cluster member {}: {connected}, bucket {}, revision {} applied (log at {}), health by {} of the vantage points\n",
+        "cluster member {}: {connected}, bucket {}, revision {} applied ({log}), health by {} of the vantage points\n",
         text(&cluster["name"]),
         text(&cluster["bucket"]),
         text(&cluster["applied_revision"]),
-        text(&cluster["log_revision"]),
         text(&cluster["health_quorum"]),
     );
     if cluster["isolated"].as_bool() == Some(true) {
@@ -399,9 +408,10 @@ pub fn cluster(cluster: &Value) -> String {
         out.push_str("no other member heard from\n");
         return out;
     }
+    out.push_str(&format!("{} other member(s) heard from:\n", members.len()));
     let mut table = Table::new(&["MEMBER", "LAST REPORT", "AGE-MS"]).right(&["AGE-MS"]);
     for member in members {
-        table.row([text(&member["name"]), text(&member["last_report"]), text(&member["age_ms"])]);
+        table.row([text(&member["name"]), time(&member["last_report"]), text(&member["age_ms"])]);
     }
     out.push('\n');
     out.push_str(&table.to_string());

@@ -271,6 +271,8 @@ fn without_nats_answers_go_on_writes_get_503_and_the_instances_converge_when_it_
     for instance in [&one, &two] {
         assert_eq!(instance.answer(), ["192.0.2.2"], "DNS answers go on without NATS");
     }
+    let connected = |instance: &Instance| instance.api.get("/api/v1/cluster").json()["connected"] == true;
+    assert!(within(Duration::from_secs(5), || !connected(&two)), "the API says the connection is lost");
     let refused = two.api.post("/api/v1/lb/regions/a/endpoints/192.0.2.1/undrain", "");
     assert_eq!(refused.status, 503, "{}", refused.body);
     assert_eq!(two.answer(), ["192.0.2.2"], "a refused write changed nothing");
@@ -278,6 +280,7 @@ fn without_nats_answers_go_on_writes_get_503_and_the_instances_converge_when_it_
     one.restart();
     assert_eq!(one.answer(), ["192.0.2.2"], "the last applied state, from the state file");
     nats.restart();
+    assert!(within(Duration::from_secs(20), || connected(&two)), "and that it is back, with no write needed");
     let path = "/api/v1/lb/regions/a/endpoints/192.0.2.1/undrain";
     assert_eq!(change_when_connected(&two, path, ""), 200);
     for instance in [&one, &two] {
@@ -480,4 +483,31 @@ fn kill_9_of_an_instance_during_a_burst_of_writes_loses_no_acknowledged_change()
     one.restart();
     assert!(within(Duration::from_secs(10), || weight(&one) == weight(&two)), "{} {}", weight(&one), weight(&two));
     assert!(weight(&one) <= acknowledged + 1);
+}
+
+#[test]
+fn check_config_refuses_a_missing_nats_credentials_file_as_serve_does() {
+    let dir = TempDir::new("cluster-creds");
+    dir.write("lb.test.zone", LB_ZONE);
+    let config = dir.write(
+        "meridian.toml",
+        &format!(
+            "[[zone]]\nfile = \"lb.test.zone\"\n[cluster]\nname = \"eu-1\"\nnats = [\"nats://127.0.0.1:4222\"]\n\
+             credentials_file = \"none.creds\"\n{REGIONS}"
+        ),
+    );
+    for command in ["check-config", "serve"] {
+        let mut args = vec![command];
+        if command == "serve" {
+            args.push("--config");
+        }
+        args.push(config.to_str().unwrap());
+        let output = Command::new(BIN).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{command}: {stderr}");
+        assert!(
+            stderr.contains("cluster.credentials_file: cannot read") && stderr.contains("none.creds"),
+            "{command}: {stderr}"
+        );
+    }
 }
