@@ -87,12 +87,13 @@ pub struct VotesInfo {
 
 impl VotesInfo {
     pub fn of(votes: &crate::health::table::VoteSummary) -> Self {
+        let v = &votes.verdict;
         Self {
-            verdict: if votes.down { "down" } else { "up" },
-            down_votes: votes.down_votes.iter().map(ToString::to_string).collect(),
-            voters: votes.voters,
-            needed: votes.needed,
-            own_view: votes.own_view,
+            verdict: if v.down { "down" } else { "up" },
+            down_votes: v.down_votes.iter().map(ToString::to_string).collect(),
+            voters: v.voters,
+            needed: v.needed,
+            own_view: v.own_view,
             since: super::timestamp_of(votes.since),
             text: votes.text(),
         }

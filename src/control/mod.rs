@@ -354,11 +354,13 @@ impl Writer {
             Command::Remote { revision, value } => self.apply_remote(revision, &value).await,
             Command::Vote { vantage, endpoint, down } => {
                 self.own.observers.metrics.record_cluster_report(&vantage);
-                self.votes.record(&endpoint, &vantage, down, clock());
-                if let Some(index) = self.own.table.index_of(&endpoint)
-                    && self.judge(index)
-                {
-                    self.publish_health();
+                // A vote on an endpoint this instance does not have is not kept: a peer with
+                // another configuration, or a hostile publisher, cannot grow the table.
+                if let Some(index) = self.own.table.index_of(&endpoint) {
+                    self.votes.record(&endpoint, &vantage, down, clock());
+                    if self.judge(index) {
+                        self.publish_health();
+                    }
                 }
             }
             Command::Shutdown(_) => unreachable!("handled by run"),
@@ -399,21 +401,12 @@ impl Writer {
     fn judge(&mut self, endpoint: usize) -> bool {
         let Some(cluster) = &self.own.config.cluster else { return false };
         let Some((name, true)) = self.own.table.name_of(endpoint) else { return false };
-        let own: std::sync::Arc<str> = std::sync::Arc::from(cluster.name.as_str());
         let now = clock();
         let own_down = self.own.table.own_down(endpoint);
-        let verdict = self.votes.verdict(name, &own, own_down, cluster.health_quorum, cluster.report_max_age, now);
+        let verdict =
+            self.votes.verdict(name, &cluster.name, own_down, cluster.health_quorum, cluster.report_max_age, now);
         let name = name.clone();
-        let changed = self.own.table.set_verdict(endpoint, Some(verdict.down), now);
-        let summary = crate::health::table::VoteSummary {
-            down: verdict.down,
-            down_votes: verdict.down_votes.clone(),
-            voters: verdict.voters,
-            needed: verdict.needed,
-            own_view: verdict.own_view,
-            since: now,
-        };
-        self.own.table.set_votes(endpoint, summary);
+        let changed = self.own.table.set_verdict(endpoint, verdict.clone(), now);
         if changed {
             let by: Vec<&str> = verdict.down_votes.iter().map(|v| &**v).collect();
             let word = if verdict.down { "down" } else { "up" };
@@ -820,6 +813,7 @@ impl Writer {
             self.reports = None;
         }
         table.carry_over(&self.own.table);
+        self.votes.retain(|endpoint| table.index_of(endpoint).is_some());
         snapshot.health = Arc::new(table.view(clock()));
         snapshot.generation = self.own.store.load().generation + 1;
         snapshot.cluster_revision = self.own.persisted.revision;

@@ -47,9 +47,16 @@ pub struct Votes {
 impl Votes {
     /// Records `vantage`'s vote on `endpoint`, arrived at `at`; replaces its earlier one.
     pub fn record(&mut self, endpoint: &str, vantage: &str, down: bool, at: Instant) {
+        if !self.heard.contains_key(vantage) && self.heard.len() >= MAX_VANTAGES * 4 {
+            // Full: forget the vantage points not heard from the longest, rather than refuse
+            // a real one for good.
+            let mut times: Vec<Instant> = self.heard.values().copied().collect();
+            times.sort_unstable();
+            let cut = times[times.len() / 2];
+            self.heard.retain(|_, heard| *heard > cut);
+        }
         let vantage: Arc<str> = match self.heard.get_key_value(vantage) {
             Some((known, _)) => known.clone(),
-            None if self.heard.len() >= MAX_VANTAGES * 4 => return,
             None => Arc::from(vantage),
         };
         self.heard.insert(vantage.clone(), at);
@@ -74,19 +81,19 @@ impl Votes {
     pub fn verdict(
         &self,
         endpoint: &str,
-        own: &Arc<str>,
+        own: &str,
         own_down: bool,
         quorum: Quorum,
         max_age: Duration,
         now: Instant,
     ) -> Verdict {
-        let fresh = |v: &&Vote| now.saturating_duration_since(v.at) <= max_age && v.vantage != *own;
+        let fresh = |v: &&Vote| now.saturating_duration_since(v.at) <= max_age && &*v.vantage != own;
         let others: Vec<&Vote> =
             self.by_endpoint.get(endpoint).map(|v| v.iter().filter(fresh).collect()).unwrap_or_default();
         let voters = others.len() + 1;
         let mut down_votes: Vec<Arc<str>> = others.iter().filter(|v| v.down).map(|v| v.vantage.clone()).collect();
         if own_down {
-            down_votes.push(own.clone());
+            down_votes.push(Arc::from(own));
         }
         down_votes.sort();
         let needed = quorum.needed(voters);
@@ -122,42 +129,42 @@ mod tests {
     #[test]
     fn one_vantage_point_alone_cannot_fail_an_endpoint_over_but_a_majority_can() {
         let t0 = Instant::now();
-        let own: Arc<str> = Arc::from("eu-1");
+        let own = "eu-1";
         let age = Duration::from_secs(5);
         let mut votes = Votes::default();
         votes.record("a/192.0.2.1", "us-1", false, t0);
         votes.record("a/192.0.2.1", "ap-1", false, t0);
         // Only this instance sees it down: 1 of 3 is no majority.
-        let verdict = votes.verdict("a/192.0.2.1", &own, true, Quorum::Majority, age, at(t0, 100));
+        let verdict = votes.verdict("a/192.0.2.1", own, true, Quorum::Majority, age, at(t0, 100));
         assert!(!verdict.down && !verdict.own_view);
         assert_eq!((verdict.down_votes.len(), verdict.voters, verdict.needed), (1, 3, 2));
         // A second vantage point agrees: down.
         votes.record("a/192.0.2.1", "us-1", true, at(t0, 200));
-        let verdict = votes.verdict("a/192.0.2.1", &own, true, Quorum::Majority, age, at(t0, 300));
+        let verdict = votes.verdict("a/192.0.2.1", own, true, Quorum::Majority, age, at(t0, 300));
         assert!(verdict.down);
         assert_eq!(verdict.down_votes, [Arc::from("eu-1"), Arc::from("us-1")]);
         // The others see it down while this one does not: still down.
-        let verdict = votes.verdict("a/192.0.2.1", &own, false, Quorum::Count(1), age, at(t0, 300));
+        let verdict = votes.verdict("a/192.0.2.1", own, false, Quorum::Count(1), age, at(t0, 300));
         assert!(verdict.down, "one down vote is the quorum");
     }
 
     #[test]
     fn stale_votes_do_not_count_and_without_fresh_ones_the_own_view_decides() {
         let t0 = Instant::now();
-        let own: Arc<str> = Arc::from("eu-1");
+        let own = "eu-1";
         let mut votes = Votes::default();
         votes.record("a/192.0.2.1", "us-1", true, t0);
         votes.record("a/192.0.2.1", "ap-1", true, t0);
         let age = Duration::from_secs(5);
-        assert!(votes.verdict("a/192.0.2.1", &own, false, Quorum::Majority, age, at(t0, 4_000)).down);
-        let stale = votes.verdict("a/192.0.2.1", &own, false, Quorum::Majority, age, at(t0, 6_000));
+        assert!(votes.verdict("a/192.0.2.1", own, false, Quorum::Majority, age, at(t0, 4_000)).down);
+        let stale = votes.verdict("a/192.0.2.1", own, false, Quorum::Majority, age, at(t0, 6_000));
         assert!(!stale.down && stale.own_view && stale.voters == 1, "{stale:?}");
         assert_eq!(votes.members(age, at(t0, 6_000)), []);
         // A count above the voters heard: the own view, said so.
-        let few = votes.verdict("a/192.0.2.1", &own, true, Quorum::Count(5), age, at(t0, 1_000));
+        let few = votes.verdict("a/192.0.2.1", own, true, Quorum::Count(5), age, at(t0, 1_000));
         assert!(few.down && few.own_view);
         // This instance's own name among the others never votes twice.
         votes.record("a/192.0.2.1", "eu-1", true, at(t0, 1_000));
-        assert_eq!(votes.verdict("a/192.0.2.1", &own, false, Quorum::Majority, age, at(t0, 1_000)).voters, 3);
+        assert_eq!(votes.verdict("a/192.0.2.1", own, false, Quorum::Majority, age, at(t0, 1_000)).voters, 3);
     }
 }

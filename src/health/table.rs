@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::history::{Event, History, RttStats};
+use super::quorum::Verdict;
 use super::state::{EndpointHealth, Observation, Status, Thresholds, Transition};
 use super::view::{EndpointView, HealthView};
 use crate::config::{CheckConfig, Config, ManualState};
@@ -35,39 +36,29 @@ struct Slot {
     /// result changes them, so that publishing the table stays cheap (`Arc::make_mut`).
     history: Arc<History>,
     rtt: Arc<RttStats>,
-    /// With a cluster: whether the vantage points' quorum says down (`None`: standalone, or
-    /// not judged yet; this instance's own status decides).
-    verdict: Option<bool>,
-    /// With a cluster: the votes behind the verdict, for the API and explain.
+    /// With a cluster: the vantage points' verdict and since when it stands (`None`:
+    /// standalone, or not judged yet; this instance's own status decides).
     votes: Option<Arc<VoteSummary>>,
 }
 
-/// The vantage points' votes on one endpoint, as the API and `explain` show them.
+/// The vantage points' verdict on one endpoint, and since when it has stood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoteSummary {
-    pub down: bool,
-    /// The vantage points saying down.
-    pub down_votes: Vec<Arc<str>>,
-    /// Vantage points with a fresh vote, this instance included.
-    pub voters: usize,
-    /// Down votes needed.
-    pub needed: usize,
-    /// Too few votes: this instance's own view decides.
-    pub own_view: bool,
-    /// Since when the verdict has been `down` (or up).
+    pub verdict: Verdict,
     pub since: Instant,
 }
 
 impl VoteSummary {
-    /// "down: 2 of 3 vantage points (eu-1, us-1)".
+    /// "down: 2 of 3 vantage points say down (eu-1, us-1)".
     pub fn text(&self) -> String {
-        let names: Vec<&str> = self.down_votes.iter().map(|v| &**v).collect();
-        let word = if self.down { "down" } else { "up" };
-        let mut text = format!("{word}: {} of {} vantage points say down", names.len(), self.voters);
+        let v = &self.verdict;
+        let names: Vec<&str> = v.down_votes.iter().map(|v| &**v).collect();
+        let word = if v.down { "down" } else { "up" };
+        let mut text = format!("{word}: {} of {} vantage points say down", names.len(), v.voters);
         if !names.is_empty() {
             text.push_str(&format!(" ({})", names.join(", ")));
         }
-        if self.own_view {
+        if v.own_view {
             text.push_str("; too few votes for the quorum, this instance's own view decides");
         }
         text
@@ -78,7 +69,7 @@ impl Slot {
     /// The status answers follow: the cluster's verdict where there is one, else this
     /// instance's own (a degraded endpoint the quorum keeps up stays degraded).
     fn effective(&self) -> Status {
-        match (self.verdict, self.health.status()) {
+        match (self.votes.as_ref().map(|v| v.verdict.down), self.health.status()) {
             (Some(true), _) => Status::Down,
             (Some(false), Status::Down) => Status::Up,
             (_, status) => status,
@@ -201,7 +192,6 @@ impl HealthTable {
                     name: format!("{}/{}", region.name, endpoint.address).into(),
                     history: Arc::default(),
                     rtt: Arc::default(),
-                    verdict: None,
                     votes: None,
                 });
             }
@@ -236,7 +226,6 @@ impl HealthTable {
                 slot.health = previous.health.clone();
                 slot.history = previous.history.clone();
                 slot.rtt = previous.rtt.clone();
-                slot.verdict = previous.verdict;
                 slot.votes.clone_from(&previous.votes);
             }
         }
@@ -305,16 +294,19 @@ impl HealthTable {
         changes.into_iter().map(|(_, c)| c).collect()
     }
 
-    /// Sets the cluster's verdict on an endpoint (`Some(down)`); whether the status answers
-    /// follow changed. Region failovers it causes are recorded as a probe result's are.
-    pub fn set_verdict(&mut self, endpoint: usize, verdict: Option<bool>, now: Instant) -> bool {
+    /// Sets the cluster's verdict on an endpoint (its `since` kept while it says the same);
+    /// whether the status answers follow changed. Region failovers it causes are recorded as
+    /// a probe result's are.
+    pub fn set_verdict(&mut self, endpoint: usize, verdict: Verdict, now: Instant) -> bool {
         let Some(slot) = self.slots.get(endpoint) else { return false };
-        if slot.verdict == verdict {
-            return false;
-        }
+        let since = match &slot.votes {
+            Some(previous) if previous.verdict == verdict => return false,
+            Some(previous) if previous.verdict.down == verdict.down => previous.since,
+            _ => now,
+        };
         let was = slot.effective();
         let before = self.servable_regions();
-        self.slots[endpoint].verdict = verdict;
+        self.slots[endpoint].votes = Some(Arc::new(VoteSummary { verdict, since }));
         let changed = self.slots[endpoint].effective() != was;
         if changed {
             for pool in &mut self.pools {
@@ -326,21 +318,6 @@ impl HealthTable {
         self.track_recoveries(&before, now);
         self.note_region_changes(&before, now);
         changed
-    }
-
-    /// Records the votes behind an endpoint's verdict (its `since` kept while the verdict is
-    /// the same).
-    pub fn set_votes(&mut self, endpoint: usize, mut votes: VoteSummary) {
-        let Some(slot) = self.slots.get_mut(endpoint) else { return };
-        if let Some(previous) = &slot.votes {
-            if previous.down == votes.down {
-                votes.since = previous.since;
-            }
-            if **previous == votes {
-                return;
-            }
-        }
-        slot.votes = Some(Arc::new(votes));
     }
 
     /// This instance's own status of an endpoint, its vote: down or not.

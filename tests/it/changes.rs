@@ -4,14 +4,14 @@
 //! `meridian ctl`; and a reload that finds the file changed under a change says so.
 
 use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::cli::serve_command;
 use crate::steering::LB_ZONE;
 use crate::support::client;
 use crate::support::http::{Api, Reply, TOKEN};
+use crate::support::serve::serve_command;
 use crate::support::{API_TOML, TempDir, TestServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_meridian");
@@ -376,21 +376,9 @@ fn a_reload_warns_when_the_file_changes_a_setting_a_saved_change_overrides() {
     assert!(!line.contains("ops-secret") && !line.contains(TOKEN), "{line}");
 }
 
-/// Polls `done` every 10 ms until it holds or `limit` passes; whether it held.
-fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    true
-}
-
 #[test]
 fn a_revert_on_one_instance_of_a_cluster_is_in_every_instances_answers() {
-    use crate::cluster::{Instance, Nats};
+    use crate::cluster::{Instance, Nats, within};
     let Some(nats) = Nats::start() else { return };
     let servers = [nats.url()];
     let (one, two) = (Instance::start("eu-1", &servers), Instance::start("us-1", &servers));

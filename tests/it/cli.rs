@@ -1,15 +1,14 @@
 //! The real `meridian` binary: `check-config` and `serve`, good and bad input, signals.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
 use crate::support::client::{self, Q};
 use crate::support::http::{Api, TOKEN};
+use crate::support::serve::{Served, serve_command};
 use crate::support::{TEST_ZONE, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_meridian");
@@ -192,83 +191,9 @@ fn serve_refuses_to_start_on_a_bad_configuration() {
     assert!(!status.success());
 }
 
-/// A `meridian serve` child process, killed on drop.
-pub struct Served {
-    pub child: Child,
-    pub addr: SocketAddr,
-    /// Listening addresses logged after the first: (is the admin API, address).
-    more: mpsc::Receiver<(bool, SocketAddr)>,
-    /// Every line it has logged so far.
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Served {
-    /// The admin API's address, once it is logged.
-    pub fn api(&self) -> SocketAddr {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.more.recv_timeout(left).expect("serve logs its API listener") {
-                (true, addr) => return addr,
-                (false, _) => continue,
-            }
-        }
-    }
-
-    /// The lines logged so far that contain `text`, once there are at least `count` of them;
-    /// panics, showing the log, when there are not within `limit`.
-    pub fn wait_for_log(&self, text: &str, count: usize, limit: Duration) -> Vec<String> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let found: Vec<String> = self.log.lock().unwrap().iter().filter(|l| l.contains(text)).cloned().collect();
-            if found.len() >= count {
-                return found;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{count} line(s) with {text:?} not logged within {limit:?}; the log:\n{}",
-                self.log.lock().unwrap().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts `meridian serve` with `args` in `dir` and waits for its first listening line.
 fn serve(args: &[&str], dir: &std::path::Path) -> Served {
     serve_command(Command::new(BIN), args, dir)
-}
-
-/// As [`serve`], with a command prepared by the caller (its environment, say).
-pub fn serve_command(mut command: Command, args: &[&str], dir: &std::path::Path) -> Served {
-    let mut child = command
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start meridian serve");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let lines = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("addr=").nth(1) {
-                let _ = tx.send((line.contains("admin API"), addr.trim().parse::<SocketAddr>().expect("an address")));
-            }
-            lines.lock().unwrap().push(line);
-        }
-    });
-    let (_, addr) = rx.recv_timeout(Duration::from_secs(20)).expect("serve logs its listener");
-    Served { child, addr, more: rx, log }
 }
 
 fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {

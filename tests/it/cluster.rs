@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cli::{Served, serve_command};
 use crate::steering::LB_ZONE;
 use crate::support::TempDir;
 use crate::support::client;
 use crate::support::http::{Api, TOKEN};
+use crate::support::serve::{Served, serve_command};
 use crate::support::target::HealthTarget;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meridian");
@@ -172,7 +172,7 @@ impl Instance {
 }
 
 /// Polls `done` every 10 ms until it holds or `limit` passes; whether it held.
-fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     loop {
         if done() {
@@ -458,8 +458,9 @@ fn kill_9_of_an_instance_during_a_burst_of_writes_loses_no_acknowledged_change()
         let writer = s.spawn(move || {
             let mut last = 1;
             for weight in 2..=400 {
-                match std::panic::catch_unwind(|| api.patch(path, &format!("{{\"weight\": {weight}}}")).status) {
-                    Ok(200) => last = weight,
+                // Once the instance is killed, the connection is refused: the burst ends.
+                match api.try_send("PATCH", path, Some(&format!("{{\"weight\": {weight}}}")), Some(TOKEN)) {
+                    Some(reply) if reply.status == 200 => last = weight,
                     _ => break,
                 }
             }

@@ -122,6 +122,7 @@ fn exported() -> BTreeSet<String> {
         page = server.api().send("GET", "/metrics", None, None);
     }
     assert_eq!(page.status, 200);
+    assert!(page.body.contains("# TYPE meridian_cluster_isolated "), "no cluster series within 10 s:\n{}", page.body);
     let mut names = BTreeSet::new();
     for line in page.body.lines() {
         let Some(rest) = line.strip_prefix("# TYPE ") else { continue };

@@ -3,10 +3,8 @@
 //! `/healthz` says `degraded` with the pool, as 200 or, by setting, 503. Real HTTP health
 //! targets, real probes, a real server.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
@@ -41,58 +39,30 @@ fn regions_and_pool(a: &HealthTarget, b: &HealthTarget) -> String {
     )
 }
 
-/// `meridian serve` as a child process, its log lines collected; killed on drop.
+/// `meridian serve` as a child process (`support::serve`), with its DNS and API addresses.
 struct Served {
-    child: Child,
+    served: crate::support::serve::Served,
     dns: SocketAddr,
     api: Api,
-    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Served {
     fn start(dir: &TempDir, config: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meridian"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .current_dir(dir.path())
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start meridian serve");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let mut served =
-            Self { child, dns: "0.0.0.0:0".parse().unwrap(), api: Api { addr: "0.0.0.0:0".parse().unwrap() }, log };
-        let address = |line: &str| line.split("addr=").nth(1).and_then(|a| a.trim().parse::<SocketAddr>().ok());
-        served.dns = address(&served.wait_for_line("listening on UDP and TCP")).expect("an address");
-        served.api = Api { addr: address(&served.wait_for_line("admin API listening")).expect("an address") };
-        served
+        let args = ["serve", "--config", config.to_str().unwrap()];
+        let served =
+            crate::support::serve::serve_command(Command::new(env!("CARGO_BIN_EXE_meridian")), &args, dir.path());
+        let (dns, api) = (served.addr, Api { addr: served.api() });
+        Self { served, dns, api }
     }
 
-    /// The first log line holding every one of `parts`, waited for with a deadline.
+    /// The first log line holding `parts`, waited for with a deadline.
     fn wait_for_line(&self, parts: &str) -> String {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            if let Some(line) = self.lines(parts).into_iter().next() {
-                return line;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {parts:?} within {LIMIT:?}: {:#?}",
-                self.log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.served.wait_for_log(parts, 1, LIMIT).remove(0)
     }
 
     /// The log lines holding `text`.
     fn lines(&self, text: &str) -> Vec<String> {
-        self.log.lock().unwrap().iter().filter(|l| l.contains(text)).cloned().collect()
+        self.served.lines(text)
     }
 
     /// The value of a `/metrics` sample, written as it appears on the page (`name{labels}`).
@@ -117,13 +87,6 @@ impl Served {
             assert!(Instant::now() < deadline, "not {floor} within {LIMIT:?}: {:?}", read(self));
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

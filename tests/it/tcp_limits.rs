@@ -239,7 +239,12 @@ fn metrics_count_open_refused_and_timed_out_connections() {
 /// `meridian serve` (the real binary, whose process limits are its own) started with the
 /// open-files limit `soft` and `hard`, `tcp_max_connections = max`, in a directory the serving
 /// user can read (started as root, it serves as `nobody`).
-fn serve_with_open_files_limit(dir: &crate::support::TempDir, soft: u64, hard: u64, max: u32) -> crate::cli::Served {
+fn serve_with_open_files_limit(
+    dir: &crate::support::TempDir,
+    soft: u64,
+    hard: u64,
+    max: u32,
+) -> crate::support::serve::Served {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -263,7 +268,7 @@ fn serve_with_open_files_limit(dir: &crate::support::TempDir, soft: u64, hard: u
             }
         });
     }
-    crate::cli::serve_command(command, &["serve", "--config", config.to_str().unwrap()], dir.path())
+    crate::support::serve::serve_command(command, &["serve", "--config", config.to_str().unwrap()], dir.path())
 }
 
 /// The soft and hard open-files limits of a process, from `/proc/PID/limits`.

@@ -58,9 +58,23 @@ impl Api {
         self.send("DELETE", path, None, Some(TOKEN))
     }
 
+    /// As [`Api::send`], `None` when the API cannot be reached (a server being killed).
+    pub fn try_send(&self, method: &str, path: &str, body: Option<&str>, token: Option<&str>) -> Option<Reply> {
+        let stream = TcpStream::connect_timeout(&self.addr, WAIT).ok()?;
+        let reply = exchange(stream, &request_bytes(self.addr, method, path, body, token));
+        (!reply.is_empty()).then(|| Reply::parse(&reply))
+    }
+
     /// A request with the given token (`None`: no Authorization header).
     pub fn send(&self, method: &str, path: &str, body: Option<&str>, token: Option<&str>) -> Reply {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        self.raw(&request_bytes(self.addr, method, path, body, token))
+    }
+}
+
+/// An HTTP/1.1 request (`Connection: close`) with the given token and JSON body.
+fn request_bytes(addr: SocketAddr, method: &str, path: &str, body: Option<&str>, token: Option<&str>) -> Vec<u8> {
+    {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
         if let Some(token) = token {
             head.push_str(&format!("Authorization: Bearer {token}\r\n"));
         }
@@ -69,9 +83,11 @@ impl Api {
             head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
         }
         head.push_str("\r\n");
-        self.raw(&[head.as_bytes(), body.as_bytes()].concat())
+        [head.as_bytes(), body.as_bytes()].concat()
     }
+}
 
+impl Api {
     /// Sends bytes as they are and reads the answer.
     pub fn raw(&self, request: &[u8]) -> Reply {
         let stream = TcpStream::connect_timeout(&self.addr, WAIT).expect("connect to the API");

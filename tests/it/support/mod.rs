@@ -4,6 +4,7 @@ pub mod alloc;
 pub mod client;
 pub mod geo;
 pub mod http;
+pub mod serve;
 pub mod target;
 pub mod tls;
 
