@@ -149,6 +149,19 @@ mod tests {
     }
 
     #[test]
+    fn many_vantage_names_are_bounded_and_a_new_real_one_is_still_heard() {
+        let t0 = Instant::now();
+        let mut votes = Votes::default();
+        for i in 0..1_000u64 {
+            votes.record("a/192.0.2.1", &format!("v{i}"), false, at(t0, i));
+        }
+        assert!(votes.heard.len() <= MAX_VANTAGES * 4, "{}", votes.heard.len());
+        votes.record("a/192.0.2.1", "us-1", true, at(t0, 2_000));
+        let members = votes.members(Duration::from_secs(60), at(t0, 2_000));
+        assert!(members.iter().any(|(v, _)| &**v == "us-1"), "the newest is heard");
+    }
+
+    #[test]
     fn stale_votes_do_not_count_and_without_fresh_ones_the_own_view_decides() {
         let t0 = Instant::now();
         let own = "eu-1";
