@@ -31,11 +31,14 @@ fn keys_toml() -> String {
 }
 
 /// A zone whose `chain. TXT` answer is a CNAME that fits in 512 octets and a TXT RRset
-/// that does not.
+/// that does not, and whose `mid. TXT` answer fits in 512 octets alone but not signed.
 fn chain_zone() -> String {
     let mut zone = "$ORIGIN tsig.test.\n$TTL 300\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\n\
                     ns1 A 192.0.2.1\nchain CNAME big\n"
         .to_owned();
+    for i in 0..5 {
+        zone.push_str(&format!("mid TXT \"{i}{}\"\n", "x".repeat(68)));
+    }
     for i in 0..8 {
         zone.push_str(&format!("big TXT \"record {i} of a TXT RRset that does not fit in 512 octets, padded out\"\n"));
     }
@@ -289,6 +292,14 @@ fn a_signed_answer_too_large_for_udp_is_the_question_alone_signed_with_tc() {
     let response = exchange(server.addr, Transport::Tcp, &request);
     assert_eq!(response[2] & 0x02, 0, "whole over TCP");
     assert_eq!(counts(&response), [1, 9, 0, 1], "the CNAME and the TXT RRset, signed");
+    assert!(verifies(&response, &mac, &secret(SECRET)));
+    // An answer that fits alone but not with its TSIG record: the record's room is kept.
+    let unsigned = exchange(server.addr, Transport::Udp, &query("mid.tsig.test.", RecordType::TXT));
+    assert_eq!((unsigned[2] & 0x02, counts(&unsigned)), (0, [1, 5, 0, 0]), "{} octets", unsigned.len());
+    let (request, mac) = signed(&query("mid.tsig.test.", RecordType::TXT), &Signing::good());
+    let response = exchange(server.addr, Transport::Udp, &request);
+    assert!(response.len() <= 512, "{} octets", response.len());
+    assert_eq!((response[2] & 0x02, counts(&response)), (0x02, [1, 0, 0, 1]));
     assert!(verifies(&response, &mac, &secret(SECRET)));
 }
 
