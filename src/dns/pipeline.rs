@@ -39,10 +39,10 @@ use super::response::{self, Answer, Salt};
 use super::rrl::{RateTable, Verdict};
 use super::wire;
 use crate::config::{RrlConfig, ServerConfig};
-use crate::metrics::{Dropped, Observers, Transport};
+use crate::metrics::{Dropped, Observers, Registry, Transport, TsigResult};
 use crate::snapshot::Snapshot;
 use crate::splitmix::splitmix64;
-use crate::tsig::{self, Found, Rejection, Signer};
+use crate::tsig::{self, Found, Rejection, Signer, TsigError};
 
 /// Octets of a DNS header (RFC 1035 section 4.1.1).
 const HEADER_LEN: usize = 12;
@@ -228,11 +228,12 @@ impl Answerer {
         out.clear(); // it may hold an earlier response, which a FORMERR header would not replace
         // A signed request is answered from its message without the TSIG record.
         let mut unsigned = Vec::new();
-        let (message, mut signer) = match authenticate(snapshot, message, self.clock, &mut unsigned, out) {
-            Authenticated::Unsigned => (message, None),
-            Authenticated::Verified(signer, now) => (&unsigned[..], Some((signer, now))),
-            Authenticated::Answered(sent) => return sent,
-        };
+        let (message, mut signer) =
+            match authenticate(snapshot, message, self.clock, &self.observers.metrics, &mut unsigned, out) {
+                Authenticated::Unsigned => (message, None),
+                Authenticated::Verified(signer, now) => (&unsigned[..], Some((signer, now))),
+                Authenticated::Answered(sent) => return sent,
+            };
         let mut held = None;
         // Matched by reference: the query (a few hundred octets) is read where it was decoded.
         let decoded = decode(message, source, protocol, route.parser, &mut held);
@@ -283,24 +284,40 @@ pub enum Authenticated<'k> {
 /// message without the record (ARCOUNT one less) is left in `unsigned`; a request that
 /// fails gets its answer in `out`: FORMERR for a TSIG record out of place or unreadable or a
 /// MAC of a size no signer may send, else NOTAUTH with the TSIG error (see
-/// [`tsig::write_error`]).
+/// [`tsig::write_error`]). Each signed request is counted in `metrics` by its result.
 pub fn authenticate<'k>(
     snapshot: &'k Snapshot,
     message: &[u8],
     clock: fn() -> u64,
+    metrics: &Registry,
     unsigned: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Authenticated<'k> {
     let tsig = match tsig::find(message) {
         Found::Unsigned => return Authenticated::Unsigned,
-        Found::Malformed => return Authenticated::Answered(format_error(message, out)),
+        Found::Malformed if message.get(2).is_some_and(|flags| flags & 0x80 == 0) => {
+            metrics.record_tsig(TsigResult::FormErr);
+            return Authenticated::Answered(format_error(message, out));
+        }
+        Found::Malformed => return Authenticated::Answered(false), // a response: never answered
         Found::Signed(tsig) => tsig,
     };
     if message[2] & 0x80 != 0 {
         return Authenticated::Answered(false); // a response: never answered (RFC 1035 4.1.1)
     }
     let now = clock();
-    match tsig::verify(&snapshot.keys, message, &tsig, now) {
+    let verdict = tsig::verify(&snapshot.keys, message, &tsig, now);
+    metrics.record_tsig(match &verdict {
+        Ok(_) => TsigResult::Verified,
+        Err(Rejection::FormErr) => TsigResult::FormErr,
+        Err(Rejection::Unsigned(error) | Rejection::Signed(error, _)) => match error {
+            TsigError::BadKey => TsigResult::BadKey,
+            TsigError::BadSig => TsigResult::BadSig,
+            TsigError::BadTime => TsigResult::BadTime,
+            TsigError::BadTrunc => TsigResult::BadTrunc,
+        },
+    });
+    match verdict {
         Ok(verified) => {
             unsigned.extend_from_slice(&message[..tsig.start]);
             let additionals = u16::from_be_bytes([unsigned[10], unsigned[11]]) - 1; // it counted the TSIG

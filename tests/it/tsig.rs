@@ -14,7 +14,7 @@ use hickory_proto::rr::RecordType;
 use meridian::tsig::{Found, find};
 
 use crate::support::client::{ANSWER_WAIT, Q, tcp_connect, tcp_recv, tcp_send, udp_exchange};
-use crate::support::{TEST_ZONE, TempDir, TestServer};
+use crate::support::{API_TOML, TEST_ZONE, TempDir, TestServer};
 
 /// The hmac-sha256 key, as `keymgr -t xfr.example.com hmac-sha256` prints it.
 const SECRET: &str = "LvvGfgeg4v5PkwUdn4RctkLzvu4P9VHrf8xMsk0gBfQ=";
@@ -50,7 +50,7 @@ fn server() -> TestServer {
     TestServer::with_config(
         "identity = \"meridian-test\"",
         &[("example.test.zone", TEST_ZONE), ("tsig.test.zone", &chain_zone())],
-        &keys_toml(),
+        &format!("{API_TOML}{}", keys_toml()),
         &[("xfr.key", KEYMGR_FILE.as_bytes()), ("sha512.key", bind.as_bytes())],
     )
 }
@@ -274,6 +274,14 @@ fn each_tsig_error_gets_the_answer_rfc_8945_gives_over_udp_and_tcp() {
             let response = exchange(server.addr, transport, &request);
             assert_eq!((rcode(&response), tsig_error(&response)), (1, None), "{t}: TSIG {what}");
         }
+    }
+    // Each counted by its result, over both transports.
+    let metrics = server.api().get("/metrics").body;
+    for (result, count) in
+        [("verified", 0), ("badkey", 2), ("badsig", 2), ("badtime", 2), ("badtrunc", 2), ("formerr", 8)]
+    {
+        let line = format!("meridian_tsig_requests_total{{result=\"{result}\"}} {count}\n");
+        assert!(metrics.contains(&line), "no {line:?} in\n{metrics}");
     }
 }
 
