@@ -145,6 +145,12 @@ impl Answerer {
         Salts { turn: splitmix64(worker ^ self.seed), seed: self.seed }
     }
 
+    /// The clock the TSIG stage reads (seconds since the Unix epoch), for the edges that
+    /// sign later messages of a response themselves (a zone transfer over TCP).
+    pub fn clock(&self) -> fn() -> u64 {
+        self.clock
+    }
+
     /// The counters the stages feed.
     pub fn observers(&self) -> &Observers {
         &self.observers

@@ -46,6 +46,11 @@ impl<'k> Signer<'k> {
         Self { key: request.key, prior: request.mac, pending: None, unsigned: 0, first: true }
     }
 
+    /// The key the request was verified with (a zone transfer checks it is the zone's).
+    pub fn key(&self) -> &'k Key {
+        self.key
+    }
+
     /// Octets the TSIG record [`Signer::sign`] appends takes: what a response must leave
     /// room for.
     pub fn record_len(&self) -> usize {
