@@ -15,6 +15,10 @@
 //! - `config`: the TOML as written (`file`) and its validated meaning (`Config`), the API
 //!   changes laid over it (`overlay`) and each one's id, stamp, overrides and revert
 //!   (`changes`), the region-name rule (`names`), and the API's TLS files read (`tls`).
+//! - `tsig`: TSIG (RFC 8945): the `[[key]]` secrets read (`Keys`), a message's TSIG record
+//!   found without allocating (`find`), a request verified (`verify`), responses signed, one
+//!   or each of a multi-message TCP response (`Signer`), and the NOTAUTH answers to requests
+//!   that fail (`write_error`). Pure, with time passed in.
 //! - `zone`: RFC 1035 master files parsed (`parse`), read from disk (`load`) and built into
 //!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`), each RRset's data
 //!   encoded once for the response encoder (`WireSet`).
@@ -76,4 +80,5 @@ pub mod snapshot;
 pub mod splitmix;
 pub mod steering;
 pub mod timestamp;
+pub mod tsig;
 pub mod zone;

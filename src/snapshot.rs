@@ -14,6 +14,7 @@ use crate::geo::mmdb::GeoDb;
 use crate::health::view::HealthView;
 use crate::metrics::{Observers, PoolObservers};
 use crate::steering::Steering;
+use crate::tsig::Keys;
 use crate::zone::{Zones, load};
 
 /// Everything a query needs. Never changed once published.
@@ -29,6 +30,8 @@ pub struct Snapshot {
     pub observers: Arc<PoolObservers>,
     /// What the health checks say; replaced on its own when health changes.
     pub health: Arc<HealthView>,
+    /// The TSIG keys (`[[key]]`), their secrets read with the zone files.
+    pub keys: Arc<Keys>,
     /// With `[cluster]`: the revision of the shared changes in force (`CH TXT
     /// revision.meridian.` answers it, so `dig` can compare instances).
     pub cluster_revision: Option<u64>,
@@ -62,10 +65,16 @@ impl Snapshot {
             },
             None => None,
         };
+        let keys = Keys::read(&config.keys).unwrap_or_else(|mut found| {
+            problems.append(&mut found);
+            Keys::default()
+        });
         if !problems.is_empty() {
             return Err(problems);
         }
-        Self::build(generation, config, Zones::new(zones), geo, health, observers)
+        let mut snapshot = Self::build(generation, config, Zones::new(zones), geo, health, observers)?;
+        snapshot.keys = Arc::new(keys);
+        Ok(snapshot)
     }
 
     /// Puts a snapshot together: builds the pools over the zones (checking where they live),
@@ -88,7 +97,16 @@ impl Snapshot {
         }
         let health = Arc::new(health);
         let zones = Arc::new(zones);
-        Ok(Self { generation, config, zones, steering: Arc::new(steering), observers, health, cluster_revision: None })
+        Ok(Self {
+            generation,
+            config,
+            zones,
+            steering: Arc::new(steering),
+            observers,
+            health,
+            keys: Arc::default(),
+            cluster_revision: None,
+        })
     }
 
     /// A snapshot for another configuration over the same zones and geo database (an API
@@ -108,6 +126,7 @@ impl Snapshot {
             steering: Arc::new(steering),
             observers,
             health: self.health.clone(),
+            keys: self.keys.clone(),
             cluster_revision: self.cluster_revision,
         })
     }
@@ -121,6 +140,7 @@ impl Snapshot {
             steering: self.steering.clone(),
             observers: self.observers.clone(),
             health: Arc::new(health),
+            keys: self.keys.clone(),
             cluster_revision: self.cluster_revision,
         }
     }

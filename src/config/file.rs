@@ -35,6 +35,9 @@ pub struct FileConfig {
     pub rrl: Option<super::rrl::FileRrl>,
     /// `[cluster]`: shared changes and health through NATS; off when absent.
     pub cluster: Option<FileCluster>,
+    /// `[[key]]`: TSIG keys (RFC 8945).
+    #[serde(default)]
+    pub key: Vec<super::keys::FileKey>,
 }
 
 /// `[geoip]`: the MaxMind-format database.

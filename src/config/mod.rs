@@ -9,6 +9,7 @@ pub mod changes;
 pub mod cluster;
 mod file;
 pub mod health;
+pub mod keys;
 pub mod names;
 pub mod overlay;
 pub mod rrl;
@@ -29,6 +30,7 @@ pub use api::{ApiConfig, ApiLimits, DEFAULT_API_LISTEN, DEFAULT_TOKEN_NAME, Name
 pub use file::{FileCheck, FileConfig, FileCoordinates, FileDuration, FileEndpoint, FileRegion, FileStatus};
 use file::{FileServer, FileZone};
 pub use health::{CheckConfig, CheckKind, ManualState, WhenAllDown};
+pub use keys::{Algorithm, KeyConfig, SecretSource};
 use names::shown;
 pub use overlay::Overlay;
 pub use rrl::RrlConfig;
@@ -58,6 +60,8 @@ pub struct Config {
     pub rrl: RrlConfig,
     /// `[cluster]`: `None` for a standalone instance.
     pub cluster: Option<cluster::ClusterConfig>,
+    /// `[[key]]`: the TSIG keys requests may be signed with.
+    pub keys: Vec<KeyConfig>,
 }
 
 /// `[server]` after validation.
@@ -308,8 +312,9 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
     let rrl = rrl::validate_rrl(file.rrl.unwrap_or_default(), &mut problems);
     let cluster =
         file.cluster.and_then(|c| cluster::validate_cluster(c, server.identity.as_deref(), base, &mut problems));
+    let keys = keys::validate_keys(file.key, base, &mut problems);
     if problems.is_empty() {
-        Ok(Config { server, zones, geoip, regions, pools, state_dir, api, rrl, cluster })
+        Ok(Config { server, zones, geoip, regions, pools, state_dir, api, rrl, cluster, keys })
     } else {
         Err(problems)
     }
