@@ -110,7 +110,7 @@ fn pool_status(snapshot: &Snapshot, pool: &Pool) -> PoolStatus {
             let endpoints: Vec<String> = [Family::V4, Family::V6]
                 .iter()
                 .flat_map(|&f| region.endpoints[f as usize].iter())
-                .filter(|e| e.weight > 0 && health.is_servable(e.health))
+                .filter(|e| e.weight_now(health) > 0 && health.is_servable(e.health))
                 .map(|e| e.address.to_string())
                 .collect();
             let failed_over_to = pool

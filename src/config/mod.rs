@@ -11,6 +11,7 @@ mod file;
 pub mod health;
 pub mod names;
 pub mod overlay;
+pub mod ramp;
 pub mod rrl;
 mod stamp;
 pub mod steering;
@@ -205,6 +206,7 @@ impl Source {
         let file = overlay.apply(self.file.clone(), &mut skipped);
         let mut config = validate(file, &self.base, self.cpus).map_err(|problems| self.invalid(problems))?;
         overlay.apply_failovers(&mut config, &mut skipped);
+        overlay.apply_ramps(&mut config);
         Ok((config, skipped))
     }
 

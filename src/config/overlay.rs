@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::file::{FileConfig, FileCoordinates, FileDuration, FilePool, FileRegion};
 use super::names::{check_region_name, clipped_text, shown};
+use super::ramp::WeightRamp;
 use super::stamp::{AddedRegion, RemovedRegion, Stamp};
 use super::{Config, PolicyKind, Problem};
 
@@ -43,6 +44,9 @@ pub struct WeightChange {
     pub region: String,
     pub endpoint: IpAddr,
     pub weight: i64,
+    /// Set when the weight is reached over a time rather than at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<WeightRamp>,
     #[serde(default)]
     pub stamp: Stamp,
 }
@@ -365,8 +369,61 @@ impl Overlay {
     ) -> Result<(), Refusal> {
         self.check_endpoint(file, region, endpoint)?;
         self.weights.retain(|w| !(w.region == region && w.endpoint == endpoint));
-        self.weights.push(WeightChange { region: region.into(), endpoint, weight, stamp: Stamp::default() });
+        self.weights.push(WeightChange {
+            region: region.into(),
+            endpoint,
+            weight,
+            ramp: None,
+            stamp: Stamp::default(),
+        });
         Ok(())
+    }
+
+    /// Sets an endpoint's weight to be reached linearly over `over` from `now_ms` (milliseconds
+    /// since the Unix epoch), starting from the weight answers follow now: the point an
+    /// earlier ramp has reached, or the weight in force. Slow start is health's and is not
+    /// counted in.
+    ///
+    /// # Errors
+    /// No such region or endpoint.
+    pub fn ramp_weight(
+        &mut self,
+        file: &FileConfig,
+        region: &str,
+        endpoint: IpAddr,
+        weight: i64,
+        over: std::time::Duration,
+        now_ms: u64,
+    ) -> Result<(), Refusal> {
+        self.check_endpoint(file, region, endpoint)?;
+        let earlier = self.weights.iter().find(|w| w.region == region && w.endpoint == endpoint);
+        let from = match earlier.and_then(|w| Some((w.ramp.as_ref()?, w.weight))) {
+            Some((ramp, to)) => ramp.weight_at(to as f64, now_ms),
+            None => {
+                let set = find_endpoint(&mut self.merged(file), region, endpoint).and_then(|e| e.weight);
+                set.unwrap_or(1) as f64
+            }
+        };
+        // Kept to the thousandth the answers use, and within the weights validation allows.
+        let from = (from.clamp(0.0, super::steering::MAX_WEIGHT as f64) * 1000.0).round() / 1000.0;
+        let until_ms = now_ms.saturating_add(u64::try_from(over.as_millis()).unwrap_or(u64::MAX));
+        let ramp = WeightRamp { from, started_ms: now_ms, until_ms };
+        self.weights.retain(|w| !(w.region == region && w.endpoint == endpoint));
+        let stamp = Stamp::default();
+        self.weights.push(WeightChange { region: region.into(), endpoint, weight, ramp: Some(ramp), stamp });
+        Ok(())
+    }
+
+    /// Hands each weight ramp to the validated endpoint it ramps (the weight itself was laid
+    /// over the file by [`Overlay::apply`]).
+    pub fn apply_ramps(&self, config: &mut Config) {
+        for change in &self.weights {
+            let Some(ramp) = &change.ramp else { continue };
+            let region = config.regions.iter_mut().find(|r| r.name == change.region);
+            if let Some(e) = region.and_then(|r| r.endpoints.iter_mut().find(|e| e.address == change.endpoint)) {
+                e.ramp = Some(ramp.clone());
+            }
+        }
     }
 
     /// Drains an endpoint (never served), or puts it back under its checks.
@@ -720,6 +777,7 @@ mod tests {
             region: "a".into(),
             endpoint: ip("192.0.2.77"),
             weight: 2,
+            ramp: None,
             stamp: Stamp::default(),
         });
         overlay.regions_removed.push(RemovedRegion::new("gone".into()));
@@ -791,12 +849,14 @@ mod tests {
             region: "a".into(),
             endpoint: ip("192.0.2.1"),
             weight: 5,
+            ramp: None,
             stamp: Stamp::default(),
         });
         overlay.weights.push(WeightChange {
             region: "a".into(),
             endpoint: ip("192.0.2.2"),
             weight: -3,
+            ramp: None,
             stamp: Stamp::default(),
         });
         overlay.regions_added.push(AddedRegion::new(region("c", "192.0.2.9")));
