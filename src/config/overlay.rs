@@ -687,6 +687,32 @@ mod tests {
     }
 
     #[test]
+    fn a_weight_ramp_starts_from_the_weight_in_force_and_a_new_one_from_where_the_last_got_to() {
+        let source = source();
+        let (file, mut overlay) = (&source.file, Overlay::default());
+        let over = |s| std::time::Duration::from_secs(s);
+        overlay.ramp_weight(file, "a", ip("192.0.2.1"), 10, over(10), 100_000).unwrap();
+        let ramp = |o: &Overlay| o.weights[0].ramp.clone().unwrap();
+        assert_eq!(ramp(&overlay), WeightRamp { from: 1.0, started_ms: 100_000, until_ms: 110_000 }, "the file's 1");
+        // Halfway (5.5), a ramp down to 0 over 4 s begins.
+        overlay.ramp_weight(file, "a", ip("192.0.2.1"), 0, over(4), 105_000).unwrap();
+        assert_eq!(overlay.weights.len(), 1, "the new change replaces the old");
+        assert_eq!(ramp(&overlay), WeightRamp { from: 5.5, started_ms: 105_000, until_ms: 109_000 });
+        let (config, skipped) = source.validate_with(&overlay).unwrap();
+        assert!(skipped.is_empty());
+        let endpoint = &config.regions[0].endpoints[0];
+        assert_eq!((endpoint.weight, endpoint.ramp.clone()), (0, Some(ramp(&overlay))), "where it ends, and how");
+        assert_eq!(config.regions[0].endpoints[1].ramp, None);
+        // Ended ramps are weights like others: the next starts from the weight.
+        overlay.ramp_weight(file, "a", ip("192.0.2.1"), 4, over(4), 200_000).unwrap();
+        assert_eq!(ramp(&overlay).from, 0.0);
+        overlay.set_weight(file, "a", ip("192.0.2.1"), 2).unwrap();
+        assert_eq!(overlay.weights[0].ramp, None, "a weight set at once ends a ramp");
+        let unknown = overlay.ramp_weight(file, "a", ip("192.0.2.99"), 3, over(4), 0);
+        assert!(matches!(unknown, Err(Refusal::NotFound { .. })));
+    }
+
+    #[test]
     fn refusals_name_what_is_wrong() {
         let source = source();
         let mut overlay = Overlay::default();

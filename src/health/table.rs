@@ -783,4 +783,98 @@ mod table_tests {
         t.observe(0, Observation::Ok, Duration::ZERO, "connected", t0 + Duration::from_secs(1));
         assert!(!t.view(t0 + Duration::from_secs(2)).is_held_back(0, 0));
     }
+
+    /// Two checked endpoints of weight 10 (each its own target) with a 10 s slow start, in a
+    /// weighted pool with no short-TTL hold; its ramps tick from `t0`.
+    fn slow_start_table(t0: Instant) -> HealthTable {
+        let other = CHECK.replace("port = 9", "port = 10");
+        let regions = format!(
+            "[[region]]\nname = \"a\"\nslow_start = \"10s\"\nendpoints = [ {{ address = \"192.0.2.1\", weight = 10, \
+             check = {CHECK} }}, {{ address = \"192.0.2.2\", weight = 10, check = {other} }} ]\n"
+        );
+        let mut t = table(&regions, "policy = \"weighted\"\nregions = [\"a\"]\nfailover_ttl_hold = \"0s\"");
+        t.start_ramps(None, t0, 0);
+        t
+    }
+
+    #[test]
+    fn an_endpoint_back_up_slow_starts_from_a_tenth_of_its_weight() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut t = slow_start_table(t0);
+        assert_eq!(t.view(t0).weight_milli(0, 10), 10_000, "the first table: no slow start");
+        assert_eq!(t.next_change(t0), None, "nothing moves: no wakeups");
+        t.observe(0, Observation::Failed, Duration::ZERO, "refused", at(0));
+        t.observe(0, Observation::Ok, Duration::ZERO, "connected", at(1_000));
+        let weights = |ms| (t.view(at(ms)).weight_milli(0, 10), t.view(at(ms)).weight_milli(1, 10));
+        assert_eq!(weights(1_000), (1_000, 10_000), "back: a tenth of 10");
+        assert_eq!(weights(6_000), (5_500, 10_000), "halfway: 0.1 + 0.9 x 0.5 of it");
+        assert_eq!(weights(6_900), (5_500, 10_000), "weights step on whole seconds");
+        assert_eq!(weights(11_000), (10_000, 10_000), "done");
+        assert_eq!(t.next_change(at(6_400)), Some(at(7_000)), "the next second while it moves");
+        assert_eq!(t.next_change(at(11_000)), None, "and no wakeups once it is done");
+        let report = t.ramp_of(0, at(3_000)).unwrap();
+        assert_eq!((report.to, report.until, report.ramp), (10, at(11_000), None));
+        assert_eq!(t.ramp_of(1, at(3_000)), None);
+        // A success of an endpoint that was never down is no return.
+        t.observe(1, Observation::Ok, Duration::ZERO, "connected", at(12_000));
+        assert_eq!(t.ramp_of(1, at(12_000)), None, "it never left");
+    }
+
+    #[test]
+    fn an_undrained_or_added_endpoint_slow_starts_and_one_that_stayed_goes_on_as_it_was() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let region = |first: &str, more: &str| {
+            format!(
+                "[[region]]\nname = \"a\"\nslow_start = \"10s\"\nendpoints = [ {{ address = \"192.0.2.1\"{first} }}, \
+                 {{ address = \"192.0.2.2\" }}{more} ]\n"
+            )
+        };
+        let pool = "policy = \"weighted\"\nregions = [\"a\"]";
+        let mut old = table(&region(", state = \"drain\"", ""), pool);
+        old.start_ramps(None, t0, 0);
+        let added = region("", ", { address = \"192.0.2.3\" }");
+        let mut new = table(&added, pool);
+        new.carry_over(&old);
+        new.start_ramps(Some(&old), at(2_000), 2_000);
+        let view = new.view(at(2_000));
+        assert_eq!(view.weight_milli(0, 1), 100, "undrained: a tenth");
+        assert_eq!(view.weight_milli(1, 1), 1_000, "in service all along");
+        assert_eq!(view.weight_milli(2, 1), 100, "added");
+        // A later change that keeps them carries the slow starts on.
+        let mut again = table(&added, pool);
+        again.carry_over(&new);
+        again.start_ramps(Some(&new), at(7_000), 7_000);
+        assert_eq!(again.view(at(7_000)).weight_milli(0, 1), 550, "5 s of 10 s in");
+    }
+
+    #[test]
+    fn an_api_ramp_continues_from_the_wall_clock_and_a_slow_start_multiplies_it() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let toml = format!(
+            "zones_dir = \"z\"\n[[region]]\nname = \"a\"\nslow_start = \"10s\"\nendpoints = [ {{ address = \"192.0.2.1\", \
+             weight = 10, check = {CHECK} }} ]\n[[pool]]\nname = \"p.test.\"\npolicy = \"weighted\"\nregions = [\"a\"]\n"
+        );
+        let mut config = Config::from_toml(&toml, Path::new(""), "test").unwrap();
+        config.regions[0].endpoints[0].ramp = Some(WeightRamp { from: 2.0, started_ms: 10_000, until_ms: 20_000 });
+        let mut t = HealthTable::new(&config, t0);
+        // A restart 5 s into the ramp: it goes on from 6, not from 2.
+        t.start_ramps(None, t0, 15_000);
+        assert_eq!(t.view(t0).weight_milli(0, 10), 6_000);
+        assert_eq!(t.view(at(5_000)).weight_milli(0, 10), 10_000);
+        let report = t.ramp_of(0, t0).unwrap();
+        assert_eq!((report.until, report.ramp.map(|r| r.from)), (at(5_000), Some(2.0)));
+        // Down and back up 1 s later: the slow start's share of the ramped weight.
+        t.observe(0, Observation::Failed, Duration::ZERO, "refused", t0);
+        t.observe(0, Observation::Ok, Duration::ZERO, "connected", at(1_000));
+        assert_eq!(t.view(at(1_000)).weight_milli(0, 10), 680, "a tenth of 6.8");
+        assert_eq!(t.ramp_of(0, at(1_000)).unwrap().until, at(11_000), "the later of the two ends");
+        // A ramp whose end passed is simply the weight.
+        let mut later = HealthTable::new(&config, t0);
+        later.start_ramps(None, t0, 25_000);
+        assert_eq!(later.view(t0).weight_milli(0, 10), 10_000);
+        assert_eq!(later.next_change(t0), None);
+    }
 }
