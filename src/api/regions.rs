@@ -114,7 +114,7 @@ impl RampInfo {
 }
 
 /// An instant, past or future, as the API writes times (RFC 3339 in UTC, to the millisecond).
-fn instant_time(at: std::time::Instant) -> String {
+pub(super) fn instant_time(at: std::time::Instant) -> String {
     let now = super::clock();
     let unix_ms = crate::control::unix_now_millis();
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);

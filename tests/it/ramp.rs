@@ -101,6 +101,9 @@ fn a_weight_set_over_a_time_moves_answer_shares_and_shows_where_it_is_and_by_whe
     let table = ctl(&server, &["regions"]);
     let row = table.lines().find(|l| l.contains("192.0.2.1")).unwrap_or_default().to_owned();
     assert!(row.contains(" → 19 by ") && row.contains(" UTC"), "{table}");
+    let explained = ok(&server.api().get("/api/v1/lb/explain?name=www.lb.test.&client=192.0.2.99"));
+    let ramps = explained["ramps"].to_string();
+    assert!(ramps.contains("a/192.0.2.1 at ") && ramps.contains(" → 19 by "), "{explained}");
     let changes = ok(&server.api().get("/api/v1/changes"));
     let summary = changes.to_string();
     assert!(summary.contains("weight of a/192.0.2.1 set to 19 over 8s from 1"), "{summary}");
