@@ -176,3 +176,25 @@ fn a_ramp_longer_than_a_day_or_of_nothing_is_refused_naming_over() {
     }
     assert!(first_endpoint(&server)["ramp"].is_null(), "nothing changed");
 }
+
+#[test]
+fn check_config_names_a_slow_start_out_of_bounds_by_its_path() {
+    let dir = crate::support::TempDir::new("ramp");
+    let config = dir.write(
+        "meridian.toml",
+        "zones_dir = \"zones\"\n[[region]]\nname = \"eu\"\nslow_start = \"2d\"\n\
+         endpoints = [ { address = \"192.0.2.1\", slow_start = \"48h\" } ]\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["check-config", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .expect("run meridian check-config");
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains(r#"region[0] "eu".slow_start: "2d" is not a duration"#), "{err}");
+    assert!(
+        err.contains(r#"region[0] "eu".endpoints[0] "192.0.2.1".slow_start: "48h" is not a ramp's length: more than 0 and at most 24h"#),
+        "{err}"
+    );
+}
