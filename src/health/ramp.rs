@@ -26,16 +26,19 @@ pub struct Ramp {
 }
 
 impl Ramp {
-    /// The saved ramp placed on the monotonic clock: `now` is `unix_ms` on the wall clock.
-    pub fn anchor(saved: &WeightRamp, now: Instant, unix_ms: u64) -> Self {
-        let at = |ms: u64| {
-            if ms <= unix_ms {
-                now.checked_sub(Duration::from_millis(unix_ms - ms)).unwrap_or(now)
-            } else {
-                now + Duration::from_millis(ms - unix_ms)
-            }
-        };
-        Self { from: saved.from, start: at(saved.started_ms), end: at(saved.until_ms) }
+    /// The saved ramp to `to` placed on the monotonic clock: `now` is `unix_ms` on the wall
+    /// clock. A start the monotonic clock cannot represent (on platforms whose instants begin
+    /// at boot) is replaced by `now` and the weight reached by then: the same line from here on.
+    pub fn anchor(saved: &WeightRamp, to: f64, now: Instant, unix_ms: u64) -> Self {
+        let end = now + Duration::from_millis(saved.until_ms.saturating_sub(unix_ms));
+        if saved.started_ms > unix_ms {
+            // Made by an instance whose clock runs ahead of this one's: it starts later here.
+            return Self { from: saved.from, start: now + Duration::from_millis(saved.started_ms - unix_ms), end };
+        }
+        match now.checked_sub(Duration::from_millis(unix_ms - saved.started_ms)) {
+            Some(start) => Self { from: saved.from, start, end },
+            None => Self { from: saved.weight_at(to, unix_ms), start: now, end },
+        }
     }
 
     /// The weight at `t` on the way to `to`.
@@ -94,11 +97,14 @@ mod tests {
         let now = Instant::now() + Duration::from_secs(100); // room to go back
         let saved = WeightRamp { from: 3.0, started_ms: 1_000_000, until_ms: 1_010_000 };
         // Made 4 s before the wall clock reads 1_004_000: 6 s to go.
-        let ramp = Ramp::anchor(&saved, now, 1_004_000);
+        let ramp = Ramp::anchor(&saved, 10.0, now, 1_004_000);
         assert_eq!(ramp.start, now - Duration::from_secs(4));
         assert_eq!(ramp.end, now + Duration::from_secs(6));
         assert!((ramp.weight_at(10.0, now) - 5.8).abs() < 1e-9, "4 s of 10 s from 3 to 10");
         assert_eq!(ramp.weight_at(10.0, now + Duration::from_secs(6)), 10.0);
+        // Made later by an instance whose clock runs 2 s ahead: it starts 2 s from now here.
+        let ahead = WeightRamp { from: 3.0, started_ms: 1_006_000, until_ms: 1_016_000 };
+        assert_eq!(Ramp::anchor(&ahead, 10.0, now, 1_004_000).start, now + Duration::from_secs(2));
     }
 
     #[test]

@@ -281,8 +281,9 @@ impl HealthTable {
         // Ticks on whole seconds of the wall clock, so every instance of a cluster steps alike.
         self.epoch = now.checked_sub(Duration::from_millis(unix_ms % 1000)).unwrap_or(now);
         for slot in &mut self.slots {
-            slot.ramp =
-                slot.saved_ramp.as_ref().filter(|r| r.is_moving(unix_ms)).map(|r| Ramp::anchor(r, now, unix_ms));
+            let to = f64::from(slot.weight);
+            let moving = slot.saved_ramp.as_ref().filter(|r| r.is_moving(unix_ms));
+            slot.ramp = moving.map(|r| Ramp::anchor(r, to, now, unix_ms));
             let Some(old) = old else { continue };
             match old.slots.iter().find(|o| o.name == slot.name) {
                 Some(previous) => {
