@@ -58,6 +58,10 @@ pub struct Explanation {
     /// With `[cluster]`, live only: the vantage points' votes on the pool's checked endpoints.
     #[serde(default)]
     pub votes: Vec<String>,
+    /// Live only: the pool's endpoints whose weight is on the move (a weight change over a
+    /// time, a slow start), where it is, where it goes and by when.
+    #[serde(default)]
+    pub ramps: Vec<String>,
 }
 
 /// The steering part of an explanation.
@@ -196,6 +200,7 @@ fn describe(
         ecs_scope,
         steering,
         votes: Vec::new(),
+        ramps: Vec::new(),
     }
 }
 
@@ -280,6 +285,9 @@ impl Explanation {
         }
         for line in &self.votes {
             out.push_str(&format!("votes     {line}\n"));
+        }
+        for line in &self.ramps {
+            out.push_str(&format!("weight    {line}\n"));
         }
         for line in &self.answers {
             out.push_str(&format!("answer    {line}\n"));

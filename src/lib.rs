@@ -14,7 +14,8 @@
 //! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
 //! - `config`: the TOML as written (`file`) and its validated meaning (`Config`), the API
 //!   changes laid over it (`overlay`) and each one's id, stamp, overrides and revert
-//!   (`changes`), the region-name rule (`names`), and the API's TLS files read (`tls`).
+//!   (`changes`), weight ramps and `slow_start` as written and saved (`ramp`), the
+//!   region-name rule (`names`), and the API's TLS files read (`tls`).
 //! - `tsig`: TSIG (RFC 8945): the `[[key]]` secrets read (`Keys`), a message's TSIG record
 //!   found without allocating (`find`), a request verified (`verify`), responses signed, one
 //!   or each of a multi-message TCP response (`Signer`), and the NOTAUTH answers to requests
@@ -23,8 +24,9 @@
 //!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`), each RRset's data
 //!   encoded once for the response encoder (`WireSet`).
 //! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view
-//!   queries read (`table`, `history`, `view`), and the probes that feed it (`probe`,
-//!   `prober`), which send their results to the controller and publish nothing.
+//!   queries read (`table`, `history`, `view`), weights as ramps and slow starts move them
+//!   (`ramp`), and the probes that feed it (`probe`, `prober`), which send their results to the
+//!   controller and publish nothing.
 //! - `steering`: pools, the policies and `decide`, over an immutable `health::view::HealthView`;
 //!   the latency policy's choice of region (`latency`); which of a pool's regions can answer
 //!   now (`servable`).

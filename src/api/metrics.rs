@@ -28,7 +28,8 @@ pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
                 (_, None) => EndpointState::Up,
             };
             // Weight 0 keeps an endpoint configured but out of every answer.
-            let servable = endpoint.weight > 0 && snapshot.health.is_servable(index);
+            let servable =
+                snapshot.health.weight_milli(index, endpoint.weight) > 0 && snapshot.health.is_servable(index);
             let held_down = table.endpoint(index).and_then(|r| r.held_until).is_some_and(|until| now < until);
             let endpoint = EndpointLabel { region: &region.name, address };
             EndpointGauge { endpoint, state, servable, held_down }

@@ -76,6 +76,10 @@ pub struct FileRegion {
     /// Fewer servable endpoints than this (a count, or a fraction below 1) and the region
     /// counts as down as a whole.
     pub min_healthy: Option<f64>,
+    /// Each endpoint that comes back (health, undrain, added) has its weight ramped up from a
+    /// tenth to full over this time; an endpoint's own `slow_start` replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_start: Option<FileDuration>,
 }
 
 /// A duration: seconds as a number, or text such as "500ms", "5s", "2m", "1h".
@@ -210,6 +214,10 @@ pub struct FileEndpoint {
     /// Served only when every other endpoint of its region is down.
     #[serde(default)]
     pub backup: bool,
+    /// When it comes back (health, undrain, added), its weight is ramped up from a tenth to
+    /// full over this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_start: Option<FileDuration>,
 }
 
 /// `[[pool]]`: a load-balanced name.

@@ -12,6 +12,7 @@ pub mod health;
 pub mod keys;
 pub mod names;
 pub mod overlay;
+pub mod ramp;
 pub mod rrl;
 mod stamp;
 pub mod steering;
@@ -209,6 +210,7 @@ impl Source {
         let file = overlay.apply(self.file.clone(), &mut skipped);
         let mut config = validate(file, &self.base, self.cpus).map_err(|problems| self.invalid(problems))?;
         overlay.apply_failovers(&mut config, &mut skipped);
+        overlay.apply_ramps(&mut config);
         Ok((config, skipped))
     }
 

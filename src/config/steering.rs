@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use super::file::{FileCoordinates, FilePool, FileRegion};
 use super::health::{self, CheckConfig, ManualState, WhenAllDown};
 use super::names::{check_region_name, item_path, not_a_domain_name, shown};
+use super::ramp::{WeightRamp, ramp_length};
 use super::{Problem, bounded, bounded_in};
 use crate::geo::{CONTINENTS, Coordinates, code, country_facts};
 use std::time::Duration;
@@ -19,7 +20,7 @@ use std::time::Duration;
 pub const MAX_POOL_REGIONS: usize = 32;
 
 /// The largest weight an endpoint may have.
-const MAX_WEIGHT: i64 = 1_000_000;
+pub const MAX_WEIGHT: i64 = 1_000_000;
 
 /// A region after validation.
 #[derive(Debug, Clone)]
@@ -44,6 +45,11 @@ pub struct EndpointConfig {
     /// Its own manual state, or its region's.
     pub state: ManualState,
     pub backup: bool,
+    /// Its own `slow_start`, or its region's; zero: none.
+    pub slow_start: Duration,
+    /// A weight change made through the API over a time, still moving or not: `weight` is
+    /// where it ends.
+    pub ramp: Option<WeightRamp>,
 }
 
 /// How a pool chooses a region.
@@ -181,7 +187,10 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
         }
         let region_check = region.check.as_ref().and_then(|c| health::check(c, &format!("{at}.check"), problems));
         let region_state = health::manual_state(region.state.as_deref(), &format!("{at}.state"), problems);
-        let endpoints = validate_endpoints(&region, &at, region_check.as_ref(), region_state, problems);
+        let region_slow_start =
+            region.slow_start.as_ref().and_then(|d| ramp_length(d, &format!("{at}.slow_start"), problems));
+        let inherited = Inherited { check: region_check.as_ref(), state: region_state, slow_start: region_slow_start };
+        let endpoints = validate_endpoints(&region, &at, inherited, problems);
         let min_healthy = region.min_healthy.unwrap_or(0.0);
         if !(0.0..=1000.0).contains(&min_healthy) {
             problems.push(Problem::new(
@@ -202,13 +211,21 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
     valid
 }
 
+/// What a region's endpoints take from it unless they say otherwise.
+#[derive(Clone, Copy)]
+struct Inherited<'r> {
+    check: Option<&'r CheckConfig>,
+    state: ManualState,
+    slow_start: Option<Duration>,
+}
+
 fn validate_endpoints(
     region: &FileRegion,
     at: &str,
-    region_check: Option<&CheckConfig>,
-    region_state: ManualState,
+    inherited: Inherited<'_>,
     problems: &mut Vec<Problem>,
 ) -> Vec<EndpointConfig> {
+    let Inherited { check: region_check, state: region_state, .. } = inherited;
     if region.endpoints.is_empty() {
         problems.push(Problem::new(format!("{at}.endpoints"), "a region needs at least one endpoint"));
     }
@@ -243,7 +260,19 @@ fn validate_endpoints(
             ManualState::Auto => region_state,
             own => own,
         };
-        endpoints.push(EndpointConfig { address, weight, check, state, backup: e.backup });
+        let slow_start = match &e.slow_start {
+            Some(d) => ramp_length(d, &format!("{at}.slow_start"), problems),
+            None => inherited.slow_start,
+        };
+        endpoints.push(EndpointConfig {
+            address,
+            weight,
+            check,
+            state,
+            backup: e.backup,
+            slow_start: slow_start.unwrap_or(Duration::ZERO),
+            ramp: None,
+        });
     }
     endpoints
 }

@@ -560,3 +560,27 @@ fn a_check_host_or_path_that_would_change_where_or_what_a_probe_asks_is_refused(
     let check = config.regions[0].endpoints[0].check.as_ref().unwrap();
     assert_eq!((check.host.as_deref(), check.path.as_str()), (Some("www.example.com."), "/health?full=1&x=%20"));
 }
+
+#[test]
+fn slow_start_is_a_regions_default_for_its_endpoints_and_is_bounded_by_a_day() {
+    let config = parse(
+        "zones_dir = \"z\"\n[[region]]\nname = \"eu\"\nslow_start = \"2m\"\nendpoints = [ { address = \"192.0.2.1\" }, \
+         { address = \"192.0.2.2\", slow_start = \"30s\" } ]\n[[region]]\nname = \"us\"\n\
+         endpoints = [ { address = \"192.0.2.3\" } ]\n",
+    )
+    .unwrap();
+    let slow: Vec<Duration> = config.regions.iter().flat_map(|r| r.endpoints.iter().map(|e| e.slow_start)).collect();
+    assert_eq!(slow, [Duration::from_secs(120), Duration::from_secs(30), Duration::ZERO]);
+    let found = problems(
+        "zones_dir = \"z\"\n[[region]]\nname = \"eu\"\nslow_start = \"25h\"\n\
+         endpoints = [ { address = \"192.0.2.1\", slow_start = 0 } ]\n",
+    );
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"region[0] "eu".slow_start: "25h" is not a ramp's length: more than 0 and at most 24h"#,
+            r#"region[0] "eu".endpoints[0] "192.0.2.1".slow_start: 0 is not a ramp's length: more than 0 and at most 24h"#,
+        ]
+    );
+}

@@ -67,6 +67,8 @@ pub enum Change {
         region: String,
         endpoint: IpAddr,
         weight: i64,
+        /// Reached linearly over this time rather than at once.
+        over: Option<Duration>,
     },
     SetDrained {
         region: String,
@@ -673,8 +675,11 @@ impl Writer {
             Change::RemoveRegion(name) => {
                 changes.remove_region(file, &name).map_err(refused)?;
             }
-            Change::SetWeight { region, endpoint, weight } => {
+            Change::SetWeight { region, endpoint, weight, over: None } => {
                 changes.set_weight(file, &region, endpoint, weight).map_err(refused)?;
+            }
+            Change::SetWeight { region, endpoint, weight, over: Some(over) } => {
+                changes.ramp_weight(file, &region, endpoint, weight, over, unix_now_millis()).map_err(refused)?;
             }
             Change::SetDrained { region, endpoint, drained } => {
                 changes.set_drained(file, &region, endpoint, drained).map_err(refused)?;
@@ -813,6 +818,7 @@ impl Writer {
             self.reports = None;
         }
         table.carry_over(&self.own.table);
+        table.start_ramps(Some(&self.own.table), clock(), unix_now_millis());
         self.votes.retain(|endpoint| table.index_of(endpoint).is_some());
         snapshot.health = Arc::new(table.view(clock()));
         snapshot.generation = self.own.store.load().generation + 1;

@@ -91,13 +91,17 @@ pub enum CtlCommand {
         #[arg(value_name = "REGION/ADDRESS", value_parser = EndpointRef::parse)]
         endpoint: EndpointRef,
     },
-    /// Set an endpoint's weight (0 takes it out of rotation).
+    /// Set an endpoint's weight (0 takes it out of rotation), at once or ramped over a time.
     Weight {
         /// The endpoint: its region, a slash, its address (eu/192.0.2.10, eu/2001:db8::10).
         #[arg(value_name = "REGION/ADDRESS", value_parser = EndpointRef::parse)]
         endpoint: EndpointRef,
         /// Its share of its region's answers, relative to the others' weights (0: none).
         weight: u32,
+        /// Reach the weight linearly over this time (10m, 1h; at most 24h), from the weight
+        /// answers follow now.
+        #[arg(long, value_name = "DURATION")]
+        over: Option<String>,
     },
     /// Change a pool's policy (geo, nearest, weighted, round_robin, random, hash, priority, latency).
     Strategy {
@@ -313,9 +317,14 @@ pub fn request_of(command: &CtlCommand) -> Request {
             let what = format!("{e} undrained: back under its checks");
             Request::new(Method::POST, &endpoint_path(e, &["undrain"]), View::Applied(what))
         }
-        C::Weight { endpoint: e, weight } => {
+        C::Weight { endpoint: e, weight, over: None } => {
             let what = format!("{e} weight set to {weight}");
             Request::new(Method::PATCH, &endpoint_path(e, &[]), View::Applied(what)).body(json!({ "weight": weight }))
+        }
+        C::Weight { endpoint: e, weight, over: Some(over) } => {
+            let what = format!("{e} weight ramping to {weight} over {over}");
+            let body = json!({ "weight": weight, "over": over });
+            Request::new(Method::PATCH, &endpoint_path(e, &[]), View::Applied(what)).body(body)
         }
         C::Strategy { pool, strategy, regions } => strategy_request(pool, strategy, regions),
         C::Failover(args) => failover_request(args),

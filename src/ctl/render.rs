@@ -96,7 +96,7 @@ pub fn regions(regions: &Value) -> String {
             table.row([
                 if i == 0 { name.clone() } else { String::new() },
                 address,
-                text(&endpoint["weight"]),
+                weight(endpoint),
                 text(&endpoint["health"]),
                 text(&endpoint["manual"]),
                 match (yes_no(&endpoint["servable"]), endpoint["weight"].as_u64()) {
@@ -109,6 +109,12 @@ pub fn regions(regions: &Value) -> String {
         }
         if region["down"].as_bool() == Some(true) {
             notes.push_str(&format!("region {name} is down: fewer servable endpoints than its min_healthy\n"));
+        }
+        for endpoint in endpoints.iter() {
+            if let Some(until) = endpoint["ramp"]["slow_start_until"].as_str() {
+                let until = time(&Value::String(until.to_owned()));
+                notes.push_str(&format!("{name}/{}: slow start until {until}\n", text(&endpoint["address"])));
+            }
         }
         // In a cluster HEALTH is this instance's own view and SERVABLE follows the votes.
         for endpoint in endpoints.iter() {
@@ -126,6 +132,23 @@ pub fn regions(regions: &Value) -> String {
         out.push_str(&notes);
     }
     out
+}
+
+/// An endpoint's weight: as set, or on the move, "3 → 10 by 14:32:05 UTC" (where a ramp or
+/// slow start has got to, the weight it reaches, and the time of day it does; ramps last at
+/// most a day).
+fn weight(endpoint: &Value) -> String {
+    let ramp = &endpoint["ramp"];
+    if ramp.is_null() {
+        return text(&endpoint["weight"]);
+    }
+    let now = endpoint["effective_weight"].as_f64().map_or_else(dash, |w| {
+        let shown = format!("{w:.1}");
+        shown.strip_suffix(".0").map_or(shown.clone(), str::to_owned)
+    });
+    let until = time(&ramp["until"]);
+    let clock = until.split_once(' ').map_or(until.as_str(), |(_, clock)| clock);
+    format!("{now} → {} by {clock}", text(&ramp["to"]))
 }
 
 /// A change the API made: what was asked, and the generation that serves it.

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use super::history::{Event, History, RttStats};
 use super::quorum::Verdict;
+use super::ramp::{self, Ramp, SlowStart};
 use super::state::{EndpointHealth, Observation, Status, Thresholds, Transition};
 use super::view::{EndpointView, HealthView};
+use crate::config::ramp::WeightRamp;
 use crate::config::{CheckConfig, Config, ManualState};
 
 /// What one probe task checks: a check and the address it goes to. Endpoints that share
@@ -39,6 +41,15 @@ struct Slot {
     /// With a cluster: the vantage points' verdict and since when it stands (`None`:
     /// standalone, or not judged yet; this instance's own status decides).
     votes: Option<Arc<VoteSummary>>,
+    /// Its weight in force: where an API ramp ends.
+    weight: u32,
+    /// An API weight ramp as saved (wall clock), and as placed on the writer's clock by
+    /// [`HealthTable::start_ramps`] while it moves.
+    saved_ramp: Option<WeightRamp>,
+    ramp: Option<Ramp>,
+    /// Its `slow_start` (zero: none), and the slow start since it last came back.
+    slow_start: Duration,
+    slow: Option<SlowStart>,
 }
 
 /// The vantage points' verdict on one endpoint, and since when it has stood.
@@ -66,6 +77,33 @@ impl VoteSummary {
 }
 
 impl Slot {
+    /// Whether answers may carry it by its manual state and status (its weight aside).
+    fn in_service(&self) -> bool {
+        match self.manual {
+            ManualState::Drain => false,
+            ManualState::ForceUp => true,
+            ManualState::Auto => self.effective() != Status::Down,
+        }
+    }
+
+    /// Whether it takes a share of answers: in service, with a weight above 0 or a ramp
+    /// still moving (as of `now`).
+    fn in_rotation(&self, now: Instant) -> bool {
+        self.in_service() && (self.weight > 0 || self.ramp.is_some_and(|r| now < r.end))
+    }
+
+    /// It came back at `now`: its slow start begins (none without `slow_start`).
+    fn begin_slow_start(&mut self, now: Instant) {
+        if !self.slow_start.is_zero() && self.weight > 0 {
+            self.slow = Some(SlowStart { since: now, length: self.slow_start });
+        }
+    }
+
+    /// Whether a ramp or a slow start still moves its weight at `t`.
+    fn is_ramping(&self, t: Instant) -> bool {
+        self.ramp.is_some_and(|r| t < r.end) || self.slow.is_some_and(|s| t < s.end())
+    }
+
     /// The status answers follow: the cluster's verdict where there is one, else this
     /// instance's own (a degraded endpoint the quorum keeps up stays degraded).
     fn effective(&self) -> Status {
@@ -108,6 +146,8 @@ pub struct HealthTable {
     region_events: Arc<VecDeque<RegionEvent>>,
     /// Region events ever recorded, so a reader can tell which are new.
     region_events_total: u64,
+    /// Ramped weights are computed as of whole seconds counted from here (see `ramp`).
+    epoch: Instant,
 }
 
 /// Region events kept.
@@ -136,6 +176,16 @@ pub struct EndpointReport<'t> {
     pub rtt: &'t RttStats,
     /// With a cluster: the votes behind the verdict answers follow.
     pub votes: Option<&'t VoteSummary>,
+}
+
+/// An endpoint's weight on the move, for the API.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RampReport {
+    /// Its weight once every ramp has run.
+    pub to: u32,
+    pub until: Instant,
+    pub ramp: Option<Ramp>,
+    pub slow_start: Option<SlowStart>,
 }
 
 /// A change of one endpoint, for logs and history.
@@ -193,6 +243,11 @@ impl HealthTable {
                     history: Arc::default(),
                     rtt: Arc::default(),
                     votes: None,
+                    weight: endpoint.weight,
+                    saved_ramp: endpoint.ramp.clone(),
+                    ramp: None,
+                    slow_start: endpoint.slow_start,
+                    slow: None,
                 });
             }
             regions.push((first..slots.len(), region.min_healthy));
@@ -213,7 +268,37 @@ impl HealthTable {
             })
             .collect();
         let targets = targets.into();
-        Self { slots, regions, pools, targets, region_events: Arc::default(), region_events_total: 0 }
+        Self { slots, regions, pools, targets, region_events: Arc::default(), region_events_total: 0, epoch: now }
+    }
+
+    /// Puts the table's weight ramps in motion as it takes over from `old` at `now`, which
+    /// the wall clock reads as `unix_ms`: API ramps still moving are placed on the writer's
+    /// clock, slow starts in progress go on, and an endpoint that comes back with this table
+    /// (undrained, its weight raised from 0, or added) begins its slow start. With no `old`
+    /// (the first table of a start) nothing comes back: every endpoint starts together.
+    /// Call it after [`HealthTable::carry_over`], which brings the endpoints' health.
+    pub fn start_ramps(&mut self, old: Option<&HealthTable>, now: Instant, unix_ms: u64) {
+        // Ticks on whole seconds of the wall clock, so every instance of a cluster steps alike.
+        self.epoch = now.checked_sub(Duration::from_millis(unix_ms % 1000)).unwrap_or(now);
+        for slot in &mut self.slots {
+            let to = f64::from(slot.weight);
+            let moving = slot.saved_ramp.as_ref().filter(|r| r.is_moving(unix_ms));
+            slot.ramp = moving.map(|r| Ramp::anchor(r, to, now, unix_ms));
+            let Some(old) = old else { continue };
+            match old.slots.iter().find(|o| o.name == slot.name) {
+                Some(previous) => {
+                    slot.slow = previous.slow.map(|s| SlowStart { length: slot.slow_start, ..s });
+                    // A ramp from weight 0 is gradual already: no slow start on top.
+                    if !previous.in_rotation(now) && slot.in_rotation(now) && slot.ramp.is_none() {
+                        slot.begin_slow_start(now);
+                    }
+                }
+                None => slot.begin_slow_start(now),
+            }
+            if slot.slow_start.is_zero() {
+                slot.slow = None;
+            }
+        }
     }
 
     /// Takes over what `old` knew of the endpoints both tables have (same region, address
@@ -272,7 +357,11 @@ impl HealthTable {
             if seen != Observation::Failed {
                 Arc::make_mut(&mut slot.rtt).add(rtt);
             }
+            let was_in_service = slot.in_service();
             if let Some(transition) = slot.health.observe(seen, now, slot.thresholds) {
+                if !was_in_service && slot.in_service() {
+                    slot.begin_slow_start(now);
+                }
                 let detail =
                     if transition.held { format!("{detail}; held down after flapping") } else { detail.to_owned() };
                 Arc::make_mut(&mut slot.history).record(Event {
@@ -304,10 +393,13 @@ impl HealthTable {
             Some(previous) if previous.verdict.down == verdict.down => previous.since,
             _ => now,
         };
-        let was = slot.effective();
+        let (was, was_in_service) = (slot.effective(), slot.in_service());
         let before = self.servable_regions();
         self.slots[endpoint].votes = Some(Arc::new(VoteSummary { verdict, since }));
         let changed = self.slots[endpoint].effective() != was;
+        if !was_in_service && self.slots[endpoint].in_service() {
+            self.slots[endpoint].begin_slow_start(now);
+        }
         if changed {
             for pool in &mut self.pools {
                 if pool.endpoints.contains(&endpoint) {
@@ -487,6 +579,20 @@ impl HealthTable {
             })
             .collect();
         let preferred = self.pools.iter().map(|p| p.preferred.map(|r| r as u8)).collect();
+        // Weights as of the last whole second: the view moves at most once a second.
+        let tick = ramp::tick_at(self.epoch, now);
+        let weights = if self.slots.iter().any(|s| s.is_ramping(tick)) {
+            let moving = |s: &Slot| (s.ramp.filter(|r| tick < r.end), s.slow.filter(|w| tick < w.end()));
+            self.slots
+                .iter()
+                .map(|s| {
+                    let (ramp, slow) = moving(s);
+                    ramp::effective_milli(s.weight, ramp.as_ref(), slow.as_ref(), tick)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let held_back = self
             .pools
             .iter()
@@ -497,16 +603,28 @@ impl HealthTable {
                 })
             })
             .collect();
-        HealthView::new(endpoints, regions_down, short_ttl, preferred).with_held_back(held_back)
+        HealthView::new(endpoints, regions_down, short_ttl, preferred).with_held_back(held_back).with_weights(weights)
     }
 
     /// When the view changes with no probe result: the end of a pool's short-TTL hold or of a
-    /// region's failback delay.
+    /// region's failback delay, or the next second while a weight ramps.
     pub fn next_change(&self, now: Instant) -> Option<Instant> {
         let holds = self.pools.iter().filter_map(|p| p.changed_at.map(|at| at + p.hold));
         let failbacks =
             self.pools.iter().flat_map(|p| p.recovered_at.iter().flatten().map(move |at| *at + p.failback_delay));
-        holds.chain(failbacks).filter(|&at| at > now).min()
+        let ramping = self.slots.iter().any(|s| s.is_ramping(ramp::tick_at(self.epoch, now)));
+        let step = ramping.then(|| ramp::next_tick(self.epoch, now));
+        holds.chain(failbacks).filter(|&at| at > now).chain(step).min()
+    }
+
+    /// An endpoint's weight on the move at `now`, if it is: where it goes and by when, and
+    /// what moves it (an API ramp, a slow start, or both).
+    pub fn ramp_of(&self, endpoint: usize, now: Instant) -> Option<RampReport> {
+        let slot = self.slots.get(endpoint)?;
+        let ramp = slot.ramp.filter(|r| now < r.end);
+        let slow_start = slot.slow.filter(|s| now < s.end() && slot.in_service());
+        let until = ramp.map(|r| r.end).into_iter().chain(slow_start.map(|s| s.end())).max()?;
+        Some(RampReport { to: slot.weight, until, ramp, slow_start })
     }
 }
 
@@ -665,5 +783,99 @@ mod table_tests {
         t.observe(0, Observation::Failed, Duration::ZERO, "refused", t0);
         t.observe(0, Observation::Ok, Duration::ZERO, "connected", t0 + Duration::from_secs(1));
         assert!(!t.view(t0 + Duration::from_secs(2)).is_held_back(0, 0));
+    }
+
+    /// Two checked endpoints of weight 10 (each its own target) with a 10 s slow start, in a
+    /// weighted pool with no short-TTL hold; its ramps tick from `t0`.
+    fn slow_start_table(t0: Instant) -> HealthTable {
+        let other = CHECK.replace("port = 9", "port = 10");
+        let regions = format!(
+            "[[region]]\nname = \"a\"\nslow_start = \"10s\"\nendpoints = [ {{ address = \"192.0.2.1\", weight = 10, \
+             check = {CHECK} }}, {{ address = \"192.0.2.2\", weight = 10, check = {other} }} ]\n"
+        );
+        let mut t = table(&regions, "policy = \"weighted\"\nregions = [\"a\"]\nfailover_ttl_hold = \"0s\"");
+        t.start_ramps(None, t0, 0);
+        t
+    }
+
+    #[test]
+    fn an_endpoint_back_up_slow_starts_from_a_tenth_of_its_weight() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut t = slow_start_table(t0);
+        assert_eq!(t.view(t0).weight_milli(0, 10), 10_000, "the first table: no slow start");
+        assert_eq!(t.next_change(t0), None, "nothing moves: no wakeups");
+        t.observe(0, Observation::Failed, Duration::ZERO, "refused", at(0));
+        t.observe(0, Observation::Ok, Duration::ZERO, "connected", at(1_000));
+        let weights = |ms| (t.view(at(ms)).weight_milli(0, 10), t.view(at(ms)).weight_milli(1, 10));
+        assert_eq!(weights(1_000), (1_000, 10_000), "back: a tenth of 10");
+        assert_eq!(weights(6_000), (5_500, 10_000), "halfway: 0.1 + 0.9 x 0.5 of it");
+        assert_eq!(weights(6_900), (5_500, 10_000), "weights step on whole seconds");
+        assert_eq!(weights(11_000), (10_000, 10_000), "done");
+        assert_eq!(t.next_change(at(6_400)), Some(at(7_000)), "the next second while it moves");
+        assert_eq!(t.next_change(at(11_000)), None, "and no wakeups once it is done");
+        let report = t.ramp_of(0, at(3_000)).unwrap();
+        assert_eq!((report.to, report.until, report.ramp), (10, at(11_000), None));
+        assert_eq!(t.ramp_of(1, at(3_000)), None);
+        // A success of an endpoint that was never down is no return.
+        t.observe(1, Observation::Ok, Duration::ZERO, "connected", at(12_000));
+        assert_eq!(t.ramp_of(1, at(12_000)), None, "it never left");
+    }
+
+    #[test]
+    fn an_undrained_or_added_endpoint_slow_starts_and_one_that_stayed_goes_on_as_it_was() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let region = |first: &str, more: &str| {
+            format!(
+                "[[region]]\nname = \"a\"\nslow_start = \"10s\"\nendpoints = [ {{ address = \"192.0.2.1\"{first} }}, \
+                 {{ address = \"192.0.2.2\" }}{more} ]\n"
+            )
+        };
+        let pool = "policy = \"weighted\"\nregions = [\"a\"]";
+        let mut old = table(&region(", state = \"drain\"", ""), pool);
+        old.start_ramps(None, t0, 0);
+        let added = region("", ", { address = \"192.0.2.3\" }");
+        let mut new = table(&added, pool);
+        new.carry_over(&old);
+        new.start_ramps(Some(&old), at(2_000), 2_000);
+        let view = new.view(at(2_000));
+        assert_eq!(view.weight_milli(0, 1), 100, "undrained: a tenth");
+        assert_eq!(view.weight_milli(1, 1), 1_000, "in service all along");
+        assert_eq!(view.weight_milli(2, 1), 100, "added");
+        // A later change that keeps them carries the slow starts on.
+        let mut again = table(&added, pool);
+        again.carry_over(&new);
+        again.start_ramps(Some(&new), at(7_000), 7_000);
+        assert_eq!(again.view(at(7_000)).weight_milli(0, 1), 550, "5 s of 10 s in");
+    }
+
+    #[test]
+    fn an_api_ramp_continues_from_the_wall_clock_and_a_slow_start_multiplies_it() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let toml = format!(
+            "zones_dir = \"z\"\n[[region]]\nname = \"a\"\nslow_start = \"10s\"\nendpoints = [ {{ address = \"192.0.2.1\", \
+             weight = 10, check = {CHECK} }} ]\n[[pool]]\nname = \"p.test.\"\npolicy = \"weighted\"\nregions = [\"a\"]\n"
+        );
+        let mut config = Config::from_toml(&toml, Path::new(""), "test").unwrap();
+        config.regions[0].endpoints[0].ramp = Some(WeightRamp { from: 2.0, started_ms: 10_000, until_ms: 20_000 });
+        let mut t = HealthTable::new(&config, t0);
+        // A restart 5 s into the ramp: it goes on from 6, not from 2.
+        t.start_ramps(None, t0, 15_000);
+        assert_eq!(t.view(t0).weight_milli(0, 10), 6_000);
+        assert_eq!(t.view(at(5_000)).weight_milli(0, 10), 10_000);
+        let report = t.ramp_of(0, t0).unwrap();
+        assert_eq!((report.until, report.ramp.map(|r| r.from)), (at(5_000), Some(2.0)));
+        // Down and back up 1 s later: the slow start's share of the ramped weight.
+        t.observe(0, Observation::Failed, Duration::ZERO, "refused", t0);
+        t.observe(0, Observation::Ok, Duration::ZERO, "connected", at(1_000));
+        assert_eq!(t.view(at(1_000)).weight_milli(0, 10), 680, "a tenth of 6.8");
+        assert_eq!(t.ramp_of(0, at(1_000)).unwrap().until, at(11_000), "the later of the two ends");
+        // A ramp whose end passed is simply the weight.
+        let mut later = HealthTable::new(&config, t0);
+        later.start_ramps(None, t0, 25_000);
+        assert_eq!(later.view(t0).weight_milli(0, 10), 10_000);
+        assert_eq!(later.next_change(t0), None);
     }
 }

@@ -26,6 +26,9 @@ pub struct HealthView {
     /// Per pool, a bit per region (index into the pool's regions) still within its
     /// `failback_delay` after recovering: tried after the others.
     held_back: Vec<u32>,
+    /// Each endpoint's weight in thousandths while some weight ramps (`health::ramp`); empty
+    /// when none does, and each endpoint's configured weight is in force.
+    weights: Vec<u32>,
 }
 
 impl HealthView {
@@ -43,7 +46,22 @@ impl HealthView {
         short_ttl: Vec<bool>,
         preferred: Vec<Option<u8>>,
     ) -> Self {
-        Self { endpoints, regions_down, short_ttl, preferred, held_back: Vec::new() }
+        Self { endpoints, regions_down, short_ttl, preferred, held_back: Vec::new(), weights: Vec::new() }
+    }
+
+    /// The same view with ramped weights, in thousandths, by endpoint.
+    pub fn with_weights(mut self, weights: Vec<u32>) -> Self {
+        self.weights = weights;
+        self
+    }
+
+    /// An endpoint's weight in thousandths as answers follow it now: its ramped weight while
+    /// one ramps, else `configured` (whole weights).
+    pub fn weight_milli(&self, endpoint: usize, configured: u32) -> u64 {
+        match self.weights.get(endpoint) {
+            Some(&milli) => u64::from(milli),
+            None => u64::from(configured) * u64::from(super::ramp::MILLI),
+        }
     }
 
     /// The same view with regions held back from failback.

@@ -60,6 +60,15 @@ pub struct PoolEndpoint {
     pub backup: bool,
 }
 
+impl PoolEndpoint {
+    /// Its weight as answers follow it now, in thousandths: its configured weight, or where
+    /// a ramp or slow start has got to (the health view carries those, published by the
+    /// writer: no clock is read here).
+    pub fn weight_now(&self, health: &HealthView) -> u64 {
+        health.weight_milli(self.health, self.weight)
+    }
+}
+
 /// A region as one pool sees it.
 #[derive(Debug, Clone)]
 pub struct PoolRegion {
@@ -410,7 +419,7 @@ fn all_down<'s>(pool: &'s Pool, q: &Query<'_>, reason: Reason, located: Option<L
     if pool.when_all_down == WhenAllDown::FailOpen {
         // Every configured endpoint, whatever its checks say, but not those taken out by hand
         // (drained, or weight 0).
-        let wanted = |e: &PoolEndpoint| e.weight > 0 && !q.health.endpoint(e.health).drained;
+        let wanted = |e: &PoolEndpoint| e.weight_now(q.health) > 0 && !q.health.endpoint(e.health).drained;
         all.iter().enumerate().filter(|(_, e)| wanted(e)).for_each(|(i, _)| endpoints.push(i));
         endpoints.failover = true;
     }
@@ -467,7 +476,7 @@ fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], owner: &'s [u8], max: usize
     // positions past u16 cannot be recorded (no region comes near that many endpoints).
     let tier = |i: usize, e: &PoolEndpoint| -> Option<u8> {
         let view = q.health.endpoint(e.health);
-        (i <= usize::from(u16::MAX) && e.weight > 0 && view.servable)
+        (i <= usize::from(u16::MAX) && e.weight_now(q.health) > 0 && view.servable)
             .then_some(u8::from(view.degraded) + 2 * u8::from(e.backup))
     };
     let Some(best) = endpoints.iter().enumerate().filter_map(|(i, e)| tier(i, e)).min() else {
@@ -484,14 +493,14 @@ fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], owner: &'s [u8], max: usize
     while picked.len() < max {
         let taken = |i: usize| picked.chosen[..picked.len()].contains(&(i as u16));
         let open = |(i, e): &(usize, &PoolEndpoint)| in_tier(*i, e) && !taken(*i);
-        let total: u64 = endpoints.iter().enumerate().filter(open).map(|(_, e)| u64::from(e.weight)).sum();
+        let total: u64 = endpoints.iter().enumerate().filter(open).map(|(_, e)| e.weight_now(q.health)).sum();
         if total == 0 {
             break;
         }
         state = splitmix64(state);
         let mut ticket = state % total;
         let chosen = endpoints.iter().enumerate().filter(open).find(|(_, e)| {
-            let w = u64::from(e.weight);
+            let w = e.weight_now(q.health);
             let hit = ticket < w;
             ticket = ticket.saturating_sub(w);
             hit

@@ -21,7 +21,7 @@ pub fn can_serve(pool: &Pool, region: usize, health: &HealthView) -> bool {
     [Family::V4, Family::V6]
         .iter()
         .flat_map(|&f| r.endpoints[f as usize].iter())
-        .any(|e| e.weight > 0 && health.is_servable(e.health))
+        .any(|e| e.weight_now(health) > 0 && health.is_servable(e.health))
 }
 
 /// How many of the pool's regions could answer now (see [`can_serve`]); 0: the pool is down,

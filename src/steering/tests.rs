@@ -97,6 +97,26 @@ fn weighted_regions_take_shares_within_one_percent_of_their_weights() {
 }
 
 #[test]
+fn ramped_weights_in_the_view_weigh_regions_and_a_ramp_to_0_serves_until_its_end() {
+    // Region "new" slow-starts its endpoint of weight 1 (a tenth: 100 thousandths) against
+    // "old" at weight 1, while its other endpoint ramps down from 1 to 0 (halfway): the region
+    // weighs what its endpoints weigh now.
+    let regions = [region("old", "", &[("192.0.2.1", 1)]), region("new", "", &[("192.0.2.2", 1), ("192.0.2.3", 0)])];
+    let mut s = steering(&regions.concat(), "policy = \"weighted\"\nregions = [\"old\", \"new\"]", None);
+    s.health = HealthView::all_up(3).with_weights(vec![1_000, 100, 500]);
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for i in 0..20_000u64 {
+        *counts.entry(region_of(&s, &query(&s, "192.0.2.200", i, splitmix64(i))).unwrap()).or_default() += 1;
+    }
+    let share = f64::from(counts["new"]) / 20_000.0;
+    assert!((share - 600.0 / 1_600.0).abs() < 0.015, "new weighs 0.1 + 0.5 of 1.6: {share}");
+    // 192.0.2.3 is ramping down to weight 0: it still serves, by its weight now.
+    assert!(can_serve(&s.pools[0], 1, &s.health));
+    s.health = HealthView::all_up(3).with_weights(vec![1_000, 0, 0]);
+    assert!(!can_serve(&s.pools[0], 1, &s.health), "at its end, weight 0: out");
+}
+
+#[test]
 fn endpoints_within_a_region_are_drawn_by_weight() {
     let regions = region("r", "", &[("192.0.2.1", 1), ("192.0.2.2", 2), ("192.0.2.7", 7)]);
     let s = steering(&regions, "policy = \"priority\"\nregions = [\"r\"]\nmax_answers = 1", None);

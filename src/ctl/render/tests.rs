@@ -80,6 +80,31 @@ region a is down: fewer servable endpoints than its min_healthy
 }
 
 #[test]
+fn a_ramping_weight_shows_where_it_is_where_it_goes_and_by_when() {
+    let region = json!({
+        "name": "a", "down": false, "endpoints": [
+            {"address": "192.0.2.1", "weight": 10, "effective_weight": 3.0, "backup": false, "health": "up",
+             "manual": "auto", "servable": true, "rtt": {},
+             "ramp": {"to": 10, "until": "2026-12-02T14:32:05.250Z", "weight_ramp": {"from": 3.0}}},
+            {"address": "192.0.2.2", "weight": 1, "effective_weight": 0.55, "backup": false, "health": "up",
+             "manual": "auto", "servable": true, "rtt": {},
+             "ramp": {"to": 1, "until": "2026-12-02T14:33:00Z", "slow_start_until": "2026-12-02T14:33:00Z"}},
+            {"address": "192.0.2.3", "weight": 4, "effective_weight": 4.0, "backup": false, "health": "up",
+             "manual": "auto", "servable": true, "rtt": {}, "ramp": null}
+        ]
+    });
+    let expected = "\
+REGION  ENDPOINT                    WEIGHT  HEALTH  MANUAL  SERVABLE  RTT-AVG  RTT-P95
+a       192.0.2.1   3 → 10 by 14:32:05 UTC  up      auto    yes             -        -
+        192.0.2.2  0.6 → 1 by 14:33:00 UTC  up      auto    yes             -        -
+        192.0.2.3                        4  up      auto    yes             -        -
+
+a/192.0.2.2: slow start until 2026-12-02 14:33:00 UTC
+";
+    assert_eq!(regions(&region), expected);
+}
+
+#[test]
 fn failovers_show_three_sections_each_possibly_empty() {
     let status = json!({
         "manual": [{"pool": "www.lb.test.", "from_region": "a", "to_region": "b", "since": "2023-11-14T22:13:20Z"}],
