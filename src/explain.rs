@@ -212,6 +212,7 @@ fn reason_text(reason: Reason, pool: &crate::steering::Pool, region: Option<usiz
         Reason::Fallback => format!("no map entry for the client: fallback to {region}"),
         Reason::Nearest { km } => format!("{region} is nearest, {km:.0} km away (after bias)"),
         Reason::Weighted => format!("{region} drawn by weight"),
+        Reason::LeastLoaded => format!("{region} drawn by spare capacity (reported load) × weight"),
         Reason::RoundRobin { turn } => format!("round robin turn {turn}: {region}"),
         Reason::Random => format!("{region} drawn at random"),
         Reason::Hash { prefix_len } => format!("the client's /{prefix_len} hashes to {region}"),

@@ -73,6 +73,8 @@ pub struct FileRegion {
     /// Fewer servable endpoints than this (a count, or a fraction below 1) and the region
     /// counts as down as a whole.
     pub min_healthy: Option<f64>,
+    /// Where its endpoints' load is read, unless an endpoint has its own.
+    pub load: Option<super::load::FileLoad>,
 }
 
 /// A duration: seconds as a number, or text such as "500ms", "5s", "2m", "1h".
@@ -207,6 +209,8 @@ pub struct FileEndpoint {
     /// Served only when every other endpoint of its region is down.
     #[serde(default)]
     pub backup: bool,
+    /// Replaces the region's load source for this endpoint.
+    pub load: Option<super::load::FileLoad>,
 }
 
 /// `[[pool]]`: a load-balanced name.
@@ -239,6 +243,8 @@ pub struct FilePool {
     /// `priority`: how long a recovered region must stay up before traffic fails back.
     pub failback_delay: Option<FileDuration>,
     pub spill_regions: Option<i64>,
+    /// Endpoints above `high` leave the answers until below `low`.
+    pub shed: Option<super::load::FileShed>,
 }
 
 /// `{ subnet = "198.51.100.0/24", region = "eu-west" }`

@@ -9,6 +9,7 @@ pub mod changes;
 pub mod cluster;
 mod file;
 pub mod health;
+pub mod load;
 pub mod names;
 pub mod overlay;
 pub mod rrl;

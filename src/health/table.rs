@@ -11,9 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::history::{Event, History, RttStats};
+use super::load::{self as load_report, EndpointLoad, LoadFrom};
 use super::quorum::Verdict;
 use super::state::{EndpointHealth, Observation, Status, Thresholds, Transition};
 use super::view::{EndpointView, HealthView};
+use crate::config::load::{LoadConfig, Shed};
 use crate::config::{CheckConfig, Config, ManualState};
 
 /// What one probe task checks: a check and the address it goes to. Endpoints that share
@@ -39,6 +41,15 @@ struct Slot {
     /// With a cluster: the vantage points' verdict and since when it stands (`None`:
     /// standalone, or not judged yet; this instance's own status decides).
     votes: Option<Arc<VoteSummary>>,
+    load_config: LoadConfig,
+    /// Its load as the last reports left it (aged out once past `expires`).
+    load: Option<EndpointLoad>,
+    /// Why the probe's last load reading failed, if it did.
+    load_error: Option<Arc<str>>,
+    /// An IPv6 endpoint (for the last servable endpoint of a family, never shed).
+    v6: bool,
+    /// Its configured weight: weight 0 is never served, so it does not count as servable.
+    weight: u32,
 }
 
 /// The vantage points' verdict on one endpoint, and since when it has stood.
@@ -92,6 +103,10 @@ struct PoolSlots {
     failback_delay: Duration,
     /// Per region of the pool: since when it can serve again after being unable to.
     recovered_at: Vec<Option<Instant>>,
+    shed: Option<Shed>,
+    /// Per endpoint of `endpoints`: whether it is above the pool's `shed.high` (and not yet
+    /// back below `low`).
+    shedding: Vec<bool>,
 }
 
 /// Every endpoint's health, in configuration order (the health indexes of the steering).
@@ -136,6 +151,19 @@ pub struct EndpointReport<'t> {
     pub rtt: &'t RttStats,
     /// With a cluster: the votes behind the verdict answers follow.
     pub votes: Option<&'t VoteSummary>,
+    /// Its load as the last reports left it (it may have aged out: see `expires`).
+    pub load: Option<&'t EndpointLoad>,
+    pub load_error: Option<&'t str>,
+    pub load_config: LoadConfig,
+}
+
+/// An endpoint that started or stopped shedding in a pool, for the log.
+#[derive(Debug, Clone)]
+pub struct ShedChange {
+    pub pool: String,
+    pub endpoint: String,
+    pub shedding: bool,
+    pub load: f64,
 }
 
 /// A change of one endpoint, for logs and history.
@@ -193,6 +221,11 @@ impl HealthTable {
                     history: Arc::default(),
                     rtt: Arc::default(),
                     votes: None,
+                    load_config: endpoint.load,
+                    load: None,
+                    load_error: None,
+                    v6: endpoint.address.is_ipv6(),
+                    weight: endpoint.weight,
                 });
             }
             regions.push((first..slots.len(), region.min_healthy));
@@ -210,6 +243,8 @@ impl HealthTable {
                 preferred: None,
                 failback_delay: pool.failback_delay,
                 recovered_at: vec![None; pool.regions.len()],
+                shed: pool.shed,
+                shedding: vec![false; pool.regions.iter().map(|&r| regions[r].0.len()).sum()],
             })
             .collect();
         let targets = targets.into();
@@ -228,6 +263,11 @@ impl HealthTable {
                 slot.rtt = previous.rtt.clone();
                 slot.votes.clone_from(&previous.votes);
             }
+            // Load is the endpoint's, whatever its check: kept by name.
+            if let Some(previous) = old.slots.iter().find(|o| o.name == slot.name) {
+                slot.load = previous.load;
+                slot.load_error.clone_from(&previous.load_error);
+            }
         }
         // A pool keeps its short-TTL hold, its latency choice and its regions' failback delays,
         // matched by pool and region name, so that a change elsewhere does not end them early.
@@ -242,6 +282,13 @@ impl HealthTable {
             for r in 0..pool.region_names.len() {
                 if let Some(o) = old_index(r) {
                     pool.recovered_at[r] = previous.recovered_at[o];
+                }
+            }
+            if pool.shed.is_some() {
+                for (k, slot) in pool.endpoints.iter().enumerate() {
+                    let name = &self.slots[*slot].name;
+                    let before = previous.endpoints.iter().position(|&o| old.slots[o].name == *name);
+                    pool.shedding[k] = before.is_some_and(|b| previous.shedding[b]);
                 }
             }
         }
@@ -292,6 +339,60 @@ impl HealthTable {
         self.track_recoveries(&before, now);
         self.note_region_changes(&before, now);
         changes.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Takes a load report for an endpoint at `now`: a probe's reading is divided by the
+    /// endpoint's capacity, a pushed one is a fraction already. Updates the pools' shedding and
+    /// returns what started or stopped shedding, and the load steering now reads.
+    pub fn observe_load(&mut self, endpoint: usize, value: f64, from: LoadFrom, now: Instant) -> (f64, Vec<ShedChange>) {
+        let Some(slot) = self.slots.get_mut(endpoint) else { return (0.0, Vec::new()) };
+        let fraction = match from {
+            LoadFrom::Probe => value / slot.load_config.capacity,
+            LoadFrom::Push => value,
+        };
+        // Bounded as pushes are: a runaway reading does not swamp the average for long.
+        let fraction = fraction.clamp(0.0, crate::config::load::MAX_LOAD);
+        slot.load = Some(load_report::observe(slot.load.as_ref(), fraction, from, now, slot.load_config));
+        if from == LoadFrom::Probe {
+            slot.load_error = None;
+        }
+        let smoothed = slot.load.map_or(fraction, |l| l.smoothed);
+        (smoothed, self.update_shedding(now))
+    }
+
+    /// Notes that a probe could not read an endpoint's load: its last report ages out as usual.
+    pub fn set_load_error(&mut self, endpoint: usize, error: &str) {
+        if let Some(slot) = self.slots.get_mut(endpoint) {
+            slot.load_error = Some(error.into());
+        }
+    }
+
+    /// Applies every pool's shedding hysteresis to the loads as of `now` (reports age out);
+    /// a pool whose shedding changed starts its failover-TTL hold, as after a health change.
+    pub fn update_shedding(&mut self, now: Instant) -> Vec<ShedChange> {
+        let mut changes = Vec::new();
+        for pool in &mut self.pools {
+            let Some(shed) = pool.shed else { continue };
+            for (k, &i) in pool.endpoints.iter().enumerate() {
+                let slot = &self.slots[i];
+                let load = load_report::current(slot.load.as_ref(), now);
+                let shedding = load_report::is_shedding(pool.shedding[k], load, shed);
+                if shedding != pool.shedding[k] {
+                    pool.shedding[k] = shedding;
+                    pool.changed_at = Some(now);
+                    let (endpoint, load) = (slot.name.to_string(), load.unwrap_or(0.0));
+                    changes.push(ShedChange { pool: pool.name.clone(), endpoint, shedding, load });
+                }
+            }
+        }
+        changes
+    }
+
+    /// The endpoints (indexes) whose load reports have aged out by `now` but were fresh
+    /// before: their load is no longer known.
+    pub fn expired_loads(&self, since: Instant, now: Instant) -> Vec<usize> {
+        let gone = |l: &EndpointLoad| l.expires > since && l.expires <= now;
+        self.slots.iter().enumerate().filter(|(_, s)| s.load.as_ref().is_some_and(gone)).map(|(i, _)| i).collect()
     }
 
     /// Sets the cluster's verdict on an endpoint (its `since` kept while it says the same);
@@ -444,6 +545,9 @@ impl HealthTable {
             history: &s.history,
             rtt: &s.rtt,
             votes: s.votes.as_deref(),
+            load: s.load.as_ref(),
+            load_error: s.load_error.as_deref(),
+            load_config: s.load_config,
         })
     }
 
@@ -462,7 +566,7 @@ impl HealthTable {
                 },
             })
             .collect();
-        let regions_down = self
+        let regions_down: Vec<bool> = self
             .regions
             .iter()
             .map(|(range, min_healthy)| {
@@ -473,7 +577,7 @@ impl HealthTable {
                 *min_healthy > 0.0 && (servable as f64) < needed
             })
             .collect();
-        let short_ttl = self
+        let short_ttl: Vec<bool> = self
             .pools
             .iter()
             .map(|pool| {
@@ -486,6 +590,9 @@ impl HealthTable {
                 unhealthy || recent
             })
             .collect();
+        let shed = self.shed_endpoints(&endpoints, &regions_down);
+        let short_ttl = short_ttl.into_iter().zip(&shed).map(|(short, shed): (bool, &Vec<u32>)| short || !shed.is_empty()).collect();
+        let loads = self.slots.iter().map(|s| load_report::current(s.load.as_ref(), now).map(|l| l as f32)).collect();
         let preferred = self.pools.iter().map(|p| p.preferred.map(|r| r as u8)).collect();
         let held_back = self
             .pools
@@ -497,16 +604,55 @@ impl HealthTable {
                 })
             })
             .collect();
-        HealthView::new(endpoints, regions_down, short_ttl, preferred).with_held_back(held_back)
+        HealthView::new(endpoints, regions_down, short_ttl, preferred)
+            .with_held_back(held_back)
+            .with_loads(loads, shed)
     }
 
-    /// When the view changes with no probe result: the end of a pool's short-TTL hold or of a
-    /// region's failback delay.
+    /// Per pool, the endpoints (health indexes, sorted) that leave its answers for their load:
+    /// those shedding, but never the last servable endpoint of a family. When every servable
+    /// endpoint of a family sheds, the least loaded of them stays (an overloaded answer beats
+    /// none, and its load goes on being measured).
+    fn shed_endpoints(&self, endpoints: &[EndpointView], regions_down: &[bool]) -> Vec<Vec<u32>> {
+        let region_of = |i: usize| self.regions.iter().position(|(range, _)| range.contains(&i));
+        let servable = |i: usize| {
+            endpoints[i].servable && self.slots[i].weight > 0 && !region_of(i).is_some_and(|r| regions_down[r])
+        };
+        let load = |i: usize| self.slots[i].load.map_or(0.0, |l| l.smoothed);
+        self.pools
+            .iter()
+            .map(|pool| {
+                if !pool.shedding.iter().any(|s| *s) {
+                    return Vec::new();
+                }
+                let mut shed: Vec<u32> = Vec::new();
+                for v6 in [false, true] {
+                    let family = || pool.endpoints.iter().enumerate().filter(move |(_, i)| self.slots[**i].v6 == v6);
+                    let serving = family().filter(|(k, i)| servable(**i) && !pool.shedding[*k]).count();
+                    let mut shedding: Vec<usize> =
+                        family().filter(|(k, i)| servable(**i) && pool.shedding[*k]).map(|(_, i)| *i).collect();
+                    if serving == 0 && !shedding.is_empty() {
+                        // The last servable endpoint is never shed: keep the least loaded.
+                        let keep = shedding.iter().enumerate().min_by(|a, b| load(*a.1).total_cmp(&load(*b.1)));
+                        let keep = keep.map_or(0, |(k, _)| k);
+                        shedding.remove(keep);
+                    }
+                    shed.extend(shedding.iter().map(|&i| i as u32));
+                }
+                shed.sort_unstable();
+                shed
+            })
+            .collect()
+    }
+
+    /// When the view changes with no probe result: the end of a pool's short-TTL hold, of a
+    /// region's failback delay, or of a load report's max age.
     pub fn next_change(&self, now: Instant) -> Option<Instant> {
         let holds = self.pools.iter().filter_map(|p| p.changed_at.map(|at| at + p.hold));
         let failbacks =
             self.pools.iter().flat_map(|p| p.recovered_at.iter().flatten().map(move |at| *at + p.failback_delay));
-        holds.chain(failbacks).filter(|&at| at > now).min()
+        let expiries = self.slots.iter().filter_map(|s| s.load.map(|l| l.expires));
+        holds.chain(failbacks).chain(expiries).filter(|&at| at > now).min()
     }
 }
 
