@@ -85,6 +85,9 @@ pub struct SteeringStep {
     /// The pool has no endpoint of the family asked for in any region: NODATA by design.
     pub no_endpoint_of_family: bool,
     pub scope: u8,
+    /// The reported load of each endpoint of the region chosen that has one: "192.0.2.1 0.73",
+    /// "192.0.2.2 0.95 (shed)".
+    pub loads: Vec<String>,
 }
 
 /// Explains the answer to `name`/`rtype` for a client at `client`, optionally behind a
@@ -179,6 +182,7 @@ fn describe(
             failover_ttl,
             no_endpoint_of_family: d.no_endpoint_of_family,
             scope: d.scope,
+            loads: loads(snapshot, s.pool, d.region, qtype),
         }
     });
     Explanation {
@@ -197,6 +201,18 @@ fn describe(
         steering,
         votes: Vec::new(),
     }
+}
+
+/// The loads of the chosen region's endpoints of the family asked, as `explain` prints them.
+fn loads(snapshot: &Snapshot, pool: &crate::steering::Pool, region: Option<usize>, qtype: RecordType) -> Vec<String> {
+    let Some(region) = region.and_then(|r| pool.regions.get(r)) else { return Vec::new() };
+    let family = usize::from(qtype == RecordType::AAAA);
+    let health = &snapshot.health;
+    let line = |e: &crate::steering::PoolEndpoint| {
+        let shed = if health.is_shed(pool.index, e.health) { " (shed)" } else { "" };
+        health.load(e.health).map(|load| format!("{} {load:.2}{shed}", e.address))
+    };
+    region.endpoints[family].iter().filter_map(line).collect()
 }
 
 fn round2(x: f64) -> f64 {
@@ -273,6 +289,9 @@ impl Explanation {
                 "endpoints {}\n",
                 if endpoints.is_empty() { "none".into() } else { endpoints.join(", ") }
             ));
+            if !s.loads.is_empty() {
+                out.push_str(&format!("loads     {}\n", s.loads.join(", ")));
+            }
             if s.address_from == "ecs" {
                 out.push_str(&format!("ecs scope {}\n", s.scope));
             } else {

@@ -138,7 +138,8 @@ fn read(file: &FileLoad, check: Option<&CheckConfig>, at: &str, problems: &mut V
         return None;
     }
     if file.metric.is_some() && file.prometheus.is_none() {
-        problems.push(Problem::new(format!("{at}.metric"), "metric names a sample of a prometheus page: add prometheus"));
+        problems
+            .push(Problem::new(format!("{at}.metric"), "metric names a sample of a prometheus page: add prometheus"));
     }
     let read = if let Some(pointer) = &file.json {
         json_pointer(pointer, &format!("{at}.json"), problems).map(LoadRead::Json)
@@ -234,9 +235,7 @@ fn metrics_url(text: &str, at: &str, problems: &mut Vec<Problem>) -> Option<Metr
             inner.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 80))
         });
     match socket {
-        Some(socket) if socket.port() > 0 => {
-            Some(MetricsUrl { socket, path: path.to_owned(), text: text.to_owned() })
-        }
+        Some(socket) if socket.port() > 0 => Some(MetricsUrl { socket, path: path.to_owned(), text: text.to_owned() }),
         _ => bad("its host is an IP address (the prober resolves no names), with a port from 1 to 65535", problems),
     }
 }
@@ -245,9 +244,11 @@ fn metrics_url(text: &str, at: &str, problems: &mut Vec<Problem>) -> Option<Metr
 /// them: `conns{state="active"}`.
 fn metric_selector(text: &str, at: &str, problems: &mut Vec<Problem>) -> Option<String> {
     let (name, labels) = text.find('{').map_or((text, ""), |i| (&text[..i], &text[i..]));
-    let name_ok = name.bytes().enumerate().all(|(i, b)| {
-        b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
-    }) && !name.is_empty();
+    let name_ok = name
+        .bytes()
+        .enumerate()
+        .all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit()))
+        && !name.is_empty();
     let labels_ok = labels.is_empty()
         || (labels.ends_with('}') && labels.len() > 2 && !labels.bytes().any(|b| b.is_ascii_control()));
     if !name_ok || !labels_ok || text.len() > MAX_SELECTOR_BYTES {
@@ -316,9 +317,26 @@ mod tests {
             (FileLoad { json: Some("connections".into()), ..blank() }, "region[0].load.json"),
             (FileLoad { json: Some("/a~2b".into()), ..blank() }, "region[0].load.json"),
             (FileLoad { header: Some("X Load".into()), ..blank() }, "region[0].load.header"),
-            (FileLoad { prometheus: Some("https://10.0.0.5/metrics".into()), metric: Some("m".into()), ..blank() }, "region[0].load.prometheus"),
-            (FileLoad { prometheus: Some("http://host.example:9100/metrics".into()), metric: Some("m".into()), ..blank() }, "region[0].load.prometheus"),
-            (FileLoad { prometheus: Some("http://10.0.0.5:9100/metrics".into()), metric: Some("1bad".into()), ..blank() }, "region[0].load.metric"),
+            (
+                FileLoad { prometheus: Some("https://10.0.0.5/metrics".into()), metric: Some("m".into()), ..blank() },
+                "region[0].load.prometheus",
+            ),
+            (
+                FileLoad {
+                    prometheus: Some("http://host.example:9100/metrics".into()),
+                    metric: Some("m".into()),
+                    ..blank()
+                },
+                "region[0].load.prometheus",
+            ),
+            (
+                FileLoad {
+                    prometheus: Some("http://10.0.0.5:9100/metrics".into()),
+                    metric: Some("1bad".into()),
+                    ..blank()
+                },
+                "region[0].load.metric",
+            ),
             (FileLoad { prometheus: Some("http://10.0.0.5:9100/metrics".into()), ..blank() }, "region[0].load.metric"),
             (FileLoad { json: Some("/l".into()), capacity: Some(0.0), ..blank() }, "region[0].load.capacity"),
             (FileLoad { json: Some("/l".into()), capacity: Some(f64::NAN), ..blank() }, "region[0].load.capacity"),
@@ -348,7 +366,10 @@ mod tests {
     #[test]
     fn shedding_needs_low_below_high_within_range() {
         let mut problems = Vec::new();
-        assert_eq!(shed(Some(&FileShed { high: 0.9, low: 0.75 }), "pool[0].shed", &mut problems), Some(Shed { high: 0.9, low: 0.75 }));
+        assert_eq!(
+            shed(Some(&FileShed { high: 0.9, low: 0.75 }), "pool[0].shed", &mut problems),
+            Some(Shed { high: 0.9, low: 0.75 })
+        );
         assert!(shed(Some(&FileShed { high: 0.5, low: 0.5 }), "pool[0].shed", &mut problems).is_none());
         assert!(shed(Some(&FileShed { high: 11.0, low: 0.5 }), "pool[0].shed", &mut problems).is_none());
         assert!(shed(Some(&FileShed { high: 0.9, low: -0.1 }), "pool[0].shed", &mut problems).is_none());

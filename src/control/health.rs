@@ -10,10 +10,10 @@ use super::Refused;
 use crate::config::Config;
 use crate::config::names::shown;
 use crate::config::overlay::Refusal;
+use crate::health::load::LoadFrom;
 use crate::health::probe::ProbeResult;
 use crate::health::prober::{self, Report};
 use crate::health::state::Observation;
-use crate::health::load::LoadFrom;
 use crate::health::table::{HealthTable, ShedChange, Target};
 use crate::metrics::{EndpointLabel, FailoverKind, Registry};
 

@@ -60,7 +60,13 @@ impl EndpointLoad {
 /// between reports, so a pushed burst weighs no more than a probe's steady beat (linkerd's
 /// `Ewma` decays the same way). A first report, or one after the last has aged out, stands
 /// as it is: there is nothing to average it with.
-pub fn observe(previous: Option<&EndpointLoad>, value: f64, from: LoadFrom, now: Instant, config: LoadConfig) -> EndpointLoad {
+pub fn observe(
+    previous: Option<&EndpointLoad>,
+    value: f64,
+    from: LoadFrom,
+    now: Instant,
+    config: LoadConfig,
+) -> EndpointLoad {
     let smoothed = match previous.filter(|p| p.is_fresh(now)) {
         Some(p) if !config.smoothing.is_zero() => {
             let elapsed = now.saturating_duration_since(p.at).as_secs_f64();

@@ -53,7 +53,9 @@ pub fn from_json(body: &[u8], pointer: &str) -> Result<f64, String> {
     let json: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     match json.pointer(pointer) {
         None => Err(format!("the JSON body has nothing at {}", shown(pointer))),
-        Some(serde_json::Value::Number(n)) => value(n.as_f64().unwrap_or(f64::NAN), &format!("JSON {}", shown(pointer))),
+        Some(serde_json::Value::Number(n)) => {
+            value(n.as_f64().unwrap_or(f64::NAN), &format!("JSON {}", shown(pointer)))
+        }
         Some(serde_json::Value::String(text)) => number(text, &format!("JSON {}", shown(pointer))),
         Some(other) => Err(format!("JSON {} is {}, not a number", shown(pointer), kind(other))),
     }

@@ -30,8 +30,8 @@ use tokio_rustls::TlsConnector;
 
 use super::state::Observation;
 use super::table::Target;
-use crate::config::names::{shown, shown_duration};
 use crate::config::load::LoadRead;
+use crate::config::names::{shown, shown_duration};
 use crate::config::{CheckConfig, CheckKind};
 
 /// The `User-Agent` of every HTTP probe.
@@ -134,10 +134,12 @@ impl Prober {
         };
         if let Some(LoadRead::Prometheus { url, metric }) = &check.load {
             // A page of its own, fetched with the check: it has its own `timeout`.
-            let fetched = tokio::time::timeout(check.timeout, super::load_read::scrape(url, metric, check.source)).await;
-            load = Some(fetched.unwrap_or_else(|_| {
-                Err(format!("{} not read within {}", url.text, shown_duration(check.timeout)))
-            }));
+            let fetched =
+                tokio::time::timeout(check.timeout, super::load_read::scrape(url, metric, check.source)).await;
+            load =
+                Some(fetched.unwrap_or_else(|_| {
+                    Err(format!("{} not read within {}", url.text, shown_duration(check.timeout)))
+                }));
         } else if check.load.is_some() && load.is_none() && ok {
             load = Some(Err("the answer carried no load".into()));
         }
@@ -248,7 +250,11 @@ impl Http {
 
 /// Judges an answer on its status and, for a `body` check, its first `max_body_bytes`; reads
 /// the load from it when the check says where.
-async fn judge(response: hyper::Response<Incoming>, check: &CheckConfig, load: &mut Option<Result<f64, String>>) -> Outcome {
+async fn judge(
+    response: hyper::Response<Incoming>,
+    check: &CheckConfig,
+    load: &mut Option<Result<f64, String>>,
+) -> Outcome {
     let code = response.status().as_u16();
     let expected = check.expect.iter().any(|(a, b)| (*a..=*b).contains(&code));
     match &check.load {

@@ -344,7 +344,13 @@ impl HealthTable {
     /// Takes a load report for an endpoint at `now`: a probe's reading is divided by the
     /// endpoint's capacity, a pushed one is a fraction already. Updates the pools' shedding and
     /// returns what started or stopped shedding, and the load steering now reads.
-    pub fn observe_load(&mut self, endpoint: usize, value: f64, from: LoadFrom, now: Instant) -> (f64, Vec<ShedChange>) {
+    pub fn observe_load(
+        &mut self,
+        endpoint: usize,
+        value: f64,
+        from: LoadFrom,
+        now: Instant,
+    ) -> (f64, Vec<ShedChange>) {
         let Some(slot) = self.slots.get_mut(endpoint) else { return (0.0, Vec::new()) };
         let fraction = match from {
             LoadFrom::Probe => value / slot.load_config.capacity,
@@ -591,7 +597,11 @@ impl HealthTable {
             })
             .collect();
         let shed = self.shed_endpoints(&endpoints, &regions_down);
-        let short_ttl = short_ttl.into_iter().zip(&shed).map(|(short, shed): (bool, &Vec<u32>)| short || !shed.is_empty()).collect();
+        let short_ttl = short_ttl
+            .into_iter()
+            .zip(&shed)
+            .map(|(short, shed): (bool, &Vec<u32>)| short || !shed.is_empty())
+            .collect();
         let loads = self.slots.iter().map(|s| load_report::current(s.load.as_ref(), now).map(|l| l as f32)).collect();
         let preferred = self.pools.iter().map(|p| p.preferred.map(|r| r as u8)).collect();
         let held_back = self
@@ -604,9 +614,7 @@ impl HealthTable {
                 })
             })
             .collect();
-        HealthView::new(endpoints, regions_down, short_ttl, preferred)
-            .with_held_back(held_back)
-            .with_loads(loads, shed)
+        HealthView::new(endpoints, regions_down, short_ttl, preferred).with_held_back(held_back).with_loads(loads, shed)
     }
 
     /// Per pool, the endpoints (health indexes, sorted) that leave its answers for their load:
@@ -811,5 +819,76 @@ mod table_tests {
         t.observe(0, Observation::Failed, Duration::ZERO, "refused", t0);
         t.observe(0, Observation::Ok, Duration::ZERO, "connected", t0 + Duration::from_secs(1));
         assert!(!t.view(t0 + Duration::from_secs(2)).is_held_back(0, 0));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // one real instant as a base for made-up ones
+mod load_tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// One region of three IPv4 endpoints and one IPv6, a pool shedding above 0.9 until below
+    /// 0.75, with loads kept 60 s.
+    fn table() -> HealthTable {
+        let toml = "zones_dir = \"z\"\n[[region]]\nname = \"a\"\nload = { max_age = \"60s\", smoothing = 0 }\n\
+                    endpoints = [ { address = \"192.0.2.1\" }, { address = \"192.0.2.2\" }, { address = \"192.0.2.3\" }, \
+                    { address = \"2001:db8::1\" } ]\n\
+                    [[pool]]\nname = \"p.test.\"\npolicy = \"weighted\"\nregions = [\"a\"]\nshed = { high = 0.9, low = 0.75 }\n";
+        HealthTable::new(&Config::from_toml(toml, Path::new(""), "test").unwrap(), Instant::now())
+    }
+
+    #[test]
+    fn an_endpoint_over_high_is_shed_until_under_low_and_the_ttl_is_short_meanwhile() {
+        let (mut t, t0) = (table(), Instant::now());
+        let at = |s| t0 + Duration::from_secs(s);
+        t.observe_load(0, 0.95, LoadFrom::Push, at(1));
+        let view = t.view(at(1));
+        assert!(view.is_shed(0, 0) && !view.is_shed(0, 1), "over high");
+        assert!(view.is_short_ttl(0), "the failover TTL while anything sheds");
+        t.observe_load(0, 0.8, LoadFrom::Push, at(2));
+        assert!(t.view(at(2)).is_shed(0, 0), "between low and high: still shed");
+        let (_, changes) = t.observe_load(0, 0.7, LoadFrom::Push, at(3));
+        assert!(!t.view(at(3)).is_shed(0, 0), "under low: back");
+        assert_eq!(changes.len(), 1);
+        assert!(!changes[0].shedding);
+    }
+
+    #[test]
+    fn the_last_servable_endpoint_of_a_family_is_never_shed() {
+        let (mut t, t0) = (table(), Instant::now());
+        for (endpoint, load) in [(0, 0.99), (1, 0.95), (2, 0.97), (3, 0.99)] {
+            t.observe_load(endpoint, load, LoadFrom::Push, t0);
+        }
+        let view = t.view(t0);
+        let shed: Vec<bool> = (0..4).map(|i| view.is_shed(0, i)).collect();
+        assert_eq!(shed, [true, false, true, false], "the least loaded IPv4 one stays, and the only IPv6 one");
+    }
+
+    #[test]
+    fn a_shed_endpoints_report_that_ages_out_returns_it_and_the_view_changes_then() {
+        let (mut t, t0) = (table(), Instant::now());
+        t.observe_load(0, 0.95, LoadFrom::Push, t0);
+        assert_eq!(t.next_change(t0), Some(t0 + Duration::from_secs(60)), "the report's max age");
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(t.expired_loads(t0, later), [0]);
+        t.update_shedding(later);
+        let view = t.view(later);
+        assert!(!view.is_shed(0, 0) && view.load(0).is_none(), "no load known: it serves");
+    }
+
+    #[test]
+    fn a_probe_reading_is_divided_by_capacity() {
+        let toml = "zones_dir = \"z\"\n[[region]]\nname = \"a\"\n\
+                    check = { type = \"http\", address = \"127.0.0.1\", port = 9, interval = \"1s\" }\n\
+                    load = { json = \"/connections\", capacity = 1000, smoothing = 0 }\n\
+                    endpoints = [ { address = \"192.0.2.1\" } ]\n\
+                    [[pool]]\nname = \"p.test.\"\npolicy = \"least_loaded\"\nregions = [\"a\"]\n";
+        let mut t = HealthTable::new(&Config::from_toml(toml, Path::new(""), "test").unwrap(), Instant::now());
+        let t0 = Instant::now();
+        assert_eq!(t.observe_load(0, 730.0, LoadFrom::Probe, t0).0, 0.73);
+        assert_eq!(t.observe_load(0, 0.5, LoadFrom::Push, t0).0, 0.5, "a push is a fraction already");
+        assert_eq!(t.endpoint(0).unwrap().load_config.max_age, Duration::from_secs(3), "3 × the check interval");
     }
 }

@@ -47,7 +47,15 @@ impl HealthView {
         short_ttl: Vec<bool>,
         preferred: Vec<Option<u8>>,
     ) -> Self {
-        Self { endpoints, regions_down, short_ttl, preferred, held_back: Vec::new(), loads: Vec::new(), shed: Vec::new() }
+        Self {
+            endpoints,
+            regions_down,
+            short_ttl,
+            preferred,
+            held_back: Vec::new(),
+            loads: Vec::new(),
+            shed: Vec::new(),
+        }
     }
 
     /// The same view with endpoints' loads and each pool's shed endpoints.

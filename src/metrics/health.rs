@@ -155,7 +155,11 @@ impl HealthSeries {
         let name = "meridian_endpoint_load";
         page.family(name, Kind::Gauge, "An endpoint's smoothed reported load, a fraction of its capacity (1 is full).");
         for ((region, endpoint), load) in &self.loads {
-            page.sample(name, &[("region", region), ("endpoint", endpoint)], f64::from_bits(load.load(Ordering::Relaxed)));
+            page.sample(
+                name,
+                &[("region", region), ("endpoint", endpoint)],
+                f64::from_bits(load.load(Ordering::Relaxed)),
+            );
         }
         let name = "meridian_failovers_total";
         page.family(name, Kind::Counter, "Failovers of a pool to other regions, by hand or by health.");

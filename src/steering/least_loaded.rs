@@ -72,3 +72,85 @@ pub(super) fn order(pool: &Pool, q: &Query<'_>) -> Order {
     spare[..n].iter().for_each(|(i, _)| order.push(*i));
     order
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{region, steering};
+    use super::super::{Family, Query, decide};
+    use crate::health::view::HealthView;
+
+    const DRAWS: u64 = 20_000;
+
+    /// Answers per endpoint (by address) over [`DRAWS`] queries with random draws.
+    fn shares(s: &super::super::tests::Setup, health: &HealthView) -> std::collections::HashMap<String, f64> {
+        let mut counts = std::collections::HashMap::new();
+        for i in 0..DRAWS {
+            let q = Query {
+                client: "198.51.100.7".parse().unwrap(),
+                client_prefix: 32,
+                family: Family::V4,
+                geo: None,
+                health,
+                turn: i,
+                random: crate::splitmix::splitmix64(i),
+            };
+            for e in decide(&s.pools[0], &q).endpoints.iter() {
+                *counts.entry(e.address.to_string()).or_insert(0.0) += 1.0 / DRAWS as f64;
+            }
+        }
+        counts
+    }
+
+    fn assert_near(shares: &std::collections::HashMap<String, f64>, expected: &[(&str, f64)]) {
+        for (address, want) in expected {
+            let got = shares.get(*address).copied().unwrap_or(0.0);
+            assert!((got - want).abs() <= 0.03, "{address}: {got:.3}, expected {want:.3} ± 0.03 ({shares:?})");
+        }
+    }
+
+    #[test]
+    fn endpoints_are_drawn_by_spare_capacity_times_weight_within_three_percent() {
+        let regions = region("a", "", &[("192.0.2.1", 1), ("192.0.2.2", 2), ("192.0.2.3", 1)]);
+        let s = steering(&regions, "policy = \"least_loaded\"\nregions = [\"a\"]", None);
+        // Spare 0.8 × 1, 0.5 × 2, 0.9 × 1: tickets 0.8 : 1.0 : 0.9 of 2.7.
+        let health = HealthView::all_up(3).with_loads(vec![Some(0.2), Some(0.5), Some(0.1)], vec![Vec::new()]);
+        assert_near(
+            &shares(&s, &health),
+            &[("192.0.2.1", 0.8 / 2.7), ("192.0.2.2", 1.0 / 2.7), ("192.0.2.3", 0.9 / 2.7)],
+        );
+        // Full and over full count with the floor: 0.05 each against 1.0 for the idle one.
+        let health = HealthView::all_up(3).with_loads(vec![Some(1.0), Some(0.0), Some(3.0)], vec![Vec::new()]);
+        assert_near(
+            &shares(&s, &health),
+            &[("192.0.2.1", 0.05 / 2.1), ("192.0.2.2", 2.0 / 2.1), ("192.0.2.3", 0.05 / 2.1)],
+        );
+        // One unknown counts as the average of the others (0.6): spare 0.4 × 2.
+        let health = HealthView::all_up(3).with_loads(vec![Some(0.2), None, Some(1.0)], vec![Vec::new()]);
+        assert_near(
+            &shares(&s, &health),
+            &[("192.0.2.1", 0.8 / 1.65), ("192.0.2.2", 0.8 / 1.65), ("192.0.2.3", 0.05 / 1.65)],
+        );
+    }
+
+    #[test]
+    fn regions_are_drawn_by_their_endpoints_spare_capacity() {
+        let regions =
+            [region("a", "", &[("192.0.2.1", 1)]), region("b", "", &[("192.0.2.2", 1), ("192.0.2.3", 1)])].concat();
+        let s = steering(&regions, "policy = \"least_loaded\"\nregions = [\"a\", \"b\"]", None);
+        // a: 0.9; b: 0.3 + 0.3 = 0.6.
+        let health = HealthView::all_up(3).with_loads(vec![Some(0.1), Some(0.7), Some(0.7)], vec![Vec::new()]);
+        assert_near(&shares(&s, &health), &[("192.0.2.1", 0.6), ("192.0.2.2", 0.2), ("192.0.2.3", 0.2)]);
+    }
+
+    #[test]
+    fn shed_endpoints_leave_the_answers_and_a_wholly_shed_region_hands_over() {
+        let regions =
+            [region("a", "", &[("192.0.2.1", 1), ("192.0.2.2", 1)]), region("b", "", &[("192.0.2.3", 1)])].concat();
+        let s = steering(&regions, "policy = \"priority\"\nregions = [\"a\", \"b\"]", None);
+        let health = HealthView::all_up(3).with_loads(vec![None; 3], vec![vec![0]]);
+        assert_near(&shares(&s, &health), &[("192.0.2.1", 0.0), ("192.0.2.2", 1.0), ("192.0.2.3", 0.0)]);
+        let health = HealthView::all_up(3).with_loads(vec![None; 3], vec![vec![0, 1]]);
+        assert_near(&shares(&s, &health), &[("192.0.2.3", 1.0)]);
+        assert!(super::super::servable_regions(&s.pools[0], &health) == 1, "a shows as unable to serve");
+    }
+}
