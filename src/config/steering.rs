@@ -189,10 +189,6 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
         }
         let region_check = region.check.as_ref().and_then(|c| health::check(c, &format!("{at}.check"), problems));
         let region_state = health::manual_state(region.state.as_deref(), &format!("{at}.state"), problems);
-        if region.load.is_some() {
-            // Checked once here, where its path is the region's; each endpoint takes it over.
-            load::load(region.load.as_ref(), region_check.as_ref(), &format!("{at}.load"), problems);
-        }
         let endpoints = validate_endpoints(&region, &at, region_check.as_ref(), region_state, problems);
         let min_healthy = region.min_healthy.unwrap_or(0.0);
         if !(0.0..=1000.0).contains(&min_healthy) {
@@ -216,11 +212,12 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
 
 fn validate_endpoints(
     region: &FileRegion,
-    at: &str,
+    region_at: &str,
     region_check: Option<&CheckConfig>,
     region_state: ManualState,
     problems: &mut Vec<Problem>,
 ) -> Vec<EndpointConfig> {
+    let at = region_at;
     if region.endpoints.is_empty() {
         problems.push(Problem::new(format!("{at}.endpoints"), "a region needs at least one endpoint"));
     }
@@ -251,10 +248,18 @@ fn validate_endpoints(
             Some(c) => health::check(c, &format!("{at}.check"), problems),
             None => region_check.cloned(),
         };
-        // The endpoint's own load table is checked at its path; the region's was at its own.
+        // The endpoint's own load table is checked at its path; the region's at the region's
+        // path, with each endpoint's check, and each problem said once.
         let (load, read) = match &e.load {
             Some(own) => load::load(Some(own), check.as_ref(), &format!("{at}.load"), problems),
-            None => load::load(region.load.as_ref(), check.as_ref(), &format!("{at}.load"), &mut Vec::new()),
+            None => {
+                let mut inherited = Vec::new();
+                let taken =
+                    load::load(region.load.as_ref(), check.as_ref(), &format!("{region_at}.load"), &mut inherited);
+                inherited.retain(|p| !problems.contains(p));
+                problems.extend(inherited);
+                taken
+            }
         };
         if let Some(check) = check.as_mut() {
             check.load = read;
