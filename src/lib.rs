@@ -14,16 +14,19 @@
 //! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
 //! - `config`: the TOML as written (`file`) and its validated meaning (`Config`), the API
 //!   changes laid over it (`overlay`) and each one's id, stamp, overrides and revert
-//!   (`changes`), the region-name rule (`names`), and the API's TLS files read (`tls`).
+//!   (`changes`), the region-name rule (`names`), load sources and shedding (`load`), and the
+//!   API's TLS files read (`tls`).
 //! - `zone`: RFC 1035 master files parsed (`parse`), read from disk (`load`) and built into
 //!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`), each RRset's data
 //!   encoded once for the response encoder (`WireSet`).
 //! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view
-//!   queries read (`table`, `history`, `view`), and the probes that feed it (`probe`,
-//!   `prober`), which send their results to the controller and publish nothing.
+//!   queries read (`table`, `history`, `view`), load reports smoothed, aged out and shed with
+//!   hysteresis (`load`), and the probes that feed it (`probe`, `prober`, and `load_read`,
+//!   which reads a load from a body, a header or a metrics page), which send their results to
+//!   the controller and publish nothing.
 //! - `steering`: pools, the policies and `decide`, over an immutable `health::view::HealthView`;
-//!   the latency policy's choice of region (`latency`); which of a pool's regions can answer
-//!   now (`servable`).
+//!   the latency policy's choice of region (`latency`), the draw by spare capacity
+//!   (`least_loaded`); which of a pool's regions can answer now (`servable`).
 //! - `analytics`: per-pool answer shares (regions, endpoints, countries, continents, RCODEs)
 //!   over sliding windows of 1 min, 15 min and 1 h, in a ring of 10-second buckets.
 //! - `metrics`: the process-lifetime Prometheus registry, per-pool handles resolved with each
