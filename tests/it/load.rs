@@ -166,3 +166,43 @@ fn a_pushed_report_moves_answers_at_once_and_ages_out() {
     let reply = api.put("/api/v1/lb/regions/a/endpoints/192.0.2.1/load", r#"{"load": "high"}"#);
     assert_eq!(reply.status, 422, "{}", reply.body);
 }
+
+#[test]
+fn check_config_names_the_path_of_each_bad_load_and_shed_setting() {
+    let dir = crate::support::TempDir::new("load");
+    let config = dir.write(
+        "meridian.toml",
+        r#"zones_dir = "zones"
+[[region]]
+name = "eu"
+check = { type = "tcp", port = 80 }
+load = { json = "/conns", capacity = 0 }
+endpoints = [ { address = "192.0.2.1" },
+              { address = "192.0.2.2", load = { prometheus = "https://10.0.0.5/metrics", metric = "9bad" } },
+              { address = "192.0.2.3", load = { header = "X Load", max_age = "0s" } } ]
+[[pool]]
+name = "www.lb.example."
+policy = "least_loaded"
+regions = ["eu"]
+shed = { high = 0.7, low = 0.8 }
+"#,
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["check-config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "region[0] \"eu\".load.capacity: 0 is not a capacity",
+        "region[0] \"eu\".load: json and header read the load from an HTTP answer",
+        "region[0] \"eu\".endpoints[1] \"192.0.2.2\".load.prometheus: \"https://10.0.0.5/metrics\" is not a metrics URL",
+        "region[0] \"eu\".endpoints[1] \"192.0.2.2\".load.metric: \"9bad\" is not a metric",
+        "region[0] \"eu\".endpoints[2] \"192.0.2.3\".load.header: \"X Load\" is not a header name",
+        "region[0] \"eu\".endpoints[2] \"192.0.2.3\".load.max_age: 0s would let no report count",
+        "pool[0] \"www.lb.example.\".shed.low: 0.8 is not below high (0.7)",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert_eq!(err.matches("capacity: 0 is not a capacity").count(), 1, "a region's problem is said once:\n{err}");
+}
