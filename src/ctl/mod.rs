@@ -114,7 +114,7 @@ pub enum CtlCommand {
         /// The pool's name (www.example.com.).
         #[arg(long)]
         pool: String,
-        /// The policy: geo, nearest, weighted, round_robin, random, hash, priority or latency.
+        /// The policy: geo, nearest, weighted, round_robin, random, hash, priority, latency or least_loaded.
         strategy: String,
         /// The pool's regions, in order, comma-separated.
         #[arg(long, value_delimiter = ',', value_name = "REGION,...")]
