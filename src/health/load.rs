@@ -93,7 +93,7 @@ pub fn is_shedding(was: bool, load: Option<f64>, shed: Shed) -> bool {
     }
 }
 
-/// The most a report's age may be, for the API: the time until it stops counting.
+/// The time until a report stops counting, for the API.
 pub fn expires_in(load: &EndpointLoad, now: Instant) -> Duration {
     load.expires.saturating_duration_since(now)
 }
