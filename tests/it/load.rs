@@ -144,6 +144,9 @@ fn a_pushed_report_moves_answers_at_once_and_ages_out() {
     let shown = api.get("/api/v1/lb/regions/a").json();
     let load = &shown["endpoints"][0]["load"];
     assert_eq!((load["smoothed"].as_f64(), load["source"].as_str()), (Some(0.9), Some("push")), "{shown}");
+    let explained = api.get("/api/v1/lb/explain?name=www.lb.test.&client=192.0.2.99").json();
+    let loads = explained["steering"]["loads"].to_string();
+    assert!(loads.contains("192.0.2.1 0.90") && loads.contains("192.0.2.2 0.10"), "{explained}");
     let page = api.get("/metrics").body;
     assert!(page.contains("meridian_endpoint_load{region=\"a\",endpoint=\"192.0.2.1\"} 0.9"), "{page}");
     let aged_out = |s: &meridian::snapshot::Snapshot| {
