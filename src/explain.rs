@@ -89,6 +89,9 @@ pub struct SteeringStep {
     /// The pool has no endpoint of the family asked for in any region: NODATA by design.
     pub no_endpoint_of_family: bool,
     pub scope: u8,
+    /// The reported load of each endpoint of the region chosen that has one: "192.0.2.1 0.73",
+    /// "192.0.2.2 0.95 (shed)".
+    pub loads: Vec<String>,
 }
 
 /// Explains the answer to `name`/`rtype` for a client at `client`, optionally behind a
@@ -183,6 +186,7 @@ fn describe(
             failover_ttl,
             no_endpoint_of_family: d.no_endpoint_of_family,
             scope: d.scope,
+            loads: loads(snapshot, s.pool, d.region, qtype),
         }
     });
     Explanation {
@@ -204,6 +208,18 @@ fn describe(
     }
 }
 
+/// The loads of the chosen region's endpoints of the family asked, as `explain` prints them.
+fn loads(snapshot: &Snapshot, pool: &crate::steering::Pool, region: Option<usize>, qtype: RecordType) -> Vec<String> {
+    let Some(region) = region.and_then(|r| pool.regions.get(r)) else { return Vec::new() };
+    let family = usize::from(qtype == RecordType::AAAA);
+    let health = &snapshot.health;
+    let line = |e: &crate::steering::PoolEndpoint| {
+        let shed = if health.is_shed(pool.index, e.health) { " (shed)" } else { "" };
+        health.load(e.health).map(|load| format!("{} {load:.2}{shed}", e.address))
+    };
+    region.endpoints[family].iter().filter_map(line).collect()
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -217,6 +233,7 @@ fn reason_text(reason: Reason, pool: &crate::steering::Pool, region: Option<usiz
         Reason::Fallback => format!("no map entry for the client: fallback to {region}"),
         Reason::Nearest { km } => format!("{region} is nearest, {km:.0} km away (after bias)"),
         Reason::Weighted => format!("{region} drawn by weight"),
+        Reason::LeastLoaded => format!("{region} drawn by spare capacity (reported load) × weight"),
         Reason::RoundRobin { turn } => format!("round robin turn {turn}: {region}"),
         Reason::Random => format!("{region} drawn at random"),
         Reason::Hash { prefix_len } => format!("the client's /{prefix_len} hashes to {region}"),
@@ -277,6 +294,9 @@ impl Explanation {
                 "endpoints {}\n",
                 if endpoints.is_empty() { "none".into() } else { endpoints.join(", ") }
             ));
+            if !s.loads.is_empty() {
+                out.push_str(&format!("loads     {}\n", s.loads.join(", ")));
+            }
             if s.address_from == "ecs" {
                 out.push_str(&format!("ecs scope {}\n", s.scope));
             } else {

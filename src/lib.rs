@@ -15,7 +15,8 @@
 //! - `config`: the TOML as written (`file`) and its validated meaning (`Config`), the API
 //!   changes laid over it (`overlay`) and each one's id, stamp, overrides and revert
 //!   (`changes`), weight ramps and `slow_start` as written and saved (`ramp`), the
-//!   region-name rule (`names`), and the API's TLS files read (`tls`).
+//!   region-name rule (`names`), load sources and shedding (`load`), and the API's TLS files
+//!   read (`tls`).
 //! - `tsig`: TSIG (RFC 8945): the `[[key]]` secrets read (`Keys`), a message's TSIG record
 //!   found without allocating (`find`), a request verified (`verify`), responses signed, one
 //!   or each of a multi-message TCP response (`Signer`), and the NOTAUTH answers to requests
@@ -25,11 +26,13 @@
 //!   encoded once for the response encoder (`WireSet`).
 //! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view
 //!   queries read (`table`, `history`, `view`), weights as ramps and slow starts move them
-//!   (`ramp`), and the probes that feed it (`probe`, `prober`), which send their results to the
-//!   controller and publish nothing.
+//!   (`ramp`), load reports smoothed, aged out and shed with hysteresis (`load`), and the
+//!   probes that feed it (`probe`, `prober`, and `load_read`, which reads a load from a body,
+//!   a header or a metrics page), which send their results to the controller and publish
+//!   nothing.
 //! - `steering`: pools, the policies and `decide`, over an immutable `health::view::HealthView`;
-//!   the latency policy's choice of region (`latency`); which of a pool's regions can answer
-//!   now (`servable`).
+//!   the latency policy's choice of region (`latency`), the draw by spare capacity
+//!   (`least_loaded`); which of a pool's regions can answer now (`servable`).
 //! - `analytics`: per-pool answer shares (regions, endpoints, countries, continents, RCODEs)
 //!   over sliding windows of 1 min, 15 min and 1 h, in a ring of 10-second buckets.
 //! - `metrics`: the process-lifetime Prometheus registry, per-pool handles resolved with each

@@ -69,6 +69,48 @@ pub struct EndpointInfo {
     /// With `[cluster]`: the vantage points' votes on it; `health` is this instance's own view,
     /// and answers follow the votes.
     pub votes: Option<VotesInfo>,
+    /// Its reported load; absent when no report was ever taken.
+    pub load: Option<LoadInfo>,
+    /// The pools that leave it out of their answers for its load (`shed`).
+    pub shed_in: Vec<String>,
+}
+
+/// An endpoint's reported load.
+#[derive(Serialize, ToSchema)]
+pub struct LoadInfo {
+    /// The smoothed load steering reads, a fraction of capacity (1 is full); absent once the
+    /// last report aged out.
+    pub smoothed: Option<f64>,
+    /// The last report as it came.
+    pub last: f64,
+    /// "probe" or "push".
+    pub source: &'static str,
+    /// When the last report came (RFC 3339).
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// Seconds until it stops counting without another report (0: aged out).
+    pub expires_in_secs: f64,
+    /// Why the probe's last reading failed, if it did.
+    pub error: Option<String>,
+}
+
+impl LoadInfo {
+    fn of(report: &crate::health::table::EndpointReport<'_>) -> Option<Self> {
+        let now = super::clock();
+        let load = report.load;
+        if load.is_none() && report.load_error.is_none() {
+            return None;
+        }
+        let round = |v: f64| (v * 1e4).round() / 1e4;
+        Some(Self {
+            smoothed: crate::health::load::current(load, now).map(round),
+            last: load.map_or(0.0, |l| round(l.last)),
+            source: load.map_or("probe", |l| l.from.as_str()),
+            at: load.map_or_else(String::new, |l| timestamp_of(l.at)),
+            expires_in_secs: load.map_or(0.0, |l| crate::health::load::expires_in(l, now).as_secs_f64()),
+            error: report.load_error.map(str::to_owned),
+        })
+    }
 }
 
 /// An endpoint's weight on the move: a weight change made over a time, a slow start after it
@@ -208,6 +250,15 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
                 since: report.map(|r| timestamp_of(r.since)),
                 rtt: RttInfo::of(report.map_or(&RttStats::default(), |r| r.rtt)),
                 votes: report.and_then(|r| r.votes).map(VotesInfo::of),
+                load: report.as_ref().and_then(LoadInfo::of),
+                shed_in: snapshot
+                    .config
+                    .pools
+                    .iter()
+                    .enumerate()
+                    .filter(|(p, _)| snapshot.health.is_shed(*p, first + j))
+                    .map(|(_, p)| p.name.to_string())
+                    .collect(),
             }
         })
         .collect();
@@ -364,13 +415,46 @@ async fn set_drained(
     Ok(Json(Applied { generation }))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBody {
+    /// The endpoint's load as a fraction of its capacity: 0 (idle) to 10, 1 being full.
+    pub load: f64,
+}
+
+/// Pushes an endpoint's load (an NS1-style data feed): smoothed with its other reports, it
+/// steers `least_loaded` pools and shedding at once, and stops counting after the endpoint's
+/// `load.max_age` unless another report follows. Not a change: not saved, not in the changes
+/// log, not shared with a cluster (each instance takes its own feed).
+#[utoipa::path(put, path = "/api/v1/lb/regions/{region}/endpoints/{endpoint}/load", tag = "regions",
+    params(("region" = String, Path), ("endpoint" = String, Path, description = "The endpoint's IP address")),
+    request_body = LoadBody,
+    responses((status = 200, body = Applied), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn push_load(
+    State(shared): State<Shared>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    Body(body): Body<LoadBody>,
+) -> Result<Json<Applied>, ApiError> {
+    let (region, endpoint) = endpoint_path(path)?;
+    let max = crate::config::load::MAX_LOAD;
+    if !(body.load.is_finite() && (0.0..=max).contains(&body.load)) {
+        let message = format!("{} is not a load: a fraction of capacity from 0 to {max} (1 is full)", body.load);
+        return Err(ApiError::unprocessable(message, "load"));
+    }
+    if !shared.0.control.push_load(&region, endpoint, body.load).await? {
+        let message = format!("region {} has no endpoint {endpoint}", shown(&region));
+        return Err(ApiError::not_found(message, "endpoint"));
+    }
+    Ok(Json(Applied { generation: shared.published().snapshot.generation }))
+}
+
 /// A pool's policy and its parameters, changed by hand.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StrategyBody {
     /// The pool's name, e.g. "www.lb.example." (the trailing dot may be left out).
     pub pool: String,
-    /// One of geo, nearest, weighted, round_robin, random, hash, priority, latency.
+    /// One of geo, nearest, weighted, round_robin, random, hash, priority, latency, least_loaded.
     pub strategy: String,
     #[serde(default)]
     pub parameters: StrategyParameters,

@@ -80,6 +80,8 @@ pub struct FileRegion {
     /// tenth to full over this time; an endpoint's own `slow_start` replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow_start: Option<FileDuration>,
+    /// Where its endpoints' load is read, unless an endpoint has its own.
+    pub load: Option<super::load::FileLoad>,
 }
 
 /// A duration: seconds as a number, or text such as "500ms", "5s", "2m", "1h".
@@ -218,6 +220,8 @@ pub struct FileEndpoint {
     /// full over this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow_start: Option<FileDuration>,
+    /// Replaces the region's load source for this endpoint.
+    pub load: Option<super::load::FileLoad>,
 }
 
 /// `[[pool]]`: a load-balanced name.
@@ -250,6 +254,8 @@ pub struct FilePool {
     /// `priority`: how long a recovered region must stay up before traffic fails back.
     pub failback_delay: Option<FileDuration>,
     pub spill_regions: Option<i64>,
+    /// Endpoints above `high` leave the answers until below `low`.
+    pub shed: Option<super::load::FileShed>,
 }
 
 /// `{ subnet = "198.51.100.0/24", region = "eu-west" }`

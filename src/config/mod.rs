@@ -10,6 +10,7 @@ pub mod cluster;
 mod file;
 pub mod health;
 pub mod keys;
+pub mod load;
 pub mod names;
 pub mod overlay;
 pub mod ramp;

@@ -68,7 +68,7 @@ pub struct EndpointStateChange {
 pub struct StrategyChange {
     /// The pool's name, e.g. "www.lb.example." (the trailing dot may be left out).
     pub pool: String,
-    /// One of geo, nearest, weighted, round_robin, random, hash, priority, latency.
+    /// One of geo, nearest, weighted, round_robin, random, hash, priority, latency, least_loaded.
     pub strategy: String,
     #[serde(default)]
     pub parameters: StrategyParameters,

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 
 use super::file::{FileCoordinates, FilePool, FileRegion};
 use super::health::{self, CheckConfig, ManualState, WhenAllDown};
+use super::load::{self, LoadConfig, Shed};
 use super::names::{check_region_name, item_path, not_a_domain_name, shown};
 use super::ramp::{WeightRamp, ramp_length};
 use super::{Problem, bounded, bounded_in};
@@ -50,6 +51,8 @@ pub struct EndpointConfig {
     /// A weight change made through the API over a time, still moving or not: `weight` is
     /// where it ends.
     pub ramp: Option<WeightRamp>,
+    /// How its load reports are taken (where a probe reads them is on its check).
+    pub load: LoadConfig,
 }
 
 /// How a pool chooses a region.
@@ -64,11 +67,13 @@ pub enum PolicyKind {
     Priority,
     /// The region whose endpoints answer probes fastest, with hysteresis.
     Latency,
+    /// Regions and endpoints drawn by spare capacity (reported load) × weight.
+    LeastLoaded,
 }
 
 impl PolicyKind {
-    pub const NAMES: [&'static str; 8] =
-        ["geo", "nearest", "weighted", "round_robin", "random", "hash", "priority", "latency"];
+    pub const NAMES: [&'static str; 9] =
+        ["geo", "nearest", "weighted", "round_robin", "random", "hash", "priority", "latency", "least_loaded"];
 
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
@@ -80,6 +85,7 @@ impl PolicyKind {
             "hash" => Self::Hash,
             "priority" => Self::Priority,
             "latency" => Self::Latency,
+            "least_loaded" => Self::LeastLoaded,
             _ => return None,
         })
     }
@@ -123,6 +129,8 @@ pub struct PoolConfig {
     /// Manual failovers in force: (from, to) as indexes into `Config::regions`; the first
     /// region's clients go to the second (set through the API, see `overlay.rs`).
     pub failovers: Vec<(usize, usize)>,
+    /// Endpoints above `high` leave the answers until they fall below `low`.
+    pub shed: Option<Shed>,
 }
 
 pub fn validate_geoip(database: Option<String>, base: &Path) -> Option<PathBuf> {
@@ -221,11 +229,12 @@ struct Inherited<'r> {
 
 fn validate_endpoints(
     region: &FileRegion,
-    at: &str,
+    region_at: &str,
     inherited: Inherited<'_>,
     problems: &mut Vec<Problem>,
 ) -> Vec<EndpointConfig> {
     let Inherited { check: region_check, state: region_state, .. } = inherited;
+    let at = region_at;
     if region.endpoints.is_empty() {
         problems.push(Problem::new(format!("{at}.endpoints"), "a region needs at least one endpoint"));
     }
@@ -252,10 +261,26 @@ fn validate_endpoints(
                 format!("{address} is also endpoints[{first}]: a region lists an address once"),
             ));
         }
-        let check = match &e.check {
+        let mut check = match &e.check {
             Some(c) => health::check(c, &format!("{at}.check"), problems),
             None => region_check.cloned(),
         };
+        // The endpoint's own load table is checked at its path; the region's at the region's
+        // path, with each endpoint's check, and each problem said once.
+        let (load, read) = match &e.load {
+            Some(own) => load::load(Some(own), check.as_ref(), &format!("{at}.load"), problems),
+            None => {
+                let mut inherited = Vec::new();
+                let taken =
+                    load::load(region.load.as_ref(), check.as_ref(), &format!("{region_at}.load"), &mut inherited);
+                inherited.retain(|p| !problems.contains(p));
+                problems.extend(inherited);
+                taken
+            }
+        };
+        if let Some(check) = check.as_mut() {
+            check.load = read;
+        }
         let state = match health::manual_state(e.state.as_deref(), &format!("{at}.state"), problems) {
             ManualState::Auto => region_state,
             own => own,
@@ -272,6 +297,7 @@ fn validate_endpoints(
             backup: e.backup,
             slow_start: slow_start.unwrap_or(Duration::ZERO),
             ramp: None,
+            load,
         });
     }
     endpoints
@@ -358,7 +384,11 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
         let fallback_location =
             pool.fallback_location.and_then(|c| coordinates(c, &format!("{at}.fallback_location"), problems));
         let ttl_secs = bounded_in(pool.ttl, 30, 0..=86_400, " seconds", format!("{at}.ttl"), problems) as u32;
-        let max_answers = bounded(pool.max_answers, 8, 1..=16, format!("{at}.max_answers"), problems) as usize;
+        // least_loaded steers by the one address a resolver holds: more in an answer and the
+        // resolver, not the load, picks among them.
+        let default_answers = if policy == PolicyKind::LeastLoaded { 1 } else { 8 };
+        let max_answers =
+            bounded(pool.max_answers, default_answers, 1..=16, format!("{at}.max_answers"), problems) as usize;
         let hash_prefix_v4 =
             bounded_in(pool.hash_prefix_v4, 24, 0..=32, " bits", format!("{at}.hash_prefix_v4"), problems) as u8;
         let hash_prefix_v6 =
@@ -401,7 +431,9 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             &format!("{at}.failback_delay"),
             problems,
         );
+        let shed = load::shed(pool.shed.as_ref(), &format!("{at}.shed"), problems);
         valid.push(PoolConfig {
+            shed,
             failovers: Vec::new(),
             failback_delay,
             latency_margin_pct,

@@ -160,7 +160,7 @@ fn bad_regions_and_pools_are_named_with_their_paths_and_names() {
             r#"region[0] "eu".continents[1]: "MARS" is not one of AF, AN, AS, EU, NA, OC, SA"#,
             r#"region[0] "eu".endpoints[0].address: "300.1.1.1" is not an IP address"#,
             r#"region[0] "eu".endpoints[1] "192.0.2.1".weight: -1 is outside the range 0 to 1000000"#,
-            r#"pool[0] "p.test.".policy: "fastest" is not one of geo, nearest, weighted, round_robin, random, hash, priority, latency"#,
+            r#"pool[0] "p.test.".policy: "fastest" is not one of geo, nearest, weighted, round_robin, random, hash, priority, latency, least_loaded"#,
             r#"pool[1] "q.test.".regions[1]: no region is named "us""#,
             r#"pool[1] "q.test.".overrides[0].subnet: "nonsense" is not a subnet such as 198.51.100.0/24"#,
             r#"pool[1] "q.test.".overrides[1].region: "ap" is not one of this pool's regions"#,

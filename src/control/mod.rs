@@ -118,6 +118,12 @@ pub enum Command {
         endpoint: String,
         down: bool,
     },
+    /// A pushed load report for the endpoint "region/address"; answered false if it has none.
+    Load {
+        endpoint: String,
+        load: f64,
+        reply: oneshot::Sender<bool>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -173,6 +179,18 @@ impl Control {
     /// newer vote follows within a probe interval.
     pub fn vote(&self, vantage: String, endpoint: String, down: bool) {
         let _ = self.commands.try_send(Command::Vote { vantage, endpoint, down });
+    }
+
+    /// Hands the writer a pushed load report (a fraction of capacity) for an endpoint; whether
+    /// the endpoint exists. Applied and published before this returns.
+    ///
+    /// # Errors
+    /// The server is stopping.
+    pub async fn push_load(&self, region: &str, address: IpAddr, load: f64) -> Result<bool, Refused> {
+        let (reply, answer) = oneshot::channel();
+        let endpoint = format!("{region}/{address}");
+        self.send(Command::Load { endpoint, load, reply }).await.map_err(|_| Refused::Stopped)?;
+        answer.await.map_err(|_| Refused::Stopped)
     }
 
     /// Stops serving, within the grace period.
@@ -246,6 +264,8 @@ struct Writer {
     published: Arc<ArcSwap<Published>>,
     /// The threads reloads are built on, in turns (see `loader`).
     loaders: Loaders,
+    /// Load reports that aged out before this were logged and let go.
+    loads_checked: Instant,
 }
 
 /// Probe results taken in one go before publishing: a burst of results publishes once.
@@ -289,6 +309,7 @@ impl Controller {
             reports: None,
             published: published.clone(),
             loaders: Loaders::default(),
+            loads_checked: clock(),
         };
         let task = tokio::spawn(writer.run(inbox));
         (Control { commands, published }, task)
@@ -364,6 +385,14 @@ impl Writer {
                         self.publish_health();
                     }
                 }
+            }
+            Command::Load { endpoint, load, reply } => {
+                let now = clock();
+                let known = health::push_load(&mut self.own.table, &endpoint, load, now, &self.own.observers.metrics);
+                if known {
+                    self.publish_health();
+                }
+                let _ = reply.send(known);
             }
             Command::Shutdown(_) => unreachable!("handled by run"),
         }
@@ -460,7 +489,10 @@ impl Writer {
     /// Publishes the health table for the API, and a new snapshot when the view queries
     /// read has changed (a transition, or a short-TTL hold or failback delay that ran out).
     fn publish_health(&mut self) {
-        let view = self.own.table.view(clock());
+        let now = clock();
+        health::expire_loads(&mut self.own.table, self.loads_checked, now, &self.own.observers.metrics);
+        self.loads_checked = now;
+        let view = self.own.table.view(now);
         let current = self.own.store.load();
         let snapshot = if *current.health == view { current } else { Arc::new(current.with_health(view)) };
         self.publish(snapshot);

@@ -103,12 +103,22 @@ pub enum CtlCommand {
         #[arg(long, value_name = "DURATION")]
         over: Option<String>,
     },
-    /// Change a pool's policy (geo, nearest, weighted, round_robin, random, hash, priority, latency).
+    /// Push an endpoint's load (a fraction of its capacity, 1 being full): it steers
+    /// least_loaded pools and shedding until the endpoint's load.max_age passes.
+    Load {
+        /// The endpoint: its region, a slash, its address (eu/192.0.2.10, eu/2001:db8::10).
+        #[arg(value_name = "REGION/ADDRESS", value_parser = EndpointRef::parse)]
+        endpoint: EndpointRef,
+        /// Its load: 0 (idle) to 10, 1 being full.
+        load: f64,
+    },
+    /// Change a pool's policy (geo, nearest, weighted, round_robin, random, hash, priority, latency,
+    /// least_loaded).
     Strategy {
         /// The pool's name (www.example.com.).
         #[arg(long)]
         pool: String,
-        /// The policy: geo, nearest, weighted, round_robin, random, hash, priority or latency.
+        /// The policy: geo, nearest, weighted, round_robin, random, hash, priority, latency or least_loaded.
         strategy: String,
         /// The pool's regions, in order, comma-separated.
         #[arg(long, value_delimiter = ',', value_name = "REGION,...")]
@@ -325,6 +335,10 @@ pub fn request_of(command: &CtlCommand) -> Request {
             let what = format!("{e} weight ramping to {weight} over {over}");
             let body = json!({ "weight": weight, "over": over });
             Request::new(Method::PATCH, &endpoint_path(e, &[]), View::Applied(what)).body(body)
+        }
+        C::Load { endpoint: e, load } => {
+            let what = format!("{e} load {load} reported");
+            Request::new(Method::PUT, &endpoint_path(e, &["load"]), View::Applied(what)).body(json!({ "load": load }))
         }
         C::Strategy { pool, strategy, regions } => strategy_request(pool, strategy, regions),
         C::Failover(args) => failover_request(args),

@@ -4,6 +4,8 @@
 //! that feed it (`probe`), and the tasks that run them and publish the result (`prober`).
 
 pub mod history;
+pub mod load;
+mod load_read;
 pub mod probe;
 pub mod prober;
 pub mod quorum;

@@ -30,6 +30,7 @@ use tokio_rustls::TlsConnector;
 
 use super::state::Observation;
 use super::table::Target;
+use crate::config::load::LoadRead;
 use crate::config::names::{shown, shown_duration};
 use crate::config::{CheckConfig, CheckKind};
 
@@ -46,12 +47,15 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub const MAX_HEADERS: usize = 100;
 
 /// One probe's result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProbeResult {
     pub observation: Observation,
     pub rtt: Duration,
     /// What was seen: "HTTP 503", "connection refused", "timed out after 2s"...
     pub detail: String,
+    /// The load read with it (the value as read, before division by capacity), or why none
+    /// could be read; `None` when the check reads no load.
+    pub load: Option<Result<f64, String>>,
 }
 
 /// Why a prober could not be built.
@@ -110,10 +114,11 @@ impl Prober {
     pub async fn probe(&self) -> ProbeResult {
         let started = Instant::now();
         let check = &self.target.check;
+        let mut load = None;
         let exchange = async {
             match &self.http {
                 None => tcp(SocketAddr::new(self.target.address, check.port), check.source).await,
-                Some(http) => http.exchange(check).await,
+                Some(http) => http.exchange(check, &mut load).await,
             }
         };
         let (ok, status, detail) = tokio::time::timeout(check.timeout, exchange)
@@ -127,7 +132,18 @@ impl Prober {
             _ if check.degraded_rtt.is_some_and(|limit| rtt > limit) => Observation::Degraded,
             _ => Observation::Ok,
         };
-        ProbeResult { observation, rtt, detail }
+        if let Some(LoadRead::Prometheus { url, metric }) = &check.load {
+            // A page of its own, fetched with the check: it has its own `timeout`.
+            let fetched =
+                tokio::time::timeout(check.timeout, super::load_read::scrape(url, metric, check.source)).await;
+            load =
+                Some(fetched.unwrap_or_else(|_| {
+                    Err(format!("{} not read within {}", url.text, shown_duration(check.timeout)))
+                }));
+        } else if check.load.is_some() && load.is_none() && ok {
+            load = Some(Err("the answer carried no load".into()));
+        }
+        ProbeResult { observation, rtt, detail, load }
     }
 }
 
@@ -172,27 +188,27 @@ impl Http {
 
     /// Connects (always to the target's address, whatever `host` says), shakes hands over TLS
     /// for `https`, and asks.
-    async fn exchange(&self, check: &CheckConfig) -> Outcome {
+    async fn exchange(&self, check: &CheckConfig, load: &mut Option<Result<f64, String>>) -> Outcome {
         let stream = match connect(self.socket, check.source).await {
             Ok(stream) => stream,
             Err(e) => return (false, None, e.to_string()),
         };
         let _ = stream.set_nodelay(true); // the request goes out in one write anyway
         let Some((connector, name)) = &self.tls else {
-            return self.ask(TokioIo::new(stream), check).await;
+            return self.ask(TokioIo::new(stream), check, load).await;
         };
         let name = match name {
             Ok(name) => name.clone(),
             Err(e) => return (false, None, e.clone()),
         };
         match connector.connect(name, stream).await {
-            Ok(stream) => self.ask(TokioIo::new(stream), check).await,
+            Ok(stream) => self.ask(TokioIo::new(stream), check, load).await,
             Err(e) => (false, None, format!("TLS: {e}")),
         }
     }
 
     /// Sends the request over a fresh HTTP/1.1 connection and judges the answer.
-    async fn ask<T>(&self, io: T, check: &CheckConfig) -> Outcome
+    async fn ask<T>(&self, io: T, check: &CheckConfig, load: &mut Option<Result<f64, String>>) -> Outcome
     where
         T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
@@ -221,7 +237,7 @@ impl Http {
         };
         let answered = async {
             match sender.send_request(request).await {
-                Ok(response) => judge(response, check).await,
+                Ok(response) => judge(response, check, load).await,
                 Err(e) => (false, None, describe(&e)),
             }
         };
@@ -232,10 +248,20 @@ impl Http {
     }
 }
 
-/// Judges an answer on its status and, for a `body` check, its first `max_body_bytes`.
-async fn judge(response: hyper::Response<Incoming>, check: &CheckConfig) -> Outcome {
+/// Judges an answer on its status and, for a `body` check, its first `max_body_bytes`; reads
+/// the load from it when the check says where.
+async fn judge(
+    response: hyper::Response<Incoming>,
+    check: &CheckConfig,
+    load: &mut Option<Result<f64, String>>,
+) -> Outcome {
     let code = response.status().as_u16();
     let expected = check.expect.iter().any(|(a, b)| (*a..=*b).contains(&code));
+    match &check.load {
+        Some(LoadRead::Header(name)) => *load = Some(super::load_read::from_header(response.headers(), name)),
+        Some(LoadRead::Json(pointer)) if expected => return judge_json(response, check, pointer, load).await,
+        _ => {}
+    }
     let degraded = check.degraded_status.iter().any(|(a, b)| (*a..=*b).contains(&code));
     if !expected {
         // A degraded status (429...) is up but degraded; its body is not what `body` expects.
@@ -254,6 +280,37 @@ async fn judge(response: hyper::Response<Incoming>, check: &CheckConfig) -> Outc
             format!("HTTP {code}, no {} in the first {} bytes of the body", shown(needle), check.max_body_bytes),
         ),
         Err(e) => (false, Some(code), format!("HTTP {code}, body: {}", describe(&e))),
+    }
+}
+
+/// Judges an expected answer whose body carries the load as JSON: the body is read whole, up
+/// to `max_body_bytes` (a longer one gives no load, and is judged on those first bytes), then
+/// searched for `body` and parsed.
+async fn judge_json(
+    response: hyper::Response<Incoming>,
+    check: &CheckConfig,
+    pointer: &str,
+    load: &mut Option<Result<f64, String>>,
+) -> Outcome {
+    let code = response.status().as_u16();
+    let (body, whole) = match super::load_read::read_body(response.into_body(), check.max_body_bytes).await {
+        Ok(read) => read,
+        Err(e) => {
+            let e = describe(&e);
+            *load = Some(Err(format!("body: {e}")));
+            return (false, Some(code), format!("HTTP {code}, body: {e}"));
+        }
+    };
+    *load = Some(if whole {
+        super::load_read::from_json(&body, pointer)
+    } else {
+        Err(format!("the body is longer than max_body_bytes ({} bytes): no JSON read", check.max_body_bytes))
+    });
+    match &check.body {
+        Some(needle) if !needle.is_empty() && !contains(&body, needle.as_bytes()) => {
+            (false, Some(code), format!("HTTP {code}, body without {}", shown(needle)))
+        }
+        _ => (true, Some(code), format!("HTTP {code}")),
     }
 }
 

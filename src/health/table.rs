@@ -11,11 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::history::{Event, History, RttStats};
+use super::load::{self as load_report, EndpointLoad, LoadFrom};
 use super::quorum::Verdict;
 use super::ramp::{self, Ramp, SlowStart};
 use super::state::{EndpointHealth, Observation, Status, Thresholds, Transition};
 use super::view::{EndpointView, HealthView};
 use crate::config::ramp::WeightRamp;
+use crate::config::load::{LoadConfig, Shed};
 use crate::config::{CheckConfig, Config, ManualState};
 
 /// What one probe task checks: a check and the address it goes to. Endpoints that share
@@ -50,6 +52,13 @@ struct Slot {
     /// Its `slow_start` (zero: none), and the slow start since it last came back.
     slow_start: Duration,
     slow: Option<SlowStart>,
+    load_config: LoadConfig,
+    /// Its load as the last reports left it (aged out once past `expires`).
+    load: Option<EndpointLoad>,
+    /// Why the probe's last load reading failed, if it did.
+    load_error: Option<Arc<str>>,
+    /// An IPv6 endpoint (for the last servable endpoint of a family, never shed).
+    v6: bool,
 }
 
 /// The vantage points' verdict on one endpoint, and since when it has stood.
@@ -130,6 +139,10 @@ struct PoolSlots {
     failback_delay: Duration,
     /// Per region of the pool: since when it can serve again after being unable to.
     recovered_at: Vec<Option<Instant>>,
+    shed: Option<Shed>,
+    /// Per endpoint of `endpoints`: whether it is above the pool's `shed.high` (and not yet
+    /// back below `low`).
+    shedding: Vec<bool>,
 }
 
 /// Every endpoint's health, in configuration order (the health indexes of the steering).
@@ -176,6 +189,19 @@ pub struct EndpointReport<'t> {
     pub rtt: &'t RttStats,
     /// With a cluster: the votes behind the verdict answers follow.
     pub votes: Option<&'t VoteSummary>,
+    /// Its load as the last reports left it (it may have aged out: see `expires`).
+    pub load: Option<&'t EndpointLoad>,
+    pub load_error: Option<&'t str>,
+    pub load_config: LoadConfig,
+}
+
+/// An endpoint that started or stopped shedding in a pool, for the log.
+#[derive(Debug, Clone)]
+pub struct ShedChange {
+    pub pool: String,
+    pub endpoint: String,
+    pub shedding: bool,
+    pub load: f64,
 }
 
 /// An endpoint's weight on the move, for the API.
@@ -248,6 +274,10 @@ impl HealthTable {
                     ramp: None,
                     slow_start: endpoint.slow_start,
                     slow: None,
+                    load_config: endpoint.load,
+                    load: None,
+                    load_error: None,
+                    v6: endpoint.address.is_ipv6(),
                 });
             }
             regions.push((first..slots.len(), region.min_healthy));
@@ -265,6 +295,8 @@ impl HealthTable {
                 preferred: None,
                 failback_delay: pool.failback_delay,
                 recovered_at: vec![None; pool.regions.len()],
+                shed: pool.shed,
+                shedding: vec![false; pool.regions.iter().map(|&r| regions[r].0.len()).sum()],
             })
             .collect();
         let targets = targets.into();
@@ -313,6 +345,11 @@ impl HealthTable {
                 slot.rtt = previous.rtt.clone();
                 slot.votes.clone_from(&previous.votes);
             }
+            // Load is the endpoint's, whatever its check: kept by name.
+            if let Some(previous) = old.slots.iter().find(|o| o.name == slot.name) {
+                slot.load = previous.load;
+                slot.load_error.clone_from(&previous.load_error);
+            }
         }
         // A pool keeps its short-TTL hold, its latency choice and its regions' failback delays,
         // matched by pool and region name, so that a change elsewhere does not end them early.
@@ -327,6 +364,13 @@ impl HealthTable {
             for r in 0..pool.region_names.len() {
                 if let Some(o) = old_index(r) {
                     pool.recovered_at[r] = previous.recovered_at[o];
+                }
+            }
+            if pool.shed.is_some() {
+                for (k, slot) in pool.endpoints.iter().enumerate() {
+                    let name = &self.slots[*slot].name;
+                    let before = previous.endpoints.iter().position(|&o| old.slots[o].name == *name);
+                    pool.shedding[k] = before.is_some_and(|b| previous.shedding[b]);
                 }
             }
         }
@@ -381,6 +425,66 @@ impl HealthTable {
         self.track_recoveries(&before, now);
         self.note_region_changes(&before, now);
         changes.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Takes a load report for an endpoint at `now`: a probe's reading is divided by the
+    /// endpoint's capacity, a pushed one is a fraction already. Updates the pools' shedding and
+    /// returns what started or stopped shedding, and the load steering now reads.
+    pub fn observe_load(
+        &mut self,
+        endpoint: usize,
+        value: f64,
+        from: LoadFrom,
+        now: Instant,
+    ) -> (f64, Vec<ShedChange>) {
+        let Some(slot) = self.slots.get_mut(endpoint) else { return (0.0, Vec::new()) };
+        let fraction = match from {
+            LoadFrom::Probe => value / slot.load_config.capacity,
+            LoadFrom::Push => value,
+        };
+        // Bounded as pushes are: a runaway reading does not swamp the average for long.
+        let fraction = fraction.clamp(0.0, crate::config::load::MAX_LOAD);
+        slot.load = Some(load_report::observe(slot.load.as_ref(), fraction, from, now, slot.load_config));
+        if from == LoadFrom::Probe {
+            slot.load_error = None;
+        }
+        let smoothed = slot.load.map_or(fraction, |l| l.smoothed);
+        (smoothed, self.update_shedding(now))
+    }
+
+    /// Notes that a probe could not read an endpoint's load: its last report ages out as usual.
+    pub fn set_load_error(&mut self, endpoint: usize, error: &str) {
+        if let Some(slot) = self.slots.get_mut(endpoint) {
+            slot.load_error = Some(error.into());
+        }
+    }
+
+    /// Applies every pool's shedding hysteresis to the loads as of `now` (reports age out);
+    /// a pool whose shedding changed starts its failover-TTL hold, as after a health change.
+    pub fn update_shedding(&mut self, now: Instant) -> Vec<ShedChange> {
+        let mut changes = Vec::new();
+        for pool in &mut self.pools {
+            let Some(shed) = pool.shed else { continue };
+            for (k, &i) in pool.endpoints.iter().enumerate() {
+                let slot = &self.slots[i];
+                let load = load_report::current(slot.load.as_ref(), now);
+                let shedding = load_report::is_shedding(pool.shedding[k], load, shed);
+                if shedding != pool.shedding[k] {
+                    pool.shedding[k] = shedding;
+                    pool.changed_at = Some(now);
+                    let (endpoint, load) = (slot.name.to_string(), load.unwrap_or(0.0));
+                    changes.push(ShedChange { pool: pool.name.clone(), endpoint, shedding, load });
+                }
+            }
+        }
+        changes
+    }
+
+    /// The endpoints (indexes) whose load reports have aged out by `now` but were fresh
+    /// before: their load is no longer known.
+    pub fn expired_loads(&self, since: Instant, now: Instant) -> Vec<usize> {
+        let gone = |l: &EndpointLoad| l.expires > since && l.expires <= now;
+        self.slots.iter().enumerate().filter(|(_, s)| s.load.as_ref().is_some_and(gone)).map(|(i, _)| i).collect()
     }
 
     /// Sets the cluster's verdict on an endpoint (its `since` kept while it says the same);
@@ -536,6 +640,9 @@ impl HealthTable {
             history: &s.history,
             rtt: &s.rtt,
             votes: s.votes.as_deref(),
+            load: s.load.as_ref(),
+            load_error: s.load_error.as_deref(),
+            load_config: s.load_config,
         })
     }
 
@@ -554,7 +661,7 @@ impl HealthTable {
                 },
             })
             .collect();
-        let regions_down = self
+        let regions_down: Vec<bool> = self
             .regions
             .iter()
             .map(|(range, min_healthy)| {
@@ -565,7 +672,7 @@ impl HealthTable {
                 *min_healthy > 0.0 && (servable as f64) < needed
             })
             .collect();
-        let short_ttl = self
+        let short_ttl: Vec<bool> = self
             .pools
             .iter()
             .map(|pool| {
@@ -578,6 +685,13 @@ impl HealthTable {
                 unhealthy || recent
             })
             .collect();
+        let shed = self.shed_endpoints(&endpoints, &regions_down);
+        let short_ttl = short_ttl
+            .into_iter()
+            .zip(&shed)
+            .map(|(short, shed): (bool, &Vec<u32>)| short || !shed.is_empty())
+            .collect();
+        let loads = self.slots.iter().map(|s| load_report::current(s.load.as_ref(), now).map(|l| l as f32)).collect();
         let preferred = self.pools.iter().map(|p| p.preferred.map(|r| r as u8)).collect();
         // Weights as of the last whole second: the view moves at most once a second.
         let tick = ramp::tick_at(self.epoch, now);
@@ -603,18 +717,59 @@ impl HealthTable {
                 })
             })
             .collect();
-        HealthView::new(endpoints, regions_down, short_ttl, preferred).with_held_back(held_back).with_weights(weights)
+        HealthView::new(endpoints, regions_down, short_ttl, preferred)
+            .with_held_back(held_back)
+            .with_weights(weights)
+            .with_loads(loads, shed)
     }
 
-    /// When the view changes with no probe result: the end of a pool's short-TTL hold or of a
-    /// region's failback delay, or the next second while a weight ramps.
+    /// Per pool, the endpoints (health indexes, sorted) that leave its answers for their load:
+    /// those shedding, but never the last servable endpoint of a family. When every servable
+    /// endpoint of a family sheds, the least loaded of them stays (an overloaded answer beats
+    /// none, and its load goes on being measured).
+    fn shed_endpoints(&self, endpoints: &[EndpointView], regions_down: &[bool]) -> Vec<Vec<u32>> {
+        let region_of = |i: usize| self.regions.iter().position(|(range, _)| range.contains(&i));
+        let servable = |i: usize| {
+            endpoints[i].servable && self.slots[i].weight > 0 && !region_of(i).is_some_and(|r| regions_down[r])
+        };
+        let load = |i: usize| self.slots[i].load.map_or(0.0, |l| l.smoothed);
+        self.pools
+            .iter()
+            .map(|pool| {
+                if !pool.shedding.iter().any(|s| *s) {
+                    return Vec::new();
+                }
+                let mut shed: Vec<u32> = Vec::new();
+                for v6 in [false, true] {
+                    let family = || pool.endpoints.iter().enumerate().filter(move |(_, i)| self.slots[**i].v6 == v6);
+                    let serving = family().filter(|(k, i)| servable(**i) && !pool.shedding[*k]).count();
+                    let mut shedding: Vec<usize> =
+                        family().filter(|(k, i)| servable(**i) && pool.shedding[*k]).map(|(_, i)| *i).collect();
+                    if serving == 0 && !shedding.is_empty() {
+                        // The last servable endpoint is never shed: keep the least loaded.
+                        let keep = shedding.iter().enumerate().min_by(|a, b| load(*a.1).total_cmp(&load(*b.1)));
+                        let keep = keep.map_or(0, |(k, _)| k);
+                        shedding.remove(keep);
+                    }
+                    shed.extend(shedding.iter().map(|&i| i as u32));
+                }
+                shed.sort_unstable();
+                shed
+            })
+            .collect()
+    }
+
+    /// When the view changes with no probe result: the end of a pool's short-TTL hold, of a
+    /// region's failback delay or of a load report's max age, or the next second while a
+    /// weight ramps.
     pub fn next_change(&self, now: Instant) -> Option<Instant> {
         let holds = self.pools.iter().filter_map(|p| p.changed_at.map(|at| at + p.hold));
         let failbacks =
             self.pools.iter().flat_map(|p| p.recovered_at.iter().flatten().map(move |at| *at + p.failback_delay));
+        let expiries = self.slots.iter().filter_map(|s| s.load.map(|l| l.expires));
         let ramping = self.slots.iter().any(|s| s.is_ramping(ramp::tick_at(self.epoch, now)));
         let step = ramping.then(|| ramp::next_tick(self.epoch, now));
-        holds.chain(failbacks).filter(|&at| at > now).chain(step).min()
+        holds.chain(failbacks).chain(expiries).filter(|&at| at > now).chain(step).min()
     }
 
     /// An endpoint's weight on the move at `now`, if it is: where it goes and by when, and
@@ -877,5 +1032,76 @@ mod table_tests {
         later.start_ramps(None, t0, 25_000);
         assert_eq!(later.view(t0).weight_milli(0, 10), 10_000);
         assert_eq!(later.next_change(t0), None);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // one real instant as a base for made-up ones
+mod load_tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// One region of three IPv4 endpoints and one IPv6, a pool shedding above 0.9 until below
+    /// 0.75, with loads kept 60 s.
+    fn table() -> HealthTable {
+        let toml = "zones_dir = \"z\"\n[[region]]\nname = \"a\"\nload = { max_age = \"60s\", smoothing = 0 }\n\
+                    endpoints = [ { address = \"192.0.2.1\" }, { address = \"192.0.2.2\" }, { address = \"192.0.2.3\" }, \
+                    { address = \"2001:db8::1\" } ]\n\
+                    [[pool]]\nname = \"p.test.\"\npolicy = \"weighted\"\nregions = [\"a\"]\nshed = { high = 0.9, low = 0.75 }\n";
+        HealthTable::new(&Config::from_toml(toml, Path::new(""), "test").unwrap(), Instant::now())
+    }
+
+    #[test]
+    fn an_endpoint_over_high_is_shed_until_under_low_and_the_ttl_is_short_meanwhile() {
+        let (mut t, t0) = (table(), Instant::now());
+        let at = |s| t0 + Duration::from_secs(s);
+        t.observe_load(0, 0.95, LoadFrom::Push, at(1));
+        let view = t.view(at(1));
+        assert!(view.is_shed(0, 0) && !view.is_shed(0, 1), "over high");
+        assert!(view.is_short_ttl(0), "the failover TTL while anything sheds");
+        t.observe_load(0, 0.8, LoadFrom::Push, at(2));
+        assert!(t.view(at(2)).is_shed(0, 0), "between low and high: still shed");
+        let (_, changes) = t.observe_load(0, 0.7, LoadFrom::Push, at(3));
+        assert!(!t.view(at(3)).is_shed(0, 0), "under low: back");
+        assert_eq!(changes.len(), 1);
+        assert!(!changes[0].shedding);
+    }
+
+    #[test]
+    fn the_last_servable_endpoint_of_a_family_is_never_shed() {
+        let (mut t, t0) = (table(), Instant::now());
+        for (endpoint, load) in [(0, 0.99), (1, 0.95), (2, 0.97), (3, 0.99)] {
+            t.observe_load(endpoint, load, LoadFrom::Push, t0);
+        }
+        let view = t.view(t0);
+        let shed: Vec<bool> = (0..4).map(|i| view.is_shed(0, i)).collect();
+        assert_eq!(shed, [true, false, true, false], "the least loaded IPv4 one stays, and the only IPv6 one");
+    }
+
+    #[test]
+    fn a_shed_endpoints_report_that_ages_out_returns_it_and_the_view_changes_then() {
+        let (mut t, t0) = (table(), Instant::now());
+        t.observe_load(0, 0.95, LoadFrom::Push, t0);
+        assert_eq!(t.next_change(t0), Some(t0 + Duration::from_secs(60)), "the report's max age");
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(t.expired_loads(t0, later), [0]);
+        t.update_shedding(later);
+        let view = t.view(later);
+        assert!(!view.is_shed(0, 0) && view.load(0).is_none(), "no load known: it serves");
+    }
+
+    #[test]
+    fn a_probe_reading_is_divided_by_capacity() {
+        let toml = "zones_dir = \"z\"\n[[region]]\nname = \"a\"\n\
+                    check = { type = \"http\", address = \"127.0.0.1\", port = 9, interval = \"1s\" }\n\
+                    load = { json = \"/connections\", capacity = 1000, smoothing = 0 }\n\
+                    endpoints = [ { address = \"192.0.2.1\" } ]\n\
+                    [[pool]]\nname = \"p.test.\"\npolicy = \"least_loaded\"\nregions = [\"a\"]\n";
+        let mut t = HealthTable::new(&Config::from_toml(toml, Path::new(""), "test").unwrap(), Instant::now());
+        let t0 = Instant::now();
+        assert_eq!(t.observe_load(0, 730.0, LoadFrom::Probe, t0).0, 0.73);
+        assert_eq!(t.observe_load(0, 0.5, LoadFrom::Push, t0).0, 0.5, "a push is a fraction already");
+        assert_eq!(t.endpoint(0).unwrap().load_config.max_age, Duration::from_secs(3), "3 × the check interval");
     }
 }

@@ -223,6 +223,12 @@ impl Registry {
         self.health.record_transition(endpoint, to);
     }
 
+    /// Sets an endpoint's smoothed load (`None`: no report counts, and the series goes). Not
+    /// hot; no lock.
+    pub fn set_endpoint_load(&self, endpoint: EndpointLabel<'_>, load: Option<f64>) {
+        self.health.set_load(endpoint, load);
+    }
+
     /// Counts a failover of `pool`. Not hot; no lock.
     pub fn record_failover(&self, pool: &str, kind: FailoverKind) {
         self.health.record_failover(pool, kind);

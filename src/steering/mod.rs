@@ -10,6 +10,7 @@ mod build;
 mod geo;
 mod hash;
 pub mod latency;
+mod least_loaded;
 mod nearest;
 mod priority;
 mod random;
@@ -163,6 +164,8 @@ pub enum Reason {
     Latency {
         measured: bool,
     },
+    /// Drawn by spare capacity (reported load) × weight.
+    LeastLoaded,
     /// The policy's first choice had no servable endpoint of the family; this is its next.
     NextInOrder {
         position: usize,
@@ -348,7 +351,7 @@ pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
         if q.health.is_region_down(region.region) {
             continue;
         }
-        let mut picked = pick_endpoints(&region.endpoints[family], &pool.name_wire, pool.max_answers, q);
+        let mut picked = pick_endpoints(pool, &region.endpoints[family], q);
         picked.failover = q.health.is_short_ttl(pool.index);
         if picked.is_empty() {
             continue;
@@ -438,6 +441,7 @@ fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
         PolicyKind::Hash => hash::rank(pool, q),
         PolicyKind::Priority => plain(priority::order(pool, q.health), Reason::Priority),
         PolicyKind::Latency => latency::rank(pool, q),
+        PolicyKind::LeastLoaded => plain(least_loaded::order(pool, q), Reason::LeastLoaded),
     }
 }
 
@@ -468,15 +472,19 @@ fn locate<'g>(q: &Query<'g>) -> (Option<Located>, Option<(LocationId, &'g Locati
     (located, location)
 }
 
-/// Up to `max` servable endpoints: all of them when they fit, else a weighted draw without
-/// replacement seeded by the caller's random value (so answers spread by weight).
-fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], owner: &'s [u8], max: usize, q: &Query<'_>) -> Picked<'s> {
+/// Up to `max_answers` servable endpoints: all of them when they fit, else a weighted draw
+/// without replacement seeded by the caller's random value (so answers spread by weight; for
+/// `least_loaded`, by weight × spare capacity). Endpoints the pool sheds for their load are
+/// left out, as unservable ones are.
+fn pick_endpoints<'s>(pool: &'s Pool, endpoints: &'s [PoolEndpoint], q: &Query<'_>) -> Picked<'s> {
+    let (owner, max) = (&pool.name_wire[..], pool.max_answers);
     // Tiers, best first: healthy, then degraded, then backups healthy, then backups degraded.
     // Weight 0 takes an endpoint out of rotation without removing it from the configuration;
     // positions past u16 cannot be recorded (no region comes near that many endpoints).
     let tier = |i: usize, e: &PoolEndpoint| -> Option<u8> {
         let view = q.health.endpoint(e.health);
-        (i <= usize::from(u16::MAX) && e.weight_now(q.health) > 0 && view.servable)
+        let shed = q.health.is_shed(pool.index, e.health);
+        (i <= usize::from(u16::MAX) && e.weight_now(q.health) > 0 && view.servable && !shed)
             .then_some(u8::from(view.degraded) + 2 * u8::from(e.backup))
     };
     let Some(best) = endpoints.iter().enumerate().filter_map(|(i, e)| tier(i, e)).min() else {
@@ -489,18 +497,21 @@ fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], owner: &'s [u8], max: usize
         endpoints.iter().enumerate().filter(|(i, e)| in_tier(*i, e)).for_each(|(i, _)| picked.push(i));
         return picked;
     }
+    let least_loaded = pool.policy == PolicyKind::LeastLoaded;
+    let fill = if least_loaded { least_loaded::fill(pool, endpoints, q) } else { 0.0 };
+    let tickets = |e: &PoolEndpoint| if least_loaded { least_loaded::tickets(e, q, fill) } else { e.weight_now(q.health) };
     let mut state = q.random;
     while picked.len() < max {
         let taken = |i: usize| picked.chosen[..picked.len()].contains(&(i as u16));
         let open = |(i, e): &(usize, &PoolEndpoint)| in_tier(*i, e) && !taken(*i);
-        let total: u64 = endpoints.iter().enumerate().filter(open).map(|(_, e)| e.weight_now(q.health)).sum();
+        let total: u64 = endpoints.iter().enumerate().filter(open).map(|(_, e)| tickets(e)).sum();
         if total == 0 {
             break;
         }
         state = splitmix64(state);
         let mut ticket = state % total;
         let chosen = endpoints.iter().enumerate().filter(open).find(|(_, e)| {
-            let w = e.weight_now(q.health);
+            let w = tickets(e);
             let hit = ticket < w;
             ticket = ticket.saturating_sub(w);
             hit

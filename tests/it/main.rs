@@ -24,6 +24,7 @@ mod health;
 mod health_checks;
 mod install;
 mod layout;
+mod load;
 mod malformed;
 mod metrics;
 mod operator;

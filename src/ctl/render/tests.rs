@@ -257,3 +257,31 @@ fn changes_list_as_a_table_and_as_a_diff_against_the_file() {
     assert!(changes(&none).starts_with("no API changes in force"));
     assert!(changes_diff(&none).starts_with("no API changes in force"));
 }
+
+#[test]
+fn regions_show_loads_and_shedding_when_loads_are_reported() {
+    let region = json!({
+        "name": "a", "down": false, "endpoints": [
+            {"address": "192.0.2.1", "weight": 1, "backup": false, "health": "up", "manual": "auto",
+             "servable": true, "rtt": {"avg_ms": null, "p95_ms": null},
+             "load": {"smoothed": 0.95, "last": 0.97, "source": "push", "at": "2026-01-01T00:00:00.000Z",
+                      "expires_in_secs": 20.0, "error": null}, "shed_in": ["www.lb.test."]},
+            {"address": "192.0.2.2", "weight": 1, "backup": false, "health": "up", "manual": "auto",
+             "servable": true, "rtt": {"avg_ms": null, "p95_ms": null},
+             "load": {"smoothed": null, "last": 0.2, "source": "probe", "at": "2026-01-01T00:00:00.000Z",
+                      "expires_in_secs": 0.0, "error": "the answer has no header x-load"}, "shed_in": []},
+            {"address": "192.0.2.3", "weight": 1, "backup": false, "health": "up", "manual": "auto",
+             "servable": true, "rtt": {"avg_ms": null, "p95_ms": null}, "load": null, "shed_in": []}
+        ]
+    });
+    let expected = "\
+REGION  ENDPOINT   WEIGHT  HEALTH  MANUAL  SERVABLE  RTT-AVG  RTT-P95  LOAD
+a       192.0.2.1       1  up      auto    yes             -        -  0.95 (push)
+        192.0.2.2       1  up      auto    yes             -        -  aged out
+        192.0.2.3       1  up      auto    yes             -        -  -
+
+a/192.0.2.1 is shed by www.lb.test.: over its shed.high
+load of a/192.0.2.2 not read: the answer has no header x-load
+";
+    assert_eq!(regions(&region), expected);
+}
