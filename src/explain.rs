@@ -182,11 +182,7 @@ fn describe(
             region: d.region.map(|r| s.pool.regions[r].name.clone()),
             asn: d.asn.and_then(|a| a.asn),
             asn_network_prefix: d.asn.map(|a| a.prefix_len),
-            endpoints: d
-                .endpoints
-                .iter()
-                .map(|e| e.name.as_ref().map_or(e.address.to_string(), |n| n.name.to_string()))
-                .collect(),
+            endpoints: d.endpoints.iter().map(crate::steering::PoolEndpoint::label).collect(),
             ttl_secs: if failover_ttl { s.pool.failover_ttl_secs.min(s.pool.ttl_secs) } else { s.pool.ttl_secs },
             failover_ttl,
             no_endpoint_of_family: d.no_endpoint_of_family,

@@ -101,7 +101,7 @@ pub async fn history(
         .into_iter()
         .map(|(at, e, region, endpoint)| HistoryEvent {
             region: region.name.clone(),
-            endpoint: endpoint.address.to_string(),
+            endpoint: endpoint.target().to_string(),
             at: timestamp_of(at),
             from: e.from.as_str(),
             to: e.to.as_str(),

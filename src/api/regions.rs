@@ -45,7 +45,11 @@ pub struct Coordinates {
 
 #[derive(Serialize, ToSchema)]
 pub struct EndpointInfo {
+    /// The endpoint's IP address, or for a name endpoint its name (how paths and `ctl` name it).
     pub address: String,
+    /// A name endpoint's name (answered as a CNAME to it); absent for an address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub weight: u32,
     pub backup: bool,
     /// "http", "https" or "tcp"; absent when unchecked.
@@ -136,7 +140,8 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
         .map(|(j, e)| {
             let report = table.endpoint(first + j);
             EndpointInfo {
-                address: e.address.to_string(),
+                address: e.target().to_string(),
+                name: e.name.as_ref().map(ToString::to_string),
                 weight: e.weight,
                 backup: e.backup,
                 check: e.check.as_ref().map(|c| c.kind.as_str().to_owned()),

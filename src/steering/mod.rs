@@ -90,6 +90,21 @@ pub struct PoolRegion {
     pub hash_seed: u64,
 }
 
+impl PoolEndpoint {
+    /// Its address, or its name: how metrics, analytics and the API name it.
+    pub fn label(&self) -> String {
+        self.name.as_ref().map_or_else(|| self.address.to_string(), |n| n.name.to_string())
+    }
+}
+
+impl PoolRegion {
+    /// Each endpoint once, in family order (a name endpoint stands in both families' lists).
+    pub fn each_endpoint(&self) -> impl Iterator<Item = &PoolEndpoint> {
+        let [v4, v6] = &self.endpoints;
+        v4.iter().chain(v6.iter().filter(|e| e.name.is_none()))
+    }
+}
+
 /// A load-balanced name, ready for decisions.
 #[derive(Debug)]
 pub struct Pool {
