@@ -446,3 +446,22 @@ fn an_asn_override_wins_over_the_policy_and_a_subnet_override_over_it() {
     let other = decide(&s.pools[0], &query(&s, "192.0.2.200", 0, 0));
     assert_eq!((other.region, other.reason), (Some(0), Reason::Priority));
 }
+
+#[test]
+fn a_pool_that_may_answer_a_name_needs_its_name_free_of_other_data() {
+    let config = |endpoint: &str| {
+        let toml = format!(
+            "zones_dir = \"z\"\n[[region]]\nname = \"r\"\nendpoints = [ {endpoint} ]\n\
+             [[pool]]\nname = \"www.lb.test.\"\npolicy = \"priority\"\nregions = [\"r\"]\n"
+        );
+        Config::from_toml(&toml, Path::new(""), "test").unwrap()
+    };
+    let zone = format!("{ZONE}www TXT \"something\"\n");
+    let file = parse(&zone, None).unwrap();
+    let zones = Zones::new(vec![Zone::build(file.origin.unwrap(), file.entries).unwrap()]);
+    // Addresses share the name with other types; a CNAME may not (RFC 2181 section 10.1).
+    assert!(Steering::build(&config("{ address = \"192.0.2.1\" }"), None, None, &zones).is_ok());
+    let problems = Steering::build(&config("{ name = \"edge.cdn.example.\" }"), None, None, &zones).unwrap_err();
+    let text = problems[0].to_string();
+    assert!(text.starts_with("pool[0] \"www.lb.test.\".name: www.lb.test. already has TXT records"), "{text}");
+}
