@@ -121,7 +121,10 @@ mod tests {
     #[test]
     fn lines_are_read_with_quoted_organisations() {
         let (first, last, asn, org) = parse_line("1.0.0.0,1.0.0.255,13335,\"Cloudflare, Inc.\"").unwrap();
-        assert_eq!((first.to_string(), last.to_string(), asn, org.as_str()), ("1.0.0.0".into(), "1.0.0.255".into(), 13335, "Cloudflare, Inc."));
+        assert_eq!(
+            (first.to_string(), last.to_string(), asn, org.as_str()),
+            ("1.0.0.0".into(), "1.0.0.255".into(), 13335, "Cloudflare, Inc.")
+        );
         assert!(parse_line("1.0.0.0,1.0.0.255,0,Reserved").is_none());
         assert!(parse_line("not,a,line").is_none());
     }
