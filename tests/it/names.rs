@@ -6,10 +6,11 @@
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
+use crate::api::ok;
 use crate::health::LIMIT;
-use crate::support::TestServer;
 use crate::support::client::{self, Q};
 use crate::support::target::HealthTarget;
+use crate::support::{API_TOML, TestServer};
 
 /// Nothing at `www`, so a pool there may answer with a CNAME; `host` has addresses of ours.
 const ZONE: &str = "$ORIGIN lb.test.\n$TTL 300\n@ SOA ns host 1 2 3 4 60\n@ NS ns\nns A 192.0.2.53\n\
@@ -19,7 +20,7 @@ const ZONE: &str = "$ORIGIN lb.test.\n$TTL 300\n@ SOA ns host 1 2 3 4 60\n@ NS n
 /// (192.0.2.1), in a `priority` pool `www.lb.test.`; `more`: more pools.
 fn server(target: &HealthTarget, more: &str) -> TestServer {
     let toml = format!(
-        "[[region]]\nname = \"cdn\"\nendpoints = [ {{ name = \"localhost\" }} ]\n\
+        "{API_TOML}[[region]]\nname = \"cdn\"\nendpoints = [ {{ name = \"localhost\" }} ]\n\
          check = {{ type = \"http\", port = {}, path = \"/health\", interval = \"100ms\", timeout = \"500ms\", rise = 2, fall = 2 }}\n\
          [[region]]\nname = \"own\"\nendpoints = [ {{ address = \"192.0.2.1\" }} ]\n\
          [[pool]]\nname = \"www.lb.test.\"\npolicy = \"priority\"\nregions = [\"cdn\", \"own\"]\nttl = 30\nfailover_ttl = 5\nmax_answers = 4\n{more}",
@@ -116,4 +117,33 @@ fn a_cname_into_our_zones_is_followed_as_a_static_one_is() {
             "over {transport}"
         );
     }
+}
+
+#[test]
+fn the_api_history_and_explain_name_a_name_endpoint() {
+    let target = HealthTarget::start();
+    target.set_status(503);
+    let server = server(&target, "");
+    server.wait_for_snapshot(LIMIT, "the name endpoint down", |s| !s.health.is_servable(0));
+    let api = server.api();
+    let region = ok(&api.get("/api/v1/lb/regions/cdn"));
+    let endpoint = &region["endpoints"][0];
+    assert_eq!((endpoint["address"].as_str(), endpoint["name"].as_str()), (Some("localhost."), Some("localhost.")));
+    assert_eq!(endpoint["health"], "down", "{region}");
+    let own = ok(&api.get("/api/v1/lb/regions/own"));
+    assert!(own["endpoints"][0].get("name").is_none(), "an address has no name: {own}");
+    // History finds it by its name, with or without the final dot.
+    for asked in ["localhost", "LOCALHOST."] {
+        let history = ok(&api.get(&format!("/api/v1/lb/health/history?endpoint={asked}")));
+        let events = history.as_array().expect("a list");
+        assert!(!events.is_empty() && events.iter().all(|e| e["endpoint"] == "localhost."), "{history}");
+    }
+    target.set_status(200);
+    server.wait_for_snapshot(LIMIT, "the name endpoint back", |s| s.health.is_servable(0));
+    let explained = ok(&api.get("/api/v1/lb/explain?name=www.lb.test.&type=AAAA&client=192.0.2.9"));
+    let steering = &explained["steering"];
+    assert_eq!(steering["region"], "cdn", "{explained}");
+    assert_eq!(steering["endpoints"], serde_json::json!(["localhost."]), "{explained}");
+    // Just back: the failover TTL for the hold after a change.
+    assert_eq!(explained["answers"], serde_json::json!(["www.lb.test. 5 IN CNAME localhost."]), "{explained}");
 }
