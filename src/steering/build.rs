@@ -56,6 +56,7 @@ impl Steering {
         for pool in &config.pools {
             let has_names = pool.regions.iter().any(|&r| config.regions[r].endpoints.iter().any(|e| e.name.is_some()));
             check_place(pool, has_names, zones, &mut problems);
+            check_not_itself(pool, &config.regions, &mut problems);
             let built = build_pool(pools.len(), pool, &config.regions, &first_endpoint, geo.as_deref());
             by_name.insert(NameKey::new(&pool.name).as_bytes().into(), pools.len());
             pools.push(built);
@@ -116,6 +117,24 @@ fn check_place(pool: &PoolConfig, has_names: bool, zones: &Zones, problems: &mut
             }
         }
         Lookup::Wildcard(_) | Lookup::NxDomain => {}
+    }
+}
+
+/// A name endpoint that is the pool's own name would answer with a CNAME to itself, a loop
+/// every resolver gives up on (RFC 1034 section 3.6.2: "CNAME chains should be followed and
+/// CNAME loops signalled as an error").
+fn check_not_itself(pool: &PoolConfig, regions: &[RegionConfig], problems: &mut Vec<Problem>) {
+    for &r in &pool.regions {
+        if regions[r].endpoints.iter().any(|e| e.name.as_ref() == Some(&pool.name)) {
+            problems.push(Problem::new(
+                format!("{}.regions", pool.at),
+                format!(
+                    "region {} names {} itself: the pool would answer with a CNAME to itself",
+                    crate::config::names::shown(&regions[r].name),
+                    pool.name
+                ),
+            ));
+        }
     }
 }
 

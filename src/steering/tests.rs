@@ -464,4 +464,11 @@ fn a_pool_that_may_answer_a_name_needs_its_name_free_of_other_data() {
     let problems = Steering::build(&config("{ name = \"edge.cdn.example.\" }"), None, None, &zones).unwrap_err();
     let text = problems[0].to_string();
     assert!(text.starts_with("pool[0] \"www.lb.test.\".name: www.lb.test. already has TXT records"), "{text}");
+    // Nor may a name be the pool's own: a CNAME to itself.
+    let problems = Steering::build(&config("{ name = \"WWW.lb.test\" }"), None, None, &zones).unwrap_err();
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        text.contains(&"pool[0] \"www.lb.test.\".regions: region \"r\" names www.lb.test. itself: the pool would answer with a CNAME to itself".to_owned()),
+        "{text:?}"
+    );
 }
