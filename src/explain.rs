@@ -79,8 +79,14 @@ pub struct SteeringStep {
     pub coordinates: Option<(f64, f64)>,
     pub reason: String,
     pub region: Option<String>,
-    #[schema(value_type = Vec<String>)]
-    pub endpoints: Vec<IpAddr>,
+    /// The client's autonomous system and its network's prefix length, when the pool steers
+    /// by ASN (`asn` is absent when the network has no number in the database).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn_network_prefix: Option<u8>,
+    /// The addresses answered, or the name (a CNAME).
+    pub endpoints: Vec<String>,
     /// The TTL the answer's records are sent with: the pool's `ttl`, or its `failover_ttl`
     /// while a failover is in force or the pool fails open.
     pub ttl_secs: u32,
@@ -181,7 +187,9 @@ fn describe(
             coordinates: place.and_then(|p| p.coordinates).map(|c| (round2(c.lat), round2(c.lon))),
             reason,
             region: d.region.map(|r| s.pool.regions[r].name.clone()),
-            endpoints: d.endpoints.iter().map(|e| e.address).collect(),
+            asn: d.asn.and_then(|a| a.asn),
+            asn_network_prefix: d.asn.map(|a| a.prefix_len),
+            endpoints: d.endpoints.iter().map(crate::steering::PoolEndpoint::label).collect(),
             ttl_secs: if failover_ttl { s.pool.failover_ttl_secs.min(s.pool.ttl_secs) } else { s.pool.ttl_secs },
             failover_ttl,
             no_endpoint_of_family: d.no_endpoint_of_family,
@@ -228,6 +236,8 @@ fn reason_text(reason: Reason, pool: &crate::steering::Pool, region: Option<usiz
     let region = region.map_or("none", |r| pool.regions[r].name.as_str());
     match reason {
         Reason::Override { prefix_len } => format!("a CIDR override (/{prefix_len}) maps the client to {region}"),
+        Reason::AsnOverride { asn } => format!("an ASN override maps AS{asn} to {region}"),
+        Reason::Asn(asn) => format!("AS{asn} maps to {region}"),
         Reason::Country(c) => format!("country {} maps to {region}", code_str(&c)),
         Reason::Continent(c) => format!("continent {} maps to {region}", code_str(&c)),
         Reason::Fallback => format!("no map entry for the client: fallback to {region}"),
@@ -287,6 +297,15 @@ impl Explanation {
                     out.push('\n');
                 }
                 None => out.push_str("location  not looked up\n"),
+            }
+            match (s.asn, s.asn_network_prefix) {
+                (Some(asn), Some(prefix)) => {
+                    out.push_str(&format!("network   AS{asn}, ASN database network /{prefix}\n"))
+                }
+                (None, Some(prefix)) => {
+                    out.push_str(&format!("network   no AS number, ASN database network /{prefix}\n"))
+                }
+                _ => {}
             }
             out.push_str(&format!("decision  {}\n", s.reason));
             let endpoints: Vec<String> = s.endpoints.iter().map(ToString::to_string).collect();

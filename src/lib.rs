@@ -11,7 +11,8 @@
 //!   link followed where another user could plant one, regular files only, bounded sizes.
 //! - `clients`: a client's key (an IPv6 client by its /64) and per-client counts, for the
 //!   TCP server's and the API's limits.
-//! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
+//! - `geo`: the geo database decoded once (`mmdb`), the ASN database (`asn`), CIDR overrides,
+//!   distances, the country table.
 //! - `config`: the TOML as written (`file`) and its validated meaning (`Config`), the API
 //!   changes laid over it (`overlay`) and each one's id, stamp, overrides and revert
 //!   (`changes`), weight ramps and `slow_start` as written and saved (`ramp`), the

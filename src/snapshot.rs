@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::config::{Config, Problem};
+use crate::geo::asn::AsnDb;
 use crate::geo::mmdb::GeoDb;
 use crate::health::view::HealthView;
 use crate::metrics::{Observers, PoolObservers};
@@ -69,10 +70,20 @@ impl Snapshot {
             problems.append(&mut found);
             Keys::default()
         });
+        let asn = match &config.asn_database {
+            Some(path) => match AsnDb::open(path) {
+                Ok(db) => Some(Arc::new(db)),
+                Err(e) => {
+                    problems.push(Problem::new("geoip.asn_database", e.to_string()));
+                    None
+                }
+            },
+            None => None,
+        };
         if !problems.is_empty() {
             return Err(problems);
         }
-        let mut snapshot = Self::build(generation, config, Zones::new(zones), geo, health, observers)?;
+        let mut snapshot = Self::build(generation, config, Zones::new(zones), geo, asn, health, observers)?;
         snapshot.keys = Arc::new(keys);
         Ok(snapshot)
     }
@@ -87,10 +98,11 @@ impl Snapshot {
         config: Arc<Config>,
         mut zones: Zones,
         geo: Option<Arc<GeoDb>>,
+        asn: Option<Arc<AsnDb>>,
         health: HealthView,
         observers: Option<&Observers>,
     ) -> Result<Self, Vec<Problem>> {
-        let steering = Steering::build(&config, geo, &zones)?;
+        let steering = Steering::build(&config, geo, asn, &zones)?;
         let observers = Arc::new(observers.map(|o| o.resolve(&steering)).unwrap_or_default());
         for pool in &steering.pools {
             zones.ensure_name(&pool.name);
@@ -116,7 +128,7 @@ impl Snapshot {
     /// # Errors
     /// Every pool that cannot live where it is configured.
     pub fn rebuild(&self, config: Arc<Config>, observers: Option<&Observers>) -> Result<Self, Vec<Problem>> {
-        let steering = Steering::build(&config, self.steering.geo.clone(), &self.zones)?;
+        let steering = Steering::build(&config, self.steering.geo.clone(), self.steering.asn.clone(), &self.zones)?;
         let observers = Arc::new(observers.map(|o| o.resolve(&steering)).unwrap_or_default());
         // API changes add no pool, so every pool name already exists in its zone.
         Ok(Self {

@@ -16,7 +16,7 @@ pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     let published = shared.published();
     let (table, snapshot) = (&*published.health, &*published.snapshot);
     let config = &snapshot.config;
-    let addresses: Vec<String> = config.endpoints().map(|(_, _, e)| e.address.to_string()).collect();
+    let addresses: Vec<String> = config.endpoints().map(|(_, _, e)| e.target().to_string()).collect();
     let now = clock();
     let endpoints: Vec<EndpointGauge<'_>> = config
         .endpoints()

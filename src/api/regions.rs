@@ -45,7 +45,11 @@ pub struct Coordinates {
 
 #[derive(Serialize, ToSchema)]
 pub struct EndpointInfo {
+    /// The endpoint's IP address, or for a name endpoint its name (how paths and `ctl` name it).
     pub address: String,
+    /// A name endpoint's name (answered as a CNAME to it); absent for an address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Its weight in force (where a ramp ends).
     pub weight: u32,
     /// The weight answers follow now, to the thousandth: `weight`, or where a ramp or a slow
@@ -237,7 +241,8 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
             let report = table.endpoint(first + j);
             let milli = snapshot.health.weight_milli(first + j, e.weight);
             EndpointInfo {
-                address: e.address.to_string(),
+                address: e.target().to_string(),
+                name: e.name.as_ref().map(ToString::to_string),
                 weight: e.weight,
                 effective_weight: milli as f64 / f64::from(crate::health::ramp::MILLI),
                 ramp: table.ramp_of(first + j, now).as_ref().map(RampInfo::of),

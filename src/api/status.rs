@@ -13,7 +13,7 @@ use super::error::{ApiError, query_rejection};
 use super::{Shared, clock};
 use crate::explain::{ExplainError, Explanation};
 use crate::snapshot::Snapshot;
-use crate::steering::{Family, Pool};
+use crate::steering::{Pool, PoolEndpoint};
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -107,11 +107,10 @@ fn pool_status(snapshot: &Snapshot, pool: &Pool) -> PoolStatus {
         .iter()
         .enumerate()
         .map(|(i, region)| {
-            let endpoints: Vec<String> = [Family::V4, Family::V6]
-                .iter()
-                .flat_map(|&f| region.endpoints[f as usize].iter())
+            let endpoints: Vec<String> = region
+                .each_endpoint()
                 .filter(|e| e.weight_now(health) > 0 && health.is_servable(e.health))
-                .map(|e| e.address.to_string())
+                .map(PoolEndpoint::label)
                 .collect();
             let failed_over_to = pool
                 .failovers
@@ -198,7 +197,7 @@ fn votes_of(published: &crate::control::Published, pool: Option<&str>) -> Vec<St
             Some(format!(
                 "{}/{} {} since {}",
                 region.name,
-                endpoint.address,
+                endpoint.target(),
                 votes.text(),
                 super::timestamp_of(votes.since)
             ))

@@ -40,11 +40,14 @@ pub struct FileConfig {
     pub key: Vec<super::keys::FileKey>,
 }
 
-/// `[geoip]`: the MaxMind-format database.
+/// `[geoip]`: the MaxMind-format databases.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileGeoip {
-    pub database: String,
+    /// Countries, continents and positions (a Country or City database).
+    pub database: Option<String>,
+    /// Autonomous system numbers (`autonomous_system_number`, as GeoLite2-ASN).
+    pub asn_database: Option<String>,
 }
 
 /// `{ lat = .., lon = .. }`
@@ -65,6 +68,9 @@ pub struct FileRegion {
     pub countries: Vec<String>,
     #[serde(default)]
     pub continents: Vec<String>,
+    /// Autonomous systems whose clients `geo` sends here, before countries and continents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub asns: Vec<i64>,
     /// Kilometres subtracted from this region's distance for `nearest` (Route 53's bias).
     pub bias_km: Option<f64>,
     #[serde(default)]
@@ -203,11 +209,16 @@ pub struct FileCheck {
     pub hold_down: Option<FileDuration>,
 }
 
-/// One address a region answers with.
+/// One address, or one name, a region answers with.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileEndpoint {
+    /// Empty for a name endpoint.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub address: String,
+    /// A domain name answered as a CNAME instead of an address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub weight: Option<i64>,
     /// Replaces the region's check for this endpoint.
     pub check: Option<FileCheck>,
@@ -258,11 +269,13 @@ pub struct FilePool {
     pub shed: Option<super::load::FileShed>,
 }
 
-/// `{ subnet = "198.51.100.0/24", region = "eu-west" }`
+/// `{ subnet = "198.51.100.0/24", region = "eu-west" }` or `{ asn = 64500, region = "eu-west" }`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileOverride {
-    pub subnet: String,
+    pub subnet: Option<String>,
+    /// An autonomous system number: its clients go to `region` (needs `asn_database`).
+    pub asn: Option<i64>,
     pub region: String,
 }
 

@@ -54,6 +54,8 @@ pub struct Config {
     pub zones: Vec<ZoneSource>,
     /// The geo database, if configured.
     pub geoip: Option<PathBuf>,
+    /// The autonomous-system database (`[geoip] asn_database`), if configured.
+    pub asn_database: Option<PathBuf>,
     pub regions: Vec<RegionConfig>,
     pub pools: Vec<PoolConfig>,
     /// Where API changes are kept; `None`: they last until the process ends.
@@ -294,7 +296,9 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
             zones.push(source);
         }
     }
-    let geoip = steering::validate_geoip(file.geoip.map(|g| g.database), base);
+    let (database, asn_database) = file.geoip.map_or((None, None), |g| (g.database, g.asn_database));
+    let geoip = steering::validate_geoip(database, base);
+    let asn_database = steering::validate_geoip(asn_database, base);
     let mut regions = steering::validate_regions(file.region, &mut problems);
     if let Some(source) = server.probe_source {
         for check in regions.iter_mut().flat_map(|r| r.endpoints.iter_mut()).filter_map(|e| e.check.as_mut()) {
@@ -310,6 +314,9 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
             format!("{} needs a geo database: add [geoip] database = \"...\"", pool.policy.name()),
         ));
     }
+    if asn_database.is_none() {
+        steering::check_asns_have_database(&pools, &regions, &mut problems);
+    }
     let state_dir = file.state_dir.map(|dir| base.join(dir));
     let api = file.api.and_then(|api| api::validate_api(api, base, &mut problems));
     let rrl = rrl::validate_rrl(file.rrl.unwrap_or_default(), &mut problems);
@@ -317,7 +324,7 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
         file.cluster.and_then(|c| cluster::validate_cluster(c, server.identity.as_deref(), base, &mut problems));
     let keys = keys::validate_keys(file.key, base, &mut problems);
     if problems.is_empty() {
-        Ok(Config { server, zones, geoip, regions, pools, state_dir, api, rrl, cluster, keys })
+        Ok(Config { server, zones, geoip, asn_database, regions, pools, state_dir, api, rrl, cluster, keys })
     } else {
         Err(problems)
     }

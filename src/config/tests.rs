@@ -584,3 +584,68 @@ fn slow_start_is_a_regions_default_for_its_endpoints_and_is_bounded_by_a_day() {
         ]
     );
 }
+
+
+#[test]
+fn a_region_never_mixes_names_and_addresses() {
+    let found = problems(
+        "zones_dir = \"z\"\n\
+         [[region]]\nname = \"mixed\"\nendpoints = [ { address = \"192.0.2.1\" }, { name = \"lb.cdn.example\" } ]\n\
+         [[region]]\nname = \"both\"\nendpoints = [ { address = \"192.0.2.2\", name = \"lb.cdn.example.\" } ]\n\
+         [[region]]\nname = \"names\"\nendpoints = [ { name = \"A.cdn.example.\" }, { name = \"a.CDN.example\" }, { name = \"bad..name\" }, {} ]\n",
+    );
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"region[0] "mixed".endpoints: endpoints[0] is an address and endpoints[1] a name: a region's endpoints are all addresses or all names (put the names in a region of their own)"#,
+            r#"region[1] "both".endpoints[0]: "192.0.2.2" has both an address and a name: an endpoint is one or the other"#,
+            r#"region[2] "names".endpoints[1] "a.CDN.example.".name: a.CDN.example. is also endpoints[0]: a region lists a name once"#,
+            r#"region[2] "names".endpoints[2].name: "bad..name" is not a domain name: it has an empty label (two dots in a row, or a leading dot)"#,
+            r#"region[2] "names".endpoints[3]: an endpoint needs an address, or a name"#,
+        ],
+    );
+}
+
+#[test]
+fn name_endpoints_are_fully_qualified_and_shown_by_name() {
+    let config = parse(
+        "zones_dir = \"z\"\n[[region]]\nname = \"cdn\"\nendpoints = [ { name = \"eu-lb-123.elb.example.net\", weight = 3 } ]\n",
+    )
+    .unwrap();
+    let endpoint = &config.regions[0].endpoints[0];
+    assert_eq!(endpoint.target().to_string(), "eu-lb-123.elb.example.net.");
+    assert_eq!(endpoint.weight, 3);
+}
+
+#[test]
+fn asns_and_asn_overrides_are_checked_and_need_an_asn_database() {
+    let found = problems(
+        "zones_dir = \"z\"\n[geoip]\ndatabase = \"geo.mmdb\"\n\
+         [[region]]\nname = \"isp\"\nasns = [64500, 0, 4294967296]\nendpoints = [ { address = \"192.0.2.1\" } ]\n\
+         [[pool]]\nname = \"p.test.\"\npolicy = \"geo\"\nregions = [\"isp\"]\n\
+         overrides = [ { asn = 64500, region = \"isp\" }, { asn = 64500, region = \"isp\" }, { asn = 1, subnet = \"10.0.0.0/8\", region = \"isp\" }, { region = \"isp\" } ]\n",
+    );
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"region[0] "isp".asns[1]: 0 is not an autonomous system number (1 to 4294967295)"#,
+            r#"region[0] "isp".asns[2]: 4294967296 is not an autonomous system number (1 to 4294967295)"#,
+            r#"pool[0] "p.test.".overrides[1].asn: AS64500 has an override already"#,
+            r#"pool[0] "p.test.".overrides[2]: an override names a subnet or an asn, not both: write one override for each"#,
+            r#"pool[0] "p.test.".overrides[3]: an override needs a subnet or an asn"#,
+            r#"pool[0] "p.test.".overrides: an override by asn needs an ASN database: add [geoip] asn_database = "..." (see the README, Targeting by network)"#,
+            r#"pool[0] "p.test.".policy: region "isp" lists asns, which geo matches in an ASN database: add [geoip] asn_database = "..." (see the README, Targeting by network)"#,
+        ],
+    );
+    let config = parse(
+        "zones_dir = \"z\"\n[geoip]\nasn_database = \"asn.mmdb\"\n\
+         [[region]]\nname = \"isp\"\nendpoints = [ { address = \"192.0.2.1\" } ]\n\
+         [[pool]]\nname = \"p.test.\"\npolicy = \"priority\"\nregions = [\"isp\"]\noverrides = [ { asn = 64500, region = \"isp\" } ]\n",
+    )
+    .unwrap();
+    assert_eq!(config.asn_database.as_deref(), Some(Path::new("/etc/meridian/asn.mmdb")));
+    assert_eq!(config.geoip, None);
+    assert_eq!(config.pools[0].asn_overrides, [(64500, 0)]);
+}

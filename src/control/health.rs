@@ -138,7 +138,7 @@ pub(super) fn probe_region(
         .endpoints
         .iter()
         .enumerate()
-        .map(|(j, e)| (e.address.to_string(), table.endpoint(first + j).and_then(|r| r.target)))
+        .map(|(j, e)| (e.target().to_string(), table.endpoint(first + j).and_then(|r| r.target)))
         .collect();
     let mut targets: Vec<(usize, Target)> = Vec::new();
     for &(_, target) in &endpoints {

@@ -66,15 +66,20 @@ pub struct ProbeError {
     source: rustls::Error,
 }
 
+/// The most addresses of a name endpoint probed: a load balancer's name resolves to a few.
+pub const MAX_RESOLVED: usize = 4;
+
 /// Probes one target again and again.
 pub struct Prober {
     target: Target,
+    /// A name endpoint's name to resolve at each probe (without its final dot), when its
+    /// check names no address.
+    resolve: Option<String>,
     http: Option<Http>,
 }
 
 /// What an HTTP(S) probe sends, and where, prepared once.
 struct Http {
-    socket: SocketAddr,
     /// The connector and the name for SNI and verification; `Err` if `host` is no valid name,
     /// which fails each probe rather than the whole server.
     tls: Option<(TlsConnector, Result<ServerName<'static>, String>)>,
@@ -93,16 +98,21 @@ impl Prober {
     pub fn new(target: Target) -> Result<Self, ProbeError> {
         let check = &target.check;
         let socket = SocketAddr::new(target.address, check.port);
+        // A name goes out without its final dot: as `Host` (RFC 9110 section 7.2), as SNI (RFC
+        // 6066 section 3: "The hostname is represented ... without a trailing dot"), and to the
+        // system resolver, whose hosts file knows `localhost` but not `localhost.`.
+        let name = target.name.as_ref().map(|n| n.to_ascii().trim_end_matches('.').to_owned());
         let http = match check.kind {
             CheckKind::Tcp => None,
-            CheckKind::Http => Some(Http::new(check, socket, None)),
+            CheckKind::Http => Some(Http::new(check, socket, None, name.as_deref())),
             CheckKind::Https => {
                 let config = tls_config(check.verify_tls)
                     .map_err(|source| ProbeError { target: format!("{socket}{}", check.path), source })?;
-                Some(Http::new(check, socket, Some(TlsConnector::from(config))))
+                Some(Http::new(check, socket, Some(TlsConnector::from(config)), name.as_deref()))
             }
         };
-        Ok(Self { target, http })
+        let resolve = name.filter(|_| check.address.is_none());
+        Ok(Self { target, resolve, http })
     }
 
     pub fn target(&self) -> &Target {
@@ -116,9 +126,9 @@ impl Prober {
         let check = &self.target.check;
         let mut load = None;
         let exchange = async {
-            match &self.http {
-                None => tcp(SocketAddr::new(self.target.address, check.port), check.source).await,
-                Some(http) => http.exchange(check, &mut load).await,
+            match &self.resolve {
+                None => self.exchange(self.target.address, &mut load).await,
+                Some(name) => self.exchange_resolved(name, &mut load).await,
             }
         };
         let (ok, status, detail) = tokio::time::timeout(check.timeout, exchange)
@@ -147,6 +157,42 @@ impl Prober {
     }
 }
 
+impl Prober {
+    /// One exchange with one address.
+    async fn exchange(&self, address: IpAddr, load: &mut Option<Result<f64, String>>) -> Outcome {
+        let check = &self.target.check;
+        let socket = SocketAddr::new(address, check.port);
+        match &self.http {
+            None => tcp(socket, check.source).await,
+            Some(http) => http.exchange(socket, check, load).await,
+        }
+    }
+
+    /// A name endpoint: resolves `name` through the system resolver now (so a provider's
+    /// changes of address are followed at each interval), then probes its first
+    /// [`MAX_RESOLVED`] addresses in turn, until one passes. The name is up when any of them
+    /// is: its provider takes its own dead addresses out of the name's answers, and a client
+    /// retries the next address; down when none is, or the name resolves to none.
+    async fn exchange_resolved(&self, name: &str, load: &mut Option<Result<f64, String>>) -> Outcome {
+        let addresses: Vec<IpAddr> = match tokio::net::lookup_host((name, self.target.check.port)).await {
+            Ok(found) => found.map(|s| s.ip()).take(MAX_RESOLVED).collect(),
+            Err(e) => return (false, None, format!("cannot resolve {name}: {e}")),
+        };
+        if addresses.is_empty() {
+            return (false, None, format!("{name} resolves to no address"));
+        }
+        let mut failures = Vec::new();
+        for address in addresses {
+            let (ok, status, detail) = self.exchange(address, load).await;
+            if ok {
+                return (ok, status, format!("{detail} from {address} ({name})"));
+            }
+            failures.push(format!("{address}: {detail}"));
+        }
+        (false, None, format!("{name}: {}", failures.join("; ")))
+    }
+}
+
 /// A TCP connection to `addr`, from `source` when given (`server.probe_source`).
 async fn connect(addr: SocketAddr, source: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
     let Some(source) = source else { return TcpStream::connect(addr).await };
@@ -163,8 +209,10 @@ async fn tcp(addr: SocketAddr, source: Option<std::net::IpAddr>) -> Outcome {
 }
 
 impl Http {
-    fn new(check: &CheckConfig, socket: SocketAddr, tls: Option<TlsConnector>) -> Self {
-        let name = check.host.clone().unwrap_or_else(|| match socket.ip() {
+    /// `endpoint_name`: a name endpoint's name, the `Host` and SNI unless `host` is set.
+    fn new(check: &CheckConfig, socket: SocketAddr, tls: Option<TlsConnector>, endpoint_name: Option<&str>) -> Self {
+        let host_name = check.host.clone().or_else(|| endpoint_name.map(str::to_owned));
+        let name = host_name.clone().unwrap_or_else(|| match socket.ip() {
             IpAddr::V6(a) => format!("[{a}]"),
             IpAddr::V4(a) => a.to_string(),
         });
@@ -172,12 +220,11 @@ impl Http {
         let host = if check.port == default_port { name } else { format!("{name}:{}", check.port) };
         // SNI carries `host`; without one, the address (rustls then sends no SNI, RFC 6066
         // section 3: "Literal IPv4 and IPv6 addresses are not permitted in HostName").
-        let server_name = match &check.host {
+        let server_name = match &host_name {
             Some(host) => ServerName::try_from(host.clone()).map_err(|e| format!("host {}: {e}", shown(host))),
             None => Ok(ServerName::from(socket.ip())),
         };
         Self {
-            socket,
             tls: tls.map(|connector| (connector, server_name)),
             // Validated: one of GET, HEAD, POST, OPTIONS.
             method: Method::from_bytes(check.method.as_bytes()).unwrap_or(Method::GET),
@@ -188,8 +235,8 @@ impl Http {
 
     /// Connects (always to the target's address, whatever `host` says), shakes hands over TLS
     /// for `https`, and asks.
-    async fn exchange(&self, check: &CheckConfig, load: &mut Option<Result<f64, String>>) -> Outcome {
-        let stream = match connect(self.socket, check.source).await {
+    async fn exchange(&self, socket: SocketAddr, check: &CheckConfig, load: &mut Option<Result<f64, String>>) -> Outcome {
+        let stream = match connect(socket, check.source).await {
             Ok(stream) => stream,
             Err(e) => return (false, None, e.to_string()),
         };

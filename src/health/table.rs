@@ -25,7 +25,12 @@ use crate::config::{CheckConfig, Config, ManualState};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     pub check: CheckConfig,
+    /// The address probed: the check's `address`, else the endpoint's. Unused for a name
+    /// endpoint whose check names no address: the prober resolves `name` at each probe.
     pub address: IpAddr,
+    /// A name endpoint's name: resolved for each probe (unless the check names an address),
+    /// and the default `Host` and SNI.
+    pub name: Option<hickory_proto::rr::Name>,
 }
 
 #[derive(Debug, Clone)]
@@ -242,7 +247,8 @@ impl HealthTable {
             let first = slots.len();
             for endpoint in &region.endpoints {
                 let target = endpoint.check.as_ref().map(|check| {
-                    let target = Target { check: check.clone(), address: check.address.unwrap_or(endpoint.address) };
+                    let address = check.address.unwrap_or(endpoint.address);
+                    let target = Target { check: check.clone(), address, name: endpoint.name.clone() };
                     *index.entry(target.clone()).or_insert_with(|| {
                         targets.push(target);
                         targets.len() - 1
@@ -265,7 +271,7 @@ impl HealthTable {
                     manual: endpoint.state,
                     health: EndpointHealth::new(status, now),
                     thresholds: t,
-                    name: format!("{}/{}", region.name, endpoint.address).into(),
+                    name: format!("{}/{}", region.name, endpoint.target()).into(),
                     history: Arc::default(),
                     rtt: Arc::default(),
                     votes: None,
