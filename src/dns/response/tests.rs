@@ -38,6 +38,8 @@ pub(crate) fn snapshot_with_identity(zone_text: &str, identity: &str) -> Snapsho
         observers: Default::default(),
         health: Default::default(),
         cluster_revision: None,
+        signing: Default::default(),
+        signing_now: 0,
     }
 }
 
