@@ -6,7 +6,7 @@
 //! |---|---|
 //! | data (zone, pool, wildcard) | RRSIG of each RRset; a wildcard's as if the name existed |
 //! | name does not exist | NSEC at the name, next `\000.name`, types RRSIG NSEC NXNAME; RCODE NOERROR, or NXDOMAIN when the query set CO |
-//! | no data of the type | NSEC at the name with the types there (A and AAAA for a pool) |
+//! | no data of the type | NSEC at the name with the types there (A and AAAA for a pool, less the type denied) |
 //! | empty non-terminal | NSEC at the name with RRSIG and NSEC alone |
 //! | referral | the cut's DS and its RRSIG, else an NSEC at the cut with NS: no DS (RFC 4035 section 3.1.4.1) |
 //!
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RData, RecordType};
 
-use super::request::Asked;
+use super::request::{Asked, Question};
 use super::response::{Answer, Denial, Rrs, Section};
 use crate::dnssec::ZoneKeys;
 use crate::dnssec::cache::{SignatureCache, sign_uncached};
@@ -54,7 +54,7 @@ pub fn sign<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, answer: &mut Answer<'
     }
     SCRATCH.with_borrow_mut(|scratch| {
         if let Some(denial) = answer.denial {
-            deny(snapshot, answer, denial, &question.key, edns.compact_ok);
+            deny(snapshot, answer, denial, question, edns.compact_ok);
         }
         let negative = matches!(answer.denial, Some(Denial::NoName { .. }));
         sign_section(snapshot, &mut answer.answers, cache, scratch, negative, false);
@@ -66,7 +66,8 @@ pub fn sign<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, answer: &mut Answer<'
 
 /// Adds the NSEC (or a referral's DS) the denial calls for, and gives a nonexistent name
 /// its compact RCODE.
-fn deny<'s>(snapshot: &'s Snapshot, answer: &mut Answer<'s>, denial: Denial<'s>, qname: &NameKey, compact_ok: bool) {
+fn deny<'s>(snapshot: &'s Snapshot, answer: &mut Answer<'s>, denial: Denial<'s>, question: &Question<'_>, compact_ok: bool) {
+    let qname = &question.key;
     let signed = |zone: &Zone| snapshot.signing.zone(&zone.origin_key).is_some();
     match denial {
         Denial::NoName { zone } if signed(zone) => {
@@ -84,6 +85,9 @@ fn deny<'s>(snapshot: &'s Snapshot, answer: &mut Answer<'s>, denial: Denial<'s>,
             if pool {
                 types.extend([u16::from(RecordType::A), u16::from(RecordType::AAAA)]);
             }
+            // A pool with no endpoint of the family asked: the pool owns A and AAAA, but
+            // not the type this NODATA denies, which the bitmap must not claim.
+            types.retain(|&t| t != u16::from(question.qtype));
             push_nsec(answer, name.as_bytes(), &types, zone.negative_soa.ttl);
         }
         Denial::Referral { zone, cut } if signed(zone) => {

@@ -16,6 +16,7 @@ mod cluster;
 mod contrib;
 mod ctl;
 mod differential;
+mod dnssec;
 mod dns;
 mod explain;
 mod failover;

@@ -1,0 +1,219 @@
+//! DNSSEC online signing, judged by an independent validator: BIND's `delv`, given the
+//! zone's DNSKEY as its trust anchor, asks the real server over UDP and TCP and must say
+//! "fully validated" for static data, pool answers for clients of two regions (delv binds
+//! to 127.0.0.2, located in Germany, and 127.0.0.3, in the US), a CNAME into a pool, a
+//! wildcard, NODATA, an empty non-terminal, a name that does not exist (compact denial),
+//! the DNSKEY and CDS sets, and the DS proofs of a delegation with and without DS. Keys
+//! made by `meridian keygen` (read by BIND's `dnssec-dsfromkey`) and by BIND's
+//! `dnssec-keygen` (read by Meridian), ECDSA P-256 and Ed25519.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+
+use crate::support::client::{self, Q};
+use crate::support::geo::{Place, city_db};
+use crate::support::{TempDir, TestServer};
+
+const ZONE: &str = "$ORIGIN signed.test.\n$TTL 300\n@ SOA ns host 1 3600 600 86400 60\n@ NS ns\n\
+                    ns A 192.0.2.53\nstatic A 192.0.2.10\nstatic AAAA 2001:db8::10\nalias CNAME www\n\
+                    *.wild TXT \"wildcard\"\na.b.ent A 192.0.2.99\nsub NS ns.sub\nns.sub A 192.0.2.77\n\
+                    secure NS ns.secure\nsecure DS 12345 13 2 \
+                    0000000000000000000000000000000000000000000000000000000000000000\n";
+
+const POOL: &str = r#"
+[geoip]
+database = "geo.mmdb"
+
+[[region]]
+name = "alpha"
+countries = ["DE"]
+endpoints = [ { address = "192.0.2.1" }, { address = "2001:db8:1::1" } ]
+
+[[region]]
+name = "beta"
+countries = ["US"]
+endpoints = [ { address = "192.0.2.2" } ]
+
+[[pool]]
+name = "www.signed.test."
+policy = "geo"
+regions = ["alpha", "beta"]
+
+[[pool]]
+name = "v4.signed.test."
+policy = "geo"
+regions = ["beta"]
+"#;
+
+/// 127.0.0.2 is in Germany (region alpha), 127.0.0.3 in the US (region beta).
+fn geo_db() -> Vec<u8> {
+    let place = |network, country, continent| Place { network, country, continent: Some(continent), coordinates: None };
+    city_db(&[place("127.0.0.2/32", "DE", "EU"), place("127.0.0.3/32", "US", "NA")])
+}
+
+/// A server of the signed zone with the key pair at `stem` (written in `keys`).
+fn server(keys: &TempDir, stem: &str) -> TestServer {
+    let key = |suffix: &str| std::fs::read(keys.path().join(format!("{stem}{suffix}"))).expect("key file");
+    let (public, private) = (key(".key"), key(".private"));
+    let more = format!("[[zone]]\nfile = \"signed.test.zone\"\ndnssec = {{ keys = [\"{stem}\"] }}\n{POOL}");
+    let files: [(&str, &[u8]); 4] = [
+        ("signed.test.zone", ZONE.as_bytes()),
+        ("geo.mmdb", &geo_db()),
+        (&format!("{stem}.key"), &public),
+        (&format!("{stem}.private"), &private),
+    ];
+    TestServer::with_config("", &[], &more, &files)
+}
+
+/// A trust anchor file for delv: the zone's key as a static key.
+fn anchor(dir: &TempDir, key_file: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(key_file).expect("key file");
+    let line = text.lines().find(|l| !l.starts_with(';') && l.contains("DNSKEY")).expect("a DNSKEY line");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let at = fields.iter().position(|f| *f == "DNSKEY").unwrap();
+    let key: String = fields[at + 4..].concat();
+    let (flags, algorithm) = (fields[at + 1], fields[at + 3]);
+    let anchor = format!("trust-anchors {{ signed.test. static-key {flags} 3 {algorithm} \"{key}\"; }};\n");
+    dir.write("anchor.conf", &anchor)
+}
+
+/// delv's output for `name`/`rtype` asked of `server` from `source`, over TCP when `tcp`.
+fn delv(server: SocketAddr, anchor: &Path, source: &str, name: &str, rtype: &str, tcp: bool) -> String {
+    let mut command = Command::new("delv");
+    command
+        .arg(format!("@{}", server.ip()))
+        .args(["-p", &server.port().to_string(), "-b", source, "-a"])
+        .arg(anchor)
+        .args(["+root=signed.test", if tcp { "+tcp" } else { "+notcp" }, name, rtype]);
+    let output = command.output().expect("run delv (bind9-dnsutils)");
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// Every case delv must validate, over UDP and TCP: (source, name, type, what the output
+/// must hold besides the verdict).
+fn validates_everything(server: &TestServer, anchor: &Path) {
+    let cases: [(&str, &str, &str, &str, &str); 15] = [
+        ("127.0.0.2", "static.signed.test", "A", "; fully validated", "192.0.2.10"),
+        ("127.0.0.2", "static.signed.test", "AAAA", "; fully validated", "2001:db8::10"),
+        ("127.0.0.2", "www.signed.test", "A", "; fully validated", "192.0.2.1"),
+        ("127.0.0.3", "www.signed.test", "A", "; fully validated", "192.0.2.2"),
+        ("127.0.0.2", "www.signed.test", "AAAA", "; fully validated", "2001:db8:1::1"),
+        // The pool has no IPv6 endpoint: NODATA, whose NSEC lists A but not the type denied.
+        ("127.0.0.3", "v4.signed.test", "AAAA", "negative response, fully validated", "v4.signed.test. A RRSIG NSEC"),
+        // Another type at a pool name: its NSEC lists A and AAAA, whichever family answers.
+        ("127.0.0.3", "v4.signed.test", "TXT", "negative response, fully validated", "v4.signed.test. A AAAA RRSIG NSEC"),
+        ("127.0.0.3", "alias.signed.test", "A", "; fully validated", "192.0.2.2"),
+        ("127.0.0.2", "x.wild.signed.test", "TXT", "; fully validated", "\"wildcard\""),
+        ("127.0.0.2", "static.signed.test", "TXT", "negative response, fully validated", "A AAAA RRSIG NSEC"),
+        ("127.0.0.2", "ent.signed.test", "A", "negative response, fully validated", "NSEC \\000.ent.signed.test. RRSIG NSEC"),
+        ("127.0.0.2", "nope.signed.test", "A", "negative response, fully validated", "RRSIG NSEC TYPE128"),
+        ("127.0.0.2", "signed.test", "DNSKEY", "; fully validated", "DNSKEY"),
+        ("127.0.0.2", "sub.signed.test", "DS", "negative response, fully validated", "NS RRSIG NSEC"),
+        ("127.0.0.2", "secure.signed.test", "DS", "; fully validated", "12345 13 2"),
+    ];
+    for tcp in [false, true] {
+        for (source, name, rtype, verdict, holds) in cases {
+            let out = delv(server.addr, anchor, source, name, rtype, tcp);
+            assert!(
+                out.contains(verdict) && out.contains(holds),
+                "delv {name} {rtype} from {source} (tcp: {tcp}): wanted {verdict:?} and {holds:?}:\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn delv_validates_answers_signed_with_a_meridian_keygen_ecdsa_key() {
+    let keys = TempDir::new("dnssec-keys");
+    let made = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["keygen", "signed.test", "--out"])
+        .arg(keys.path())
+        .output()
+        .expect("run meridian keygen");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let stem_path = String::from_utf8(made.stdout).unwrap();
+    let stem = Path::new(stem_path.trim()).file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(stem.starts_with("Ksigned.test.+013+"), "{stem}");
+    let private = keys.path().join(format!("{stem}.private"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&private).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the private key is the owner's alone");
+    // BIND's tools read the key as written: the DS it computes is the one `meridian ds` gives.
+    let bind_ds = Command::new("dnssec-dsfromkey").args(["-2"]).arg(keys.path().join(format!("{stem}.key"))).output();
+    let bind_ds = String::from_utf8(bind_ds.expect("run dnssec-dsfromkey").stdout).unwrap();
+    let tag = stem.rsplit('+').next().unwrap().trim_start_matches('0');
+    assert!(bind_ds.starts_with(&format!("signed.test. IN DS {tag} 13 2 ")), "{bind_ds}");
+    let server = server(&keys, &stem);
+    let config = server.dir().join("meridian.toml");
+    let ours = Command::new(env!("CARGO_BIN_EXE_meridian")).args(["ds", "--config"]).arg(&config).arg("signed.test").output();
+    let ours = String::from_utf8(ours.expect("run meridian ds").stdout).unwrap();
+    assert_eq!(ours.lines().next(), bind_ds.lines().next(), "meridian ds and dnssec-dsfromkey agree");
+    let anchor = anchor(&keys, &keys.path().join(format!("{stem}.key")));
+    validates_everything(&server, &anchor);
+}
+
+#[test]
+fn delv_validates_answers_signed_with_a_dnssec_keygen_ed25519_key() {
+    let keys = TempDir::new("dnssec-bind-keys");
+    let made = Command::new("dnssec-keygen")
+        .args(["-a", "ED25519", "-f", "KSK", "-K"])
+        .arg(keys.path())
+        .arg("signed.test")
+        .output()
+        .expect("run dnssec-keygen (bind9-utils)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let stem = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    let server = server(&keys, &stem);
+    let anchor = anchor(&keys, &keys.path().join(format!("{stem}.key")));
+    validates_everything(&server, &anchor);
+}
+
+/// A query with DO set, and CO when `compact_ok` (the bit after DO, RFC 9824 section 4).
+fn signed_query(server: &TestServer, name: &str, rtype: RecordType, compact_ok: bool) -> Message {
+    let q = Q { dnssec_ok: true, ..Q::new(name, rtype) };
+    let mut bytes = q.bytes();
+    let flags = bytes.len() - 4; // the OPT record ends with its flags' two octets, then RDLENGTH 0
+    if compact_ok {
+        bytes[flags] |= 0x40;
+    }
+    let reply = client::udp_exchange(server.addr, &bytes, client::ANSWER_WAIT).expect("an answer");
+    Message::from_vec(&reply).expect("a message")
+}
+
+#[test]
+fn compact_denial_keeps_nxdomain_for_a_client_that_sets_co_and_do_0_is_unsigned() {
+    let keys = TempDir::new("dnssec-co");
+    let made = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["keygen", "signed.test", "-a", "ed25519", "--out"])
+        .arg(keys.path())
+        .output()
+        .expect("run meridian keygen");
+    let stem_path = String::from_utf8(made.stdout).unwrap();
+    let stem = Path::new(stem_path.trim()).file_name().unwrap().to_str().unwrap().to_owned();
+    let server = server(&keys, &stem);
+    let types = |reply: &Message| reply.authorities.iter().map(|r| r.record_type()).collect::<Vec<_>>();
+    let plain = signed_query(&server, "nope.signed.test.", RecordType::A, false);
+    assert_eq!(plain.metadata.response_code, ResponseCode::NoError, "compact denial: NOERROR without CO");
+    assert_eq!(types(&plain), [RecordType::SOA, RecordType::RRSIG, RecordType::NSEC, RecordType::RRSIG]);
+    let co = signed_query(&server, "nope.signed.test.", RecordType::A, true);
+    assert_eq!(co.metadata.response_code, ResponseCode::NXDomain, "CO set: NXDOMAIN");
+    assert_eq!(types(&co), types(&plain));
+    // DO=0: as an unsigned zone answers, no DNSSEC record anywhere.
+    let unsigned = client::udp(server.addr, &Q::new("nope.signed.test.", RecordType::A));
+    assert_eq!(unsigned.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(types(&unsigned), [RecordType::SOA]);
+    let unsigned = client::udp(server.addr, &Q::new("static.signed.test.", RecordType::A));
+    assert!(unsigned.answers.iter().all(|r| r.record_type() == RecordType::A));
+    // An explicit NXNAME query is a format error (RFC 9824 section 3.5).
+    let nxname = signed_query(&server, "static.signed.test.", RecordType::Unknown(128), false);
+    assert_eq!(nxname.metadata.response_code, ResponseCode::FormErr);
+    // A referral: NS unsigned, the NSEC proving no DS signed, glue unsigned.
+    let referral = signed_query(&server, "host.sub.signed.test.", RecordType::A, false);
+    assert_eq!(types(&referral), [RecordType::NS, RecordType::NSEC, RecordType::RRSIG]);
+    assert!(referral.additionals.iter().all(|r| r.record_type() == RecordType::A), "glue is not signed");
+    let with_ds = signed_query(&server, "host.secure.signed.test.", RecordType::A, false);
+    assert_eq!(types(&with_ds), [RecordType::NS, RecordType::DS, RecordType::RRSIG]);
+}
