@@ -136,10 +136,14 @@ impl Answerer {
         // cryptographic randomness.
         let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64);
         Self {
+            signatures: SignatureCache::with_counts(
+                SIGNATURE_SLOTS,
+                splitmix64(seed ^ 1),
+                observers.metrics.signature_counts(),
+            ),
             observers,
             seed,
             rate_limits: RateTable::new(splitmix64(seed)),
-            signatures: SignatureCache::new(SIGNATURE_SLOTS, splitmix64(seed ^ 1)),
         }
     }
 

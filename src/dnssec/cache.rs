@@ -29,6 +29,8 @@ pub struct CacheCounts {
     pub misses: AtomicU64,
     /// Slots holding a signature.
     pub filled: AtomicUsize,
+    /// Slots in all.
+    pub capacity: AtomicUsize,
 }
 
 /// RRSIGs by their signed data; see the module's documentation.
@@ -36,7 +38,8 @@ pub struct SignatureCache {
     slots: Box<[ArcSwapOption<Made>]>,
     /// Seeds the slot hash, so that which names share a slot cannot be worked out offline.
     seed: u64,
-    pub counts: CacheCounts,
+    /// Shared with the metrics registry, which shows them.
+    pub counts: Arc<CacheCounts>,
 }
 
 impl std::fmt::Debug for SignatureCache {
@@ -48,8 +51,14 @@ impl std::fmt::Debug for SignatureCache {
 impl SignatureCache {
     /// A cache of `capacity` slots (at least one); `seed` spreads entries over them.
     pub fn new(capacity: usize, seed: u64) -> Self {
-        let slots = (0..capacity.max(1)).map(|_| ArcSwapOption::empty()).collect();
-        Self { slots, seed, counts: CacheCounts::default() }
+        Self::with_counts(capacity, seed, Arc::default())
+    }
+
+    /// As [`SignatureCache::new`], feeding `counts` (the metrics registry's).
+    pub fn with_counts(capacity: usize, seed: u64, counts: Arc<CacheCounts>) -> Self {
+        let slots: Box<[ArcSwapOption<Made>]> = (0..capacity.max(1)).map(|_| ArcSwapOption::empty()).collect();
+        counts.capacity.store(slots.len(), Ordering::Relaxed);
+        Self { slots, seed, counts }
     }
 
     /// How many slots: the most signatures held.

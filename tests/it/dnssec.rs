@@ -16,7 +16,7 @@ use hickory_proto::rr::RecordType;
 
 use crate::support::client::{self, Q};
 use crate::support::geo::{Place, city_db};
-use crate::support::{TempDir, TestServer};
+use crate::support::{API_TOML, TempDir, TestServer};
 
 const ZONE: &str = "$ORIGIN signed.test.\n$TTL 300\n@ SOA ns host 1 3600 600 86400 60\n@ NS ns\n\
                     ns A 192.0.2.53\nstatic A 192.0.2.10\nstatic AAAA 2001:db8::10\nalias CNAME www\n\
@@ -59,7 +59,9 @@ fn geo_db() -> Vec<u8> {
 fn server(keys: &TempDir, stem: &str) -> TestServer {
     let key = |suffix: &str| std::fs::read(keys.path().join(format!("{stem}{suffix}"))).expect("key file");
     let (public, private) = (key(".key"), key(".private"));
-    let more = format!("[[zone]]\nfile = \"signed.test.zone\"\ndnssec = {{ keys = [\"{stem}\"] }}\n{POOL}");
+    let more = format!(
+        "{API_TOML}[[zone]]\nfile = \"signed.test.zone\"\ndnssec = {{ keys = [\"{stem}\"] }}\n{POOL}"
+    );
     let files: [(&str, &[u8]); 4] = [
         ("signed.test.zone", ZONE.as_bytes()),
         ("geo.mmdb", &geo_db()),
@@ -216,4 +218,40 @@ fn compact_denial_keeps_nxdomain_for_a_client_that_sets_co_and_do_0_is_unsigned(
     assert!(referral.additionals.iter().all(|r| r.record_type() == RecordType::A), "glue is not signed");
     let with_ds = signed_query(&server, "host.secure.signed.test.", RecordType::A, false);
     assert_eq!(types(&with_ds), [RecordType::NS, RecordType::DS, RecordType::RRSIG]);
+}
+
+/// The metric's value on the page, 0 when absent.
+fn metric(page: &str, name: &str) -> u64 {
+    page.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn the_same_answer_is_signed_once_and_the_api_shows_the_keys_and_their_ds() {
+    let keys = TempDir::new("dnssec-metrics");
+    let made = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["keygen", "signed.test", "--out"])
+        .arg(keys.path())
+        .output()
+        .expect("run meridian keygen");
+    let stem_path = String::from_utf8(made.stdout).unwrap();
+    let stem = Path::new(stem_path.trim()).file_name().unwrap().to_str().unwrap().to_owned();
+    let server = server(&keys, &stem);
+    let api = server.api();
+    let before = api.get("/metrics").body;
+    assert_eq!(metric(&before, "meridian_dnssec_cache_capacity"), 16_384);
+    for _ in 0..10 {
+        let reply = signed_query(&server, "static.signed.test.", RecordType::A, false);
+        assert_eq!(reply.answers.len(), 2);
+    }
+    let after = api.get("/metrics").body;
+    let made = metric(&after, "meridian_dnssec_signatures_total") - metric(&before, "meridian_dnssec_signatures_total");
+    let hits = metric(&after, "meridian_dnssec_cache_hits_total") - metric(&before, "meridian_dnssec_cache_hits_total");
+    assert_eq!((made, hits), (1, 9), "one signature made, then found nine times:\n{after}");
+    assert!(metric(&after, "meridian_dnssec_cache_entries") >= 1);
+    let status = api.get("/api/v1/lb/status").json();
+    let key = &status["zones"][0]["keys"][0];
+    let tag = stem.rsplit('+').next().unwrap().parse::<u64>().unwrap();
+    assert_eq!((key["tag"].as_u64(), key["algorithm"].as_u64(), key["flags"].as_u64()), (Some(tag), Some(13), Some(257)));
+    let ds = key["ds"].as_str().unwrap();
+    assert!(ds.starts_with(&format!("signed.test. IN DS {tag} 13 2 ")), "{ds}");
 }
