@@ -109,3 +109,40 @@ impl Signing {
         self.zones.values().map(|z| z.validity.next_change(unix_secs)).min()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dnssec::key::Algorithm;
+
+    fn keys(specs: &[(bool, bool)]) -> ZoneKeys {
+        let origin_name = Name::from_ascii("example.com.").unwrap();
+        let keys = specs
+            .iter()
+            .map(|&(sep, publish_only)| ZoneKey {
+                key: SigningKey::generate(&origin_name, Algorithm::Ed25519, sep).unwrap(),
+                publish_only,
+                file: PathBuf::new(),
+            })
+            .collect();
+        ZoneKeys { origin: key::canonical_owner(&origin_name), origin_name, keys, validity: Validity::default(), cds: true }
+    }
+
+    fn signing(zone: &ZoneKeys, rtype: RecordType) -> Vec<u16> {
+        zone.signers(rtype).map(|k| k.flags).collect()
+    }
+
+    #[test]
+    fn a_csk_signs_everything_a_pair_splits_the_work_and_publish_only_signs_nothing() {
+        let csk = keys(&[(true, false)]);
+        assert_eq!((signing(&csk, RecordType::A), signing(&csk, RecordType::DNSKEY)), (vec![257], vec![257]));
+        let pair = keys(&[(true, false), (false, false)]);
+        assert_eq!((signing(&pair, RecordType::A), signing(&pair, RecordType::DNSKEY)), (vec![256], vec![257]));
+        assert_eq!(signing(&pair, RecordType::CDS), vec![257]);
+        let rolling = keys(&[(true, false), (true, true)]);
+        assert_eq!(signing(&rolling, RecordType::A), vec![257], "the pre-published key signs nothing");
+        // Both keys are in the DNSKEY set; CDS and CDNSKEY only for the signing one.
+        let types: Vec<RecordType> = rolling.apex_records(300).iter().map(Record::record_type).collect();
+        assert_eq!(types, [RecordType::DNSKEY, RecordType::DNSKEY, RecordType::CDS, RecordType::CDNSKEY]);
+    }
+}

@@ -21,8 +21,15 @@ use crate::support::{API_TOML, TempDir, TestServer};
 const ZONE: &str = "$ORIGIN signed.test.\n$TTL 300\n@ SOA ns host 1 3600 600 86400 60\n@ NS ns\n\
                     ns A 192.0.2.53\nstatic A 192.0.2.10\nstatic AAAA 2001:db8::10\nalias CNAME www\n\
                     *.wild TXT \"wildcard\"\na.b.ent A 192.0.2.99\nsub NS ns.sub\nns.sub A 192.0.2.77\n\
+                    big TXT \"{FILL}\" \"{FILL}\" \"{FILL}\" \"{FILL}\"\n\
                     secure NS ns.secure\nsecure DS 12345 13 2 \
                     0000000000000000000000000000000000000000000000000000000000000000\n";
+
+/// A TXT RRset of 4 strings of 100 octets: about 420 octets, so that it fits a 512-octet
+/// response alone but not with its RRSIG.
+fn zone_text() -> String {
+    ZONE.replace("{FILL}", &"x".repeat(100))
+}
 
 const POOL: &str = r#"
 [geoip]
@@ -62,8 +69,9 @@ fn server(keys: &TempDir, stem: &str) -> TestServer {
     let more = format!(
         "{API_TOML}[[zone]]\nfile = \"signed.test.zone\"\ndnssec = {{ keys = [\"{stem}\"] }}\n{POOL}"
     );
+    let zone = zone_text();
     let files: [(&str, &[u8]); 4] = [
-        ("signed.test.zone", ZONE.as_bytes()),
+        ("signed.test.zone", zone.as_bytes()),
         ("geo.mmdb", &geo_db()),
         (&format!("{stem}.key"), &public),
         (&format!("{stem}.private"), &private),
@@ -254,4 +262,30 @@ fn the_same_answer_is_signed_once_and_the_api_shows_the_keys_and_their_ds() {
     assert_eq!((key["tag"].as_u64(), key["algorithm"].as_u64(), key["flags"].as_u64()), (Some(tag), Some(13), Some(257)));
     let ds = key["ds"].as_str().unwrap();
     assert!(ds.starts_with(&format!("signed.test. IN DS {tag} 13 2 ")), "{ds}");
+}
+
+#[test]
+fn an_rrset_and_its_signature_fit_together_or_the_answer_is_truncated() {
+    let keys = TempDir::new("dnssec-fit");
+    let made = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["keygen", "signed.test", "--out"])
+        .arg(keys.path())
+        .output()
+        .expect("run meridian keygen");
+    let stem_path = String::from_utf8(made.stdout).unwrap();
+    let stem = Path::new(stem_path.trim()).file_name().unwrap().to_str().unwrap().to_owned();
+    let server = server(&keys, &stem);
+    let q = |payload| Q { dnssec_ok: true, ..Q::new("big.signed.test.", RecordType::TXT).payload(payload) };
+    // 512 octets: the TXT RRset alone would fit, with its RRSIG it does not: neither goes,
+    // and TC sends the client to TCP (RFC 4035 section 3.1.1, RFC 2181 section 9).
+    let small = client::udp(server.addr, &q(512));
+    assert!(small.metadata.truncation && small.answers.is_empty(), "{small:?}");
+    let unsigned = client::udp(server.addr, &Q { dnssec_ok: false, ..q(512) });
+    assert!(!unsigned.metadata.truncation && unsigned.answers.len() == 1, "DO=0 fits as before");
+    let types = |m: &Message| m.answers.iter().map(|r| r.record_type()).collect::<Vec<_>>();
+    let large = client::udp(server.addr, &q(1232));
+    assert_eq!(types(&large), [RecordType::TXT, RecordType::RRSIG]);
+    assert!(!large.metadata.truncation);
+    let tcp = client::tcp(server.addr, &q(512));
+    assert_eq!(types(&tcp), [RecordType::TXT, RecordType::RRSIG], "TCP carries it all");
 }
