@@ -70,7 +70,10 @@ pub fn validate(at: &str, file: FileDnssec, base: &Path, problems: &mut Vec<Prob
     let at = format!("{at}.dnssec");
     let before = problems.len();
     if file.keys.is_empty() {
-        problems.push(Problem::new(format!("{at}.keys"), "no keys: give at least one key pair (meridian keygen makes one)"));
+        problems.push(Problem::new(
+            format!("{at}.keys"),
+            "no keys: give at least one key pair (meridian keygen makes one)",
+        ));
     }
     let keys: Vec<KeyRef> = file
         .keys
@@ -103,7 +106,10 @@ pub fn validate(at: &str, file: FileDnssec, base: &Path, problems: &mut Vec<Prob
         ));
     }
     if validity > Duration::from_secs(365 * DAY) {
-        problems.push(Problem::new(format!("{at}.validity"), "more than a year: a stolen signature would replay that long"));
+        problems.push(Problem::new(
+            format!("{at}.validity"),
+            "more than a year: a stolen signature would replay that long",
+        ));
     }
     (problems.len() == before).then(|| DnssecConfig {
         at,
@@ -158,7 +164,9 @@ mod tests {
 
     #[test]
     fn keys_and_defaults() {
-        let config = check("keys = [\"keys/Kexample.com.+013+00001.key\", { file = \"keys/K2\", publish_only = true }]").unwrap();
+        let config =
+            check("keys = [\"keys/Kexample.com.+013+00001.key\", { file = \"keys/K2\", publish_only = true }]")
+                .unwrap();
         assert_eq!(config.keys[0].path, Path::new("/etc/meridian/keys/Kexample.com.+013+00001"));
         assert!(config.keys[1].publish_only && !config.keys[0].publish_only);
         assert_eq!((config.validity.as_secs(), config.refresh.as_secs()), (14 * DAY, 7 * DAY));

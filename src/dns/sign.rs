@@ -66,7 +66,13 @@ pub fn sign<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, answer: &mut Answer<'
 
 /// Adds the NSEC (or a referral's DS) the denial calls for, and gives a nonexistent name
 /// its compact RCODE.
-fn deny<'s>(snapshot: &'s Snapshot, answer: &mut Answer<'s>, denial: Denial<'s>, question: &Question<'_>, compact_ok: bool) {
+fn deny<'s>(
+    snapshot: &'s Snapshot,
+    answer: &mut Answer<'s>,
+    denial: Denial<'s>,
+    question: &Question<'_>,
+    compact_ok: bool,
+) {
     let qname = &question.key;
     let signed = |zone: &Zone| snapshot.signing.zone(&zone.origin_key).is_some();
     match denial {
@@ -241,8 +247,7 @@ fn with_rdata(rrs: &Rrs<'_>, f: impl FnOnce(&mut dyn Iterator<Item = &[u8]>)) {
         Rrs::Set(_) | Rrs::Owned(_) => {
             // Records made per response (wildcards), or a type whose data was not prepared.
             let records: Vec<_> = rrs.records().cloned().collect();
-            let encoded: Vec<Box<[u8]>> =
-                records.iter().filter_map(|r| crate::zone::rdata_of(&r.data).ok()).collect();
+            let encoded: Vec<Box<[u8]>> = records.iter().filter_map(|r| crate::zone::rdata_of(&r.data).ok()).collect();
             f(&mut encoded.iter().map(|d| &d[..]));
         }
     }

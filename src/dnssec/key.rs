@@ -168,13 +168,14 @@ impl SigningKey {
                 let mut point = Vec::with_capacity(65);
                 point.push(4); // SEC 1 uncompressed point: DNSSEC drops this octet (RFC 6605 section 4)
                 point.extend_from_slice(&public);
-                let pair = EcdsaKeyPair::from_private_key_and_public_key(&ECDSA_P256_SHA256_FIXED_SIGNING, &secret, &point)
-                    .map_err(|_| KeyError::Mismatch)?;
+                let pair =
+                    EcdsaKeyPair::from_private_key_and_public_key(&ECDSA_P256_SHA256_FIXED_SIGNING, &secret, &point)
+                        .map_err(|_| KeyError::Mismatch)?;
                 Pair::Ecdsa(pair)
             }
-            Algorithm::Ed25519 => {
-                Pair::Ed25519(Ed25519KeyPair::from_seed_and_public_key(&secret, &public).map_err(|_| KeyError::Mismatch)?)
-            }
+            Algorithm::Ed25519 => Pair::Ed25519(
+                Ed25519KeyPair::from_seed_and_public_key(&secret, &public).map_err(|_| KeyError::Mismatch)?,
+            ),
         };
         Ok(Self::with_pair(&owner, algorithm, flags, pair))
     }
@@ -320,9 +321,8 @@ fn parse_key_file(text: &str) -> Result<(Name, u16, u8, Vec<u8>), KeyError> {
         return Err(KeyError::Dnskey(format!("protocol {} (must be 3)", tokens[at + 2])));
     }
     let algorithm = field(3)?;
-    let number = Algorithm::parse(algorithm)
-        .map(Algorithm::number)
-        .ok_or_else(|| KeyError::Algorithm(algorithm.to_string()))?;
+    let number =
+        Algorithm::parse(algorithm).map(Algorithm::number).ok_or_else(|| KeyError::Algorithm(algorithm.to_string()))?;
     let key: String = tokens.get(at + 4..).unwrap_or_default().concat();
     let public = BASE64.decode(key.as_bytes()).map_err(|e| KeyError::Dnskey(format!("public key: {e}")))?;
     Ok((owner, flags, number, public))
@@ -351,8 +351,9 @@ mod tests {
     fn a_key_written_reads_back_the_same_for_both_algorithms() {
         for algorithm in [Algorithm::EcdsaP256Sha256, Algorithm::Ed25519] {
             let key = SigningKey::generate(&zone(), algorithm, true).unwrap();
-            let read = SigningKey::from_bind(&key.key_file("20250101000000"), &key.private_file("20250101000000").unwrap())
-                .unwrap();
+            let read =
+                SigningKey::from_bind(&key.key_file("20250101000000"), &key.private_file("20250101000000").unwrap())
+                    .unwrap();
             assert_eq!((read.tag, &read.dnskey, read.flags), (key.tag, &key.dnskey, 257));
             assert_eq!(read.file_stem(), format!("Kexample.com.+{:03}+{:05}", algorithm.number(), key.tag));
         }

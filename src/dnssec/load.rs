@@ -43,7 +43,12 @@ fn load_zone(config: &DnssecConfig) -> Result<ZoneKeys, Vec<Problem>> {
                 {
                     problems.push(Problem::new(
                         at,
-                        format!("{} is a key of {}, not of {}", key_ref.path.display(), key.owner_text, first.key.owner_text),
+                        format!(
+                            "{} is a key of {}, not of {}",
+                            key_ref.path.display(),
+                            key.owner_text,
+                            first.key.owner_text
+                        ),
                     ));
                     continue;
                 }
@@ -57,9 +62,8 @@ fn load_zone(config: &DnssecConfig) -> Result<ZoneKeys, Vec<Problem>> {
         }
     }
     let Some(first) = keys.first().filter(|_| problems.is_empty()) else { return Err(problems) };
-    let origin_name = hickory_proto::rr::Name::from_ascii(&first.key.owner_text).map_err(|e| {
-        vec![Problem::new(config.at.clone(), format!("the keys' owner {}: {e}", first.key.owner_text))]
-    })?;
+    let origin_name = hickory_proto::rr::Name::from_ascii(&first.key.owner_text)
+        .map_err(|e| vec![Problem::new(config.at.clone(), format!("the keys' owner {}: {e}", first.key.owner_text))])?;
     let validity =
         Validity { inception_offset: config.inception_offset, lifetime: config.validity, refresh: config.refresh };
     Ok(ZoneKeys { origin: first.key.owner.clone(), origin_name, keys, validity, cds: config.cds })

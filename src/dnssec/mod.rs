@@ -125,7 +125,13 @@ mod tests {
                 file: PathBuf::new(),
             })
             .collect();
-        ZoneKeys { origin: key::canonical_owner(&origin_name), origin_name, keys, validity: Validity::default(), cds: true }
+        ZoneKeys {
+            origin: key::canonical_owner(&origin_name),
+            origin_name,
+            keys,
+            validity: Validity::default(),
+            cds: true,
+        }
     }
 
     fn signing(zone: &ZoneKeys, rtype: RecordType) -> Vec<u16> {

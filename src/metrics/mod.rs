@@ -177,8 +177,18 @@ impl Registry {
     fn signature_series(&self, page: &mut Page) {
         let counts = &self.signatures;
         let series: [(&str, Kind, &str, u64); 5] = [
-            ("meridian_dnssec_signatures_total", Kind::Counter, "RRSIGs made (each a signing operation).", counts.made.load(Ordering::Relaxed)),
-            ("meridian_dnssec_cache_hits_total", Kind::Counter, "RRSIGs found in the signature cache.", counts.hits.load(Ordering::Relaxed)),
+            (
+                "meridian_dnssec_signatures_total",
+                Kind::Counter,
+                "RRSIGs made (each a signing operation).",
+                counts.made.load(Ordering::Relaxed),
+            ),
+            (
+                "meridian_dnssec_cache_hits_total",
+                Kind::Counter,
+                "RRSIGs found in the signature cache.",
+                counts.hits.load(Ordering::Relaxed),
+            ),
             (
                 "meridian_dnssec_cache_misses_total",
                 Kind::Counter,

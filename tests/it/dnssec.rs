@@ -66,9 +66,7 @@ fn geo_db() -> Vec<u8> {
 fn server(keys: &TempDir, stem: &str) -> TestServer {
     let key = |suffix: &str| std::fs::read(keys.path().join(format!("{stem}{suffix}"))).expect("key file");
     let (public, private) = (key(".key"), key(".private"));
-    let more = format!(
-        "{API_TOML}[[zone]]\nfile = \"signed.test.zone\"\ndnssec = {{ keys = [\"{stem}\"] }}\n{POOL}"
-    );
+    let more = format!("{API_TOML}[[zone]]\nfile = \"signed.test.zone\"\ndnssec = {{ keys = [\"{stem}\"] }}\n{POOL}");
     let zone = zone_text();
     let files: [(&str, &[u8]); 4] = [
         ("signed.test.zone", zone.as_bytes()),
@@ -115,11 +113,23 @@ fn validates_everything(server: &TestServer, anchor: &Path) {
         // The pool has no IPv6 endpoint: NODATA, whose NSEC lists A but not the type denied.
         ("127.0.0.3", "v4.signed.test", "AAAA", "negative response, fully validated", "v4.signed.test. A RRSIG NSEC"),
         // Another type at a pool name: its NSEC lists A and AAAA, whichever family answers.
-        ("127.0.0.3", "v4.signed.test", "TXT", "negative response, fully validated", "v4.signed.test. A AAAA RRSIG NSEC"),
+        (
+            "127.0.0.3",
+            "v4.signed.test",
+            "TXT",
+            "negative response, fully validated",
+            "v4.signed.test. A AAAA RRSIG NSEC",
+        ),
         ("127.0.0.3", "alias.signed.test", "A", "; fully validated", "192.0.2.2"),
         ("127.0.0.2", "x.wild.signed.test", "TXT", "; fully validated", "\"wildcard\""),
         ("127.0.0.2", "static.signed.test", "TXT", "negative response, fully validated", "A AAAA RRSIG NSEC"),
-        ("127.0.0.2", "ent.signed.test", "A", "negative response, fully validated", "NSEC \\000.ent.signed.test. RRSIG NSEC"),
+        (
+            "127.0.0.2",
+            "ent.signed.test",
+            "A",
+            "negative response, fully validated",
+            "NSEC \\000.ent.signed.test. RRSIG NSEC",
+        ),
         ("127.0.0.2", "nope.signed.test", "A", "negative response, fully validated", "RRSIG NSEC TYPE128"),
         ("127.0.0.2", "signed.test", "DNSKEY", "; fully validated", "DNSKEY"),
         ("127.0.0.2", "sub.signed.test", "DS", "negative response, fully validated", "NS RRSIG NSEC"),
@@ -158,7 +168,8 @@ fn delv_validates_answers_signed_with_a_meridian_keygen_ecdsa_key() {
     assert!(bind_ds.starts_with(&format!("signed.test. IN DS {tag} 13 2 ")), "{bind_ds}");
     let server = server(&keys, &stem);
     let config = server.dir().join("meridian.toml");
-    let ours = Command::new(env!("CARGO_BIN_EXE_meridian")).args(["ds", "--config"]).arg(&config).arg("signed.test").output();
+    let ours =
+        Command::new(env!("CARGO_BIN_EXE_meridian")).args(["ds", "--config"]).arg(&config).arg("signed.test").output();
     let ours = String::from_utf8(ours.expect("run meridian ds").stdout).unwrap();
     assert_eq!(ours.lines().next(), bind_ds.lines().next(), "meridian ds and dnssec-dsfromkey agree");
     let anchor = anchor(&keys, &keys.path().join(format!("{stem}.key")));
@@ -259,7 +270,10 @@ fn the_same_answer_is_signed_once_and_the_api_shows_the_keys_and_their_ds() {
     let status = api.get("/api/v1/lb/status").json();
     let key = &status["zones"][0]["keys"][0];
     let tag = stem.rsplit('+').next().unwrap().parse::<u64>().unwrap();
-    assert_eq!((key["tag"].as_u64(), key["algorithm"].as_u64(), key["flags"].as_u64()), (Some(tag), Some(13), Some(257)));
+    assert_eq!(
+        (key["tag"].as_u64(), key["algorithm"].as_u64(), key["flags"].as_u64()),
+        (Some(tag), Some(13), Some(257))
+    );
     let ds = key["ds"].as_str().unwrap();
     assert!(ds.starts_with(&format!("signed.test. IN DS {tag} 13 2 ")), "{ds}");
 }
