@@ -269,8 +269,8 @@ impl Zone {
         let Some(apex) = self.nodes.get_mut(&self.origin_key) else { return };
         for set in sets {
             apex.rrsets.retain(|s| s.rtype != set.rtype);
+            self.record_count += set.len();
             apex.rrsets.push(set);
-            self.record_count += 1;
         }
         apex.rrsets.sort_by_key(|set| u16::from(set.rtype));
     }

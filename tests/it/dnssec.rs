@@ -56,10 +56,16 @@ policy = "geo"
 regions = ["beta"]
 "#;
 
-/// 127.0.0.2 is in Germany (region alpha), 127.0.0.3 in the US (region beta).
+/// 127.0.0.2 and 198.51.100.0/24 are in Germany (region alpha), 127.0.0.3 and
+/// 203.0.113.0/24 in the US (region beta).
 fn geo_db() -> Vec<u8> {
     let place = |network, country, continent| Place { network, country, continent: Some(continent), coordinates: None };
-    city_db(&[place("127.0.0.2/32", "DE", "EU"), place("127.0.0.3/32", "US", "NA")])
+    city_db(&[
+        place("127.0.0.2/32", "DE", "EU"),
+        place("127.0.0.3/32", "US", "NA"),
+        place("198.51.100.0/24", "DE", "EU"),
+        place("203.0.113.0/24", "US", "NA"),
+    ])
 }
 
 /// A server of the signed zone with the key pair at `stem` (written in `keys`).
@@ -302,4 +308,72 @@ fn an_rrset_and_its_signature_fit_together_or_the_answer_is_truncated() {
     assert!(!large.metadata.truncation);
     let tcp = client::tcp(server.addr, &q(512));
     assert_eq!(types(&tcp), [RecordType::TXT, RecordType::RRSIG], "TCP carries it all");
+}
+
+/// A validator that sends ECS: dnspython asks for the DNSKEY set, checks it holds the key
+/// whose DS is given (the trust anchor) and validates its signature, then asks for the name
+/// with the client subnet and validates the answer with that key set; it prints the
+/// addresses, sorted, and the ECS scope.
+const ECS_VALIDATOR: &str = r#"
+import sys
+import dns._features
+# dnspython 2.9 asks for cryptography 50 to turn validation on (when dns.dnssec is imported);
+# the ECDSA and Ed25519 calls it makes are older than that (an image may carry 48).
+dns._features.force("dnssec", True)
+import dns.dnssec, dns.edns, dns.message, dns.name, dns.query, dns.rdataclass, dns.rdatatype
+addr, port, name, subnet, anchor_ds, tcp = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6] == "tcp"
+zone = dns.name.from_text("signed.test.")
+IN, RRSIG = dns.rdataclass.IN, dns.rdatatype.RRSIG
+def ask(qname, rdtype, options=()):
+    q = dns.message.make_query(qname, rdtype, want_dnssec=True, use_edns=0, options=list(options))
+    return (dns.query.tcp if tcp else dns.query.udp)(q, addr, port=port, timeout=3)
+keys = ask(zone, "DNSKEY")
+dnskey = keys.find_rrset(keys.answer, zone, IN, dns.rdatatype.DNSKEY)
+if not any(str(dns.dnssec.make_ds(zone, k, "SHA256")).upper() == anchor_ds.upper() for k in dnskey):
+    sys.exit("no key of the DNSKEY set has the anchor's DS")
+sigs = keys.find_rrset(keys.answer, zone, IN, RRSIG, dns.rdatatype.DNSKEY)
+dns.dnssec.validate(dnskey, sigs, {zone: dnskey})
+qname = dns.name.from_text(name)
+reply = ask(qname, "A", [dns.edns.ECSOption.from_text(subnet)])
+cname = reply.get_rrset(reply.answer, qname, IN, dns.rdatatype.CNAME)
+if cname is not None:
+    dns.dnssec.validate(cname, reply.find_rrset(reply.answer, qname, IN, RRSIG, dns.rdatatype.CNAME), {zone: dnskey})
+    qname = cname[0].target
+a = reply.find_rrset(reply.answer, qname, IN, dns.rdatatype.A)
+dns.dnssec.validate(a, reply.find_rrset(reply.answer, qname, IN, RRSIG, dns.rdatatype.A), {zone: dnskey})
+scope = [o.scopelen for o in reply.options if isinstance(o, dns.edns.ECSOption)]
+print(" ".join(sorted(r.address for r in a)), "scope", scope[0] if scope else "-")
+"#;
+
+#[test]
+fn a_pool_answer_to_clients_of_two_regions_by_ecs_validates_in_dnspython() {
+    let keys = TempDir::new("dnssec-ecs");
+    let made = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["keygen", "signed.test", "--out"])
+        .arg(keys.path())
+        .output()
+        .expect("run meridian keygen");
+    let stem_path = String::from_utf8(made.stdout).unwrap();
+    let stem = Path::new(stem_path.trim()).file_name().unwrap().to_str().unwrap().to_owned();
+    let server = server(&keys, &stem);
+    let config = server.dir().join("meridian.toml");
+    let ds =
+        Command::new(env!("CARGO_BIN_EXE_meridian")).args(["ds", "--config"]).arg(&config).arg("signed.test").output();
+    let ds = String::from_utf8(ds.expect("run meridian ds").stdout).unwrap();
+    // "signed.test. IN DS <tag> 13 2 <hex>": the rdata, as dnspython prints a DS.
+    let anchor = ds.lines().next().unwrap().split(" IN DS ").nth(1).unwrap().to_owned();
+    let (ip, port) = (server.addr.ip().to_string(), server.addr.port().to_string());
+    for transport in ["udp", "tcp"] {
+        for (subnet, expected) in [("198.51.100.0/24", "192.0.2.1 scope 24"), ("203.0.113.0/24", "192.0.2.2 scope 24")]
+        {
+            for name in ["www.signed.test.", "alias.signed.test."] {
+                let args = [&ip, &port, name, subnet, &anchor, transport];
+                let out = Command::new("python3").arg("-c").arg(ECS_VALIDATOR).args(args).output();
+                let out = out.expect("run python3 (dnspython, see .ci/run)");
+                let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                assert!(out.status.success(), "{name} for {subnet} over {transport} does not validate:\n{stderr}");
+                assert_eq!(stdout.trim(), expected, "{name} for {subnet} over {transport}");
+            }
+        }
+    }
 }
