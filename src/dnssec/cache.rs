@@ -3,8 +3,8 @@
 //! The key is the signed data itself (RFC 4034 section 3.1.8.1): the RRSIG's fields (type,
 //! algorithm, labels, original TTL, inception, expiration, key tag, signer) and the RRset's
 //! records in canonical form, so (owner, type, class, TTL, the exact data, key, window) as
-//! the issue asks, compared in full on every hit: a hash collision costs a signature, never
-//! a wrong one. A new validity window changes the key, so old entries simply stop matching.
+//! the issue asks, compared in full on every hit, with the key's own identity (two keys
+//! may share a tag): a hash collision costs a signature, never a wrong one. A new validity window changes the key, so old entries simply stop matching.
 //!
 //! A fixed table of slots, each an `ArcSwapOption`: a hit is one lock-free load, a
 //! comparison and a reference count increment; a miss signs and replaces the slot's entry
@@ -75,6 +75,7 @@ impl SignatureCache {
         let hash = rustc_hash::FxBuildHasher.hash_one((self.seed, &scratch.signed[..]));
         let slot = &self.slots[(hash as usize) % self.slots.len()];
         if let Some(found) = &*slot.load()
+            && found.key_id == key.id
             && *found.signed == scratch.signed[..]
         {
             self.counts.hits.fetch_add(1, Ordering::Relaxed);
@@ -144,6 +145,13 @@ mod tests {
         assert!(!Arc::ptr_eq(&first, &renewed), "a new window re-signs");
         assert_eq!(&renewed.rdata[8..16], &[0, 0, 1, 44, 0, 0, 0, 200], "expiration then inception");
         assert_eq!(cache.counts.made.load(Ordering::Relaxed), 3);
+        // Another key, even of the same tag, signs anew.
+        let mut other = self::key();
+        other.tag = key.tag;
+        let set = fill(&mut scratch, &other, window, [192, 0, 2, 1]);
+        let theirs = cache.signature(&scratch, &other, set).unwrap();
+        assert_eq!(theirs.key_id, other.id);
+        assert_eq!(cache.counts.made.load(Ordering::Relaxed), 4);
     }
 
     #[test]

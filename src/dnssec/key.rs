@@ -104,6 +104,9 @@ pub struct SigningKey {
     pub dnskey: Box<[u8]>,
     /// The key tag (RFC 4034 appendix B).
     pub tag: u16,
+    /// A hash of the DNSKEY data: two keys of one tag and algorithm (the tag is 16 bits)
+    /// are told apart by it in the signature cache.
+    pub id: u64,
     pair: Pair,
 }
 
@@ -138,8 +141,9 @@ impl SigningKey {
         dnskey.extend_from_slice(&[PROTOCOL, algorithm.number()]);
         dnskey.extend_from_slice(&public);
         let tag = key_tag(&dnskey);
+        let id = std::hash::BuildHasher::hash_one(&rustc_hash::FxBuildHasher, &dnskey);
         let owner = canonical_owner(zone);
-        Self { owner, owner_text: zone.to_ascii(), algorithm, flags, dnskey: dnskey.into(), tag, pair }
+        Self { owner, owner_text: zone.to_ascii(), algorithm, flags, dnskey: dnskey.into(), tag, id, pair }
     }
 
     /// Reads a key pair from the texts of its `.key` and `.private` files.

@@ -22,6 +22,8 @@ pub struct Made {
     pub record: Record,
     /// For a cached RRSIG: the signed data without the signature, compared on every hit.
     pub signed: Box<[u8]>,
+    /// For an RRSIG: the [`SigningKey::id`] of the key that made it.
+    pub key_id: u64,
 }
 
 impl Made {
@@ -31,7 +33,7 @@ impl Made {
         let mut record =
             Record::from_rdata(name, ttl, RData::Unknown { code: rtype, rdata: NULL::with(rdata.clone()) });
         record.dns_class = DNSClass::IN;
-        Some(Self { owner: owner.into(), rtype, ttl, rdata: rdata.into(), record, signed })
+        Some(Self { owner: owner.into(), rtype, ttl, rdata: rdata.into(), record, signed, key_id: 0 })
     }
 
     /// Octets the record takes on its own, owner uncompressed.
@@ -139,8 +141,10 @@ pub fn sign(scratch: &Scratch, key: &SigningKey, set: ToSign<'_>) -> Result<Made
     let mut rdata = Vec::with_capacity(fields.len() + signature.len());
     rdata.extend_from_slice(fields);
     rdata.extend_from_slice(&signature);
-    Made::new(set.owner, RecordType::RRSIG, set.ttl, rdata, scratch.signed.clone().into())
-        .ok_or(super::key::KeyError::Sign)
+    let mut made = Made::new(set.owner, RecordType::RRSIG, set.ttl, rdata, scratch.signed.clone().into())
+        .ok_or(super::key::KeyError::Sign)?;
+    made.key_id = key.id;
+    Ok(made)
 }
 
 /// Folds to lowercase the names in data of the types RFC 4034 section 6.2 lists (as
