@@ -377,3 +377,54 @@ fn a_pool_answer_to_clients_of_two_regions_by_ecs_validates_in_dnspython() {
         }
     }
 }
+
+/// `meridian keygen` into `dir`; the key's file stem.
+fn keygen(dir: &TempDir, algorithm: &str) -> String {
+    let made = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["keygen", "signed.test", "-a", algorithm, "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("run meridian keygen");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let stem_path = String::from_utf8(made.stdout).unwrap();
+    Path::new(stem_path.trim()).file_name().unwrap().to_str().unwrap().to_owned()
+}
+
+/// A rollover by pre-publication (README, DNSSEC): the new key is published first and signs
+/// nothing, then signs while the old one stays published; at each step the DNSKEY set holds
+/// both, and answers validate against the key that signs, with no step in between.
+#[test]
+fn a_key_rolls_over_by_pre_publication_with_answers_valid_at_every_step() {
+    let keys = TempDir::new("dnssec-roll");
+    let (old, new) = (keygen(&keys, "ecdsap256sha256"), keygen(&keys, "ed25519"));
+    let mut server = server(&keys, &old);
+    let copy = |stem: &str| {
+        for suffix in [".key", ".private"] {
+            let text = std::fs::read_to_string(keys.path().join(format!("{stem}{suffix}"))).unwrap();
+            server.write(&format!("{stem}{suffix}"), &text);
+        }
+    };
+    copy(&new);
+    let config = |signing: &str, published: &str| {
+        let keys = format!("keys = [\"{signing}\", {{ file = \"{published}\", publish_only = true }}]");
+        format!("{API_TOML}[[zone]]\nfile = \"signed.test.zone\"\ndnssec = {{ {keys} }}\n{POOL}")
+    };
+    let anchor_of = |stem: &str| anchor(&keys, &keys.path().join(format!("{stem}.key")));
+    let dnskeys = |server: &TestServer| {
+        let reply = signed_query(server, "signed.test.", RecordType::DNSKEY, false);
+        let sigs = reply.answers.iter().filter(|r| r.record_type() == RecordType::RRSIG).count();
+        (reply.answers.len() - sigs, sigs)
+    };
+    for (signing, published) in [(&old, &new), (&new, &old)] {
+        server.write("meridian.toml", &config(signing, published));
+        server.reload().expect("the reload takes the keys");
+        assert_eq!(dnskeys(&server), (2, 1), "both keys published, one signing ({signing})");
+        let anchor = anchor_of(signing);
+        for (name, rtype) in [("www.signed.test", "A"), ("nope.signed.test", "A"), ("signed.test", "DNSKEY")] {
+            let out = delv(server.addr, &anchor, "127.0.0.2", name, rtype, false);
+            assert!(out.contains("fully validated"), "{name} {rtype} signed by {signing}:\n{out}");
+        }
+        let other = delv(server.addr, &anchor_of(published), "127.0.0.2", "www.signed.test", "A", false);
+        assert!(!other.contains("fully validated"), "the publish-only key signs nothing:\n{other}");
+    }
+}
