@@ -365,12 +365,12 @@ mod tests {
 
     #[test]
     fn reads_a_bind_key_pair() {
-        // Written by dnssec-keygen -a ECDSAP256SHA256 -f KSK example.com (BIND 9.18).
+        // Shaped as dnssec-keygen -a ECDSAP256SHA256 -f KSK writes them (keys BIND made are
+        // read in tests/it/dnssec.rs); the two halves here are made up and do not match.
         let key = "; This is a key-signing key, keyid 30504, for example.com.\n\
                    example.com. IN DNSKEY 257 3 13 nZ6Y2FX4kLg1iIC5oSYqIHXMqKZ2uR4a/DrVcAm2FXhMqsUpoOlyNbfr P/PJUjI9NHW7PoqBnrXV7BmC1BvhSA==\n";
         let private = "Private-key-format: v1.3\nAlgorithm: 13 (ECDSAP256SHA256)\n\
                        PrivateKey: w9J8u5j0+g6/wJpRLh6ehgoWtK/KsoFDcgNwvwGu4UQ=\n";
-        // The pair above is made up, so the halves do not match: that must be said.
         assert_eq!(SigningKey::from_bind(key, private).unwrap_err(), KeyError::Mismatch);
         let made = SigningKey::generate(&zone(), Algorithm::EcdsaP256Sha256, false).unwrap();
         let other = SigningKey::generate(&zone(), Algorithm::EcdsaP256Sha256, false).unwrap();
