@@ -140,6 +140,8 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     log_loaded(&snapshot);
     let config = snapshot.config.clone();
     snapshot.generation = 1;
+    // Signatures are dated from now; the writer moves this on as validity windows pass.
+    snapshot.signing_now = unix_now();
     if config.cluster.is_some() {
         snapshot.cluster_revision = persisted.revision;
     }

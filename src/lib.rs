@@ -25,6 +25,10 @@
 //! - `zone`: RFC 1035 master files parsed (`parse`), read from disk (`load`) and built into
 //!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`), each RRset's data
 //!   encoded once for the response encoder (`WireSet`).
+//! - `dnssec`: online signing's parts: keys in BIND's file format (`key`, read by `load`),
+//!   RRSIGs over canonical RRsets (`rrsig`), the bounded signature cache the workers share
+//!   (`cache`), validity windows aligned to fixed boundaries (`window`), and compact denial's
+//!   NSEC records (`nsec`).
 //! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view
 //!   queries read (`table`, `history`, `view`), weights as ramps and slow starts move them
 //!   (`ramp`), load reports smoothed, aged out and shed with hysteresis (`load`), and the
@@ -73,6 +77,7 @@ pub mod config;
 pub mod control;
 pub mod ctl;
 pub mod dns;
+pub mod dnssec;
 pub mod explain;
 pub mod files;
 #[cfg(feature = "fuzzing")]

@@ -54,6 +54,30 @@ struct ServeArgs {
 enum Command {
     /// Serve DNS over UDP and TCP until SIGTERM or SIGINT.
     Serve(ServeArgs),
+    /// Make a DNSSEC key pair for ZONE in BIND's format: K<zone>.+<alg>+<tag>.key and
+    /// .private (mode 0600), as dnssec-keygen writes them. A key-signing key (flags 257),
+    /// which signs everything when it is the zone's only key (a CSK), unless --zsk.
+    Keygen {
+        /// The zone the key signs.
+        zone: String,
+        /// ecdsap256sha256 (13) or ed25519 (15).
+        #[arg(long, short, default_value = "ecdsap256sha256")]
+        algorithm: String,
+        /// A zone-signing key (flags 256), to pair with a key-signing key.
+        #[arg(long)]
+        zsk: bool,
+        /// The directory to write the two files into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Print the DS records of a signed zone's key-signing keys (SHA-256), for its parent.
+    Ds {
+        /// The configuration naming the zone's keys.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The zone.
+        zone: String,
+    },
     /// Check a configuration and every zone file it names, then exit.
     CheckConfig {
         /// The configuration file to check (as `serve --config` would read it).
@@ -124,6 +148,8 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Serve(ServeArgs { config, listen, api }) => serve(config, &listen, api.as_deref()),
         Command::CheckConfig { file } => check_config(file),
+        Command::Keygen { zone, algorithm, zsk, out } => keygen(&zone, &algorithm, !zsk, &out),
+        Command::Ds { config, zone } => ds(&config, &zone),
         Command::Explain { config, offline, connection, client, ecs, json, name, rtype } => {
             let asked = Asked { client, ecs: ecs.as_deref(), name: &name, rtype: &rtype };
             explain(config, offline, &connection, &asked, json)
@@ -170,6 +196,18 @@ fn serve(path: Option<PathBuf>, listen: &[String], api: Option<&str>) -> Result<
 /// API changes laid over it, with the very function `serve` and a reload load with: the
 /// verdict is whether `serve` would start on these files, and the warnings what it would set
 /// aside.
+fn keygen(zone: &str, algorithm: &str, ksk: bool, out: &std::path::Path) -> Result<(), Box<dyn Error>> {
+    let stem = meridian::dnssec::keyfiles::keygen(zone, algorithm, ksk, out, meridian::control::unix_now())?;
+    println!("{}", stem.display());
+    Ok(())
+}
+
+fn ds(config: &std::path::Path, zone: &str) -> Result<(), Box<dyn Error>> {
+    let config = Source::read(config)?.validate()?;
+    print!("{}", meridian::dnssec::keyfiles::ds_lines(&config, zone)?);
+    Ok(())
+}
+
 fn check_config(file: PathBuf) -> Result<(), Box<dyn Error>> {
     let source = Source::read(&file)?;
     let saved = saved_changes(source.state_dir().as_deref())?;

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Problem};
 use crate::geo::asn::AsnDb;
+use crate::dnssec::Signing;
 use crate::geo::mmdb::GeoDb;
 use crate::health::view::HealthView;
 use crate::metrics::{Observers, PoolObservers};
@@ -36,6 +37,12 @@ pub struct Snapshot {
     /// With `[cluster]`: the revision of the shared changes in force (`CH TXT
     /// revision.meridian.` answers it, so `dig` can compare instances).
     pub cluster_revision: Option<u64>,
+    /// Each signed zone's keys; empty when no zone is signed.
+    pub signing: Arc<Signing>,
+    /// The time signatures are dated from, in seconds since the epoch: set by the writer
+    /// when it publishes and moved on when a validity window changes (never read from the
+    /// clock by a query).
+    pub signing_now: u64,
 }
 
 impl Snapshot {
@@ -52,10 +59,15 @@ impl Snapshot {
         observers: Option<&Observers>,
     ) -> Result<Self, Vec<Problem>> {
         let mut problems = Vec::new();
-        let zones = load::load_all(&config.zones).unwrap_or_else(|mut found| {
+        let mut zones = load::load_all(&config.zones).unwrap_or_else(|mut found| {
             problems.append(&mut found);
             Vec::new()
         });
+        let signing = crate::dnssec::load::load_all(&config.zones).unwrap_or_else(|mut found| {
+            problems.append(&mut found);
+            Vec::new()
+        });
+        add_key_records(&mut zones, &signing, &mut problems);
         let geo = match &config.geoip {
             Some(path) => match GeoDb::open(path) {
                 Ok(db) => Some(Arc::new(db)),
@@ -85,6 +97,7 @@ impl Snapshot {
         }
         let mut snapshot = Self::build(generation, config, Zones::new(zones), geo, asn, health, observers)?;
         snapshot.keys = Arc::new(keys);
+        snapshot.signing = Arc::new(Signing::new(signing));
         Ok(snapshot)
     }
 
@@ -118,6 +131,8 @@ impl Snapshot {
             health,
             keys: Arc::default(),
             cluster_revision: None,
+            signing: Arc::default(),
+            signing_now: 0,
         })
     }
 
@@ -140,6 +155,8 @@ impl Snapshot {
             health: self.health.clone(),
             keys: self.keys.clone(),
             cluster_revision: self.cluster_revision,
+            signing: self.signing.clone(),
+            signing_now: self.signing_now,
         })
     }
 
@@ -154,7 +171,49 @@ impl Snapshot {
             health: Arc::new(health),
             keys: self.keys.clone(),
             cluster_revision: self.cluster_revision,
+            signing: self.signing.clone(),
+            signing_now: self.signing_now,
         }
+    }
+
+    /// The same snapshot with signatures dated from `unix_secs`, under the same generation
+    /// (the publisher moves it on when this replaces the snapshot in force).
+    pub fn with_signing_now(&self, unix_secs: u64) -> Self {
+        Self {
+            generation: self.generation,
+            config: self.config.clone(),
+            zones: self.zones.clone(),
+            steering: self.steering.clone(),
+            observers: self.observers.clone(),
+            health: self.health.clone(),
+            keys: self.keys.clone(),
+            cluster_revision: self.cluster_revision,
+            signing: self.signing.clone(),
+            signing_now: unix_secs,
+        }
+    }
+
+    /// Whether signatures dated from `unix_secs` would fall in another validity window than
+    /// those of `signing_now`: then the writer publishes [`Snapshot::with_signing_now`].
+    pub fn is_signing_stale(&self, unix_secs: u64) -> bool {
+        self.signing.iter().any(|z| z.validity.window_at(self.signing_now) != z.validity.window_at(unix_secs))
+    }
+}
+
+/// Puts each signed zone's DNSKEY, CDS and CDNSKEY at its apex; keys for a zone no file
+/// serves are a problem.
+fn add_key_records(zones: &mut [crate::zone::Zone], signing: &[crate::dnssec::ZoneKeys], problems: &mut Vec<Problem>) {
+    for keys in signing {
+        let Some(zone) = zones.iter_mut().find(|z| z.origin_key == keys.origin) else {
+            let at = keys.keys.first().map(|k| k.file.display().to_string()).unwrap_or_default();
+            problems.push(Problem::new(
+                "zone",
+                format!("{at}: the keys are for {}, which no zone file serves", keys.origin_name),
+            ));
+            continue;
+        };
+        let ttl = zone.apex().get(hickory_proto::rr::RecordType::SOA).map_or(3600, |soa| soa.ttl);
+        zone.add_apex_records(keys.apex_records(ttl));
     }
 }
 

@@ -53,6 +53,25 @@ pub struct Status {
 pub struct ZoneStatus {
     pub origin: String,
     pub records: usize,
+    /// The zone's DNSSEC keys, when its answers are signed; empty when they are not.
+    pub keys: Vec<KeyStatus>,
+}
+
+/// One DNSSEC key of a zone.
+#[derive(Serialize, ToSchema)]
+pub struct KeyStatus {
+    /// The key tag (RFC 4034 appendix B).
+    pub tag: u16,
+    /// 13 (ECDSAP256SHA256) or 15 (ED25519).
+    pub algorithm: u8,
+    /// 257 (a KSK, or a CSK) or 256 (a ZSK).
+    pub flags: u16,
+    /// In the DNSKEY set but signing nothing (pre-publication).
+    pub publish_only: bool,
+    /// The DS record (SHA-256) to give the parent, for a key with the SEP flag.
+    pub ds: Option<String>,
+    /// The key's files, without `.key` / `.private`.
+    pub file: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -94,7 +113,7 @@ pub async fn status(State(shared): State<Shared>) -> Json<Status> {
         zones: snapshot
             .zones
             .iter()
-            .map(|z| ZoneStatus { origin: z.origin.to_string(), records: z.record_count })
+            .map(|z| ZoneStatus { origin: z.origin.to_string(), records: z.record_count, keys: keys_of(&snapshot, z) })
             .collect(),
         pools: snapshot.steering.pools.iter().map(|p| pool_status(&snapshot, p)).collect(),
     })
@@ -246,4 +265,20 @@ pub async fn reload(State(shared): State<Shared>) -> Result<Json<Applied>, ApiEr
         Ok(generation) => Ok(Json(Applied { generation })),
         Err(error) => Err(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, error, None)),
     }
+}
+
+/// The keys of a zone's signing, if it is signed.
+fn keys_of(snapshot: &Snapshot, zone: &crate::zone::Zone) -> Vec<KeyStatus> {
+    let Some(keys) = snapshot.signing.zone(&zone.origin_key) else { return Vec::new() };
+    keys.keys
+        .iter()
+        .map(|k| KeyStatus {
+            tag: k.key.tag,
+            algorithm: k.key.algorithm.number(),
+            flags: k.key.flags,
+            publish_only: k.publish_only,
+            ds: k.key.is_sep().then(|| k.key.ds_text(None)),
+            file: k.file.display().to_string(),
+        })
+        .collect()
 }

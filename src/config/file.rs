@@ -318,6 +318,8 @@ pub struct FileZone {
     pub zones_dir: Option<String>,
     /// Overrides the origin; otherwise `$ORIGIN` or the owner of the first (SOA) record.
     pub origin: Option<String>,
+    /// Online signing of this zone's answers: its keys and signature validity.
+    pub dnssec: Option<super::dnssec::FileDnssec>,
 }
 
 /// `[cluster]` as written.

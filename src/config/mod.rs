@@ -7,6 +7,7 @@
 pub mod api;
 pub mod changes;
 pub mod cluster;
+pub mod dnssec;
 mod file;
 pub mod health;
 pub mod keys;
@@ -100,8 +101,17 @@ pub struct TcpLimits {
 /// Where zone data comes from. `at` is the configuration path, for error messages.
 #[derive(Debug, Clone)]
 pub enum ZoneSource {
-    File { at: String, path: PathBuf, origin: Option<Name> },
-    Dir { at: String, path: PathBuf },
+    /// `dnssec`: the zone's signing, when it is signed.
+    File {
+        at: String,
+        path: PathBuf,
+        origin: Option<Name>,
+        dnssec: Option<dnssec::DnssecConfig>,
+    },
+    Dir {
+        at: String,
+        path: PathBuf,
+    },
 }
 
 /// One thing wrong with the configuration, at a key path such as `zone[1].file`.
@@ -484,8 +494,19 @@ fn validate_zone(i: usize, zone: FileZone, base: &Path, problems: &mut Vec<Probl
             None
         }
     });
+    let dnssec = match zone.dnssec {
+        Some(_) if zone.zones_dir.is_some() => {
+            problems
+                .push(Problem::new(format!("{at}.dnssec"), "keys are a zone's: give dnssec with file, not zones_dir"));
+            None
+        }
+        Some(table) => dnssec::validate(&at, table, base, problems),
+        None => None,
+    };
     match (zone.file, zone.zones_dir) {
-        (Some(file), None) => Some(ZoneSource::File { at: format!("{at}.file"), path: base.join(file), origin }),
+        (Some(file), None) => {
+            Some(ZoneSource::File { at: format!("{at}.file"), path: base.join(file), origin, dnssec })
+        }
         (None, Some(dir)) if origin.is_none() => {
             Some(ZoneSource::Dir { at: format!("{at}.zones_dir"), path: base.join(dir) })
         }

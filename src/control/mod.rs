@@ -332,6 +332,9 @@ impl Writer {
                 }
                 wake = Some(wake.map_or(self.next_judgement, |w| w.min(self.next_judgement)));
             }
+            if let Some(at) = self.signing_wake() {
+                wake = Some(wake.map_or(at, |w| w.min(at)));
+            }
             tokio::select! {
                 biased;
                 command = inbox.recv() => match command {
@@ -502,6 +505,7 @@ impl Writer {
     /// (whose `watch` tells waiters), so a waiter that sees the generation sees both. A pool
     /// that goes down or comes back with this snapshot is logged here, once.
     fn publish(&mut self, snapshot: Arc<Snapshot>) {
+        let snapshot = self.dated(snapshot);
         let changed = !Arc::ptr_eq(&snapshot, &self.own.store.load());
         let before = self.published.load().pools.clone();
         let pools = if changed {
@@ -522,6 +526,31 @@ impl Writer {
         if changed {
             self.own.store.publish(snapshot);
         }
+    }
+
+    /// `snapshot`, or the same with its signatures dated from now when a signed zone's
+    /// validity window has moved since it was dated (see `dnssec::window`): the one place
+    /// the signing time moves on, so queries never read the clock.
+    fn dated(&self, snapshot: Arc<Snapshot>) -> Arc<Snapshot> {
+        let now = unix_now();
+        if !snapshot.is_signing_stale(now) {
+            return snapshot;
+        }
+        let mut dated = snapshot.with_signing_now(now);
+        if Arc::ptr_eq(&snapshot, &self.own.store.load()) {
+            dated.generation += 1; // replaces the snapshot in force: a new publication
+        }
+        Arc::new(dated)
+    }
+
+    /// When the next signed zone's validity window starts (a second after, so that the
+    /// system clock has passed it when the writer wakes): the writer wakes to date the
+    /// snapshot's signatures anew.
+    fn signing_wake(&self) -> Option<Instant> {
+        let snapshot = self.own.store.load();
+        let next = snapshot.signing.next_change(snapshot.signing_now)?;
+        let wait = next.saturating_sub(unix_now()) + 1;
+        Some(clock() + Duration::from_secs(wait))
     }
 
     /// Starts probing the table's targets; their results come to this writer.

@@ -28,6 +28,19 @@ pub fn status(status: &Value) -> String {
     for (i, zone) in zones.iter().enumerate() {
         let key = if i == 0 { "zones" } else { "" };
         out.push_str(&format!("{key:<12}{} ({} records)\n", text(&zone["origin"]), text(&zone["records"])));
+        for key in list(&zone["keys"]) {
+            let role = if key["flags"].as_u64() == Some(257) { "KSK/CSK" } else { "ZSK" };
+            let publish = if key["publish_only"].as_bool() == Some(true) { ", publish only" } else { "" };
+            out.push_str(&format!(
+                "{:<12}  key {} alg {} {role}{publish}\n",
+                "",
+                text(&key["tag"]),
+                text(&key["algorithm"])
+            ));
+            if let Some(ds) = key["ds"].as_str() {
+                out.push_str(&format!("{:<12}    {ds}\n", ""));
+            }
+        }
     }
     out.push('\n');
     let pools = list(&status["pools"]);

@@ -16,7 +16,7 @@ use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, BinEncoder};
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 
 use super::request::Asked;
-use super::response::{Answer, Rrs};
+use super::response::{Answer, Rrs, group_len};
 
 /// Octets of a DNS header (RFC 1035 section 4.1.1).
 const HEADER_LEN: usize = 12;
@@ -114,11 +114,16 @@ fn measure(response: &Answer<'_>, question: &[u8], limit: usize, buf: &mut Vec<u
         encoder.store_label_pointer(HEADER_LEN, HEADER_LEN + question.len());
     }
     for (i, section) in sections.iter().enumerate() {
-        for rrs in section.iter() {
-            if !emit_all(&mut encoder, rrs.records()) || encoder.offset() > budget {
+        let mut j = 0;
+        // An RRset and its signatures are one group, kept or left out together.
+        while j < section.len() {
+            let group = group_len(section, j);
+            let records = section[j..j + group].iter().flat_map(Rrs::records);
+            if !emit_all(&mut encoder, records) || encoder.offset() > budget {
                 return kept;
             }
-            kept[i] += 1;
+            kept[i] += group;
+            j += group;
         }
     }
     kept
@@ -135,6 +140,7 @@ fn upper_len(rrs: &Rrs<'_>) -> usize {
         Rrs::Set(set) => set.wire_len,
         Rrs::Endpoints(picked) => picked.iter().map(|e| e.wire_len).sum(),
         Rrs::Owned(_) => usize::from(u16::MAX),
+        Rrs::Made(made) => made.wire_len(),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod request;
 pub mod response;
 pub mod rrl;
 pub mod server;
+pub mod sign;
 pub mod tcp;
 pub mod udp;
 pub mod wire;

@@ -2,8 +2,8 @@
 //! `meridian explain`, goes through the same stages, each a function of its own:
 //!
 //! ```text
-//!   message ─▶ screen ─▶ decode ─▶ answer ─▶ rate limit ─▶ observe ─▶ encode ─▶ response
-//!   (octets)   (UDP:     Decoded   Answer    Limited       (counters)  Encoded   (octets)
+//!   message ─▶ screen ─▶ decode ─▶ answer ─▶ rate limit ─▶ sign ─▶ observe ─▶ encode ─▶ response
+//!   (octets)   (UDP:     Decoded   Answer    Limited       (DO=1)  (counters)  Encoded   (octets)
 //!              source)
 //! ```
 //!
@@ -15,6 +15,9 @@
 //! - [`decode`]: our parser for the common query shape, hickory's for the rest.
 //! - answer: [`response::answer_query`], pure: the snapshot and the query in, the answer out.
 //! - [`rate_limit`]: response rate limiting (UDP only) sends, slips or drops the answer.
+//! - sign: [`sign::sign`], DNSSEC records for DO=1 queries to signed zones. After rate
+//!   limiting, so that it judges the answer as the zone gives it (an NXDOMAIN before compact
+//!   denial makes it NOERROR) and an answer dropped or slipped costs no signature.
 //! - [`observe`]: counts what goes out (a few atomic adds through handles resolved with the
 //!   snapshot); the place for dnstap.
 //! - [`encode`]: our encoder, which fits the answer to the client's size as it writes it,
@@ -37,8 +40,10 @@ use super::fallback::{self, Fallback};
 use super::request::Asked;
 use super::response::{self, Answer, Salt};
 use super::rrl::{RateTable, Verdict};
+use super::sign;
 use super::wire;
 use crate::config::{RrlConfig, ServerConfig};
+use crate::dnssec::cache::SignatureCache;
 use crate::metrics::{Dropped, Observers, Registry, Transport, TsigResult};
 use crate::snapshot::Snapshot;
 use crate::splitmix::splitmix64;
@@ -46,6 +51,9 @@ use crate::tsig::{self, Found, Rejection, Signer, TsigError};
 
 /// Octets of a DNS header (RFC 1035 section 4.1.1).
 const HEADER_LEN: usize = 12;
+/// Slots of the signature cache: the most RRSIGs kept (each a few hundred octets), far
+/// more than the distinct RRsets of a zone's steady answers (CoreDNS keeps 10,000).
+const SIGNATURE_SLOTS: usize = 16_384;
 
 /// What answers requests, over UDP and TCP alike: the counters, the random seed and the rate
 /// limiting buckets the stages share.
@@ -57,6 +65,8 @@ pub struct Answerer {
     rate_limits: RateTable,
     /// Seconds since the Unix epoch: read only for a request that carries a TSIG record.
     clock: fn() -> u64,
+    /// DNSSEC signatures, shared by every worker (`dns::sign`).
+    signatures: SignatureCache,
 }
 
 /// Which parser reads a message.
@@ -132,7 +142,17 @@ impl Answerer {
         // std seeds RandomState from the OS: enough to spread load; nothing here needs
         // cryptographic randomness.
         let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64);
-        Self { observers, seed, rate_limits: RateTable::new(splitmix64(seed)), clock: system_clock }
+        Self {
+            signatures: SignatureCache::with_counts(
+                SIGNATURE_SLOTS,
+                splitmix64(seed ^ 1),
+                observers.metrics.signature_counts(),
+            ),
+            observers,
+            seed,
+            rate_limits: RateTable::new(splitmix64(seed)),
+            clock: system_clock,
+        }
     }
 
     /// As [`Answerer::new`], with the clock TSIG reads (tests pass a fixed one).
@@ -149,6 +169,11 @@ impl Answerer {
     /// sign later messages of a response themselves (a zone transfer over TCP).
     pub fn clock(&self) -> fn() -> u64 {
         self.clock
+    }
+
+    /// The signature cache the sign stage keeps (for its metrics).
+    pub fn signatures(&self) -> &SignatureCache {
+        &self.signatures
     }
 
     /// The counters the stages feed.
@@ -250,6 +275,9 @@ impl Answerer {
         };
         let mut answer = response::answer_query(snapshot, asked, salt);
         let limited = rate_limit(&self.rate_limits, &snapshot.config.rrl, asked, &mut answer);
+        if limited == Limited::Sent {
+            sign::sign(snapshot, asked, &mut answer, &self.signatures);
+        }
         observe(&self.observers, snapshot, asked, &answer, limited);
         if limited == Limited::Dropped {
             return false;

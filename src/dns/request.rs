@@ -23,6 +23,8 @@ use crate::zone::name::NameKey;
 const HEADER_LEN: usize = 12;
 /// The OPT record type (RFC 6891 section 6.1.1).
 const OPT_TYPE: u16 = 41;
+/// The CO flag among the EDNS flags, the bit after DO (RFC 9824 section 4).
+const COMPACT_OK: u16 = 0x4000;
 /// The client subnet option (RFC 7871 section 6).
 const ECS_OPTION: u16 = 8;
 
@@ -63,6 +65,8 @@ pub struct AskedEdns {
     /// The requestor's UDP payload size, as sent.
     pub max_payload: u16,
     pub dnssec_ok: bool,
+    /// The Compact Answers OK flag (RFC 9824 section 4): a denied name may keep NXDOMAIN.
+    pub compact_ok: bool,
     /// Whether it asks for the name server identifier (RFC 5001).
     pub nsid: bool,
 }
@@ -120,6 +124,7 @@ impl<'a> Asked<'a> {
             version: e.version(),
             max_payload: e.max_payload(),
             dnssec_ok: e.flags().dnssec_ok,
+            compact_ok: e.flags().z & COMPACT_OK != 0,
             nsid: e.option(EdnsCode::NSID).is_some(),
         });
         let ecs = if edns.is_some() { ecs::find(request.as_slice()) } else { Ok(None) };
@@ -239,6 +244,12 @@ fn read_opt(message: &[u8], at: usize) -> Option<(AskedEdns, Option<ClientSubnet
         subnet = Some(ecs::parse(data).ok()?);
         offset += 4 + len;
     }
-    let edns = AskedEdns { version: (ttl >> 16) as u8, max_payload, dnssec_ok: ttl & 0x8000 != 0, nsid: false };
+    let edns = AskedEdns {
+        version: (ttl >> 16) as u8,
+        max_payload,
+        dnssec_ok: ttl & 0x8000 != 0,
+        compact_ok: ttl as u16 & COMPACT_OK != 0,
+        nsid: false,
+    };
     Some((edns, subnet))
 }

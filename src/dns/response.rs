@@ -13,10 +13,13 @@ use hickory_proto::rr::rdata::{CNAME, HTTPS, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::ecs::ClientSubnet;
 use super::request::{Asked, AskedEdns, Question};
 use crate::config::{ServerConfig, WhenAllDown};
+use crate::dnssec::nsec::NXNAME;
+use crate::dnssec::rrsig::Made;
 use crate::geo::mmdb::Located;
 use crate::snapshot::Snapshot;
 use crate::steering::{Decision, Family, Picked, Pool, Query, decide};
@@ -37,6 +40,8 @@ pub enum Rrs<'s> {
     Owned(Vec<Record>),
     /// The endpoints a pool chose for this client.
     Endpoints(Picked<'s>),
+    /// A record the sign stage made: an RRSIG (shared with the signature cache) or an NSEC.
+    Made(Arc<Made>),
 }
 
 impl<'s> Rrs<'s> {
@@ -49,6 +54,7 @@ impl<'s> Rrs<'s> {
             Rrs::Set(set) => RrsRecords::Slice(set.kept().iter()),
             Rrs::Owned(records) => RrsRecords::Slice(records.iter()),
             Rrs::Endpoints(picked) => RrsRecords::Endpoints(picked, 0),
+            Rrs::Made(made) => RrsRecords::Slice(std::slice::from_ref(&made.record).iter()),
         }
     }
 
@@ -58,12 +64,25 @@ impl<'s> Rrs<'s> {
             Rrs::Set(set) => set.len(),
             Rrs::Owned(records) => records.len(),
             Rrs::Endpoints(picked) => picked.len(),
+            Rrs::Made(_) => 1,
         }
+    }
+
+    /// Whether this is an RRSIG the sign stage made: it goes with the RRset before it, and
+    /// the two are kept or left out together when the response is fitted.
+    pub fn is_signature(&self) -> bool {
+        matches!(self, Rrs::Made(made) if made.rtype == RecordType::RRSIG)
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// How many entries of `section` from `at` go together: the RRset there and the RRSIGs
+/// after it (RFC 4035 section 3.1.1: an RRset goes with its signatures, or TC is set).
+pub fn group_len(section: &[Rrs<'_>], at: usize) -> usize {
+    1 + section.get(at + 1..).unwrap_or_default().iter().take_while(|r| r.is_signature()).count()
 }
 
 /// The records of one [`Rrs`], without allocating.
@@ -85,6 +104,20 @@ impl<'a> Iterator for RrsRecords<'a, '_> {
             }
         }
     }
+}
+
+/// What a response denies, for the sign stage's NSEC records (RFC 9824, RFC 4035 section
+/// 3.1.3): set by the answer stage where it answers NXDOMAIN, NODATA or a referral. The name
+/// denied is the question's, or the last CNAME target in the answer (RFC 6604).
+#[derive(Debug, Clone, Copy)]
+pub enum Denial<'s> {
+    /// The name does not exist in `zone`.
+    NoName { zone: &'s Zone },
+    /// The name exists without the type asked: its data (the wildcard's when one matched,
+    /// empty for an empty non-terminal), and whether it is a pool name (which owns A and AAAA).
+    NoType { zone: &'s Zone, node: Option<&'s Node>, pool: bool },
+    /// A referral at `cut`: its DS, or an NSEC proving there is none.
+    Referral { zone: &'s Zone, cut: &'s Node },
 }
 
 /// A round-robin turn and a random draw for steering, from the caller (STYLE.md section 3).
@@ -132,6 +165,8 @@ pub struct Answer<'s> {
     pub echo_question: bool,
     /// The steering decision, when a pool answered.
     pub steered: Option<Steered<'s>>,
+    /// What the answer denies, for the sign stage.
+    pub denial: Option<Denial<'s>>,
 }
 
 impl<'s> Answer<'s> {
@@ -146,6 +181,7 @@ impl<'s> Answer<'s> {
             required_additionals: 0,
             echo_question: true,
             steered: None,
+            denial: None,
         }
     }
 
@@ -299,6 +335,11 @@ pub fn answer_query<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -
         // DS lives on the parent side of a cut (RFC 4035 section 3.1.4.1).
         zone = snapshot.zones.parent_of(zone).unwrap_or(zone);
     }
+    // RFC 9824 section 3.5: "If an explicit query for the NXNAME RR type is received, the
+    // DNS server MUST return a Format Error" (by the servers that deny with it: signed zones).
+    if u16::from(question.qtype) == NXNAME && snapshot.signing.zone(&zone.origin_key).is_some() {
+        return response.rcode(ResponseCode::FormErr);
+    }
     let client = Client { source: asked.source, ecs, salt };
     resolve(&mut response, snapshot, zone, qname, question, &client);
     if let Some(ecs) = ecs {
@@ -414,7 +455,8 @@ fn resolve<'s>(
     for _ in 0..MAX_CNAME_CHAIN {
         // A pool answers A, AAAA and ANY; one with name endpoints answers every type, as a
         // CNAME would (RFC 1034 section 3.6.2).
-        let steering = match snapshot.steering.pool(key.as_bytes()) {
+        let pool = snapshot.steering.pool(key.as_bytes());
+        let steering = match pool {
             Some(pool) if pool.has_names || matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY) => {
                 Some(steer(response, snapshot, zone, pool, qtype, client))
             }
@@ -432,6 +474,7 @@ fn resolve<'s>(
                     Lookup::NxDomain => {
                         // RFC 6604 section 2.1: the RCODE describes the last name in the chain.
                         response.metadata.response_code = ResponseCode::NXDomain;
+                        response.denial = Some(Denial::NoName { zone });
                         return response.authorities.push(Rrs::Set(&zone.negative_soa));
                     }
                 };
@@ -447,6 +490,7 @@ fn resolve<'s>(
                 }
                 let Some(cname) = node.get(RecordType::CNAME) else {
                     // NODATA: the name exists, the type does not (RFC 2308 section 2.2).
+                    response.denial = Some(Denial::NoType { zone, node: Some(node), pool: pool.is_some() });
                     return response.authorities.push(Rrs::Set(&zone.negative_soa));
                 };
                 response.answers.push(rrs(cname, synthesised, &owner));
@@ -527,6 +571,9 @@ fn steer<'s>(
         return None;
     }
     if decision.endpoints.is_empty() {
+        let key = NameKey::from_wire(&pool.name_wire);
+        let node = key.as_ref().and_then(|k| zone.node(k.as_bytes()));
+        response.denial = Some(Denial::NoType { zone, node, pool: true });
         // No address of this family to give (or none servable, with `nodata`): NODATA
         // (RFC 2308 section 2.2). An outage's NODATA is cached no longer than the failover
         // TTL, so resolvers see the recovery soon.
@@ -589,6 +636,7 @@ fn referral<'s>(response: &mut Answer<'s>, zone: &'s Zone, cut: &'s Node) {
     // AA stays set if a CNAME of ours led here: those records are authoritative.
     response.metadata.authoritative = !response.answers.is_empty();
     response.authorities.push(Rrs::Set(ns));
+    response.denial = Some(Denial::Referral { zone, cut });
     // In-domain glue (at or below the cut) first: without it the referral cannot be
     // followed. Sibling glue elsewhere in this zone follows, and may be left out.
     let Some(cut) = ns.kept().first() else { return };

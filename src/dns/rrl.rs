@@ -163,6 +163,7 @@ fn identity(rrs: &Rrs<'_>) -> u64 {
         Rrs::Set(set) => std::ptr::from_ref(*set) as u64,
         Rrs::Endpoints(picked) => picked.owner().as_ptr() as u64,
         Rrs::Owned(records) => records.first().map_or(0, |r| u64::from(u16::from(r.record_type()))),
+        Rrs::Made(made) => std::sync::Arc::as_ptr(made) as u64,
     }
 }
 

@@ -15,7 +15,7 @@ use hickory_proto::op::Edns;
 use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 
-use super::response::{Answer, Rrs};
+use super::response::{Answer, Rrs, group_len};
 use crate::steering::Picked;
 use crate::zone::Rrset;
 
@@ -64,7 +64,7 @@ pub fn encode(answer: &mut Answer<'_>, question: &[u8], limit: usize, out: &mut 
 pub fn is_prepared(answer: &Answer<'_>) -> bool {
     answer.sections().iter().flat_map(|s| s.iter()).all(|rrs| match rrs {
         Rrs::Set(set) => set.wire.is_some(),
-        Rrs::Endpoints(_) => true,
+        Rrs::Endpoints(_) | Rrs::Made(_) => true,
         Rrs::Owned(_) => false,
     })
 }
@@ -100,16 +100,22 @@ impl Writer<'_> {
             return kept;
         }
         // By index: leaving out the optional options changes the answer between two RRsets.
+        // An RRset and its signatures are one group: written, and taken back, together.
         for (i, len) in answer.counts().into_iter().enumerate() {
-            for j in 0..len {
+            let mut j = 0;
+            while j < len {
                 let (at, names) = (self.out.len(), self.count);
-                self.rrs(&answer.sections()[i][j]);
+                let group = group_len(answer.sections()[i], j);
+                for rrs in &answer.sections()[i][j..j + group] {
+                    self.rrs(rrs);
+                }
                 if !self.fits(answer, limit, &mut budget) {
                     self.out.truncate(at);
                     self.count = names; // names written past `at` are gone
                     return kept;
                 }
-                kept[i] += 1;
+                kept[i] += group;
+                j += group;
             }
         }
         kept
@@ -128,6 +134,14 @@ impl Writer<'_> {
         match rrs {
             Rrs::Set(set) => self.rrset(set),
             Rrs::Endpoints(picked) => self.endpoints(picked),
+            Rrs::Made(made) => {
+                self.name(&made.owner);
+                self.fixed(u16::from(made.rtype), 1, made.ttl);
+                // RRSIG's signer and NSEC's next name are never compressed (RFC 4034
+                // sections 3.1.7 and 4.1.1): the data goes as made.
+                self.out.extend_from_slice(&(made.rdata.len() as u16).to_be_bytes());
+                self.out.extend_from_slice(&made.rdata);
+            }
             // Never here: `is_prepared` sends these to hickory's encoder.
             Rrs::Owned(_) => {}
         }

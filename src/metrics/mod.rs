@@ -98,6 +98,9 @@ pub struct Registry {
     answers: SharedAnswerCounters,
     health: SharedHealthSeries,
     cluster: ClusterSeries,
+    /// DNSSEC signatures made, and the signature cache's hits, misses and size: fed by the
+    /// cache itself (`dnssec::cache`), which shares these counters.
+    signatures: std::sync::Arc<crate::dnssec::cache::CacheCounts>,
 }
 
 /// The cluster's series, shown once the instance is part of one.
@@ -146,7 +149,13 @@ impl Registry {
             answers: SharedAnswerCounters::default(),
             health: SharedHealthSeries::default(),
             cluster: ClusterSeries::default(),
+            signatures: Default::default(),
         }
+    }
+
+    /// The counters the signature cache feeds.
+    pub fn signature_counts(&self) -> std::sync::Arc<crate::dnssec::cache::CacheCounts> {
+        self.signatures.clone()
     }
 
     /// Counts one response by transport, question type and RCODE (the full 12-bit one, so
@@ -167,6 +176,47 @@ impl Registry {
     /// (sent empty with TC=1).
     pub fn record_rate_limited(&self, dropped: bool) {
         self.rate_limited[usize::from(!dropped)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The DNSSEC series: signatures made, the signature cache's hits, misses and size.
+    fn signature_series(&self, page: &mut Page) {
+        let counts = &self.signatures;
+        let series: [(&str, Kind, &str, u64); 5] = [
+            (
+                "meridian_dnssec_signatures_total",
+                Kind::Counter,
+                "RRSIGs made (each a signing operation).",
+                counts.made.load(Ordering::Relaxed),
+            ),
+            (
+                "meridian_dnssec_cache_hits_total",
+                Kind::Counter,
+                "RRSIGs found in the signature cache.",
+                counts.hits.load(Ordering::Relaxed),
+            ),
+            (
+                "meridian_dnssec_cache_misses_total",
+                Kind::Counter,
+                "RRSIGs not in the signature cache, so made.",
+                counts.misses.load(Ordering::Relaxed),
+            ),
+            (
+                "meridian_dnssec_cache_entries",
+                Kind::Gauge,
+                "RRSIGs held in the signature cache.",
+                counts.filled.load(Ordering::Relaxed) as u64,
+            ),
+            (
+                "meridian_dnssec_cache_capacity",
+                Kind::Gauge,
+                "The most RRSIGs the signature cache holds.",
+                counts.capacity.load(Ordering::Relaxed) as u64,
+            ),
+        ];
+        for (name, kind, help, value) in series {
+            page.family(name, kind, help);
+            page.sample(name, &[], value);
+        }
     }
 
     /// Counts one UDP datagram left unanswered, and why. Hot path under a flood of forged
@@ -385,6 +435,7 @@ impl Registry {
         for (action, n) in ["dropped", "slipped"].iter().zip(&self.rate_limited) {
             page.sample(name, &[("action", action)], n.load(Ordering::Relaxed));
         }
+        self.signature_series(page);
         let name = "meridian_dropped_total";
         page.family(
             name,

@@ -55,7 +55,7 @@ pub fn return_freed_memory() {
 /// The files a source stands for: itself, or a directory's `*.zone` files in name order.
 fn expand(source: &ZoneSource, problems: &mut Vec<Problem>) -> Vec<(String, PathBuf, Option<Name>)> {
     match source {
-        ZoneSource::File { at, path, origin } => vec![(at.clone(), path.clone(), origin.clone())],
+        ZoneSource::File { at, path, origin, .. } => vec![(at.clone(), path.clone(), origin.clone())],
         ZoneSource::Dir { at, path } => {
             let listing = match fs::read_dir(path) {
                 Ok(listing) => listing,

@@ -12,7 +12,7 @@ mod set;
 mod wire_set;
 
 pub use set::Zones;
-pub use wire_set::WireSet;
+pub use wire_set::{WireSet, rdata_of};
 
 use std::collections::HashMap;
 
@@ -22,7 +22,6 @@ use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use name::{NameKey, key_of, label_count};
 use parse::Entry;
-use wire_set::rdata_of;
 
 /// The records of one name and type, with equal TTLs and no duplicates (RFC 2181 section 5).
 ///
@@ -259,6 +258,21 @@ impl Zone {
                 self.nodes.entry(ancestor).or_insert(node);
             }
         }
+    }
+
+    /// Adds records made for the apex (a signed zone's DNSKEY, CDS and CDNSKEY): each type's
+    /// records replace any the zone file had of that type.
+    pub fn add_apex_records(&mut self, records: Vec<Record>) {
+        let entries = records.into_iter().map(|record| Entry { line: 0, record }).collect();
+        let mut problems = Vec::new();
+        let sets = group_rrsets(self.origin_key.len(), entries, &mut problems);
+        let Some(apex) = self.nodes.get_mut(&self.origin_key) else { return };
+        for set in sets {
+            apex.rrsets.retain(|s| s.rtype != set.rtype);
+            self.record_count += set.len();
+            apex.rrsets.push(set);
+        }
+        apex.rrsets.sort_by_key(|set| u16::from(set.rtype));
     }
 
     /// The apex node: SOA and NS live here.

@@ -44,6 +44,12 @@ impl Zones {
         }
     }
 
+    /// The zone whose origin is exactly `origin` (lowercase wire form), to change as a
+    /// snapshot is built.
+    pub fn by_origin_mut(&mut self, origin: &[u8]) -> Option<&mut Zone> {
+        self.by_origin.get_mut(origin)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Zone> {
         self.by_origin.values()
     }

@@ -112,7 +112,7 @@ fn is_prepared(data: &RData) -> bool {
 /// # Errors
 /// Data that cannot be encoded at all: a character-string over 255 octets (RFC 1035 section
 /// 3.3), or data over the 65,535 octets RDLENGTH can count (section 4.1.3).
-pub(super) fn rdata_of(data: &RData) -> Result<Box<[u8]>, ProtoError> {
+pub fn rdata_of(data: &RData) -> Result<Box<[u8]>, ProtoError> {
     let bytes = match data {
         RData::SOA(soa) => {
             let mut out = soa.mname.to_bytes()?;

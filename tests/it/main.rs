@@ -18,6 +18,7 @@ mod contrib;
 mod ctl;
 mod differential;
 mod dns;
+mod dnssec;
 mod explain;
 mod failover;
 mod fuzz;

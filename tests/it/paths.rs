@@ -193,3 +193,47 @@ fn the_answer_stage_locates_the_client_once_for_analytics() {
         assert_eq!((summary.answers, countries), (1, vec![("DE", 1)]));
     }
 }
+
+/// With DO=1 to a signed zone, a warm answer whose signatures are in the cache allocates
+/// nothing either: the signed data is built in a buffer each thread reuses, and the
+/// signature comes from the cache by reference count. A denial's NSEC is made per answer.
+#[test]
+fn a_signed_udp_answer_allocates_nothing_once_its_signature_is_cached() {
+    use crate::steering::{LB_ZONE, REGIONS, test_db};
+    use crate::support::client::Q;
+    use hickory_proto::rr::{Name, RecordType};
+    use meridian::dnssec::key::{Algorithm, SigningKey};
+    let dir = TempDir::new("alloc-signed");
+    dir.write("lb.test.zone", LB_ZONE);
+    std::fs::write(dir.path().join("geo.mmdb"), test_db()).unwrap();
+    let key = SigningKey::generate(&Name::from_ascii("lb.test.").unwrap(), Algorithm::EcdsaP256Sha256, true).unwrap();
+    dir.write("k.key", &key.key_file("20250101000000"));
+    dir.write("k.private", &key.private_file("20250101000000").unwrap());
+    let pool = "[[pool]]\nname = \"www.lb.test.\"\npolicy = \"geo\"\nregions = [\"beta\", \"alpha\", \"gamma\"]\n";
+    let zone = "[[zone]]\nfile = \"lb.test.zone\"\ndnssec = { keys = [\"k\"] }\n";
+    let config = dir.write("meridian.toml", &format!("{zone}{REGIONS}{pool}"));
+    let snapshot = crate::support::load_snapshot(&config, Some(&Observers::default()));
+    let signed = |q: Q| Q { dnssec_ok: true, ..q }.bytes();
+    let geo = signed(Q::new("www.lb.test.", RecordType::A).ecs("198.51.100.0/24"));
+    let static_ = signed(Q::new("lb.test.", RecordType::SOA));
+    let nodata = signed(Q::new("www.lb.test.", RecordType::CAA));
+    // Signed, as the test means: each answer carries RRSIGs (and NODATA its NSEC).
+    let answerer = Answerer::new(Observers::default());
+    for (query, types) in [(&geo, 2), (&static_, 2), (&nodata, 4)] {
+        let mut out = Vec::new();
+        let source: SocketAddr = "192.0.2.200:5300".parse().unwrap();
+        assert!(answerer.answer_udp_by(&snapshot, query, source, Salt::default(), Path::Fast, &mut out));
+        let reply = hickory_proto::op::Message::from_vec(&out).unwrap();
+        let rrsigs = reply.answers.iter().chain(&reply.authorities).filter(|r| r.record_type() == RecordType::RRSIG);
+        assert_eq!(reply.answers.len() + reply.authorities.len(), types, "{reply:?}");
+        assert!(rrsigs.count() >= 1, "{reply:?}");
+    }
+    let geo_allocations = allocations_per_answer(&snapshot, &geo);
+    let static_allocations = allocations_per_answer(&snapshot, &static_);
+    let nodata_allocations = allocations_per_answer(&snapshot, &nodata);
+    eprintln!(
+        "allocations per signed answer: geo {geo_allocations}, static {static_allocations}, nodata {nodata_allocations}"
+    );
+    assert_eq!(geo_allocations, 0.0, "a signed geo answer with ECS");
+    assert_eq!(static_allocations, 0.0, "a signed static answer");
+}

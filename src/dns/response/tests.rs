@@ -39,6 +39,8 @@ pub(crate) fn snapshot_with_identity(zone_text: &str, identity: &str) -> Snapsho
         health: Default::default(),
         keys: Default::default(),
         cluster_revision: None,
+        signing: Default::default(),
+        signing_now: 0,
     }
 }
 
