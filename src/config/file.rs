@@ -73,6 +73,11 @@ pub struct FileRegion {
     /// Fewer servable endpoints than this (a count, or a fraction below 1) and the region
     /// counts as down as a whole.
     pub min_healthy: Option<f64>,
+    /// Whether the API took out its last endpoint: a region left empty that way is down (its
+    /// pools' clients fail over), not invalid. Never read from a file or a body.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub emptied: bool,
 }
 
 /// A duration: seconds as a number, or text such as "500ms", "5s", "2m", "1h".

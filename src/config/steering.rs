@@ -209,7 +209,7 @@ fn validate_endpoints(
     region_state: ManualState,
     problems: &mut Vec<Problem>,
 ) -> Vec<EndpointConfig> {
-    if region.endpoints.is_empty() {
+    if region.endpoints.is_empty() && !region.emptied {
         problems.push(Problem::new(format!("{at}.endpoints"), "a region needs at least one endpoint"));
     }
     let mut endpoints = Vec::new();

@@ -10,6 +10,7 @@
 //! changes) that the API reads. Neither is ever locked (STYLE.md sections 4 and 11).
 
 mod health;
+pub mod leases;
 pub mod load;
 mod loader;
 pub mod pools;
@@ -29,6 +30,7 @@ use tracing::{error, info, warn};
 
 use crate::config::changes::Stamp;
 use crate::config::names::{clipped_text, plain_path};
+use crate::config::overlay::endpoints::Registration;
 use crate::config::overlay::{ManualFailover, Refusal, StrategyChange};
 use crate::config::{Config, ConfigError, FileConfig, FileRegion, Problem, Source};
 use crate::dns::server::DnsServer;
@@ -37,6 +39,7 @@ use crate::health::table::HealthTable;
 use crate::metrics::{FailoverKind, Observers};
 use crate::snapshot::{Snapshot, SnapshotStore};
 pub use health::ProbeOutcome;
+use leases::{LeaseKey, LeaseView, Leases};
 use load::{ApiFiles, LoadError, Prepared};
 use loader::Loaders;
 use pools::PoolServing;
@@ -56,6 +59,8 @@ pub struct Published {
     pub pools: Arc<[PoolServing]>,
     /// With `[cluster]`: the members heard from, and the connection's state.
     pub cluster: Option<(Arc<shared::ClusterView>, Arc<shared::ClusterStatus>)>,
+    /// The leases of registered endpoints, each with its expiry as last renewed.
+    pub leases: Arc<LeaseView>,
 }
 
 /// A change an operator asks for through the API.
@@ -81,6 +86,21 @@ pub enum Change {
     },
     /// Takes out every setting of the change with this id: they follow the file again.
     Revert(u64),
+    /// Registers endpoints into a region (`PUT`, or a bulk `POST` when `bulk`), each
+    /// replacing the region's endpoint of its address, with a lease when it has a `ttl`.
+    PutEndpoints {
+        region: String,
+        items: Vec<Registration>,
+        bulk: bool,
+    },
+    /// Takes an endpoint out of its region; its last, while a pool lists it, only `force`d.
+    RemoveEndpoint {
+        region: String,
+        address: String,
+        force: bool,
+    },
+    /// Removes the registered endpoints whose leases ran out (the writer's own change).
+    ExpireLeases(Vec<LeaseKey>),
 }
 
 /// Why a change was not made.
@@ -116,6 +136,8 @@ pub enum Command {
         endpoint: String,
         down: bool,
     },
+    /// Renews the lease of a registered endpoint; answers its TTL.
+    Heartbeat(LeaseKey, oneshot::Sender<Result<Duration, Refused>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -146,6 +168,18 @@ impl Control {
     pub async fn change(&self, change: Change, token: &str) -> Result<u64, Refused> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Change(change, token.to_owned(), reply)).await.map_err(|_| Refused::Stopped)?;
+        answer.await.unwrap_or(Err(Refused::Stopped))
+    }
+
+    /// Renews the lease of `address` in `region` for a full TTL; answers the TTL. Cheap: no
+    /// validation, no state-file write, nothing published.
+    ///
+    /// # Errors
+    /// No such registered endpoint (404), or one without a lease (409).
+    pub async fn heartbeat(&self, region: &str, address: &str) -> Result<Duration, Refused> {
+        let (reply, answer) = oneshot::channel();
+        let key = LeaseKey::new(region, address);
+        self.send(Command::Heartbeat(key, reply)).await.map_err(|_| Refused::Stopped)?;
         answer.await.unwrap_or(Err(Refused::Stopped))
     }
 
@@ -244,7 +278,12 @@ struct Writer {
     published: Arc<ArcSwap<Published>>,
     /// The threads reloads are built on, in turns (see `loader`).
     loaders: Loaders,
+    /// When each registered endpoint's lease runs out.
+    leases: Leases,
 }
+
+/// The token name the writer's own removals of expired registrations are recorded under.
+const LEASE_TOKEN: &str = "lease-expiry";
 
 /// Probe results taken in one go before publishing: a burst of results publishes once.
 const REPORTS_PER_PUBLISH: usize = 256;
@@ -272,6 +311,7 @@ impl Controller {
             file: file.clone(),
             pools,
             cluster: self.cluster_status.clone().map(|status| (Arc::default(), status)),
+            leases: Arc::default(),
         };
         let published = Arc::new(ArcSwap::from_pointee(first));
         let writer = Writer {
@@ -287,6 +327,7 @@ impl Controller {
             reports: None,
             published: published.clone(),
             loaders: Loaders::default(),
+            leases: Leases::default(),
         };
         let task = tokio::spawn(writer.run(inbox));
         (Control { commands, published }, task)
@@ -296,10 +337,16 @@ impl Controller {
 impl Writer {
     async fn run(mut self, mut inbox: mpsc::Receiver<Command>) {
         self.start_probes();
+        self.leases.sync(&self.own.persisted.changes, clock(), unix_now_millis());
+        self.publish_health();
         let mut heartbeat = time::interval(HEARTBEAT);
         heartbeat.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
         loop {
+            self.expire_leases().await;
             let mut wake = self.own.table.next_change(clock());
+            if let Some(at) = self.leases.next_expiry() {
+                wake = Some(wake.map_or(at, |w| w.min(at)));
+            }
             if self.own.config.cluster.is_some() {
                 // Votes age out: judge again every second, however busy the writer is.
                 if clock() >= self.next_judgement {
@@ -347,8 +394,23 @@ impl Writer {
                 let _ = reply.send(result.map_err(|e| e.to_string()));
             }
             Command::Change(change, token, reply) => {
+                // A registration sent again renews its lease.
+                let renewed: Vec<LeaseKey> = match &change {
+                    Change::PutEndpoints { region, items, .. } => {
+                        items.iter().map(|i| LeaseKey::new(region, &i.endpoint.address)).collect()
+                    }
+                    _ => Vec::new(),
+                };
                 let result = self.change(change, &token).await;
+                if result.is_ok() {
+                    for key in &renewed {
+                        self.leases.renew(key, clock(), unix_now_millis());
+                    }
+                }
                 let _ = reply.send(result);
+            }
+            Command::Heartbeat(key, reply) => {
+                let _ = reply.send(self.heartbeat(&key));
             }
             Command::Probe(region, reply) => self.probe(&region, reply),
             Command::Remote { revision, value } => self.apply_remote(revision, &value).await,
@@ -484,6 +546,7 @@ impl Writer {
             file: self.file.clone(),
             pools,
             cluster: self.own.cluster_status.clone().map(|status| (self.cluster_view(), status)),
+            leases: self.leases.view(),
         }));
         if changed {
             self.own.store.publish(snapshot);
@@ -664,7 +727,7 @@ impl Writer {
         let changes = &mut persisted.changes;
         let file = &self.own.source.file;
         let refused = Refused::Refusal;
-        let kind = FieldMap::of(&change);
+        let mut kind = FieldMap::of(&change);
         let now = unix_now();
         let mut triggered = None;
         let mut reverted = None;
@@ -695,6 +758,27 @@ impl Writer {
             Change::Revert(id) => {
                 *changes = self.own.source.revert(changes, id).map_err(refused)?;
                 reverted = Some(id);
+            }
+            Change::PutEndpoints { region, items, bulk } => {
+                let addresses: Vec<String> = items.iter().map(|i| i.endpoint.address.clone()).collect();
+                changes.put_endpoints(file, &region, items, bulk).map_err(refused)?;
+                kind = FieldMap::endpoints(&changes.merged(file), &region, &addresses, bulk);
+            }
+            Change::RemoveEndpoint { region, address, force } => {
+                changes.remove_endpoint(file, &region, &address, force).map_err(refused)?;
+            }
+            Change::ExpireLeases(keys) => {
+                let mut removed = 0;
+                for key in keys {
+                    // Only what is still registered under a lease: a PUT without one since keeps it.
+                    if changes.registration(&key.region, &key.address).is_some_and(|r| r.ttl.is_some()) {
+                        changes.remove_endpoint(file, &key.region, &key.address, true).map_err(refused)?;
+                        removed += 1;
+                    }
+                }
+                if removed == 0 {
+                    return Err(refused(Refusal::NotFound { field: String::new(), message: "no lease ran out".into() }));
+                }
             }
         }
         let id = persisted.last_change_id + 1;
@@ -820,11 +904,71 @@ impl Writer {
         let generation = snapshot.generation;
         self.own.table = table;
         self.own.config = snapshot.config.clone();
+        self.leases.sync(&self.own.persisted.changes, clock(), unix_now_millis());
         self.publish(Arc::new(snapshot));
         if restart {
             self.start_probes();
         }
         generation
+    }
+
+    /// Renews a lease; its TTL, or why not.
+    fn heartbeat(&mut self, key: &LeaseKey) -> Result<Duration, Refused> {
+        if let Some(ttl) = self.leases.renew(key, clock(), unix_now_millis()) {
+            return Ok(ttl);
+        }
+        let (region, address) = (&key.region, &key.address);
+        let listed = self.own.config.regions.iter().find(|r| r.name == *region);
+        let Some(listed) = listed else {
+            return Err(Refused::Refusal(Refusal::NotFound {
+                field: "region".into(),
+                message: format!("no region {}", crate::config::names::shown(region)),
+            }));
+        };
+        if listed.endpoints.iter().any(|e| e.address.to_string() == *address) {
+            return Err(Refused::Refusal(Refusal::Conflict {
+                field: "endpoint".into(),
+                message: format!(
+                    "{address} in region {} holds no lease: register it with a ttl (PUT) to renew it by heartbeats",
+                    crate::config::names::shown(region)
+                ),
+            }));
+        }
+        Err(Refused::Refusal(Refusal::NotFound {
+            field: "endpoint".into(),
+            message: format!("region {} has no endpoint {address}", crate::config::names::shown(region)),
+        }))
+    }
+
+    /// Removes the registered endpoints whose leases have run out, as one change: they leave
+    /// the answers with the snapshot it publishes. One that cannot be removed now (the shared
+    /// log cannot be written) is tried again a second later.
+    async fn expire_leases(&mut self) {
+        let now = clock();
+        let due = self.leases.expired(now);
+        if due.is_empty() {
+            return;
+        }
+        let keys: Vec<LeaseKey> = due.iter().map(|(k, _)| k.clone()).collect();
+        match self.change(Change::ExpireLeases(keys.clone()), LEASE_TOKEN).await {
+            Ok(generation) => {
+                for (key, ttl) in &due {
+                    warn!(
+                        region = %key.region,
+                        endpoint = %key.address,
+                        ttl_secs = ttl.as_secs_f64(),
+                        generation,
+                        "registration expired: its lease ran out unrenewed; the endpoint is removed"
+                    );
+                }
+                self.own.observers.metrics.record_registrations_expired(due.len());
+            }
+            Err(Refused::Refusal(Refusal::NotFound { .. })) => {}
+            Err(error) => {
+                error!(?error, endpoints = keys.len(), "registrations whose lease ran out cannot be removed now; trying again in 1 s");
+                self.leases.postpone(&keys, now + Duration::from_secs(1));
+            }
+        }
     }
 
     /// Probes a region's checked endpoints now, without holding up other commands; their
@@ -920,7 +1064,7 @@ struct Staged {
 }
 
 /// How the configuration paths of a change's problems map to the fields of its request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum FieldMap {
     /// A region in the body: `region[N].endpoints[0].address` is `endpoints[0].address`.
     Region,
@@ -928,6 +1072,14 @@ enum FieldMap {
     Weight,
     /// A strategy: `pool[N].policy` is `strategy`, other keys are `parameters.KEY`.
     Strategy,
+    /// Endpoints registered into region `region` (its index in the merged file), the body's
+    /// item `k` at `positions[k]` among the region's endpoints: `region[N].endpoints[J].weight`
+    /// is `endpoints[k].weight` in a bulk body, `weight` in a single one.
+    Endpoints {
+        region: usize,
+        positions: Vec<Option<usize>>,
+        bulk: bool,
+    },
     Other,
 }
 
@@ -943,8 +1095,32 @@ impl FieldMap {
 
     /// The request field of a problem at the configuration path `at`; a problem outside the
     /// request keeps its path, names and all (`region[1] "b".endpoints[0]`).
-    fn field(self, at: &str) -> String {
+    fn endpoints(merged: &FileConfig, region: &str, addresses: &[String], bulk: bool) -> Self {
+        let index = merged.region.iter().position(|r| r.name == region).unwrap_or(usize::MAX);
+        let listed = merged.region.get(index).map_or(&[][..], |r| &r.endpoints[..]);
+        let positions = addresses
+            .iter()
+            .map(|a| listed.iter().position(|e| crate::config::overlay::same_endpoint(&e.address, a)))
+            .collect();
+        Self::Endpoints { region: index, positions, bulk }
+    }
+
+    fn field(&self, at: &str) -> String {
         let plain = plain_path(at);
+        if let Self::Endpoints { region, positions, bulk } = self {
+            let item = plain
+                .strip_prefix(&format!("region[{region}].endpoints["))
+                .and_then(|rest| rest.split_once(']'))
+                .and_then(|(j, rest)| Some((j.parse::<usize>().ok()?, rest.trim_start_matches('.'))))
+                .and_then(|(j, rest)| Some((positions.iter().position(|&p| p == Some(j))?, rest)));
+            return match (item, bulk) {
+                (Some((k, "")), true) => format!("endpoints[{k}]"),
+                (Some((k, rest)), true) => format!("endpoints[{k}].{rest}"),
+                (Some((_, "")), false) => "address".into(),
+                (Some((_, rest)), false) => rest.to_owned(),
+                (None, _) => at.to_owned(),
+            };
+        }
         let inner = match plain.split_once("].") {
             Some((head, rest)) if head.starts_with("region[") || head.starts_with("pool[") => rest,
             _ => &plain,
@@ -958,14 +1134,14 @@ impl FieldMap {
         }
     }
 
-    fn invalid_problems(self, problems: Vec<Problem>) -> Refused {
+    fn invalid_problems(&self, problems: Vec<Problem>) -> Refused {
         Refused::Invalid(problems.into_iter().map(|p| self.problem(p)).collect())
     }
 
     /// A problem as the request's sender should read it. A strategy change can make a part of
     /// the pool it never sent invalid (an override in the file naming a region the new
     /// regions leave out): that is said as the file's, with what would resolve it.
-    fn problem(self, p: Problem) -> Problem {
+    fn problem(&self, p: Problem) -> Problem {
         let plain = plain_path(&p.at);
         let inner = plain.split_once("].").filter(|(head, _)| head.starts_with("pool[")).map(|(_, rest)| rest);
         match (self, inner) {
@@ -982,7 +1158,7 @@ impl FieldMap {
         }
     }
 
-    fn invalid(self, error: ConfigError) -> Refused {
+    fn invalid(&self, error: ConfigError) -> Refused {
         match error {
             ConfigError::Invalid { problems, .. } => self.invalid_problems(problems),
             other => Refused::Invalid(vec![Problem::new("", other.to_string())]),

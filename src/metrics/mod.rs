@@ -91,6 +91,8 @@ pub struct Registry {
     writer_heartbeat: AtomicU64,
     /// Requests to the admin API refused for a missing or wrong token.
     api_auth_failures: AtomicU64,
+    /// Registered endpoints removed because their lease ran out.
+    registrations_expired: AtomicU64,
     answers: SharedAnswerCounters,
     health: SharedHealthSeries,
     cluster: ClusterSeries,
@@ -138,6 +140,7 @@ impl Registry {
             last_reload_failed: AtomicBool::new(false),
             writer_heartbeat: AtomicU64::new(0),
             api_auth_failures: AtomicU64::new(0),
+            registrations_expired: AtomicU64::new(0),
             answers: SharedAnswerCounters::default(),
             health: SharedHealthSeries::default(),
             cluster: ClusterSeries::default(),
@@ -222,6 +225,11 @@ impl Registry {
     pub fn record_reload(&self, ok: bool) {
         self.reloads[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
         self.last_reload_failed.store(!ok, Ordering::Relaxed);
+    }
+
+    /// Counts registered endpoints removed because their lease ran out.
+    pub fn record_registrations_expired(&self, n: usize) {
+        self.registrations_expired.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Notes that the writer turned at `unix_secs` (it does so every few seconds, idle or not).
@@ -336,6 +344,9 @@ impl Registry {
         let name = "meridian_api_auth_failures_total";
         page.family(name, Kind::Counter, "Admin API requests refused for a missing or wrong token.");
         page.sample(name, &[], self.api_auth_failures.load(Ordering::Relaxed));
+        let name = "meridian_registrations_expired_total";
+        page.family(name, Kind::Counter, "Registered endpoints removed because their lease ran out unrenewed.");
+        page.sample(name, &[], self.registrations_expired.load(Ordering::Relaxed));
     }
 
     fn render_queries(&self, page: &mut Page) {
