@@ -29,6 +29,7 @@ mod metrics;
 mod operator;
 mod paths;
 mod pool_health;
+mod registration;
 mod reload;
 mod restart;
 mod rrl;
