@@ -138,6 +138,8 @@ pub enum Command {
     },
     /// Renews the lease of a registered endpoint; answers its TTL.
     Heartbeat(LeaseKey, oneshot::Sender<Result<Duration, Refused>>),
+    /// Another instance of the cluster renewed a lease.
+    Renewed(LeaseKey),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -207,6 +209,12 @@ impl Control {
         let _ = self.commands.try_send(Command::Vote { vantage, endpoint, down });
     }
 
+    /// Hands the writer a lease renewal another instance heard; dropped when the writer is
+    /// busy (the lease's next heartbeat renews it again).
+    pub fn renewed(&self, key: LeaseKey) {
+        let _ = self.commands.try_send(Command::Renewed(key));
+    }
+
     /// Stops serving, within the grace period.
     pub async fn shutdown(&self) {
         let (reply, answer) = oneshot::channel();
@@ -255,6 +263,8 @@ pub struct Controller {
     pub own_votes: Option<mpsc::Sender<shared::OwnVote>>,
     /// With `[cluster]`: the connection's state, as its edge keeps it.
     pub cluster_status: Option<Arc<shared::ClusterStatus>>,
+    /// With `[cluster]`: where this instance's lease renewals go for the other instances.
+    pub own_renewals: Option<mpsc::Sender<LeaseKey>>,
 }
 
 /// The controller as it runs: what it owns, the probes it started and where their results
@@ -410,7 +420,17 @@ impl Writer {
                 let _ = reply.send(result);
             }
             Command::Heartbeat(key, reply) => {
-                let _ = reply.send(self.heartbeat(&key));
+                let renewed = self.heartbeat(&key);
+                if renewed.is_ok()
+                    && let Some(out) = &self.own.own_renewals
+                {
+                    // Dropped when the edge is behind: the next heartbeat is shared again.
+                    let _ = out.try_send(key);
+                }
+                let _ = reply.send(renewed);
+            }
+            Command::Renewed(key) => {
+                self.leases.renew(&key, clock(), unix_now_millis());
             }
             Command::Probe(region, reply) => self.probe(&region, reply),
             Command::Remote { revision, value } => self.apply_remote(revision, &value).await,

@@ -254,3 +254,28 @@ fn registrations_acknowledged_before_a_kill_9_are_all_there_after_a_restart() {
         assert!(listed.contains(&address.as_str()), "{address} was acknowledged and is gone after kill -9");
     }
 }
+
+#[test]
+fn in_a_cluster_heartbeats_to_one_instance_keep_the_lease_on_every_one() {
+    use crate::cluster::{Instance, Nats};
+    let Some(nats) = Nats::start() else { return };
+    let servers = [nats.url()];
+    let (one, two) = (Instance::start("eu-1", &servers), Instance::start("us-1", &servers));
+    let path = "/api/v1/lb/regions/a/endpoints/192.0.2.60";
+    within(Duration::from_secs(20), "the shared log open", || {
+        one.api.send("PUT", path, Some(r#"{"ttl": "2s"}"#), Some(TOKEN)).status != 503
+    });
+    let has = |instance: &Instance| instance.answer().contains(&"192.0.2.60".to_owned());
+    within(Duration::from_secs(2), "the registration on the other instance", || has(&two));
+    // Heartbeats to the second instance only, for three TTLs: the first keeps it too.
+    let renewing = Instant::now();
+    while renewing.elapsed() < Duration::from_secs(6) {
+        let beat = two.api.post(&format!("{path}/heartbeat"), "");
+        assert_eq!(beat.status, 200, "{}", beat.body);
+        assert!(has(&one) && has(&two), "renewed through the other instance, it stays on both");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let stopped = Instant::now();
+    within(Duration::from_secs(5), "the expiry on both", || !has(&one) && !has(&two));
+    assert!(stopped.elapsed() < Duration::from_secs(3), "gone {:?} after the last heartbeat", stopped.elapsed());
+}
