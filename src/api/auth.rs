@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use tracing::warn;
 
 use super::listener::Client;
-use crate::config::api::TokenScope;
 use super::{ApiError, Shared, clock};
+use crate::config::api::TokenScope;
 
 /// The name of the token a request was authenticated with (`[[api.token]]`'s `name`, or
 /// "default"): a request extension every authenticated handler can take.

@@ -17,8 +17,8 @@ use super::Shared;
 use super::auth::TokenName;
 use super::error::{ApiError, Body, ErrorBody, path_rejection, query_rejection};
 use super::status::Applied;
-use crate::config::FileEndpoint;
 use crate::config::FileDuration;
+use crate::config::FileEndpoint;
 use crate::config::names::shown;
 use crate::config::overlay::endpoints::Registration;
 use crate::config::overlay::same_endpoint;
@@ -71,9 +71,10 @@ fn registration(value: Value, path_address: Option<&str>, at: &str) -> Result<Re
     };
     let ttl = match fields.remove("ttl") {
         None | Some(Value::Null) => None,
-        Some(ttl) => Some(serde_json::from_value::<FileDuration>(ttl).map_err(|e| {
-            ApiError::unprocessable(format!("not a duration: {e}"), &format!("{at}ttl"))
-        })?),
+        Some(ttl) => Some(
+            serde_json::from_value::<FileDuration>(ttl)
+                .map_err(|e| ApiError::unprocessable(format!("not a duration: {e}"), &format!("{at}ttl")))?,
+        ),
     };
     if let Some(address) = path_address {
         match fields.get("address") {
@@ -90,7 +91,7 @@ fn registration(value: Value, path_address: Option<&str>, at: &str) -> Result<Re
     let endpoint = serde_json::from_value::<FileEndpoint>(Value::Object(fields)).map_err(|e| {
         let text = e.to_string();
         let field = text.split('`').nth(1).filter(|_| text.contains("field `")).unwrap_or("");
-        ApiError::unprocessable(text.clone(), &format!("{at}{field}").trim_end_matches('.').to_owned())
+        ApiError::unprocessable(text.clone(), format!("{at}{field}").trim_end_matches('.'))
     })?;
     Ok(Registration { endpoint, ttl })
 }

@@ -97,8 +97,14 @@ pub async fn run(
     let voting =
         tokio::spawn(votes(client.clone(), subject, config.name.clone(), own_votes, control.clone(), cancel.clone()));
     let subject = format!("meridian.{}.leases", config.bucket);
-    let renewing =
-        tokio::spawn(renewals(client.clone(), subject, config.name.clone(), own_renewals, control.clone(), cancel.clone()));
+    let renewing = tokio::spawn(renewals(
+        client.clone(),
+        subject,
+        config.name.clone(),
+        own_renewals,
+        control.clone(),
+        cancel.clone(),
+    ));
     let context = jetstream::new(client.clone());
     // Until the bucket is open, writes are refused and the state file's changes are served.
     let store = tokio::select! {

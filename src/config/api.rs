@@ -395,7 +395,8 @@ fn token_scope(
             Some(TokenScope::Register(regions))
         }
         ("register", _) => {
-            let message = "a token with scope = \"register\" needs regions = [...]: the regions it may register endpoints in";
+            let message =
+                "a token with scope = \"register\" needs regions = [...]: the regions it may register endpoints in";
             problems.push(Problem::new(format!("{at}.regions"), message));
             None
         }

@@ -348,7 +348,16 @@ impl Overlay {
                 }
             )*};
         }
-        each!(regions_removed, regions_added, endpoints_removed, endpoints_added, weights, endpoint_states, strategies, failovers);
+        each!(
+            regions_removed,
+            regions_added,
+            endpoints_removed,
+            endpoints_added,
+            weights,
+            endpoint_states,
+            strategies,
+            failovers
+        );
         (kept, dropped)
     }
 

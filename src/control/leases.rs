@@ -137,6 +137,7 @@ fn ms(d: Duration) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // one real instant as a base for made-up ones
 mod tests {
     use super::*;
     use crate::config::overlay::AddedEndpoint;
@@ -152,8 +153,10 @@ mod tests {
     fn leases_run_out_unless_renewed_and_a_sync_keeps_their_expiry() {
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
-        let mut changes = Overlay::default();
-        changes.endpoints_added = vec![registered("192.0.2.1", Some("10s")), registered("192.0.2.2", None)];
+        let mut changes = Overlay {
+            endpoints_added: vec![registered("192.0.2.1", Some("10s")), registered("192.0.2.2", None)],
+            ..Overlay::default()
+        };
         let mut leases = Leases::default();
         leases.sync(&changes, t0, 1_000_000);
         assert_eq!(leases.len(), 1, "an endpoint without a ttl holds no lease");

@@ -797,7 +797,10 @@ impl Writer {
                     }
                 }
                 if removed == 0 {
-                    return Err(refused(Refusal::NotFound { field: String::new(), message: "no lease ran out".into() }));
+                    return Err(refused(Refusal::NotFound {
+                        field: String::new(),
+                        message: "no lease ran out".into(),
+                    }));
                 }
             }
         }
@@ -985,7 +988,11 @@ impl Writer {
             }
             Err(Refused::Refusal(Refusal::NotFound { .. })) => {}
             Err(error) => {
-                error!(?error, endpoints = keys.len(), "registrations whose lease ran out cannot be removed now; trying again in 1 s");
+                error!(
+                    ?error,
+                    endpoints = keys.len(),
+                    "registrations whose lease ran out cannot be removed now; trying again in 1 s"
+                );
                 self.leases.postpone(&keys, now + Duration::from_secs(1));
             }
         }

@@ -249,7 +249,8 @@ fn registrations_acknowledged_before_a_kill_9_are_all_there_after_a_restart() {
 
     let (_served, api) = start(&dir, &config);
     let region = api.get("/api/v1/lb/regions/b").json();
-    let listed: Vec<&str> = region["endpoints"].as_array().unwrap().iter().filter_map(|e| e["address"].as_str()).collect();
+    let listed: Vec<&str> =
+        region["endpoints"].as_array().unwrap().iter().filter_map(|e| e["address"].as_str()).collect();
     for address in &acknowledged {
         assert!(listed.contains(&address.as_str()), "{address} was acknowledged and is gone after kill -9");
     }

@@ -95,9 +95,13 @@ impl Overlay {
             if let Some(ttl) = &item.ttl {
                 lease_ttl(ttl).map_err(|message| Refusal::invalid(&field(k, "ttl"), message))?;
             }
-            if let Some(first) = items[..k].iter().position(|e| same_endpoint(&e.endpoint.address, &item.endpoint.address))
+            if let Some(first) =
+                items[..k].iter().position(|e| same_endpoint(&e.endpoint.address, &item.endpoint.address))
             {
-                let message = format!("{} is also endpoints[{first}]: a list registers an address once", shown(&item.endpoint.address));
+                let message = format!(
+                    "{} is also endpoints[{first}]: a list registers an address once",
+                    shown(&item.endpoint.address)
+                );
                 return Err(Refusal::invalid(&field(k, "address"), message));
             }
         }
@@ -113,7 +117,13 @@ impl Overlay {
     ///
     /// # Errors
     /// No such region or endpoint, or the last endpoint of a region a pool lists, unforced.
-    pub fn remove_endpoint(&mut self, file: &FileConfig, region: &str, address: &str, force: bool) -> Result<(), Refusal> {
+    pub fn remove_endpoint(
+        &mut self,
+        file: &FileConfig,
+        region: &str,
+        address: &str,
+        force: bool,
+    ) -> Result<(), Refusal> {
         let merged = self.merged(file);
         let Some(r) = merged.region.iter().find(|r| r.name == region) else {
             return Err(Refusal::not_found("region", format!("no region {}", shown(region))));
@@ -166,4 +176,134 @@ impl Overlay {
 
 fn no_region(at: &str, region: &str) -> Problem {
     Problem::new(at, format!("no region {}", shown(region)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Source;
+
+    const TOML: &str = r#"
+        zones_dir = "zones"
+        [[region]]
+        name = "a"
+        endpoints = [ { address = "192.0.2.1" }, { address = "192.0.2.2", weight = 5 } ]
+        [[region]]
+        name = "b"
+        endpoints = [ { address = "198.51.100.1" } ]
+        [[pool]]
+        name = "www.example.com."
+        policy = "weighted"
+        regions = ["a"]
+    "#;
+
+    fn source() -> Source {
+        Source::from_toml(TOML, Path::new(""), "test").unwrap()
+    }
+
+    fn item(address: &str, weight: Option<i64>, ttl: Option<&str>) -> Registration {
+        let endpoint = serde_json::from_value(serde_json::json!({ "address": address, "weight": weight })).unwrap();
+        Registration { endpoint, ttl: ttl.map(|t| FileDuration::Text(t.into())) }
+    }
+
+    fn addresses(source: &Source, overlay: &Overlay, region: usize) -> Vec<String> {
+        let (config, skipped) = source.validate_with(overlay).unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        config.regions[region].endpoints.iter().map(|e| format!("{}*{}", e.address, e.weight)).collect()
+    }
+
+    #[test]
+    fn a_registration_adds_or_replaces_and_a_removal_takes_out() {
+        let source = source();
+        let file = &source.file;
+        let mut overlay = Overlay::default();
+        overlay.set_weight(file, "a", "192.0.2.2".parse().unwrap(), 9).unwrap();
+        overlay
+            .put_endpoints(
+                file,
+                "a",
+                vec![item("192.0.2.2", Some(3), None), item("192.0.2.3", None, Some("30s"))],
+                true,
+            )
+            .unwrap();
+        assert!(overlay.weights.is_empty(), "a registration replaces the endpoint whole, weight set by hand and all");
+        assert_eq!(addresses(&source, &overlay, 0), ["192.0.2.1*1", "192.0.2.2*3", "192.0.2.3*1"]);
+        assert_eq!(
+            overlay.registration("a", "192.0.2.3").and_then(|r| r.ttl.clone()),
+            Some(FileDuration::Text("30s".into()))
+        );
+
+        overlay.remove_endpoint(file, "a", "192.0.2.3", false).unwrap();
+        assert!(overlay.endpoints_removed.is_empty(), "a registered endpoint goes with its entry");
+        overlay.remove_endpoint(file, "a", "192.0.2.2", false).unwrap();
+        assert_eq!(overlay.endpoints_removed.len(), 1, "the file's endpoint is kept out by a removal");
+        assert_eq!(addresses(&source, &overlay, 0), ["192.0.2.1*1"]);
+        let text = serde_json::to_string(&overlay).unwrap();
+        assert_eq!(serde_json::from_str::<Overlay>(&text).unwrap(), overlay);
+    }
+
+    #[test]
+    fn the_last_endpoint_of_a_listed_region_goes_only_when_forced_and_leaves_it_empty_not_invalid() {
+        let source = source();
+        let file = &source.file;
+        let mut overlay = Overlay::default();
+        overlay.remove_endpoint(file, "a", "192.0.2.1", false).unwrap();
+        let refused = overlay.remove_endpoint(file, "a", "192.0.2.2", false);
+        assert!(
+            matches!(&refused, Err(Refusal::Conflict { message, .. }) if message.contains("force=true")),
+            "{refused:?}"
+        );
+        overlay.remove_endpoint(file, "a", "192.0.2.2", true).unwrap();
+        assert!(addresses(&source, &overlay, 0).is_empty());
+        // A region no pool lists is emptied without force.
+        overlay.remove_endpoint(file, "b", "198.51.100.1", false).unwrap();
+        assert!(addresses(&source, &overlay, 1).is_empty());
+        // A file with an empty region is still refused.
+        let empty = TOML.replace(r#"endpoints = [ { address = "198.51.100.1" } ]"#, "endpoints = []");
+        let error = Source::from_toml(&empty, Path::new(""), "test").unwrap().validate().unwrap_err().to_string();
+        assert!(error.contains("a region needs at least one endpoint"), "{error}");
+    }
+
+    #[test]
+    fn refusals_name_the_item_and_leave_nothing_behind() {
+        let source = source();
+        let file = &source.file;
+        let mut overlay = Overlay::default();
+        let refused = |r: Result<(), Refusal>| match r {
+            Err(Refusal::Invalid { field, .. } | Refusal::NotFound { field, .. } | Refusal::Conflict { field, .. }) => {
+                field
+            }
+            Ok(()) => panic!("not refused"),
+        };
+        let twice = vec![item("192.0.2.7", None, None), item("192.0.2.7", None, None)];
+        assert_eq!(refused(overlay.put_endpoints(file, "a", twice, true)), "endpoints[1].address");
+        let long = vec![item("192.0.2.7", None, Some("2d"))];
+        assert_eq!(refused(overlay.put_endpoints(file, "a", long, false)), "ttl");
+        let short = vec![item("192.0.2.7", None, Some("500ms"))];
+        assert_eq!(refused(overlay.put_endpoints(file, "a", short, true)), "endpoints[0].ttl");
+        assert_eq!(refused(overlay.put_endpoints(file, "nope", vec![item("192.0.2.7", None, None)], false)), "region");
+        assert_eq!(refused(overlay.put_endpoints(file, "a", vec![], true)), "endpoints");
+        assert_eq!(refused(overlay.remove_endpoint(file, "a", "192.0.2.99", true)), "endpoint");
+        assert_eq!(overlay, Overlay::default());
+        assert_eq!(lease_ttl(&FileDuration::Text("30s".into())), Ok(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn a_registration_of_a_region_removed_since_is_left_out_with_a_reason() {
+        let source = source();
+        let mut overlay = Overlay::default();
+        overlay.put_endpoints(&source.file, "b", vec![item("198.51.100.2", None, None)], false).unwrap();
+        overlay.remove_region(&source.file, "b").unwrap();
+        assert!(overlay.endpoints_added.is_empty(), "a region removed takes its registrations");
+        overlay.endpoints_added.push(AddedEndpoint {
+            region: "gone".into(),
+            endpoint: item("192.0.2.9", None, None).endpoint,
+            ttl: None,
+            stamp: Stamp::default(),
+        });
+        let (_, skipped) = source.validate_with(&overlay).unwrap();
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+    }
 }
