@@ -51,6 +51,9 @@ pub type LeaseView = HashMap<LeaseKey, ShownLease>;
 #[derive(Debug)]
 struct Lease {
     ttl: Duration,
+    /// The change that registered it: a registration sent again (here, or to another instance
+    /// of a cluster) is a new change, and renews the lease.
+    change: u64,
     expires: Instant,
     shown: ShownLease,
 }
@@ -69,20 +72,21 @@ fn unix_ms_at(at: Instant, now: Instant, now_unix_ms: u64) -> u64 {
 }
 
 impl Leases {
-    /// Takes in the leases of `changes`: one already held with the same TTL keeps its expiry,
-    /// a new one (or one whose TTL changed) gets a full TTL from `now`, and one no longer
-    /// registered is dropped.
+    /// Takes in the leases of `changes`: one already held from the same change keeps its
+    /// expiry, a new one (or one registered again) gets a full TTL from `now`, and one no
+    /// longer registered is dropped.
     pub fn sync(&mut self, changes: &Overlay, now: Instant, now_unix_ms: u64) {
         let mut held = HashMap::new();
         for added in &changes.endpoints_added {
             let Some(ttl) = added.ttl.as_ref().and_then(|t| lease_ttl(t).ok()) else { continue };
             let key = LeaseKey::new(&added.region, &added.endpoint.address);
+            let change = added.stamp.id;
             let lease = match self.held.remove(&key) {
-                Some(lease) if lease.ttl == ttl => lease,
+                Some(lease) if lease.ttl == ttl && lease.change == change => lease,
                 _ => {
                     let expires = now + ttl;
                     let shown = ShownLease { ttl, expires_unix_ms: Arc::new(AtomicU64::new(now_unix_ms + ms(ttl))) };
-                    Lease { ttl, expires, shown }
+                    Lease { ttl, change, expires, shown }
                 }
             };
             held.insert(key, lease);
@@ -167,7 +171,10 @@ mod tests {
         assert_eq!(leases.view()[&key].remaining(1_010_000), Duration::from_secs(8));
         leases.sync(&changes, at(9), 1_009_000);
         assert_eq!(leases.next_expiry(), Some(at(18)), "a change elsewhere keeps the expiry");
-        assert_eq!(leases.expired(at(18)), vec![(key.clone(), Duration::from_secs(10))]);
+        changes.endpoints_added[0].stamp.id = 7;
+        leases.sync(&changes, at(12), 1_012_000);
+        assert_eq!(leases.next_expiry(), Some(at(22)), "registered again (here or elsewhere): a full TTL");
+        assert_eq!(leases.expired(at(22)), vec![(key.clone(), Duration::from_secs(10))]);
         assert_eq!(leases.renew(&LeaseKey::new("a", "192.0.2.2"), at(9), 0), None);
         changes.endpoints_added.truncate(0);
         leases.sync(&changes, at(9), 0);

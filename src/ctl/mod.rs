@@ -167,7 +167,9 @@ pub enum CtlCommand {
 pub enum EndpointCommand {
     /// Register an endpoint into a region (or replace the region's endpoint of that address).
     Add {
+        /// The region, which must exist.
         region: String,
+        /// The endpoint's address (2001:db8::10 as it is).
         address: String,
         /// Its share of its region's answers (default 1).
         #[arg(long, value_name = "N")]
@@ -181,14 +183,21 @@ pub enum EndpointCommand {
     },
     /// Take an endpoint out of its region.
     Remove {
+        /// The endpoint's region.
         region: String,
+        /// The endpoint's address.
         address: String,
         /// Also the last endpoint of a region a pool lists (its clients fail over).
         #[arg(long)]
         force: bool,
     },
     /// Renew an endpoint's lease for a full TTL.
-    Heartbeat { region: String, address: String },
+    Heartbeat {
+        /// The endpoint's region.
+        region: String,
+        /// The endpoint's address.
+        address: String,
+    },
 }
 
 /// `ctl failover`'s flags: none (status), --pool --from --to (trigger), or --pool --clear.

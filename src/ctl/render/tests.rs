@@ -232,3 +232,18 @@ fn changes_list_as_a_table_and_as_a_diff_against_the_file() {
     assert!(changes(&none).starts_with("no API changes in force"));
     assert!(changes_diff(&none).starts_with("no API changes in force"));
 }
+
+#[test]
+fn regions_say_what_is_left_of_each_lease() {
+    let region = json!({
+        "name": "eu", "down": false, "endpoints": [
+            {"address": "192.0.2.1", "weight": 1, "backup": false, "health": "up", "manual": "auto",
+             "servable": true, "rtt": {}, "lease": {"ttl_secs": 30.0, "remaining_secs": 21.46}},
+            {"address": "192.0.2.2", "weight": 1, "backup": false, "health": "up", "manual": "auto",
+             "servable": true, "rtt": {}, "lease": null}
+        ]
+    });
+    let text = regions(&region);
+    assert!(text.ends_with("\nlease of eu/192.0.2.1: 21.5 s left of 30 s\n"), "{text}");
+    assert!(!text.contains("192.0.2.2:"), "no lease, no line: {text}");
+}
