@@ -910,15 +910,24 @@ impl Writer {
     /// Publishes `snapshot` one generation on, with `table` taking over the health of the
     /// endpoints it keeps; returns its generation. The probes go on undisturbed when the
     /// change leaves the probe targets as they were (weights, drains, strategies, failovers);
-    /// otherwise they restart, and results of the old probes can no longer arrive.
+    /// otherwise the probes of the targets kept go on at their pace, a new target is probed
+    /// at once and one gone stops, and results sent before the change can no longer arrive.
     async fn install(&mut self, mut snapshot: Snapshot, mut table: HealthTable) -> u64 {
-        let restart = table.targets() != self.own.table.targets() || self.probes.is_none();
-        if restart {
-            if let Some(tasks) = self.probes.take() {
-                tasks.stop().await;
+        let retarget = table.targets() != self.own.table.targets();
+        if retarget && let Some(tasks) = self.probes.as_mut() {
+            // Probes of the targets kept go on; new ones start at once, gone ones stop.
+            match tasks.retarget(table.targets()) {
+                Ok(reports) => self.reports = Some(reports),
+                Err(error) => {
+                    error!(%error, "health checks cannot follow the change; stopping them");
+                    if let Some(tasks) = self.probes.take() {
+                        tasks.stop().await;
+                    }
+                    self.reports = None;
+                }
             }
-            self.reports = None;
         }
+        let restart = self.probes.is_none();
         table.carry_over(&self.own.table);
         self.votes.retain(|endpoint| table.index_of(endpoint).is_some());
         snapshot.health = Arc::new(table.view(clock()));

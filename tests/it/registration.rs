@@ -280,3 +280,27 @@ fn in_a_cluster_heartbeats_to_one_instance_keep_the_lease_on_every_one() {
     within(Duration::from_secs(5), "the expiry on both", || !has(&one) && !has(&two));
     assert!(stopped.elapsed() < Duration::from_secs(3), "gone {:?} after the last heartbeat", stopped.elapsed());
 }
+
+#[test]
+fn a_registration_neither_restarts_nor_repeats_the_probes_of_other_endpoints() {
+    let dir = TempDir::new("reg");
+    let config = config(&dir);
+    let (served, api) = start(&dir, &config);
+    let (first, second) = (HealthTarget::start(), HealthTarget::start());
+    // An hour between probes: any second probe of the first target is a restart's.
+    let hourly = |target: &HealthTarget| check(target).replace("\"200ms\"", "\"1h\"").replace("\"150ms\"", "\"2s\"");
+    let put = |address: &str, target: &HealthTarget| {
+        let reply = api
+            .put(&format!("/api/v1/lb/regions/a/endpoints/{address}"), &format!(r#"{{"check": {}}}"#, hourly(target)));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    };
+    put("192.0.2.71", &first);
+    first.wait_for_requests(1, Duration::from_secs(5), "the first endpoint's first probe");
+    let others = [second, HealthTarget::start(), HealthTarget::start()];
+    for (i, (address, target)) in ["192.0.2.72", "192.0.2.73", "192.0.2.74"].into_iter().zip(&others).enumerate() {
+        put(address, target);
+        target.wait_for_requests(1, Duration::from_secs(5), "the new endpoint's probe, at once");
+        assert_eq!(first.requests(), 1, "registration {i} probed the first endpoint again");
+    }
+    assert!(answers(&served).contains(&"192.0.2.74".to_owned()));
+}
