@@ -186,8 +186,8 @@ impl Control {
     }
 
     /// Probes a region's endpoints now; their results are also queued for the health state
-    /// like any probe's (and dropped, as every old probe's, if a change restarts the probes
-    /// before they are applied).
+    /// like any probe's (and dropped, as every result in flight, if a change of the probe
+    /// targets comes before they are applied).
     ///
     /// # Errors
     /// No such region.
