@@ -161,6 +161,13 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         }
         None => (None, None),
     };
+    let (own_renewals, own_renewals_out) = match &cluster {
+        Some(_) => {
+            let (sender, receiver) = tokio::sync::mpsc::channel(4096);
+            (Some(sender), Some(receiver))
+        }
+        None => (None, None),
+    };
     tokio::spawn(advance_ticks(observers.tick.clone(), cancel.child_token()));
     let controller = Controller {
         observers: observers.clone(),
@@ -177,17 +184,18 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
         shared_log: cluster.as_ref().map(|(_, (log, _))| log.clone()),
         own_votes,
         cluster_status: cluster_status.clone(),
+        own_renewals,
     };
     let (control, controller) = controller.spawn();
-    if let (Some((settings, (_, writes))), Some(own_votes), Some(cluster_status)) =
-        (cluster, own_votes_out, cluster_status)
+    if let (Some((settings, (_, writes))), Some(own_votes), Some(own_renewals), Some(cluster_status)) =
+        (cluster, own_votes_out, own_renewals_out, cluster_status)
     {
         let run = crate::cluster::run(
             settings,
             cluster_credentials,
             control.clone(),
             writes,
-            own_votes,
+            (own_votes, own_renewals),
             cluster_status.clone(),
             cancel.child_token(),
         );

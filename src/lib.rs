@@ -14,7 +14,8 @@
 //! - `geo`: the geo database decoded once (`mmdb`), the ASN database (`asn`), CIDR overrides,
 //!   distances, the country table.
 //! - `config`: the TOML as written (`file`) and its validated meaning (`Config`), the API
-//!   changes laid over it (`overlay`) and each one's id, stamp, overrides and revert
+//!   changes laid over it (`overlay`, with the endpoints registered and taken out through
+//!   the API in `overlay::endpoints`) and each one's id, stamp, overrides and revert
 //!   (`changes`), weight ramps and `slow_start` as written and saved (`ramp`), the
 //!   region-name rule (`names`), load sources and shedding (`load`), and the API's TLS files
 //!   read (`tls`).
@@ -52,7 +53,8 @@
 //!   changes and the health table, takes reloads, API changes, probe results and shutdown,
 //!   and publishes; the one way to load (`load`), and the threads reloads take turns on
 //!   (`loader`); the state file (`state`); the shared log of changes as the writer asks for
-//!   its writes (`shared`); each pool's servable regions as published, and the one log line
+//!   its writes (`shared`); the leases of registered endpoints and when each runs out
+//!   (`leases`); each pool's servable regions as published, and the one log line
 //!   when a pool goes down or comes back (`pools`).
 //! - `cluster`: the NATS JetStream edge of a cluster of instances: serves the writer's
 //!   shared-log writes (compare-and-set on a revision) and hands it newer shared values.

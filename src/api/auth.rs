@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::warn;
 
 use super::listener::Client;
 use super::{ApiError, Shared, clock};
+use crate::config::api::TokenScope;
 
 /// The name of the token a request was authenticated with (`[[api.token]]`'s `name`, or
 /// "default"): a request extension every authenticated handler can take.
@@ -46,16 +47,41 @@ pub async fn require_token(State(shared): State<Shared>, mut request: Request, n
     let mut matched = None;
     for token in &credentials.tokens {
         if same(token.secret.as_bytes(), given.as_bytes()) && matched.is_none() {
-            matched = Some(TokenName(token.name.as_str().into()));
+            matched = Some(token);
         }
     }
-    match matched {
-        Some(name) => {
-            request.extensions_mut().insert(name);
-            next.run(request).await
-        }
-        None => failed(&shared, client, "the token is not valid"),
+    let Some(token) = matched else { return failed(&shared, client, "the token is not valid") };
+    if let TokenScope::Register(regions) = &token.scope
+        && !registers(request.method(), request.uri().path(), regions)
+    {
+        let why = format!(
+            "token {} may only register, remove and renew endpoints of regions {} (and read those regions)",
+            token.name,
+            regions.join(", ")
+        );
+        return ApiError::new(StatusCode::FORBIDDEN, why, None).into_response();
     }
+    request.extensions_mut().insert(TokenName(token.name.as_str().into()));
+    next.run(request).await
+}
+
+/// Whether a registration-scoped token may make this request: `GET` of one of its regions,
+/// a bulk `POST` of endpoints into one, `PUT` or `DELETE` of one endpoint, its heartbeat.
+/// The path is compared as sent: a region name escaped in it is refused, not decoded.
+fn registers(method: &Method, path: &str, regions: &[String]) -> bool {
+    let Some(rest) = path.strip_prefix("/api/v1/lb/regions/") else { return false };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let Some(region) = parts.first() else { return false };
+    if !regions.iter().any(|r| r == region) {
+        return false;
+    }
+    matches!(
+        (method, &parts[1..]),
+        (&Method::GET, [])
+            | (&Method::POST, ["endpoints"])
+            | (&Method::PUT | &Method::DELETE, ["endpoints", _])
+            | (&Method::POST, ["endpoints", _, "heartbeat"])
+    )
 }
 
 /// A missing or wrong token: counted against the client's address. A server without a token
@@ -105,6 +131,36 @@ fn same(expected: &[u8], given: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::same;
+
+    #[test]
+    fn a_registration_token_reaches_its_regions_endpoints_only() {
+        use super::{Method, registers};
+        let regions = ["eu-west".to_owned()];
+        let allowed = [
+            (Method::GET, "/api/v1/lb/regions/eu-west"),
+            (Method::POST, "/api/v1/lb/regions/eu-west/endpoints"),
+            (Method::PUT, "/api/v1/lb/regions/eu-west/endpoints/192.0.2.1"),
+            (Method::DELETE, "/api/v1/lb/regions/eu-west/endpoints/192.0.2.1"),
+            (Method::POST, "/api/v1/lb/regions/eu-west/endpoints/192.0.2.1/heartbeat"),
+        ];
+        for (method, path) in allowed {
+            assert!(registers(&method, path, &regions), "{method} {path}");
+        }
+        let refused = [
+            (Method::GET, "/api/v1/lb/regions"),
+            (Method::DELETE, "/api/v1/lb/regions/eu-west"),
+            (Method::PUT, "/api/v1/lb/regions/us-east/endpoints/192.0.2.1"),
+            (Method::PATCH, "/api/v1/lb/regions/eu-west/endpoints/192.0.2.1"),
+            (Method::POST, "/api/v1/lb/regions/eu-west/endpoints/192.0.2.1/drain"),
+            (Method::PUT, "/api/v1/lb/regions/eu-west/endpoints/192.0.2.1/x"),
+            (Method::PUT, "/api/v1/lb/regions/eu%2Dwest/endpoints/192.0.2.1"),
+            (Method::PUT, "/api/v1/lb/strategy"),
+            (Method::POST, "/api/v1/reload"),
+        ];
+        for (method, path) in refused {
+            assert!(!registers(&method, path, &regions), "{method} {path}");
+        }
+    }
 
     #[test]
     fn tokens_match_only_when_equal() {

@@ -13,6 +13,7 @@ mod analytics;
 mod auth;
 mod changes;
 mod cluster;
+mod endpoints;
 mod error;
 mod failover;
 mod health;
@@ -171,6 +172,9 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/lb/regions", get(regions::list).post(regions::add))
         .route("/api/v1/lb/regions/{region}", get(regions::one).delete(regions::remove))
         .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}", patch(regions::set_weight))
+        .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}", put(endpoints::put).delete(endpoints::remove))
+        .route("/api/v1/lb/regions/{region}/endpoints", post(endpoints::bulk))
+        .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}/heartbeat", post(endpoints::heartbeat))
         .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}/drain", post(regions::drain))
         .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}/undrain", post(regions::undrain))
         .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}/load", put(regions::push_load))

@@ -17,6 +17,7 @@ use crate::config::FileRegion;
 use crate::config::names::shown;
 use crate::config::overlay::{StrategyChange, StrategyParameters};
 use crate::control::Change;
+use crate::control::leases::{LeaseKey, LeaseView};
 use crate::geo::code_str;
 use crate::health::history::RttStats;
 use crate::health::state::Status;
@@ -77,6 +78,8 @@ pub struct EndpointInfo {
     pub load: Option<LoadInfo>,
     /// The pools that leave it out of their answers for its load (`shed`).
     pub shed_in: Vec<String>,
+    /// Registered with a lease: its TTL and what is left of it.
+    pub lease: Option<LeaseInfo>,
 }
 
 /// An endpoint's reported load.
@@ -168,6 +171,20 @@ pub(super) fn instant_time(at: std::time::Instant) -> String {
     crate::timestamp::rfc3339_millis(at_ms)
 }
 
+/// A registered endpoint's lease.
+#[derive(Serialize, ToSchema)]
+pub struct LeaseInfo {
+    pub ttl_secs: f64,
+    /// Seconds until it runs out unless renewed.
+    pub remaining_secs: f64,
+}
+
+impl LeaseInfo {
+    fn of(lease: &crate::control::leases::ShownLease, now_unix_ms: u64) -> Self {
+        Self { ttl_secs: lease.ttl.as_secs_f64(), remaining_secs: lease.remaining(now_unix_ms).as_secs_f64() }
+    }
+}
+
 /// The vantage points' votes on an endpoint.
 #[derive(Serialize, ToSchema)]
 pub struct VotesInfo {
@@ -229,9 +246,10 @@ impl RttInfo {
     }
 }
 
-fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> RegionInfo {
+fn region_info(snapshot: &Snapshot, table: &HealthTable, leases: &LeaseView, index: usize) -> RegionInfo {
     let now = super::clock();
     let region = &snapshot.config.regions[index];
+    let now_unix_ms = crate::control::unix_now_millis();
     let first = snapshot.config.first_endpoint(index);
     let endpoints = region
         .endpoints
@@ -264,6 +282,9 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
                     .filter(|(p, _)| snapshot.health.is_shed(*p, first + j))
                     .map(|(_, p)| p.name.to_string())
                     .collect(),
+                lease: leases
+                    .get(&LeaseKey::new(&region.name, &e.target().to_string()))
+                    .map(|l| LeaseInfo::of(l, now_unix_ms)),
             }
         })
         .collect();
@@ -291,7 +312,8 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
 pub async fn list(State(shared): State<Shared>) -> Json<Vec<RegionInfo>> {
     let published = shared.published();
     let (table, snapshot) = (&*published.health, &*published.snapshot);
-    Json((0..snapshot.config.regions.len()).map(|i| region_info(snapshot, table, i)).collect())
+    let leases = &*published.leases;
+    Json((0..snapshot.config.regions.len()).map(|i| region_info(snapshot, table, leases, i)).collect())
 }
 
 /// One region.
@@ -311,7 +333,7 @@ pub async fn one(
         .iter()
         .position(|r| r.name == region)
         .ok_or_else(|| ApiError::not_found(format!("no region {}", shown(&region)), "region"))?;
-    Ok(Json(region_info(snapshot, table, index)))
+    Ok(Json(region_info(snapshot, table, &published.leases, index)))
 }
 
 /// Adds a region: the same fields as a `[[region]]` table of the configuration file. It takes

@@ -22,6 +22,7 @@ use tracing::{error, info, warn};
 
 use crate::config::cluster::ClusterConfig;
 use crate::control::Control;
+use crate::control::leases::LeaseKey;
 use crate::control::shared::{LogError, LogWrite, OwnVote};
 
 /// The key whose value is the whole state of the shared changes.
@@ -47,7 +48,7 @@ pub async fn run(
     credentials: Option<String>,
     control: Control,
     mut writes: mpsc::Receiver<LogWrite>,
-    own_votes: mpsc::Receiver<OwnVote>,
+    (own_votes, own_renewals): (mpsc::Receiver<OwnVote>, mpsc::Receiver<LeaseKey>),
     status: Arc<Status>,
     cancel: CancellationToken,
 ) {
@@ -95,12 +96,22 @@ pub async fn run(
     let subject = format!("meridian.{}.votes", config.bucket);
     let voting =
         tokio::spawn(votes(client.clone(), subject, config.name.clone(), own_votes, control.clone(), cancel.clone()));
+    let subject = format!("meridian.{}.leases", config.bucket);
+    let renewing = tokio::spawn(renewals(
+        client.clone(),
+        subject,
+        config.name.clone(),
+        own_renewals,
+        control.clone(),
+        cancel.clone(),
+    ));
     let context = jetstream::new(client.clone());
     // Until the bucket is open, writes are refused and the state file's changes are served.
     let store = tokio::select! {
         store = open_bucket(&context, &config.bucket, config.replicas, &mut writes) => store,
         () = cancel.cancelled() => {
             voting.abort();
+            renewing.abort();
             return;
         }
     };
@@ -126,6 +137,7 @@ pub async fn run(
     }
     watcher.abort();
     voting.abort();
+    renewing.abort();
 }
 
 /// A vote as it travels between instances on the votes subject.
@@ -192,6 +204,65 @@ async fn votes(
                 let plausible = vote.vantage.len() <= 64 && vote.endpoint.len() <= 512 && vote.vantage != name;
                 if plausible {
                     control.vote(vote.vantage, vote.endpoint, vote.down);
+                }
+            }
+            () = cancel.cancelled() => return,
+        }
+    }
+}
+
+/// A lease renewal as it travels between instances on the leases subject: the lease's TTL is
+/// in the shared log; only that it was renewed, and where, goes here.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct RenewalMessage {
+    vantage: String,
+    region: String,
+    address: String,
+}
+
+/// Publishes the renewals heard by this instance and hands the others' to the writer, so
+/// that a heartbeat to any instance keeps the lease on every one. A renewal lost (no
+/// connection) is made good by the next heartbeat, as long as one comes within the TTL.
+async fn renewals(
+    client: async_nats::Client,
+    subject: String,
+    name: String,
+    mut own: mpsc::Receiver<LeaseKey>,
+    control: Control,
+    cancel: CancellationToken,
+) {
+    let mut wait = Duration::from_millis(100);
+    let mut subscriber = loop {
+        match client.subscribe(subject.clone()).await {
+            Ok(subscriber) => break subscriber,
+            Err(error) => {
+                warn!(%error, "cluster: cannot subscribe to the lease renewals; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = cancel.cancelled() => return,
+                }
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            key = own.recv() => {
+                let Some(LeaseKey { region, address }) = key else { return };
+                let message = RenewalMessage { vantage: name.clone(), region, address };
+                if let Ok(bytes) = serde_json::to_vec(&message) {
+                    let _ = tokio::time::timeout(OPERATION_TIMEOUT, client.publish(subject.clone(), bytes.into())).await;
+                }
+            }
+            message = subscriber.next() => {
+                let Some(message) = message else { return };
+                if message.payload.len() > MAX_VOTE_BYTES {
+                    continue;
+                }
+                let Ok(renewal) = serde_json::from_slice::<RenewalMessage>(&message.payload) else { continue };
+                // Only a key the writer holds a lease for is renewed: nothing here can grow it.
+                if renewal.vantage != name {
+                    control.renewed(LeaseKey::new(&renewal.region, &renewal.address));
                 }
             }
             () = cancel.cancelled() => return,

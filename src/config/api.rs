@@ -90,6 +90,21 @@ pub struct FileNamedToken {
     pub file: Option<String>,
     /// An environment variable holding it.
     pub env: Option<String>,
+    /// `"all"` (the default) or `"register"`: registration of endpoints in `regions` only.
+    pub scope: Option<String>,
+    /// With `scope = "register"`: the regions the token may register endpoints in.
+    pub regions: Option<Vec<String>>,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TokenScope {
+    /// Every route.
+    #[default]
+    All,
+    /// Registering, removing and heart-beating endpoints of these regions, and reading them;
+    /// every other route answers 403.
+    Register(Vec<String>),
 }
 
 impl fmt::Debug for FileToken {
@@ -180,6 +195,7 @@ pub struct NamedToken {
     pub source: TokenSource,
     /// Where the configuration gives it, for messages: "api.token_file", "api.token[1].file".
     pub at: String,
+    pub scope: TokenScope,
 }
 
 impl NamedToken {
@@ -296,7 +312,12 @@ pub(super) fn validate_api(api: FileApi, base: &Path, problems: &mut Vec<Problem
         }
     };
     let mut tokens: Vec<NamedToken> = default
-        .map(|(source, at)| NamedToken { name: DEFAULT_TOKEN_NAME.into(), source, at: at.into() })
+        .map(|(source, at)| NamedToken {
+            name: DEFAULT_TOKEN_NAME.into(),
+            source,
+            at: at.into(),
+            scope: TokenScope::All,
+        })
         .into_iter()
         .collect();
     let before = problems.len();
@@ -337,6 +358,7 @@ fn validate_named(
         problems.push(Problem::new(format!("{at}.name"), message));
         return None;
     }
+    let scope = token_scope(token.scope.as_deref(), token.regions, &at, problems)?;
     let (source, at) = match (token.file, token.env) {
         (Some(file), None) => (TokenSource::File(base.join(file)), format!("{at}.file")),
         (None, Some(env)) if !env.is_empty() => (TokenSource::Env(env), format!("{at}.env")),
@@ -345,7 +367,44 @@ fn validate_named(
             return None;
         }
     };
-    Some(NamedToken { name: token.name, source, at })
+    Some(NamedToken { name: token.name, source, at, scope })
+}
+
+/// A token's `scope` and `regions`: `register` needs one region or more, named by the rule
+/// region names follow; `regions` means nothing without it.
+fn token_scope(
+    scope: Option<&str>,
+    regions: Option<Vec<String>>,
+    at: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<TokenScope> {
+    match (scope.unwrap_or("all"), regions) {
+        ("all", None) => Some(TokenScope::All),
+        ("all", Some(_)) => {
+            let message = "regions limit a token with scope = \"register\" only: set the scope, or leave regions out";
+            problems.push(Problem::new(format!("{at}.regions"), message));
+            None
+        }
+        ("register", Some(regions)) if !regions.is_empty() => {
+            for (j, region) in regions.iter().enumerate() {
+                if let Err(message) = check_region_name(region) {
+                    problems.push(Problem::new(format!("{at}.regions[{j}]"), message));
+                    return None;
+                }
+            }
+            Some(TokenScope::Register(regions))
+        }
+        ("register", _) => {
+            let message =
+                "a token with scope = \"register\" needs regions = [...]: the regions it may register endpoints in";
+            problems.push(Problem::new(format!("{at}.regions"), message));
+            None
+        }
+        (other, _) => {
+            problems.push(Problem::new(format!("{at}.scope"), format!("{} is not one of all, register", shown(other))));
+            None
+        }
+    }
 }
 
 /// The default: loopback, IPv4 and IPv6.

@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use super::file::{FileConfig, FileEndpoint, FilePool, FileRegion};
 use super::names::{clipped_text, shown};
 use super::overlay::{
-    EndpointStateChange, ManualFailover, Overlay, Refusal, StrategyChange, StrategyParameters, WeightChange, same_pool,
+    AddedEndpoint, EndpointStateChange, ManualFailover, Overlay, Refusal, RemovedEndpoint, StrategyChange,
+    StrategyParameters, WeightChange, same_endpoint, same_pool,
 };
 pub use super::stamp::{AddedRegion, RemovedRegion, Stamp};
 use super::{ConfigError, Source};
@@ -69,6 +70,8 @@ enum Entry<'a> {
     State(&'a EndpointStateChange),
     Strategy(&'a StrategyChange),
     Failover(&'a ManualFailover),
+    EndpointRemoved(&'a RemovedEndpoint),
+    EndpointAdded(&'a AddedEndpoint),
 }
 
 impl<'a> Entry<'a> {
@@ -80,6 +83,8 @@ impl<'a> Entry<'a> {
             Self::State(e) => &e.stamp,
             Self::Strategy(e) => &e.stamp,
             Self::Failover(e) => &e.stamp,
+            Self::EndpointRemoved(e) => &e.stamp,
+            Self::EndpointAdded(e) => &e.stamp,
         }
     }
 
@@ -124,6 +129,11 @@ impl<'a> Entry<'a> {
                 named(&e.pool),
                 named(&e.to_region)
             ),
+            Self::EndpointRemoved(e) => format!("{}/{} removed", named(&e.region), named(&e.address)),
+            Self::EndpointAdded(e) => match &e.ttl {
+                Some(ttl) => format!("{}/{} registered (lease {ttl})", named(&e.region), named(&e.endpoint.address)),
+                None => format!("{}/{} registered", named(&e.region), named(&e.endpoint.address)),
+            },
         }
     }
 
@@ -174,6 +184,16 @@ impl<'a> Entry<'a> {
                 file: None,
                 change: json!(e.to_region),
             }],
+            Self::EndpointRemoved(e) => vec![Override {
+                setting: format!("region {} endpoint {}", named(&e.region), named(&e.address)),
+                file: listed_endpoint(file, &e.region, &e.address).map(to_json),
+                change: Value::Null,
+            }],
+            Self::EndpointAdded(e) => vec![Override {
+                setting: format!("region {} endpoint {}", named(&e.region), named(&e.endpoint.address)),
+                file: listed_endpoint(file, &e.region, &e.endpoint.address).map(to_json),
+                change: to_json(&e.endpoint),
+            }],
         }
     }
 }
@@ -187,7 +207,16 @@ impl Overlay {
         let states = self.endpoint_states.iter().map(Entry::State);
         let strategies = self.strategies.iter().map(Entry::Strategy);
         let failovers = self.failovers.iter().map(Entry::Failover);
-        removed.chain(added).chain(weights).chain(states).chain(strategies).chain(failovers)
+        let endpoints_removed = self.endpoints_removed.iter().map(Entry::EndpointRemoved);
+        let endpoints_added = self.endpoints_added.iter().map(Entry::EndpointAdded);
+        removed
+            .chain(added)
+            .chain(weights)
+            .chain(states)
+            .chain(strategies)
+            .chain(failovers)
+            .chain(endpoints_removed)
+            .chain(endpoints_added)
     }
 
     /// Every entry's stamp, in the order of [`Overlay::entries`].
@@ -198,7 +227,16 @@ impl Overlay {
         let states = self.endpoint_states.iter_mut().map(|e| &mut e.stamp);
         let strategies = self.strategies.iter_mut().map(|e| &mut e.stamp);
         let failovers = self.failovers.iter_mut().map(|e| &mut e.stamp);
-        removed.chain(added).chain(weights).chain(states).chain(strategies).chain(failovers)
+        let endpoints_removed = self.endpoints_removed.iter_mut().map(|e| &mut e.stamp);
+        let endpoints_added = self.endpoints_added.iter_mut().map(|e| &mut e.stamp);
+        removed
+            .chain(added)
+            .chain(weights)
+            .chain(states)
+            .chain(strategies)
+            .chain(failovers)
+            .chain(endpoints_removed)
+            .chain(endpoints_added)
     }
 
     /// The highest id of a change in force (0 with none).
@@ -287,6 +325,8 @@ impl Overlay {
         self.endpoint_states.retain(|e| e.stamp.id != id);
         self.strategies.retain(|e| e.stamp.id != id);
         self.failovers.retain(|e| e.stamp.id != id);
+        self.endpoints_removed.retain(|e| e.stamp.id != id);
+        self.endpoints_added.retain(|e| e.stamp.id != id);
         if self.count() == before {
             return Err(Refusal::NotFound {
                 field: "id".into(),
@@ -416,6 +456,12 @@ fn summary_of(entries: &[Entry<'_>]) -> String {
     if let Some(added) = replaced {
         return format!("region {} replaced ({})", named(&added.region.name), endpoints(&added.region));
     }
+    // A bulk registration: one line, however many endpoints.
+    let registered: Vec<&AddedEndpoint> =
+        entries.iter().filter_map(|e| if let Entry::EndpointAdded(a) = e { Some(*a) } else { None }).collect();
+    if registered.len() > 1 && registered.len() == entries.len() {
+        return format!("{} endpoints registered in {}", registered.len(), named(&registered[0].region));
+    }
     entries.iter().map(|e| e.summary()).collect::<Vec<_>>().join("; ")
 }
 
@@ -466,6 +512,11 @@ fn file_endpoint<'f>(
 
 /// An endpoint's manual state as the file gives it: its own, else its region's ("auto" is no
 /// state of its own), else "auto".
+/// An endpoint as the file lists it in a region, matched however its address is written.
+fn listed_endpoint<'f>(file: &'f FileConfig, region: &str, address: &str) -> Option<&'f FileEndpoint> {
+    file_region(file, region)?.endpoints.iter().find(|e| same_endpoint(&e.address, address))
+}
+
 fn state_of<'f>(region: &'f FileRegion, endpoint: &'f FileEndpoint) -> &'f str {
     match endpoint.state.as_deref() {
         Some(own) if own != "auto" => own,

@@ -88,6 +88,11 @@ pub struct FileRegion {
     pub slow_start: Option<FileDuration>,
     /// Where its endpoints' load is read, unless an endpoint has its own.
     pub load: Option<super::load::FileLoad>,
+    /// Whether the API took out its last endpoint: a region left empty that way is down (its
+    /// pools' clients fail over), not invalid. Never read from a file or a body.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub emptied: bool,
 }
 
 /// A duration: seconds as a number, or text such as "500ms", "5s", "2m", "1h".

@@ -10,11 +10,13 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::file::{FileConfig, FileCoordinates, FileDuration, FilePool, FileRegion};
+use super::file::{FileConfig, FileCoordinates, FileDuration, FileEndpoint, FilePool, FileRegion};
 use super::names::{check_region_name, clipped_text, shown};
 use super::ramp::WeightRamp;
 use super::stamp::{AddedRegion, RemovedRegion, Stamp};
 use super::{Config, PolicyKind, Problem};
+
+pub mod endpoints;
 
 /// Every change made through the API, in a form that survives a restart. Each entry carries
 /// the stamp of the change that last set it (`changes`).
@@ -35,6 +37,39 @@ pub struct Overlay {
     pub strategies: Vec<StrategyChange>,
     #[serde(default)]
     pub failovers: Vec<ManualFailover>,
+    /// Endpoints registered into regions (`PUT .../endpoints/{address}`), each replacing the
+    /// region's own endpoint of that address, or added after its endpoints.
+    #[serde(default)]
+    pub endpoints_added: Vec<AddedEndpoint>,
+    /// Endpoints of the file (or of a region added) taken out of their region.
+    #[serde(default)]
+    pub endpoints_removed: Vec<RemovedEndpoint>,
+}
+
+/// An endpoint registered into a region through the API: the fields of an endpoint of a
+/// `[[region]]` table, and the lease it is kept under, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddedEndpoint {
+    pub region: String,
+    pub endpoint: FileEndpoint,
+    /// The lease: the endpoint is removed unless renewed within this long ("30s"). The expiry
+    /// itself is the writer's, in memory: after a restart every lease gets a full TTL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<FileDuration>,
+    #[serde(default)]
+    pub stamp: Stamp,
+}
+
+/// An endpoint taken out of its region through the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemovedEndpoint {
+    pub region: String,
+    /// As the region lists it.
+    pub address: String,
+    #[serde(default)]
+    pub stamp: Stamp,
 }
 
 /// An endpoint's weight set by hand.
@@ -179,6 +214,15 @@ fn same_address(written: &str, address: IpAddr) -> bool {
     written.parse::<IpAddr>().is_ok_and(|a| a == address)
 }
 
+/// Whether two endpoints as written are the same: equal addresses however written
+/// (`2001:db8::1` and `2001:DB8:0::1`), else the same text without case.
+pub fn same_endpoint(a: &str, b: &str) -> bool {
+    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a.eq_ignore_ascii_case(b),
+    }
+}
+
 impl Overlay {
     /// How many changes are kept.
     pub fn count(&self) -> usize {
@@ -188,6 +232,8 @@ impl Overlay {
             + self.endpoint_states.len()
             + self.strategies.len()
             + self.failovers.len()
+            + self.endpoints_added.len()
+            + self.endpoints_removed.len()
     }
 
     /// Lays the changes over `file`. Changes that no longer fit what the file says (an
@@ -213,6 +259,7 @@ impl Overlay {
                 file.region.push(region.clone());
             }
         }
+        self.apply_endpoints(&mut file, skipped);
         for change in &self.weights {
             match find_endpoint(&mut file, &change.region, change.endpoint) {
                 Some(endpoint) => endpoint.weight = Some(change.weight),
@@ -305,7 +352,16 @@ impl Overlay {
                 }
             )*};
         }
-        each!(regions_removed, regions_added, weights, endpoint_states, strategies, failovers);
+        each!(
+            regions_removed,
+            regions_added,
+            endpoints_removed,
+            endpoints_added,
+            weights,
+            endpoint_states,
+            strategies,
+            failovers
+        );
         (kept, dropped)
     }
 
@@ -560,6 +616,8 @@ impl Overlay {
     fn forget_region(&mut self, name: &str) {
         self.weights.retain(|w| w.region != name);
         self.endpoint_states.retain(|s| s.region != name);
+        self.endpoints_added.retain(|e| e.region != name);
+        self.endpoints_removed.retain(|e| e.region != name);
     }
 }
 

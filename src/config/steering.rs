@@ -312,7 +312,7 @@ fn validate_endpoints(
 ) -> Vec<EndpointConfig> {
     let Inherited { check: region_check, state: region_state, .. } = inherited;
     let at = region_at;
-    if region.endpoints.is_empty() {
+    if region.endpoints.is_empty() && !region.emptied {
         problems.push(Problem::new(format!("{at}.endpoints"), "a region needs at least one endpoint"));
     }
     check_not_mixed(region, at, problems);

@@ -649,3 +649,28 @@ fn asns_and_asn_overrides_are_checked_and_need_an_asn_database() {
     assert_eq!(config.geoip, None);
     assert_eq!(config.pools[0].asn_overrides, [(64500, 0)]);
 }
+
+#[test]
+fn a_registration_token_is_scoped_to_regions_it_names() {
+    use crate::config::api::TokenScope;
+    let scopes = |text: &str| {
+        let api = parse(text).unwrap().api.expect("[api]");
+        api.tokens.into_iter().map(|t| (t.name, t.scope)).collect::<Vec<_>>()
+    };
+    let scoped = "zones_dir = \"z\"\n[api]\n[[api.token]]\nname = \"ops\"\nfile = \"/etc/ops\"\n\
+                  [[api.token]]\nname = \"fleet\"\nfile = \"/etc/fleet\"\nscope = \"register\"\nregions = [\"eu-west\"]\n";
+    assert_eq!(
+        scopes(scoped),
+        [("ops".into(), TokenScope::All), ("fleet".into(), TokenScope::Register(vec!["eu-west".into()]))]
+    );
+    let bad = "zones_dir = \"z\"\n[api]\n\
+               [[api.token]]\nname = \"a\"\nfile = \"a\"\nscope = \"register\"\n\
+               [[api.token]]\nname = \"b\"\nfile = \"b\"\nregions = [\"eu\"]\n\
+               [[api.token]]\nname = \"c\"\nfile = \"c\"\nscope = \"admin\"\n\
+               [[api.token]]\nname = \"d\"\nfile = \"d\"\nscope = \"register\"\nregions = [\"e u\"]\n";
+    let found: Vec<String> = problems(bad).iter().map(|p| p.at.clone()).collect();
+    assert_eq!(
+        found,
+        ["api.token[0].regions", "api.token[1].regions", "api.token[2].scope", "api.token[3].regions[0]"]
+    );
+}

@@ -62,6 +62,8 @@ pub struct ApiStart {
 pub struct ApiToken {
     pub name: String,
     pub secret: String,
+    /// What it may do.
+    pub scope: crate::config::api::TokenScope,
 }
 
 impl std::fmt::Debug for ApiToken {
@@ -133,7 +135,7 @@ fn read_tokens(api: &ApiConfig) -> Result<Vec<ApiToken>, Vec<Problem>> {
                     named.at.clone(),
                     format!("token {} is token {} too: give each name a token of its own", named.name, same.name),
                 )),
-                None => tokens.push(ApiToken { name: named.name.clone(), secret }),
+                None => tokens.push(ApiToken { name: named.name.clone(), secret, scope: named.scope.clone() }),
             },
             Ok(None) => {}
             Err(problem) => problems.push(problem),

@@ -10,6 +10,7 @@
 //! changes) that the API reads. Neither is ever locked (STYLE.md sections 4 and 11).
 
 mod health;
+pub mod leases;
 pub mod load;
 mod loader;
 pub mod pools;
@@ -29,6 +30,7 @@ use tracing::{error, info, warn};
 
 use crate::config::changes::Stamp;
 use crate::config::names::{clipped_text, plain_path};
+use crate::config::overlay::endpoints::Registration;
 use crate::config::overlay::{ManualFailover, Refusal, StrategyChange};
 use crate::config::{Config, ConfigError, FileConfig, FileRegion, Problem, Source};
 use crate::dns::server::DnsServer;
@@ -37,6 +39,7 @@ use crate::health::table::HealthTable;
 use crate::metrics::{FailoverKind, Observers};
 use crate::snapshot::{Snapshot, SnapshotStore};
 pub use health::ProbeOutcome;
+use leases::{LeaseKey, LeaseView, Leases};
 use load::{ApiFiles, LoadError, Prepared};
 use loader::Loaders;
 use pools::PoolServing;
@@ -56,6 +59,8 @@ pub struct Published {
     pub pools: Arc<[PoolServing]>,
     /// With `[cluster]`: the members heard from, and the connection's state.
     pub cluster: Option<(Arc<shared::ClusterView>, Arc<shared::ClusterStatus>)>,
+    /// The leases of registered endpoints, each with its expiry as last renewed.
+    pub leases: Arc<LeaseView>,
 }
 
 /// A change an operator asks for through the API.
@@ -83,6 +88,21 @@ pub enum Change {
     },
     /// Takes out every setting of the change with this id: they follow the file again.
     Revert(u64),
+    /// Registers endpoints into a region (`PUT`, or a bulk `POST` when `bulk`), each
+    /// replacing the region's endpoint of its address, with a lease when it has a `ttl`.
+    PutEndpoints {
+        region: String,
+        items: Vec<Registration>,
+        bulk: bool,
+    },
+    /// Takes an endpoint out of its region; its last, while a pool lists it, only `force`d.
+    RemoveEndpoint {
+        region: String,
+        address: String,
+        force: bool,
+    },
+    /// Removes the registered endpoints whose leases ran out (the writer's own change).
+    ExpireLeases(Vec<LeaseKey>),
 }
 
 /// Why a change was not made.
@@ -124,6 +144,10 @@ pub enum Command {
         load: f64,
         reply: oneshot::Sender<bool>,
     },
+    /// Renews the lease of a registered endpoint; answers its TTL.
+    Heartbeat(LeaseKey, oneshot::Sender<Result<Duration, Refused>>),
+    /// Another instance of the cluster renewed a lease.
+    Renewed(LeaseKey),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -157,9 +181,21 @@ impl Control {
         answer.await.unwrap_or(Err(Refused::Stopped))
     }
 
+    /// Renews the lease of `address` in `region` for a full TTL; answers the TTL. Cheap: no
+    /// validation, no state-file write, nothing published.
+    ///
+    /// # Errors
+    /// No such registered endpoint (404), or one without a lease (409).
+    pub async fn heartbeat(&self, region: &str, address: &str) -> Result<Duration, Refused> {
+        let (reply, answer) = oneshot::channel();
+        let key = LeaseKey::new(region, address);
+        self.send(Command::Heartbeat(key, reply)).await.map_err(|_| Refused::Stopped)?;
+        answer.await.unwrap_or(Err(Refused::Stopped))
+    }
+
     /// Probes a region's endpoints now; their results are also queued for the health state
-    /// like any probe's (and dropped, as every old probe's, if a change restarts the probes
-    /// before they are applied).
+    /// like any probe's (and dropped, as every result in flight, if a change of the probe
+    /// targets comes before they are applied).
     ///
     /// # Errors
     /// No such region.
@@ -191,6 +227,12 @@ impl Control {
         let endpoint = format!("{region}/{address}");
         self.send(Command::Load { endpoint, load, reply }).await.map_err(|_| Refused::Stopped)?;
         answer.await.map_err(|_| Refused::Stopped)
+    }
+
+    /// Hands the writer a lease renewal another instance heard; dropped when the writer is
+    /// busy (the lease's next heartbeat renews it again).
+    pub fn renewed(&self, key: LeaseKey) {
+        let _ = self.commands.try_send(Command::Renewed(key));
     }
 
     /// Stops serving, within the grace period.
@@ -241,6 +283,8 @@ pub struct Controller {
     pub own_votes: Option<mpsc::Sender<shared::OwnVote>>,
     /// With `[cluster]`: the connection's state, as its edge keeps it.
     pub cluster_status: Option<Arc<shared::ClusterStatus>>,
+    /// With `[cluster]`: where this instance's lease renewals go for the other instances.
+    pub own_renewals: Option<mpsc::Sender<LeaseKey>>,
 }
 
 /// The controller as it runs: what it owns, the probes it started and where their results
@@ -266,7 +310,12 @@ struct Writer {
     loaders: Loaders,
     /// Load reports that aged out before this were logged and let go.
     loads_checked: Instant,
+    /// When each registered endpoint's lease runs out.
+    leases: Leases,
 }
+
+/// The token name the writer's own removals of expired registrations are recorded under.
+const LEASE_TOKEN: &str = "lease-expiry";
 
 /// Probe results taken in one go before publishing: a burst of results publishes once.
 const REPORTS_PER_PUBLISH: usize = 256;
@@ -294,6 +343,7 @@ impl Controller {
             file: file.clone(),
             pools,
             cluster: self.cluster_status.clone().map(|status| (Arc::default(), status)),
+            leases: Arc::default(),
         };
         let published = Arc::new(ArcSwap::from_pointee(first));
         let writer = Writer {
@@ -310,6 +360,7 @@ impl Controller {
             published: published.clone(),
             loaders: Loaders::default(),
             loads_checked: clock(),
+            leases: Leases::default(),
         };
         let task = tokio::spawn(writer.run(inbox));
         (Control { commands, published }, task)
@@ -319,10 +370,16 @@ impl Controller {
 impl Writer {
     async fn run(mut self, mut inbox: mpsc::Receiver<Command>) {
         self.start_probes();
+        self.leases.sync(&self.own.persisted.changes, clock(), unix_now_millis());
+        self.publish_health();
         let mut heartbeat = time::interval(HEARTBEAT);
         heartbeat.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
         loop {
+            self.expire_leases().await;
             let mut wake = self.own.table.next_change(clock());
+            if let Some(at) = self.leases.next_expiry() {
+                wake = Some(wake.map_or(at, |w| w.min(at)));
+            }
             if self.own.config.cluster.is_some() {
                 // Votes age out: judge again every second, however busy the writer is.
                 if clock() >= self.next_judgement {
@@ -373,8 +430,33 @@ impl Writer {
                 let _ = reply.send(result.map_err(|e| e.to_string()));
             }
             Command::Change(change, token, reply) => {
+                // A registration sent again renews its lease.
+                let renewed: Vec<LeaseKey> = match &change {
+                    Change::PutEndpoints { region, items, .. } => {
+                        items.iter().map(|i| LeaseKey::new(region, &i.endpoint.address)).collect()
+                    }
+                    _ => Vec::new(),
+                };
                 let result = self.change(change, &token).await;
+                if result.is_ok() {
+                    for key in &renewed {
+                        self.leases.renew(key, clock(), unix_now_millis());
+                    }
+                }
                 let _ = reply.send(result);
+            }
+            Command::Heartbeat(key, reply) => {
+                let renewed = self.heartbeat(&key);
+                if renewed.is_ok()
+                    && let Some(out) = &self.own.own_renewals
+                {
+                    // Dropped when the edge is behind: the next heartbeat is shared again.
+                    let _ = out.try_send(key);
+                }
+                let _ = reply.send(renewed);
+            }
+            Command::Renewed(key) => {
+                self.leases.renew(&key, clock(), unix_now_millis());
             }
             Command::Probe(region, reply) => self.probe(&region, reply),
             Command::Remote { revision, value } => self.apply_remote(revision, &value).await,
@@ -522,6 +604,7 @@ impl Writer {
             file: self.file.clone(),
             pools,
             cluster: self.own.cluster_status.clone().map(|status| (self.cluster_view(), status)),
+            leases: self.leases.view(),
         }));
         if changed {
             self.own.store.publish(snapshot);
@@ -727,7 +810,7 @@ impl Writer {
         let changes = &mut persisted.changes;
         let file = &self.own.source.file;
         let refused = Refused::Refusal;
-        let kind = FieldMap::of(&change);
+        let mut kind = FieldMap::of(&change);
         let now = unix_now();
         let mut triggered = None;
         let mut reverted = None;
@@ -761,6 +844,30 @@ impl Writer {
             Change::Revert(id) => {
                 *changes = self.own.source.revert(changes, id).map_err(refused)?;
                 reverted = Some(id);
+            }
+            Change::PutEndpoints { region, items, bulk } => {
+                let addresses: Vec<String> = items.iter().map(|i| i.endpoint.address.clone()).collect();
+                changes.put_endpoints(file, &region, items, bulk).map_err(refused)?;
+                kind = FieldMap::endpoints(&changes.merged(file), &region, &addresses, bulk);
+            }
+            Change::RemoveEndpoint { region, address, force } => {
+                changes.remove_endpoint(file, &region, &address, force).map_err(refused)?;
+            }
+            Change::ExpireLeases(keys) => {
+                let mut removed = 0;
+                for key in keys {
+                    // Only what is still registered under a lease: a PUT without one since keeps it.
+                    if changes.registration(&key.region, &key.address).is_some_and(|r| r.ttl.is_some()) {
+                        changes.remove_endpoint(file, &key.region, &key.address, true).map_err(refused)?;
+                        removed += 1;
+                    }
+                }
+                if removed == 0 {
+                    return Err(refused(Refusal::NotFound {
+                        field: String::new(),
+                        message: "no lease ran out".into(),
+                    }));
+                }
             }
         }
         let id = persisted.last_change_id + 1;
@@ -869,15 +976,24 @@ impl Writer {
     /// Publishes `snapshot` one generation on, with `table` taking over the health of the
     /// endpoints it keeps; returns its generation. The probes go on undisturbed when the
     /// change leaves the probe targets as they were (weights, drains, strategies, failovers);
-    /// otherwise they restart, and results of the old probes can no longer arrive.
+    /// otherwise the probes of the targets kept go on at their pace, a new target is probed
+    /// at once and one gone stops, and results sent before the change can no longer arrive.
     async fn install(&mut self, mut snapshot: Snapshot, mut table: HealthTable) -> u64 {
-        let restart = table.targets() != self.own.table.targets() || self.probes.is_none();
-        if restart {
-            if let Some(tasks) = self.probes.take() {
-                tasks.stop().await;
+        let retarget = table.targets() != self.own.table.targets();
+        if retarget && let Some(tasks) = self.probes.as_mut() {
+            // Probes of the targets kept go on; new ones start at once, gone ones stop.
+            match tasks.retarget(table.targets()) {
+                Ok(reports) => self.reports = Some(reports),
+                Err(error) => {
+                    error!(%error, "health checks cannot follow the change; stopping them");
+                    if let Some(tasks) = self.probes.take() {
+                        tasks.stop().await;
+                    }
+                    self.reports = None;
+                }
             }
-            self.reports = None;
         }
+        let restart = self.probes.is_none();
         table.carry_over(&self.own.table);
         table.start_ramps(Some(&self.own.table), clock(), unix_now_millis());
         self.votes.retain(|endpoint| table.index_of(endpoint).is_some());
@@ -887,11 +1003,75 @@ impl Writer {
         let generation = snapshot.generation;
         self.own.table = table;
         self.own.config = snapshot.config.clone();
+        self.leases.sync(&self.own.persisted.changes, clock(), unix_now_millis());
         self.publish(Arc::new(snapshot));
         if restart {
             self.start_probes();
         }
         generation
+    }
+
+    /// Renews a lease; its TTL, or why not.
+    fn heartbeat(&mut self, key: &LeaseKey) -> Result<Duration, Refused> {
+        if let Some(ttl) = self.leases.renew(key, clock(), unix_now_millis()) {
+            return Ok(ttl);
+        }
+        let (region, address) = (&key.region, &key.address);
+        let listed = self.own.config.regions.iter().find(|r| r.name == *region);
+        let Some(listed) = listed else {
+            return Err(Refused::Refusal(Refusal::NotFound {
+                field: "region".into(),
+                message: format!("no region {}", crate::config::names::shown(region)),
+            }));
+        };
+        if listed.endpoints.iter().any(|e| e.address.to_string() == *address) {
+            return Err(Refused::Refusal(Refusal::Conflict {
+                field: "endpoint".into(),
+                message: format!(
+                    "{address} in region {} holds no lease: register it with a ttl (PUT) to renew it by heartbeats",
+                    crate::config::names::shown(region)
+                ),
+            }));
+        }
+        Err(Refused::Refusal(Refusal::NotFound {
+            field: "endpoint".into(),
+            message: format!("region {} has no endpoint {address}", crate::config::names::shown(region)),
+        }))
+    }
+
+    /// Removes the registered endpoints whose leases have run out, as one change: they leave
+    /// the answers with the snapshot it publishes. One that cannot be removed now (the shared
+    /// log cannot be written) is tried again a second later.
+    async fn expire_leases(&mut self) {
+        let now = clock();
+        let due = self.leases.expired(now);
+        if due.is_empty() {
+            return;
+        }
+        let keys: Vec<LeaseKey> = due.iter().map(|(k, _)| k.clone()).collect();
+        match self.change(Change::ExpireLeases(keys.clone()), LEASE_TOKEN).await {
+            Ok(generation) => {
+                for (key, ttl) in &due {
+                    warn!(
+                        region = %key.region,
+                        endpoint = %key.address,
+                        ttl_secs = ttl.as_secs_f64(),
+                        generation,
+                        "registration expired: its lease ran out unrenewed; the endpoint is removed"
+                    );
+                }
+                self.own.observers.metrics.record_registrations_expired(due.len());
+            }
+            Err(Refused::Refusal(Refusal::NotFound { .. })) => {}
+            Err(error) => {
+                error!(
+                    ?error,
+                    endpoints = keys.len(),
+                    "registrations whose lease ran out cannot be removed now; trying again in 1 s"
+                );
+                self.leases.postpone(&keys, now + Duration::from_secs(1));
+            }
+        }
     }
 
     /// Probes a region's checked endpoints now, without holding up other commands; their
@@ -987,7 +1167,7 @@ struct Staged {
 }
 
 /// How the configuration paths of a change's problems map to the fields of its request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum FieldMap {
     /// A region in the body: `region[N].endpoints[0].address` is `endpoints[0].address`.
     Region,
@@ -995,6 +1175,14 @@ enum FieldMap {
     Weight,
     /// A strategy: `pool[N].policy` is `strategy`, other keys are `parameters.KEY`.
     Strategy,
+    /// Endpoints registered into region `region` (its index in the merged file), the body's
+    /// item `k` at `positions[k]` among the region's endpoints: `region[N].endpoints[J].weight`
+    /// is `endpoints[k].weight` in a bulk body, `weight` in a single one.
+    Endpoints {
+        region: usize,
+        positions: Vec<Option<usize>>,
+        bulk: bool,
+    },
     Other,
 }
 
@@ -1010,8 +1198,32 @@ impl FieldMap {
 
     /// The request field of a problem at the configuration path `at`; a problem outside the
     /// request keeps its path, names and all (`region[1] "b".endpoints[0]`).
-    fn field(self, at: &str) -> String {
+    fn endpoints(merged: &FileConfig, region: &str, addresses: &[String], bulk: bool) -> Self {
+        let index = merged.region.iter().position(|r| r.name == region).unwrap_or(usize::MAX);
+        let listed = merged.region.get(index).map_or(&[][..], |r| &r.endpoints[..]);
+        let positions = addresses
+            .iter()
+            .map(|a| listed.iter().position(|e| crate::config::overlay::same_endpoint(&e.address, a)))
+            .collect();
+        Self::Endpoints { region: index, positions, bulk }
+    }
+
+    fn field(&self, at: &str) -> String {
         let plain = plain_path(at);
+        if let Self::Endpoints { region, positions, bulk } = self {
+            let item = plain
+                .strip_prefix(&format!("region[{region}].endpoints["))
+                .and_then(|rest| rest.split_once(']'))
+                .and_then(|(j, rest)| Some((j.parse::<usize>().ok()?, rest.trim_start_matches('.'))))
+                .and_then(|(j, rest)| Some((positions.iter().position(|&p| p == Some(j))?, rest)));
+            return match (item, bulk) {
+                (Some((k, "")), true) => format!("endpoints[{k}]"),
+                (Some((k, rest)), true) => format!("endpoints[{k}].{rest}"),
+                (Some((_, "")), false) => "address".into(),
+                (Some((_, rest)), false) => rest.to_owned(),
+                (None, _) => at.to_owned(),
+            };
+        }
         let inner = match plain.split_once("].") {
             Some((head, rest)) if head.starts_with("region[") || head.starts_with("pool[") => rest,
             _ => &plain,
@@ -1025,14 +1237,14 @@ impl FieldMap {
         }
     }
 
-    fn invalid_problems(self, problems: Vec<Problem>) -> Refused {
+    fn invalid_problems(&self, problems: Vec<Problem>) -> Refused {
         Refused::Invalid(problems.into_iter().map(|p| self.problem(p)).collect())
     }
 
     /// A problem as the request's sender should read it. A strategy change can make a part of
     /// the pool it never sent invalid (an override in the file naming a region the new
     /// regions leave out): that is said as the file's, with what would resolve it.
-    fn problem(self, p: Problem) -> Problem {
+    fn problem(&self, p: Problem) -> Problem {
         let plain = plain_path(&p.at);
         let inner = plain.split_once("].").filter(|(head, _)| head.starts_with("pool[")).map(|(_, rest)| rest);
         match (self, inner) {
@@ -1049,7 +1261,7 @@ impl FieldMap {
         }
     }
 
-    fn invalid(self, error: ConfigError) -> Refused {
+    fn invalid(&self, error: ConfigError) -> Refused {
         match error {
             ConfigError::Invalid { problems, .. } => self.invalid_problems(problems),
             other => Refused::Invalid(vec![Problem::new("", other.to_string())]),

@@ -171,6 +171,47 @@ pub enum CtlCommand {
     Reload,
     /// The cluster: NATS connection, the revision of shared changes applied, members heard.
     Cluster,
+    /// Register an endpoint into a region, take one out, or renew its lease.
+    #[command(subcommand)]
+    Endpoint(EndpointCommand),
+}
+
+/// `ctl endpoint`: endpoints as the registration API sees them.
+#[derive(Debug, Subcommand)]
+pub enum EndpointCommand {
+    /// Register an endpoint into a region (or replace the region's endpoint of that address).
+    Add {
+        /// The region, which must exist.
+        region: String,
+        /// The endpoint's address (2001:db8::10 as it is).
+        address: String,
+        /// Its share of its region's answers (default 1).
+        #[arg(long, value_name = "N")]
+        weight: Option<u32>,
+        /// Served only when every other endpoint of its region is down.
+        #[arg(long)]
+        backup: bool,
+        /// A lease: removed unless renewed (by `ctl endpoint heartbeat`) within this long, e.g. 30s.
+        #[arg(long, value_name = "DURATION")]
+        ttl: Option<String>,
+    },
+    /// Take an endpoint out of its region.
+    Remove {
+        /// The endpoint's region.
+        region: String,
+        /// The endpoint's address.
+        address: String,
+        /// Also the last endpoint of a region a pool lists (its clients fail over).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Renew an endpoint's lease for a full TTL.
+    Heartbeat {
+        /// The endpoint's region.
+        region: String,
+        /// The endpoint's address.
+        address: String,
+    },
 }
 
 /// `ctl failover`'s flags: none (status), --pool --from --to (trigger), or --pool --clear.
@@ -293,6 +334,8 @@ pub enum View {
     Reloaded,
     /// `meridian explain` prints it itself.
     Explained,
+    /// A lease renewed: which.
+    Renewed(String),
     Cluster,
 }
 
@@ -361,6 +404,46 @@ pub fn request_of(command: &CtlCommand) -> Request {
         }
         C::Reload => Request::new(Method::POST, &["reload"], View::Reloaded),
         C::Cluster => Request::new(Method::GET, &["cluster"], View::Cluster),
+        C::Endpoint(command) => endpoint_request(command),
+    }
+}
+
+fn endpoint_request(command: &EndpointCommand) -> Request {
+    use EndpointCommand as E;
+    let path = |region: &str, address: &str, rest: &[&str]| {
+        let mut path = vec!["lb".to_owned(), "regions".into(), region.into(), "endpoints".into(), address.into()];
+        path.extend(rest.iter().map(|s| (*s).to_owned()));
+        path
+    };
+    let request = |method, path: Vec<String>, view| {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        Request::new(method, &path, view)
+    };
+    match command {
+        E::Add { region, address, weight, backup, ttl } => {
+            let mut body = json!({ "address": address });
+            let mut what = format!("{region}/{address} registered");
+            if let Some(weight) = weight {
+                body["weight"] = json!(weight);
+            }
+            if *backup {
+                body["backup"] = json!(true);
+            }
+            if let Some(ttl) = ttl {
+                body["ttl"] = json!(ttl);
+                what.push_str(&format!(" with a lease of {ttl}"));
+            }
+            request(Method::PUT, path(region, address, &[]), View::Applied(what)).body(body)
+        }
+        E::Remove { region, address, force } => {
+            let what = format!("{region}/{address} removed");
+            request(Method::DELETE, path(region, address, &[]), View::Applied(what))
+                .query("force", force.then(|| "true".to_owned()))
+        }
+        E::Heartbeat { region, address } => {
+            let what = format!("{region}/{address}");
+            request(Method::POST, path(region, address, &["heartbeat"]), View::Renewed(what))
+        }
     }
 }
 
@@ -416,6 +499,7 @@ pub fn render(view: &View, answer: &Value) -> String {
         View::Reloaded => render::reloaded(answer),
         View::Cluster => render::cluster(answer),
         View::Explained => serde_json::to_string_pretty(answer).unwrap_or_default() + "\n",
+        View::Renewed(what) => render::renewed(what, answer),
     }
 }
 

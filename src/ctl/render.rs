@@ -151,6 +151,14 @@ pub fn regions(regions: &Value) -> String {
                 notes.push_str(&format!("votes on {name}/{}: {votes}\n", text(&endpoint["address"])));
             }
         }
+        // A registration with a lease: removed unless renewed within what is left.
+        for endpoint in endpoints.iter() {
+            let lease = &endpoint["lease"];
+            if let (Some(left), Some(ttl)) = (lease["remaining_secs"].as_f64(), lease["ttl_secs"].as_f64()) {
+                let address = text(&endpoint["address"]);
+                notes.push_str(&format!("lease of {name}/{address}: {left:.1} s left of {ttl} s\n"));
+            }
+        }
     }
     if table.is_empty() {
         return "no regions\n".to_owned();
@@ -193,6 +201,11 @@ fn load(load: &Value) -> String {
 /// A change the API made: what was asked, and the generation that serves it.
 pub fn applied(what: &str, answer: &Value) -> String {
     format!("{what} (generation {})\n", text(&answer["generation"]))
+}
+
+/// `ctl endpoint heartbeat`: the lease renewed, for a full TTL.
+pub fn renewed(what: &str, answer: &Value) -> String {
+    format!("{what}: lease renewed for {} s\n", text(&answer["ttl_secs"]))
 }
 
 /// `ctl reload`.

@@ -32,6 +32,16 @@ fn request(args: &[&str]) -> String {
 fn each_command_makes_its_request() {
     let cases: &[(&[&str], &str)] = &[
         (&["status"], "GET /api/v1/lb/status"),
+        (
+            &["endpoint", "add", "eu", "192.0.2.9", "--weight", "2", "--backup", "--ttl", "30s"],
+            r#"PUT /api/v1/lb/regions/eu/endpoints/192.0.2.9 {"address":"192.0.2.9","backup":true,"ttl":"30s","weight":2}"#,
+        ),
+        (&["endpoint", "remove", "eu", "192.0.2.9"], "DELETE /api/v1/lb/regions/eu/endpoints/192.0.2.9"),
+        (
+            &["endpoint", "remove", "eu", "192.0.2.9", "--force"],
+            "DELETE /api/v1/lb/regions/eu/endpoints/192.0.2.9?force=true",
+        ),
+        (&["endpoint", "heartbeat", "eu", "2001:db8::9"], "POST /api/v1/lb/regions/eu/endpoints/2001:db8::9/heartbeat"),
         (&["regions"], "GET /api/v1/lb/regions"),
         (&["regions", "eu"], "GET /api/v1/lb/regions/eu"),
         (&["drain", "eu/192.0.2.1"], "POST /api/v1/lb/regions/eu/endpoints/192.0.2.1/drain"),

@@ -2,12 +2,18 @@
 //! writer (the controller) over a channel, like every other source of change. The writer
 //! applies them to its [`HealthTable`](super::table::HealthTable) and publishes; nothing
 //! here holds the table or publishes anything.
+//!
+//! When the targets change (a region or an endpoint added or taken out), the tasks of the
+//! targets kept go on at their own pace under their new index ([`HealthTasks::retarget`]):
+//! only a new target is probed at once, and only a target gone stops, so registering one
+//! endpoint does not probe every other again.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{self, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -25,12 +31,29 @@ const REPORTS_QUEUED: usize = 1024;
 /// A probe result on its way to the writer: target index, result, when it was taken.
 pub type Report = (usize, ProbeResult, Instant);
 
-/// The running probe tasks of one set of targets. Their results go to the receiver
-/// [`start`] returned; once it is dropped (the targets changed), results of these tasks
+/// The running probe tasks of a set of targets. Their results go to the receiver [`start`]
+/// (or the last [`HealthTasks::retarget`]) returned; once it is dropped, results sent on it
 /// can no longer reach the writer, so none is applied to a table it does not belong to.
 pub struct HealthTasks {
     cancel: CancellationToken,
     probes: JoinSet<()>,
+    results: mpsc::Sender<Report>,
+    /// Each target's task: how to stop it, and where it sends.
+    running: HashMap<Target, Running>,
+    limit: Arc<Semaphore>,
+    seed: u64,
+}
+
+struct Running {
+    cancel: CancellationToken,
+    abort: AbortHandle,
+    route: Arc<Mutex<Route>>,
+}
+
+/// Where a task's results go: its target's index in the current targets, and the current
+/// channel. Changed together, under the lock, when the targets change.
+struct Route {
+    index: usize,
     results: mpsc::Sender<Report>,
 }
 
@@ -40,21 +63,64 @@ pub struct HealthTasks {
 /// # Errors
 /// An HTTP client cannot be built.
 pub fn start(targets: &[Target], seed: u64) -> Result<(HealthTasks, mpsc::Receiver<Report>), ProbeError> {
-    let cancel = CancellationToken::new();
-    let mut probes = JoinSet::new();
-    let (results, inbox) = mpsc::channel(REPORTS_QUEUED);
-    let limit = Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES));
-    for (i, target) in targets.iter().enumerate() {
-        let prober = Prober::new(target.clone())?;
-        probes.spawn(probe_loop(i, seed, prober, limit.clone(), results.clone(), cancel.clone()));
-    }
+    let (results, _) = mpsc::channel(1);
+    let mut tasks = HealthTasks {
+        cancel: CancellationToken::new(),
+        probes: JoinSet::new(),
+        results,
+        running: HashMap::new(),
+        limit: Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES)),
+        seed,
+    };
+    let inbox = tasks.retarget(targets)?;
     if !targets.is_empty() {
         info!(targets = targets.len(), "health checks started");
     }
-    Ok((HealthTasks { cancel, probes, results }, inbox))
+    Ok((tasks, inbox))
 }
 
 impl HealthTasks {
+    /// Probes `targets` from now on; the results arrive on the returned channel, and none
+    /// sent before can. A target kept goes on probing at its pace, under its new index; a new
+    /// one is probed at once; one no longer there stops (a probe in flight is dropped).
+    ///
+    /// # Errors
+    /// An HTTP client for a new target cannot be built; nothing was changed.
+    pub fn retarget(&mut self, targets: &[Target]) -> Result<mpsc::Receiver<Report>, ProbeError> {
+        let new: Vec<(usize, Prober)> = targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !self.running.contains_key(*t))
+            .map(|(i, t)| Prober::new(t.clone()).map(|p| (i, p)))
+            .collect::<Result<_, _>>()?;
+        let (results, inbox) = mpsc::channel(REPORTS_QUEUED);
+        let mut kept = HashMap::with_capacity(targets.len());
+        for (i, target) in targets.iter().enumerate() {
+            if let Some(running) = self.running.remove(target) {
+                *running.route.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Route { index: i, results: results.clone() };
+                kept.insert(target.clone(), running);
+            }
+        }
+        for (_, gone) in self.running.drain() {
+            gone.cancel.cancel();
+            gone.abort.abort();
+        }
+        for (i, prober) in new {
+            let target = prober.target().clone();
+            let route = Arc::new(Mutex::new(Route { index: i, results: results.clone() }));
+            let cancel = self.cancel.child_token();
+            let task = probe_loop(i, self.seed, prober, self.limit.clone(), route.clone(), cancel.clone());
+            let abort = self.probes.spawn(task);
+            kept.insert(target, Running { cancel, abort, route });
+        }
+        self.running = kept;
+        self.results = results;
+        // Tasks stopped by an earlier change: their slots are freed as they finish.
+        while self.probes.try_join_next().is_some() {}
+        Ok(inbox)
+    }
+
     /// Stops every probe; probes in flight are dropped. Once this returns no probe of these
     /// tasks sends a result any more.
     pub async fn stop(mut self) {
@@ -96,7 +162,7 @@ async fn probe_loop(
     seed: u64,
     prober: Prober,
     limit: Arc<Semaphore>,
-    results: mpsc::Sender<Report>,
+    route: Arc<Mutex<Route>>,
     cancel: CancellationToken,
 ) {
     let interval = prober.target().check.interval;
@@ -120,9 +186,14 @@ async fn probe_loop(
             _ = cancel.cancelled() => return,
             result = probe_with_permit(&prober, &limit) => result,
         };
-        if results.send((index, result, clock())).await.is_err() {
-            return; // the writer has stopped
-        }
+        // The index and channel of now: a result sent on a channel the writer has since
+        // replaced is never read, so none lands on an endpoint it was not taken for.
+        let (index, results) = {
+            let route = route.lock().unwrap_or_else(PoisonError::into_inner);
+            (route.index, route.results.clone())
+        };
+        // An error: the writer replaced or dropped the channel; it stops this task if it is done.
+        let _ = results.send((index, result, clock())).await;
     }
 }
 

@@ -95,6 +95,8 @@ pub struct Registry {
     writer_heartbeat: AtomicU64,
     /// Requests to the admin API refused for a missing or wrong token.
     api_auth_failures: AtomicU64,
+    /// Registered endpoints removed because their lease ran out.
+    registrations_expired: AtomicU64,
     answers: SharedAnswerCounters,
     health: SharedHealthSeries,
     cluster: ClusterSeries,
@@ -146,6 +148,7 @@ impl Registry {
             last_reload_failed: AtomicBool::new(false),
             writer_heartbeat: AtomicU64::new(0),
             api_auth_failures: AtomicU64::new(0),
+            registrations_expired: AtomicU64::new(0),
             answers: SharedAnswerCounters::default(),
             health: SharedHealthSeries::default(),
             cluster: ClusterSeries::default(),
@@ -291,6 +294,11 @@ impl Registry {
         self.last_reload_failed.store(!ok, Ordering::Relaxed);
     }
 
+    /// Counts registered endpoints removed because their lease ran out.
+    pub fn record_registrations_expired(&self, n: usize) {
+        self.registrations_expired.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     /// Notes that the writer turned at `unix_secs` (it does so every few seconds, idle or not).
     pub fn record_writer_heartbeat(&self, unix_secs: u64) {
         self.writer_heartbeat.store(unix_secs, Ordering::Relaxed);
@@ -403,6 +411,9 @@ impl Registry {
         let name = "meridian_api_auth_failures_total";
         page.family(name, Kind::Counter, "Admin API requests refused for a missing or wrong token.");
         page.sample(name, &[], self.api_auth_failures.load(Ordering::Relaxed));
+        let name = "meridian_registrations_expired_total";
+        page.family(name, Kind::Counter, "Registered endpoints removed because their lease ran out unrenewed.");
+        page.sample(name, &[], self.registrations_expired.load(Ordering::Relaxed));
     }
 
     fn render_queries(&self, page: &mut Page) {

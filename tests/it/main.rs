@@ -34,6 +34,7 @@ mod operator;
 mod paths;
 mod pool_health;
 mod ramp;
+mod registration;
 mod reload;
 mod restart;
 mod rrl;

@@ -285,3 +285,18 @@ load of a/192.0.2.2 not read: the answer has no header x-load
 ";
     assert_eq!(regions(&region), expected);
 }
+
+#[test]
+fn regions_say_what_is_left_of_each_lease() {
+    let region = json!({
+        "name": "eu", "down": false, "endpoints": [
+            {"address": "192.0.2.1", "weight": 1, "backup": false, "health": "up", "manual": "auto",
+             "servable": true, "rtt": {}, "lease": {"ttl_secs": 30.0, "remaining_secs": 21.46}},
+            {"address": "192.0.2.2", "weight": 1, "backup": false, "health": "up", "manual": "auto",
+             "servable": true, "rtt": {}, "lease": null}
+        ]
+    });
+    let text = regions(&region);
+    assert!(text.ends_with("\nlease of eu/192.0.2.1: 21.5 s left of 30 s\n"), "{text}");
+    assert!(!text.contains("192.0.2.2:"), "no lease, no line: {text}");
+}
