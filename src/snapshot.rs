@@ -10,8 +10,8 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::config::{Config, Problem};
-use crate::geo::asn::AsnDb;
 use crate::dnssec::Signing;
+use crate::geo::asn::AsnDb;
 use crate::geo::mmdb::GeoDb;
 use crate::health::view::HealthView;
 use crate::metrics::{Observers, PoolObservers};

@@ -585,7 +585,6 @@ fn slow_start_is_a_regions_default_for_its_endpoints_and_is_bounded_by_a_day() {
     );
 }
 
-
 #[test]
 fn a_region_never_mixes_names_and_addresses() {
     let found = problems(

@@ -235,7 +235,12 @@ impl Http {
 
     /// Connects (always to the target's address, whatever `host` says), shakes hands over TLS
     /// for `https`, and asks.
-    async fn exchange(&self, socket: SocketAddr, check: &CheckConfig, load: &mut Option<Result<f64, String>>) -> Outcome {
+    async fn exchange(
+        &self,
+        socket: SocketAddr,
+        check: &CheckConfig,
+        load: &mut Option<Result<f64, String>>,
+    ) -> Outcome {
         let stream = match connect(socket, check.source).await {
             Ok(stream) => stream,
             Err(e) => return (false, None, e.to_string()),

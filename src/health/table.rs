@@ -16,8 +16,8 @@ use super::quorum::Verdict;
 use super::ramp::{self, Ramp, SlowStart};
 use super::state::{EndpointHealth, Observation, Status, Thresholds, Transition};
 use super::view::{EndpointView, HealthView};
-use crate::config::ramp::WeightRamp;
 use crate::config::load::{LoadConfig, Shed};
+use crate::config::ramp::WeightRamp;
 use crate::config::{CheckConfig, Config, ManualState};
 
 /// What one probe task checks: a check and the address it goes to. Endpoints that share

@@ -588,7 +588,8 @@ fn pick_endpoints<'s>(pool: &'s Pool, endpoints: &'s [PoolEndpoint], max: usize,
     }
     let least_loaded = pool.policy == PolicyKind::LeastLoaded;
     let fill = if least_loaded { least_loaded::fill(pool, endpoints, q) } else { 0.0 };
-    let tickets = |e: &PoolEndpoint| if least_loaded { least_loaded::tickets(e, q, fill) } else { e.weight_now(q.health) };
+    let tickets =
+        |e: &PoolEndpoint| if least_loaded { least_loaded::tickets(e, q, fill) } else { e.weight_now(q.health) };
     let mut state = q.random;
     while picked.len() < max {
         let taken = |i: usize| picked.chosen[..picked.len()].contains(&(i as u16));
