@@ -466,14 +466,17 @@ fn kill_9_of_an_instance_during_a_burst_of_writes_loses_no_acknowledged_change()
             }
             last
         });
-        assert!(within(Duration::from_secs(10), || {
+        // Bounded generously: on a loaded machine 20 writes through NATS can take seconds.
+        assert!(within(Duration::from_secs(30), || {
             let status = two.api.get("/api/v1/lb/regions/a").json();
             status["endpoints"][0]["weight"].as_u64().is_some_and(|w| w >= 20)
         }));
         Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
         writer.join().unwrap()
     });
-    assert!(acknowledged >= 20, "{acknowledged}");
+    // The other instance saw weight 20 before the kill, so at least 19 replies were read (the
+    // 20th may have been applied and its reply still on its way): the burst was under way.
+    assert!(acknowledged >= 19, "{acknowledged}");
     let weight = |instance: &Instance| {
         instance.api.get("/api/v1/lb/regions/a").json()["endpoints"][0]["weight"].as_u64().unwrap_or(0)
     };
