@@ -308,7 +308,8 @@ struct Writer {
     published: Arc<ArcSwap<Published>>,
     /// The threads reloads are built on, in turns (see `loader`).
     loaders: Loaders,
-    /// Load reports that aged out before this were logged and let go.
+    /// When `publish_health` last judged the view: load reports that aged out before this
+    /// were logged and let go, and the table's next change is counted from it.
     loads_checked: Instant,
     /// When each registered endpoint's lease runs out.
     leases: Leases,
@@ -376,7 +377,10 @@ impl Writer {
         heartbeat.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
         loop {
             self.expire_leases().await;
-            let mut wake = self.own.table.next_change(clock());
+            // From the instant the view was last judged, not from now: an expiry, hold or step
+            // that fell due while a command kept the writer busy is published at once rather
+            // than skipped as past.
+            let mut wake = self.own.table.next_change(self.loads_checked);
             if let Some(at) = self.leases.next_expiry() {
                 wake = Some(wake.map_or(at, |w| w.min(at)));
             }
