@@ -14,6 +14,7 @@ use crate::geo::mmdb::GeoDb;
 use crate::health::view::HealthView;
 use crate::metrics::{Observers, PoolObservers};
 use crate::steering::Steering;
+use crate::transfer::{self, Carried, Transfers};
 use crate::zone::{Zones, load};
 
 /// Everything a query needs. Never changed once published.
@@ -32,6 +33,8 @@ pub struct Snapshot {
     /// With `[cluster]`: the revision of the shared changes in force (`CH TXT
     /// revision.meridian.` answers it, so `dig` can compare instances).
     pub cluster_revision: Option<u64>,
+    /// Each zone's serial, transfer rules, pools as transferred and journal.
+    pub transfers: Arc<Transfers>,
 }
 
 impl Snapshot {
@@ -81,14 +84,36 @@ impl Snapshot {
         health: HealthView,
         observers: Option<&Observers>,
     ) -> Result<Self, Vec<Problem>> {
+        if let Some(name) = &config.catalog {
+            zones.insert(transfer::catalog::build(name, &zones).map_err(|p| vec![p])?);
+        }
         let steering = Steering::build(&config, geo, &zones)?;
         let observers = Arc::new(observers.map(|o| o.resolve(&steering)).unwrap_or_default());
         for pool in &steering.pools {
             zones.ensure_name(&pool.name);
         }
+        // Serials as written (no clock here): the writer decides them when it publishes
+        // ([`Snapshot::carry_transfers`]).
+        let transfers = Arc::new(transfer::carry(None, &mut zones, &steering, &config, 0).transfers);
         let health = Arc::new(health);
         let zones = Arc::new(zones);
-        Ok(Self { generation, config, zones, steering: Arc::new(steering), observers, health, cluster_revision: None })
+        let steering = Arc::new(steering);
+        Ok(Self { generation, config, zones, steering, observers, health, cluster_revision: None, transfers })
+    }
+
+    /// Decides this (new) snapshot's serials and transfer state from the one served before
+    /// (none at start), at `now_unix` (see [`transfer::carry`]): zones whose change is
+    /// refused go back to their served version.
+    pub fn carry_transfers(&mut self, previous: Option<&Snapshot>, now_unix: u64) -> Carried {
+        let previous = previous.map(|p| (&*p.zones, &*p.transfers));
+        let mut zones = match Arc::get_mut(&mut self.zones) {
+            Some(zones) => std::mem::take(zones),
+            None => return Carried::default(),
+        };
+        let mut carried = transfer::carry(previous, &mut zones, &self.steering, &self.config, now_unix);
+        self.zones = Arc::new(zones);
+        self.transfers = Arc::new(std::mem::take(&mut carried.transfers));
+        carried
     }
 
     /// A snapshot for another configuration over the same zones and geo database (an API
@@ -109,6 +134,7 @@ impl Snapshot {
             observers,
             health: self.health.clone(),
             cluster_revision: self.cluster_revision,
+            transfers: self.transfers.clone(),
         })
     }
 
@@ -122,6 +148,7 @@ impl Snapshot {
             observers: self.observers.clone(),
             health: Arc::new(health),
             cluster_revision: self.cluster_revision,
+            transfers: self.transfers.clone(),
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub rrl: Option<super::rrl::FileRrl>,
     /// `[cluster]`: shared changes and health through NATS; off when absent.
     pub cluster: Option<FileCluster>,
+    /// The name of the catalog zone (RFC 9432) listing every zone served; none when absent.
+    pub catalog: Option<String>,
 }
 
 /// `[geoip]`: the MaxMind-format database.
@@ -288,6 +290,14 @@ pub struct FileZone {
     pub zones_dir: Option<String>,
     /// Overrides the origin; otherwise `$ORIGIN` or the owner of the first (SOA) record.
     pub origin: Option<String>,
+    /// Who may transfer the zone (AXFR, IXFR); nobody when absent.
+    pub transfer: Option<super::transfer::FileTransfer>,
+    /// Secondaries sent NOTIFY when the serial changes.
+    pub notify: Option<Vec<String>>,
+    /// `"auto"`: the server raises the serial when the data changes; `"file"` (the default).
+    pub serial: Option<String>,
+    /// Versions whose differences are kept for IXFR.
+    pub journal_max: Option<u64>,
 }
 
 /// `[cluster]` as written.

@@ -10,6 +10,7 @@
 
 pub mod ecs;
 pub mod fallback;
+pub mod notify;
 pub mod pipeline;
 pub mod request;
 pub mod response;
