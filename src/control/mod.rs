@@ -244,6 +244,8 @@ struct Writer {
     published: Arc<ArcSwap<Published>>,
     /// The threads reloads are built on, in turns (see `loader`).
     loaders: Loaders,
+    /// NOTIFY being sent, by zone and secondary: a newer serial's replaces an older one's.
+    notifying: std::collections::HashMap<(hickory_proto::rr::Name, std::net::SocketAddr), CancellationToken>,
 }
 
 /// Probe results taken in one go before publishing: a burst of results publishes once.
@@ -287,6 +289,7 @@ impl Controller {
             reports: None,
             published: published.clone(),
             loaders: Loaders::default(),
+            notifying: Default::default(),
         };
         let task = tokio::spawn(writer.run(inbox));
         (Control { commands, published }, task)
@@ -296,6 +299,11 @@ impl Controller {
 impl Writer {
     async fn run(mut self, mut inbox: mpsc::Receiver<Command>) {
         self.start_probes();
+        // Secondaries hear of every zone at start, as BIND and Knot tell them on loading.
+        let snapshot = self.own.store.load();
+        let zones: Vec<(hickory_proto::rr::Name, u32)> =
+            snapshot.zones.iter().map(|z| (z.origin.clone(), z.serial())).collect();
+        self.notify(&snapshot, &zones);
         let mut heartbeat = time::interval(HEARTBEAT);
         heartbeat.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
         loop {
@@ -516,19 +524,25 @@ impl Writer {
             (self.own.path.clone(), self.own.persisted.changes.clone(), self.own.observers.clone());
         // `[api]` is restart-only: its token and TLS files are read again from the running paths.
         let api = self.own.api_credentials.as_ref().and(self.own.config.api.clone());
+        let served = self.own.store.load();
         // Reading zone files and a geo database takes a while: off the runtime's threads, on
         // the loading thread whose turn it is. The writer waits; nothing else changes.
-        let (mut prepared, credentials) = self
+        let (mut prepared, credentials, carried) = self
             .loaders
             .run(move || {
                 let source = match &path {
                     Some(path) => Source::read(path)?,
                     None => Source::embedded_default()?,
                 };
-                let prepared = load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())?;
-                Ok::<_, LoadError>((prepared, api.as_ref().map(load::reread_api_files)))
+                let mut prepared = load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())?;
+                // Diffing zones takes a while too: here, off the runtime's threads.
+                let carried = prepared.snapshot.carry_transfers(Some(&served), unix_now());
+                Ok::<_, LoadError>((prepared, api.as_ref().map(load::reread_api_files), carried))
             })
             .await?;
+        for refused in &carried.refused {
+            warn!(%refused, "reload: a zone's change is refused; the rest of the reload goes ahead");
+        }
         self.keep_restart_only(&mut prepared);
         for change in &prepared.set_aside {
             warn!(%change, "saved API change left out: the configuration file no longer allows it");
@@ -546,6 +560,7 @@ impl Writer {
             }
         }
         let generation = self.install(snapshot, table).await;
+        self.notify(&self.own.store.load(), &carried.changed);
         self.renew_api_credentials(credentials);
         // Analytics of pools the configuration no longer has are dropped (about 1.5 MB each).
         let pools: Vec<String> = self.own.config.pools.iter().map(|p| p.name.to_string()).collect();
@@ -557,6 +572,24 @@ impl Writer {
     /// user cannot read (kept readable by root alone, read at start before root was dropped)
     /// or that are broken leave the running credentials in place, with a warning: the rest of
     /// the reload stands. Neither the token nor a key is ever logged.
+    /// Sends NOTIFY for each of `zones` at its new serial to the secondaries it lists (see
+    /// `dns::notify`), replacing any NOTIFY of an older serial still being sent.
+    fn notify(&mut self, snapshot: &Snapshot, zones: &[(hickory_proto::rr::Name, u32)]) {
+        for (zone, serial) in zones {
+            let key = crate::zone::name::NameKey::new(zone);
+            let Some(served) = snapshot.transfers.get(key.as_bytes()) else { continue };
+            for &target in &served.notify {
+                let stop = self.own.cancel.child_token();
+                if let Some(older) = self.notifying.insert((zone.clone(), target), stop.clone()) {
+                    older.cancel();
+                }
+                let id = (crate::splitmix::splitmix64(unix_now_millis() ^ u64::from(*serial) ^ target.port() as u64) >> 48) as u16;
+                tokio::spawn(crate::dns::notify::notify(zone.clone(), *serial, target, id, stop));
+            }
+        }
+        self.notifying.retain(|_, stop| !stop.is_cancelled());
+    }
+
     fn renew_api_credentials(&self, read: Option<load::ApiReread>) {
         let (Some(running), Some(read)) = (&self.own.api_credentials, read) else { return };
         let current = running.load_full();

@@ -19,3 +19,4 @@ pub mod server;
 pub mod tcp;
 pub mod udp;
 pub mod wire;
+pub mod xfr;

@@ -33,7 +33,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, sleep, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::pipeline::{Answerer, Salts};
 use crate::clients::{self, PerClient};
@@ -287,6 +287,18 @@ impl Connection {
         // When the first octet of the message not yet complete arrived.
         let mut begun: Option<Instant> = None;
         loop {
+            // A zone transfer is answered apart, message by message (`xfr`).
+            if let Some(request) = next_message(&input).filter(|m| super::xfr::is_transfer(m)) {
+                let (request, len) = (request.to_vec(), PREFIX_LEN + request.len());
+                input.drain(..len);
+                if let Err(close) = self.transfer(&request, stop).await {
+                    return close;
+                }
+                if input.is_empty() {
+                    begun = None;
+                }
+                continue;
+            }
             let (consumed, answerable) = self.answer_all(&input, &mut output);
             input.drain(..consumed);
             if !output.is_empty() {
@@ -341,6 +353,40 @@ impl Connection {
         }
     }
 
+    /// Sends a zone transfer (`xfr`) from the snapshot in force when it was asked for, each
+    /// message written before the next is built, each within the query timeout.
+    async fn transfer(&mut self, request: &[u8], stop: &CancellationToken) -> Result<(), Close> {
+        let snapshot = self.slot.shared.store.load();
+        // The TSIG stage hands the verified key here; until then requests count as unsigned.
+        let key = None;
+        let mut transfer = super::xfr::Transfer::start(&snapshot, request, self.peer, key);
+        let mut signer = super::xfr::Unsigned;
+        let mut message = Vec::new();
+        let mut messages = 0usize;
+        while transfer.next_message(&mut signer, &mut message) {
+            let len = u16::try_from(message.len()).map_err(|_| Close::Unanswerable)?;
+            let mut framed = Vec::with_capacity(PREFIX_LEN + message.len());
+            framed.extend_from_slice(&len.to_be_bytes());
+            framed.extend_from_slice(&message);
+            let written = tokio::select! {
+                biased;
+                written = timeout(self.limits.query_timeout, self.stream.write_all(&framed)) => written,
+                _ = stop.cancelled() => return Err(Close::Done),
+            };
+            match written {
+                Ok(Ok(())) => messages += 1,
+                Ok(Err(_)) => return Err(Close::Done),
+                Err(_) => return Err(Close::Timeout(TcpTimeout::Query)),
+            }
+        }
+        let (peer, kind, records) = (self.peer, transfer.kind, transfer.record_count());
+        match transfer.is_refused() {
+            true => info!(%peer, "zone transfer refused"),
+            false => info!(%peer, kind, records, messages, "zone transfer sent"),
+        }
+        Ok(())
+    }
+
     /// Answers every whole message in `input` into `output`, from one snapshot; see
     /// [`answer_frames`].
     fn answer_all(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, bool) {
@@ -369,6 +415,9 @@ pub fn answer_frames(
     while output.len() - start < ROUND_OUTPUT
         && let Some(message) = next_message(&input[consumed..])
     {
+        if super::xfr::is_transfer(message) {
+            break; // the connection sends it apart, message by message
+        }
         consumed += PREFIX_LEN + message.len();
         if !answerer.answer_tcp(snapshot, message, peer, salts.take(), response) {
             return (consumed, false);
