@@ -104,11 +104,14 @@ pub fn validate_settings(
         .iter()
         .enumerate()
         .filter_map(|(i, text)| {
-            let parsed = text.parse::<SocketAddr>().ok().or_else(|| text.parse::<IpAddr>().ok().map(|ip| (ip, 53).into()));
+            let parsed =
+                text.parse::<SocketAddr>().ok().or_else(|| text.parse::<IpAddr>().ok().map(|ip| (ip, 53).into()));
             if parsed.is_none() {
                 problems.push(Problem::new(
                     format!("{at}.notify[{i}]"),
-                    format!("{text:?} is not an address with an optional port, such as 192.0.2.53:53 or [2001:db8::53]:53"),
+                    format!(
+                        "{text:?} is not an address with an optional port, such as 192.0.2.53:53 or [2001:db8::53]:53"
+                    ),
                 ));
             }
             parsed
@@ -129,7 +132,10 @@ pub fn validate_settings(
         None => DEFAULT_JOURNAL_MAX,
         Some(n @ 0..=MOST_JOURNAL) => n as usize,
         Some(n) => {
-            problems.push(Problem::new(format!("{at}.journal_max"), format!("{n} is outside the range 0 to {MOST_JOURNAL}")));
+            problems.push(Problem::new(
+                format!("{at}.journal_max"),
+                format!("{n} is outside the range 0 to {MOST_JOURNAL}"),
+            ));
             DEFAULT_JOURNAL_MAX
         }
     };
@@ -226,7 +232,13 @@ mod tests {
         let at: Vec<&str> = problems.iter().map(|p| p.at.as_str()).collect();
         assert_eq!(
             at,
-            ["zone[1].transfer.allow[0]", "zone[1].transfer", "zone[1].notify[2]", "zone[1].serial", "zone[1].journal_max"]
+            [
+                "zone[1].transfer.allow[0]",
+                "zone[1].transfer",
+                "zone[1].notify[2]",
+                "zone[1].serial",
+                "zone[1].journal_max"
+            ]
         );
     }
 }

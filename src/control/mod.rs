@@ -577,14 +577,19 @@ impl Writer {
     fn notify(&mut self, snapshot: &Snapshot, zones: &[(hickory_proto::rr::Name, u32)]) {
         for (zone, serial) in zones {
             let key = crate::zone::name::NameKey::new(zone);
-            let Some(served) = snapshot.transfers.get(key.as_bytes()) else { continue };
+            let (Some(served), Some(soa)) =
+                (snapshot.transfers.get(key.as_bytes()), snapshot.zones.get(key.as_bytes()).map(|z| z.soa()))
+            else {
+                continue;
+            };
             for &target in &served.notify {
                 let stop = self.own.cancel.child_token();
                 if let Some(older) = self.notifying.insert((zone.clone(), target), stop.clone()) {
                     older.cancel();
                 }
-                let id = (crate::splitmix::splitmix64(unix_now_millis() ^ u64::from(*serial) ^ target.port() as u64) >> 48) as u16;
-                tokio::spawn(crate::dns::notify::notify(zone.clone(), *serial, target, id, stop));
+                let id = (crate::splitmix::splitmix64(unix_now_millis() ^ u64::from(*serial) ^ target.port() as u64)
+                    >> 48) as u16;
+                tokio::spawn(crate::dns::notify::notify(soa.clone(), target, id, stop));
             }
         }
         self.notifying.retain(|_, stop| !stop.is_cancelled());

@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::{RData, Record, RecordType};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -23,12 +23,14 @@ use tracing::{debug, info, warn};
 const TRIES: u32 = 6;
 const FIRST_WAIT: Duration = Duration::from_secs(1);
 
-/// The NOTIFY message for `zone` at `serial` (RFC 1996 section 3.7: the question is the
-/// zone's SOA; the answer may carry the new SOA, which we leave out, as Knot does).
-pub fn message(id: u16, zone: &Name) -> Vec<u8> {
+/// The NOTIFY message for the zone of `soa` (RFC 1996 section 3.7: the question is the
+/// zone's SOA, and the answer section "may contain" the new SOA, which a secondary may use
+/// as a hint; BIND and Knot send it).
+pub fn message(id: u16, soa: &Record) -> Vec<u8> {
     let mut message = Message::new(id, MessageType::Query, OpCode::Notify);
     message.metadata.authoritative = true;
-    message.add_query(Query::query(zone.clone(), RecordType::SOA));
+    message.add_query(Query::query(soa.name.clone(), RecordType::SOA));
+    message.add_answer(soa.clone());
     message.to_vec().unwrap_or_default()
 }
 
@@ -40,9 +42,14 @@ pub fn is_acknowledgement(answer: &[u8], id: u16) -> bool {
         && answer.metadata.op_code == OpCode::Notify
 }
 
-/// Sends NOTIFY for `zone` at `serial` to `target` until it is acknowledged, the tries run
+/// Sends NOTIFY for the zone of `soa` to `target` until it is acknowledged, the tries run
 /// out, or `stop` is cancelled. `id` is the message ID (random, from the caller).
-pub async fn notify(zone: Name, serial: u32, target: SocketAddr, id: u16, stop: CancellationToken) {
+pub async fn notify(soa: Record, target: SocketAddr, id: u16, stop: CancellationToken) {
+    let zone = soa.name.clone();
+    let serial = match &soa.data {
+        RData::SOA(data) => data.serial,
+        _ => 0,
+    };
     let local: SocketAddr = match target {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -51,7 +58,7 @@ pub async fn notify(zone: Name, serial: u32, target: SocketAddr, id: u16, stop: 
         Ok(socket) => socket,
         Err(error) => return warn!(%zone, %target, %error, "NOTIFY not sent: no UDP socket"),
     };
-    let request = message(id, &zone);
+    let request = message(id, &soa);
     let mut wait = FIRST_WAIT;
     let mut buf = vec![0u8; 4096];
     for attempt in 1..=TRIES {
@@ -68,7 +75,7 @@ pub async fn notify(zone: Name, serial: u32, target: SocketAddr, id: u16, stop: 
                 Ok(Ok((len, from))) if from == target && is_acknowledgement(&buf[..len], id) => {
                     return info!(%zone, serial, %target, attempt, "NOTIFY acknowledged");
                 }
-                Ok(Ok(_)) => continue, // not the answer: someone else's datagram
+                Ok(Ok(_)) => continue,        // not the answer: someone else's datagram
                 Ok(Err(_)) | Err(_) => break, // unreachable port, or no answer in time
             }
         }
@@ -84,11 +91,14 @@ pub async fn notify(zone: Name, serial: u32, target: SocketAddr, id: u16, stop: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hickory_proto::rr::rdata::SOA;
 
     #[test]
     fn an_answer_acknowledges_only_its_own_notify() {
-        let zone: Name = "example.test.".parse().unwrap();
-        let request = Message::from_vec(&message(7, &zone)).unwrap();
+        let soa = SOA::new("ns.example.test.".parse().unwrap(), "h.example.test.".parse().unwrap(), 12, 1, 1, 1, 1);
+        let soa = Record::from_rdata("example.test.".parse().unwrap(), 60, RData::SOA(soa));
+        let request = Message::from_vec(&message(7, &soa)).unwrap();
+        assert_eq!(request.answers, [soa], "the new SOA as a hint");
         assert_eq!(request.metadata.op_code, OpCode::Notify);
         assert!(request.metadata.authoritative);
         assert_eq!(request.queries[0].query_type(), RecordType::SOA);

@@ -31,7 +31,10 @@ const TTL: u32 = 0;
 pub fn build(name: &Name, zones: &Zones) -> Result<Zone, Problem> {
     let key = crate::zone::name::NameKey::new(name);
     if zones.get(key.as_bytes()).is_some() {
-        return Err(Problem::new("catalog", format!("{name} is also a zone file's origin: give the catalog a name of its own")));
+        return Err(Problem::new(
+            "catalog",
+            format!("{name} is also a zone file's origin: give the catalog a name of its own"),
+        ));
     }
     let mut members: Vec<&Name> = zones.iter().map(|z| &z.origin).collect();
     members.sort();
@@ -59,7 +62,8 @@ pub fn build(name: &Name, zones: &Zones) -> Result<Zone, Problem> {
 /// fixed across versions and machines).
 pub fn member_id(zone: &Name) -> String {
     let key = crate::zone::name::NameKey::new(zone);
-    let hash = key.as_bytes().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash =
+        key.as_bytes().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     format!("{hash:016x}")
 }
 
@@ -67,9 +71,11 @@ pub fn member_id(zone: &Name) -> String {
 /// zones (a consumer is a secondary of them), and every zone's NOTIFY targets.
 pub fn settings(config: &Config) -> (Vec<TransferAcl>, ZoneSettings) {
     let acls: Vec<TransferAcl> = config.zone_settings.iter().filter_map(|s| s.transfer.clone()).collect();
-    let mut notify: Vec<std::net::SocketAddr> = config.zone_settings.iter().flat_map(|s| s.notify.iter().copied()).collect();
+    let mut notify: Vec<std::net::SocketAddr> =
+        config.zone_settings.iter().flat_map(|s| s.notify.iter().copied()).collect();
     notify.sort();
     notify.dedup();
-    let settings = ZoneSettings { transfer: None, notify, serial: SerialPolicy::Auto, journal_max: DEFAULT_JOURNAL_MAX };
+    let settings =
+        ZoneSettings { transfer: None, notify, serial: SerialPolicy::Auto, journal_max: DEFAULT_JOURNAL_MAX };
     (acls, settings)
 }

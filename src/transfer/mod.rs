@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use crate::config::transfer::{SerialPolicy, TransferAcl, ZoneSettings};
 use crate::config::Config;
+use crate::config::transfer::{SerialPolicy, TransferAcl, ZoneSettings};
 use crate::steering::{Family, Steering};
 use crate::zone::name::NameKey;
 use crate::zone::{NameMap, Zone, Zones};
@@ -119,7 +119,10 @@ pub fn carry(
                 served
             }
         };
-        carried.transfers.by_origin.insert(origin, Arc::new(Served { acls, notify: settings.notify.clone(), ..served }));
+        carried
+            .transfers
+            .by_origin
+            .insert(origin, Arc::new(Served { acls, notify: settings.notify.clone(), ..served }));
     }
     // A kept zone may lack a pool name added since; give each its place again.
     for pool in &steering.pools {

@@ -36,5 +36,6 @@ mod steering;
 mod support;
 mod tcp;
 mod tcp_limits;
+mod transfer;
 mod udp_edge;
 mod zone_memory;
