@@ -38,6 +38,7 @@ pub(crate) fn snapshot_with_identity(zone_text: &str, identity: &str) -> Snapsho
         observers: Default::default(),
         health: Default::default(),
         cluster_revision: None,
+        transfers: Default::default(),
     }
 }
 
