@@ -157,6 +157,12 @@ fn decide(
         zone.set_serial(serial);
         return Decided::New(served(serial, pools.into(), Arc::default()));
     };
+    if settings.serial == SerialPolicy::AsWritten && settings.transfer.is_none() && settings.notify.is_empty() {
+        // Nobody may transfer the zone, so no copy can go stale: its data is taken as written,
+        // whatever its serial, and it keeps no journal (see the README, Zone transfers).
+        let decided = served(written, pools.into(), Arc::default());
+        return if written == old.serial { Decided::Kept(decided) } else { Decided::New(decided) };
+    }
     let same_data = content(old_zone) == content(zone);
     let kept = || served(old.serial, old.pool_records.clone(), old.journal.clone());
     let serial = match (settings.serial, same_data) {

@@ -48,7 +48,7 @@ fn served(version: &Version) -> &Served {
 
 #[test]
 fn a_change_without_a_new_serial_is_refused_and_the_served_version_kept() {
-    let config = config("", "\"eu\"");
+    let config = config("transfer = { allow = [\"192.0.2.0/24\"] }", "\"eu\"");
     let first = serve(None, zones(10, "192.0.2.1"), &config, 0);
     assert_eq!(first.carried.changed.len(), 1, "a new zone is news");
     let same_serial = serve(Some(&first), zones(10, "192.0.2.2"), &config, 0);
@@ -66,7 +66,7 @@ fn a_change_without_a_new_serial_is_refused_and_the_served_version_kept() {
 
 #[test]
 fn the_journal_answers_from_each_kept_serial_and_forgets_past_journal_max() {
-    let config = config("journal_max = 2", "\"eu\"");
+    let config = config("journal_max = 2\nnotify = [\"192.0.2.53\"]", "\"eu\"");
     let mut version = serve(None, zones(1, "192.0.2.1"), &config, 0);
     for serial in 2..=4u32 {
         version = serve(Some(&version), zones(serial, &format!("192.0.2.{serial}")), &config, 0);
@@ -87,8 +87,9 @@ fn the_journal_answers_from_each_kept_serial_and_forgets_past_journal_max() {
 
 #[test]
 fn pools_are_transferred_as_of_their_serial() {
-    let eu = config("", "\"eu\", \"us\"");
-    let us_first = config("", "\"us\", \"eu\"");
+    let settings = "transfer = { allow = [\"192.0.2.0/24\"] }";
+    let eu = config(settings, "\"eu\", \"us\"");
+    let us_first = config(settings, "\"us\", \"eu\"");
     let first = serve(None, zones(1, "192.0.2.1"), &eu, 0);
     let shown = |v: &Version| served(v).pool_records.iter().map(|r| r.data.to_string()).collect::<Vec<_>>();
     assert_eq!(shown(&first), ["192.0.2.10"], "the fallback set: the first region's endpoints");
@@ -122,4 +123,14 @@ fn an_auto_serial_moves_with_the_data_alone() {
     assert_eq!(served(&changed).serial, 1_800_000_001, "the clock did not move: one more");
     assert_eq!(changed.carried.changed.len(), 1);
     assert_eq!(served(&changed).journal.since(1_800_000_000).map(<[_]>::len), Some(1));
+}
+
+#[test]
+fn a_zone_nobody_may_transfer_takes_its_data_as_written() {
+    let config = config("", "\"eu\"");
+    let first = serve(None, zones(10, "192.0.2.1"), &config, 0);
+    let same_serial = serve(Some(&first), zones(10, "192.0.2.2"), &config, 0);
+    assert_eq!(www(&same_serial), "192.0.2.2");
+    assert!(same_serial.carried.refused.is_empty());
+    assert!(served(&same_serial).journal.is_empty());
 }

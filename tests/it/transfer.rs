@@ -292,7 +292,7 @@ fn a_reload_that_changes_data_without_a_new_serial_keeps_the_zone_unless_the_ser
     let mut server = TestServer::with_config(
         "",
         &[],
-        "[[zone]]\nfile = \"xfr.test.zone\"\n\
+        "[[zone]]\nfile = \"xfr.test.zone\"\ntransfer = { allow = [\"127.0.0.1\"] }\n\
          [[zone]]\nfile = \"auto.test.zone\"\nserial = \"auto\"\ntransfer = { allow = [\"127.0.0.1\"] }\n",
         &[("xfr.test.zone", ZONE.as_bytes()), ("auto.test.zone", ZONE.replace("xfr.test.", "auto.test.").as_bytes())],
     );
