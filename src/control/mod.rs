@@ -101,7 +101,7 @@ pub enum Refused {
 /// What the controller is asked to do.
 #[allow(clippy::large_enum_variant)] // a few a minute; boxing would buy nothing
 pub enum Command {
-    Reload(oneshot::Sender<Result<u64, String>>),
+    Reload(oneshot::Sender<Result<Reloaded, String>>),
     /// A change, and the name of the token that asked for it.
     Change(Change, String, oneshot::Sender<Result<u64, Refused>>),
     Probe(String, oneshot::Sender<Result<Vec<ProbeOutcome>, Refused>>),
@@ -119,6 +119,15 @@ pub enum Command {
     Shutdown(oneshot::Sender<()>),
 }
 
+/// What a reload put in force.
+#[derive(Debug, Clone)]
+pub struct Reloaded {
+    /// The generation that serves it.
+    pub generation: u64,
+    /// Zones whose change was refused (their served version kept), each with why.
+    pub refused_zones: Vec<String>,
+}
+
 /// A handle to the controller, for signals, the API and tests.
 #[derive(Clone)]
 pub struct Control {
@@ -133,6 +142,14 @@ impl Control {
     /// # Errors
     /// The reload was rejected (the running snapshot stays), with the messages of `check-config`.
     pub async fn reload(&self) -> Result<u64, String> {
+        self.reload_reporting().await.map(|r| r.generation)
+    }
+
+    /// As [`Control::reload`], with the zones whose change it refused.
+    ///
+    /// # Errors
+    /// As [`Control::reload`].
+    pub async fn reload_reporting(&self) -> Result<Reloaded, String> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Reload(reply)).await.map_err(|_| "the server is stopping".to_owned())?;
         answer.await.unwrap_or_else(|_| Err("the server is stopping".into()))
@@ -349,7 +366,7 @@ impl Writer {
                 let result = self.reload().await;
                 self.own.observers.metrics.record_reload(result.is_ok());
                 match &result {
-                    Ok(generation) => info!(generation, "configuration reloaded"),
+                    Ok(reloaded) => info!(generation = reloaded.generation, "configuration reloaded"),
                     Err(error) => error!(%error, "reload rejected; still serving the previous configuration"),
                 }
                 let _ = reply.send(result.map_err(|e| e.to_string()));
@@ -519,7 +536,7 @@ impl Writer {
     }
 
     /// Rebuilds everything from the files, with the API's changes laid over them.
-    async fn reload(&mut self) -> Result<u64, LoadError> {
+    async fn reload(&mut self) -> Result<Reloaded, LoadError> {
         let (path, changes, observers) =
             (self.own.path.clone(), self.own.persisted.changes.clone(), self.own.observers.clone());
         // `[api]` is restart-only: its token and TLS files are read again from the running paths.
@@ -565,7 +582,7 @@ impl Writer {
         // Analytics of pools the configuration no longer has are dropped (about 1.5 MB each).
         let pools: Vec<String> = self.own.config.pools.iter().map(|p| p.name.to_string()).collect();
         self.own.observers.analytics.retain(|name| pools.iter().any(|p| p == name));
-        Ok(generation)
+        Ok(Reloaded { generation, refused_zones: carried.refused })
     }
 
     /// Puts the API's token and TLS files as a reload read them in force. Files the serving

@@ -135,7 +135,11 @@ pub fn applied(what: &str, answer: &Value) -> String {
 
 /// `ctl reload`.
 pub fn reloaded(answer: &Value) -> String {
-    format!("reloaded: generation {}\n", text(&answer["generation"]))
+    let mut out = format!("reloaded: generation {}\n", text(&answer["generation"]));
+    for refused in list(&answer["refused_zones"]) {
+        out.push_str(&format!("refused: {}\n", text(refused)));
+    }
+    out
 }
 
 /// `ctl failover` without flags: manual failovers, automatic ones, and the history.

@@ -12,7 +12,7 @@ use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
 use crate::support::client::{self, Q};
-use crate::support::{TempDir, TestServer};
+use crate::support::{API_TOML, TempDir, TestServer};
 
 /// How long Knot may take to follow a change (NOTIFY, then a transfer).
 const FOLLOW: Duration = Duration::from_secs(15);
@@ -292,8 +292,10 @@ fn a_reload_that_changes_data_without_a_new_serial_keeps_the_zone_unless_the_ser
     let mut server = TestServer::with_config(
         "",
         &[],
-        "[[zone]]\nfile = \"xfr.test.zone\"\ntransfer = { allow = [\"127.0.0.1\"] }\n\
-         [[zone]]\nfile = \"auto.test.zone\"\nserial = \"auto\"\ntransfer = { allow = [\"127.0.0.1\"] }\n",
+        &format!(
+            "{API_TOML}[[zone]]\nfile = \"xfr.test.zone\"\ntransfer = {{ allow = [\"127.0.0.1\"] }}\n\
+         [[zone]]\nfile = \"auto.test.zone\"\nserial = \"auto\"\ntransfer = {{ allow = [\"127.0.0.1\"] }}\n"
+        ),
         &[("xfr.test.zone", ZONE.as_bytes()), ("auto.test.zone", ZONE.replace("xfr.test.", "auto.test.").as_bytes())],
     );
     let serial_of =
@@ -309,7 +311,15 @@ fn a_reload_that_changes_data_without_a_new_serial_keeps_the_zone_unless_the_ser
         "auto.test.zone",
         &ZONE.replace("xfr.test.", "auto.test.").replace("www A 192.0.2.1", "www A 192.0.2.9"),
     );
-    server.reload().expect("the reload goes ahead for the other zones");
+    let reloaded = server.api().post("/api/v1/reload", "");
+    assert_eq!(reloaded.status, 200, "the reload goes ahead for the other zones: {}", reloaded.body);
+    let refused = reloaded.json()["refused_zones"].clone();
+    assert!(
+        refused
+            .as_array()
+            .is_some_and(|r| r.len() == 1 && r[0].as_str().unwrap().contains("zone xfr.test.: its data changed")),
+        "the reload result names the refused zone: {refused}"
+    );
     assert_eq!(client::a_records(server.addr, "www.xfr.test."), ["192.0.2.1"], "the served version is kept");
     assert_eq!(serial_of(&server, "xfr.test."), Some(10));
     assert_eq!(client::a_records(server.addr, "www.auto.test."), ["192.0.2.9"], "auto takes the change");
