@@ -81,7 +81,7 @@ fn snapshot() -> Snapshot {
     let file = parse(zone, None).unwrap();
     let zones = Zones::new(vec![Zone::build(file.origin.unwrap(), file.entries).unwrap()]);
     let health = meridian::health::view::HealthView::all_up(config.endpoints().count());
-    Snapshot::build(1, config, zones, Some(Arc::new(database())), health, None).unwrap()
+    Snapshot::build(1, config, zones, Some(Arc::new(database())), None, health, None).unwrap()
 }
 
 fn clients() -> Vec<IpAddr> {
@@ -118,6 +118,7 @@ fn benches(c: &mut Criterion) {
                 client_prefix: 24,
                 family: Family::V4,
                 geo: Some(geo),
+                asn: None,
                 health: &snapshot.health,
                 turn: 0,
                 random: 0,

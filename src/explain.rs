@@ -58,6 +58,10 @@ pub struct Explanation {
     /// With `[cluster]`, live only: the vantage points' votes on the pool's checked endpoints.
     #[serde(default)]
     pub votes: Vec<String>,
+    /// Live only: the pool's endpoints whose weight is on the move (a weight change over a
+    /// time, a slow start), where it is, where it goes and by when.
+    #[serde(default)]
+    pub ramps: Vec<String>,
 }
 
 /// The steering part of an explanation.
@@ -75,8 +79,14 @@ pub struct SteeringStep {
     pub coordinates: Option<(f64, f64)>,
     pub reason: String,
     pub region: Option<String>,
-    #[schema(value_type = Vec<String>)]
-    pub endpoints: Vec<IpAddr>,
+    /// The client's autonomous system and its network's prefix length, when the pool steers
+    /// by ASN (`asn` is absent when the network has no number in the database).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn_network_prefix: Option<u8>,
+    /// The addresses answered, or the name (a CNAME).
+    pub endpoints: Vec<String>,
     /// The TTL the answer's records are sent with: the pool's `ttl`, or its `failover_ttl`
     /// while a failover is in force or the pool fails open.
     pub ttl_secs: u32,
@@ -85,6 +95,9 @@ pub struct SteeringStep {
     /// The pool has no endpoint of the family asked for in any region: NODATA by design.
     pub no_endpoint_of_family: bool,
     pub scope: u8,
+    /// The reported load of each endpoint of the region chosen that has one: "192.0.2.1 0.73",
+    /// "192.0.2.2 0.95 (shed)".
+    pub loads: Vec<String>,
 }
 
 /// Explains the answer to `name`/`rtype` for a client at `client`, optionally behind a
@@ -174,11 +187,14 @@ fn describe(
             coordinates: place.and_then(|p| p.coordinates).map(|c| (round2(c.lat), round2(c.lon))),
             reason,
             region: d.region.map(|r| s.pool.regions[r].name.clone()),
-            endpoints: d.endpoints.iter().map(|e| e.address).collect(),
+            asn: d.asn.and_then(|a| a.asn),
+            asn_network_prefix: d.asn.map(|a| a.prefix_len),
+            endpoints: d.endpoints.iter().map(crate::steering::PoolEndpoint::label).collect(),
             ttl_secs: if failover_ttl { s.pool.failover_ttl_secs.min(s.pool.ttl_secs) } else { s.pool.ttl_secs },
             failover_ttl,
             no_endpoint_of_family: d.no_endpoint_of_family,
             scope: d.scope,
+            loads: loads(snapshot, s.pool, d.region, qtype),
         }
     });
     Explanation {
@@ -196,7 +212,20 @@ fn describe(
         ecs_scope,
         steering,
         votes: Vec::new(),
+        ramps: Vec::new(),
     }
+}
+
+/// The loads of the chosen region's endpoints of the family asked, as `explain` prints them.
+fn loads(snapshot: &Snapshot, pool: &crate::steering::Pool, region: Option<usize>, qtype: RecordType) -> Vec<String> {
+    let Some(region) = region.and_then(|r| pool.regions.get(r)) else { return Vec::new() };
+    let family = usize::from(qtype == RecordType::AAAA);
+    let health = &snapshot.health;
+    let line = |e: &crate::steering::PoolEndpoint| {
+        let shed = if health.is_shed(pool.index, e.health) { " (shed)" } else { "" };
+        health.load(e.health).map(|load| format!("{} {load:.2}{shed}", e.address))
+    };
+    region.endpoints[family].iter().filter_map(line).collect()
 }
 
 fn round2(x: f64) -> f64 {
@@ -207,11 +236,14 @@ fn reason_text(reason: Reason, pool: &crate::steering::Pool, region: Option<usiz
     let region = region.map_or("none", |r| pool.regions[r].name.as_str());
     match reason {
         Reason::Override { prefix_len } => format!("a CIDR override (/{prefix_len}) maps the client to {region}"),
+        Reason::AsnOverride { asn } => format!("an ASN override maps AS{asn} to {region}"),
+        Reason::Asn(asn) => format!("AS{asn} maps to {region}"),
         Reason::Country(c) => format!("country {} maps to {region}", code_str(&c)),
         Reason::Continent(c) => format!("continent {} maps to {region}", code_str(&c)),
         Reason::Fallback => format!("no map entry for the client: fallback to {region}"),
         Reason::Nearest { km } => format!("{region} is nearest, {km:.0} km away (after bias)"),
         Reason::Weighted => format!("{region} drawn by weight"),
+        Reason::LeastLoaded => format!("{region} drawn by spare capacity (reported load) × weight"),
         Reason::RoundRobin { turn } => format!("round robin turn {turn}: {region}"),
         Reason::Random => format!("{region} drawn at random"),
         Reason::Hash { prefix_len } => format!("the client's /{prefix_len} hashes to {region}"),
@@ -266,12 +298,24 @@ impl Explanation {
                 }
                 None => out.push_str("location  not looked up\n"),
             }
+            match (s.asn, s.asn_network_prefix) {
+                (Some(asn), Some(prefix)) => {
+                    out.push_str(&format!("network   AS{asn}, ASN database network /{prefix}\n"))
+                }
+                (None, Some(prefix)) => {
+                    out.push_str(&format!("network   no AS number, ASN database network /{prefix}\n"))
+                }
+                _ => {}
+            }
             out.push_str(&format!("decision  {}\n", s.reason));
             let endpoints: Vec<String> = s.endpoints.iter().map(ToString::to_string).collect();
             out.push_str(&format!(
                 "endpoints {}\n",
                 if endpoints.is_empty() { "none".into() } else { endpoints.join(", ") }
             ));
+            if !s.loads.is_empty() {
+                out.push_str(&format!("loads     {}\n", s.loads.join(", ")));
+            }
             if s.address_from == "ecs" {
                 out.push_str(&format!("ecs scope {}\n", s.scope));
             } else {
@@ -280,6 +324,9 @@ impl Explanation {
         }
         for line in &self.votes {
             out.push_str(&format!("votes     {line}\n"));
+        }
+        for line in &self.ramps {
+            out.push_str(&format!("weight    {line}\n"));
         }
         for line in &self.answers {
             out.push_str(&format!("answer    {line}\n"));

@@ -81,8 +81,9 @@ fn harness() -> &'static Harness {
         let zone = Zone::build(origin.clone(), file.entries).expect("the test zone builds");
         let geo = GeoDb::open(&root.join("geoip/dbip-country.mmdb")).expect("the shipped geo database");
         let health = crate::health::view::HealthView::all_up(config.endpoints().count());
-        let snapshot = Snapshot::build(1, Arc::new(config), Zones::new(vec![zone]), Some(Arc::new(geo)), health, None)
-            .expect("the fuzz snapshot");
+        let snapshot =
+            Snapshot::build(1, Arc::new(config), Zones::new(vec![zone]), Some(Arc::new(geo)), None, health, None)
+                .expect("the fuzz snapshot");
         Harness { snapshot, answerer: Answerer::new(Observers::default()), origin }
     })
 }

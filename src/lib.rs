@@ -11,19 +11,29 @@
 //!   link followed where another user could plant one, regular files only, bounded sizes.
 //! - `clients`: a client's key (an IPv6 client by its /64) and per-client counts, for the
 //!   TCP server's and the API's limits.
-//! - `geo`: the geo database decoded once (`mmdb`), CIDR overrides, distances, the country table.
+//! - `geo`: the geo database decoded once (`mmdb`), the ASN database (`asn`), CIDR overrides,
+//!   distances, the country table.
 //! - `config`: the TOML as written (`file`) and its validated meaning (`Config`), the API
 //!   changes laid over it (`overlay`) and each one's id, stamp, overrides and revert
-//!   (`changes`), the region-name rule (`names`), and the API's TLS files read (`tls`).
+//!   (`changes`), weight ramps and `slow_start` as written and saved (`ramp`), the
+//!   region-name rule (`names`), load sources and shedding (`load`), and the API's TLS files
+//!   read (`tls`).
+//! - `tsig`: TSIG (RFC 8945): the `[[key]]` secrets read (`Keys`), a message's TSIG record
+//!   found without allocating (`find`), a request verified (`verify`), responses signed, one
+//!   or each of a multi-message TCP response (`Signer`), and the NOTAUTH answers to requests
+//!   that fail (`write_error`). Pure, with time passed in.
 //! - `zone`: RFC 1035 master files parsed (`parse`), read from disk (`load`) and built into
 //!   lookup trees (`Zone`, `Zones`), keyed by lowercase wire names (`name`), each RRset's data
 //!   encoded once for the response encoder (`WireSet`).
 //! - `health`: the pure endpoint state machine (`state`), every endpoint's health and the view
-//!   queries read (`table`, `history`, `view`), and the probes that feed it (`probe`,
-//!   `prober`), which send their results to the controller and publish nothing.
+//!   queries read (`table`, `history`, `view`), weights as ramps and slow starts move them
+//!   (`ramp`), load reports smoothed, aged out and shed with hysteresis (`load`), and the
+//!   probes that feed it (`probe`, `prober`, and `load_read`, which reads a load from a body,
+//!   a header or a metrics page), which send their results to the controller and publish
+//!   nothing.
 //! - `steering`: pools, the policies and `decide`, over an immutable `health::view::HealthView`;
-//!   the latency policy's choice of region (`latency`); which of a pool's regions can answer
-//!   now (`servable`).
+//!   the latency policy's choice of region (`latency`), the draw by spare capacity
+//!   (`least_loaded`); which of a pool's regions can answer now (`servable`).
 //! - `transfer`: what zone transfers send: each zone's serial (RFC 1982, `serial = "auto"`),
 //!   who may transfer it, its pools' fallback sets, the journal IXFR answers from, and the
 //!   catalog zone (RFC 9432).
@@ -80,4 +90,5 @@ pub mod splitmix;
 pub mod steering;
 pub mod timestamp;
 pub mod transfer;
+pub mod tsig;
 pub mod zone;

@@ -10,11 +10,13 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::config::{Config, Problem};
+use crate::geo::asn::AsnDb;
 use crate::geo::mmdb::GeoDb;
 use crate::health::view::HealthView;
 use crate::metrics::{Observers, PoolObservers};
 use crate::steering::Steering;
 use crate::transfer::{self, Carried, Transfers};
+use crate::tsig::Keys;
 use crate::zone::{Zones, load};
 
 /// Everything a query needs. Never changed once published.
@@ -30,6 +32,8 @@ pub struct Snapshot {
     pub observers: Arc<PoolObservers>,
     /// What the health checks say; replaced on its own when health changes.
     pub health: Arc<HealthView>,
+    /// The TSIG keys (`[[key]]`), their secrets read with the zone files.
+    pub keys: Arc<Keys>,
     /// With `[cluster]`: the revision of the shared changes in force (`CH TXT
     /// revision.meridian.` answers it, so `dig` can compare instances).
     pub cluster_revision: Option<u64>,
@@ -65,10 +69,26 @@ impl Snapshot {
             },
             None => None,
         };
+        let keys = Keys::read(&config.keys).unwrap_or_else(|mut found| {
+            problems.append(&mut found);
+            Keys::default()
+        });
+        let asn = match &config.asn_database {
+            Some(path) => match AsnDb::open(path) {
+                Ok(db) => Some(Arc::new(db)),
+                Err(e) => {
+                    problems.push(Problem::new("geoip.asn_database", e.to_string()));
+                    None
+                }
+            },
+            None => None,
+        };
         if !problems.is_empty() {
             return Err(problems);
         }
-        Self::build(generation, config, Zones::new(zones), geo, health, observers)
+        let mut snapshot = Self::build(generation, config, Zones::new(zones), geo, asn, health, observers)?;
+        snapshot.keys = Arc::new(keys);
+        Ok(snapshot)
     }
 
     /// Puts a snapshot together: builds the pools over the zones (checking where they live),
@@ -81,13 +101,14 @@ impl Snapshot {
         config: Arc<Config>,
         mut zones: Zones,
         geo: Option<Arc<GeoDb>>,
+        asn: Option<Arc<AsnDb>>,
         health: HealthView,
         observers: Option<&Observers>,
     ) -> Result<Self, Vec<Problem>> {
         if let Some(name) = &config.catalog {
             zones.insert(transfer::catalog::build(name, &zones).map_err(|p| vec![p])?);
         }
-        let steering = Steering::build(&config, geo, &zones)?;
+        let steering = Steering::build(&config, geo, asn, &zones)?;
         let observers = Arc::new(observers.map(|o| o.resolve(&steering)).unwrap_or_default());
         for pool in &steering.pools {
             zones.ensure_name(&pool.name);
@@ -97,8 +118,17 @@ impl Snapshot {
         let transfers = Arc::new(transfer::carry(None, &mut zones, &steering, &config, 0).transfers);
         let health = Arc::new(health);
         let zones = Arc::new(zones);
-        let steering = Arc::new(steering);
-        Ok(Self { generation, config, zones, steering, observers, health, cluster_revision: None, transfers })
+        Ok(Self {
+            generation,
+            config,
+            zones,
+            steering: Arc::new(steering),
+            observers,
+            health,
+            keys: Arc::default(),
+            cluster_revision: None,
+            transfers,
+        })
     }
 
     /// Decides this (new) snapshot's serials and transfer state from the one served before
@@ -123,7 +153,7 @@ impl Snapshot {
     /// # Errors
     /// Every pool that cannot live where it is configured.
     pub fn rebuild(&self, config: Arc<Config>, observers: Option<&Observers>) -> Result<Self, Vec<Problem>> {
-        let steering = Steering::build(&config, self.steering.geo.clone(), &self.zones)?;
+        let steering = Steering::build(&config, self.steering.geo.clone(), self.steering.asn.clone(), &self.zones)?;
         let observers = Arc::new(observers.map(|o| o.resolve(&steering)).unwrap_or_default());
         // API changes add no pool, so every pool name already exists in its zone.
         Ok(Self {
@@ -133,6 +163,7 @@ impl Snapshot {
             steering: Arc::new(steering),
             observers,
             health: self.health.clone(),
+            keys: self.keys.clone(),
             cluster_revision: self.cluster_revision,
             transfers: self.transfers.clone(),
         })
@@ -147,6 +178,7 @@ impl Snapshot {
             steering: self.steering.clone(),
             observers: self.observers.clone(),
             health: Arc::new(health),
+            keys: self.keys.clone(),
             cluster_revision: self.cluster_revision,
             transfers: self.transfers.clone(),
         }

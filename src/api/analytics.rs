@@ -91,7 +91,7 @@ pub async fn analytics(
         let rtt = RttInfo::of(report.rtt);
         probes.push(ProbeStats {
             region: region.name.clone(),
-            endpoint: endpoint.address.to_string(),
+            endpoint: endpoint.target().to_string(),
             avg_ms: rtt.avg_ms,
             min_ms: rtt.min_ms,
             max_ms: rtt.max_ms,

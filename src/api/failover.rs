@@ -126,7 +126,7 @@ pub async fn status(State(shared): State<Shared>) -> Json<FailoverStatus> {
     let mut automatic = Vec::new();
     for pool in &snapshot.steering.pools {
         let servable = |r: &crate::steering::PoolRegion| {
-            r.endpoints.iter().flatten().any(|e| e.weight > 0 && health.is_servable(e.health))
+            r.endpoints.iter().flatten().any(|e| e.weight_now(health) > 0 && health.is_servable(e.health))
         };
         let can_serve = |r: &crate::steering::PoolRegion| !health.is_region_down(r.region) && servable(r);
         for region in pool.regions.iter().filter(|r| !can_serve(r)) {

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, Body, ErrorBody, query_rejection};
 use super::{Shared, timestamp_of};
 use crate::config::names::shown;
+use crate::config::steering::EndpointTarget;
 use crate::control::ProbeOutcome;
 
 #[derive(Deserialize, ToSchema)]
@@ -36,7 +37,7 @@ const MAX_LIMIT: usize = 1000;
 pub struct HistoryQuery {
     /// Only this region's endpoints.
     pub region: Option<String>,
-    /// Only this endpoint (its IP address).
+    /// Only this endpoint (its IP address, or its name).
     pub endpoint: Option<String>,
     /// At most this many events, newest first (default 100, at most 1000).
     pub limit: Option<usize>,
@@ -75,19 +76,31 @@ pub async fn history(
     {
         return Err(ApiError::not_found(format!("no region {}", shown(name)), "region"));
     }
-    let wanted_endpoint =
-        match &q.endpoint {
-            Some(text) => Some(text.parse::<std::net::IpAddr>().map_err(|_| {
-                ApiError::bad_request(format!("{} is not an IP address", shown(text)), Some("endpoint"))
-            })?),
-            None => None,
-        };
+    // An address, or a name endpoint's name (with or without its final dot, in any case).
+    let wanted_name;
+    let wanted_endpoint = match &q.endpoint {
+        Some(text) => Some(match text.parse::<std::net::IpAddr>() {
+            Ok(address) => EndpointTarget::Address(address),
+            Err(_) => match hickory_proto::rr::Name::from_ascii(text) {
+                Ok(mut name) if !text.is_empty() => {
+                    name.set_fqdn(true);
+                    wanted_name = name;
+                    EndpointTarget::Name(&wanted_name)
+                }
+                _ => {
+                    let message = format!("{} is not an IP address or a domain name", shown(text));
+                    return Err(ApiError::bad_request(message, Some("endpoint")));
+                }
+            },
+        }),
+        None => None,
+    };
     let mut events = Vec::new();
     let mut endpoint_seen = false;
-    let wanted = |region: &str, address| {
-        q.region.as_deref().is_none_or(|r| r == region) && wanted_endpoint.is_none_or(|w| w == address)
+    let wanted = |region: &str, target: EndpointTarget<'_>| {
+        q.region.as_deref().is_none_or(|r| r == region) && wanted_endpoint.is_none_or(|w| w == target)
     };
-    for (index, region, endpoint) in snapshot.config.endpoints().filter(|(_, r, e)| wanted(&r.name, e.address)) {
+    for (index, region, endpoint) in snapshot.config.endpoints().filter(|(_, r, e)| wanted(&r.name, e.target())) {
         endpoint_seen = true;
         let Some(report) = table.endpoint(index) else { continue };
         events.extend(report.history.events().map(|e| (e.at, e, region, endpoint)));
@@ -101,7 +114,7 @@ pub async fn history(
         .into_iter()
         .map(|(at, e, region, endpoint)| HistoryEvent {
             region: region.name.clone(),
-            endpoint: endpoint.address.to_string(),
+            endpoint: endpoint.target().to_string(),
             at: timestamp_of(at),
             from: e.from.as_str(),
             to: e.to.as_str(),

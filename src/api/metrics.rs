@@ -16,7 +16,7 @@ pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     let published = shared.published();
     let (table, snapshot) = (&*published.health, &*published.snapshot);
     let config = &snapshot.config;
-    let addresses: Vec<String> = config.endpoints().map(|(_, _, e)| e.address.to_string()).collect();
+    let addresses: Vec<String> = config.endpoints().map(|(_, _, e)| e.target().to_string()).collect();
     let now = clock();
     let endpoints: Vec<EndpointGauge<'_>> = config
         .endpoints()
@@ -28,7 +28,8 @@ pub async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
                 (_, None) => EndpointState::Up,
             };
             // Weight 0 keeps an endpoint configured but out of every answer.
-            let servable = endpoint.weight > 0 && snapshot.health.is_servable(index);
+            let servable =
+                snapshot.health.weight_milli(index, endpoint.weight) > 0 && snapshot.health.is_servable(index);
             let held_down = table.endpoint(index).and_then(|r| r.held_until).is_some_and(|until| now < until);
             let endpoint = EndpointLabel { region: &region.name, address };
             EndpointGauge { endpoint, state, servable, held_down }

@@ -173,6 +173,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}", patch(regions::set_weight))
         .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}/drain", post(regions::drain))
         .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}/undrain", post(regions::undrain))
+        .route("/api/v1/lb/regions/{region}/endpoints/{endpoint}/load", put(regions::push_load))
         .route("/api/v1/lb/strategy", put(regions::set_strategy))
         .route("/api/v1/lb/health/check", post(health::check))
         .route("/api/v1/lb/health/history", get(health::history))

@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         super::regions::set_weight,
         super::regions::drain,
         super::regions::undrain,
+        super::regions::push_load,
         super::regions::set_strategy,
         super::health::check,
         super::health::history,

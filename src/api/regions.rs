@@ -45,8 +45,18 @@ pub struct Coordinates {
 
 #[derive(Serialize, ToSchema)]
 pub struct EndpointInfo {
+    /// The endpoint's IP address, or for a name endpoint its name (how paths and `ctl` name it).
     pub address: String,
+    /// A name endpoint's name (answered as a CNAME to it); absent for an address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its weight in force (where a ramp ends).
     pub weight: u32,
+    /// The weight answers follow now, to the thousandth: `weight`, or where a ramp or a slow
+    /// start has got to.
+    pub effective_weight: f64,
+    /// Present while its weight moves.
+    pub ramp: Option<RampInfo>,
     pub backup: bool,
     /// "http", "https" or "tcp"; absent when unchecked.
     pub check: Option<String>,
@@ -63,6 +73,99 @@ pub struct EndpointInfo {
     /// With `[cluster]`: the vantage points' votes on it; `health` is this instance's own view,
     /// and answers follow the votes.
     pub votes: Option<VotesInfo>,
+    /// Its reported load; absent when no report was ever taken.
+    pub load: Option<LoadInfo>,
+    /// The pools that leave it out of their answers for its load (`shed`).
+    pub shed_in: Vec<String>,
+}
+
+/// An endpoint's reported load.
+#[derive(Serialize, ToSchema)]
+pub struct LoadInfo {
+    /// The smoothed load steering reads, a fraction of capacity (1 is full); absent once the
+    /// last report aged out.
+    pub smoothed: Option<f64>,
+    /// The last report as it came.
+    pub last: f64,
+    /// "probe" or "push".
+    pub source: &'static str,
+    /// When the last report came (RFC 3339).
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// Seconds until it stops counting without another report (0: aged out).
+    pub expires_in_secs: f64,
+    /// Why the probe's last reading failed, if it did.
+    pub error: Option<String>,
+}
+
+impl LoadInfo {
+    fn of(report: &crate::health::table::EndpointReport<'_>) -> Option<Self> {
+        let now = super::clock();
+        let load = report.load;
+        if load.is_none() && report.load_error.is_none() {
+            return None;
+        }
+        let round = |v: f64| (v * 1e4).round() / 1e4;
+        Some(Self {
+            smoothed: crate::health::load::current(load, now).map(round),
+            last: load.map_or(0.0, |l| round(l.last)),
+            source: load.map_or("probe", |l| l.from.as_str()),
+            at: load.map_or_else(String::new, |l| timestamp_of(l.at)),
+            expires_in_secs: load.map_or(0.0, |l| crate::health::load::expires_in(l, now).as_secs_f64()),
+            error: report.load_error.map(str::to_owned),
+        })
+    }
+}
+
+/// An endpoint's weight on the move: a weight change made over a time, a slow start after it
+/// came back, or both (then the slow start's share of the ramped weight).
+#[derive(Serialize, ToSchema)]
+pub struct RampInfo {
+    /// The weight it reaches.
+    pub to: u32,
+    /// When it reaches it (RFC 3339).
+    #[schema(format = DateTime)]
+    pub until: String,
+    /// The weight change's ramp, when one moves.
+    pub weight_ramp: Option<WeightRampInfo>,
+    /// The slow start's end, when one runs (RFC 3339).
+    #[schema(format = DateTime)]
+    pub slow_start_until: Option<String>,
+}
+
+/// A weight change made over a time.
+#[derive(Serialize, ToSchema)]
+pub struct WeightRampInfo {
+    /// The weight it started from.
+    pub from: f64,
+    #[schema(format = DateTime)]
+    pub started: String,
+    #[schema(format = DateTime)]
+    pub until: String,
+}
+
+impl RampInfo {
+    fn of(report: &crate::health::table::RampReport) -> Self {
+        Self {
+            to: report.to,
+            until: instant_time(report.until),
+            weight_ramp: report.ramp.map(|r| WeightRampInfo {
+                from: r.from,
+                started: instant_time(r.start),
+                until: instant_time(r.end),
+            }),
+            slow_start_until: report.slow_start.map(|s| instant_time(s.end())),
+        }
+    }
+}
+
+/// An instant, past or future, as the API writes times (RFC 3339 in UTC, to the millisecond).
+pub(super) fn instant_time(at: std::time::Instant) -> String {
+    let now = super::clock();
+    let unix_ms = crate::control::unix_now_millis();
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let at_ms = if at >= now { unix_ms.saturating_add(ms(at - now)) } else { unix_ms.saturating_sub(ms(now - at)) };
+    crate::timestamp::rfc3339_millis(at_ms)
 }
 
 /// The vantage points' votes on an endpoint.
@@ -127,6 +230,7 @@ impl RttInfo {
 }
 
 fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> RegionInfo {
+    let now = super::clock();
     let region = &snapshot.config.regions[index];
     let first = snapshot.config.first_endpoint(index);
     let endpoints = region
@@ -135,18 +239,31 @@ fn region_info(snapshot: &Snapshot, table: &HealthTable, index: usize) -> Region
         .enumerate()
         .map(|(j, e)| {
             let report = table.endpoint(first + j);
+            let milli = snapshot.health.weight_milli(first + j, e.weight);
             EndpointInfo {
-                address: e.address.to_string(),
+                address: e.target().to_string(),
+                name: e.name.as_ref().map(ToString::to_string),
                 weight: e.weight,
+                effective_weight: milli as f64 / f64::from(crate::health::ramp::MILLI),
+                ramp: table.ramp_of(first + j, now).as_ref().map(RampInfo::of),
                 backup: e.backup,
                 check: e.check.as_ref().map(|c| c.kind.as_str().to_owned()),
                 health: report.map_or(Status::Up, |r| r.status).as_str(),
                 manual: e.state.as_str(),
                 // Weight 0 keeps an endpoint configured but out of every answer.
-                servable: e.weight > 0 && snapshot.health.is_servable(first + j),
+                servable: milli > 0 && snapshot.health.is_servable(first + j),
                 since: report.map(|r| timestamp_of(r.since)),
                 rtt: RttInfo::of(report.map_or(&RttStats::default(), |r| r.rtt)),
                 votes: report.and_then(|r| r.votes).map(VotesInfo::of),
+                load: report.as_ref().and_then(LoadInfo::of),
+                shed_in: snapshot
+                    .config
+                    .pools
+                    .iter()
+                    .enumerate()
+                    .filter(|(p, _)| snapshot.health.is_shed(*p, first + j))
+                    .map(|(_, p)| p.name.to_string())
+                    .collect(),
             }
         })
         .collect();
@@ -231,6 +348,9 @@ pub async fn remove(
 pub struct WeightBody {
     /// 0 to 1000000; 0 takes the endpoint out of rotation.
     pub weight: i64,
+    /// Reach the weight linearly over this time (`"10m"`, more than 0 and at most `"24h"`),
+    /// from the weight answers follow now; without it, at once.
+    pub over: Option<crate::config::FileDuration>,
 }
 
 fn endpoint_path(path: Result<Path<(String, String)>, PathRejection>) -> Result<(String, IpAddr), ApiError> {
@@ -241,7 +361,9 @@ fn endpoint_path(path: Result<Path<(String, String)>, PathRejection>) -> Result<
     Ok((region, address))
 }
 
-/// Sets an endpoint's weight.
+/// Sets an endpoint's weight, at once or, with `over`, ramped linearly from the weight answers
+/// follow now (a ramp under way included); the change records the ramp's wall-clock start and
+/// end, so a restart or another instance of a cluster continues it.
 #[utoipa::path(patch, path = "/api/v1/lb/regions/{region}/endpoints/{endpoint}", tag = "regions",
     params(("region" = String, Path), ("endpoint" = String, Path, description = "The endpoint's IP address")),
     request_body = WeightBody,
@@ -253,7 +375,12 @@ pub async fn set_weight(
     Body(body): Body<WeightBody>,
 ) -> Result<Json<Applied>, ApiError> {
     let (region, endpoint) = endpoint_path(path)?;
-    let change = Change::SetWeight { region, endpoint, weight: body.weight };
+    let mut problems = Vec::new();
+    let over = body.over.as_ref().map(|over| crate::config::ramp::ramp_length(over, "over", &mut problems));
+    if let Some(problem) = problems.into_iter().next() {
+        return Err(ApiError::unprocessable(problem.message, "over"));
+    }
+    let change = Change::SetWeight { region, endpoint, weight: body.weight, over: over.flatten() };
     let generation = shared.0.control.change(change, &token.0).await?;
     Ok(Json(Applied { generation }))
 }
@@ -293,13 +420,46 @@ async fn set_drained(
     Ok(Json(Applied { generation }))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBody {
+    /// The endpoint's load as a fraction of its capacity: 0 (idle) to 10, 1 being full.
+    pub load: f64,
+}
+
+/// Pushes an endpoint's load (an NS1-style data feed): smoothed with its other reports, it
+/// steers `least_loaded` pools and shedding at once, and stops counting after the endpoint's
+/// `load.max_age` unless another report follows. Not a change: not saved, not in the changes
+/// log, not shared with a cluster (each instance takes its own feed).
+#[utoipa::path(put, path = "/api/v1/lb/regions/{region}/endpoints/{endpoint}/load", tag = "regions",
+    params(("region" = String, Path), ("endpoint" = String, Path, description = "The endpoint's IP address")),
+    request_body = LoadBody,
+    responses((status = 200, body = Applied), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn push_load(
+    State(shared): State<Shared>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    Body(body): Body<LoadBody>,
+) -> Result<Json<Applied>, ApiError> {
+    let (region, endpoint) = endpoint_path(path)?;
+    let max = crate::config::load::MAX_LOAD;
+    if !(body.load.is_finite() && (0.0..=max).contains(&body.load)) {
+        let message = format!("{} is not a load: a fraction of capacity from 0 to {max} (1 is full)", body.load);
+        return Err(ApiError::unprocessable(message, "load"));
+    }
+    if !shared.0.control.push_load(&region, endpoint, body.load).await? {
+        let message = format!("region {} has no endpoint {endpoint}", shown(&region));
+        return Err(ApiError::not_found(message, "endpoint"));
+    }
+    Ok(Json(Applied { generation: shared.published().snapshot.generation }))
+}
+
 /// A pool's policy and its parameters, changed by hand.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StrategyBody {
     /// The pool's name, e.g. "www.lb.example." (the trailing dot may be left out).
     pub pool: String,
-    /// One of geo, nearest, weighted, round_robin, random, hash, priority, latency.
+    /// One of geo, nearest, weighted, round_robin, random, hash, priority, latency, least_loaded.
     pub strategy: String,
     #[serde(default)]
     pub parameters: StrategyParameters,

@@ -13,7 +13,7 @@ use super::error::{ApiError, query_rejection};
 use super::{Shared, clock};
 use crate::explain::{ExplainError, Explanation};
 use crate::snapshot::Snapshot;
-use crate::steering::{Family, Pool};
+use crate::steering::{Pool, PoolEndpoint};
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -107,11 +107,10 @@ fn pool_status(snapshot: &Snapshot, pool: &Pool) -> PoolStatus {
         .iter()
         .enumerate()
         .map(|(i, region)| {
-            let endpoints: Vec<String> = [Family::V4, Family::V6]
-                .iter()
-                .flat_map(|&f| region.endpoints[f as usize].iter())
-                .filter(|e| e.weight > 0 && health.is_servable(e.health))
-                .map(|e| e.address.to_string())
+            let endpoints: Vec<String> = region
+                .each_endpoint()
+                .filter(|e| e.weight_now(health) > 0 && health.is_servable(e.health))
+                .map(PoolEndpoint::label)
                 .collect();
             let failed_over_to = pool
                 .failovers
@@ -168,6 +167,7 @@ pub async fn explain(
         explanation.source = "live".to_owned();
         explanation.generation = Some(snapshot.generation);
         explanation.votes = votes_of(&published, explanation.steering.as_ref().map(|s| s.pool.as_str()));
+        explanation.ramps = ramps_of(&published, explanation.steering.as_ref().map(|s| s.pool.as_str()));
         Json(explanation)
     };
     crate::explain::explain(snapshot, &q.name, rtype, q.client, q.ecs.as_deref()).map(live).map_err(|e| {
@@ -197,10 +197,36 @@ fn votes_of(published: &crate::control::Published, pool: Option<&str>) -> Vec<St
             Some(format!(
                 "{}/{} {} since {}",
                 region.name,
-                endpoint.address,
+                endpoint.target(),
                 votes.text(),
                 super::timestamp_of(votes.since)
             ))
+        })
+        .collect()
+}
+
+/// The pool's endpoints whose weight moves, one line each ("a/192.0.2.1 at 3.4 → 10 by
+/// 2026-12-02T14:32:05.000Z, a weight change over a time").
+fn ramps_of(published: &crate::control::Published, pool: Option<&str>) -> Vec<String> {
+    let snapshot = &published.snapshot;
+    let Some(pool) = pool.and_then(|name| snapshot.steering.pools.iter().find(|p| p.name.to_string() == name)) else {
+        return Vec::new();
+    };
+    let now = super::clock();
+    snapshot
+        .config
+        .endpoints()
+        .filter(|(_, region, _)| pool.regions.iter().any(|r| r.name == region.name))
+        .filter_map(|(index, region, endpoint)| {
+            let ramp = published.health.ramp_of(index, now)?;
+            let weight = snapshot.health.weight_milli(index, endpoint.weight) as f64 / 1000.0;
+            let why = match (ramp.ramp.is_some(), ramp.slow_start.is_some()) {
+                (true, true) => "a weight change over a time, and a slow start",
+                (true, false) => "a weight change over a time",
+                _ => "a slow start after it came back",
+            };
+            let until = super::regions::instant_time(ramp.until);
+            Some(format!("{}/{} at {weight} → {} by {until}, {why}", region.name, endpoint.address, ramp.to))
         })
         .collect()
 }

@@ -88,7 +88,14 @@ impl<'a> Entry<'a> {
         match self {
             Self::Removed(e) => format!("region {} removed", named(&e.name)),
             Self::Added(e) => format!("region {} added ({})", named(&e.region.name), endpoints(&e.region)),
-            Self::Weight(e) => format!("weight of {}/{} set to {}", named(&e.region), e.endpoint, e.weight),
+            Self::Weight(e) => {
+                let mut text = format!("weight of {}/{} set to {}", named(&e.region), e.endpoint, e.weight);
+                if let Some(ramp) = &e.ramp {
+                    let over = std::time::Duration::from_millis(ramp.until_ms.saturating_sub(ramp.started_ms));
+                    text.push_str(&format!(" over {} from {}", super::names::shown_duration(over), ramp.from));
+                }
+                text
+            }
             Self::State(e) => match e.state.as_str() {
                 "drain" => format!("{}/{} drained", named(&e.region), e.endpoint),
                 "auto" => format!("{}/{} undrained, against the file's drain", named(&e.region), e.endpoint),

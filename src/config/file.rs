@@ -37,13 +37,19 @@ pub struct FileConfig {
     pub cluster: Option<FileCluster>,
     /// The name of the catalog zone (RFC 9432) listing every zone served; none when absent.
     pub catalog: Option<String>,
+    /// `[[key]]`: TSIG keys (RFC 8945).
+    #[serde(default)]
+    pub key: Vec<super::keys::FileKey>,
 }
 
-/// `[geoip]`: the MaxMind-format database.
+/// `[geoip]`: the MaxMind-format databases.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileGeoip {
-    pub database: String,
+    /// Countries, continents and positions (a Country or City database).
+    pub database: Option<String>,
+    /// Autonomous system numbers (`autonomous_system_number`, as GeoLite2-ASN).
+    pub asn_database: Option<String>,
 }
 
 /// `{ lat = .., lon = .. }`
@@ -64,6 +70,9 @@ pub struct FileRegion {
     pub countries: Vec<String>,
     #[serde(default)]
     pub continents: Vec<String>,
+    /// Autonomous systems whose clients `geo` sends here, before countries and continents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub asns: Vec<i64>,
     /// Kilometres subtracted from this region's distance for `nearest` (Route 53's bias).
     pub bias_km: Option<f64>,
     #[serde(default)]
@@ -75,6 +84,12 @@ pub struct FileRegion {
     /// Fewer servable endpoints than this (a count, or a fraction below 1) and the region
     /// counts as down as a whole.
     pub min_healthy: Option<f64>,
+    /// Each endpoint that comes back (health, undrain, added) has its weight ramped up from a
+    /// tenth to full over this time; an endpoint's own `slow_start` replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_start: Option<FileDuration>,
+    /// Where its endpoints' load is read, unless an endpoint has its own.
+    pub load: Option<super::load::FileLoad>,
 }
 
 /// A duration: seconds as a number, or text such as "500ms", "5s", "2m", "1h".
@@ -196,11 +211,16 @@ pub struct FileCheck {
     pub hold_down: Option<FileDuration>,
 }
 
-/// One address a region answers with.
+/// One address, or one name, a region answers with.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileEndpoint {
+    /// Empty for a name endpoint.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub address: String,
+    /// A domain name answered as a CNAME instead of an address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub weight: Option<i64>,
     /// Replaces the region's check for this endpoint.
     pub check: Option<FileCheck>,
@@ -209,6 +229,12 @@ pub struct FileEndpoint {
     /// Served only when every other endpoint of its region is down.
     #[serde(default)]
     pub backup: bool,
+    /// When it comes back (health, undrain, added), its weight is ramped up from a tenth to
+    /// full over this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_start: Option<FileDuration>,
+    /// Replaces the region's load source for this endpoint.
+    pub load: Option<super::load::FileLoad>,
 }
 
 /// `[[pool]]`: a load-balanced name.
@@ -241,13 +267,17 @@ pub struct FilePool {
     /// `priority`: how long a recovered region must stay up before traffic fails back.
     pub failback_delay: Option<FileDuration>,
     pub spill_regions: Option<i64>,
+    /// Endpoints above `high` leave the answers until below `low`.
+    pub shed: Option<super::load::FileShed>,
 }
 
-/// `{ subnet = "198.51.100.0/24", region = "eu-west" }`
+/// `{ subnet = "198.51.100.0/24", region = "eu-west" }` or `{ asn = 64500, region = "eu-west" }`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileOverride {
-    pub subnet: String,
+    pub subnet: Option<String>,
+    /// An autonomous system number: its clients go to `region` (needs `asn_database`).
+    pub asn: Option<i64>,
     pub region: String,
 }
 

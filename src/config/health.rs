@@ -55,6 +55,8 @@ pub struct CheckConfig {
     pub flap_limit: u32,
     pub flap_window: Duration,
     pub hold_down: Duration,
+    /// Where the probe reads the endpoint's load, if it does (set from the endpoint's `load`).
+    pub load: Option<super::load::LoadRead>,
 }
 
 /// A state set by hand, over whatever the checks say.
@@ -274,6 +276,7 @@ pub fn check(file: &FileCheck, at: &str, problems: &mut Vec<Problem>) -> Option<
         flap_limit: flap_limit(file.flap_limit, &format!("{at}.flap_limit"), problems),
         flap_window: secs(&file.flap_window, Duration::from_secs(300), "flap_window", problems),
         hold_down: secs(&file.hold_down, Duration::from_secs(60), "hold_down", problems),
+        load: None,
     };
     (problems.len() == before).then_some(config)
 }

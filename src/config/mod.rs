@@ -9,8 +9,11 @@ pub mod changes;
 pub mod cluster;
 mod file;
 pub mod health;
+pub mod keys;
+pub mod load;
 pub mod names;
 pub mod overlay;
+pub mod ramp;
 pub mod rrl;
 mod stamp;
 pub mod steering;
@@ -30,6 +33,7 @@ pub use api::{ApiConfig, ApiLimits, DEFAULT_API_LISTEN, DEFAULT_TOKEN_NAME, Name
 pub use file::{FileCheck, FileConfig, FileCoordinates, FileDuration, FileEndpoint, FileRegion, FileStatus};
 use file::{FileServer, FileZone};
 pub use health::{CheckConfig, CheckKind, ManualState, WhenAllDown};
+pub use keys::{Algorithm, KeyConfig, SecretSource};
 use names::shown;
 pub use overlay::Overlay;
 pub use rrl::RrlConfig;
@@ -55,6 +59,8 @@ pub struct Config {
     pub catalog: Option<Name>,
     /// The geo database, if configured.
     pub geoip: Option<PathBuf>,
+    /// The autonomous-system database (`[geoip] asn_database`), if configured.
+    pub asn_database: Option<PathBuf>,
     pub regions: Vec<RegionConfig>,
     pub pools: Vec<PoolConfig>,
     /// Where API changes are kept; `None`: they last until the process ends.
@@ -63,6 +69,8 @@ pub struct Config {
     pub rrl: RrlConfig,
     /// `[cluster]`: `None` for a standalone instance.
     pub cluster: Option<cluster::ClusterConfig>,
+    /// `[[key]]`: the TSIG keys requests may be signed with.
+    pub keys: Vec<KeyConfig>,
 }
 
 /// `[server]` after validation.
@@ -210,6 +218,7 @@ impl Source {
         let file = overlay.apply(self.file.clone(), &mut skipped);
         let mut config = validate(file, &self.base, self.cpus).map_err(|problems| self.invalid(problems))?;
         overlay.apply_failovers(&mut config, &mut skipped);
+        overlay.apply_ramps(&mut config);
         Ok((config, skipped))
     }
 
@@ -298,7 +307,9 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
         }
     }
     let catalog = transfer::validate_catalog(file.catalog.as_deref(), &mut problems);
-    let geoip = steering::validate_geoip(file.geoip.map(|g| g.database), base);
+    let (database, asn_database) = file.geoip.map_or((None, None), |g| (g.database, g.asn_database));
+    let geoip = steering::validate_geoip(database, base);
+    let asn_database = steering::validate_geoip(asn_database, base);
     let mut regions = steering::validate_regions(file.region, &mut problems);
     if let Some(source) = server.probe_source {
         for check in regions.iter_mut().flat_map(|r| r.endpoints.iter_mut()).filter_map(|e| e.check.as_mut()) {
@@ -314,13 +325,31 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
             format!("{} needs a geo database: add [geoip] database = \"...\"", pool.policy.name()),
         ));
     }
+    if asn_database.is_none() {
+        steering::check_asns_have_database(&pools, &regions, &mut problems);
+    }
     let state_dir = file.state_dir.map(|dir| base.join(dir));
     let api = file.api.and_then(|api| api::validate_api(api, base, &mut problems));
     let rrl = rrl::validate_rrl(file.rrl.unwrap_or_default(), &mut problems);
     let cluster =
         file.cluster.and_then(|c| cluster::validate_cluster(c, server.identity.as_deref(), base, &mut problems));
+    let keys = keys::validate_keys(file.key, base, &mut problems);
     if problems.is_empty() {
-        Ok(Config { server, zones, zone_settings, catalog, geoip, regions, pools, state_dir, api, rrl, cluster })
+        Ok(Config {
+            server,
+            zones,
+            zone_settings,
+            catalog,
+            geoip,
+            asn_database,
+            regions,
+            pools,
+            state_dir,
+            api,
+            rrl,
+            cluster,
+            keys,
+        })
     } else {
         Err(problems)
     }

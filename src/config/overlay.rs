@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::file::{FileConfig, FileCoordinates, FileDuration, FilePool, FileRegion};
 use super::names::{check_region_name, clipped_text, shown};
+use super::ramp::WeightRamp;
 use super::stamp::{AddedRegion, RemovedRegion, Stamp};
 use super::{Config, PolicyKind, Problem};
 
@@ -43,6 +44,9 @@ pub struct WeightChange {
     pub region: String,
     pub endpoint: IpAddr,
     pub weight: i64,
+    /// Set when the weight is reached over a time rather than at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<WeightRamp>,
     #[serde(default)]
     pub stamp: Stamp,
 }
@@ -64,7 +68,7 @@ pub struct EndpointStateChange {
 pub struct StrategyChange {
     /// The pool's name, e.g. "www.lb.example." (the trailing dot may be left out).
     pub pool: String,
-    /// One of geo, nearest, weighted, round_robin, random, hash, priority, latency.
+    /// One of geo, nearest, weighted, round_robin, random, hash, priority, latency, least_loaded.
     pub strategy: String,
     #[serde(default)]
     pub parameters: StrategyParameters,
@@ -365,8 +369,61 @@ impl Overlay {
     ) -> Result<(), Refusal> {
         self.check_endpoint(file, region, endpoint)?;
         self.weights.retain(|w| !(w.region == region && w.endpoint == endpoint));
-        self.weights.push(WeightChange { region: region.into(), endpoint, weight, stamp: Stamp::default() });
+        self.weights.push(WeightChange {
+            region: region.into(),
+            endpoint,
+            weight,
+            ramp: None,
+            stamp: Stamp::default(),
+        });
         Ok(())
+    }
+
+    /// Sets an endpoint's weight to be reached linearly over `over` from `now_ms` (milliseconds
+    /// since the Unix epoch), starting from the weight answers follow now: the point an
+    /// earlier ramp has reached, or the weight in force. Slow start is health's and is not
+    /// counted in.
+    ///
+    /// # Errors
+    /// No such region or endpoint.
+    pub fn ramp_weight(
+        &mut self,
+        file: &FileConfig,
+        region: &str,
+        endpoint: IpAddr,
+        weight: i64,
+        over: std::time::Duration,
+        now_ms: u64,
+    ) -> Result<(), Refusal> {
+        self.check_endpoint(file, region, endpoint)?;
+        let earlier = self.weights.iter().find(|w| w.region == region && w.endpoint == endpoint);
+        let from = match earlier.and_then(|w| Some((w.ramp.as_ref()?, w.weight))) {
+            Some((ramp, to)) => ramp.weight_at(to as f64, now_ms),
+            None => {
+                let set = find_endpoint(&mut self.merged(file), region, endpoint).and_then(|e| e.weight);
+                set.unwrap_or(1) as f64
+            }
+        };
+        // Kept to the thousandth the answers use, and within the weights validation allows.
+        let from = (from.clamp(0.0, super::steering::MAX_WEIGHT as f64) * 1000.0).round() / 1000.0;
+        let until_ms = now_ms.saturating_add(u64::try_from(over.as_millis()).unwrap_or(u64::MAX));
+        let ramp = WeightRamp { from, started_ms: now_ms, until_ms };
+        self.weights.retain(|w| !(w.region == region && w.endpoint == endpoint));
+        let stamp = Stamp::default();
+        self.weights.push(WeightChange { region: region.into(), endpoint, weight, ramp: Some(ramp), stamp });
+        Ok(())
+    }
+
+    /// Hands each weight ramp to the validated endpoint it ramps (the weight itself was laid
+    /// over the file by [`Overlay::apply`]).
+    pub fn apply_ramps(&self, config: &mut Config) {
+        for change in &self.weights {
+            let Some(ramp) = &change.ramp else { continue };
+            let region = config.regions.iter_mut().find(|r| r.name == change.region);
+            if let Some(e) = region.and_then(|r| r.endpoints.iter_mut().find(|e| e.address == change.endpoint)) {
+                e.ramp = Some(ramp.clone());
+            }
+        }
     }
 
     /// Drains an endpoint (never served), or puts it back under its checks.
@@ -630,6 +687,32 @@ mod tests {
     }
 
     #[test]
+    fn a_weight_ramp_starts_from_the_weight_in_force_and_a_new_one_from_where_the_last_got_to() {
+        let source = source();
+        let (file, mut overlay) = (&source.file, Overlay::default());
+        let over = |s| std::time::Duration::from_secs(s);
+        overlay.ramp_weight(file, "a", ip("192.0.2.1"), 10, over(10), 100_000).unwrap();
+        let ramp = |o: &Overlay| o.weights[0].ramp.clone().unwrap();
+        assert_eq!(ramp(&overlay), WeightRamp { from: 1.0, started_ms: 100_000, until_ms: 110_000 }, "the file's 1");
+        // Halfway (5.5), a ramp down to 0 over 4 s begins.
+        overlay.ramp_weight(file, "a", ip("192.0.2.1"), 0, over(4), 105_000).unwrap();
+        assert_eq!(overlay.weights.len(), 1, "the new change replaces the old");
+        assert_eq!(ramp(&overlay), WeightRamp { from: 5.5, started_ms: 105_000, until_ms: 109_000 });
+        let (config, skipped) = source.validate_with(&overlay).unwrap();
+        assert!(skipped.is_empty());
+        let endpoint = &config.regions[0].endpoints[0];
+        assert_eq!((endpoint.weight, endpoint.ramp.clone()), (0, Some(ramp(&overlay))), "where it ends, and how");
+        assert_eq!(config.regions[0].endpoints[1].ramp, None);
+        // Ended ramps are weights like others: the next starts from the weight.
+        overlay.ramp_weight(file, "a", ip("192.0.2.1"), 4, over(4), 200_000).unwrap();
+        assert_eq!(ramp(&overlay).from, 0.0);
+        overlay.set_weight(file, "a", ip("192.0.2.1"), 2).unwrap();
+        assert_eq!(overlay.weights[0].ramp, None, "a weight set at once ends a ramp");
+        let unknown = overlay.ramp_weight(file, "a", ip("192.0.2.99"), 3, over(4), 0);
+        assert!(matches!(unknown, Err(Refusal::NotFound { .. })));
+    }
+
+    #[test]
     fn refusals_name_what_is_wrong() {
         let source = source();
         let mut overlay = Overlay::default();
@@ -720,6 +803,7 @@ mod tests {
             region: "a".into(),
             endpoint: ip("192.0.2.77"),
             weight: 2,
+            ramp: None,
             stamp: Stamp::default(),
         });
         overlay.regions_removed.push(RemovedRegion::new("gone".into()));
@@ -791,12 +875,14 @@ mod tests {
             region: "a".into(),
             endpoint: ip("192.0.2.1"),
             weight: 5,
+            ramp: None,
             stamp: Stamp::default(),
         });
         overlay.weights.push(WeightChange {
             region: "a".into(),
             endpoint: ip("192.0.2.2"),
             weight: -3,
+            ramp: None,
             stamp: Stamp::default(),
         });
         overlay.regions_added.push(AddedRegion::new(region("c", "192.0.2.9")));

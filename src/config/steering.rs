@@ -2,15 +2,18 @@
 //! codes and coordinates checked, every problem named with its path.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
 
-use super::file::{FileCoordinates, FilePool, FileRegion};
+use super::file::{FileCoordinates, FileEndpoint, FilePool, FileRegion};
 use super::health::{self, CheckConfig, ManualState, WhenAllDown};
+use super::load::{self, LoadConfig, Shed};
 use super::names::{check_region_name, item_path, not_a_domain_name, shown};
+use super::ramp::{WeightRamp, ramp_length};
 use super::{Problem, bounded, bounded_in};
 use crate::geo::{CONTINENTS, Coordinates, code, country_facts};
 use std::time::Duration;
@@ -19,7 +22,7 @@ use std::time::Duration;
 pub const MAX_POOL_REGIONS: usize = 32;
 
 /// The largest weight an endpoint may have.
-const MAX_WEIGHT: i64 = 1_000_000;
+pub const MAX_WEIGHT: i64 = 1_000_000;
 
 /// A region after validation.
 #[derive(Debug, Clone)]
@@ -28,7 +31,10 @@ pub struct RegionConfig {
     pub location: Option<Coordinates>,
     pub countries: Vec<[u8; 2]>,
     pub continents: Vec<[u8; 2]>,
+    /// Autonomous systems `geo` sends here before countries and continents.
+    pub asns: Vec<u32>,
     pub bias_km: f64,
+    /// All addresses, or all names (never both: see [`validate_regions`]).
     pub endpoints: Vec<EndpointConfig>,
     /// Fewer servable endpoints than this and the region is down as a whole: a count, or
     /// a fraction of its endpoints when below 1. 0: no threshold.
@@ -37,13 +43,51 @@ pub struct RegionConfig {
 
 #[derive(Debug, Clone)]
 pub struct EndpointConfig {
+    /// The address answered and probed; unspecified (0.0.0.0) for a name endpoint, which
+    /// answers with `name` instead: [`EndpointConfig::target`] says which.
     pub address: IpAddr,
+    /// A name endpoint's domain name (fully qualified), answered as a CNAME.
+    pub name: Option<Name>,
     pub weight: u32,
     /// Its own check, or its region's; none means always up.
     pub check: Option<CheckConfig>,
     /// Its own manual state, or its region's.
     pub state: ManualState,
     pub backup: bool,
+    /// Its own `slow_start`, or its region's; zero: none.
+    pub slow_start: Duration,
+    /// A weight change made through the API over a time, still moving or not: `weight` is
+    /// where it ends.
+    pub ramp: Option<WeightRamp>,
+    /// How its load reports are taken (where a probe reads them is on its check).
+    pub load: LoadConfig,
+}
+
+/// What an endpoint answers with: its address, or its name (a CNAME). Shown as the address
+/// or the name with its final dot, which is how the API, `ctl`, logs and metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointTarget<'a> {
+    Address(IpAddr),
+    Name(&'a Name),
+}
+
+impl fmt::Display for EndpointTarget<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Address(address) => write!(f, "{address}"),
+            Self::Name(name) => write!(f, "{name}"),
+        }
+    }
+}
+
+impl EndpointConfig {
+    /// The address or the name this endpoint answers with.
+    pub fn target(&self) -> EndpointTarget<'_> {
+        match &self.name {
+            Some(name) => EndpointTarget::Name(name),
+            None => EndpointTarget::Address(self.address),
+        }
+    }
 }
 
 /// How a pool chooses a region.
@@ -58,11 +102,13 @@ pub enum PolicyKind {
     Priority,
     /// The region whose endpoints answer probes fastest, with hysteresis.
     Latency,
+    /// Regions and endpoints drawn by spare capacity (reported load) × weight.
+    LeastLoaded,
 }
 
 impl PolicyKind {
-    pub const NAMES: [&'static str; 8] =
-        ["geo", "nearest", "weighted", "round_robin", "random", "hash", "priority", "latency"];
+    pub const NAMES: [&'static str; 9] =
+        ["geo", "nearest", "weighted", "round_robin", "random", "hash", "priority", "latency", "least_loaded"];
 
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
@@ -74,6 +120,7 @@ impl PolicyKind {
             "hash" => Self::Hash,
             "priority" => Self::Priority,
             "latency" => Self::Latency,
+            "least_loaded" => Self::LeastLoaded,
             _ => return None,
         })
     }
@@ -98,6 +145,8 @@ pub struct PoolConfig {
     pub ttl_secs: u32,
     pub max_answers: usize,
     pub overrides: Vec<(IpNet, usize)>,
+    /// `{ asn = .., region = .. }` overrides: (autonomous system, index into `Config::regions`).
+    pub asn_overrides: Vec<(u32, usize)>,
     pub fallback_location: Option<Coordinates>,
     pub hash_prefix_v4: u8,
     pub hash_prefix_v6: u8,
@@ -117,10 +166,45 @@ pub struct PoolConfig {
     /// Manual failovers in force: (from, to) as indexes into `Config::regions`; the first
     /// region's clients go to the second (set through the API, see `overlay.rs`).
     pub failovers: Vec<(usize, usize)>,
+    /// Endpoints above `high` leave the answers until they fall below `low`.
+    pub shed: Option<Shed>,
 }
 
 pub fn validate_geoip(database: Option<String>, base: &Path) -> Option<PathBuf> {
     database.map(|d| base.join(d))
+}
+
+/// An autonomous system number as written: 1 to 4294967295 (RFC 6793's four octets; 0 is
+/// reserved, RFC 7607, and never announced).
+fn asn(value: i64, at: &str, problems: &mut Vec<Problem>) -> Option<u32> {
+    match u32::try_from(value) {
+        Ok(asn) if asn > 0 => Some(asn),
+        _ => {
+            problems.push(Problem::new(at, format!("{value} is not an autonomous system number (1 to 4294967295)")));
+            None
+        }
+    }
+}
+
+/// Without `[geoip] asn_database`, no pool may steer by autonomous system: neither an `asn`
+/// override nor a `geo` pool whose regions list `asns`.
+pub fn check_asns_have_database(pools: &[PoolConfig], regions: &[RegionConfig], problems: &mut Vec<Problem>) {
+    const ADD: &str = "add [geoip] asn_database = \"...\" (see the README, Targeting by network)";
+    for pool in pools {
+        if !pool.asn_overrides.is_empty() {
+            problems.push(Problem::new(
+                format!("{}.overrides", pool.at),
+                format!("an override by asn needs an ASN database: {ADD}"),
+            ));
+        }
+        let listing = pool.regions.iter().find(|&&r| !regions[r].asns.is_empty());
+        if let (PolicyKind::Geo, Some(&r)) = (pool.policy, listing) {
+            problems.push(Problem::new(
+                format!("{}.policy", pool.at),
+                format!("region {} lists asns, which geo matches in an ASN database: {ADD}", shown(&regions[r].name)),
+            ));
+        }
+    }
 }
 
 fn coordinates(c: FileCoordinates, at: &str, problems: &mut Vec<Problem>) -> Option<Coordinates> {
@@ -172,6 +256,12 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
                 )),
             }
         }
+        let mut asns = Vec::new();
+        for (j, &n) in region.asns.iter().enumerate() {
+            if let Some(n) = asn(n, &format!("{at}.asns[{j}]"), problems) {
+                asns.push(n);
+            }
+        }
         let bias_km = region.bias_km.unwrap_or(0.0);
         if !bias_km.is_finite() || bias_km.abs() > 20_000.0 {
             problems.push(Problem::new(
@@ -181,7 +271,10 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
         }
         let region_check = region.check.as_ref().and_then(|c| health::check(c, &format!("{at}.check"), problems));
         let region_state = health::manual_state(region.state.as_deref(), &format!("{at}.state"), problems);
-        let endpoints = validate_endpoints(&region, &at, region_check.as_ref(), region_state, problems);
+        let region_slow_start =
+            region.slow_start.as_ref().and_then(|d| ramp_length(d, &format!("{at}.slow_start"), problems));
+        let inherited = Inherited { check: region_check.as_ref(), state: region_state, slow_start: region_slow_start };
+        let endpoints = validate_endpoints(&region, &at, inherited, problems);
         let min_healthy = region.min_healthy.unwrap_or(0.0);
         if !(0.0..=1000.0).contains(&min_healthy) {
             problems.push(Problem::new(
@@ -194,6 +287,7 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
             location,
             countries,
             continents,
+            asns,
             bias_km,
             endpoints,
             min_healthy,
@@ -202,25 +296,35 @@ pub fn validate_regions(regions: Vec<FileRegion>, problems: &mut Vec<Problem>) -
     valid
 }
 
+/// What a region's endpoints take from it unless they say otherwise.
+#[derive(Clone, Copy)]
+struct Inherited<'r> {
+    check: Option<&'r CheckConfig>,
+    state: ManualState,
+    slow_start: Option<Duration>,
+}
+
 fn validate_endpoints(
     region: &FileRegion,
-    at: &str,
-    region_check: Option<&CheckConfig>,
-    region_state: ManualState,
+    region_at: &str,
+    inherited: Inherited<'_>,
     problems: &mut Vec<Problem>,
 ) -> Vec<EndpointConfig> {
+    let Inherited { check: region_check, state: region_state, .. } = inherited;
+    let at = region_at;
     if region.endpoints.is_empty() {
         problems.push(Problem::new(format!("{at}.endpoints"), "a region needs at least one endpoint"));
     }
+    check_not_mixed(region, at, problems);
     let mut endpoints = Vec::new();
-    let addresses: Vec<Option<IpAddr>> = region.endpoints.iter().map(|e| e.address.parse().ok()).collect();
+    let targets: Vec<Option<Target>> = region.endpoints.iter().map(target).collect();
     for (j, e) in region.endpoints.iter().enumerate() {
-        let Some(address) = addresses[j] else {
+        let Some(target) = &targets[j] else {
             let at = item_path(&format!("{at}.endpoints"), j, None);
-            problems.push(Problem::new(format!("{at}.address"), format!("{} is not an IP address", shown(&e.address))));
+            problems.push(target_problem(e, &at));
             continue;
         };
-        let at = item_path(&format!("{at}.endpoints"), j, Some(&address.to_string()));
+        let at = item_path(&format!("{at}.endpoints"), j, Some(&target.to_string()));
         let weight = match e.weight.unwrap_or(1) {
             w @ 0..=MAX_WEIGHT => w as u32,
             w => {
@@ -229,23 +333,126 @@ fn validate_endpoints(
                 continue;
             }
         };
-        if let Some(first) = addresses[..j].iter().position(|a| *a == Some(address)) {
+        if let Some(first) = targets[..j].iter().position(|t| t.as_ref() == Some(target)) {
+            let (key, what) = match target {
+                Target::Address(_) => ("address", "an address"),
+                Target::Name(_) => ("name", "a name"),
+            };
             problems.push(Problem::new(
-                format!("{at}.address"),
-                format!("{address} is also endpoints[{first}]: a region lists an address once"),
+                format!("{at}.{key}"),
+                format!("{target} is also endpoints[{first}]: a region lists {what} once"),
             ));
         }
-        let check = match &e.check {
+        let mut check = match &e.check {
             Some(c) => health::check(c, &format!("{at}.check"), problems),
             None => region_check.cloned(),
         };
+        // The endpoint's own load table is checked at its path; the region's at the region's
+        // path, with each endpoint's check, and each problem said once.
+        let (load, read) = match &e.load {
+            Some(own) => load::load(Some(own), check.as_ref(), &format!("{at}.load"), problems),
+            None => {
+                let mut inherited = Vec::new();
+                let taken =
+                    load::load(region.load.as_ref(), check.as_ref(), &format!("{region_at}.load"), &mut inherited);
+                inherited.retain(|p| !problems.contains(p));
+                problems.extend(inherited);
+                taken
+            }
+        };
+        if let Some(check) = check.as_mut() {
+            check.load = read;
+        }
         let state = match health::manual_state(e.state.as_deref(), &format!("{at}.state"), problems) {
             ManualState::Auto => region_state,
             own => own,
         };
-        endpoints.push(EndpointConfig { address, weight, check, state, backup: e.backup });
+        let slow_start = match &e.slow_start {
+            Some(d) => ramp_length(d, &format!("{at}.slow_start"), problems),
+            None => inherited.slow_start,
+        };
+        let (address, name) = match target {
+            Target::Address(address) => (*address, None),
+            Target::Name(name) => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), Some(name.clone())),
+        };
+        endpoints.push(EndpointConfig {
+            address,
+            name,
+            weight,
+            check,
+            state,
+            backup: e.backup,
+            slow_start: slow_start.unwrap_or(Duration::ZERO),
+            ramp: None,
+            load,
+        });
     }
     endpoints
+}
+
+/// An endpoint as written, parsed: an address or a fully qualified name.
+#[derive(Debug, Clone, PartialEq)]
+enum Target {
+    Address(IpAddr),
+    Name(Name),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Address(address) => write!(f, "{address}"),
+            Self::Name(name) => write!(f, "{name}"),
+        }
+    }
+}
+
+/// The endpoint's address or name, if it has exactly one and it parses. Names compare as DNS
+/// names do, without regard to case.
+fn target(e: &FileEndpoint) -> Option<Target> {
+    match (&e.name, e.address.is_empty()) {
+        (None, false) => e.address.parse().ok().map(Target::Address),
+        (Some(name), true) => {
+            let mut name = Name::from_ascii(name).ok().filter(|n| !n.is_root())?;
+            name.set_fqdn(true);
+            Some(Target::Name(name))
+        }
+        _ => None,
+    }
+}
+
+/// Why [`target`] found none.
+fn target_problem(e: &FileEndpoint, at: &str) -> Problem {
+    match (&e.name, e.address.is_empty()) {
+        (None, true) => Problem::new(at, "an endpoint needs an address, or a name"),
+        (Some(_), false) => Problem::new(
+            at,
+            format!("{} has both an address and a name: an endpoint is one or the other", shown(&e.address)),
+        ),
+        (Some(name), true) => match Name::from_ascii(name) {
+            Err(error) => Problem::new(format!("{at}.name"), not_a_domain_name(name, &error.to_string())),
+            Ok(_) => {
+                Problem::new(format!("{at}.name"), format!("{} is the root: a name endpoint names a host", shown(name)))
+            }
+        },
+        (None, false) => Problem::new(format!("{at}.address"), format!("{} is not an IP address", shown(&e.address))),
+    }
+}
+
+/// A region answers with addresses or with a name, never both: a CNAME owner has no other
+/// data (RFC 1034 section 3.6.2, RFC 2181 section 10.1), so one answer cannot hold a name and
+/// addresses, and a region whose answer depended on which of its endpoints is drawn would
+/// flip between the two.
+fn check_not_mixed(region: &FileRegion, at: &str, problems: &mut Vec<Problem>) {
+    let named = region.endpoints.iter().position(|e| e.name.is_some());
+    let addressed = region.endpoints.iter().position(|e| e.name.is_none() && !e.address.is_empty());
+    if let (Some(name), Some(address)) = (named, addressed) {
+        problems.push(Problem::new(
+            format!("{at}.endpoints"),
+            format!(
+                "endpoints[{address}] is an address and endpoints[{name}] a name: a region's endpoints are all addresses or all names (put the names in a region of their own)"
+            ),
+        ));
+    }
 }
 
 pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: &mut Vec<Problem>) -> Vec<PoolConfig> {
@@ -311,25 +518,50 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             }
         }
         let mut overrides = Vec::new();
+        let mut asn_overrides: Vec<(u32, usize)> = Vec::new();
         for (j, o) in pool.overrides.iter().enumerate() {
-            let net = o.subnet.parse::<IpNet>();
+            let at = format!("{at}.overrides[{j}]");
             let idx = region_index(&o.region).filter(|idx| order.contains(idx));
-            match (net, idx) {
-                (Ok(net), Some(idx)) => overrides.push((net.trunc(), idx)),
-                (Err(_), _) => problems.push(Problem::new(
-                    format!("{at}.overrides[{j}].subnet"),
-                    format!("{} is not a subnet such as 198.51.100.0/24", shown(&o.subnet)),
-                )),
-                (_, None) => problems.push(Problem::new(
-                    format!("{at}.overrides[{j}].region"),
+            if idx.is_none() {
+                problems.push(Problem::new(
+                    format!("{at}.region"),
                     format!("{} is not one of this pool's regions", shown(&o.region)),
+                ));
+            }
+            match (&o.subnet, o.asn) {
+                (Some(subnet), None) => match (subnet.parse::<IpNet>(), idx) {
+                    (Ok(net), Some(idx)) => overrides.push((net.trunc(), idx)),
+                    (Ok(_), None) => {}
+                    (Err(_), _) => problems.push(Problem::new(
+                        format!("{at}.subnet"),
+                        format!("{} is not a subnet such as 198.51.100.0/24", shown(subnet)),
+                    )),
+                },
+                (None, Some(n)) => {
+                    let n = asn(n, &format!("{at}.asn"), problems);
+                    if let Some(n) = n
+                        && asn_overrides.iter().any(|(a, _)| *a == n)
+                    {
+                        problems.push(Problem::new(format!("{at}.asn"), format!("AS{n} has an override already")));
+                    } else if let (Some(n), Some(idx)) = (n, idx) {
+                        asn_overrides.push((n, idx));
+                    }
+                }
+                (Some(_), Some(_)) => problems.push(Problem::new(
+                    at,
+                    "an override names a subnet or an asn, not both: write one override for each",
                 )),
+                (None, None) => problems.push(Problem::new(at, "an override needs a subnet or an asn")),
             }
         }
         let fallback_location =
             pool.fallback_location.and_then(|c| coordinates(c, &format!("{at}.fallback_location"), problems));
         let ttl_secs = bounded_in(pool.ttl, 30, 0..=86_400, " seconds", format!("{at}.ttl"), problems) as u32;
-        let max_answers = bounded(pool.max_answers, 8, 1..=16, format!("{at}.max_answers"), problems) as usize;
+        // least_loaded steers by the one address a resolver holds: more in an answer and the
+        // resolver, not the load, picks among them.
+        let default_answers = if policy == PolicyKind::LeastLoaded { 1 } else { 8 };
+        let max_answers =
+            bounded(pool.max_answers, default_answers, 1..=16, format!("{at}.max_answers"), problems) as usize;
         let hash_prefix_v4 =
             bounded_in(pool.hash_prefix_v4, 24, 0..=32, " bits", format!("{at}.hash_prefix_v4"), problems) as u8;
         let hash_prefix_v6 =
@@ -372,7 +604,9 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             &format!("{at}.failback_delay"),
             problems,
         );
+        let shed = load::shed(pool.shed.as_ref(), &format!("{at}.shed"), problems);
         valid.push(PoolConfig {
+            shed,
             failovers: Vec::new(),
             failback_delay,
             latency_margin_pct,
@@ -388,6 +622,7 @@ pub fn validate_pools(pools: Vec<FilePool>, regions: &[RegionConfig], problems: 
             ttl_secs,
             max_answers,
             overrides,
+            asn_overrides,
             fallback_location,
             hash_prefix_v4,
             hash_prefix_v6,

@@ -160,7 +160,7 @@ fn bad_regions_and_pools_are_named_with_their_paths_and_names() {
             r#"region[0] "eu".continents[1]: "MARS" is not one of AF, AN, AS, EU, NA, OC, SA"#,
             r#"region[0] "eu".endpoints[0].address: "300.1.1.1" is not an IP address"#,
             r#"region[0] "eu".endpoints[1] "192.0.2.1".weight: -1 is outside the range 0 to 1000000"#,
-            r#"pool[0] "p.test.".policy: "fastest" is not one of geo, nearest, weighted, round_robin, random, hash, priority, latency"#,
+            r#"pool[0] "p.test.".policy: "fastest" is not one of geo, nearest, weighted, round_robin, random, hash, priority, latency, least_loaded"#,
             r#"pool[1] "q.test.".regions[1]: no region is named "us""#,
             r#"pool[1] "q.test.".overrides[0].subnet: "nonsense" is not a subnet such as 198.51.100.0/24"#,
             r#"pool[1] "q.test.".overrides[1].region: "ap" is not one of this pool's regions"#,
@@ -559,4 +559,92 @@ fn a_check_host_or_path_that_would_change_where_or_what_a_probe_asks_is_refused(
     let config = parse(&check("host = \"www.example.com.\", path = \"/health?full=1&x=%20\"")).unwrap();
     let check = config.regions[0].endpoints[0].check.as_ref().unwrap();
     assert_eq!((check.host.as_deref(), check.path.as_str()), (Some("www.example.com."), "/health?full=1&x=%20"));
+}
+
+#[test]
+fn slow_start_is_a_regions_default_for_its_endpoints_and_is_bounded_by_a_day() {
+    let config = parse(
+        "zones_dir = \"z\"\n[[region]]\nname = \"eu\"\nslow_start = \"2m\"\nendpoints = [ { address = \"192.0.2.1\" }, \
+         { address = \"192.0.2.2\", slow_start = \"30s\" } ]\n[[region]]\nname = \"us\"\n\
+         endpoints = [ { address = \"192.0.2.3\" } ]\n",
+    )
+    .unwrap();
+    let slow: Vec<Duration> = config.regions.iter().flat_map(|r| r.endpoints.iter().map(|e| e.slow_start)).collect();
+    assert_eq!(slow, [Duration::from_secs(120), Duration::from_secs(30), Duration::ZERO]);
+    let found = problems(
+        "zones_dir = \"z\"\n[[region]]\nname = \"eu\"\nslow_start = \"25h\"\n\
+         endpoints = [ { address = \"192.0.2.1\", slow_start = 0 } ]\n",
+    );
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"region[0] "eu".slow_start: "25h" is not a ramp's length: more than 0 and at most 24h"#,
+            r#"region[0] "eu".endpoints[0] "192.0.2.1".slow_start: 0 is not a ramp's length: more than 0 and at most 24h"#,
+        ]
+    );
+}
+
+#[test]
+fn a_region_never_mixes_names_and_addresses() {
+    let found = problems(
+        "zones_dir = \"z\"\n\
+         [[region]]\nname = \"mixed\"\nendpoints = [ { address = \"192.0.2.1\" }, { name = \"lb.cdn.example\" } ]\n\
+         [[region]]\nname = \"both\"\nendpoints = [ { address = \"192.0.2.2\", name = \"lb.cdn.example.\" } ]\n\
+         [[region]]\nname = \"names\"\nendpoints = [ { name = \"A.cdn.example.\" }, { name = \"a.CDN.example\" }, { name = \"bad..name\" }, {} ]\n",
+    );
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"region[0] "mixed".endpoints: endpoints[0] is an address and endpoints[1] a name: a region's endpoints are all addresses or all names (put the names in a region of their own)"#,
+            r#"region[1] "both".endpoints[0]: "192.0.2.2" has both an address and a name: an endpoint is one or the other"#,
+            r#"region[2] "names".endpoints[1] "a.CDN.example.".name: a.CDN.example. is also endpoints[0]: a region lists a name once"#,
+            r#"region[2] "names".endpoints[2].name: "bad..name" is not a domain name: it has an empty label (two dots in a row, or a leading dot)"#,
+            r#"region[2] "names".endpoints[3]: an endpoint needs an address, or a name"#,
+        ],
+    );
+}
+
+#[test]
+fn name_endpoints_are_fully_qualified_and_shown_by_name() {
+    let config = parse(
+        "zones_dir = \"z\"\n[[region]]\nname = \"cdn\"\nendpoints = [ { name = \"eu-lb-123.elb.example.net\", weight = 3 } ]\n",
+    )
+    .unwrap();
+    let endpoint = &config.regions[0].endpoints[0];
+    assert_eq!(endpoint.target().to_string(), "eu-lb-123.elb.example.net.");
+    assert_eq!(endpoint.weight, 3);
+}
+
+#[test]
+fn asns_and_asn_overrides_are_checked_and_need_an_asn_database() {
+    let found = problems(
+        "zones_dir = \"z\"\n[geoip]\ndatabase = \"geo.mmdb\"\n\
+         [[region]]\nname = \"isp\"\nasns = [64500, 0, 4294967296]\nendpoints = [ { address = \"192.0.2.1\" } ]\n\
+         [[pool]]\nname = \"p.test.\"\npolicy = \"geo\"\nregions = [\"isp\"]\n\
+         overrides = [ { asn = 64500, region = \"isp\" }, { asn = 64500, region = \"isp\" }, { asn = 1, subnet = \"10.0.0.0/8\", region = \"isp\" }, { region = \"isp\" } ]\n",
+    );
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"region[0] "isp".asns[1]: 0 is not an autonomous system number (1 to 4294967295)"#,
+            r#"region[0] "isp".asns[2]: 4294967296 is not an autonomous system number (1 to 4294967295)"#,
+            r#"pool[0] "p.test.".overrides[1].asn: AS64500 has an override already"#,
+            r#"pool[0] "p.test.".overrides[2]: an override names a subnet or an asn, not both: write one override for each"#,
+            r#"pool[0] "p.test.".overrides[3]: an override needs a subnet or an asn"#,
+            r#"pool[0] "p.test.".overrides: an override by asn needs an ASN database: add [geoip] asn_database = "..." (see the README, Targeting by network)"#,
+            r#"pool[0] "p.test.".policy: region "isp" lists asns, which geo matches in an ASN database: add [geoip] asn_database = "..." (see the README, Targeting by network)"#,
+        ],
+    );
+    let config = parse(
+        "zones_dir = \"z\"\n[geoip]\nasn_database = \"asn.mmdb\"\n\
+         [[region]]\nname = \"isp\"\nendpoints = [ { address = \"192.0.2.1\" } ]\n\
+         [[pool]]\nname = \"p.test.\"\npolicy = \"priority\"\nregions = [\"isp\"]\noverrides = [ { asn = 64500, region = \"isp\" } ]\n",
+    )
+    .unwrap();
+    assert_eq!(config.asn_database.as_deref(), Some(Path::new("/etc/meridian/asn.mmdb")));
+    assert_eq!(config.geoip, None);
+    assert_eq!(config.pools[0].asn_overrides, [(64500, 0)]);
 }

@@ -10,10 +10,11 @@ use super::Refused;
 use crate::config::Config;
 use crate::config::names::shown;
 use crate::config::overlay::Refusal;
+use crate::health::load::LoadFrom;
 use crate::health::probe::ProbeResult;
 use crate::health::prober::{self, Report};
 use crate::health::state::Observation;
-use crate::health::table::{HealthTable, Target};
+use crate::health::table::{HealthTable, ShedChange, Target};
 use crate::metrics::{EndpointLabel, FailoverKind, Registry};
 
 /// One endpoint's result of a probe run on demand.
@@ -46,6 +47,9 @@ pub(super) fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult
             metrics.record_failover(&event.pool, FailoverKind::Automatic);
         }
     }
+    if let Some(load) = &result.load {
+        observe_load(table, target, load, at, metrics);
+    }
     for change in &changes {
         metrics.record_transition(label(&change.endpoint), change.transition.to.into());
         let t = change.transition;
@@ -53,6 +57,58 @@ pub(super) fn apply(table: &mut HealthTable, target: usize, result: &ProbeResult
             warn!(endpoint = %change.endpoint, from = %t.from.as_str(), to = %t.to.as_str(), detail = %result.detail, "endpoint flapping: held down");
         } else {
             info!(endpoint = %change.endpoint, from = %t.from.as_str(), to = %t.to.as_str(), detail = %result.detail, rtt = ?result.rtt, "endpoint health changed");
+        }
+    }
+}
+
+/// Applies a probe's load reading to each endpoint its target checks.
+fn observe_load(table: &mut HealthTable, target: usize, load: &Result<f64, String>, at: Instant, metrics: &Registry) {
+    for endpoint in table.endpoints_of_target(target) {
+        match load {
+            Ok(value) => {
+                let (smoothed, shed) = table.observe_load(endpoint, *value, LoadFrom::Probe, at);
+                if let Some((name, _)) = table.name_of(endpoint) {
+                    metrics.set_endpoint_load(label(name), Some(smoothed));
+                }
+                log_shed(&shed);
+            }
+            Err(error) => {
+                if let Some((name, _)) = table.name_of(endpoint) {
+                    debug!(endpoint = %name, %error, "load not read");
+                }
+                table.set_load_error(endpoint, error);
+            }
+        }
+    }
+}
+
+/// A pushed load report for the endpoint named "region/address"; false if there is none.
+pub(super) fn push_load(table: &mut HealthTable, name: &str, load: f64, at: Instant, metrics: &Registry) -> bool {
+    let Some(endpoint) = table.index_of(name) else { return false };
+    let (smoothed, shed) = table.observe_load(endpoint, load, LoadFrom::Push, at);
+    debug!(endpoint = %name, load, smoothed, "load pushed");
+    metrics.set_endpoint_load(label(name), Some(smoothed));
+    log_shed(&shed);
+    true
+}
+
+/// Reports that aged out since `since`: their series go, and shedding follows what is known.
+pub(super) fn expire_loads(table: &mut HealthTable, since: Instant, now: Instant, metrics: &Registry) {
+    for endpoint in table.expired_loads(since, now) {
+        if let Some((name, _)) = table.name_of(endpoint) {
+            info!(endpoint = %name, "load report aged out (no report within max_age): its load is not known");
+            metrics.set_endpoint_load(label(name), None);
+        }
+    }
+    log_shed(&table.update_shedding(now));
+}
+
+fn log_shed(changes: &[ShedChange]) {
+    for c in changes {
+        if c.shedding {
+            warn!(pool = %c.pool, endpoint = %c.endpoint, load = c.load, "endpoint over the pool's shed.high: left out of its answers");
+        } else {
+            info!(pool = %c.pool, endpoint = %c.endpoint, load = c.load, "endpoint under the pool's shed.low (or its load aged out): answered again");
         }
     }
 }
@@ -82,7 +138,7 @@ pub(super) fn probe_region(
         .endpoints
         .iter()
         .enumerate()
-        .map(|(j, e)| (e.address.to_string(), table.endpoint(first + j).and_then(|r| r.target)))
+        .map(|(j, e)| (e.target().to_string(), table.endpoint(first + j).and_then(|r| r.target)))
         .collect();
     let mut targets: Vec<(usize, Target)> = Vec::new();
     for &(_, target) in &endpoints {

@@ -178,7 +178,10 @@ pub fn prepare(
     {
         problems.push(problem);
     }
-    let table = HealthTable::new(&config, now);
+    let mut table = HealthTable::new(&config, now);
+    // The writer's first table: API weight ramps saved before a restart go on from where the
+    // wall clock says they are.
+    table.start_ramps(None, now, super::unix_now_millis());
     let view = table.view(now);
     let snapshot = Snapshot::load(0, Arc::new(config), view, observers).map_err(|mut found| {
         problems.append(&mut found);

@@ -67,6 +67,8 @@ pub enum Change {
         region: String,
         endpoint: IpAddr,
         weight: i64,
+        /// Reached linearly over this time rather than at once.
+        over: Option<Duration>,
     },
     SetDrained {
         region: String,
@@ -115,6 +117,12 @@ pub enum Command {
         vantage: String,
         endpoint: String,
         down: bool,
+    },
+    /// A pushed load report for the endpoint "region/address"; answered false if it has none.
+    Load {
+        endpoint: String,
+        load: f64,
+        reply: oneshot::Sender<bool>,
     },
     Shutdown(oneshot::Sender<()>),
 }
@@ -190,6 +198,18 @@ impl Control {
         let _ = self.commands.try_send(Command::Vote { vantage, endpoint, down });
     }
 
+    /// Hands the writer a pushed load report (a fraction of capacity) for an endpoint; whether
+    /// the endpoint exists. Applied and published before this returns.
+    ///
+    /// # Errors
+    /// The server is stopping.
+    pub async fn push_load(&self, region: &str, address: IpAddr, load: f64) -> Result<bool, Refused> {
+        let (reply, answer) = oneshot::channel();
+        let endpoint = format!("{region}/{address}");
+        self.send(Command::Load { endpoint, load, reply }).await.map_err(|_| Refused::Stopped)?;
+        answer.await.map_err(|_| Refused::Stopped)
+    }
+
     /// Stops serving, within the grace period.
     pub async fn shutdown(&self) {
         let (reply, answer) = oneshot::channel();
@@ -263,6 +283,8 @@ struct Writer {
     loaders: Loaders,
     /// NOTIFY being sent, by zone and secondary: a newer serial's replaces an older one's.
     notifying: std::collections::HashMap<(hickory_proto::rr::Name, std::net::SocketAddr), CancellationToken>,
+    /// Load reports that aged out before this were logged and let go.
+    loads_checked: Instant,
 }
 
 /// Probe results taken in one go before publishing: a burst of results publishes once.
@@ -307,6 +329,7 @@ impl Controller {
             published: published.clone(),
             loaders: Loaders::default(),
             notifying: Default::default(),
+            loads_checked: clock(),
         };
         let task = tokio::spawn(writer.run(inbox));
         (Control { commands, published }, task)
@@ -387,6 +410,14 @@ impl Writer {
                         self.publish_health();
                     }
                 }
+            }
+            Command::Load { endpoint, load, reply } => {
+                let now = clock();
+                let known = health::push_load(&mut self.own.table, &endpoint, load, now, &self.own.observers.metrics);
+                if known {
+                    self.publish_health();
+                }
+                let _ = reply.send(known);
             }
             Command::Shutdown(_) => unreachable!("handled by run"),
         }
@@ -483,7 +514,10 @@ impl Writer {
     /// Publishes the health table for the API, and a new snapshot when the view queries
     /// read has changed (a transition, or a short-TTL hold or failback delay that ran out).
     fn publish_health(&mut self) {
-        let view = self.own.table.view(clock());
+        let now = clock();
+        health::expire_loads(&mut self.own.table, self.loads_checked, now, &self.own.observers.metrics);
+        self.loads_checked = now;
+        let view = self.own.table.view(now);
         let current = self.own.store.load();
         let snapshot = if *current.health == view { current } else { Arc::new(current.with_health(view)) };
         self.publish(snapshot);
@@ -728,8 +762,11 @@ impl Writer {
             Change::RemoveRegion(name) => {
                 changes.remove_region(file, &name).map_err(refused)?;
             }
-            Change::SetWeight { region, endpoint, weight } => {
+            Change::SetWeight { region, endpoint, weight, over: None } => {
                 changes.set_weight(file, &region, endpoint, weight).map_err(refused)?;
+            }
+            Change::SetWeight { region, endpoint, weight, over: Some(over) } => {
+                changes.ramp_weight(file, &region, endpoint, weight, over, unix_now_millis()).map_err(refused)?;
             }
             Change::SetDrained { region, endpoint, drained } => {
                 changes.set_drained(file, &region, endpoint, drained).map_err(refused)?;
@@ -868,6 +905,7 @@ impl Writer {
             self.reports = None;
         }
         table.carry_over(&self.own.table);
+        table.start_ramps(Some(&self.own.table), clock(), unix_now_millis());
         self.votes.retain(|endpoint| table.index_of(endpoint).is_some());
         snapshot.health = Arc::new(table.view(clock()));
         snapshot.generation = self.own.store.load().generation + 1;

@@ -91,20 +91,34 @@ pub enum CtlCommand {
         #[arg(value_name = "REGION/ADDRESS", value_parser = EndpointRef::parse)]
         endpoint: EndpointRef,
     },
-    /// Set an endpoint's weight (0 takes it out of rotation).
+    /// Set an endpoint's weight (0 takes it out of rotation), at once or ramped over a time.
     Weight {
         /// The endpoint: its region, a slash, its address (eu/192.0.2.10, eu/2001:db8::10).
         #[arg(value_name = "REGION/ADDRESS", value_parser = EndpointRef::parse)]
         endpoint: EndpointRef,
         /// Its share of its region's answers, relative to the others' weights (0: none).
         weight: u32,
+        /// Reach the weight linearly over this time (10m, 1h; at most 24h), from the weight
+        /// answers follow now.
+        #[arg(long, value_name = "DURATION")]
+        over: Option<String>,
     },
-    /// Change a pool's policy (geo, nearest, weighted, round_robin, random, hash, priority, latency).
+    /// Push an endpoint's load (a fraction of its capacity, 1 being full): it steers
+    /// least_loaded pools and shedding until the endpoint's load.max_age passes.
+    Load {
+        /// The endpoint: its region, a slash, its address (eu/192.0.2.10, eu/2001:db8::10).
+        #[arg(value_name = "REGION/ADDRESS", value_parser = EndpointRef::parse)]
+        endpoint: EndpointRef,
+        /// Its load: 0 (idle) to 10, 1 being full.
+        load: f64,
+    },
+    /// Change a pool's policy (geo, nearest, weighted, round_robin, random, hash, priority, latency,
+    /// least_loaded).
     Strategy {
         /// The pool's name (www.example.com.).
         #[arg(long)]
         pool: String,
-        /// The policy: geo, nearest, weighted, round_robin, random, hash, priority or latency.
+        /// The policy: geo, nearest, weighted, round_robin, random, hash, priority, latency or least_loaded.
         strategy: String,
         /// The pool's regions, in order, comma-separated.
         #[arg(long, value_delimiter = ',', value_name = "REGION,...")]
@@ -313,9 +327,18 @@ pub fn request_of(command: &CtlCommand) -> Request {
             let what = format!("{e} undrained: back under its checks");
             Request::new(Method::POST, &endpoint_path(e, &["undrain"]), View::Applied(what))
         }
-        C::Weight { endpoint: e, weight } => {
+        C::Weight { endpoint: e, weight, over: None } => {
             let what = format!("{e} weight set to {weight}");
             Request::new(Method::PATCH, &endpoint_path(e, &[]), View::Applied(what)).body(json!({ "weight": weight }))
+        }
+        C::Weight { endpoint: e, weight, over: Some(over) } => {
+            let what = format!("{e} weight ramping to {weight} over {over}");
+            let body = json!({ "weight": weight, "over": over });
+            Request::new(Method::PATCH, &endpoint_path(e, &[]), View::Applied(what)).body(body)
+        }
+        C::Load { endpoint: e, load } => {
+            let what = format!("{e} load {load} reported");
+            Request::new(Method::PUT, &endpoint_path(e, &["load"]), View::Applied(what)).body(json!({ "load": load }))
         }
         C::Strategy { pool, strategy, regions } => strategy_request(pool, strategy, regions),
         C::Failover(args) => failover_request(args),

@@ -79,8 +79,13 @@ pub fn regions(regions: &Value) -> String {
         Value::Array(all) => all.as_slice(),
         one => std::slice::from_ref(one),
     };
-    let mut table = Table::new(&["REGION", "ENDPOINT", "WEIGHT", "HEALTH", "MANUAL", "SERVABLE", "RTT-AVG", "RTT-P95"])
-        .right(&["WEIGHT", "RTT-AVG", "RTT-P95"]);
+    // A LOAD column only where loads are reported: most deployments have none.
+    let loads = regions.iter().flat_map(|r| list(&r["endpoints"])).any(|e| !e["load"].is_null());
+    let mut heads = vec!["REGION", "ENDPOINT", "WEIGHT", "HEALTH", "MANUAL", "SERVABLE", "RTT-AVG", "RTT-P95"];
+    if loads {
+        heads.push("LOAD");
+    }
+    let mut table = Table::new(&heads).right(&["WEIGHT", "RTT-AVG", "RTT-P95"]);
     let mut notes = String::new();
     for region in regions {
         let name = text(&region["name"]);
@@ -93,10 +98,10 @@ pub fn regions(regions: &Value) -> String {
             if endpoint["backup"].as_bool() == Some(true) {
                 address.push_str(" (backup)");
             }
-            table.row([
+            let mut row = vec![
                 if i == 0 { name.clone() } else { String::new() },
                 address,
-                text(&endpoint["weight"]),
+                weight(endpoint),
                 text(&endpoint["health"]),
                 text(&endpoint["manual"]),
                 match (yes_no(&endpoint["servable"]), endpoint["weight"].as_u64()) {
@@ -105,13 +110,30 @@ pub fn regions(regions: &Value) -> String {
                 },
                 ms(&endpoint["rtt"]["avg_ms"]),
                 ms(&endpoint["rtt"]["p95_ms"]),
-            ]);
+            ];
+            if loads {
+                row.push(load(&endpoint["load"]));
+            }
+            table.row(row);
         }
         if region["down"].as_bool() == Some(true) {
             notes.push_str(&format!("region {name} is down: fewer servable endpoints than its min_healthy\n"));
         }
+        for endpoint in endpoints.iter() {
+            if let Some(until) = endpoint["ramp"]["slow_start_until"].as_str() {
+                let until = time(&Value::String(until.to_owned()));
+                notes.push_str(&format!("{name}/{}: slow start until {until}\n", text(&endpoint["address"])));
+            }
+        }
         // In a cluster HEALTH is this instance's own view and SERVABLE follows the votes.
         for endpoint in endpoints.iter() {
+            let address = text(&endpoint["address"]);
+            for pool in list(&endpoint["shed_in"]) {
+                notes.push_str(&format!("{name}/{address} is shed by {}: over its shed.high\n", text(pool)));
+            }
+            if let Some(error) = endpoint["load"]["error"].as_str() {
+                notes.push_str(&format!("load of {name}/{address} not read: {error}\n"));
+            }
             if let Some(votes) = endpoint["votes"]["text"].as_str() {
                 notes.push_str(&format!("votes on {name}/{}: {votes}\n", text(&endpoint["address"])));
             }
@@ -126,6 +148,33 @@ pub fn regions(regions: &Value) -> String {
         out.push_str(&notes);
     }
     out
+}
+
+/// An endpoint's weight: as set, or on the move, "3 → 10 by 14:32:05 UTC" (where a ramp or
+/// slow start has got to, the weight it reaches, and the time of day it does; ramps last at
+/// most a day).
+fn weight(endpoint: &Value) -> String {
+    let ramp = &endpoint["ramp"];
+    if ramp.is_null() {
+        return text(&endpoint["weight"]);
+    }
+    let now = endpoint["effective_weight"].as_f64().map_or_else(dash, |w| {
+        let shown = format!("{w:.1}");
+        shown.strip_suffix(".0").map_or(shown.clone(), str::to_owned)
+    });
+    let until = time(&ramp["until"]);
+    let clock = until.split_once(' ').map_or(until.as_str(), |(_, clock)| clock);
+    format!("{now} → {} by {clock}", text(&ramp["to"]))
+}
+
+/// An endpoint's load as `ctl regions` shows it: "0.73 (push)", "aged out", or "-".
+fn load(load: &Value) -> String {
+    match (load["smoothed"].as_f64(), load["source"].as_str()) {
+        (Some(value), Some("push")) => format!("{value:.2} (push)"),
+        (Some(value), _) => format!("{value:.2}"),
+        (None, _) if !load["at"].as_str().unwrap_or("").is_empty() => "aged out".to_owned(),
+        _ => dash(),
+    }
 }
 
 /// A change the API made: what was asked, and the generation that serves it.

@@ -37,6 +37,11 @@ fn each_command_makes_its_request() {
         (&["drain", "eu/192.0.2.1"], "POST /api/v1/lb/regions/eu/endpoints/192.0.2.1/drain"),
         (&["undrain", "eu/2001:db8::1"], "POST /api/v1/lb/regions/eu/endpoints/2001:db8::1/undrain"),
         (&["weight", "eu/192.0.2.1", "5"], r#"PATCH /api/v1/lb/regions/eu/endpoints/192.0.2.1 {"weight":5}"#),
+        (&["load", "eu/192.0.2.1", "0.73"], r#"PUT /api/v1/lb/regions/eu/endpoints/192.0.2.1/load {"load":0.73}"#),
+        (
+            &["weight", "eu/192.0.2.1", "10", "--over", "10m"],
+            r#"PATCH /api/v1/lb/regions/eu/endpoints/192.0.2.1 {"over":"10m","weight":10}"#,
+        ),
         (
             &["strategy", "--pool", "www.", "weighted"],
             r#"PUT /api/v1/lb/strategy {"pool":"www.","strategy":"weighted"}"#,

@@ -8,6 +8,10 @@
 //! ```
 //!
 //! - [`screen`]: drops UDP datagrams from sources no answer can rightly go to.
+//! - [`authenticate`]: TSIG (RFC 8945): a request that carries a TSIG record is verified
+//!   before it is answered (or gets the NOTAUTH or FORMERR answer section 5.2 gives), and
+//!   its response is signed after it is encoded ([`sign`]). A request without one is only
+//!   looked at: no clock is read, nothing allocated.
 //! - [`decode`]: our parser for the common query shape, hickory's for the rest.
 //! - answer: [`response::answer_query`], pure: the snapshot and the query in, the answer out.
 //! - [`rate_limit`]: response rate limiting (UDP only) sends, slips or drops the answer.
@@ -35,9 +39,10 @@ use super::response::{self, Answer, Salt};
 use super::rrl::{RateTable, Verdict};
 use super::wire;
 use crate::config::{RrlConfig, ServerConfig};
-use crate::metrics::{Dropped, Observers, Transport};
+use crate::metrics::{Dropped, Observers, Registry, Transport, TsigResult};
 use crate::snapshot::Snapshot;
 use crate::splitmix::splitmix64;
+use crate::tsig::{self, Found, Rejection, Signer, TsigError};
 
 /// Octets of a DNS header (RFC 1035 section 4.1.1).
 const HEADER_LEN: usize = 12;
@@ -50,6 +55,8 @@ pub struct Answerer {
     seed: u64,
     /// Response rate limiting's buckets, used when the configuration turns it on.
     rate_limits: RateTable,
+    /// Seconds since the Unix epoch: read only for a request that carries a TSIG record.
+    clock: fn() -> u64,
 }
 
 /// Which parser reads a message.
@@ -125,12 +132,23 @@ impl Answerer {
         // std seeds RandomState from the OS: enough to spread load; nothing here needs
         // cryptographic randomness.
         let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64);
-        Self { observers, seed, rate_limits: RateTable::new(splitmix64(seed)) }
+        Self { observers, seed, rate_limits: RateTable::new(splitmix64(seed)), clock: system_clock }
+    }
+
+    /// As [`Answerer::new`], with the clock TSIG reads (tests pass a fixed one).
+    pub fn with_clock(observers: Observers, clock: fn() -> u64) -> Self {
+        Self { clock, ..Self::new(observers) }
     }
 
     /// Salts for worker `worker`: its turns start apart from the other workers'.
     pub fn salts(&self, worker: u64) -> Salts {
         Salts { turn: splitmix64(worker ^ self.seed), seed: self.seed }
+    }
+
+    /// The clock the TSIG stage reads (seconds since the Unix epoch), for the edges that
+    /// sign later messages of a response themselves (a zone transfer over TCP).
+    pub fn clock(&self) -> fn() -> u64 {
+        self.clock
     }
 
     /// The counters the stages feed.
@@ -214,13 +232,21 @@ impl Answerer {
         out: &mut Vec<u8>,
     ) -> bool {
         out.clear(); // it may hold an earlier response, which a FORMERR header would not replace
+        // A signed request is answered from its message without the TSIG record.
+        let mut unsigned = Vec::new();
+        let (message, mut signer) =
+            match authenticate(snapshot, message, self.clock, &self.observers.metrics, &mut unsigned, out) {
+                Authenticated::Unsigned => (message, None),
+                Authenticated::Verified(signer, now) => (&unsigned[..], Some((signer, now))),
+                Authenticated::Answered(sent) => return sent,
+            };
         let mut held = None;
         // Matched by reference: the query (a few hundred octets) is read where it was decoded.
         let decoded = decode(message, source, protocol, route.parser, &mut held);
         let asked = match &decoded {
             Decoded::Query(asked) => asked,
             Decoded::Response => return false,
-            Decoded::Malformed => return format_error(message, out),
+            Decoded::Malformed => return format_error(message, out) && sign(signer.as_mut(), None, out),
         };
         let mut answer = response::answer_query(snapshot, asked, salt);
         let limited = rate_limit(&self.rate_limits, &snapshot.config.rrl, asked, &mut answer);
@@ -228,12 +254,110 @@ impl Answerer {
         if limited == Limited::Dropped {
             return false;
         }
-        let limit = size_limit(asked, &snapshot.config.server);
-        match encode(&mut answer, asked, limit, route.encoder, out) {
+        let room = signer.as_ref().map_or(0, |(signer, _)| signer.record_len());
+        let limit = size_limit(asked, &snapshot.config.server).saturating_sub(room);
+        let sent = match encode(&mut answer, asked, limit, route.encoder, out) {
             Encoded::Ours | Encoded::Hickory | Encoded::ServFail => true,
             Encoded::Unreadable => format_error(message, out),
+        };
+        let question = answer.echo_question.then_some(asked.question_bytes.len());
+        sent && sign(signer.as_mut(), question, out)
+    }
+}
+
+/// Seconds since the Unix epoch, for TSIG's time check and signatures: the answer path's one
+/// clock, read only for a request that carries a TSIG record.
+#[allow(clippy::disallowed_methods)] // the edge's clock, handed to the pure TSIG code
+fn system_clock() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// What the TSIG stage made of a request.
+#[allow(clippy::large_enum_variant)] // as `Decoded`: unboxed, so an unsigned request allocates nothing
+pub enum Authenticated<'k> {
+    /// No TSIG record: answered as it is.
+    Unsigned,
+    /// Verified at the time given (seconds since the Unix epoch): answered from the message
+    /// without its TSIG record, and the response signed with this signer.
+    Verified(Signer<'k>, u64),
+    /// Not answered further: `out` holds the NOTAUTH or FORMERR answer when `true`, and
+    /// nothing is sent when `false` (a response, which is never answered).
+    Answered(bool),
+}
+
+/// The TSIG stage (RFC 8945 section 5.2): finds the request's TSIG record and verifies it
+/// with the snapshot's keys, reading `clock` only when there is one. A verified request's
+/// message without the record (ARCOUNT one less) is left in `unsigned`; a request that
+/// fails gets its answer in `out`: FORMERR for a TSIG record out of place or unreadable or a
+/// MAC of a size no signer may send, else NOTAUTH with the TSIG error (see
+/// [`tsig::write_error`]). Each signed request is counted in `metrics` by its result.
+pub fn authenticate<'k>(
+    snapshot: &'k Snapshot,
+    message: &[u8],
+    clock: fn() -> u64,
+    metrics: &Registry,
+    unsigned: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Authenticated<'k> {
+    let tsig = match tsig::find(message) {
+        Found::Unsigned => return Authenticated::Unsigned,
+        Found::Malformed if message.get(2).is_some_and(|flags| flags & 0x80 == 0) => {
+            metrics.record_tsig(TsigResult::FormErr);
+            return Authenticated::Answered(format_error(message, out));
+        }
+        Found::Malformed => return Authenticated::Answered(false), // a response: never answered
+        Found::Signed(tsig) => tsig,
+    };
+    if message[2] & 0x80 != 0 {
+        return Authenticated::Answered(false); // a response: never answered (RFC 1035 4.1.1)
+    }
+    let now = clock();
+    let verdict = tsig::verify(&snapshot.keys, message, &tsig, now);
+    metrics.record_tsig(match &verdict {
+        Ok(_) => TsigResult::Verified,
+        Err(Rejection::FormErr) => TsigResult::FormErr,
+        Err(Rejection::Unsigned(error) | Rejection::Signed(error, _)) => match error {
+            TsigError::BadKey => TsigResult::BadKey,
+            TsigError::BadSig => TsigResult::BadSig,
+            TsigError::BadTime => TsigResult::BadTime,
+            TsigError::BadTrunc => TsigResult::BadTrunc,
+        },
+    });
+    match verdict {
+        Ok(verified) => {
+            unsigned.extend_from_slice(&message[..tsig.start]);
+            let additionals = u16::from_be_bytes([unsigned[10], unsigned[11]]) - 1; // it counted the TSIG
+            unsigned[10..12].copy_from_slice(&additionals.to_be_bytes());
+            Authenticated::Verified(Signer::new(&verified), now)
+        }
+        Err(Rejection::FormErr) => Authenticated::Answered(format_error(message, out)),
+        Err(Rejection::Unsigned(error)) => {
+            tsig::write_error(message, &tsig, error, None, now, out);
+            Authenticated::Answered(true)
+        }
+        Err(Rejection::Signed(error, verified)) => {
+            tsig::write_error(message, &tsig, error, Some(&verified), now, out);
+            Authenticated::Answered(true)
         }
     }
+}
+
+/// Signs the response in `out` to a verified request (RFC 8945 section 5.3); `true`, for the
+/// caller's `&&`. A truncated response (TC) goes as section 5.3 says: "If the TSIG record
+/// cannot be added without causing the message to be truncated, the server MUST alter the
+/// response so that a TSIG can be included. This response contains only the question and a
+/// TSIG record, has the TC bit set, and has an RCODE of 0 (NOERROR)." `question` is the
+/// length of the question echoed, if it was.
+pub fn sign(signer: Option<&mut (Signer<'_>, u64)>, question: Option<usize>, out: &mut Vec<u8>) -> bool {
+    let Some((signer, now)) = signer else { return true };
+    if out.len() >= HEADER_LEN && out[2] & 0x02 != 0 {
+        let question = question.unwrap_or(0);
+        out.truncate(HEADER_LEN + question);
+        out[3] &= 0xf0; // NOERROR
+        out[4..12].copy_from_slice(&[0, u8::from(question > 0), 0, 0, 0, 0, 0, 0]);
+    }
+    signer.sign(out, *now);
+    true
 }
 
 /// UDP sources no answer can rightly go to, as hickory's server refuses them

@@ -464,40 +464,49 @@ fn resolve<'s>(
     // The name being looked up, when it is a CNAME target rather than the question.
     let mut target: Option<&'s Name> = None;
     for _ in 0..MAX_CNAME_CHAIN {
-        let pool = snapshot.steering.pool(key.as_bytes());
-        if let Some(pool) = pool
-            && matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY)
-        {
-            return steer(response, snapshot, zone, pool, qtype, client);
-        }
-        let lookup = zone.lookup(&key, qtype);
-        let (node, synthesised) = match lookup {
-            Lookup::Exact(node) => (node, false),
-            Lookup::Wildcard(node) => (node, true),
-            Lookup::Delegation(cut) => return referral(response, zone, cut),
-            Lookup::NxDomain => {
-                // RFC 6604 section 2.1: the RCODE describes the last name in the chain.
-                response.metadata.response_code = ResponseCode::NXDomain;
-                return response.authorities.push(Rrs::Set(&zone.negative_soa));
+        // A pool answers A, AAAA and ANY; one with name endpoints answers every type, as a
+        // CNAME would (RFC 1034 section 3.6.2).
+        let steering = match snapshot.steering.pool(key.as_bytes()) {
+            Some(pool) if pool.has_names || matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY) => {
+                Some(steer(response, snapshot, zone, pool, qtype, client))
             }
+            _ => None,
         };
-        let owner = || target.cloned().unwrap_or_else(|| question.hickory_name());
-        let set = match qtype {
-            // RFC 8482 section 4.1: answer ANY with one RRset rather than all of them.
-            RecordType::ANY => node.rrsets.first(),
-            _ => node.get(qtype),
-        };
-        if let Some(set) = set {
-            response.answers.push(rrs(set, synthesised, &owner));
-            return additional_for(response, zone, set);
-        }
-        let Some(cname) = node.get(RecordType::CNAME) else {
-            // NODATA: the name exists, the type does not (RFC 2308 section 2.2).
-            return response.authorities.push(Rrs::Set(&zone.negative_soa));
-        };
-        response.answers.push(rrs(cname, synthesised, &owner));
-        let Some(RData::CNAME(CNAME(next))) = cname.kept().first().map(|r| &r.data) else {
-            return;
+        let next = match steering {
+            Some(Some(next)) => next,
+            Some(None) => return,
+            None => {
+                let lookup = zone.lookup(&key, qtype);
+                let (node, synthesised) = match lookup {
+                    Lookup::Exact(node) => (node, false),
+                    Lookup::Wildcard(node) => (node, true),
+                    Lookup::Delegation(cut) => return referral(response, zone, cut),
+                    Lookup::NxDomain => {
+                        // RFC 6604 section 2.1: the RCODE describes the last name in the chain.
+                        response.metadata.response_code = ResponseCode::NXDomain;
+                        return response.authorities.push(Rrs::Set(&zone.negative_soa));
+                    }
+                };
+                let owner = || target.cloned().unwrap_or_else(|| question.hickory_name());
+                let set = match qtype {
+                    // RFC 8482 section 4.1: answer ANY with one RRset rather than all of them.
+                    RecordType::ANY => node.rrsets.first(),
+                    _ => node.get(qtype),
+                };
+                if let Some(set) = set {
+                    response.answers.push(rrs(set, synthesised, &owner));
+                    return additional_for(response, zone, set);
+                }
+                let Some(cname) = node.get(RecordType::CNAME) else {
+                    // NODATA: the name exists, the type does not (RFC 2308 section 2.2).
+                    return response.authorities.push(Rrs::Set(&zone.negative_soa));
+                };
+                response.answers.push(rrs(cname, synthesised, &owner));
+                let Some(RData::CNAME(CNAME(next))) = cname.kept().first().map(|r| &r.data) else {
+                    return;
+                };
+                next
+            }
         };
         key = NameKey::new(next);
         if is_loop(response, next) {
@@ -512,7 +521,10 @@ fn resolve<'s>(
     }
 }
 
-/// A pool answers A or AAAA (ANY gets A, RFC 8482) with the endpoints steering chose.
+/// A pool answers A or AAAA (ANY gets A, RFC 8482) with the endpoints steering chose; when
+/// they are a name, it answers any type with a CNAME to it, and returns the name when the
+/// resolution goes on there (RFC 1034 section 4.3.2 step 3a: not for a question of type CNAME
+/// or ANY, which the CNAME itself answers).
 fn steer<'s>(
     response: &mut Answer<'s>,
     snapshot: &'s Snapshot,
@@ -520,7 +532,7 @@ fn steer<'s>(
     pool: &'s Pool,
     qtype: RecordType,
     client: &Client,
-) {
+) -> Option<&'s Name> {
     let (address, prefix, from_ecs, scope_offset) = match client.ecs {
         // SOURCE PREFIX-LENGTH 0 asks that no client information be used (RFC 7871 section 7.1.2).
         Some(ecs) if pool.ecs && ecs.source_prefix > 0 => match ecs.address {
@@ -543,11 +555,16 @@ fn steer<'s>(
         client_prefix: prefix,
         family,
         geo: snapshot.steering.geo.as_deref(),
+        asn: snapshot.steering.asn.as_deref(),
         health: &snapshot.health,
         turn: client.salt.turn,
         random: client.salt.random,
     };
-    let decision = decide(pool, &query);
+    let mut decision = decide(pool, &query);
+    if let Some(earlier) = response.steered.filter(|s| s.scope_offset == scope_offset) {
+        // A pool's CNAME led to this pool: the answer depends on both decisions.
+        decision.scope = decision.scope.max(earlier.decision.scope);
+    }
     // The pool's analytics count answers by the client's country: when the policy did not
     // locate the client, it is located here, so that no query is looked up twice.
     let counted = snapshot.observers.pool(pool.index).is_some();
@@ -559,7 +576,7 @@ fn steer<'s>(
     if decision.all_down && pool.when_all_down == WhenAllDown::ServFail {
         response.metadata.authoritative = false;
         response.metadata.response_code = ResponseCode::ServFail;
-        return;
+        return None;
     }
     if decision.endpoints.is_empty() {
         // No address of this family to give (or none servable, with `nodata`): NODATA
@@ -571,11 +588,27 @@ fn steer<'s>(
                 r.ttl = r.ttl.min(pool.failover_ttl_secs);
                 r
             });
-            return response.authorities.push(Rrs::Owned(soa.collect()));
+            response.authorities.push(Rrs::Owned(soa.collect()));
+            return None;
         }
-        return response.authorities.push(Rrs::Set(&zone.negative_soa));
+        response.authorities.push(Rrs::Set(&zone.negative_soa));
+        return None;
     }
-    response.answers.push(Rrs::Endpoints(decision.endpoints));
+    match decision.endpoints.get(0).and_then(|e| e.name.as_ref()) {
+        Some(name) => {
+            response.answers.push(Rrs::Endpoints(decision.endpoints));
+            (!matches!(qtype, RecordType::CNAME | RecordType::ANY)).then_some(&name.name)
+        }
+        None if matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY) => {
+            response.answers.push(Rrs::Endpoints(decision.endpoints));
+            None
+        }
+        None => {
+            // Addresses chosen for a question of another type: the name has none (NODATA).
+            response.authorities.push(Rrs::Set(&zone.negative_soa));
+            None
+        }
+    }
 }
 
 /// The records of `set`, renamed to the query name when synthesised from a wildcard

@@ -181,6 +181,11 @@ impl Writer<'_> {
         for at in 0..picked.len() {
             let (Some(endpoint), Some(record)) = (picked.get(at), picked.record(at)) else { continue };
             self.name(picked.owner());
+            if let Some(name) = &endpoint.name {
+                self.fixed(u16::from(RecordType::CNAME), 1, record.ttl);
+                self.rdata(RecordType::CNAME, &name.wire);
+                continue;
+            }
             match endpoint.address {
                 std::net::IpAddr::V4(a) => {
                     self.fixed(1, 1, record.ttl);

@@ -4,6 +4,7 @@
 //! Pure apart from `GeoDb::open`, which reads the file whole: lookups take an address and
 //! return values, with no allocation.
 
+pub mod asn;
 pub mod countries;
 pub mod distance;
 pub mod file;

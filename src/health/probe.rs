@@ -30,6 +30,7 @@ use tokio_rustls::TlsConnector;
 
 use super::state::Observation;
 use super::table::Target;
+use crate::config::load::LoadRead;
 use crate::config::names::{shown, shown_duration};
 use crate::config::{CheckConfig, CheckKind};
 
@@ -46,12 +47,15 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub const MAX_HEADERS: usize = 100;
 
 /// One probe's result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProbeResult {
     pub observation: Observation,
     pub rtt: Duration,
     /// What was seen: "HTTP 503", "connection refused", "timed out after 2s"...
     pub detail: String,
+    /// The load read with it (the value as read, before division by capacity), or why none
+    /// could be read; `None` when the check reads no load.
+    pub load: Option<Result<f64, String>>,
 }
 
 /// Why a prober could not be built.
@@ -62,15 +66,20 @@ pub struct ProbeError {
     source: rustls::Error,
 }
 
+/// The most addresses of a name endpoint probed: a load balancer's name resolves to a few.
+pub const MAX_RESOLVED: usize = 4;
+
 /// Probes one target again and again.
 pub struct Prober {
     target: Target,
+    /// A name endpoint's name to resolve at each probe (without its final dot), when its
+    /// check names no address.
+    resolve: Option<String>,
     http: Option<Http>,
 }
 
 /// What an HTTP(S) probe sends, and where, prepared once.
 struct Http {
-    socket: SocketAddr,
     /// The connector and the name for SNI and verification; `Err` if `host` is no valid name,
     /// which fails each probe rather than the whole server.
     tls: Option<(TlsConnector, Result<ServerName<'static>, String>)>,
@@ -89,16 +98,21 @@ impl Prober {
     pub fn new(target: Target) -> Result<Self, ProbeError> {
         let check = &target.check;
         let socket = SocketAddr::new(target.address, check.port);
+        // A name goes out without its final dot: as `Host` (RFC 9110 section 7.2), as SNI (RFC
+        // 6066 section 3: "The hostname is represented ... without a trailing dot"), and to the
+        // system resolver, whose hosts file knows `localhost` but not `localhost.`.
+        let name = target.name.as_ref().map(|n| n.to_ascii().trim_end_matches('.').to_owned());
         let http = match check.kind {
             CheckKind::Tcp => None,
-            CheckKind::Http => Some(Http::new(check, socket, None)),
+            CheckKind::Http => Some(Http::new(check, socket, None, name.as_deref())),
             CheckKind::Https => {
                 let config = tls_config(check.verify_tls)
                     .map_err(|source| ProbeError { target: format!("{socket}{}", check.path), source })?;
-                Some(Http::new(check, socket, Some(TlsConnector::from(config))))
+                Some(Http::new(check, socket, Some(TlsConnector::from(config)), name.as_deref()))
             }
         };
-        Ok(Self { target, http })
+        let resolve = name.filter(|_| check.address.is_none());
+        Ok(Self { target, resolve, http })
     }
 
     pub fn target(&self) -> &Target {
@@ -110,10 +124,11 @@ impl Prober {
     pub async fn probe(&self) -> ProbeResult {
         let started = Instant::now();
         let check = &self.target.check;
+        let mut load = None;
         let exchange = async {
-            match &self.http {
-                None => tcp(SocketAddr::new(self.target.address, check.port), check.source).await,
-                Some(http) => http.exchange(check).await,
+            match &self.resolve {
+                None => self.exchange(self.target.address, &mut load).await,
+                Some(name) => self.exchange_resolved(name, &mut load).await,
             }
         };
         let (ok, status, detail) = tokio::time::timeout(check.timeout, exchange)
@@ -127,7 +142,54 @@ impl Prober {
             _ if check.degraded_rtt.is_some_and(|limit| rtt > limit) => Observation::Degraded,
             _ => Observation::Ok,
         };
-        ProbeResult { observation, rtt, detail }
+        if let Some(LoadRead::Prometheus { url, metric }) = &check.load {
+            // A page of its own, fetched with the check: it has its own `timeout`.
+            let fetched =
+                tokio::time::timeout(check.timeout, super::load_read::scrape(url, metric, check.source)).await;
+            load =
+                Some(fetched.unwrap_or_else(|_| {
+                    Err(format!("{} not read within {}", url.text, shown_duration(check.timeout)))
+                }));
+        } else if check.load.is_some() && load.is_none() && ok {
+            load = Some(Err("the answer carried no load".into()));
+        }
+        ProbeResult { observation, rtt, detail, load }
+    }
+}
+
+impl Prober {
+    /// One exchange with one address.
+    async fn exchange(&self, address: IpAddr, load: &mut Option<Result<f64, String>>) -> Outcome {
+        let check = &self.target.check;
+        let socket = SocketAddr::new(address, check.port);
+        match &self.http {
+            None => tcp(socket, check.source).await,
+            Some(http) => http.exchange(socket, check, load).await,
+        }
+    }
+
+    /// A name endpoint: resolves `name` through the system resolver now (so a provider's
+    /// changes of address are followed at each interval), then probes its first
+    /// [`MAX_RESOLVED`] addresses in turn, until one passes. The name is up when any of them
+    /// is: its provider takes its own dead addresses out of the name's answers, and a client
+    /// retries the next address; down when none is, or the name resolves to none.
+    async fn exchange_resolved(&self, name: &str, load: &mut Option<Result<f64, String>>) -> Outcome {
+        let addresses: Vec<IpAddr> = match tokio::net::lookup_host((name, self.target.check.port)).await {
+            Ok(found) => found.map(|s| s.ip()).take(MAX_RESOLVED).collect(),
+            Err(e) => return (false, None, format!("cannot resolve {name}: {e}")),
+        };
+        if addresses.is_empty() {
+            return (false, None, format!("{name} resolves to no address"));
+        }
+        let mut failures = Vec::new();
+        for address in addresses {
+            let (ok, status, detail) = self.exchange(address, load).await;
+            if ok {
+                return (ok, status, format!("{detail} from {address} ({name})"));
+            }
+            failures.push(format!("{address}: {detail}"));
+        }
+        (false, None, format!("{name}: {}", failures.join("; ")))
     }
 }
 
@@ -147,8 +209,10 @@ async fn tcp(addr: SocketAddr, source: Option<std::net::IpAddr>) -> Outcome {
 }
 
 impl Http {
-    fn new(check: &CheckConfig, socket: SocketAddr, tls: Option<TlsConnector>) -> Self {
-        let name = check.host.clone().unwrap_or_else(|| match socket.ip() {
+    /// `endpoint_name`: a name endpoint's name, the `Host` and SNI unless `host` is set.
+    fn new(check: &CheckConfig, socket: SocketAddr, tls: Option<TlsConnector>, endpoint_name: Option<&str>) -> Self {
+        let host_name = check.host.clone().or_else(|| endpoint_name.map(str::to_owned));
+        let name = host_name.clone().unwrap_or_else(|| match socket.ip() {
             IpAddr::V6(a) => format!("[{a}]"),
             IpAddr::V4(a) => a.to_string(),
         });
@@ -156,12 +220,11 @@ impl Http {
         let host = if check.port == default_port { name } else { format!("{name}:{}", check.port) };
         // SNI carries `host`; without one, the address (rustls then sends no SNI, RFC 6066
         // section 3: "Literal IPv4 and IPv6 addresses are not permitted in HostName").
-        let server_name = match &check.host {
+        let server_name = match &host_name {
             Some(host) => ServerName::try_from(host.clone()).map_err(|e| format!("host {}: {e}", shown(host))),
             None => Ok(ServerName::from(socket.ip())),
         };
         Self {
-            socket,
             tls: tls.map(|connector| (connector, server_name)),
             // Validated: one of GET, HEAD, POST, OPTIONS.
             method: Method::from_bytes(check.method.as_bytes()).unwrap_or(Method::GET),
@@ -172,27 +235,32 @@ impl Http {
 
     /// Connects (always to the target's address, whatever `host` says), shakes hands over TLS
     /// for `https`, and asks.
-    async fn exchange(&self, check: &CheckConfig) -> Outcome {
-        let stream = match connect(self.socket, check.source).await {
+    async fn exchange(
+        &self,
+        socket: SocketAddr,
+        check: &CheckConfig,
+        load: &mut Option<Result<f64, String>>,
+    ) -> Outcome {
+        let stream = match connect(socket, check.source).await {
             Ok(stream) => stream,
             Err(e) => return (false, None, e.to_string()),
         };
         let _ = stream.set_nodelay(true); // the request goes out in one write anyway
         let Some((connector, name)) = &self.tls else {
-            return self.ask(TokioIo::new(stream), check).await;
+            return self.ask(TokioIo::new(stream), check, load).await;
         };
         let name = match name {
             Ok(name) => name.clone(),
             Err(e) => return (false, None, e.clone()),
         };
         match connector.connect(name, stream).await {
-            Ok(stream) => self.ask(TokioIo::new(stream), check).await,
+            Ok(stream) => self.ask(TokioIo::new(stream), check, load).await,
             Err(e) => (false, None, format!("TLS: {e}")),
         }
     }
 
     /// Sends the request over a fresh HTTP/1.1 connection and judges the answer.
-    async fn ask<T>(&self, io: T, check: &CheckConfig) -> Outcome
+    async fn ask<T>(&self, io: T, check: &CheckConfig, load: &mut Option<Result<f64, String>>) -> Outcome
     where
         T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
@@ -221,7 +289,7 @@ impl Http {
         };
         let answered = async {
             match sender.send_request(request).await {
-                Ok(response) => judge(response, check).await,
+                Ok(response) => judge(response, check, load).await,
                 Err(e) => (false, None, describe(&e)),
             }
         };
@@ -232,10 +300,20 @@ impl Http {
     }
 }
 
-/// Judges an answer on its status and, for a `body` check, its first `max_body_bytes`.
-async fn judge(response: hyper::Response<Incoming>, check: &CheckConfig) -> Outcome {
+/// Judges an answer on its status and, for a `body` check, its first `max_body_bytes`; reads
+/// the load from it when the check says where.
+async fn judge(
+    response: hyper::Response<Incoming>,
+    check: &CheckConfig,
+    load: &mut Option<Result<f64, String>>,
+) -> Outcome {
     let code = response.status().as_u16();
     let expected = check.expect.iter().any(|(a, b)| (*a..=*b).contains(&code));
+    match &check.load {
+        Some(LoadRead::Header(name)) => *load = Some(super::load_read::from_header(response.headers(), name)),
+        Some(LoadRead::Json(pointer)) if expected => return judge_json(response, check, pointer, load).await,
+        _ => {}
+    }
     let degraded = check.degraded_status.iter().any(|(a, b)| (*a..=*b).contains(&code));
     if !expected {
         // A degraded status (429...) is up but degraded; its body is not what `body` expects.
@@ -254,6 +332,37 @@ async fn judge(response: hyper::Response<Incoming>, check: &CheckConfig) -> Outc
             format!("HTTP {code}, no {} in the first {} bytes of the body", shown(needle), check.max_body_bytes),
         ),
         Err(e) => (false, Some(code), format!("HTTP {code}, body: {}", describe(&e))),
+    }
+}
+
+/// Judges an expected answer whose body carries the load as JSON: the body is read whole, up
+/// to `max_body_bytes` (a longer one gives no load, and is judged on those first bytes), then
+/// searched for `body` and parsed.
+async fn judge_json(
+    response: hyper::Response<Incoming>,
+    check: &CheckConfig,
+    pointer: &str,
+    load: &mut Option<Result<f64, String>>,
+) -> Outcome {
+    let code = response.status().as_u16();
+    let (body, whole) = match super::load_read::read_body(response.into_body(), check.max_body_bytes).await {
+        Ok(read) => read,
+        Err(e) => {
+            let e = describe(&e);
+            *load = Some(Err(format!("body: {e}")));
+            return (false, Some(code), format!("HTTP {code}, body: {e}"));
+        }
+    };
+    *load = Some(if whole {
+        super::load_read::from_json(&body, pointer)
+    } else {
+        Err(format!("the body is longer than max_body_bytes ({} bytes): no JSON read", check.max_body_bytes))
+    });
+    match &check.body {
+        Some(needle) if !needle.is_empty() && !contains(&body, needle.as_bytes()) => {
+            (false, Some(code), format!("HTTP {code}, body without {}", shown(needle)))
+        }
+        _ => (true, Some(code), format!("HTTP {code}")),
     }
 }
 

@@ -26,6 +26,13 @@ pub struct HealthView {
     /// Per pool, a bit per region (index into the pool's regions) still within its
     /// `failback_delay` after recovering: tried after the others.
     held_back: Vec<u32>,
+    /// Each endpoint's weight in thousandths while some weight ramps (`health::ramp`); empty
+    /// when none does, and each endpoint's configured weight is in force.
+    weights: Vec<u32>,
+    /// Each endpoint's smoothed load as a fraction of capacity, while a report counts.
+    loads: Vec<Option<f32>>,
+    /// Per pool, the endpoints (health indexes, sorted) shed for their load.
+    shed: Vec<Vec<u32>>,
 }
 
 impl HealthView {
@@ -43,7 +50,56 @@ impl HealthView {
         short_ttl: Vec<bool>,
         preferred: Vec<Option<u8>>,
     ) -> Self {
-        Self { endpoints, regions_down, short_ttl, preferred, held_back: Vec::new() }
+        Self {
+            endpoints,
+            regions_down,
+            short_ttl,
+            preferred,
+            held_back: Vec::new(),
+            weights: Vec::new(),
+            loads: Vec::new(),
+            shed: Vec::new(),
+        }
+    }
+
+    /// The same view with ramped weights, in thousandths, by endpoint.
+    pub fn with_weights(mut self, weights: Vec<u32>) -> Self {
+        self.weights = weights;
+        self
+    }
+
+    /// An endpoint's weight in thousandths as answers follow it now: its ramped weight while
+    /// one ramps, else `configured` (whole weights).
+    pub fn weight_milli(&self, endpoint: usize, configured: u32) -> u64 {
+        match self.weights.get(endpoint) {
+            Some(&milli) => u64::from(milli),
+            None => u64::from(configured) * u64::from(super::ramp::MILLI),
+        }
+    }
+
+    /// The same view with endpoints' loads and each pool's shed endpoints.
+    pub fn with_loads(mut self, loads: Vec<Option<f32>>, shed: Vec<Vec<u32>>) -> Self {
+        self.loads = loads;
+        self.shed = shed;
+        self
+    }
+
+    /// An endpoint's smoothed load (a fraction of capacity), if a report counts.
+    pub fn load(&self, endpoint: usize) -> Option<f32> {
+        self.loads.get(endpoint).copied().flatten()
+    }
+
+    /// Whether a pool leaves an endpoint out of its answers for its load.
+    pub fn is_shed(&self, pool: usize, endpoint: usize) -> bool {
+        match self.shed.get(pool) {
+            Some(shed) if !shed.is_empty() => u32::try_from(endpoint).is_ok_and(|e| shed.binary_search(&e).is_ok()),
+            _ => false,
+        }
+    }
+
+    /// Whether a pool sheds any endpoint now.
+    pub fn is_shedding(&self, pool: usize) -> bool {
+        self.shed.get(pool).is_some_and(|shed| !shed.is_empty())
     }
 
     /// The same view with regions held back from failback.

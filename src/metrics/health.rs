@@ -51,6 +51,8 @@ pub(super) struct HealthSeries {
     transitions: BTreeMap<(String, String, EndpointState), Arc<AtomicU64>>,
     /// By (pool, kind).
     failovers: BTreeMap<(String, FailoverKind), Arc<AtomicU64>>,
+    /// By (region, address): the smoothed load as `f64` bits, while a report counts.
+    loads: BTreeMap<(String, String), Arc<AtomicU64>>,
 }
 
 /// The health series, read by the page and extended by the writer without a lock.
@@ -112,6 +114,30 @@ impl SharedHealthSeries {
         n.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Sets an endpoint's load, or takes its series away when no report counts.
+    pub(super) fn set_load(&self, endpoint: EndpointLabel<'_>, load: Option<f64>) {
+        let key = endpoint.key();
+        match load {
+            Some(load) => {
+                let gauge = self.counter(
+                    |s| s.loads.get(&key).cloned(),
+                    |s| {
+                        s.loads.entry(key.clone()).or_default();
+                    },
+                );
+                gauge.store(load.to_bits(), Ordering::Relaxed);
+            }
+            None if self.0.load().loads.contains_key(&key) => {
+                self.0.rcu(|current| {
+                    let mut next = HealthSeries::clone(current);
+                    next.loads.remove(&key);
+                    next
+                });
+            }
+            None => {}
+        }
+    }
+
     pub(super) fn render(&self, page: &mut Page) {
         self.0.load().render(page);
     }
@@ -125,6 +151,15 @@ impl HealthSeries {
         for ((region, endpoint, to), n) in &self.transitions {
             let n = n.load(Ordering::Relaxed);
             page.sample(name, &[("region", region), ("endpoint", endpoint), ("to", to.as_str())], n);
+        }
+        let name = "meridian_endpoint_load";
+        page.family(name, Kind::Gauge, "An endpoint's smoothed reported load, a fraction of its capacity (1 is full).");
+        for ((region, endpoint), load) in &self.loads {
+            page.sample(
+                name,
+                &[("region", region), ("endpoint", endpoint)],
+                f64::from_bits(load.load(Ordering::Relaxed)),
+            );
         }
         let name = "meridian_failovers_total";
         page.family(name, Kind::Counter, "Failovers of a pool to other regions, by hand or by health.");

@@ -152,6 +152,45 @@ impl Dropped {
     }
 }
 
+/// What the TSIG stage made of a signed request (RFC 8945 section 5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TsigResult {
+    /// Verified: answered and signed.
+    Verified = 0,
+    /// No such key, or not for that algorithm: NOTAUTH.
+    BadKey = 1,
+    /// The MAC did not verify: NOTAUTH.
+    BadSig = 2,
+    /// Signed outside the fudge: NOTAUTH.
+    BadTime = 3,
+    /// A truncated MAC: NOTAUTH.
+    BadTrunc = 4,
+    /// A TSIG record out of place, unreadable, or with a MAC of a size no signer may send.
+    FormErr = 5,
+}
+
+impl TsigResult {
+    pub(super) const ALL: [TsigResult; 6] = [
+        TsigResult::Verified,
+        TsigResult::BadKey,
+        TsigResult::BadSig,
+        TsigResult::BadTime,
+        TsigResult::BadTrunc,
+        TsigResult::FormErr,
+    ];
+
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            TsigResult::Verified => "verified",
+            TsigResult::BadKey => "badkey",
+            TsigResult::BadSig => "badsig",
+            TsigResult::BadTime => "badtime",
+            TsigResult::BadTrunc => "badtrunc",
+            TsigResult::FormErr => "formerr",
+        }
+    }
+}
+
 /// Which TCP connection limit refused a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpRefusal {

@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use health::SharedHealthSeries;
-pub use labels::{Dropped, EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport};
+pub use labels::{
+    Dropped, EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport, TsigResult,
+};
 pub use observers::{Observers, PoolObserver, PoolObservers};
 pub use pool::PoolHandles;
 use pool::SharedAnswerCounters;
@@ -77,6 +79,8 @@ pub struct Registry {
     rate_limited: [AtomicU64; 2],
     /// UDP datagrams left unanswered, by [`Dropped`].
     dropped: [AtomicU64; Dropped::ALL.len()],
+    /// Signed requests, by [`TsigResult`].
+    tsig: [AtomicU64; TsigResult::ALL.len()],
     /// TCP connections open now.
     tcp_connections: AtomicU64,
     /// TCP connections closed at once, by [`TcpRefusal`].
@@ -131,6 +135,7 @@ impl Registry {
             ecs_tailored: AtomicU64::new(0),
             rate_limited: [const { AtomicU64::new(0) }; 2],
             dropped: [const { AtomicU64::new(0) }; Dropped::ALL.len()],
+            tsig: [const { AtomicU64::new(0) }; TsigResult::ALL.len()],
             tcp_connections: AtomicU64::new(0),
             tcp_refused: [const { AtomicU64::new(0) }; TcpRefusal::ALL.len()],
             tcp_timeouts: [const { AtomicU64::new(0) }; TcpTimeout::ALL.len()],
@@ -168,6 +173,12 @@ impl Registry {
     /// sources: one relaxed atomic add.
     pub fn record_dropped(&self, reason: Dropped) {
         self.dropped[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one signed request, and what its TSIG record made of it. Only requests that
+    /// carry a TSIG record come here: one relaxed atomic add.
+    pub fn record_tsig(&self, result: TsigResult) {
+        self.tsig[result as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a TCP connection opened (`true`) or closed (`false`): the open-connections gauge.
@@ -210,6 +221,12 @@ impl Registry {
     /// Counts a change of an endpoint's state. Not hot; no lock.
     pub fn record_transition(&self, endpoint: EndpointLabel<'_>, to: EndpointState) {
         self.health.record_transition(endpoint, to);
+    }
+
+    /// Sets an endpoint's smoothed load (`None`: no report counts, and the series goes). Not
+    /// hot; no lock.
+    pub fn set_endpoint_load(&self, endpoint: EndpointLabel<'_>, load: Option<f64>) {
+        self.health.set_load(endpoint, load);
     }
 
     /// Counts a failover of `pool`. Not hot; no lock.
@@ -376,6 +393,15 @@ impl Registry {
         );
         for reason in Dropped::ALL {
             page.sample(name, &[("reason", reason.as_str())], self.dropped[reason as usize].load(Ordering::Relaxed));
+        }
+        let name = "meridian_tsig_requests_total";
+        page.family(
+            name,
+            Kind::Counter,
+            "Requests that carried a TSIG record, by result: verified (answered and signed), or the error they got.",
+        );
+        for result in TsigResult::ALL {
+            page.sample(name, &[("result", result.as_str())], self.tsig[result as usize].load(Ordering::Relaxed));
         }
     }
 

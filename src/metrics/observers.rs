@@ -42,7 +42,7 @@ impl Observers {
             .regions
             .iter()
             .map(|r| {
-                let endpoints = r.endpoints.iter().flatten().map(|e| (e.health, e.address.to_string())).collect();
+                let endpoints = r.each_endpoint().map(|e| (e.health, e.label())).collect();
                 (r.name.as_str(), endpoints)
             })
             .collect();
@@ -50,11 +50,11 @@ impl Observers {
         let region_slots = pool.regions.iter().map(|r| analytics.region_slot(&r.name)).collect();
         let mut endpoint_slots = Vec::new();
         for region in &pool.regions {
-            for e in region.endpoints.iter().flatten() {
+            for e in region.each_endpoint() {
                 if endpoint_slots.len() <= e.health {
                     endpoint_slots.resize(e.health + 1, usize::MAX);
                 }
-                endpoint_slots[e.health] = analytics.endpoint_slot(&format!("{}/{}", region.name, e.address));
+                endpoint_slots[e.health] = analytics.endpoint_slot(&format!("{}/{}", region.name, e.label()));
             }
         }
         PoolObserver { metrics: self.metrics.pool_handles(&name, &members), analytics, region_slots, endpoint_slots }

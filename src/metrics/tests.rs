@@ -276,7 +276,7 @@ fn observers_resolved_for_a_snapshot_are_found_by_pool_index() {
     )
     .unwrap();
     let zone = crate::zone::Zone::build(zone.origin.unwrap(), zone.entries).unwrap();
-    let steering = crate::steering::Steering::build(&config, None, &crate::zone::Zones::new(vec![zone])).unwrap();
+    let steering = crate::steering::Steering::build(&config, None, None, &crate::zone::Zones::new(vec![zone])).unwrap();
     let observers = Observers::default();
     let resolved = observers.resolve(&steering);
     let b = resolved.pool(steering.pools[1].index).expect("every pool is resolved");

@@ -10,6 +10,7 @@ mod build;
 mod geo;
 mod hash;
 pub mod latency;
+mod least_loaded;
 mod nearest;
 mod priority;
 mod random;
@@ -25,6 +26,7 @@ pub use build::Steering;
 pub use servable::{can_serve, servable_regions};
 
 use crate::config::{PolicyKind, WhenAllDown};
+use crate::geo::asn::{AsnDb, AsnLocated};
 use crate::geo::mmdb::{GeoDb, Located, LocationId};
 use crate::geo::overrides::Overrides;
 use crate::geo::{Coordinates, Location};
@@ -47,7 +49,11 @@ pub enum Family {
 /// with the pool's TTL, built once with the snapshot.
 #[derive(Debug, Clone)]
 pub struct PoolEndpoint {
+    /// Unspecified for a name endpoint (see `name`).
     pub address: IpAddr,
+    /// A name endpoint's target: its record is a CNAME to it, and it stands in both families'
+    /// lists, since a CNAME answers A and AAAA alike.
+    pub name: Option<EndpointName>,
     pub weight: u32,
     /// Index into the health view.
     pub health: usize,
@@ -60,6 +66,24 @@ pub struct PoolEndpoint {
     pub backup: bool,
 }
 
+impl PoolEndpoint {
+    /// Its weight as answers follow it now, in thousandths: its configured weight, or where
+    /// a ramp or slow start has got to (the health view carries those, published by the
+    /// writer: no clock is read here).
+    pub fn weight_now(&self, health: &HealthView) -> u64 {
+        health.weight_milli(self.health, self.weight)
+    }
+}
+
+/// A name endpoint's target, encoded once with the snapshot so that answering with it
+/// allocates nothing.
+#[derive(Debug, Clone)]
+pub struct EndpointName {
+    pub name: Name,
+    /// The name in wire form (uncompressed), as the UDP encoder writes it.
+    pub wire: Box<[u8]>,
+}
+
 /// A region as one pool sees it.
 #[derive(Debug, Clone)]
 pub struct PoolRegion {
@@ -68,10 +92,27 @@ pub struct PoolRegion {
     pub name: String,
     pub location: Option<Coordinates>,
     pub bias_km: f64,
-    /// Endpoints by family, in configuration order.
+    /// Endpoints by family, in configuration order (a name endpoint in both).
     pub endpoints: [Vec<PoolEndpoint>; 2],
+    /// Its endpoints are names: it answers with one CNAME, whatever `max_answers` says.
+    pub is_named: bool,
     /// A stable per-region seed for rendezvous hashing.
     pub hash_seed: u64,
+}
+
+impl PoolEndpoint {
+    /// Its address, or its name: how metrics, analytics and the API name it.
+    pub fn label(&self) -> String {
+        self.name.as_ref().map_or_else(|| self.address.to_string(), |n| n.name.to_string())
+    }
+}
+
+impl PoolRegion {
+    /// Each endpoint once, in family order (a name endpoint stands in both families' lists).
+    pub fn each_endpoint(&self) -> impl Iterator<Item = &PoolEndpoint> {
+        let [v4, v6] = &self.endpoints;
+        v4.iter().chain(v6.iter().filter(|e| e.name.is_none()))
+    }
 }
 
 /// A load-balanced name, ready for decisions.
@@ -86,6 +127,14 @@ pub struct Pool {
     pub max_answers: usize,
     pub regions: Vec<PoolRegion>,
     pub overrides: Overrides<u8>,
+    /// `{ asn = .. }` overrides: (autonomous system, index into `regions`), sorted.
+    pub asn_overrides: Vec<(u32, u8)>,
+    /// For `geo`: autonomous system -> the first region listing it (index into `regions`),
+    /// sorted.
+    pub asn_map: Vec<(u32, u8)>,
+    /// Some region answers with a name: every type asked at the pool's name is steered (a
+    /// CNAME owner holds no other data, RFC 2181 section 10.1).
+    pub has_names: bool,
     /// For `geo`: location id -> the region its country (or else continent) maps to.
     pub geo_table: Vec<Option<GeoMatch>>,
     pub fallback_location: Option<Coordinates>,
@@ -122,6 +171,7 @@ pub struct Query<'a> {
     pub client_prefix: u8,
     pub family: Family,
     pub geo: Option<&'a GeoDb>,
+    pub asn: Option<&'a AsnDb>,
     pub health: &'a HealthView,
     /// A round-robin turn and a random draw, from the caller.
     pub turn: u64,
@@ -134,6 +184,12 @@ pub enum Reason {
     Override {
         prefix_len: u8,
     },
+    /// An `asn` override: the client's network belongs to this autonomous system.
+    AsnOverride {
+        asn: u32,
+    },
+    /// `geo`: a region lists the client's autonomous system.
+    Asn(u32),
     Country([u8; 2]),
     Continent([u8; 2]),
     /// The client was not located, or its place maps to no region.
@@ -154,6 +210,8 @@ pub enum Reason {
     Latency {
         measured: bool,
     },
+    /// Drawn by spare capacity (reported load) × weight.
+    LeastLoaded,
     /// The policy's first choice had no servable endpoint of the family; this is its next.
     NextInOrder {
         position: usize,
@@ -175,6 +233,8 @@ pub struct Decision<'s> {
     pub reason: Reason,
     /// The database's view of the client, when the policy looked it up.
     pub located: Option<Located>,
+    /// The ASN database's view of the client, when the pool steers by autonomous system.
+    pub asn: Option<AsnLocated>,
     /// No endpoint of the pool could be served.
     pub all_down: bool,
     /// The pool has no endpoint of the family asked for in any region (AAAA to an IPv4-only
@@ -300,15 +360,39 @@ struct Ranked {
     located: Option<Located>,
 }
 
+/// The region an autonomous system maps to in a sorted (asn, region) list.
+fn find_asn(list: &[(u32, u8)], asn: u32) -> Option<u8> {
+    list.binary_search_by_key(&asn, |(a, _)| *a).ok().map(|at| list[at].1)
+}
+
 /// Decides which endpoints of `pool` answer this query.
 pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
-    let policy = rank(pool, q);
-    let overridden = pool.overrides.find(q.client);
-    // CIDR overrides win over the database and every policy; if the override's region has
-    // nothing to give, the policy's own order for this client follows.
-    let (mut order, mut first_reason) = match overridden {
-        Some((region, prefix_len)) => (Order::first_then(region, policy.order), Reason::Override { prefix_len }),
-        None => (policy.order, policy.reason),
+    // One ASN lookup per query at most, shared by the overrides and the `geo` map.
+    let asn = match q.asn {
+        Some(db) if !pool.asn_overrides.is_empty() || !pool.asn_map.is_empty() => db.locate(q.client),
+        _ => None,
+    };
+    let mut policy = rank(pool, q, asn);
+    // CIDR overrides win over everything, then ASN overrides, then the policy; if the
+    // override's region has nothing to give, the policy's own order for this client follows.
+    // An ASN override's answer depends on the client's ASN network.
+    let by_asn = || {
+        let (located, number) = asn.and_then(|a| Some((a, a.asn?)))?;
+        let region = find_asn(&pool.asn_overrides, number)?;
+        Some(((region, located.prefix_len), Reason::AsnOverride { asn: number }))
+    };
+    let (overridden, override_reason) = match pool.overrides.find(q.client) {
+        Some((region, prefix_len)) => (Some((region, prefix_len)), Some(Reason::Override { prefix_len })),
+        None => by_asn().map_or((None, None), |(o, r)| (Some(o), Some(r))),
+    };
+    // Whatever served, the answer depended on the client's ASN network (found in the
+    // overrides or the map, or not).
+    if let Some(a) = asn {
+        policy.scope = policy.scope.max(a.prefix_len);
+    }
+    let (mut order, mut first_reason) = match (overridden, override_reason) {
+        (Some((region, _)), Some(reason)) => (Order::first_then(region, policy.order), reason),
+        _ => (policy.order, policy.reason),
     };
     if !pool.failovers.is_empty() {
         if let Some(from) = order.iter().next().filter(|first| pool.failovers.iter().any(|(f, _)| f == first)) {
@@ -326,6 +410,7 @@ pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
             scope: 0,
             reason: first_reason,
             located: policy.located,
+            asn,
             all_down: false,
             no_endpoint_of_family: true,
         };
@@ -339,13 +424,16 @@ pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
         if q.health.is_region_down(region.region) {
             continue;
         }
-        let mut picked = pick_endpoints(&region.endpoints[family], &pool.name_wire, pool.max_answers, q);
+        // A name region answers with one CNAME: a CNAME RRset holds one record (RFC 2181
+        // section 10.1).
+        let max = if region.is_named { 1 } else { pool.max_answers };
+        let mut picked = pick_endpoints(pool, &region.endpoints[family], max, q);
         picked.failover = q.health.is_short_ttl(pool.index);
         if picked.is_empty() {
             continue;
         }
         if position == 0 || pool.spill_regions <= 1 {
-            return chosen(pool, q, &policy, overridden, first_reason, position, idx, picked);
+            return chosen(pool, q, &policy, overridden, first_reason, position, idx, picked, asn);
         }
         spill[spilled] = Some((position, idx, picked));
         spilled += 1;
@@ -357,10 +445,10 @@ pub fn decide<'s>(pool: &'s Pool, q: &Query<'_>) -> Decision<'s> {
         let prefix = pool.hash_prefix[usize::from(q.client.is_ipv6())].min(q.client_prefix);
         let pick = (hash::subnet_key(q.client, prefix) % spilled as u64) as usize;
         if let Some((position, idx, picked)) = spill[pick] {
-            return chosen(pool, q, &policy, overridden, first_reason, position, idx, picked);
+            return chosen(pool, q, &policy, overridden, first_reason, position, idx, picked, asn);
         }
     }
-    all_down(pool, q, first_reason, policy.located)
+    all_down(pool, q, first_reason, policy.located, asn)
 }
 
 /// Most regions a spill spreads over.
@@ -377,6 +465,7 @@ fn chosen<'s>(
     position: usize,
     idx: u8,
     picked: Picked<'s>,
+    asn: Option<AsnLocated>,
 ) -> Decision<'s> {
     let reason = if position == 0 { first_reason } else { Reason::NextInOrder { position } };
     // The answer depends on what chose the region: the override alone when it served, else the
@@ -397,6 +486,7 @@ fn chosen<'s>(
         scope,
         reason,
         located: policy.located,
+        asn,
         all_down: false,
         no_endpoint_of_family: false,
     }
@@ -404,24 +494,35 @@ fn chosen<'s>(
 
 /// No region can serve: fail open with every configured endpoint at the failover TTL (as
 /// gdnsd and Route 53 do), unless the pool asks for SERVFAIL or NODATA.
-fn all_down<'s>(pool: &'s Pool, q: &Query<'_>, reason: Reason, located: Option<Located>) -> Decision<'s> {
+fn all_down<'s>(
+    pool: &'s Pool,
+    q: &Query<'_>,
+    reason: Reason,
+    located: Option<Located>,
+    asn: Option<AsnLocated>,
+) -> Decision<'s> {
     let all = &pool.all_endpoints[q.family as usize];
     let mut endpoints = Picked::new(all, &pool.name_wire);
     if pool.when_all_down == WhenAllDown::FailOpen {
         // Every configured endpoint, whatever its checks say, but not those taken out by hand
-        // (drained, or weight 0).
-        let wanted = |e: &PoolEndpoint| e.weight > 0 && !q.health.endpoint(e.health).drained;
-        all.iter().enumerate().filter(|(_, e)| wanted(e)).for_each(|(i, _)| endpoints.push(i));
+        // (drained, or weight 0). Names and addresses never share an answer: when the first
+        // is a name, it alone (a CNAME RRset holds one record); else the addresses.
+        let wanted = |e: &PoolEndpoint| e.weight_now(q.health) > 0 && !q.health.endpoint(e.health).drained;
+        let first_named = all.iter().find(|e| wanted(e)).is_some_and(|e| e.name.is_some());
+        let fits = |e: &PoolEndpoint| e.name.is_some() == first_named;
+        let take = if first_named { 1 } else { MAX_ANSWERS };
+        all.iter().enumerate().filter(|(_, e)| wanted(e) && fits(e)).take(take).for_each(|(i, _)| endpoints.push(i));
         endpoints.failover = true;
     }
-    Decision { region: None, endpoints, scope: 0, reason, located, all_down: true, no_endpoint_of_family: false }
+    let (all_down, no_endpoint_of_family) = (true, false);
+    Decision { region: None, endpoints, scope: 0, reason, located, asn, all_down, no_endpoint_of_family }
 }
 
 /// One arm per policy and no `_ =>`, so a new policy does not compile until handled.
-fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
+fn rank(pool: &Pool, q: &Query<'_>, asn: Option<AsnLocated>) -> Ranked {
     let plain = |order, reason| Ranked { order, reason, scope: 0, located: None };
     match pool.policy {
-        PolicyKind::Geo => geo::rank(pool, q),
+        PolicyKind::Geo => geo::rank(pool, q, asn),
         PolicyKind::Nearest => nearest::rank(pool, q),
         PolicyKind::Weighted => plain(weighted::order(pool, q), Reason::Weighted),
         PolicyKind::RoundRobin => plain(round_robin::order(pool, q.turn), Reason::RoundRobin { turn: q.turn }),
@@ -429,6 +530,7 @@ fn rank(pool: &Pool, q: &Query<'_>) -> Ranked {
         PolicyKind::Hash => hash::rank(pool, q),
         PolicyKind::Priority => plain(priority::order(pool, q.health), Reason::Priority),
         PolicyKind::Latency => latency::rank(pool, q),
+        PolicyKind::LeastLoaded => plain(least_loaded::order(pool, q), Reason::LeastLoaded),
     }
 }
 
@@ -487,15 +589,19 @@ fn locate<'g>(q: &Query<'g>) -> (Option<Located>, Option<(LocationId, &'g Locati
     (located, location)
 }
 
-/// Up to `max` servable endpoints: all of them when they fit, else a weighted draw without
-/// replacement seeded by the caller's random value (so answers spread by weight).
-fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], owner: &'s [u8], max: usize, q: &Query<'_>) -> Picked<'s> {
+/// Up to `max_answers` servable endpoints: all of them when they fit, else a weighted draw
+/// without replacement seeded by the caller's random value (so answers spread by weight; for
+/// `least_loaded`, by weight × spare capacity). Endpoints the pool sheds for their load are
+/// left out, as unservable ones are.
+fn pick_endpoints<'s>(pool: &'s Pool, endpoints: &'s [PoolEndpoint], max: usize, q: &Query<'_>) -> Picked<'s> {
+    let owner = &pool.name_wire[..];
     // Tiers, best first: healthy, then degraded, then backups healthy, then backups degraded.
     // Weight 0 takes an endpoint out of rotation without removing it from the configuration;
     // positions past u16 cannot be recorded (no region comes near that many endpoints).
     let tier = |i: usize, e: &PoolEndpoint| -> Option<u8> {
         let view = q.health.endpoint(e.health);
-        (i <= usize::from(u16::MAX) && e.weight > 0 && view.servable)
+        let shed = q.health.is_shed(pool.index, e.health);
+        (i <= usize::from(u16::MAX) && e.weight_now(q.health) > 0 && view.servable && !shed)
             .then_some(u8::from(view.degraded) + 2 * u8::from(e.backup))
     };
     let Some(best) = endpoints.iter().enumerate().filter_map(|(i, e)| tier(i, e)).min() else {
@@ -508,18 +614,22 @@ fn pick_endpoints<'s>(endpoints: &'s [PoolEndpoint], owner: &'s [u8], max: usize
         endpoints.iter().enumerate().filter(|(i, e)| in_tier(*i, e)).for_each(|(i, _)| picked.push(i));
         return picked;
     }
+    let least_loaded = pool.policy == PolicyKind::LeastLoaded;
+    let fill = if least_loaded { least_loaded::fill(pool, endpoints, q) } else { 0.0 };
+    let tickets =
+        |e: &PoolEndpoint| if least_loaded { least_loaded::tickets(e, q, fill) } else { e.weight_now(q.health) };
     let mut state = q.random;
     while picked.len() < max {
         let taken = |i: usize| picked.chosen[..picked.len()].contains(&(i as u16));
         let open = |(i, e): &(usize, &PoolEndpoint)| in_tier(*i, e) && !taken(*i);
-        let total: u64 = endpoints.iter().enumerate().filter(open).map(|(_, e)| u64::from(e.weight)).sum();
+        let total: u64 = endpoints.iter().enumerate().filter(open).map(|(_, e)| tickets(e)).sum();
         if total == 0 {
             break;
         }
         state = splitmix64(state);
         let mut ticket = state % total;
         let chosen = endpoints.iter().enumerate().filter(open).find(|(_, e)| {
-            let w = u64::from(e.weight);
+            let w = tickets(e);
             let hit = ticket < w;
             ticket = ticket.saturating_sub(w);
             hit

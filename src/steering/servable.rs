@@ -12,7 +12,7 @@ use crate::health::view::HealthView;
 /// Whether region `region` of the pool (an index into `pool.regions`) could answer now: it is
 /// not failed over from by hand (such a region is never tried), not down as a whole (fewer
 /// servable endpoints than its `min_healthy`), and it has an endpoint of either family that
-/// health lets answer and whose weight is above 0.
+/// health lets answer, whose weight is above 0 and which the pool does not shed for its load.
 pub fn can_serve(pool: &Pool, region: usize, health: &HealthView) -> bool {
     let Some(r) = pool.regions.get(region) else { return false };
     if pool.failovers.iter().any(|&(from, _)| usize::from(from) == region) || health.is_region_down(r.region) {
@@ -21,7 +21,7 @@ pub fn can_serve(pool: &Pool, region: usize, health: &HealthView) -> bool {
     [Family::V4, Family::V6]
         .iter()
         .flat_map(|&f| r.endpoints[f as usize].iter())
-        .any(|e| e.weight > 0 && health.is_servable(e.health))
+        .any(|e| e.weight_now(health) > 0 && health.is_servable(e.health) && !health.is_shed(pool.index, e.health))
 }
 
 /// How many of the pool's regions could answer now (see [`can_serve`]); 0: the pool is down,

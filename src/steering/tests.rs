@@ -9,6 +9,7 @@ use mmdb_writer::{Value, Writer};
 
 use super::*;
 use crate::config::Config;
+use crate::geo::asn::AsnDb;
 use crate::geo::mmdb::GeoDb;
 use crate::health::view::EndpointView;
 use crate::zone::parse::parse;
@@ -32,12 +33,26 @@ impl std::ops::Deref for Setup {
 }
 
 pub(super) fn steering(regions: &str, pool: &str, geo: Option<GeoDb>) -> Setup {
-    let geoip = if geo.is_some() { "[geoip]\ndatabase = \"unused.mmdb\"\n" } else { "" };
+    steering_by_asn(regions, pool, geo, None)
+}
+
+/// As [`steering`], with an ASN database too.
+pub(super) fn steering_by_asn(regions: &str, pool: &str, geo: Option<GeoDb>, asn: Option<AsnDb>) -> Setup {
+    let mut geoip = String::new();
+    if geo.is_some() || asn.is_some() {
+        geoip.push_str("[geoip]\n");
+    }
+    if geo.is_some() {
+        geoip.push_str("database = \"unused.mmdb\"\n");
+    }
+    if asn.is_some() {
+        geoip.push_str("asn_database = \"unused-asn.mmdb\"\n");
+    }
     let toml = format!("zones_dir = \"z\"\n{geoip}{regions}\n[[pool]]\nname = \"p.lb.test.\"\n{pool}\n");
     let config = Config::from_toml(&toml, Path::new(""), "test").expect("valid test configuration");
     let file = parse(ZONE, None).unwrap();
     let zones = Zones::new(vec![Zone::build(file.origin.unwrap(), file.entries).unwrap()]);
-    let steering = Steering::build(&config, geo.map(Arc::new), &zones).expect("pool builds");
+    let steering = Steering::build(&config, geo.map(Arc::new), asn.map(Arc::new), &zones).expect("pool builds");
     let endpoints = config.regions.iter().map(|r| r.endpoints.len()).sum();
     Setup { steering, health: HealthView::all_up(endpoints) }
 }
@@ -54,6 +69,7 @@ fn query<'a>(s: &'a Setup, client: &str, turn: u64, random: u64) -> Query<'a> {
         client_prefix: if client.is_ipv4() { 32 } else { 128 },
         family: if client.is_ipv4() { Family::V4 } else { Family::V6 },
         geo: s.geo.as_deref(),
+        asn: s.asn.as_deref(),
         health: &s.health,
         turn,
         random,
@@ -94,6 +110,26 @@ fn weighted_regions_take_shares_within_one_percent_of_their_weights() {
         let share = f64::from(counts[name]) / 10_000.0;
         assert!((share - weight).abs() < 0.01, "{name}: {share}");
     }
+}
+
+#[test]
+fn ramped_weights_in_the_view_weigh_regions_and_a_ramp_to_0_serves_until_its_end() {
+    // Region "new" slow-starts its endpoint of weight 1 (a tenth: 100 thousandths) against
+    // "old" at weight 1, while its other endpoint ramps down from 1 to 0 (halfway): the region
+    // weighs what its endpoints weigh now.
+    let regions = [region("old", "", &[("192.0.2.1", 1)]), region("new", "", &[("192.0.2.2", 1), ("192.0.2.3", 0)])];
+    let mut s = steering(&regions.concat(), "policy = \"weighted\"\nregions = [\"old\", \"new\"]", None);
+    s.health = HealthView::all_up(3).with_weights(vec![1_000, 100, 500]);
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for i in 0..20_000u64 {
+        *counts.entry(region_of(&s, &query(&s, "192.0.2.200", i, splitmix64(i))).unwrap()).or_default() += 1;
+    }
+    let share = f64::from(counts["new"]) / 20_000.0;
+    assert!((share - 600.0 / 1_600.0).abs() < 0.015, "new weighs 0.1 + 0.5 of 1.6: {share}");
+    // 192.0.2.3 is ramping down to weight 0: it still serves, by its weight now.
+    assert!(can_serve(&s.pools[0], 1, &s.health));
+    s.health = HealthView::all_up(3).with_weights(vec![1_000, 0, 0]);
+    assert!(!can_serve(&s.pools[0], 1, &s.health), "at its end, weight 0: out");
 }
 
 #[test]
@@ -332,4 +368,127 @@ fn a_manual_failover_sends_a_regions_clients_to_another_and_never_tries_it() {
     s.steering.pools[0].failovers = vec![(0, 1), (1, 0)];
     let q = query(&s, "198.51.100.1", 0, 0);
     assert_eq!(region_of(&s, &q).as_deref(), Some("c"));
+}
+
+/// A name region: `{ name = .. }` endpoints with weights.
+fn named_region(name: &str, endpoints: &[(&str, u32)]) -> String {
+    let list: Vec<String> = endpoints.iter().map(|(n, w)| format!("{{ name = \"{n}\", weight = {w} }}")).collect();
+    format!("[[region]]\nname = \"{name}\"\nendpoints = [ {} ]\n", list.join(", "))
+}
+
+#[test]
+fn a_name_region_answers_one_name_of_either_family_drawn_by_weight() {
+    let regions = named_region("cdn", &[("a.cdn.example.", 1), ("b.cdn.example.", 3)]);
+    let s = steering(&regions, "policy = \"priority\"\nregions = [\"cdn\"]\nmax_answers = 8", None);
+    assert!(s.pools[0].has_names);
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for i in 0..4_000u64 {
+        for family in [Family::V4, Family::V6] {
+            let q = Query { family, ..query(&s, "192.0.2.200", i, splitmix64(i)) };
+            let decision = decide(&s.pools[0], &q);
+            assert_eq!(decision.endpoints.len(), 1, "one CNAME, whatever max_answers says");
+            let name = decision.endpoints.get(0).unwrap().name.as_ref().expect("a name endpoint");
+            *counts.entry(name.name.to_string()).or_default() += 1;
+        }
+    }
+    let share = f64::from(counts["b.cdn.example."]) / 8_000.0;
+    assert!((share - 0.75).abs() < 0.03, "{counts:?}");
+}
+
+#[test]
+fn a_name_region_that_cannot_serve_hands_over_to_addresses() {
+    let regions = [named_region("cdn", &[("a.cdn.example.", 1)]), region("own", "", &[("192.0.2.1", 1)])].concat();
+    let mut s = steering(&regions, "policy = \"priority\"\nregions = [\"cdn\", \"own\"]", None);
+    let first = decide(&s.pools[0], &query(&s, "192.0.2.200", 0, 0));
+    assert_eq!(first.region, Some(0));
+    s.health.set_servable(0, false);
+    let next = decide(&s.pools[0], &query(&s, "192.0.2.200", 0, 0));
+    assert_eq!(next.region, Some(1));
+    let endpoint = next.endpoints.get(0).unwrap();
+    assert!(endpoint.name.is_none());
+    assert_eq!(endpoint.address, "192.0.2.1".parse::<IpAddr>().unwrap());
+}
+
+#[test]
+fn failing_open_never_mixes_a_name_with_addresses() {
+    let regions =
+        [named_region("cdn", &[("a.cdn.example.", 1), ("b.cdn.example.", 1)]), region("own", "", &[("192.0.2.1", 1)])]
+            .concat();
+    let mut s = steering(&regions, "policy = \"priority\"\nregions = [\"cdn\", \"own\"]", None);
+    (0..3).for_each(|e| s.health.set_servable(e, false));
+    let decision = decide(&s.pools[0], &query(&s, "192.0.2.200", 0, 0));
+    assert!(decision.all_down);
+    let names: Vec<_> = decision.endpoints.iter().map(|e| e.name.as_ref().map(|n| n.name.to_string())).collect();
+    assert_eq!(names, [Some("a.cdn.example.".to_owned())]);
+}
+
+fn asn_db(networks: &[(&str, u32)]) -> AsnDb {
+    let mut writer = Writer::new("test-asn");
+    for (net, asn) in networks {
+        let record = Value::map([("autonomous_system_number", Value::from(*asn))]);
+        writer.insert_value(net.parse::<ipnet::IpNet>().unwrap(), record).unwrap();
+    }
+    AsnDb::from_bytes(writer.to_bytes().unwrap(), Path::new("test-asn")).unwrap()
+}
+
+#[test]
+fn an_asn_ranks_above_the_country_and_scopes_the_answer_to_its_network() {
+    let geo = city_db(&[("198.51.100.0/24", "DE", "EU", 51.0, 9.0), ("203.0.113.0/24", "DE", "EU", 51.0, 9.0)]);
+    let asn = asn_db(&[("198.51.100.0/22", 64500), ("203.0.113.0/25", 64501)]);
+    let regions = [
+        region("de", "countries = [\"DE\"]", &[("192.0.2.1", 1)]),
+        region("isp", "asns = [64500]", &[("192.0.2.2", 1)]),
+    ]
+    .concat();
+    let s = steering_by_asn(&regions, "policy = \"geo\"\nregions = [\"de\", \"isp\"]", Some(geo), Some(asn));
+    let by_asn = decide(&s.pools[0], &query(&s, "198.51.100.7", 0, 0));
+    assert_eq!(by_asn.region, Some(1));
+    assert_eq!(by_asn.reason, Reason::Asn(64500));
+    assert_eq!(by_asn.scope, 22, "the ASN network's prefix");
+    assert_eq!(by_asn.asn, Some(AsnLocated { asn: Some(64500), prefix_len: 22 }));
+    // AS64501 is listed nowhere: the country decides, and the answer depends on both networks.
+    let by_country = decide(&s.pools[0], &query(&s, "203.0.113.7", 0, 0));
+    assert_eq!((by_country.region, by_country.reason), (Some(0), Reason::Country(*b"DE")));
+    assert_eq!(by_country.scope, 25, "the longer of the country's /24 and the ASN's /25");
+}
+
+#[test]
+fn an_asn_override_wins_over_the_policy_and_a_subnet_override_over_it() {
+    let asn = asn_db(&[("198.51.100.0/23", 64500)]);
+    let regions = [region("a", "", &[("192.0.2.1", 1)]), region("b", "", &[("192.0.2.2", 1)])].concat();
+    let pool = "policy = \"priority\"\nregions = [\"a\", \"b\"]\noverrides = [ { asn = 64500, region = \"b\" }, { subnet = \"198.51.101.0/24\", region = \"a\" } ]";
+    let s = steering_by_asn(&regions, pool, None, Some(asn));
+    let overridden = decide(&s.pools[0], &query(&s, "198.51.100.9", 0, 0));
+    assert_eq!((overridden.region, overridden.reason), (Some(1), Reason::AsnOverride { asn: 64500 }));
+    assert_eq!(overridden.scope, 24, "the ASN network's /23, kept off the subnet override's /24");
+    let by_subnet = decide(&s.pools[0], &query(&s, "198.51.101.9", 0, 0));
+    assert_eq!((by_subnet.region, by_subnet.reason), (Some(0), Reason::Override { prefix_len: 24 }));
+    let other = decide(&s.pools[0], &query(&s, "192.0.2.200", 0, 0));
+    assert_eq!((other.region, other.reason), (Some(0), Reason::Priority));
+}
+
+#[test]
+fn a_pool_that_may_answer_a_name_needs_its_name_free_of_other_data() {
+    let config = |endpoint: &str| {
+        let toml = format!(
+            "zones_dir = \"z\"\n[[region]]\nname = \"r\"\nendpoints = [ {endpoint} ]\n\
+             [[pool]]\nname = \"www.lb.test.\"\npolicy = \"priority\"\nregions = [\"r\"]\n"
+        );
+        Config::from_toml(&toml, Path::new(""), "test").unwrap()
+    };
+    let zone = format!("{ZONE}www TXT \"something\"\n");
+    let file = parse(&zone, None).unwrap();
+    let zones = Zones::new(vec![Zone::build(file.origin.unwrap(), file.entries).unwrap()]);
+    // Addresses share the name with other types; a CNAME may not (RFC 2181 section 10.1).
+    assert!(Steering::build(&config("{ address = \"192.0.2.1\" }"), None, None, &zones).is_ok());
+    let problems = Steering::build(&config("{ name = \"edge.cdn.example.\" }"), None, None, &zones).unwrap_err();
+    let text = problems[0].to_string();
+    assert!(text.starts_with("pool[0] \"www.lb.test.\".name: www.lb.test. already has TXT records"), "{text}");
+    // Nor may a name be the pool's own: a CNAME to itself.
+    let problems = Steering::build(&config("{ name = \"WWW.lb.test\" }"), None, None, &zones).unwrap_err();
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        text.contains(&"pool[0] \"www.lb.test.\".regions: region \"r\" names www.lb.test. itself: the pool would answer with a CNAME to itself".to_owned()),
+        "{text:?}"
+    );
 }

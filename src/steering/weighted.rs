@@ -1,5 +1,5 @@
-//! `weighted`: a region drawn by the weight of its servable endpoints of the asked family;
-//! the others follow by descending weight.
+//! `weighted`: a region drawn by the weight of its servable endpoints of the asked family (as
+//! ramps and slow starts have them now); the others follow by descending weight.
 
 use super::{MAX_REGIONS, Order, Pool, Query};
 
@@ -10,7 +10,7 @@ pub(super) fn order(pool: &Pool, q: &Query<'_>) -> Order {
         let weight = region.endpoints[q.family as usize]
             .iter()
             .filter(|e| q.health.is_servable(e.health))
-            .map(|e| u64::from(e.weight))
+            .map(|e| e.weight_now(q.health))
             .sum();
         weights[i] = (i as u8, weight);
     }

@@ -49,6 +49,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("PATCH", "/api/v1/lb/regions/a/endpoints/192.0.2.1", r#"{"weight":2}"#),
     ("POST", "/api/v1/lb/regions/a/endpoints/192.0.2.1/drain", ""),
     ("POST", "/api/v1/lb/regions/a/endpoints/192.0.2.1/undrain", ""),
+    ("PUT", "/api/v1/lb/regions/a/endpoints/192.0.2.1/load", r#"{"load":0.5}"#),
     ("PUT", "/api/v1/lb/strategy", r#"{"pool":"www.lb.test.","strategy":"weighted"}"#),
     ("POST", "/api/v1/lb/health/check", r#"{"region":"a"}"#),
     ("GET", "/api/v1/lb/health/history", ""),

@@ -458,7 +458,7 @@ fn prober(target: &HealthTarget, extra: &str) -> Prober {
     let mut problems = Vec::new();
     let check = meridian::config::health::check(&file, "check", &mut problems)
         .unwrap_or_else(|| panic!("{text}: {problems:?}"));
-    Prober::new(Target { check, address: target.addr.ip() }).expect("a prober")
+    Prober::new(Target { check, address: target.addr.ip(), name: None }).expect("a prober")
 }
 
 /// One probe, on a runtime of its own.

@@ -119,23 +119,37 @@ fn allocations_per_answer(snapshot: &meridian::snapshot::Snapshot, query: &[u8])
 fn a_udp_answer_allocates_nothing_once_warm() {
     use crate::steering::{LB_ZONE, REGIONS, test_db};
     use crate::support::client::Q;
+    use crate::support::geo::asn_db;
     use hickory_proto::rr::RecordType;
     let dir = TempDir::new("alloc");
     dir.write("lb.test.zone", LB_ZONE);
     std::fs::write(dir.path().join("geo.mmdb"), test_db()).unwrap();
-    let pool = "[[pool]]\nname = \"www.lb.test.\"\npolicy = \"geo\"\nregions = [\"beta\", \"alpha\", \"gamma\"]\n";
-    let config = dir.write("meridian.toml", &format!("[[zone]]\nfile = \"lb.test.zone\"\n{REGIONS}{pool}"));
+    std::fs::write(dir.path().join("asn.mmdb"), asn_db(&[("198.51.100.0/23", 64500)])).unwrap();
+    let regions =
+        REGIONS.replace("database = \"geo.mmdb\"\n", "database = \"geo.mmdb\"\nasn_database = \"asn.mmdb\"\n");
+    let pool = "[[region]]\nname = \"isp\"\nasns = [64500]\nendpoints = [ { address = \"192.0.2.9\" } ]\n\
+                [[region]]\nname = \"cdn\"\nendpoints = [ { name = \"edge.cdn.example.\" } ]\n\
+                [[pool]]\nname = \"www.lb.test.\"\npolicy = \"geo\"\nregions = [\"beta\", \"alpha\", \"gamma\", \"isp\"]\n\
+                [[pool]]\nname = \"named.lb.test.\"\npolicy = \"priority\"\nregions = [\"cdn\"]\n";
+    let config = dir.write("meridian.toml", &format!("[[zone]]\nfile = \"lb.test.zone\"\n{regions}{pool}"));
     let snapshot = crate::support::load_snapshot(&config, Some(&Observers::default()));
-    let geo = Q::new("www.lb.test.", RecordType::A).ecs("198.51.100.0/24").bytes();
+    let geo = Q::new("www.lb.test.", RecordType::A).ecs("203.0.113.0/24").bytes();
+    let asn = Q::new("www.lb.test.", RecordType::A).ecs("198.51.100.0/24").bytes();
+    let cname = Q::new("named.lb.test.", RecordType::AAAA).ecs("198.51.100.0/24").bytes();
     let static_ = Q::new("lb.test.", RecordType::SOA).bytes();
     let nxdomain = Q::new("nope.other.lb.test.", RecordType::TXT).bytes();
     let geo_allocations = allocations_per_answer(&snapshot, &geo);
+    let asn_allocations = allocations_per_answer(&snapshot, &asn);
+    let cname_allocations = allocations_per_answer(&snapshot, &cname);
     let static_allocations = allocations_per_answer(&snapshot, &static_);
     let negative_allocations = allocations_per_answer(&snapshot, &nxdomain);
     eprintln!(
-        "allocations per answer: geo {geo_allocations}, static {static_allocations}, negative {negative_allocations}"
+        "allocations per answer: geo {geo_allocations}, asn {asn_allocations}, cname {cname_allocations}, \
+         static {static_allocations}, negative {negative_allocations}"
     );
     assert_eq!(geo_allocations, 0.0, "a geo answer with ECS");
+    assert_eq!(asn_allocations, 0.0, "a geo answer steered by the client's ASN");
+    assert_eq!(cname_allocations, 0.0, "a name endpoint's CNAME");
     assert_eq!(static_allocations, 0.0, "a static answer");
     assert_eq!(negative_allocations, 0.0, "a negative answer");
 }

@@ -101,7 +101,7 @@ fn addresses(reply: &Message) -> Vec<String> {
 }
 
 /// The SCOPE PREFIX-LENGTH of the ECS option in a reply, if it has one.
-fn scope(reply: &Message) -> Option<u8> {
+pub fn scope(reply: &Message) -> Option<u8> {
     match reply.edns.as_ref()?.option(EdnsCode::Subnet)? {
         EdnsOption::Subnet(subnet) => Some(subnet.scope_prefix()),
         _ => None,

@@ -80,6 +80,31 @@ region a is down: fewer servable endpoints than its min_healthy
 }
 
 #[test]
+fn a_ramping_weight_shows_where_it_is_where_it_goes_and_by_when() {
+    let region = json!({
+        "name": "a", "down": false, "endpoints": [
+            {"address": "192.0.2.1", "weight": 10, "effective_weight": 3.0, "backup": false, "health": "up",
+             "manual": "auto", "servable": true, "rtt": {},
+             "ramp": {"to": 10, "until": "2026-12-02T14:32:05.250Z", "weight_ramp": {"from": 3.0}}},
+            {"address": "192.0.2.2", "weight": 1, "effective_weight": 0.55, "backup": false, "health": "up",
+             "manual": "auto", "servable": true, "rtt": {},
+             "ramp": {"to": 1, "until": "2026-12-02T14:33:00Z", "slow_start_until": "2026-12-02T14:33:00Z"}},
+            {"address": "192.0.2.3", "weight": 4, "effective_weight": 4.0, "backup": false, "health": "up",
+             "manual": "auto", "servable": true, "rtt": {}, "ramp": null}
+        ]
+    });
+    let expected = "\
+REGION  ENDPOINT                    WEIGHT  HEALTH  MANUAL  SERVABLE  RTT-AVG  RTT-P95
+a       192.0.2.1   3 → 10 by 14:32:05 UTC  up      auto    yes             -        -
+        192.0.2.2  0.6 → 1 by 14:33:00 UTC  up      auto    yes             -        -
+        192.0.2.3                        4  up      auto    yes             -        -
+
+a/192.0.2.2: slow start until 2026-12-02 14:33:00 UTC
+";
+    assert_eq!(regions(&region), expected);
+}
+
+#[test]
 fn failovers_show_three_sections_each_possibly_empty() {
     let status = json!({
         "manual": [{"pool": "www.lb.test.", "from_region": "a", "to_region": "b", "since": "2023-11-14T22:13:20Z"}],
@@ -231,4 +256,32 @@ fn changes_list_as_a_table_and_as_a_diff_against_the_file() {
     let none = json!([]);
     assert!(changes(&none).starts_with("no API changes in force"));
     assert!(changes_diff(&none).starts_with("no API changes in force"));
+}
+
+#[test]
+fn regions_show_loads_and_shedding_when_loads_are_reported() {
+    let region = json!({
+        "name": "a", "down": false, "endpoints": [
+            {"address": "192.0.2.1", "weight": 1, "backup": false, "health": "up", "manual": "auto",
+             "servable": true, "rtt": {"avg_ms": null, "p95_ms": null},
+             "load": {"smoothed": 0.95, "last": 0.97, "source": "push", "at": "2026-01-01T00:00:00.000Z",
+                      "expires_in_secs": 20.0, "error": null}, "shed_in": ["www.lb.test."]},
+            {"address": "192.0.2.2", "weight": 1, "backup": false, "health": "up", "manual": "auto",
+             "servable": true, "rtt": {"avg_ms": null, "p95_ms": null},
+             "load": {"smoothed": null, "last": 0.2, "source": "probe", "at": "2026-01-01T00:00:00.000Z",
+                      "expires_in_secs": 0.0, "error": "the answer has no header x-load"}, "shed_in": []},
+            {"address": "192.0.2.3", "weight": 1, "backup": false, "health": "up", "manual": "auto",
+             "servable": true, "rtt": {"avg_ms": null, "p95_ms": null}, "load": null, "shed_in": []}
+        ]
+    });
+    let expected = "\
+REGION  ENDPOINT   WEIGHT  HEALTH  MANUAL  SERVABLE  RTT-AVG  RTT-P95  LOAD
+a       192.0.2.1       1  up      auto    yes             -        -  0.95 (push)
+        192.0.2.2       1  up      auto    yes             -        -  aged out
+        192.0.2.3       1  up      auto    yes             -        -  -
+
+a/192.0.2.1 is shed by www.lb.test.: over its shed.high
+load of a/192.0.2.2 not read: the answer has no header x-load
+";
+    assert_eq!(regions(&region), expected);
 }

@@ -37,6 +37,7 @@ pub(crate) fn snapshot_with_identity(zone_text: &str, identity: &str) -> Snapsho
         steering: Default::default(),
         observers: Default::default(),
         health: Default::default(),
+        keys: Default::default(),
         cluster_revision: None,
         transfers: Default::default(),
     }

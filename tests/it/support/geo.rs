@@ -43,3 +43,17 @@ pub fn flat_db(places: &[(&str, &str)]) -> Vec<u8> {
     }
     writer.to_bytes().expect("write mmdb")
 }
+
+/// GeoLite2-ASN-shaped records: `autonomous_system_number` and `autonomous_system_organization`.
+pub fn asn_db(networks: &[(&str, u32)]) -> Vec<u8> {
+    let mut writer = Writer::new("Meridian-Test-ASN");
+    for (network, asn) in networks {
+        let network: IpNet = network.parse().expect("test network");
+        let record = Value::map([
+            ("autonomous_system_number", Value::from(*asn)),
+            ("autonomous_system_organization", Value::from("Example Networks")),
+        ]);
+        writer.insert_value(network, record).expect("insert");
+    }
+    writer.to_bytes().expect("write mmdb")
+}

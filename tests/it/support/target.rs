@@ -29,6 +29,8 @@ struct Settings {
     header_bytes: AtomicUsize,
     /// A `location` header added to each answer.
     location: Mutex<Option<String>>,
+    /// One more header (name, value) added to each answer.
+    extra_header: Mutex<Option<(String, String)>>,
     user_agent: Mutex<String>,
     /// The method and `Host` header of the last request.
     method: Mutex<String>,
@@ -153,6 +155,11 @@ impl HealthTarget {
         *self.settings.location.lock().unwrap() = Some(url.into());
     }
 
+    /// Adds `name: value` to each answer (a load report, say).
+    pub fn set_header(&self, name: &str, value: &str) {
+        *self.settings.extra_header.lock().unwrap() = Some((name.into(), value.into()));
+    }
+
     /// How many requests it has had.
     pub fn requests(&self) -> u64 {
         *self.settings.requests.lock().unwrap()
@@ -255,6 +262,9 @@ fn serve(mut stream: impl Read + Write, settings: &Settings) {
     }
     if let Some(url) = settings.location.lock().unwrap().as_deref() {
         head.push_str(&format!("location: {url}\r\n"));
+    }
+    if let Some((name, value)) = settings.extra_header.lock().unwrap().as_ref() {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     if !settings.endless.load(Ordering::SeqCst) {
         let _ = stream.write_all(format!("{head}content-length: {}\r\n\r\n{body}", body.len()).as_bytes());
