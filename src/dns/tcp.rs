@@ -357,13 +357,34 @@ impl Connection {
     /// message written before the next is built, each within the query timeout.
     async fn transfer(&mut self, request: &[u8], stop: &CancellationToken) -> Result<(), Close> {
         let snapshot = self.slot.shared.store.load();
-        // The TSIG stage hands the verified key here; until then requests count as unsigned.
-        let key = None;
-        let mut transfer = super::xfr::Transfer::start(&snapshot, request, self.peer, key);
-        let mut signer = super::xfr::Unsigned;
+        let answerer = &self.slot.shared.answerer;
+        let (mut unsigned, mut answered) = (Vec::new(), Vec::new());
+        // The TSIG stage first (RFC 8945 section 5.2): a signed request is verified, and every
+        // message of its transfer signed (section 5.3.1); one that fails gets its NOTAUTH.
+        let verified = match super::pipeline::authenticate(
+            &snapshot,
+            request,
+            answerer.clock(),
+            &answerer.observers().metrics,
+            &mut unsigned,
+            &mut answered,
+        ) {
+            super::pipeline::Authenticated::Unsigned => None,
+            super::pipeline::Authenticated::Verified(signer, now) => Some((signer, now)),
+            super::pipeline::Authenticated::Answered(false) => return Ok(()),
+            super::pipeline::Authenticated::Answered(true) => return self.write_framed(&answered, stop).await,
+        };
+        let key =
+            verified.as_ref().and_then(|(signer, _)| hickory_proto::rr::Name::from_ascii(&signer.key().name).ok());
+        let request = if verified.is_some() { &unsigned[..] } else { request };
+        let mut transfer = super::xfr::Transfer::start(&snapshot, request, self.peer, key.as_ref());
+        let mut signer: Box<dyn super::xfr::Sign + Send> = match verified {
+            Some((signer, now)) => Box::new(TsigSign(signer, now)),
+            None => Box::new(super::xfr::Unsigned),
+        };
         let mut message = Vec::new();
         let mut messages = 0usize;
-        while transfer.next_message(&mut signer, &mut message) {
+        while transfer.next_message(&mut *signer, &mut message) {
             let len = u16::try_from(message.len()).map_err(|_| Close::Unanswerable)?;
             let mut framed = Vec::with_capacity(PREFIX_LEN + message.len());
             framed.extend_from_slice(&len.to_be_bytes());
@@ -385,6 +406,24 @@ impl Connection {
             false => info!(%peer, kind, records, messages, "zone transfer sent"),
         }
         Ok(())
+    }
+
+    /// Writes one message with its length prefix, within the query timeout.
+    async fn write_framed(&mut self, message: &[u8], stop: &CancellationToken) -> Result<(), Close> {
+        let len = u16::try_from(message.len()).map_err(|_| Close::Unanswerable)?;
+        let mut framed = Vec::with_capacity(PREFIX_LEN + message.len());
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(message);
+        let written = tokio::select! {
+            biased;
+            written = timeout(self.limits.query_timeout, self.stream.write_all(&framed)) => written,
+            _ = stop.cancelled() => return Err(Close::Done),
+        };
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Close::Done),
+            Err(_) => Err(Close::Timeout(TcpTimeout::Query)),
+        }
     }
 
     /// Answers every whole message in `input` into `output`, from one snapshot; see
@@ -453,6 +492,16 @@ fn recycle(buffer: &mut Vec<u8>) {
     buffer.clear();
     if buffer.capacity() > KEEP_CAPACITY {
         *buffer = Vec::new();
+    }
+}
+
+/// Signs every message of a transfer with the request's TSIG key (RFC 8945 section 5.3.1:
+/// each one, which every verifier takes), at the time the request was verified.
+struct TsigSign<'k>(crate::tsig::Signer<'k>, u64);
+
+impl super::xfr::Sign for TsigSign<'_> {
+    fn sign(&mut self, message: &mut Vec<u8>, _first: bool) {
+        self.0.sign(message, self.1);
     }
 }
 

@@ -354,3 +354,35 @@ fn append_soa_authority(bytes: &mut Vec<u8>, zone: &str, serial: u32) {
     message.add_authority(hickory_proto::rr::Record::from_rdata(zone.parse().unwrap(), 0, RData::SOA(soa)));
     *bytes = message.to_vec().expect("encode");
 }
+
+#[test]
+fn a_tsig_signed_axfr_is_signed_in_every_message_and_an_unsigned_one_refused() {
+    const SECRET: &str = "LvvGfgeg4v5PkwUdn4RctkLzvu4P9VHrf8xMsk0gBfQ=";
+    let mut zone = String::from(ZONE);
+    for i in 0..3_000 {
+        zone.push_str(&format!("h{i} TXT \"{}\"\n", "x".repeat(30)));
+    }
+    let server = TestServer::with_config(
+        "",
+        &[],
+        "[[key]]\nname = \"xfr.example.com.\"\nsecret_file = \"xfr.key\"\n\
+         [[zone]]\nfile = \"xfr.test.zone\"\ntransfer = { allow = [\"127.0.0.1\"], key = \"xfr.example.com.\" }\n",
+        &[("xfr.test.zone", zone.as_bytes()), ("xfr.key", format!("{SECRET}\n").as_bytes())],
+    );
+    let output = Command::new("kdig")
+        .args([format!("@{}", server.addr.ip()), "-p".into(), server.addr.port().to_string()])
+        .args(["-y", &format!("hmac-sha256:xfr.example.com:{SECRET}"), "xfr.test.", "AXFR", "+time=5", "+retry=0"])
+        .output()
+        .expect("run kdig");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    // kdig checks the TSIG of every message and stops at the first that fails.
+    assert!(!text.contains(";; ERROR") && !text.contains(";; WARNING"), "{text}");
+    let summary = text.lines().find(|l| l.starts_with(";; Received")).unwrap_or_default();
+    let messages: usize = summary.split(['(', ' ']).find_map(|w| w.parse().ok()).unwrap_or(0);
+    assert!(messages > 3, "several messages: {summary}");
+    assert!(summary.contains(" 3009 records"), "the whole zone, the SOA twice: {summary}");
+    assert!(text.contains("xfr.example.com.") && text.contains("TSIG"), "signed: {text}");
+
+    let reply = client::tcp(server.addr, &Q::new("xfr.test.", RecordType::AXFR).no_edns());
+    assert_eq!(reply.metadata.response_code, ResponseCode::Refused, "unsigned: the zone needs the key");
+}
