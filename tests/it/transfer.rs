@@ -383,6 +383,16 @@ fn a_tsig_signed_axfr_is_signed_in_every_message_and_an_unsigned_one_refused() {
     assert!(summary.contains(" 3009 records"), "the whole zone, the SOA twice: {summary}");
     assert!(text.contains("xfr.example.com.") && text.contains("TSIG"), "signed: {text}");
 
+    // dig checks every TSIG record of a transfer (kdig only the first message's).
+    let output = Command::new("dig")
+        .args([format!("@{}", server.addr.ip()), "-p".into(), server.addr.port().to_string()])
+        .args(["-y", &format!("hmac-sha256:xfr.example.com:{SECRET}"), "xfr.test.", "AXFR", "+time=5", "+tries=1"])
+        .output()
+        .expect("run dig");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert!(!text.contains("failure") && !text.contains("Couldn't") && !text.contains("error"), "{text}");
+    assert!(text.contains("XFR size: 3009 records"), "{text}");
+
     let reply = client::tcp(server.addr, &Q::new("xfr.test.", RecordType::AXFR).no_edns());
     assert_eq!(reply.metadata.response_code, ResponseCode::Refused, "unsigned: the zone needs the key");
 }
