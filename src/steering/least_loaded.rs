@@ -90,6 +90,7 @@ mod tests {
                 client_prefix: 32,
                 family: Family::V4,
                 geo: None,
+                asn: None,
                 health,
                 turn: i,
                 random: crate::splitmix::splitmix64(i),

@@ -30,7 +30,7 @@ struct Version {
 }
 
 fn serve(previous: Option<&Version>, mut zones: Zones, config: &Config, now: u64) -> Version {
-    let steering = Steering::build(config, None, &zones).unwrap();
+    let steering = Steering::build(config, None, None, &zones).unwrap();
     let carried = carry(previous.map(|v| (&v.zones, &v.carried.transfers)), &mut zones, &steering, config, now);
     Version { zones, carried }
 }
