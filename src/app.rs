@@ -145,6 +145,8 @@ pub async fn start_as(source: Source, path: Option<PathBuf>, drop_root: bool) ->
     if config.cluster.is_some() {
         snapshot.cluster_revision = persisted.revision;
     }
+    // Serials as served from now on (`serial = "auto"` takes the time).
+    snapshot.carry_transfers(None, crate::control::unix_now());
     let store = Arc::new(SnapshotStore::new(snapshot));
     let server = server::serve(listeners, store.clone(), observers.clone())?;
     for addr in &addrs {

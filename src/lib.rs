@@ -39,6 +39,9 @@
 //! - `steering`: pools, the policies and `decide`, over an immutable `health::view::HealthView`;
 //!   the latency policy's choice of region (`latency`), the draw by spare capacity
 //!   (`least_loaded`); which of a pool's regions can answer now (`servable`).
+//! - `transfer`: what zone transfers send: each zone's serial (RFC 1982, `serial = "auto"`),
+//!   who may transfer it, its pools' fallback sets, the journal IXFR answers from, and the
+//!   catalog zone (RFC 9432).
 //! - `analytics`: per-pool answer shares (regions, endpoints, countries, continents, RCODEs)
 //!   over sliding windows of 1 min, 15 min and 1 h, in a ring of 10-second buckets.
 //! - `metrics`: the process-lifetime Prometheus registry, per-pool handles resolved with each
@@ -93,5 +96,6 @@ pub mod snapshot;
 pub mod splitmix;
 pub mod steering;
 pub mod timestamp;
+pub mod transfer;
 pub mod tsig;
 pub mod zone;

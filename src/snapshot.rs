@@ -16,6 +16,7 @@ use crate::geo::mmdb::GeoDb;
 use crate::health::view::HealthView;
 use crate::metrics::{Observers, PoolObservers};
 use crate::steering::Steering;
+use crate::transfer::{self, Carried, Transfers};
 use crate::tsig::Keys;
 use crate::zone::{Zones, load};
 
@@ -43,6 +44,8 @@ pub struct Snapshot {
     /// when it publishes and moved on when a validity window changes (never read from the
     /// clock by a query).
     pub signing_now: u64,
+    /// Each zone's serial, transfer rules, pools as transferred and journal.
+    pub transfers: Arc<Transfers>,
 }
 
 impl Snapshot {
@@ -115,11 +118,17 @@ impl Snapshot {
         health: HealthView,
         observers: Option<&Observers>,
     ) -> Result<Self, Vec<Problem>> {
+        if let Some(name) = &config.catalog {
+            zones.insert(transfer::catalog::build(name, &zones).map_err(|p| vec![p])?);
+        }
         let steering = Steering::build(&config, geo, asn, &zones)?;
         let observers = Arc::new(observers.map(|o| o.resolve(&steering)).unwrap_or_default());
         for pool in &steering.pools {
             zones.ensure_name(&pool.name);
         }
+        // Serials as written (no clock here): the writer decides them when it publishes
+        // ([`Snapshot::carry_transfers`]).
+        let transfers = Arc::new(transfer::carry(None, &mut zones, &steering, &config, 0).transfers);
         let health = Arc::new(health);
         let zones = Arc::new(zones);
         Ok(Self {
@@ -133,7 +142,23 @@ impl Snapshot {
             cluster_revision: None,
             signing: Arc::default(),
             signing_now: 0,
+            transfers,
         })
+    }
+
+    /// Decides this (new) snapshot's serials and transfer state from the one served before
+    /// (none at start), at `now_unix` (see [`transfer::carry`]): zones whose change is
+    /// refused go back to their served version.
+    pub fn carry_transfers(&mut self, previous: Option<&Snapshot>, now_unix: u64) -> Carried {
+        let previous = previous.map(|p| (&*p.zones, &*p.transfers));
+        let mut zones = match Arc::get_mut(&mut self.zones) {
+            Some(zones) => std::mem::take(zones),
+            None => return Carried::default(),
+        };
+        let mut carried = transfer::carry(previous, &mut zones, &self.steering, &self.config, now_unix);
+        self.zones = Arc::new(zones);
+        self.transfers = Arc::new(std::mem::take(&mut carried.transfers));
+        carried
     }
 
     /// A snapshot for another configuration over the same zones and geo database (an API
@@ -157,6 +182,7 @@ impl Snapshot {
             cluster_revision: self.cluster_revision,
             signing: self.signing.clone(),
             signing_now: self.signing_now,
+            transfers: self.transfers.clone(),
         })
     }
 
@@ -173,6 +199,7 @@ impl Snapshot {
             cluster_revision: self.cluster_revision,
             signing: self.signing.clone(),
             signing_now: self.signing_now,
+            transfers: self.transfers.clone(),
         }
     }
 
@@ -190,6 +217,7 @@ impl Snapshot {
             cluster_revision: self.cluster_revision,
             signing: self.signing.clone(),
             signing_now: unix_secs,
+            transfers: self.transfers.clone(),
         }
     }
 

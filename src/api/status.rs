@@ -256,13 +256,23 @@ pub struct Applied {
     pub generation: u64,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct Reloaded {
+    /// The snapshot generation that serves the reload; it is in force when this answer is sent.
+    pub generation: u64,
+    /// Zones whose change this reload refused, each with why (their data changed without a
+    /// new serial, or their serial went back): they keep the version they served.
+    pub refused_zones: Vec<String>,
+}
+
 /// Re-reads the configuration, zone files and geo database. An invalid one is rejected with the
-/// messages of `check-config`, and the running snapshot stays.
+/// messages of `check-config`, and the running snapshot stays; a zone whose change cannot be
+/// served (see `refused_zones`) keeps its served version while the rest goes ahead.
 #[utoipa::path(post, path = "/api/v1/reload", tag = "status",
-    responses((status = 200, body = Applied), (status = 422, body = super::error::ErrorBody)))]
-pub async fn reload(State(shared): State<Shared>) -> Result<Json<Applied>, ApiError> {
-    match shared.0.control.reload().await {
-        Ok(generation) => Ok(Json(Applied { generation })),
+    responses((status = 200, body = Reloaded), (status = 422, body = super::error::ErrorBody)))]
+pub async fn reload(State(shared): State<Shared>) -> Result<Json<Reloaded>, ApiError> {
+    match shared.0.control.reload_reporting().await {
+        Ok(reloaded) => Ok(Json(Reloaded { generation: reloaded.generation, refused_zones: reloaded.refused_zones })),
         Err(error) => Err(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, error, None)),
     }
 }

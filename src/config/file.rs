@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub rrl: Option<super::rrl::FileRrl>,
     /// `[cluster]`: shared changes and health through NATS; off when absent.
     pub cluster: Option<FileCluster>,
+    /// The name of the catalog zone (RFC 9432) listing every zone served; none when absent.
+    pub catalog: Option<String>,
     /// `[[key]]`: TSIG keys (RFC 8945).
     #[serde(default)]
     pub key: Vec<super::keys::FileKey>,
@@ -325,6 +327,14 @@ pub struct FileZone {
     pub origin: Option<String>,
     /// Online signing of this zone's answers: its keys and signature validity.
     pub dnssec: Option<super::dnssec::FileDnssec>,
+    /// Who may transfer the zone (AXFR, IXFR); nobody when absent.
+    pub transfer: Option<super::transfer::FileTransfer>,
+    /// Secondaries sent NOTIFY when the serial changes.
+    pub notify: Option<Vec<String>>,
+    /// `"auto"`: the server raises the serial when the data changes; `"file"` (the default).
+    pub serial: Option<String>,
+    /// Versions whose differences are kept for IXFR.
+    pub journal_max: Option<u64>,
 }
 
 /// `[cluster]` as written.

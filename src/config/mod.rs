@@ -19,6 +19,7 @@ pub mod rrl;
 mod stamp;
 pub mod steering;
 pub mod tls;
+pub mod transfer;
 
 use std::fmt;
 use std::io;
@@ -53,6 +54,10 @@ pub struct Config {
     pub server: ServerConfig,
     /// Zone files and directories, in the order written.
     pub zones: Vec<ZoneSource>,
+    /// Each zone source's transfer settings, by the index of its source in `zones`.
+    pub zone_settings: Vec<transfer::ZoneSettings>,
+    /// The catalog zone's name (RFC 9432), when one is served.
+    pub catalog: Option<Name>,
     /// The geo database, if configured.
     pub geoip: Option<PathBuf>,
     /// The autonomous-system database (`[geoip] asn_database`), if configured.
@@ -294,18 +299,24 @@ impl Config {
 fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Problem>> {
     let mut problems = Vec::new();
     let server = validate_server(file.server, cpus, &mut problems);
-    let mut zones = Vec::new();
+    let (mut zones, mut zone_settings) = (Vec::new(), Vec::new());
     if file.zones_dir.is_none() && file.zone.is_empty() {
         problems.push(Problem::new("zone", "no zones configured: add [[zone]] file = \"...\" or zones_dir"));
     }
     if let Some(dir) = file.zones_dir {
         zones.push(ZoneSource::Dir { at: "zones_dir".into(), path: base.join(dir) });
+        zone_settings.push(transfer::ZoneSettings::none());
     }
-    for (i, zone) in file.zone.into_iter().enumerate() {
+    for (i, mut zone) in file.zone.into_iter().enumerate() {
+        let (acl, notify, serial) = (zone.transfer.take(), zone.notify.take(), zone.serial.take());
+        let settings =
+            transfer::validate_settings(&format!("zone[{i}]"), acl, notify, serial, zone.journal_max, &mut problems);
         if let Some(source) = validate_zone(i, zone, base, &mut problems) {
             zones.push(source);
+            zone_settings.push(settings);
         }
     }
+    let catalog = transfer::validate_catalog(file.catalog.as_deref(), &mut problems);
     let (database, asn_database) = file.geoip.map_or((None, None), |g| (g.database, g.asn_database));
     let geoip = steering::validate_geoip(database, base);
     let asn_database = steering::validate_geoip(asn_database, base);
@@ -334,7 +345,21 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
         file.cluster.and_then(|c| cluster::validate_cluster(c, server.identity.as_deref(), base, &mut problems));
     let keys = keys::validate_keys(file.key, base, &mut problems);
     if problems.is_empty() {
-        Ok(Config { server, zones, geoip, asn_database, regions, pools, state_dir, api, rrl, cluster, keys })
+        Ok(Config {
+            server,
+            zones,
+            zone_settings,
+            catalog,
+            geoip,
+            asn_database,
+            regions,
+            pools,
+            state_dir,
+            api,
+            rrl,
+            cluster,
+            keys,
+        })
     } else {
         Err(problems)
     }

@@ -123,7 +123,7 @@ pub enum Refused {
 /// What the controller is asked to do.
 #[allow(clippy::large_enum_variant)] // a few a minute; boxing would buy nothing
 pub enum Command {
-    Reload(oneshot::Sender<Result<u64, String>>),
+    Reload(oneshot::Sender<Result<Reloaded, String>>),
     /// A change, and the name of the token that asked for it.
     Change(Change, String, oneshot::Sender<Result<u64, Refused>>),
     Probe(String, oneshot::Sender<Result<Vec<ProbeOutcome>, Refused>>),
@@ -151,6 +151,15 @@ pub enum Command {
     Shutdown(oneshot::Sender<()>),
 }
 
+/// What a reload put in force.
+#[derive(Debug, Clone)]
+pub struct Reloaded {
+    /// The generation that serves it.
+    pub generation: u64,
+    /// Zones whose change was refused (their served version kept), each with why.
+    pub refused_zones: Vec<String>,
+}
+
 /// A handle to the controller, for signals, the API and tests.
 #[derive(Clone)]
 pub struct Control {
@@ -165,6 +174,14 @@ impl Control {
     /// # Errors
     /// The reload was rejected (the running snapshot stays), with the messages of `check-config`.
     pub async fn reload(&self) -> Result<u64, String> {
+        self.reload_reporting().await.map(|r| r.generation)
+    }
+
+    /// As [`Control::reload`], with the zones whose change it refused.
+    ///
+    /// # Errors
+    /// As [`Control::reload`].
+    pub async fn reload_reporting(&self) -> Result<Reloaded, String> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Reload(reply)).await.map_err(|_| "the server is stopping".to_owned())?;
         answer.await.unwrap_or_else(|_| Err("the server is stopping".into()))
@@ -308,6 +325,8 @@ struct Writer {
     published: Arc<ArcSwap<Published>>,
     /// The threads reloads are built on, in turns (see `loader`).
     loaders: Loaders,
+    /// NOTIFY being sent, by zone and secondary: a newer serial's replaces an older one's.
+    notifying: std::collections::HashMap<(hickory_proto::rr::Name, std::net::SocketAddr), CancellationToken>,
     /// When `publish_health` last judged the view: load reports that aged out before this
     /// were logged and let go, and the table's next change is counted from it.
     loads_checked: Instant,
@@ -360,6 +379,7 @@ impl Controller {
             reports: None,
             published: published.clone(),
             loaders: Loaders::default(),
+            notifying: Default::default(),
             loads_checked: clock(),
             leases: Leases::default(),
         };
@@ -373,6 +393,11 @@ impl Writer {
         self.start_probes();
         self.leases.sync(&self.own.persisted.changes, clock(), unix_now_millis());
         self.publish_health();
+        // Secondaries hear of every zone at start, as BIND and Knot tell them on loading.
+        let snapshot = self.own.store.load();
+        let zones: Vec<(hickory_proto::rr::Name, u32)> =
+            snapshot.zones.iter().map(|z| (z.origin.clone(), z.serial())).collect();
+        self.notify(&snapshot, &zones);
         let mut heartbeat = time::interval(HEARTBEAT);
         heartbeat.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
         loop {
@@ -428,7 +453,7 @@ impl Writer {
                 let result = self.reload().await;
                 self.own.observers.metrics.record_reload(result.is_ok());
                 match &result {
-                    Ok(generation) => info!(generation, "configuration reloaded"),
+                    Ok(reloaded) => info!(generation = reloaded.generation, "configuration reloaded"),
                     Err(error) => error!(%error, "reload rejected; still serving the previous configuration"),
                 }
                 let _ = reply.send(result.map_err(|e| e.to_string()));
@@ -661,24 +686,30 @@ impl Writer {
     }
 
     /// Rebuilds everything from the files, with the API's changes laid over them.
-    async fn reload(&mut self) -> Result<u64, LoadError> {
+    async fn reload(&mut self) -> Result<Reloaded, LoadError> {
         let (path, changes, observers) =
             (self.own.path.clone(), self.own.persisted.changes.clone(), self.own.observers.clone());
         // `[api]` is restart-only: its token and TLS files are read again from the running paths.
         let api = self.own.api_credentials.as_ref().and(self.own.config.api.clone());
+        let served = self.own.store.load();
         // Reading zone files and a geo database takes a while: off the runtime's threads, on
         // the loading thread whose turn it is. The writer waits; nothing else changes.
-        let (mut prepared, credentials) = self
+        let (mut prepared, credentials, carried) = self
             .loaders
             .run(move || {
                 let source = match &path {
                     Some(path) => Source::read(path)?,
                     None => Source::embedded_default()?,
                 };
-                let prepared = load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())?;
-                Ok::<_, LoadError>((prepared, api.as_ref().map(load::reread_api_files)))
+                let mut prepared = load::prepare(source, &changes, ApiFiles::Skip, Some(&observers), clock())?;
+                // Diffing zones takes a while too: here, off the runtime's threads.
+                let carried = prepared.snapshot.carry_transfers(Some(&served), unix_now());
+                Ok::<_, LoadError>((prepared, api.as_ref().map(load::reread_api_files), carried))
             })
             .await?;
+        for refused in &carried.refused {
+            warn!(%refused, "reload: a zone's change is refused; the rest of the reload goes ahead");
+        }
         self.keep_restart_only(&mut prepared);
         for change in &prepared.set_aside {
             warn!(%change, "saved API change left out: the configuration file no longer allows it");
@@ -696,17 +727,41 @@ impl Writer {
             }
         }
         let generation = self.install(snapshot, table).await;
+        self.notify(&self.own.store.load(), &carried.changed);
         self.renew_api_credentials(credentials);
         // Analytics of pools the configuration no longer has are dropped (about 1.5 MB each).
         let pools: Vec<String> = self.own.config.pools.iter().map(|p| p.name.to_string()).collect();
         self.own.observers.analytics.retain(|name| pools.iter().any(|p| p == name));
-        Ok(generation)
+        Ok(Reloaded { generation, refused_zones: carried.refused })
     }
 
     /// Puts the API's token and TLS files as a reload read them in force. Files the serving
     /// user cannot read (kept readable by root alone, read at start before root was dropped)
     /// or that are broken leave the running credentials in place, with a warning: the rest of
     /// the reload stands. Neither the token nor a key is ever logged.
+    /// Sends NOTIFY for each of `zones` at its new serial to the secondaries it lists (see
+    /// `dns::notify`), replacing any NOTIFY of an older serial still being sent.
+    fn notify(&mut self, snapshot: &Snapshot, zones: &[(hickory_proto::rr::Name, u32)]) {
+        for (zone, serial) in zones {
+            let key = crate::zone::name::NameKey::new(zone);
+            let (Some(served), Some(soa)) =
+                (snapshot.transfers.get(key.as_bytes()), snapshot.zones.get(key.as_bytes()).map(|z| z.soa()))
+            else {
+                continue;
+            };
+            for &target in &served.notify {
+                let stop = self.own.cancel.child_token();
+                if let Some(older) = self.notifying.insert((zone.clone(), target), stop.clone()) {
+                    older.cancel();
+                }
+                let id = (crate::splitmix::splitmix64(unix_now_millis() ^ u64::from(*serial) ^ target.port() as u64)
+                    >> 48) as u16;
+                tokio::spawn(crate::dns::notify::notify(soa.clone(), target, id, stop));
+            }
+        }
+        self.notifying.retain(|_, stop| !stop.is_cancelled());
+    }
+
     fn renew_api_credentials(&self, read: Option<load::ApiReread>) {
         let (Some(running), Some(read)) = (&self.own.api_credentials, read) else { return };
         let current = running.load_full();

@@ -210,7 +210,11 @@ pub fn renewed(what: &str, answer: &Value) -> String {
 
 /// `ctl reload`.
 pub fn reloaded(answer: &Value) -> String {
-    format!("reloaded: generation {}\n", text(&answer["generation"]))
+    let mut out = format!("reloaded: generation {}\n", text(&answer["generation"]));
+    for refused in list(&answer["refused_zones"]) {
+        out.push_str(&format!("refused: {}\n", text(refused)));
+    }
+    out
 }
 
 /// `ctl failover` without flags: manual failovers, automatic ones, and the history.

@@ -10,6 +10,7 @@
 
 pub mod ecs;
 pub mod fallback;
+pub mod notify;
 pub mod pipeline;
 pub mod request;
 pub mod response;
@@ -19,3 +20,4 @@ pub mod sign;
 pub mod tcp;
 pub mod udp;
 pub mod wire;
+pub mod xfr;

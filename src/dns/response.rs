@@ -298,8 +298,9 @@ pub fn answer_query<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -
     if asked.edns.as_ref().is_some_and(|e| e.version > 0) {
         return response.rcode(ResponseCode::BADVERS);
     }
-    if meta.op_code != OpCode::Query {
-        // NOTIFY and UPDATE change nothing here: we have no secondaries and no dynamic zones.
+    let is_notify = meta.op_code == OpCode::Notify;
+    if meta.op_code != OpCode::Query && !is_notify {
+        // UPDATE changes nothing here: we have no dynamic zones.
         return response.rcode(ResponseCode::NotImp);
     }
     let Some(question) = asked.question.as_ref().filter(|_| asked.question_count == 1) else {
@@ -309,6 +310,9 @@ pub fn answer_query<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -
     if points_back {
         // The only earlier octets a lone question can point to are the header's: not a name.
         return response.rcode(ResponseCode::FormErr);
+    }
+    if is_notify {
+        return notify_in(response, snapshot, asked, question);
     }
     // RFC 7871 section 6: a malformed ECS option gets FORMERR, whatever the question.
     let Ok(ecs) = asked.ecs else { return response.rcode(ResponseCode::FormErr) };
@@ -322,8 +326,7 @@ pub fn answer_query<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -
         _ => return response.rcode(ResponseCode::Refused),
     }
     if matches!(question.qtype, RecordType::AXFR | RecordType::IXFR) {
-        // We offer no zone transfers; REFUSED tells a secondary so at once (RFC 5936 section 2.2.1).
-        return response.rcode(ResponseCode::Refused);
+        return transfer_over_udp(response, snapshot, asked, question);
     }
     let qname = question.key.clone();
     let mut zone = match snapshot.zones.find(&qname) {
@@ -345,6 +348,55 @@ pub fn answer_query<'s>(snapshot: &'s Snapshot, asked: &Asked<'_>, salt: Salt) -
     if let Some(ecs) = ecs {
         echo_ecs(&mut response, ecs);
     }
+    response
+}
+
+/// The TSIG key a request was verified with: none until the TSIG stage hands it over, so
+/// a zone whose transfers need a key refuses them here.
+fn verified_key<'a>(_asked: &'a Asked<'_>) -> Option<&'a Name> {
+    None
+}
+
+/// A transfer asked over UDP. AXFR is TCP's alone (RFC 5936 section 4.2): REFUSED. IXFR from
+/// a client the zone may be transferred to gets the SOA alone, the current serial: the
+/// client then knows whether to ask again over TCP (RFC 1995 section 2: "If the UDP reply
+/// does not fit, the query is responded to with a single SOA record of the server's current
+/// version"); over TCP the connection answers transfers itself (`xfr`).
+fn transfer_over_udp<'s>(
+    mut response: Answer<'s>,
+    snapshot: &'s Snapshot,
+    asked: &Asked<'_>,
+    question: &Question<'_>,
+) -> Answer<'s> {
+    let key = question.key.as_bytes();
+    let zone = snapshot.zones.get(key);
+    let allowed = snapshot.transfers.get(key).is_some_and(|s| s.permits(asked.source, verified_key(asked)));
+    let (Some(zone), true, RecordType::IXFR) = (zone, allowed, question.qtype) else {
+        return response.rcode(ResponseCode::Refused);
+    };
+    let Some(soa) = zone.apex().get(RecordType::SOA) else { return response.rcode(ResponseCode::ServFail) };
+    response.metadata.authoritative = true;
+    response.answers.push(Rrs::Set(soa));
+    response
+}
+
+/// NOTIFY received (RFC 1996): we are the primary of our zones, so it changes nothing; an
+/// address the zone may be transferred to or notifies (a peer) gets NOERROR for the zone's
+/// SOA (section 3.7), anyone else REFUSED.
+fn notify_in<'s>(
+    mut response: Answer<'s>,
+    snapshot: &'s Snapshot,
+    asked: &Asked<'_>,
+    question: &Question<'_>,
+) -> Answer<'s> {
+    let key = question.key.as_bytes();
+    let accepted = question.qclass == DNSClass::IN
+        && question.qtype == RecordType::SOA
+        && snapshot.transfers.get(key).is_some_and(|s| s.accepts_notify(asked.source, verified_key(asked)));
+    if !accepted {
+        return response.rcode(ResponseCode::Refused);
+    }
+    response.metadata.authoritative = true;
     response
 }
 

@@ -33,7 +33,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, sleep, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::pipeline::{Answerer, Salts};
 use crate::clients::{self, PerClient};
@@ -287,6 +287,18 @@ impl Connection {
         // When the first octet of the message not yet complete arrived.
         let mut begun: Option<Instant> = None;
         loop {
+            // A zone transfer is answered apart, message by message (`xfr`).
+            if let Some(request) = next_message(&input).filter(|m| super::xfr::is_transfer(m)) {
+                let (request, len) = (request.to_vec(), PREFIX_LEN + request.len());
+                input.drain(..len);
+                if let Err(close) = self.transfer(&request, stop).await {
+                    return close;
+                }
+                if input.is_empty() {
+                    begun = None;
+                }
+                continue;
+            }
             let (consumed, answerable) = self.answer_all(&input, &mut output);
             input.drain(..consumed);
             if !output.is_empty() {
@@ -341,6 +353,79 @@ impl Connection {
         }
     }
 
+    /// Sends a zone transfer (`xfr`) from the snapshot in force when it was asked for, each
+    /// message written before the next is built, each within the query timeout.
+    async fn transfer(&mut self, request: &[u8], stop: &CancellationToken) -> Result<(), Close> {
+        let snapshot = self.slot.shared.store.load();
+        let answerer = &self.slot.shared.answerer;
+        let (mut unsigned, mut answered) = (Vec::new(), Vec::new());
+        // The TSIG stage first (RFC 8945 section 5.2): a signed request is verified, and every
+        // message of its transfer signed (section 5.3.1); one that fails gets its NOTAUTH.
+        let verified = match super::pipeline::authenticate(
+            &snapshot,
+            request,
+            answerer.clock(),
+            &answerer.observers().metrics,
+            &mut unsigned,
+            &mut answered,
+        ) {
+            super::pipeline::Authenticated::Unsigned => None,
+            super::pipeline::Authenticated::Verified(signer, now) => Some((signer, now)),
+            super::pipeline::Authenticated::Answered(false) => return Ok(()),
+            super::pipeline::Authenticated::Answered(true) => return self.write_framed(&answered, stop).await,
+        };
+        let key =
+            verified.as_ref().and_then(|(signer, _)| hickory_proto::rr::Name::from_ascii(&signer.key().name).ok());
+        let request = if verified.is_some() { &unsigned[..] } else { request };
+        let mut transfer = super::xfr::Transfer::start(&snapshot, request, self.peer, key.as_ref());
+        let mut signer: Box<dyn super::xfr::Sign + Send> = match verified {
+            Some((signer, now)) => Box::new(TsigSign(signer, now)),
+            None => Box::new(super::xfr::Unsigned),
+        };
+        let mut message = Vec::new();
+        let mut messages = 0usize;
+        while transfer.next_message(&mut *signer, &mut message) {
+            let len = u16::try_from(message.len()).map_err(|_| Close::Unanswerable)?;
+            let mut framed = Vec::with_capacity(PREFIX_LEN + message.len());
+            framed.extend_from_slice(&len.to_be_bytes());
+            framed.extend_from_slice(&message);
+            let written = tokio::select! {
+                biased;
+                written = timeout(self.limits.query_timeout, self.stream.write_all(&framed)) => written,
+                _ = stop.cancelled() => return Err(Close::Done),
+            };
+            match written {
+                Ok(Ok(())) => messages += 1,
+                Ok(Err(_)) => return Err(Close::Done),
+                Err(_) => return Err(Close::Timeout(TcpTimeout::Query)),
+            }
+        }
+        let (peer, kind, records) = (self.peer, transfer.kind, transfer.record_count());
+        match transfer.is_refused() {
+            true => info!(%peer, "zone transfer refused"),
+            false => info!(%peer, kind, records, messages, "zone transfer sent"),
+        }
+        Ok(())
+    }
+
+    /// Writes one message with its length prefix, within the query timeout.
+    async fn write_framed(&mut self, message: &[u8], stop: &CancellationToken) -> Result<(), Close> {
+        let len = u16::try_from(message.len()).map_err(|_| Close::Unanswerable)?;
+        let mut framed = Vec::with_capacity(PREFIX_LEN + message.len());
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(message);
+        let written = tokio::select! {
+            biased;
+            written = timeout(self.limits.query_timeout, self.stream.write_all(&framed)) => written,
+            _ = stop.cancelled() => return Err(Close::Done),
+        };
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Close::Done),
+            Err(_) => Err(Close::Timeout(TcpTimeout::Query)),
+        }
+    }
+
     /// Answers every whole message in `input` into `output`, from one snapshot; see
     /// [`answer_frames`].
     fn answer_all(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, bool) {
@@ -369,6 +454,9 @@ pub fn answer_frames(
     while output.len() - start < ROUND_OUTPUT
         && let Some(message) = next_message(&input[consumed..])
     {
+        if super::xfr::is_transfer(message) {
+            break; // the connection sends it apart, message by message
+        }
         consumed += PREFIX_LEN + message.len();
         if !answerer.answer_tcp(snapshot, message, peer, salts.take(), response) {
             return (consumed, false);
@@ -404,6 +492,16 @@ fn recycle(buffer: &mut Vec<u8>) {
     buffer.clear();
     if buffer.capacity() > KEEP_CAPACITY {
         *buffer = Vec::new();
+    }
+}
+
+/// Signs every message of a transfer with the request's TSIG key (RFC 8945 section 5.3.1:
+/// each one, which every verifier takes), at the time the request was verified.
+struct TsigSign<'k>(crate::tsig::Signer<'k>, u64);
+
+impl super::xfr::Sign for TsigSign<'_> {
+    fn sign(&mut self, message: &mut Vec<u8>, _first: bool) {
+        self.0.sign(message, self.1);
     }
 }
 

@@ -534,6 +534,34 @@ fn rank(pool: &Pool, q: &Query<'_>, asn: Option<AsnLocated>) -> Ranked {
     }
 }
 
+/// The endpoints a client with no location gets when every endpoint is up: what a zone
+/// transfer carries for the pool's name, so that a secondary knowing nothing of steering
+/// answers sensibly. The first region of the policy's order for such a client (for `geo` and
+/// `nearest` the fallback, for the others the pool's own order) that has endpoints of the
+/// family in rotation (weight above 0; backups only when no other), up to `max_answers`,
+/// heaviest first. Manual failovers and drains, being moments, are not looked at.
+pub fn fallback_set(pool: &Pool, family: Family) -> Vec<&PoolEndpoint> {
+    let order = match pool.policy {
+        PolicyKind::Geo | PolicyKind::Nearest => fallback_order(pool),
+        _ => Order::pool(pool),
+    };
+    for region in order.iter() {
+        let endpoints = &pool.regions[usize::from(region)].endpoints[family as usize];
+        let live = |backup: bool| endpoints.iter().filter(move |e| e.weight > 0 && e.backup == backup);
+        let mut chosen: Vec<&PoolEndpoint> = live(false).collect();
+        if chosen.is_empty() {
+            chosen = live(true).collect();
+        }
+        if chosen.is_empty() {
+            continue;
+        }
+        chosen.sort_by_key(|e| std::cmp::Reverse(e.weight)); // stable: configuration order within a weight
+        chosen.truncate(pool.max_answers);
+        return chosen;
+    }
+    Vec::new()
+}
+
 /// Where clients go when their place maps to no region: nearest to the pool's fallback
 /// location when it has one, else the pool's order.
 fn fallback_order(pool: &Pool) -> Order {

@@ -16,10 +16,11 @@ use crate::config::{Problem, ZoneSource};
 pub fn load_all(sources: &[ZoneSource]) -> Result<Vec<Zone>, Vec<Problem>> {
     let mut zones: Vec<Zone> = Vec::new();
     let mut problems = Vec::new();
-    for source in sources {
+    for (index, source) in sources.iter().enumerate() {
         for (at, path, origin) in expand(source, &mut problems) {
             match load_file(&path, origin) {
-                Ok(zone) => {
+                Ok(mut zone) => {
+                    zone.source = index;
                     if zones.iter().any(|z| z.origin_key == zone.origin_key) {
                         problems.push(Problem::new(
                             at,

@@ -147,6 +147,9 @@ pub struct Zone {
     /// The SOA with TTL min(SOA TTL, MINIMUM), for negative answers (RFC 2308 section 3).
     pub negative_soa: Rrset,
     pub record_count: usize,
+    /// The index of the configuration's zone source it was loaded from (its transfer
+    /// settings); 0 for a zone built otherwise.
+    pub source: usize,
 }
 
 /// Where a lookup of a name inside a zone ends (RFC 1034 section 4.3.2, step 3).
@@ -242,7 +245,44 @@ impl Zone {
             _ => soa,
         };
         let origin_labels = label_count(&origin_key);
-        Ok(Self { origin, origin_key, origin_labels, nodes, negative_soa, record_count })
+        Ok(Self { origin, origin_key, origin_labels, nodes, negative_soa, record_count, source: 0 })
+    }
+
+    /// The SOA record at the apex.
+    pub fn soa(&self) -> &Record {
+        self.apex().get(RecordType::SOA).and_then(|set| set.kept().first()).expect("build() requires one SOA, kept")
+    }
+
+    /// The zone's serial (RFC 1035 section 3.3.13).
+    pub fn serial(&self) -> u32 {
+        match &self.soa().data {
+            RData::SOA(soa) => soa.serial,
+            _ => 0,
+        }
+    }
+
+    /// Serves the zone with another serial: the SOA at the apex and the one negative answers
+    /// carry are rewritten (for `serial = "auto"`).
+    pub fn set_serial(&mut self, serial: u32) {
+        let mut record = self.soa().clone();
+        let RData::SOA(soa) = &mut record.data else { return };
+        soa.serial = serial;
+        let minimum = soa.minimum;
+        let Ok(rdata) = rdata_of(&record.data) else { return };
+        let set = Rrset::new(self.origin_key.len(), vec![Member { line: 0, record, rdata }]);
+        self.negative_soa = set.with_ttl(set.ttl.min(minimum));
+        if let Some(apex) = self.nodes.get_mut(&self.origin_key)
+            && let Some(slot) = apex.rrsets.iter_mut().find(|s| s.rtype == RecordType::SOA)
+        {
+            *slot = set;
+        }
+    }
+
+    /// Every name with its data, the apex first, then in no particular order (empty
+    /// non-terminals included, with no data).
+    pub fn nodes(&self) -> impl Iterator<Item = (&[u8], &Node)> {
+        let apex = std::iter::once((&*self.origin_key, self.apex()));
+        apex.chain(self.nodes.iter().filter(|(k, _)| **k != self.origin_key).map(|(k, n)| (&**k, n)))
     }
 
     /// Makes a name exist (with no data) if it does not, with its empty non-terminals: a pool

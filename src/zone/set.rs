@@ -50,6 +50,21 @@ impl Zones {
         self.by_origin.get_mut(origin)
     }
 
+    /// The zone at exactly this origin.
+    pub fn get(&self, origin: &[u8]) -> Option<&Zone> {
+        self.by_origin.get(origin)
+    }
+
+    /// The zone at exactly this origin, to change before the zones are published.
+    pub fn get_mut(&mut self, origin: &[u8]) -> Option<&mut Zone> {
+        self.by_origin.get_mut(origin)
+    }
+
+    /// Adds a zone, or replaces the one at its origin.
+    pub fn insert(&mut self, zone: Zone) {
+        self.by_origin.insert(zone.origin_key.clone(), zone);
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Zone> {
         self.by_origin.values()
     }

@@ -278,8 +278,8 @@ fn intended_difference(q: &Q) -> Option<Intended> {
     // An opcode no RFC assigns gets NOTIMP from both, and is compared.
     if q.op_code == OpCode::Notify {
         return Some(Intended {
-            reason: "Knot answers NOTIFY with NOTAUTH; RFC 1996 section 3.12 has a server that does not implement NOTIFY answer NOTIMP",
-            ours: |m, _| m.metadata.response_code == ResponseCode::NotImp && m.metadata.op_code == OpCode::Notify,
+            reason: "Knot answers NOTIFY from a stranger with NOTAUTH; ours is REFUSED, as the issue asks of a NOTIFY not from an allowed primary or peer",
+            ours: |m, _| m.metadata.response_code == ResponseCode::Refused && m.metadata.op_code == OpCode::Notify,
         });
     }
     if q.op_code == OpCode::Update {

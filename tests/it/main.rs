@@ -42,6 +42,7 @@ mod steering;
 mod support;
 mod tcp;
 mod tcp_limits;
+mod transfer;
 mod tsig;
 mod udp_edge;
 mod zone_memory;

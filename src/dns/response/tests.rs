@@ -41,6 +41,7 @@ pub(crate) fn snapshot_with_identity(zone_text: &str, identity: &str) -> Snapsho
         cluster_revision: None,
         signing: Default::default(),
         signing_now: 0,
+        transfers: Default::default(),
     }
 }
 
