@@ -143,7 +143,18 @@ impl TestServer {
         }
         let path = self.dir.path().join("meridian.toml");
         let source = Source::read(&path).expect("test configuration is valid");
-        let running = self.runtime.block_on(app::start(source, Some(path))).expect("server restarts");
+        // The stopped server's sockets close as its tasks end; on a loaded machine that can
+        // trail the shutdown by a moment: try again while the address is still in use.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let running = loop {
+            match self.runtime.block_on(app::start(source.clone(), Some(path.clone()))) {
+                Ok(running) => break running,
+                Err(e) if e.to_string().contains("in use") && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("server restarts: {e}"),
+            }
+        };
         self.addr = running.addrs[0];
         self.api = running.api_addr.map(|addr| http::Api { addr });
         self.running = Some(running);
