@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub rrl: Option<super::rrl::FileRrl>,
     /// `[cluster]`: shared changes and health through NATS; off when absent.
     pub cluster: Option<FileCluster>,
+    /// `[dnstap]`: query logging to a collector; off when absent.
+    pub dnstap: Option<super::dnstap::FileDnstap>,
 }
 
 /// `[geoip]`: the MaxMind-format database.

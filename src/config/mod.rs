@@ -7,6 +7,7 @@
 pub mod api;
 pub mod changes;
 pub mod cluster;
+pub mod dnstap;
 mod file;
 pub mod health;
 pub mod names;
@@ -58,6 +59,8 @@ pub struct Config {
     pub rrl: RrlConfig,
     /// `[cluster]`: `None` for a standalone instance.
     pub cluster: Option<cluster::ClusterConfig>,
+    /// `[dnstap]`: `None` when queries are not logged.
+    pub dnstap: Option<dnstap::DnstapConfig>,
 }
 
 /// `[server]` after validation.
@@ -308,8 +311,9 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
     let rrl = rrl::validate_rrl(file.rrl.unwrap_or_default(), &mut problems);
     let cluster =
         file.cluster.and_then(|c| cluster::validate_cluster(c, server.identity.as_deref(), base, &mut problems));
+    let dnstap = file.dnstap.and_then(|d| dnstap::validate_dnstap(d, base, &mut problems));
     if problems.is_empty() {
-        Ok(Config { server, zones, geoip, regions, pools, state_dir, api, rrl, cluster })
+        Ok(Config { server, zones, geoip, regions, pools, state_dir, api, rrl, cluster, dnstap })
     } else {
         Err(problems)
     }

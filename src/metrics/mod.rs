@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use health::SharedHealthSeries;
-pub use labels::{Dropped, EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport};
+pub use labels::{DnstapDropped, Dropped, EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport};
 pub use observers::{Observers, PoolObserver, PoolObservers};
 pub use pool::PoolHandles;
 use pool::SharedAnswerCounters;
@@ -94,6 +94,16 @@ pub struct Registry {
     answers: SharedAnswerCounters,
     health: SharedHealthSeries,
     cluster: ClusterSeries,
+    dnstap: DnstapSeries,
+}
+
+/// dnstap's series, shown when `[dnstap]` is configured.
+#[derive(Default)]
+struct DnstapSeries {
+    enabled: AtomicBool,
+    connected: AtomicBool,
+    sent: AtomicU64,
+    dropped: [AtomicU64; DnstapDropped::ALL.len()],
 }
 
 /// The cluster's series, shown once the instance is part of one.
@@ -141,6 +151,7 @@ impl Registry {
             answers: SharedAnswerCounters::default(),
             health: SharedHealthSeries::default(),
             cluster: ClusterSeries::default(),
+            dnstap: DnstapSeries::default(),
         }
     }
 
@@ -260,6 +271,27 @@ impl Registry {
         }
     }
 
+    /// Shows dnstap's series: `[dnstap]` is configured.
+    pub fn enable_dnstap(&self) {
+        self.dnstap.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the dnstap writer is connected to its collector.
+    pub fn set_dnstap_connected(&self, connected: bool) {
+        self.dnstap.connected.store(connected, Ordering::Relaxed);
+    }
+
+    /// Counts dnstap messages written to the collector.
+    pub fn record_dnstap_sent(&self, messages: u64) {
+        self.dnstap.sent.fetch_add(messages, Ordering::Relaxed);
+    }
+
+    /// Counts dnstap messages dropped, and why. On the query path when the queue is full:
+    /// one relaxed atomic add.
+    pub fn record_dnstap_dropped(&self, reason: DnstapDropped, messages: u64) {
+        self.dnstap.dropped[reason as usize].fetch_add(messages, Ordering::Relaxed);
+    }
+
     /// Counts a request to the admin API refused for a missing or wrong token.
     pub fn record_api_auth_failure(&self) {
         self.api_auth_failures.fetch_add(1, Ordering::Relaxed);
@@ -280,7 +312,30 @@ impl Registry {
         render_pools(&mut page, state.pools);
         self.health.render(&mut page);
         self.render_cluster(&mut page);
+        self.render_dnstap(&mut page);
         page.finish()
+    }
+
+    fn render_dnstap(&self, page: &mut Page) {
+        let dnstap = &self.dnstap;
+        if !dnstap.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        let name = "meridian_dnstap_connected";
+        page.family(name, Kind::Gauge, "1 while the dnstap writer is connected to its collector.");
+        page.sample(name, &[], u64::from(dnstap.connected.load(Ordering::Relaxed)));
+        let name = "meridian_dnstap_sent_total";
+        page.family(name, Kind::Counter, "dnstap messages (AUTH_QUERY, AUTH_RESPONSE) written to the collector.");
+        page.sample(name, &[], dnstap.sent.load(Ordering::Relaxed));
+        let name = "meridian_dnstap_dropped_total";
+        page.family(
+            name,
+            Kind::Counter,
+            "dnstap messages dropped: the queue to the writer was full, or there was no collector to write to.",
+        );
+        for reason in DnstapDropped::ALL {
+            page.sample(name, &[("reason", reason.as_str())], dnstap.dropped[reason as usize].load(Ordering::Relaxed));
+        }
     }
 
     fn render_cluster(&self, page: &mut Page) {
