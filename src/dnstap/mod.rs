@@ -120,10 +120,7 @@ impl Tap {
     /// copied; one in `sample`, chosen by a hash of `turn`, so that the logged queries are
     /// not those of one round-robin position or random draw.
     pub fn sample(&self, turn: u64) -> Option<Sampled> {
-        if self.sample > 1 && !splitmix64(turn ^ self.seed).is_multiple_of(self.sample) {
-            return None;
-        }
-        Some(Sampled { received: unix_now() })
+        is_sampled(turn, self.seed, self.sample).then(|| Sampled { received: unix_now() })
     }
 
     /// Hands the exchange to the writer: `query` as received, `response` as sent (`None`:
@@ -160,6 +157,11 @@ impl Tap {
     }
 }
 
+/// One turn in `sample` on average, by a hash of the turn and `seed`.
+fn is_sampled(turn: u64, seed: u64, sample: u64) -> bool {
+    sample <= 1 || splitmix64(turn ^ seed).is_multiple_of(sample)
+}
+
 /// The wall clock, for dnstap's times: read only for sampled exchanges, at the edge that
 /// logs them.
 #[allow(clippy::disallowed_methods)]
@@ -180,4 +182,23 @@ pub fn default_identity(server_identity: Option<&str>) -> String {
     }
     let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
     String::from_utf8_lossy(&name[..len]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_in_sample_is_logged_whatever_the_turns_residue() {
+        assert!((0..1000).all(|turn| is_sampled(turn, 7, 1)), "sample = 1: every query");
+        // Turns a round-robin of 4 would give position 0: the sample must not be only those,
+        // nor miss them.
+        for sample in [2u64, 4, 10] {
+            let logged = (0..40_000u64).filter(|&turn| is_sampled(turn, 0x5eed, sample)).count() as f64;
+            let expected = 40_000.0 / sample as f64;
+            assert!((logged - expected).abs() < expected * 0.1, "sample {sample}: {logged} of 40000");
+            let at_zero = (0..40_000u64).step_by(4).filter(|&turn| is_sampled(turn, 0x5eed, sample)).count() as f64;
+            assert!((at_zero - expected / 4.0).abs() < expected / 4.0 * 0.15, "sample {sample}: {at_zero} of 10000");
+        }
+    }
 }

@@ -224,13 +224,16 @@ impl State {
     fn run(&mut self, stop: &AtomicBool) {
         let mut batch: Vec<Box<Record>> = Vec::with_capacity(BATCH);
         while !stop.load(Ordering::Relaxed) {
+            self.check_link();
             match self.filled.recv_timeout(WAKE) {
                 Ok(record) => batch.push(record),
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            batch.extend(self.filled.try_iter().take(BATCH - batch.len().min(BATCH)));
-            self.check_link();
+            batch.extend(self.filled.try_iter().take(BATCH - 1));
+            if self.link.as_ref().is_some_and(Link::is_closed) {
+                self.lost(&io::Error::new(io::ErrorKind::ConnectionReset, "the collector closed the connection"));
+            }
             self.send(&mut batch);
         }
         // Stopping: what is queued now goes out, then the stream ends.

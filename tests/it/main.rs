@@ -17,6 +17,7 @@ mod contrib;
 mod ctl;
 mod differential;
 mod dns;
+mod dnstap;
 mod explain;
 mod failover;
 mod fuzz;
