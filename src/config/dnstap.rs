@@ -141,6 +141,21 @@ mod tests {
     }
 
     #[test]
+    fn the_whole_file_is_checked_with_the_paths_named() {
+        let check = |toml: &str| {
+            let text = format!("zones_dir = \"z\"\n{toml}");
+            crate::config::Config::from_toml(&text, Path::new("/etc/meridian"), "test").map(|c| c.dnstap)
+        };
+        let config = check("[dnstap]\ntcp = \"127.0.0.1:6000\"\nsample = 10\n").unwrap().unwrap();
+        assert_eq!((config.collector, config.sample), (Collector::Tcp("127.0.0.1:6000".parse().unwrap()), 10));
+        assert_eq!(check("").unwrap(), None, "off without the table");
+        let error = check("[dnstap]\nsocket = \"s\"\nsample = 0\n").unwrap_err().to_string();
+        assert!(error.contains("dnstap.sample: 0 is outside the range 1 to 1000000"), "{error}");
+        let error = check("[dnstap]\nsockett = \"s\"\n").unwrap_err().to_string();
+        assert!(error.contains("unknown field `sockett`"), "{error}");
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let cases = [
             (FileDnstap::default(), "dnstap: no collector"),

@@ -127,7 +127,14 @@ impl Tap {
     /// nothing was sent). Never blocks: with no free record the exchange is dropped and
     /// counted. Messages that are themselves responses (QR=1), or too short to hold a DNS
     /// header, are not logged: they were not queries.
-    pub fn record(&self, sampled: Sampled, query: &[u8], response: Option<&[u8]>, client: SocketAddr, protocol: Protocol) {
+    pub fn record(
+        &self,
+        sampled: Sampled,
+        query: &[u8],
+        response: Option<&[u8]>,
+        client: SocketAddr,
+        protocol: Protocol,
+    ) {
         if query.len() < 12 || query[2] & 0x80 != 0 {
             return;
         }

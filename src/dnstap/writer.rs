@@ -160,7 +160,12 @@ impl Link {
     /// Connects and makes the bidirectional handshake: READY, ACCEPT, START.
     fn open(collector: &Collector) -> io::Result<Link> {
         let link = match collector {
-            Collector::Unix(path) => Link::Unix(UnixStream::connect(path)?),
+            Collector::Unix(path) => {
+                // With a timeout: a collector whose backlog is full would hold a plain connect.
+                let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+                socket.connect_timeout(&socket2::SockAddr::unix(path)?, HANDSHAKE_TIMEOUT)?;
+                Link::Unix(UnixStream::from(std::os::fd::OwnedFd::from(socket)))
+            }
             Collector::Tcp(addr) => Link::Tcp(TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT)?),
         };
         let mut link = link;

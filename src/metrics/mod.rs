@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use health::SharedHealthSeries;
-pub use labels::{DnstapDropped, Dropped, EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport};
+pub use labels::{
+    DnstapDropped, Dropped, EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport,
+};
 pub use observers::{Observers, PoolObserver, PoolObservers};
 pub use pool::PoolHandles;
 use pool::SharedAnswerCounters;
