@@ -182,8 +182,8 @@ fn a_stopped_collector_costs_no_answer_counts_drops_and_is_reconnected_when_back
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let listen = ["-a", "127.0.0.1", "-p", &port];
     let Some(mut first) = Capture::start(&listen, &dir.path().join("first.fstrm")) else { return };
-    // Queries only: half the messages.
-    let server = server_with(&format!("tcp = \"127.0.0.1:{port}\"\nlog_responses = false"));
+    // Queries only: half the messages; a queue the outage's burst overflows.
+    let server = server_with(&format!("tcp = \"127.0.0.1:{port}\"\nlog_responses = false\nqueue_size = 64"));
     wait_for_metric(&server, "meridian_dnstap_connected", |v| v == 1.0);
     send_burst(server.addr, 1, 50, 0);
     wait_for_metric(&server, "meridian_dnstap_sent_total", |v| v >= 50.0);
