@@ -186,10 +186,11 @@ impl Link {
     fn close(mut self) {
         let mut out = Vec::new();
         frames::write_control(Control::Stop, &mut out);
-        if self.stream().write_all(&out).is_ok() && self.set_read_timeout(FINISH_TIMEOUT).is_ok() {
-            if let Err(error) = read_control(self.stream(), Control::Finish) {
-                debug!(%error, "no FINISH from the dnstap collector");
-            }
+        if self.stream().write_all(&out).is_ok()
+            && self.set_read_timeout(FINISH_TIMEOUT).is_ok()
+            && let Err(error) = read_control(self.stream(), Control::Finish)
+        {
+            debug!(%error, "no FINISH from the dnstap collector");
         }
     }
 }
@@ -297,6 +298,7 @@ impl State {
     }
 
     /// Writes the batch (or drops it, counted, with no collector) and gives its records back.
+    #[allow(clippy::vec_box)] // the boxes travel back to the pool: moving them moves a pointer
     fn send(&mut self, batch: &mut Vec<Box<Record>>) {
         if batch.is_empty() {
             return;
