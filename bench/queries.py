@@ -43,7 +43,7 @@ def files(sample_path, out):
         with open(os.path.join(out, f"{name}.txt"), "w") as f:
             f.write("\n".join(lines) + "\n")
     # Warm-ups: every case the server runs, one line of each in turn.
-    warmups = {"meridian": list(cases), "baseline": list(cases), "gdnsd": list(cases), "knot": ["static", "nxdomain"]}
+    warmups = {"meridian": list(cases), "baseline": list(cases), "dnstap": list(cases), "gdnsd": list(cases), "knot": ["static", "nxdomain"]}
     for server, names in warmups.items():
         mixed = []
         for i in range(4096):

@@ -20,7 +20,8 @@ trust the run.
 `finish` takes, per server and case, the median of each figure over the repetitions (each
 figure on its own) and prints a markdown table: the figures, then the ratio of Meridian's and
 Knot's medians to gdnsd's, and of Meridian's to Knot's where Knot runs the case (static and
-nxdomain). Below 1.0 is better for every figure except qps.
+nxdomain), and of Meridian + dnstap's to Meridian's (what logging every query and response
+costs). Below 1.0 is better for every figure except qps.
 """
 
 import argparse
@@ -30,8 +31,14 @@ import re
 import statistics
 import sys
 
-SERVERS = ["meridian", "baseline", "gdnsd", "knot"]
-LABEL = {"meridian": "Meridian", "baseline": "Meridian before", "gdnsd": "gdnsd", "knot": "Knot"}
+SERVERS = ["meridian", "baseline", "dnstap", "gdnsd", "knot"]
+LABEL = {
+    "meridian": "Meridian",
+    "baseline": "Meridian before",
+    "dnstap": "Meridian + dnstap",
+    "gdnsd": "gdnsd",
+    "knot": "Knot",
+}
 CASES = ["static", "geo", "geo-noecs", "nxdomain"]
 
 
@@ -171,7 +178,14 @@ def table(meta, summary, rss):
                 + " | ".join(cells)
                 + f" | {spread} | {s['response_bytes']:.0f} | {others} |"
             )
-        pairs = [("meridian", "gdnsd"), ("knot", "gdnsd"), ("meridian", "knot"), ("meridian", "baseline"), ("baseline", "gdnsd")]
+        pairs = [
+            ("meridian", "gdnsd"),
+            ("knot", "gdnsd"),
+            ("meridian", "knot"),
+            ("meridian", "baseline"),
+            ("baseline", "gdnsd"),
+            ("dnstap", "meridian"),
+        ]
         for a, b in pairs:
             if a in rows and b in rows:
                 cells = [ratio(rows[a][k], rows[b][k]) for k, _, _ in FIGURES]

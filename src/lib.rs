@@ -48,6 +48,9 @@
 //!   snapshot (`observers`), and the text exposition page.
 //! - `snapshot`: the immutable `Snapshot` each query reads, loaded from the zone files and geo
 //!   database a configuration names, and the store that publishes it.
+//! - `dnstap`: query logging: the query path's end (`Tap`: sample, copy into a pooled
+//!   record, queue without waiting), the writer thread that sends Frame Streams (`frames`) of
+//!   dnstap messages (`proto`, the official schema's) to a collector, reconnecting with backoff.
 //! - `dns`: the answer pipeline (`pipeline`: decode, answer, rate limit, observe, encode),
 //!   the pure answer (`response`), the parser (`request`, `ecs`), the encoders (`wire`,
 //!   `fallback`), and the edges that serve it (`udp`, `tcp`, `server`).
@@ -83,6 +86,7 @@ pub mod control;
 pub mod ctl;
 pub mod dns;
 pub mod dnssec;
+pub mod dnstap;
 pub mod explain;
 pub mod files;
 #[cfg(feature = "fuzzing")]

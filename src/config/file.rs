@@ -40,6 +40,8 @@ pub struct FileConfig {
     /// `[[key]]`: TSIG keys (RFC 8945).
     #[serde(default)]
     pub key: Vec<super::keys::FileKey>,
+    /// `[dnstap]`: query logging to a collector; off when absent.
+    pub dnstap: Option<super::dnstap::FileDnstap>,
 }
 
 /// `[geoip]`: the MaxMind-format databases.

@@ -8,6 +8,7 @@ pub mod api;
 pub mod changes;
 pub mod cluster;
 pub mod dnssec;
+pub mod dnstap;
 mod file;
 pub mod health;
 pub mod keys;
@@ -72,6 +73,8 @@ pub struct Config {
     pub cluster: Option<cluster::ClusterConfig>,
     /// `[[key]]`: the TSIG keys requests may be signed with.
     pub keys: Vec<KeyConfig>,
+    /// `[dnstap]`: `None` when queries are not logged.
+    pub dnstap: Option<dnstap::DnstapConfig>,
 }
 
 /// `[server]` after validation.
@@ -344,6 +347,7 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
     let cluster =
         file.cluster.and_then(|c| cluster::validate_cluster(c, server.identity.as_deref(), base, &mut problems));
     let keys = keys::validate_keys(file.key, base, &mut problems);
+    let dnstap = file.dnstap.and_then(|d| dnstap::validate_dnstap(d, base, &mut problems));
     if problems.is_empty() {
         Ok(Config {
             server,
@@ -359,6 +363,7 @@ fn validate(file: FileConfig, base: &Path, cpus: usize) -> Result<Config, Vec<Pr
             rrl,
             cluster,
             keys,
+            dnstap,
         })
     } else {
         Err(problems)

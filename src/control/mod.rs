@@ -800,7 +800,7 @@ impl Writer {
         running.store(Arc::new(load::ApiStart { tokens, tls }));
     }
 
-    /// Listen addresses, `[api]` and `state_dir` change only with a restart: a reload keeps
+    /// Listen addresses, `[api]`, `state_dir`, `[cluster]` and `[dnstap]` change only with a restart: a reload keeps
     /// the running ones.
     fn keep_restart_only(&self, prepared: &mut Prepared) {
         let running = &self.own.config;
@@ -817,6 +817,10 @@ impl Writer {
         if config.cluster != running.cluster {
             warn!("[cluster] changes only with a restart; keeping the running one");
             config.cluster.clone_from(&running.cluster);
+        }
+        if config.dnstap != running.dnstap {
+            warn!("[dnstap] changes only with a restart; keeping the running one");
+            config.dnstap.clone_from(&running.dnstap);
         }
         if config.server.tcp != running.server.tcp {
             crate::dns::server::raise_fd_limit(&config.server); // new TCP limits apply to new connections

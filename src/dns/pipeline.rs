@@ -22,6 +22,9 @@
 //!   snapshot); the place for dnstap.
 //! - [`encode`]: our encoder, which fits the answer to the client's size as it writes it,
 //!   or hickory's for the answers ours does not cover (`fallback.rs`), measuring likewise.
+//! - dnstap ([`Answerer::tapped`]): around the others, when `[dnstap]` is on, the query as
+//!   received and the response as sent go to the dnstap writer (`crate::dnstap`), sampled
+//!   before anything is copied, never waiting.
 //!
 //! Each stage's output is a small value the next takes, and [`Answerer`] chains them: a new
 //! stage (TSIG verification before answer, DNSSEC signing after it) is one more function and
@@ -29,6 +32,7 @@
 //! and its EDNS and truncation handling differ from what we need.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use hickory_proto::op::{Header, MessageType, Metadata, ResponseCode};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
@@ -44,6 +48,7 @@ use super::sign;
 use super::wire;
 use crate::config::{RrlConfig, ServerConfig};
 use crate::dnssec::cache::SignatureCache;
+use crate::dnstap::Tap;
 use crate::metrics::{Dropped, Observers, Registry, Transport, TsigResult};
 use crate::snapshot::Snapshot;
 use crate::splitmix::splitmix64;
@@ -67,6 +72,8 @@ pub struct Answerer {
     clock: fn() -> u64,
     /// DNSSEC signatures, shared by every worker (`dns::sign`).
     signatures: SignatureCache,
+    /// dnstap's query-path end, when `[dnstap]` is on.
+    tap: Option<Arc<Tap>>,
 }
 
 /// Which parser reads a message.
@@ -152,12 +159,19 @@ impl Answerer {
             seed,
             rate_limits: RateTable::new(splitmix64(seed)),
             clock: system_clock,
+            tap: None,
         }
     }
 
     /// As [`Answerer::new`], with the clock TSIG reads (tests pass a fixed one).
     pub fn with_clock(observers: Observers, clock: fn() -> u64) -> Self {
         Self { clock, ..Self::new(observers) }
+    }
+
+    /// Logs what it answers to dnstap through `tap`.
+    pub fn with_tap(mut self, tap: Option<Arc<Tap>>) -> Self {
+        self.tap = tap;
+        self
     }
 
     /// Salts for worker `worker`: its turns start apart from the other workers'.
@@ -213,7 +227,7 @@ impl Answerer {
             self.observers.metrics.record_dropped(reason);
             return false;
         }
-        self.run(snapshot, datagram, source, Protocol::Udp, salt, Route::SERVING, out)
+        self.tapped(snapshot, datagram, source, Protocol::Udp, salt, Route::SERVING, out)
     }
 
     /// As [`Answerer::answer_udp`] (sources are not screened), the way `path` says: the
@@ -228,7 +242,7 @@ impl Answerer {
         path: Path,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.run(snapshot, datagram, source, Protocol::Udp, salt, path.route(), out)
+        self.tapped(snapshot, datagram, source, Protocol::Udp, salt, path.route(), out)
     }
 
     /// Answers one message received over TCP (without its length prefix) into `out`, as UDP
@@ -241,7 +255,29 @@ impl Answerer {
         salt: Salt,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.run(snapshot, message, source, Protocol::Tcp, salt, Route::SERVING, out)
+        self.tapped(snapshot, message, source, Protocol::Tcp, salt, Route::SERVING, out)
+    }
+
+    /// The dnstap stage, around the others: when this exchange is sampled, the query as
+    /// received and the response as written go to the dnstap writer (the wire octets, ECS and
+    /// all). Copies into a pooled record and never waits: nothing allocated, no lock taken.
+    #[allow(clippy::too_many_arguments)] // as `run`
+    fn tapped(
+        &self,
+        snapshot: &Snapshot,
+        message: &[u8],
+        source: SocketAddr,
+        protocol: Protocol,
+        salt: Salt,
+        route: Route,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some((tap, sampled)) = self.tap.as_ref().and_then(|tap| Some((tap, tap.sample(salt.turn)?))) else {
+            return self.run(snapshot, message, source, protocol, salt, route, out);
+        };
+        let sent = self.run(snapshot, message, source, protocol, salt, route, out);
+        tap.record(sampled, message, sent.then_some(out.as_slice()), source, protocol);
+        sent
     }
 
     /// The stages, in order, for one message.

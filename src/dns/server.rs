@@ -133,19 +133,33 @@ pub fn raise_fd_limit(server: &ServerConfig) {
     }
 }
 
-/// The DNS server: UDP workers and our TCP server.
+/// The DNS server: UDP workers and our TCP server, and the dnstap writer they log to.
 pub struct DnsServer {
     tcp: tcp::TcpServer,
     udp: udp::Workers,
+    dnstap: Option<crate::dnstap::Writer>,
 }
 
-/// Starts serving on the bound listeners.
+/// Starts serving on the bound listeners, with the dnstap writer when the snapshot's
+/// configuration has `[dnstap]` (it connects as the process is now: after root was dropped).
 ///
 /// # Errors
 /// A UDP worker cannot be started.
 pub fn serve(listeners: Vec<Listener>, store: Arc<SnapshotStore>, observers: Observers) -> io::Result<DnsServer> {
     let metrics = observers.metrics.clone();
-    let answerer = Arc::new(Answerer::new(observers));
+    let config = store.load().config.clone();
+    let (tap, dnstap) = match &config.dnstap {
+        Some(settings) => {
+            let identity = settings
+                .identity
+                .clone()
+                .unwrap_or_else(|| crate::dnstap::default_identity(config.server.identity.as_deref()));
+            let (tap, writer) = crate::dnstap::Tap::new(settings, &identity, metrics.clone());
+            (Some(tap), Some(writer))
+        }
+        None => (None, None),
+    };
+    let answerer = Arc::new(Answerer::new(observers).with_tap(tap));
     let (mut sockets, mut tcp_listeners) = (Vec::new(), Vec::new());
     for Listener { udp, tcp } in listeners {
         sockets.extend(udp);
@@ -153,7 +167,7 @@ pub fn serve(listeners: Vec<Listener>, store: Arc<SnapshotStore>, observers: Obs
     }
     let udp = udp::start(sockets, store.clone(), answerer.clone())?;
     let tcp = tcp::start(tcp_listeners, store, answerer, metrics);
-    Ok(DnsServer { tcp, udp })
+    Ok(DnsServer { tcp, udp, dnstap })
 }
 
 impl DnsServer {
@@ -163,5 +177,9 @@ impl DnsServer {
         let stopped = tokio::task::spawn_blocking(move || udp.stop());
         self.tcp.stop().await;
         let _ = stopped.await;
+        // Last: what the answers of the draining connections logged goes out before STOP.
+        if let Some(writer) = self.dnstap.take() {
+            let _ = tokio::task::spawn_blocking(move || writer.stop()).await;
+        }
     }
 }

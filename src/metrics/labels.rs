@@ -191,6 +191,27 @@ impl TsigResult {
     }
 }
 
+/// Why a dnstap message was not sent to the collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnstapDropped {
+    /// Every buffer was waiting for the writer: the collector is slow, or gone and not yet
+    /// noticed.
+    QueueFull = 0,
+    /// The writer had no connection to the collector (not yet made, lost, or failing).
+    NoCollector = 1,
+}
+
+impl DnstapDropped {
+    pub(super) const ALL: [DnstapDropped; 2] = [DnstapDropped::QueueFull, DnstapDropped::NoCollector];
+
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            DnstapDropped::QueueFull => "queue_full",
+            DnstapDropped::NoCollector => "no_collector",
+        }
+    }
+}
+
 /// Which TCP connection limit refused a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpRefusal {

@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use health::SharedHealthSeries;
 pub use labels::{
-    Dropped, EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport, TsigResult,
+    DnstapDropped, Dropped, EndpointLabel, EndpointState, FailoverKind, ProbeResult, TcpRefusal, TcpTimeout, Transport,
+    TsigResult,
 };
 pub use observers::{Observers, PoolObserver, PoolObservers};
 pub use pool::PoolHandles;
@@ -103,6 +104,16 @@ pub struct Registry {
     /// DNSSEC signatures made, and the signature cache's hits, misses and size: fed by the
     /// cache itself (`dnssec::cache`), which shares these counters.
     signatures: std::sync::Arc<crate::dnssec::cache::CacheCounts>,
+    dnstap: DnstapSeries,
+}
+
+/// dnstap's series, shown when `[dnstap]` is configured.
+#[derive(Default)]
+struct DnstapSeries {
+    enabled: AtomicBool,
+    connected: AtomicBool,
+    sent: AtomicU64,
+    dropped: [AtomicU64; DnstapDropped::ALL.len()],
 }
 
 /// The cluster's series, shown once the instance is part of one.
@@ -153,6 +164,7 @@ impl Registry {
             health: SharedHealthSeries::default(),
             cluster: ClusterSeries::default(),
             signatures: Default::default(),
+            dnstap: DnstapSeries::default(),
         }
     }
 
@@ -335,6 +347,27 @@ impl Registry {
         }
     }
 
+    /// Shows dnstap's series: `[dnstap]` is configured.
+    pub fn enable_dnstap(&self) {
+        self.dnstap.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the dnstap writer is connected to its collector.
+    pub fn set_dnstap_connected(&self, connected: bool) {
+        self.dnstap.connected.store(connected, Ordering::Relaxed);
+    }
+
+    /// Counts dnstap messages written to the collector.
+    pub fn record_dnstap_sent(&self, messages: u64) {
+        self.dnstap.sent.fetch_add(messages, Ordering::Relaxed);
+    }
+
+    /// Counts dnstap messages dropped, and why. On the query path when the queue is full:
+    /// one relaxed atomic add.
+    pub fn record_dnstap_dropped(&self, reason: DnstapDropped, messages: u64) {
+        self.dnstap.dropped[reason as usize].fetch_add(messages, Ordering::Relaxed);
+    }
+
     /// Counts a request to the admin API refused for a missing or wrong token.
     pub fn record_api_auth_failure(&self) {
         self.api_auth_failures.fetch_add(1, Ordering::Relaxed);
@@ -355,7 +388,30 @@ impl Registry {
         render_pools(&mut page, state.pools);
         self.health.render(&mut page);
         self.render_cluster(&mut page);
+        self.render_dnstap(&mut page);
         page.finish()
+    }
+
+    fn render_dnstap(&self, page: &mut Page) {
+        let dnstap = &self.dnstap;
+        if !dnstap.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        let name = "meridian_dnstap_connected";
+        page.family(name, Kind::Gauge, "1 while the dnstap writer is connected to its collector.");
+        page.sample(name, &[], u64::from(dnstap.connected.load(Ordering::Relaxed)));
+        let name = "meridian_dnstap_sent_total";
+        page.family(name, Kind::Counter, "dnstap messages (AUTH_QUERY, AUTH_RESPONSE) written to the collector.");
+        page.sample(name, &[], dnstap.sent.load(Ordering::Relaxed));
+        let name = "meridian_dnstap_dropped_total";
+        page.family(
+            name,
+            Kind::Counter,
+            "dnstap messages dropped: the queue to the writer was full, or there was no collector to write to.",
+        );
+        for reason in DnstapDropped::ALL {
+            page.sample(name, &[("reason", reason.as_str())], dnstap.dropped[reason as usize].load(Ordering::Relaxed));
+        }
     }
 
     fn render_cluster(&self, page: &mut Page) {

@@ -19,6 +19,7 @@ mod ctl;
 mod differential;
 mod dns;
 mod dnssec;
+mod dnstap;
 mod explain;
 mod failover;
 mod fuzz;

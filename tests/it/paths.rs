@@ -7,8 +7,10 @@
 use std::net::SocketAddr;
 
 use hickory_proto::op::Message;
+use meridian::config::dnstap::{Collector, DnstapConfig};
 use meridian::dns::pipeline::{Answerer, Path};
 use meridian::dns::response::Salt;
+use meridian::dnstap::Tap;
 use meridian::metrics::Observers;
 
 use crate::differential::{Transport, corpus};
@@ -98,8 +100,7 @@ fn the_prefetch_hint_is_the_client_subnet_the_parser_reads() {
 }
 
 /// Heap allocations one UDP answer makes on the fast path, once warm, for `query`.
-fn allocations_per_answer(snapshot: &meridian::snapshot::Snapshot, query: &[u8]) -> f64 {
-    let answerer = Answerer::new(Observers::default());
+fn allocations_per_answer(answerer: &Answerer, snapshot: &meridian::snapshot::Snapshot, query: &[u8]) -> f64 {
     let source: SocketAddr = "192.0.2.200:5300".parse().unwrap();
     let mut out = Vec::with_capacity(65_535);
     let answer = |out: &mut Vec<u8>| {
@@ -138,20 +139,60 @@ fn a_udp_answer_allocates_nothing_once_warm() {
     let cname = Q::new("named.lb.test.", RecordType::AAAA).ecs("198.51.100.0/24").bytes();
     let static_ = Q::new("lb.test.", RecordType::SOA).bytes();
     let nxdomain = Q::new("nope.other.lb.test.", RecordType::TXT).bytes();
-    let geo_allocations = allocations_per_answer(&snapshot, &geo);
-    let asn_allocations = allocations_per_answer(&snapshot, &asn);
-    let cname_allocations = allocations_per_answer(&snapshot, &cname);
-    let static_allocations = allocations_per_answer(&snapshot, &static_);
-    let negative_allocations = allocations_per_answer(&snapshot, &nxdomain);
-    eprintln!(
-        "allocations per answer: geo {geo_allocations}, asn {asn_allocations}, cname {cname_allocations}, \
-         static {static_allocations}, negative {negative_allocations}"
+    // Without dnstap, then with it logging queries and responses: each answer's exchange is
+    // copied into a pooled record and queued for the writer thread, which gives it back.
+    let observers = Observers::default();
+    let (tap, writer) = Tap::new(&dnstap_config(&dir), "alloc-test", observers.metrics.clone());
+    let answerers = [
+        ("", Answerer::new(Observers::default())),
+        (" with dnstap", Answerer::new(observers.clone()).with_tap(Some(tap))),
+    ];
+    for (with, answerer) in &answerers {
+        let geo_allocations = allocations_per_answer(answerer, &snapshot, &geo);
+        let asn_allocations = allocations_per_answer(answerer, &snapshot, &asn);
+        let cname_allocations = allocations_per_answer(answerer, &snapshot, &cname);
+        let static_allocations = allocations_per_answer(answerer, &snapshot, &static_);
+        let negative_allocations = allocations_per_answer(answerer, &snapshot, &nxdomain);
+        eprintln!(
+            "allocations per answer{with}: geo {geo_allocations}, asn {asn_allocations}, cname {cname_allocations}, \
+             static {static_allocations}, negative {negative_allocations}"
+        );
+        assert_eq!(geo_allocations, 0.0, "a geo answer with ECS{with}");
+        assert_eq!(asn_allocations, 0.0, "a geo answer steered by the client's ASN{with}");
+        assert_eq!(cname_allocations, 0.0, "a name endpoint's CNAME{with}");
+        assert_eq!(static_allocations, 0.0, "a static answer{with}");
+        assert_eq!(negative_allocations, 0.0, "a negative answer{with}");
+    }
+    drop(answerers);
+    writer.stop();
+    // Every exchange was copied and queued (none dropped for want of a record): the writer,
+    // with no collector, counted each of its two messages.
+    let gauges = meridian::metrics::Gauges {
+        generation: 0,
+        endpoints: &[],
+        pools: &[],
+        version: "",
+        uptime: std::time::Duration::ZERO,
+    };
+    let page = observers.metrics.render(&gauges);
+    assert!(page.contains("meridian_dnstap_dropped_total{reason=\"queue_full\"} 0\n"), "{page}");
+    assert!(
+        page.contains(&format!("meridian_dnstap_dropped_total{{reason=\"no_collector\"}} {}\n", 5 * 1016 * 2)),
+        "{page}"
     );
-    assert_eq!(geo_allocations, 0.0, "a geo answer with ECS");
-    assert_eq!(asn_allocations, 0.0, "a geo answer steered by the client's ASN");
-    assert_eq!(cname_allocations, 0.0, "a name endpoint's CNAME");
-    assert_eq!(static_allocations, 0.0, "a static answer");
-    assert_eq!(negative_allocations, 0.0, "a negative answer");
+}
+
+/// dnstap logging queries and responses to a collector that is not there.
+fn dnstap_config(dir: &TempDir) -> DnstapConfig {
+    DnstapConfig {
+        collector: Collector::Unix(dir.path().join("no-collector.sock")),
+        log_queries: true,
+        log_responses: true,
+        identity: None,
+        version: "test".into(),
+        sample: 1,
+        queue_size: 4096,
+    }
 }
 
 /// The geo database is asked once per query: for a policy that does not locate the client
@@ -228,9 +269,9 @@ fn a_signed_udp_answer_allocates_nothing_once_its_signature_is_cached() {
         assert_eq!(reply.answers.len() + reply.authorities.len(), types, "{reply:?}");
         assert!(rrsigs.count() >= 1, "{reply:?}");
     }
-    let geo_allocations = allocations_per_answer(&snapshot, &geo);
-    let static_allocations = allocations_per_answer(&snapshot, &static_);
-    let nodata_allocations = allocations_per_answer(&snapshot, &nodata);
+    let geo_allocations = allocations_per_answer(&answerer, &snapshot, &geo);
+    let static_allocations = allocations_per_answer(&answerer, &snapshot, &static_);
+    let nodata_allocations = allocations_per_answer(&answerer, &snapshot, &nodata);
     eprintln!(
         "allocations per signed answer: geo {geo_allocations}, static {static_allocations}, nodata {nodata_allocations}"
     );
