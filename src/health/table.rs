@@ -326,8 +326,10 @@ impl HealthTable {
             match old.slots.iter().find(|o| o.name == slot.name) {
                 Some(previous) => {
                     slot.slow = previous.slow.map(|s| SlowStart { length: slot.slow_start, ..s });
-                    // A ramp from weight 0 is gradual already: no slow start on top.
-                    if !previous.in_rotation(now) && slot.in_rotation(now) && slot.ramp.is_none() {
+                    // A ramp from weight 0 is gradual already: no slow start on top. Any other
+                    // return (undrained mid-ramp included) slow-starts, on the ramped weight.
+                    let from_zero = slot.ramp.is_some_and(|r| r.from <= 0.0);
+                    if !previous.in_rotation(now) && slot.in_rotation(now) && !from_zero {
                         slot.begin_slow_start(now);
                     }
                 }
@@ -1009,6 +1011,29 @@ mod table_tests {
         again.carry_over(&new);
         again.start_ramps(Some(&new), at(7_000), 7_000);
         assert_eq!(again.view(at(7_000)).weight_milli(0, 1), 550, "5 s of 10 s in");
+    }
+
+    #[test]
+    fn an_endpoint_undrained_during_a_weight_ramp_slow_starts_on_the_ramped_weight() {
+        let t0 = Instant::now();
+        let toml = |state: &str| {
+            format!(
+                "zones_dir = \"z\"\n[[region]]\nname = \"a\"\nslow_start = \"10s\"\nendpoints = [ {{ address = \"192.0.2.1\", \
+                 weight = 10{state} }} ]\n[[pool]]\nname = \"p.test.\"\npolicy = \"weighted\"\nregions = [\"a\"]\n"
+            )
+        };
+        let ramped = |state: &str| {
+            let mut config = Config::from_toml(&toml(state), Path::new(""), "test").unwrap();
+            config.regions[0].endpoints[0].ramp = Some(WeightRamp { from: 2.0, started_ms: 10_000, until_ms: 30_000 });
+            config
+        };
+        let mut drained = HealthTable::new(&ramped(", state = \"drain\""), t0);
+        drained.start_ramps(None, t0, 10_000);
+        let mut back = HealthTable::new(&ramped(""), t0);
+        back.carry_over(&drained);
+        back.start_ramps(Some(&drained), t0, 10_000);
+        assert_eq!(back.view(t0).weight_milli(0, 10), 200, "a tenth of the ramp's 2");
+        assert!(back.ramp_of(0, t0).unwrap().slow_start.is_some(), "the slow start is shown");
     }
 
     #[test]
