@@ -22,6 +22,11 @@ use crate::config::api::TokenScope;
 #[derive(Debug, Clone)]
 pub struct TokenName(pub Arc<str>);
 
+/// Present on a request authenticated with a `scope = "register"` token: such a token may
+/// only touch endpoints registered through the API, and may not set their `state`.
+#[derive(Debug, Clone, Copy)]
+pub struct RegisterOnly;
+
 pub async fn require_token(State(shared): State<Shared>, mut request: Request, next: Next) -> Response {
     // The listener always sets it; without it (a router served some other way) no address counts.
     // An exempt address (loopback by default: the operator's own) is never locked out.
@@ -60,6 +65,9 @@ pub async fn require_token(State(shared): State<Shared>, mut request: Request, n
             regions.join(", ")
         );
         return ApiError::new(StatusCode::FORBIDDEN, why, None).into_response();
+    }
+    if matches!(token.scope, TokenScope::Register(_)) {
+        request.extensions_mut().insert(RegisterOnly);
     }
     request.extensions_mut().insert(TokenName(token.name.as_str().into()));
     next.run(request).await

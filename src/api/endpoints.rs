@@ -14,13 +14,13 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::Shared;
-use super::auth::TokenName;
+use super::auth::{RegisterOnly, TokenName};
 use super::error::{ApiError, Body, ErrorBody, path_rejection, query_rejection};
 use super::status::Applied;
 use crate::config::FileDuration;
 use crate::config::FileEndpoint;
 use crate::config::names::shown;
-use crate::config::overlay::endpoints::Registration;
+use crate::config::overlay::endpoints::{Registration, target_of};
 use crate::config::overlay::same_endpoint;
 use crate::control::Change;
 
@@ -76,15 +76,23 @@ fn registration(value: Value, path_address: Option<&str>, at: &str) -> Result<Re
                 .map_err(|e| ApiError::unprocessable(format!("not a duration: {e}"), &format!("{at}ttl")))?,
         ),
     };
-    if let Some(address) = path_address {
-        match fields.get("address") {
-            None => {
-                fields.insert("address".into(), Value::String(address.to_owned()));
+    if let Some(target) = path_address {
+        // The path names the endpoint: an address, or else a name endpoint's name. The body
+        // may leave it out or repeat it, not name another.
+        let (key, other) =
+            if target.parse::<std::net::IpAddr>().is_ok() { ("address", "name") } else { ("name", "address") };
+        if let Some(given) = fields.get(other).filter(|v| !v.is_null()) {
+            let message = format!("{given} is not the endpoint of the path, {}", shown(target));
+            return Err(ApiError::unprocessable(message, other));
+        }
+        match fields.get(key) {
+            None | Some(Value::Null) => {
+                fields.insert(key.into(), Value::String(target.to_owned()));
             }
-            Some(Value::String(given)) if same_endpoint(given, address) => {}
+            Some(Value::String(given)) if same_endpoint(given, target) => {}
             Some(given) => {
-                let message = format!("{given} is not the address of the path, {}", shown(address));
-                return Err(ApiError::unprocessable(message, "address"));
+                let message = format!("{given} is not the {key} of the path, {}", shown(target));
+                return Err(ApiError::unprocessable(message, key));
             }
         }
     }
@@ -94,6 +102,42 @@ fn registration(value: Value, path_address: Option<&str>, at: &str) -> Result<Re
         ApiError::unprocessable(text.clone(), format!("{at}{field}").trim_end_matches('.'))
     })?;
     Ok(Registration { endpoint, ttl })
+}
+
+/// What a registration-scoped token may not do: set an endpoint's `state`, or register over
+/// or remove an endpoint the API did not register (one of the configuration file). Checked
+/// against the changes in force; an admin token (`scope` None) may do all of it.
+fn registrant_may(
+    shared: &Shared,
+    scope: Option<&Extension<RegisterOnly>>,
+    region: &str,
+    items: &[(&str, &Registration)],
+    target: Option<&str>,
+) -> Result<(), ApiError> {
+    if scope.is_none() {
+        return Ok(());
+    }
+    for (at, item) in items {
+        if item.endpoint.state.is_some() {
+            let message = "a registration token may not set an endpoint's state (drain, force_up): that takes an \
+                           admin token";
+            return Err(ApiError::new(StatusCode::FORBIDDEN, message, Some(&format!("{at}state"))));
+        }
+    }
+    let published = shared.0.control.published();
+    let targets = items.iter().map(|(_, i)| target_of(&i.endpoint)).chain(target);
+    for target in targets {
+        if published.persisted.changes.is_configured_endpoint(&published.file, region, target) {
+            let message = format!(
+                "{} is an endpoint of region {} in the configuration file, not one registered through the API: a \
+                 registration token may not replace or remove it (that takes an admin token)",
+                shown(target),
+                shown(region)
+            );
+            return Err(ApiError::new(StatusCode::FORBIDDEN, message, None));
+        }
+    }
+    Ok(())
 }
 
 fn endpoint_path(path: Result<Path<(String, String)>, PathRejection>) -> Result<(String, String), ApiError> {
@@ -113,11 +157,13 @@ fn endpoint_path(path: Result<Path<(String, String)>, PathRejection>) -> Result<
 pub async fn put(
     State(shared): State<Shared>,
     Extension(token): Extension<TokenName>,
+    scope: Option<Extension<RegisterOnly>>,
     path: Result<Path<(String, String)>, PathRejection>,
     Body(body): Body<Value>,
 ) -> Result<Json<Applied>, ApiError> {
     let (region, address) = endpoint_path(path)?;
     let item = registration(body, Some(&address), "")?;
+    registrant_may(&shared, scope.as_ref(), &region, &[("", &item)], None)?;
     let change = Change::PutEndpoints { region, items: vec![item], bulk: false };
     let generation = shared.0.control.change(change, &token.0).await?;
     Ok(Json(Applied { generation }))
@@ -133,6 +179,7 @@ pub async fn put(
 pub async fn bulk(
     State(shared): State<Shared>,
     Extension(token): Extension<TokenName>,
+    scope: Option<Extension<RegisterOnly>>,
     region: Result<Path<String>, PathRejection>,
     Body(body): Body<Value>,
 ) -> Result<Json<Applied>, ApiError> {
@@ -157,6 +204,9 @@ pub async fn bulk(
         .enumerate()
         .map(|(k, item)| registration(item, None, &format!("endpoints[{k}].")))
         .collect::<Result<Vec<_>, _>>()?;
+    let named: Vec<String> = (0..items.len()).map(|k| format!("endpoints[{k}].")).collect();
+    let checked: Vec<(&str, &Registration)> = named.iter().map(String::as_str).zip(&items).collect();
+    registrant_may(&shared, scope.as_ref(), &region, &checked, None)?;
     let change = Change::PutEndpoints { region, items, bulk: true };
     let generation = shared.0.control.change(change, &token.0).await?;
     Ok(Json(Applied { generation }))
@@ -171,10 +221,12 @@ pub async fn bulk(
 pub async fn remove(
     State(shared): State<Shared>,
     Extension(token): Extension<TokenName>,
+    scope: Option<Extension<RegisterOnly>>,
     path: Result<Path<(String, String)>, PathRejection>,
     query: Result<Query<RemoveQuery>, QueryRejection>,
 ) -> Result<Json<Applied>, ApiError> {
     let (region, address) = endpoint_path(path)?;
+    registrant_may(&shared, scope.as_ref(), &region, &[], Some(&address))?;
     let Query(RemoveQuery { force }) = query.map_err(query_rejection)?;
     let generation = shared.0.control.change(Change::RemoveEndpoint { region, address, force }, &token.0).await?;
     Ok(Json(Applied { generation }))

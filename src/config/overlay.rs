@@ -215,11 +215,12 @@ fn same_address(written: &str, address: IpAddr) -> bool {
 }
 
 /// Whether two endpoints as written are the same: equal addresses however written
-/// (`2001:db8::1` and `2001:DB8:0::1`), else the same text without case.
+/// (`2001:db8::1` and `2001:DB8:0::1`), else the same text without case or a final dot
+/// (names).
 pub fn same_endpoint(a: &str, b: &str) -> bool {
     match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
         (Ok(a), Ok(b)) => a == b,
-        _ => a.eq_ignore_ascii_case(b),
+        _ => a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.')),
     }
 }
 

@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::Overlay;
-use crate::config::overlay::endpoints::lease_ttl;
+use crate::config::overlay::endpoints::{lease_ttl, target_of};
 
 /// A registered endpoint: its region and its address as the writer compares it (an IP address
-/// in its canonical text, anything else in lowercase).
+/// in its canonical text, a name endpoint's name in lowercase with its final dot).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LeaseKey {
     pub region: String,
@@ -25,7 +25,9 @@ pub struct LeaseKey {
 
 impl LeaseKey {
     pub fn new(region: &str, address: &str) -> Self {
-        let address = address.parse::<IpAddr>().map_or_else(|_| address.to_ascii_lowercase(), |ip| ip.to_string());
+        let address = address
+            .parse::<IpAddr>()
+            .map_or_else(|_| format!("{}.", address.trim_end_matches('.').to_ascii_lowercase()), |ip| ip.to_string());
         Self { region: region.to_owned(), address }
     }
 }
@@ -79,7 +81,7 @@ impl Leases {
         let mut held = HashMap::new();
         for added in &changes.endpoints_added {
             let Some(ttl) = added.ttl.as_ref().and_then(|t| lease_ttl(t).ok()) else { continue };
-            let key = LeaseKey::new(&added.region, &added.endpoint.address);
+            let key = LeaseKey::new(&added.region, target_of(&added.endpoint));
             let change = added.stamp.id;
             let lease = match self.held.remove(&key) {
                 Some(lease) if lease.ttl == ttl && lease.change == change => lease,

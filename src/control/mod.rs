@@ -30,7 +30,7 @@ use tracing::{error, info, warn};
 
 use crate::config::changes::Stamp;
 use crate::config::names::{clipped_text, plain_path};
-use crate::config::overlay::endpoints::Registration;
+use crate::config::overlay::endpoints::{Registration, target_of};
 use crate::config::overlay::{ManualFailover, Refusal, StrategyChange};
 use crate::config::{Config, ConfigError, FileConfig, FileRegion, Problem, Source};
 use crate::dns::server::DnsServer;
@@ -462,7 +462,7 @@ impl Writer {
                 // A registration sent again renews its lease.
                 let renewed: Vec<LeaseKey> = match &change {
                     Change::PutEndpoints { region, items, .. } => {
-                        items.iter().map(|i| LeaseKey::new(region, &i.endpoint.address)).collect()
+                        items.iter().map(|i| LeaseKey::new(region, target_of(&i.endpoint))).collect()
                     }
                     _ => Vec::new(),
                 };
@@ -909,7 +909,7 @@ impl Writer {
                 reverted = Some(id);
             }
             Change::PutEndpoints { region, items, bulk } => {
-                let addresses: Vec<String> = items.iter().map(|i| i.endpoint.address.clone()).collect();
+                let addresses: Vec<String> = items.iter().map(|i| target_of(&i.endpoint).to_owned()).collect();
                 changes.put_endpoints(file, &region, items, bulk).map_err(refused)?;
                 kind = FieldMap::endpoints(&changes.merged(file), &region, &addresses, bulk);
             }
@@ -1087,7 +1087,7 @@ impl Writer {
                 message: format!("no region {}", crate::config::names::shown(region)),
             }));
         };
-        if listed.endpoints.iter().any(|e| e.address.to_string() == *address) {
+        if listed.endpoints.iter().any(|e| LeaseKey::new(region, &e.target().to_string()) == *key) {
             return Err(Refused::Refusal(Refusal::Conflict {
                 field: "endpoint".into(),
                 message: format!(
@@ -1266,7 +1266,7 @@ impl FieldMap {
         let listed = merged.region.get(index).map_or(&[][..], |r| &r.endpoints[..]);
         let positions = addresses
             .iter()
-            .map(|a| listed.iter().position(|e| crate::config::overlay::same_endpoint(&e.address, a)))
+            .map(|a| listed.iter().position(|e| crate::config::overlay::same_endpoint(target_of(e), a)))
             .collect();
         Self::Endpoints { region: index, positions, bulk }
     }

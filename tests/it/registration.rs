@@ -101,7 +101,7 @@ fn a_registered_endpoint_answers_at_once_with_its_probes_and_leaves_with_them_wh
     // The last endpoint of a region a pool lists goes only when forced.
     let last = api.delete("/api/v1/lb/regions/a/endpoints/192.0.2.1");
     assert_eq!(last.status, 409, "{}", last.body);
-    assert!(last.body.contains("force=true"), "{}", last.body);
+    assert!(last.body.contains("?force=true (ctl endpoint remove --force)"), "{}", last.body);
     assert_eq!(api.delete("/api/v1/lb/regions/a/endpoints/192.0.2.1?force=true").status, 200);
     assert!(answers(&served).is_empty(), "region a is empty: the pool has nothing to answer with");
     assert_eq!(api.delete("/api/v1/lb/regions/a/endpoints/192.0.2.1").status, 404);
@@ -303,4 +303,80 @@ fn a_registration_neither_restarts_nor_repeats_the_probes_of_other_endpoints() {
         assert_eq!(first.requests(), 1, "registration {i} probed the first endpoint again");
     }
     assert!(answers(&served).contains(&"192.0.2.74".to_owned()));
+}
+
+/// `config` with region `n` of name endpoints (issue 18), listed by no pool.
+fn config_with_names(dir: &TempDir) -> std::path::PathBuf {
+    let path = config(dir);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let names = "[[region]]\nname = \"n\"\nendpoints = [ { name = \"one.cdn.test.\" } ]\n[[pool]]";
+    dir.write("meridian.toml", &text.replacen("[[pool]]", names, 1))
+}
+
+fn region_endpoints(api: &Api, region: &str) -> String {
+    let shown = api.get(&format!("/api/v1/lb/regions/{region}"));
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    shown.body
+}
+
+#[test]
+fn name_endpoints_register_and_leave_by_their_name_and_never_replace_each_other() {
+    let dir = TempDir::new("reg");
+    let config = config_with_names(&dir);
+    let (_served, api) = start(&dir, &config);
+    let bulk = r#"[{"name": "two.cdn.test."}, {"name": "three.cdn.test.", "weight": 2}]"#;
+    let made = api.post("/api/v1/lb/regions/n/endpoints", bulk);
+    assert_eq!(made.status, 200, "{}", made.body);
+    let shown = region_endpoints(&api, "n");
+    for name in ["one.cdn.test.", "two.cdn.test.", "three.cdn.test."] {
+        assert!(shown.contains(name), "{name} stays after a bulk registration of names: {shown}");
+    }
+    // By name in the path: an empty body, or the same name (without its final dot).
+    let put = api.put("/api/v1/lb/regions/n/endpoints/four.cdn.test.", r#"{"ttl": "1h"}"#);
+    assert_eq!(put.status, 200, "{}", put.body);
+    let put = api.put("/api/v1/lb/regions/n/endpoints/five.cdn.test.", r#"{"name": "five.cdn.test"}"#);
+    assert_eq!(put.status, 200, "{}", put.body);
+    let other = api.put("/api/v1/lb/regions/n/endpoints/six.cdn.test.", r#"{"name": "seven.cdn.test."}"#);
+    assert_eq!(other.status, 422, "{}", other.body);
+    let beat = api.post("/api/v1/lb/regions/n/endpoints/four.cdn.test./heartbeat", "");
+    assert_eq!(beat.status, 200, "{}", beat.body);
+    let shown = region_endpoints(&api, "n");
+    for name in ["one.cdn.test.", "two.cdn.test.", "three.cdn.test.", "four.cdn.test.", "five.cdn.test."] {
+        assert!(shown.contains(name), "{name}: {shown}");
+    }
+    assert_eq!(api.delete("/api/v1/lb/regions/n/endpoints/two.cdn.test.").status, 200);
+    assert_eq!(api.delete("/api/v1/lb/regions/n/endpoints/one.cdn.test.").status, 200);
+    let shown = region_endpoints(&api, "n");
+    assert!(!shown.contains("two.cdn.test.") && !shown.contains("one.cdn.test."), "{shown}");
+    assert!(shown.contains("three.cdn.test.") && shown.contains("four.cdn.test."), "{shown}");
+    assert_eq!(api.delete("/api/v1/lb/regions/n/endpoints/one.cdn.test.").status, 404);
+}
+
+#[test]
+fn a_registration_token_may_not_touch_the_files_endpoints_nor_set_state() {
+    let dir = TempDir::new("reg");
+    let config = config(&dir);
+    let (served, api) = start(&dir, &config);
+    let send = |method: &str, path: &str, body: Option<&str>| api.send(method, path, body, Some(REGISTER_TOKEN));
+    let file = "/api/v1/lb/regions/a/endpoints/192.0.2.1";
+    for (method, path, body, why) in [
+        ("PUT", file, Some(r#"{"weight": 1000}"#), "configuration file"),
+        ("DELETE", "/api/v1/lb/regions/a/endpoints/192.0.2.1?force=true", None, "configuration file"),
+        ("POST", "/api/v1/lb/regions/a/endpoints", Some(r#"[{"address": "192.0.2.1"}]"#), "configuration file"),
+        ("PUT", "/api/v1/lb/regions/a/endpoints/192.0.2.60", Some(r#"{"state": "force_up"}"#), "state"),
+    ] {
+        let refused = send(method, path, body);
+        assert_eq!(refused.status, 403, "{method} {path}: {}", refused.body);
+        assert!(refused.body.contains(why), "{}", refused.body);
+    }
+    assert_eq!(answers(&served), ["192.0.2.1"], "nothing was changed");
+    // Its own registrations it may replace and remove; the operator's token may do it all.
+    assert_eq!(send("PUT", "/api/v1/lb/regions/a/endpoints/192.0.2.60", Some("{}")).status, 200);
+    assert_eq!(send("PUT", "/api/v1/lb/regions/a/endpoints/192.0.2.60", Some(r#"{"weight": 3}"#)).status, 200);
+    assert_eq!(send("DELETE", "/api/v1/lb/regions/a/endpoints/192.0.2.60", None).status, 200);
+    let admin = api.put(file, r#"{"weight": 4, "state": "force_up"}"#);
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    // Registered by the operator over the file's, it is still the file's endpoint underneath.
+    assert_eq!(send("DELETE", file, None).status, 403, "the file's endpoint, whoever registered over it");
+    assert_eq!(send("PUT", file, Some("{}")).status, 403);
 }

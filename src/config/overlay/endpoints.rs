@@ -37,6 +37,15 @@ pub fn lease_ttl(ttl: &FileDuration) -> Result<Duration, String> {
     }
 }
 
+/// What an endpoint is known by in the overlay, the API and the leases: its address, or a
+/// name endpoint's name (a region's endpoints are all one or all the other).
+pub fn target_of(e: &FileEndpoint) -> &str {
+    match (&e.name, e.address.is_empty()) {
+        (Some(name), true) => name,
+        _ => &e.address,
+    }
+}
+
 impl Overlay {
     /// Lays the endpoints taken out and registered over `file` (after the regions added and
     /// removed, before weights and drains). A region left without endpoints this way is
@@ -48,7 +57,7 @@ impl Overlay {
                 skipped.push(no_region("state.endpoints_removed", &removed.region));
                 continue;
             };
-            match region.endpoints.iter().position(|e| same_endpoint(&e.address, &removed.address)) {
+            match region.endpoints.iter().position(|e| same_endpoint(target_of(e), &removed.address)) {
                 Some(i) => {
                     region.endpoints.remove(i);
                     region.emptied |= region.endpoints.is_empty();
@@ -64,7 +73,7 @@ impl Overlay {
                 skipped.push(no_region("state.endpoints_added", &added.region));
                 continue;
             };
-            match region.endpoints.iter().position(|e| same_endpoint(&e.address, &added.endpoint.address)) {
+            match region.endpoints.iter().position(|e| same_endpoint(target_of(e), target_of(&added.endpoint))) {
                 Some(i) => region.endpoints[i] = added.endpoint.clone(),
                 None => region.endpoints.push(added.endpoint.clone()),
             }
@@ -96,17 +105,18 @@ impl Overlay {
                 lease_ttl(ttl).map_err(|message| Refusal::invalid(&field(k, "ttl"), message))?;
             }
             if let Some(first) =
-                items[..k].iter().position(|e| same_endpoint(&e.endpoint.address, &item.endpoint.address))
+                items[..k].iter().position(|e| same_endpoint(target_of(&e.endpoint), target_of(&item.endpoint)))
             {
                 let message = format!(
-                    "{} is also endpoints[{first}]: a list registers an address once",
-                    shown(&item.endpoint.address)
+                    "{} is also endpoints[{first}]: a list registers an endpoint once",
+                    shown(target_of(&item.endpoint))
                 );
-                return Err(Refusal::invalid(&field(k, "address"), message));
+                let at = if item.endpoint.address.is_empty() { "name" } else { "address" };
+                return Err(Refusal::invalid(&field(k, at), message));
             }
         }
         for Registration { endpoint, ttl } in items {
-            self.forget_endpoint(region, &endpoint.address);
+            self.forget_endpoint(region, target_of(&endpoint));
             self.endpoints_added.push(AddedEndpoint { region: region.into(), endpoint, ttl, stamp: Stamp::default() });
         }
         Ok(())
@@ -128,7 +138,7 @@ impl Overlay {
         let Some(r) = merged.region.iter().find(|r| r.name == region) else {
             return Err(Refusal::not_found("region", format!("no region {}", shown(region))));
         };
-        if !r.endpoints.iter().any(|e| same_endpoint(&e.address, address)) {
+        if !r.endpoints.iter().any(|e| same_endpoint(target_of(e), address)) {
             let message = format!("region {} has no endpoint {}", shown(region), shown(address));
             return Err(Refusal::not_found("endpoint", message));
         }
@@ -136,7 +146,7 @@ impl Overlay {
         if let (1, Some(pool), false) = (r.endpoints.len(), pool, force) {
             let message = format!(
                 "{} is the last endpoint of region {}, which pool {} lists: without it the region is down and its \
-                 clients fail over; send force=true to remove it all the same",
+                 clients fail over; send ?force=true (ctl endpoint remove --force) to remove it all the same",
                 shown(address),
                 shown(region),
                 shown(&pool.name)
@@ -151,23 +161,39 @@ impl Overlay {
             .region
             .iter()
             .find(|r| r.name == region)
-            .and_then(|r| r.endpoints.iter().find(|e| same_endpoint(&e.address, address)));
+            .and_then(|r| r.endpoints.iter().find(|e| same_endpoint(target_of(e), address)));
         if let Some(listed) = listed {
-            let address = listed.address.clone();
+            let address = target_of(listed).to_owned();
             self.endpoints_removed.push(RemovedEndpoint { region: region.into(), address, stamp: Stamp::default() });
         }
         Ok(())
     }
 
-    /// The registration of `address` in `region`, if the API registered it.
-    pub fn registration(&self, region: &str, address: &str) -> Option<&AddedEndpoint> {
-        self.endpoints_added.iter().find(|e| e.region == region && same_endpoint(&e.endpoint.address, address))
+    /// The registration of `target` (an address, or a name endpoint's name) in `region`, if
+    /// the API registered it.
+    pub fn registration(&self, region: &str, target: &str) -> Option<&AddedEndpoint> {
+        self.endpoints_added.iter().find(|e| e.region == region && same_endpoint(target_of(&e.endpoint), target))
+    }
+
+    /// Whether `target` is an endpoint of `region` underneath the API's registrations: one of
+    /// the file, or of a region added whole (registered over since, or not). A
+    /// registration-scoped token may not touch it.
+    pub fn is_configured_endpoint(&self, file: &FileConfig, region: &str, target: &str) -> bool {
+        let mut underneath = self.clone();
+        underneath.endpoints_added.retain(|e| !(e.region == region && same_endpoint(target_of(&e.endpoint), target)));
+        underneath.endpoints_removed.retain(|e| !(e.region == region && same_endpoint(&e.address, target)));
+        underneath
+            .merged(file)
+            .region
+            .iter()
+            .find(|r| r.name == region)
+            .is_some_and(|r| r.endpoints.iter().any(|e| same_endpoint(target_of(e), target)))
     }
 
     /// Drops every change made to one endpoint: a registration replaces it whole.
     fn forget_endpoint(&mut self, region: &str, address: &str) {
         let here = |r: &str, a: &str| r == region && same_endpoint(a, address);
-        self.endpoints_added.retain(|e| !here(&e.region, &e.endpoint.address));
+        self.endpoints_added.retain(|e| !here(&e.region, target_of(&e.endpoint)));
         self.endpoints_removed.retain(|e| !here(&e.region, &e.address));
         self.weights.retain(|w| !(w.region == region && same_address(address, w.endpoint)));
         self.endpoint_states.retain(|s| !(s.region == region && same_address(address, s.endpoint)));
