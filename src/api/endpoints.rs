@@ -150,7 +150,7 @@ fn endpoint_path(path: Result<Path<(String, String)>, PathRejection>) -> Result<
 /// in the answers on the first query after the answer, its probes started. With `ttl`, it is
 /// removed unless renewed within the TTL; sending it again renews it.
 #[utoipa::path(put, path = "/api/v1/lb/regions/{region}/endpoints/{endpoint}", tag = "registration",
-    params(("region" = String, Path), ("endpoint" = String, Path, description = "The endpoint's address")),
+    params(("region" = String, Path), ("endpoint" = String, Path, description = "The endpoint's address, or a name endpoint's name")),
     request_body = RegistrationBody,
     responses((status = 200, body = Applied), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
