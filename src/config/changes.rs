@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::file::{FileConfig, FileEndpoint, FilePool, FileRegion};
 use super::names::{clipped_text, shown};
+use super::overlay::endpoints::target_of;
 use super::overlay::{
     AddedEndpoint, EndpointStateChange, ManualFailover, Overlay, Refusal, RemovedEndpoint, StrategyChange,
     StrategyParameters, WeightChange, same_endpoint, same_pool,
@@ -131,8 +132,8 @@ impl<'a> Entry<'a> {
             ),
             Self::EndpointRemoved(e) => format!("{}/{} removed", named(&e.region), named(&e.address)),
             Self::EndpointAdded(e) => match &e.ttl {
-                Some(ttl) => format!("{}/{} registered (lease {ttl})", named(&e.region), named(&e.endpoint.address)),
-                None => format!("{}/{} registered", named(&e.region), named(&e.endpoint.address)),
+                Some(ttl) => format!("{}/{} registered (lease {ttl})", named(&e.region), named(target_of(&e.endpoint))),
+                None => format!("{}/{} registered", named(&e.region), named(target_of(&e.endpoint))),
             },
         }
     }
@@ -190,8 +191,8 @@ impl<'a> Entry<'a> {
                 change: Value::Null,
             }],
             Self::EndpointAdded(e) => vec![Override {
-                setting: format!("region {} endpoint {}", named(&e.region), named(&e.endpoint.address)),
-                file: listed_endpoint(file, &e.region, &e.endpoint.address).map(to_json),
+                setting: format!("region {} endpoint {}", named(&e.region), named(target_of(&e.endpoint))),
+                file: listed_endpoint(file, &e.region, target_of(&e.endpoint)).map(to_json),
                 change: to_json(&e.endpoint),
             }],
         }
@@ -514,7 +515,7 @@ fn file_endpoint<'f>(
 /// state of its own), else "auto".
 /// An endpoint as the file lists it in a region, matched however its address is written.
 fn listed_endpoint<'f>(file: &'f FileConfig, region: &str, address: &str) -> Option<&'f FileEndpoint> {
-    file_region(file, region)?.endpoints.iter().find(|e| same_endpoint(&e.address, address))
+    file_region(file, region)?.endpoints.iter().find(|e| same_endpoint(target_of(e), address))
 }
 
 fn state_of<'f>(region: &'f FileRegion, endpoint: &'f FileEndpoint) -> &'f str {

@@ -350,6 +350,8 @@ fn name_endpoints_register_and_leave_by_their_name_and_never_replace_each_other(
     assert!(!shown.contains("two.cdn.test.") && !shown.contains("one.cdn.test."), "{shown}");
     assert!(shown.contains("three.cdn.test.") && shown.contains("four.cdn.test."), "{shown}");
     assert_eq!(api.delete("/api/v1/lb/regions/n/endpoints/one.cdn.test.").status, 404);
+    let changes = api.get("/api/v1/changes").json().to_string();
+    assert!(changes.contains("n/four.cdn.test. registered (lease"), "named in the changes log: {changes}");
 }
 
 #[test]
