@@ -1,6 +1,7 @@
 //! Health as the writer handles it: a probe result applied to its table with the logs and
 //! metrics it causes, and probes run on demand for the API.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -16,6 +17,7 @@ use crate::health::prober::{self, Report};
 use crate::health::state::Observation;
 use crate::health::table::{HealthTable, ShedChange, Target};
 use crate::metrics::{EndpointLabel, FailoverKind, Registry};
+use crate::steering::Steering;
 
 /// One endpoint's result of a probe run on demand.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -111,6 +113,25 @@ fn log_shed(changes: &[ShedChange]) {
             info!(pool = %c.pool, endpoint = %c.endpoint, load = c.load, "endpoint under the pool's shed.low (or its load aged out): answered again");
         }
     }
+}
+
+/// Drops the metric series of endpoints that `table` and `steering` (the configuration now
+/// in force) no longer have: per-endpoint series would otherwise stay, frozen, until restart.
+pub(super) fn prune_metrics(table: &HealthTable, steering: &Steering, metrics: &Registry) {
+    let health: BTreeSet<&str> = (0..table.len()).filter_map(|i| table.name_of(i)).map(|(n, _)| &**n).collect();
+    let mut answered: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for pool in &steering.pools {
+        let name = pool.name.to_string();
+        for region in &pool.regions {
+            for e in region.each_endpoint() {
+                answered.insert((name.clone(), region.name.clone(), e.label()));
+            }
+        }
+    }
+    metrics.retain_endpoints(
+        |e| health.contains(format!("{}/{}", e.region, e.address).as_str()),
+        |pool, e| answered.contains(&(pool.to_owned(), e.region.to_owned(), e.address.to_owned())),
+    );
 }
 
 /// "region/address" as metric labels (addresses hold no '/').

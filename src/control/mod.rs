@@ -1067,7 +1067,9 @@ impl Writer {
         self.own.table = table;
         self.own.config = snapshot.config.clone();
         self.leases.sync(&self.own.persisted.changes, clock(), unix_now_millis());
-        self.publish(Arc::new(snapshot));
+        let snapshot = Arc::new(snapshot);
+        health::prune_metrics(&self.own.table, &snapshot.steering, &self.own.observers.metrics);
+        self.publish(snapshot);
         if restart {
             self.start_probes();
         }

@@ -138,6 +138,26 @@ impl SharedHealthSeries {
         }
     }
 
+    /// Drops the series of every endpoint `keep` refuses (one no longer configured), so
+    /// that a fleet whose endpoints come and go does not grow the page without bound. Copies
+    /// the map only when something goes; the series of endpoints kept keep their values.
+    pub(super) fn retain_endpoints(&self, keep: impl Fn(EndpointLabel<'_>) -> bool) {
+        let kept = |region: &str, address: &str| keep(EndpointLabel { region, address });
+        let current = self.0.load();
+        let stale = current.probes.keys().chain(current.loads.keys()).any(|(r, a)| !kept(r, a))
+            || current.transitions.keys().any(|(r, a, _)| !kept(r, a));
+        if !stale {
+            return;
+        }
+        self.0.rcu(|current| {
+            let mut next = HealthSeries::clone(current);
+            next.probes.retain(|(r, a), _| kept(r, a));
+            next.loads.retain(|(r, a), _| kept(r, a));
+            next.transitions.retain(|(r, a, _), _| kept(r, a));
+            next
+        });
+    }
+
     pub(super) fn render(&self, page: &mut Page) {
         self.0.load().render(page);
     }

@@ -276,6 +276,21 @@ impl Registry {
         self.answers.resolve(pool, regions)
     }
 
+    /// Drops every per-endpoint series of endpoints that left the configuration in force
+    /// (a reload, an API removal, a lease expiry): `health` says which (region, address)
+    /// the health table keeps, `answered` which (pool, region, address) the snapshot's
+    /// pools answer with. Series kept keep their values; one that comes back starts at zero.
+    ///
+    /// Not hot: called by the writer when it installs a snapshot.
+    pub fn retain_endpoints(
+        &self,
+        health: impl Fn(EndpointLabel<'_>) -> bool,
+        answered: impl Fn(&str, EndpointLabel<'_>) -> bool,
+    ) {
+        self.health.retain_endpoints(health);
+        self.answers.retain_endpoints(|pool, region, address| answered(pool, EndpointLabel { region, address }));
+    }
+
     /// Records one health probe: its result and, when a response came back, its RTT.
     /// Not hot: allocates its labels, and copies the map of series the first time an
     /// endpoint is seen. Takes no lock: the page never waits on the writer.

@@ -79,6 +79,20 @@ impl SharedAnswerCounters {
         self.0.load().find(pool, regions).expect("the pool's counters were just added")
     }
 
+    /// Drops the answer counters of every (pool, region, endpoint) `keep` refuses (one no
+    /// snapshot in force resolves). Copies the map only when something goes; the counters
+    /// kept keep their values, and handles of an older snapshot still count, unseen.
+    pub(super) fn retain_endpoints(&self, keep: impl Fn(&str, &str, &str) -> bool) {
+        if self.0.load().endpoints.keys().all(|(p, r, a)| keep(p, r, a)) {
+            return;
+        }
+        self.0.rcu(|current| {
+            let mut next = AnswerCounters::clone(current);
+            next.endpoints.retain(|(p, r, a), _| keep(p, r, a));
+            next
+        });
+    }
+
     pub(super) fn render(&self, page: &mut Page) {
         self.0.load().render(page);
     }

@@ -107,6 +107,47 @@ fn a_registered_endpoint_answers_at_once_with_its_probes_and_leaves_with_them_wh
     assert_eq!(api.delete("/api/v1/lb/regions/a/endpoints/192.0.2.1").status, 404);
 }
 
+/// The value of the one sample of `family` on the page whose labels hold `endpoint="..."`.
+fn endpoint_sample(page: &str, family: &str, endpoint: &str) -> Option<f64> {
+    let label = format!("endpoint=\"{endpoint}\"");
+    let line = page.lines().find(|l| l.starts_with(&format!("{family}{{")) && l.contains(&label))?;
+    line.rsplit(' ').next()?.parse().ok()
+}
+
+#[test]
+fn a_removed_endpoint_takes_its_metric_series_with_it_and_the_others_keep_counting() {
+    let dir = TempDir::new("reg-metrics");
+    let config = config(&dir);
+    let (served, api) = start(&dir, &config);
+    let target = HealthTarget::start();
+    let body = format!(r#"{{"check": {}}}"#, check(&target));
+    assert_eq!(api.put("/api/v1/lb/regions/a/endpoints/192.0.2.10", &body).status, 200);
+    for _ in 0..3 {
+        assert_eq!(answers(&served), ["192.0.2.1", "192.0.2.10"]);
+    }
+    target.wait_for_requests(2, Duration::from_secs(5), "probes of the registered endpoint");
+    within(Duration::from_secs(5), "the registered endpoint's probe series", || {
+        endpoint_sample(&api.get("/metrics").body, "meridian_probes_total", "192.0.2.10").is_some()
+    });
+    let page = api.get("/metrics").body;
+    assert_eq!(endpoint_sample(&page, "meridian_pool_answers_total", "192.0.2.10"), Some(3.0), "{page}");
+    assert_eq!(endpoint_sample(&page, "meridian_pool_answers_total", "192.0.2.1"), Some(3.0), "{page}");
+
+    assert_eq!(api.delete("/api/v1/lb/regions/a/endpoints/192.0.2.10").status, 200);
+    // A probe in flight when the change went in may still land: the page settles within
+    // a probe's timeout, and then shows nothing of the endpoint.
+    within(Duration::from_secs(2), "no series of the removed endpoint", || {
+        !api.get("/metrics").body.contains("192.0.2.10")
+    });
+    let page = api.get("/metrics").body;
+    let left: Vec<&str> = page.lines().filter(|l| l.contains("192.0.2.10")).collect();
+    assert!(left.is_empty(), "series of a removed endpoint stay: {left:?}");
+    assert_eq!(endpoint_sample(&page, "meridian_pool_answers_total", "192.0.2.1"), Some(3.0), "kept its count");
+    assert_eq!(answers(&served), ["192.0.2.1"]);
+    let page = api.get("/metrics").body;
+    assert_eq!(endpoint_sample(&page, "meridian_pool_answers_total", "192.0.2.1"), Some(4.0), "counts on");
+}
+
 #[test]
 fn a_lease_renewed_by_heartbeats_stays_and_expires_within_a_second_of_its_end() {
     let dir = TempDir::new("reg");
